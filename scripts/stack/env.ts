@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/** The checkout this code runs from (source under jest, or compiled under dist/). */
+export const REPO_ROOT = findRepoRoot(__dirname);
+export const SECRETS_FILE = join(REPO_ROOT, '.local', 'secrets.env');
+
+export type Instance = 'dev' | 'test';
+
+/**
+ * Defaults per local stack. `dev` is what `npm start` runs (the ports the seed
+ * documents); `test` is what `npm test` runs, on other ports and another database so
+ * a running dev stack and the test suite never meet.
+ */
+const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
+  dev: {
+    STACK_INSTANCE: 'dev',
+    SIP_PROXY_PORT: '5060',
+    API_PORT: '8080',
+    KAMAILIO_RPC_PORT: '5081',
+    KAMAILIO_EVAPI_PORT: '8448',
+    RTPENGINE_NG_PORT: '2223',
+    RTPPROXY_CONTROL_PORT: '7722',
+    RTP_PORT_MIN: '10000',
+    RTP_PORT_MAX: '20000',
+    DB_NAME: 'sipai',
+  },
+  test: {
+    STACK_INSTANCE: 'test',
+    SIP_PROXY_PORT: '15060',
+    API_PORT: '18080',
+    KAMAILIO_RPC_PORT: '15081',
+    KAMAILIO_EVAPI_PORT: '18448',
+    RTPENGINE_NG_PORT: '12223',
+    RTPPROXY_CONTROL_PORT: '17722',
+    RTP_PORT_MIN: '40000',
+    RTP_PORT_MAX: '44999',
+    DB_NAME: 'sipai_test',
+    // Tests drive bursts from 127.0.0.1; flood tests use their own source address.
+    SIP_FLOOD_REQUESTS: '400',
+    SIP_LOCKOUT_MAX_FAILURES: '3',
+    SIP_LOCKOUT_WINDOW_SECONDS: '60',
+    SIP_LOCKOUT_SECONDS: '120',
+    API_RATE_LIMIT_PER_IP: '100000',
+    API_RATE_LIMIT_PER_TOKEN: '100000',
+    LOG_LEVEL: 'warn',
+  },
+};
+
+const SECRET_NAMES = ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'DB_PASSWORD'] as const;
+
+/** Generates the local secrets on first use (mode 0600, git-ignored) and reads them. */
+export function ensureSecrets(file = SECRETS_FILE): Record<(typeof SECRET_NAMES)[number], string> {
+  const existing = existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
+  const missing = SECRET_NAMES.filter((n) => !existing[n]);
+  if (missing.length > 0) {
+    for (const name of missing) existing[name] = randomBytes(32).toString('hex');
+    mkdirSync(dirname(file), { recursive: true });
+    const body = SECRET_NAMES.map((n) => `${n}=${existing[n]}`).join('\n');
+    writeFileSync(file, `# Generated on first run. Keep private; never commit.\n${body}\n`, { mode: 0o600 });
+  }
+  return existing as Record<(typeof SECRET_NAMES)[number], string>;
+}
+
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m && m[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export interface StackEnv {
+  /** The full environment the stack's processes run with. */
+  readonly env: Record<string, string>;
+  /** Whether DATABASE_URL was derived here (so the role and database are ours to create). */
+  readonly managedDatabase: { readonly name: string; readonly role: string; readonly password: string } | null;
+}
+
+/** Resolves the environment of a local stack: instance defaults < secrets file < process env. */
+export function resolveStackEnv(instance: Instance, processEnv: NodeJS.ProcessEnv = process.env): StackEnv {
+  const secrets = ensureSecrets();
+  const defaults = INSTANCE_DEFAULTS[instance];
+  const env: Record<string, string> = { ...defaults };
+  for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET'] as const) env[n] = secrets[n];
+  // In the test instance the defaults win over a developer's exported dev settings,
+  // except for the things that describe the machine (database, relay choice).
+  const passThrough = instance === 'test' ? TEST_PASSTHROUGH : null;
+  for (const [k, v] of Object.entries(processEnv)) {
+    if (v === undefined) continue;
+    if (passThrough && k in defaults && !passThrough.has(k)) continue;
+    env[k] = v;
+  }
+  let managedDatabase: StackEnv['managedDatabase'] = null;
+  if (!env['DATABASE_URL']) {
+    const name = defaults['DB_NAME'] ?? 'sipai';
+    managedDatabase = { name, role: 'sipai', password: secrets.DB_PASSWORD };
+    env['DATABASE_URL'] = `postgresql://sipai:${secrets.DB_PASSWORD}@127.0.0.1:5432/${name}`;
+  }
+  return { env, managedDatabase };
+}
+
+const TEST_PASSTHROUGH = new Set(['MEDIA_RELAY', 'LOG_LEVEL']);
+
+function findRepoRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${start}`);
+    dir = parent;
+  }
+  return resolve(dir);
+}

@@ -1,0 +1,189 @@
+import Ajv from 'ajv';
+
+/**
+ * Every environment variable the stack reads, with its default. The names the seed
+ * README uses (DATABASE_URL, JWT_SECRET_KEY, SIP_JWT_SECRET, SIP_DOMAIN, ...) keep
+ * their meaning; the rest are this project's own. Validated once with ajv, then
+ * mapped into the frozen, typed {@link Config}.
+ */
+export const ENV_SCHEMA = {
+  type: 'object',
+  properties: {
+    STACK_INSTANCE: { type: 'string', pattern: '^[a-z0-9-]{1,32}$', default: 'dev', description: 'Name of this local stack; keeps runtime files of parallel stacks apart.' },
+    STATE_DIR: { type: 'string', default: '', description: 'Runtime directory (rendered configs, sockets, logs). Default: .local/<STACK_INSTANCE>.' },
+    LOG_LEVEL: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
+
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL used by the control-plane and Kamailio.' },
+    JWT_SECRET_KEY: { type: 'string', minLength: 32, description: 'HMAC secret of operator API tokens.' },
+    SIP_JWT_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret of admin API tokens (SIP user management).' },
+    SIP_SHARED_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret shared with the AI platform.' },
+
+    SIP_DOMAIN: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'SIP domain and digest realm. HA1 hashes depend on it.' },
+    SIP_LISTEN_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address Kamailio binds for SIP (UDP and TCP).' },
+    SIP_PROXY_ADDRESS: { type: 'string', default: '', description: 'Address SIP clients are told to use. Default: SIP_LISTEN_ADDRESS.' },
+    SIP_PROXY_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5060 },
+    SIP_LOCKOUT_MAX_FAILURES: { type: 'integer', minimum: 1, default: 5, description: 'Failed digest attempts per username before lockout.' },
+    SIP_LOCKOUT_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 300 },
+    SIP_LOCKOUT_SECONDS: { type: 'integer', minimum: 1, default: 900, description: 'How long a locked account stays locked.' },
+    SIP_FLOOD_REQUESTS: { type: 'integer', minimum: 1, default: 100, description: 'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike).' },
+    SIP_FLOOD_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 2 },
+    SIP_FLOOD_BAN_SECONDS: { type: 'integer', minimum: 1, default: 300 },
+
+    KAMAILIO_SHARED_MEMORY: { type: 'integer', minimum: 16, default: 256, description: 'MB' },
+    KAMAILIO_PKG_MEMORY: { type: 'integer', minimum: 4, default: 32, description: 'MB per process' },
+    KAMAILIO_CHILDREN: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
+    KAMAILIO_RPC_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5081, description: 'Loopback-only JSON-RPC over HTTP.' },
+    KAMAILIO_EVAPI_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8448, description: 'Loopback-only evapi event stream.' },
+
+    MEDIA_RELAY: { type: 'string', enum: ['rtpengine', 'rtpproxy'], default: 'rtpengine' },
+    RELAY_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the relay advertises for RTP.' },
+    RTPENGINE_NG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 2223 },
+    RTPPROXY_CONTROL_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 7722 },
+    RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 10000 },
+    RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 20000 },
+
+    API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080 },
+    API_ALLOWED_CIDRS: { type: 'string', default: '', description: 'Comma-separated CIDRs allowed to call the API; empty allows all.' },
+    API_RATE_LIMIT_PER_IP: { type: 'integer', minimum: 1, default: 600, description: 'Requests per minute per source IP.' },
+    API_RATE_LIMIT_PER_TOKEN: { type: 'integer', minimum: 1, default: 1200, description: 'Requests per minute per bearer token.' },
+  },
+  required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET'],
+} as const;
+
+export type MediaRelayKind = 'rtpengine' | 'rtpproxy';
+
+export interface Config {
+  readonly instance: string;
+  readonly stateDir: string;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly databaseUrl: string;
+  readonly secrets: {
+    readonly jwtSecretKey: string;
+    readonly sipJwtSecret: string;
+    readonly sipSharedSecret: string;
+  };
+  readonly sip: {
+    readonly domain: string;
+    readonly listenAddress: string;
+    readonly proxyAddress: string;
+    readonly port: number;
+    readonly lockout: { readonly maxFailures: number; readonly windowSeconds: number; readonly lockSeconds: number };
+    readonly flood: { readonly requests: number; readonly windowSeconds: number; readonly banSeconds: number };
+  };
+  readonly kamailio: {
+    readonly sharedMemoryMb: number;
+    readonly pkgMemoryMb: number;
+    readonly children: number;
+    readonly rpcPort: number;
+    readonly evapiPort: number;
+  };
+  readonly relay: {
+    readonly kind: MediaRelayKind;
+    readonly address: string;
+    readonly rtpengineNgPort: number;
+    readonly rtpproxyControlPort: number;
+    readonly rtpPortMin: number;
+    readonly rtpPortMax: number;
+  };
+  readonly api: {
+    readonly host: string;
+    readonly port: number;
+    readonly allowedCidrs: readonly string[];
+    readonly rateLimitPerIp: number;
+    readonly rateLimitPerToken: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true });
+const validateEnv = ajv.compile(ENV_SCHEMA);
+
+/** Reads, validates and freezes the configuration from an environment. */
+export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ENV_SCHEMA.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  if (!validateEnv(raw)) {
+    const problems = (validateEnv.errors ?? []).map((e) => {
+      const name = e.instancePath ? e.instancePath.slice(1) : String(e.params['missingProperty'] ?? '');
+      return `${name} ${e.message ?? 'is invalid'}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const v = raw as Record<string, never>;
+  const num = (k: string): number => v[k] as unknown as number;
+  const str = (k: string): string => v[k] as unknown as string;
+  if (num('RTP_PORT_MIN') >= num('RTP_PORT_MAX')) {
+    throw new ConfigError('invalid configuration: RTP_PORT_MIN must be below RTP_PORT_MAX');
+  }
+  const instance = str('STACK_INSTANCE');
+  const config: Config = {
+    instance,
+    stateDir: str('STATE_DIR') || `${repoRoot}/.local/${instance}`,
+    logLevel: str('LOG_LEVEL') as Config['logLevel'],
+    databaseUrl: str('DATABASE_URL'),
+    secrets: {
+      jwtSecretKey: str('JWT_SECRET_KEY'),
+      sipJwtSecret: str('SIP_JWT_SECRET'),
+      sipSharedSecret: str('SIP_SHARED_SECRET'),
+    },
+    sip: {
+      domain: str('SIP_DOMAIN'),
+      listenAddress: str('SIP_LISTEN_ADDRESS'),
+      proxyAddress: str('SIP_PROXY_ADDRESS') || str('SIP_LISTEN_ADDRESS'),
+      port: num('SIP_PROXY_PORT'),
+      lockout: {
+        maxFailures: num('SIP_LOCKOUT_MAX_FAILURES'),
+        windowSeconds: num('SIP_LOCKOUT_WINDOW_SECONDS'),
+        lockSeconds: num('SIP_LOCKOUT_SECONDS'),
+      },
+      flood: {
+        requests: num('SIP_FLOOD_REQUESTS'),
+        windowSeconds: num('SIP_FLOOD_WINDOW_SECONDS'),
+        banSeconds: num('SIP_FLOOD_BAN_SECONDS'),
+      },
+    },
+    kamailio: {
+      sharedMemoryMb: num('KAMAILIO_SHARED_MEMORY'),
+      pkgMemoryMb: num('KAMAILIO_PKG_MEMORY'),
+      children: num('KAMAILIO_CHILDREN'),
+      rpcPort: num('KAMAILIO_RPC_PORT'),
+      evapiPort: num('KAMAILIO_EVAPI_PORT'),
+    },
+    relay: {
+      kind: str('MEDIA_RELAY') as MediaRelayKind,
+      address: str('RELAY_ADDRESS'),
+      rtpengineNgPort: num('RTPENGINE_NG_PORT'),
+      rtpproxyControlPort: num('RTPPROXY_CONTROL_PORT'),
+      rtpPortMin: num('RTP_PORT_MIN'),
+      rtpPortMax: num('RTP_PORT_MAX'),
+    },
+    api: {
+      host: str('API_HOST'),
+      port: num('API_PORT'),
+      allowedCidrs: str('API_ALLOWED_CIDRS').split(',').map((s) => s.trim()).filter(Boolean),
+      rateLimitPerIp: num('API_RATE_LIMIT_PER_IP'),
+      rateLimitPerToken: num('API_RATE_LIMIT_PER_TOKEN'),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,46 @@
+/**
+ * The error catalogue: every failure a client can see has a stable code, an HTTP
+ * status and a default message. Foreign errors are wrapped at the boundary.
+ */
+export const ERRORS = {
+  ERR_VALIDATION: { status: 400, message: 'request is invalid' },
+  ERR_BAD_JSON: { status: 400, message: 'request body is not valid JSON' },
+  ERR_UNAUTHENTICATED: { status: 401, message: 'a valid bearer token is required' },
+  ERR_TOKEN_EXPIRED: { status: 401, message: 'the bearer token has expired' },
+  ERR_FORBIDDEN: { status: 403, message: 'this token may not use this endpoint' },
+  ERR_SOURCE_NOT_ALLOWED: { status: 403, message: 'requests from this address are not allowed' },
+  ERR_NOT_FOUND: { status: 404, message: 'no such resource' },
+  ERR_SIP_USER_NOT_FOUND: { status: 404, message: 'no such SIP user' },
+  ERR_SIP_USER_EXISTS: { status: 409, message: 'a SIP user with this username already exists' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is too large' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'request body must be application/json' },
+  ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
+  ERR_KAMAILIO_UNAVAILABLE: { status: 503, message: 'Kamailio did not answer' },
+  ERR_DATABASE_UNAVAILABLE: { status: 503, message: 'the database did not answer' },
+  ERR_INTERNAL: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...(this.details ?? {}) } };
+  }
+}
