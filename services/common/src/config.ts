@@ -37,7 +37,7 @@ export const ENV_SCHEMA = {
 
     MEDIA_RELAY: { type: 'string', enum: ['rtpengine', 'rtpproxy'], default: 'rtpengine' },
     RELAY_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the relay advertises for RTP.' },
-    RTPENGINE_NG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 2223 },
+    RTPENGINE_NG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 22223, description: 'rtpengine NG control port (Debian\'s own rtpengine service uses 2223)' },
     RTPPROXY_CONTROL_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 7722 },
     RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 10000 },
     RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 20000 },
@@ -121,9 +121,8 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  const v = raw as Record<string, never>;
-  const num = (k: string): number => v[k] as unknown as number;
-  const str = (k: string): string => v[k] as unknown as string;
+  const num = (k: string): number => raw[k] as number;
+  const str = (k: string): string => raw[k] as string;
   if (num('RTP_PORT_MIN') >= num('RTP_PORT_MAX')) {
     throw new ConfigError('invalid configuration: RTP_PORT_MIN must be below RTP_PORT_MAX');
   }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what `npm start` / `npm test` need and builds the TypeScript.
+#   bootstrap.sh node    npm packages + build (enough for `npm run token`)
+#   bootstrap.sh stack   the above + Debian packages: Kamailio, rtpengine, PostgreSQL, SIPp
+# Idempotent: anything already present is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-stack}"
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
+
+# --- Node.js ---
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"
+
+# --- npm packages: install when missing or when package-lock.json changed since ---
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- Debian packages ---
+if [ "$mode" = "stack" ]; then
+  packages=(kamailio kamailio-postgres-modules kamailio-json-modules kamailio-extra-modules
+            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester)
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null || die "missing Debian packages (${missing[*]}) and apt-get is not available: install them by hand on this system"
+    if [ "$(id -u)" -eq 0 ]; then sudo=()
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=(sudo -n)
+    else die "missing Debian packages (${missing[*]}); run as root or with passwordless sudo, or: sudo apt-get install -y ${missing[*]}"
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/sip-ai-bridge-apt.log 2>&1; then
+      "${sudo[@]}" apt-get update -q >>/tmp/sip-ai-bridge-apt.log 2>&1 || die "apt-get update failed (see /tmp/sip-ai-bridge-apt.log)"
+      "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/sip-ai-bridge-apt.log 2>&1 \
+        || die "apt-get install failed (see /tmp/sip-ai-bridge-apt.log)"
+    fi
+    # The packages' own services would hold the SIP and NG ports this stack uses.
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      for unit in kamailio rtpengine-daemon; do
+        if printf '%s\n' "${missing[@]}" | grep -qx "${unit}"; then
+          "${sudo[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
+        fi
+      done
+    fi
+  fi
+  [ "$(id -u)" -eq 0 ] || die "the local stack runs Kamailio, rtpengine and PostgreSQL administration as root: run as root (or sudo npm start)"
+fi
+
+# --- build ---
+say "building TypeScript"
+npx tsc -p tsconfig.json

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// Prints the closing line CI reads, from jest's --json results:
+//   tests: N passed, N failed
+// Suites that could not run (syntax errors, failing hooks) count as failures.
+'use strict';
+const fs = require('node:fs');
+const file = process.argv[2] || '.local/test-results.json';
+let passed = 0;
+let failed = 0;
+try {
+  const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  passed = r.numPassedTests;
+  failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
+  if (r.numTotalTests === 0 && !r.success) failed = Math.max(failed, 1);
+} catch (err) {
+  console.error(`no jest results in ${file} (${err.message}): the run did not complete`);
+  failed = 1;
+}
+console.log(`tests: ${passed} passed, ${failed} failed`);

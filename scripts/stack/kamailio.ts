@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../services/common/src/config';
+import { REPO_ROOT } from './env';
+
+export const KAMAILIO_TEMPLATE = join(REPO_ROOT, 'kamailio', 'kamailio.cfg');
+
+/** Kamailio's db_postgres wants `postgres://user:pass@host:port/db`. */
+export function kamailioDbUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const port = url.port || '5432';
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  const db = url.pathname.replace(/^\//, '');
+  if (/[@:/"\s]/.test(user) || /[@/"\s]/.test(pass)) {
+    throw new Error('DATABASE_URL: Kamailio cannot use a user or password containing @ / " or spaces');
+  }
+  return `postgres://${user}${pass ? `:${pass}` : ''}@${url.hostname}:${port}/${db}`;
+}
+
+export function kamailioValues(config: Config): Record<string, string> {
+  const v: Record<string, string | number> = {
+    MEDIA_RELAY_DEFINE: config.relay.kind === 'rtpengine' ? '#!define WITH_RTPENGINE' : '#!define WITH_RTPPROXY',
+    KAMAILIO_DEBUG: config.logLevel === 'debug' ? 3 : config.logLevel === 'info' ? 2 : 1,
+    KAMAILIO_CHILDREN: config.kamailio.children,
+    KAMAILIO_RPC_PORT: config.kamailio.rpcPort,
+    KAMAILIO_EVAPI_PORT: config.kamailio.evapiPort,
+    SIP_DOMAIN: config.sip.domain,
+    SIP_LISTEN_ADDRESS: config.sip.listenAddress,
+    SIP_PORT: config.sip.port,
+    SIP_LOCKOUT_MAX_FAILURES: config.sip.lockout.maxFailures,
+    SIP_LOCKOUT_WINDOW_SECONDS: config.sip.lockout.windowSeconds,
+    SIP_LOCKOUT_SECONDS: config.sip.lockout.lockSeconds,
+    SIP_FLOOD_REQUESTS: config.sip.flood.requests,
+    SIP_FLOOD_WINDOW_SECONDS: config.sip.flood.windowSeconds,
+    SIP_FLOOD_BAN_SECONDS: config.sip.flood.banSeconds,
+    STATE_DIR: config.stateDir,
+    DB_URL: kamailioDbUrl(config.databaseUrl),
+    RTPENGINE_NG_PORT: config.relay.rtpengineNgPort,
+    RTPPROXY_CONTROL_PORT: config.relay.rtpproxyControlPort,
+  };
+  for (const [key, value] of Object.entries(v)) {
+    if (/["\n\\]/.test(String(value))) throw new Error(`configuration value for ${key} contains a quote, backslash or newline`);
+  }
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+}
+
+/** Fills the template; an unknown placeholder is an error, not an empty string. */
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`kamailio.cfg: no value for {{${name}}}`);
+    return value;
+  });
+}
+
+export function renderKamailioConfig(config: Config, template = readFileSync(KAMAILIO_TEMPLATE, 'utf8')): string {
+  return renderTemplate(template, kamailioValues(config));
+}
+
+/** Command line of a foreground Kamailio with its own runtime directory and memory sizes. */
+export function kamailioArgs(config: Config, cfgPath: string): string[] {
+  const dir = join(config.stateDir, 'kamailio');
+  return [
+    '-f', cfgPath,
+    '-DD', // stay in the foreground, keep the process tree under our control
+    '-E', // log to stderr
+    '-P', join(dir, 'kamailio.pid'),
+    '-Y', dir,
+    '-m', String(config.kamailio.sharedMemoryMb),
+    '-M', String(config.kamailio.pkgMemoryMb),
+  ];
+}

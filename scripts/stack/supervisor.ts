@@ -1,0 +1,178 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../services/common/src/config';
+import { createMediaRelay } from '../../services/common/src/media-relay';
+import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
+import { kamailioArgs, renderKamailioConfig } from './kamailio';
+import { applyMigrations, ensureLocalPostgres, ensureRoleAndDatabase, recreateDatabase, waitForDatabase } from './postgres';
+import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
+import { relayLaunch } from './relay';
+
+export interface StackOptions {
+  readonly instance: Instance;
+  /** Start from an empty database (the test suite does). */
+  readonly freshDatabase?: boolean;
+  /** Progress lines for the person waiting. */
+  readonly say?: (line: string) => void;
+  readonly processEnv?: NodeJS.ProcessEnv;
+}
+
+export interface StackEndpoints {
+  readonly sip: string;
+  readonly api: string;
+  readonly kamailioRpc: string;
+  readonly evapi: string;
+  readonly relay: string;
+  readonly database: string;
+  readonly logs: string;
+}
+
+/**
+ * The whole local stack as one object: PostgreSQL (provisioned, migrated), the media
+ * relay, Kamailio and the control-plane, started in dependency order and each waited
+ * for; `stop()` takes them down in reverse order and leaves nothing running.
+ */
+export class LocalStack {
+  readonly config: Config;
+  readonly env: Record<string, string>;
+  private readonly children: SupervisedChild[] = [];
+  private readonly registry: PidRegistry;
+  private readonly managedDatabase: ReturnType<typeof resolveStackEnv>['managedDatabase'];
+  private stopping: Promise<void> | null = null;
+  private crashHandler: ((child: SupervisedChild) => void) | null = null;
+
+  constructor(private readonly options: StackOptions) {
+    const { env, managedDatabase } = resolveStackEnv(options.instance, options.processEnv);
+    this.config = loadConfig(env, REPO_ROOT);
+    this.env = { ...env, STATE_DIR: this.config.stateDir };
+    this.managedDatabase = managedDatabase;
+    this.registry = new PidRegistry(this.config.stateDir);
+  }
+
+  private say(line: string): void {
+    this.options.say?.(line);
+  }
+
+  get endpoints(): StackEndpoints {
+    const c = this.config;
+    return {
+      sip: `sip:${c.sip.listenAddress}:${c.sip.port} (UDP and TCP), domain ${c.sip.domain}`,
+      api: `http://${c.api.host}:${c.api.port}`,
+      kamailioRpc: `http://127.0.0.1:${c.kamailio.rpcPort}/RPC`,
+      evapi: `127.0.0.1:${c.kamailio.evapiPort}`,
+      relay: c.relay.kind === 'rtpengine'
+        ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`
+        : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
+      database: redactUrl(c.databaseUrl),
+      logs: join(c.stateDir, 'logs'),
+    };
+  }
+
+  /** Called when a child dies while the stack is meant to be running. */
+  onCrash(handler: (child: SupervisedChild) => void): void {
+    this.crashHandler = handler;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    mkdirSync(join(c.stateDir, 'logs'), { recursive: true });
+    mkdirSync(join(c.stateDir, 'kamailio'), { recursive: true });
+    chmodSync(c.stateDir, 0o700);
+    const leftovers = await this.registry.killLeftovers();
+    if (leftovers > 0) this.say(`stopped ${leftovers} process group(s) left over by an earlier run of '${c.instance}'`);
+
+    await this.prepareDatabase();
+    try {
+      await this.startRelay();
+      await this.startKamailio();
+      await this.startControlPlane();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async prepareDatabase(): Promise<void> {
+    if (this.managedDatabase) {
+      const { role, password, name } = this.managedDatabase;
+      ensureLocalPostgres();
+      if (this.options.freshDatabase) {
+        ensureRoleAndDatabase(role, password, name);
+        recreateDatabase(role, name);
+      } else {
+        ensureRoleAndDatabase(role, password, name);
+      }
+    }
+    await waitForDatabase(this.config.databaseUrl);
+    const { applied } = await applyMigrations(this.config.databaseUrl);
+    this.say(applied.length > 0 ? `database: applied ${applied.join(', ')}` : 'database: schema up to date');
+  }
+
+  private spawn(name: string, command: string, args: readonly string[]): SupervisedChild {
+    const child = new SupervisedChild({ name, command, args, env: this.env }, join(this.config.stateDir, 'logs', `${name}.log`));
+    this.children.push(child);
+    this.registry.record(this.children);
+    void child.exited.then(() => {
+      if (this.stopping === null && child.state !== 'starting') this.crashHandler?.(child);
+    });
+    return child;
+  }
+
+  private async startRelay(): Promise<void> {
+    const launch = relayLaunch(this.config);
+    for (const f of launch.files) {
+      mkdirSync(join(f.path, '..'), { recursive: true });
+      writeFileSync(f.path, f.content, { mode: f.mode ?? 0o600 });
+    }
+    const child = this.spawn(this.config.relay.kind, launch.command, launch.args);
+    const relay = createMediaRelay(this.config.relay);
+    try {
+      await waitUntilReady(child, () => relay.ping(), 20_000);
+    } finally {
+      relay.close();
+    }
+  }
+
+  private async startKamailio(): Promise<void> {
+    const cfgPath = join(this.config.stateDir, 'kamailio', 'kamailio.cfg');
+    writeFileSync(cfgPath, renderKamailioConfig(this.config), { mode: 0o600 });
+    const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
+    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${this.config.kamailio.rpcPort}/RPC`, 1000);
+    await waitUntilReady(child, () => rpc.call('core.version'), 30_000);
+  }
+
+  private async startControlPlane(): Promise<void> {
+    const main = join(REPO_ROOT, 'dist', 'services', 'control-plane', 'src', 'main.js');
+    const child = this.spawn('control-plane', process.execPath, [main]);
+    const url = `http://${this.config.api.host}:${this.config.api.port}/health`;
+    await waitUntilReady(
+      child,
+      async () => {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        if (res.status !== 200) throw new Error(`/health answered ${res.status}`);
+      },
+      30_000,
+    );
+  }
+
+  /** Stops every child, newest first. Idempotent; concurrent calls share one stop. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      for (const child of [...this.children].reverse()) await child.stop();
+      this.registry.clear();
+    })();
+    return this.stopping;
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
