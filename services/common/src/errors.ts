@@ -5,6 +5,7 @@
 export const ERRORS = {
   ERR_VALIDATION: { status: 400, message: 'request is invalid' },
   ERR_BAD_JSON: { status: 400, message: 'request body is not valid JSON' },
+  ERR_BAD_REQUEST: { status: 400, message: 'request could not be read' },
   ERR_UNAUTHENTICATED: { status: 401, message: 'a valid bearer token is required' },
   ERR_TOKEN_EXPIRED: { status: 401, message: 'the bearer token has expired' },
   ERR_FORBIDDEN: { status: 403, message: 'this token may not use this endpoint' },
@@ -16,6 +17,7 @@ export const ERRORS = {
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'request body must be application/json' },
   ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   ERR_KAMAILIO_UNAVAILABLE: { status: 503, message: 'Kamailio did not answer' },
+  ERR_KAMAILIO_BAD_REPLY: { status: 502, message: 'Kamailio answered with something unexpected' },
   ERR_DATABASE_UNAVAILABLE: { status: 503, message: 'the database did not answer' },
   ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
