@@ -1,0 +1,100 @@
+import Ajv from 'ajv';
+
+/**
+ * The events kamailio/kamailio.cfg pushes over evapi (route[EVAPI_*] and
+ * event_route[dialog:*]), one JSON object per netstring. Fields beyond these are
+ * tolerated (a newer kamailio.cfg may add some) but never travel inward.
+ */
+export type KamailioEvent =
+  | { readonly event: 'registration'; readonly user: string; readonly contact: string; readonly expires: number; readonly src_ip: string }
+  | { readonly event: 'auth_failed'; readonly user: string; readonly src_ip: string }
+  | { readonly event: 'account_locked'; readonly user: string; readonly src_ip: string }
+  | DialogEvent<'dialog_start'>
+  | DialogEvent<'dialog_end'>
+  | DialogEvent<'dialog_failed'>
+  | { readonly event: 'flood_ban'; readonly src_ip: string };
+
+export interface DialogEvent<E extends string> {
+  readonly event: E;
+  readonly callid: string;
+  readonly from_user: string;
+  readonly to_user: string;
+  /** Always sent by kamailio.cfg; optional in the contract for end and failed. */
+  readonly src_ip?: string;
+}
+
+export type KamailioEventName = KamailioEvent['event'];
+
+const str = { type: 'string', maxLength: 1024 } as const;
+const ip = { type: 'string', maxLength: 64 } as const;
+
+function variant(name: KamailioEventName, properties: Record<string, object>, required: readonly string[]): object {
+  return {
+    type: 'object',
+    properties: { event: { const: name }, ...properties },
+    required: ['event', ...required],
+  };
+}
+
+const dialogFields = { callid: str, from_user: str, to_user: str, src_ip: ip };
+
+export const KAMAILIO_EVENT_SCHEMA = {
+  type: 'object',
+  discriminator: { propertyName: 'event' },
+  required: ['event'],
+  oneOf: [
+    variant('registration', { user: str, contact: str, expires: { type: 'integer', minimum: 0 }, src_ip: ip }, ['user', 'contact', 'expires', 'src_ip']),
+    variant('auth_failed', { user: str, src_ip: ip }, ['user', 'src_ip']),
+    variant('account_locked', { user: str, src_ip: ip }, ['user', 'src_ip']),
+    variant('dialog_start', dialogFields, ['callid', 'from_user', 'to_user', 'src_ip']),
+    variant('dialog_end', dialogFields, ['callid', 'from_user', 'to_user']),
+    variant('dialog_failed', dialogFields, ['callid', 'from_user', 'to_user']),
+    variant('flood_ban', { src_ip: ip }, ['src_ip']),
+  ],
+} as const;
+
+const ajv = new Ajv({ discriminator: true, allErrors: false });
+const validate = ajv.compile(KAMAILIO_EVENT_SCHEMA);
+
+export class InvalidKamailioEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidKamailioEventError';
+  }
+}
+
+/** Parses and validates one evapi payload; throws `InvalidKamailioEventError`. */
+export function parseKamailioEvent(payload: Buffer | string): KamailioEvent {
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidKamailioEventError(`not JSON: ${(err as Error).message}`);
+  }
+  if (!validate(value)) {
+    const first = validate.errors?.[0];
+    const where = first?.instancePath || '(root)';
+    throw new InvalidKamailioEventError(`${where} ${first?.message ?? 'is invalid'}`);
+  }
+  return pick(value as KamailioEvent & Record<string, unknown>);
+}
+
+// Copies only the contract's fields, so extra fields from a newer kamailio.cfg stay out.
+function pick(e: KamailioEvent & Record<string, unknown>): KamailioEvent {
+  switch (e.event) {
+    case 'registration':
+      return { event: e.event, user: e.user, contact: e.contact, expires: e.expires, src_ip: e.src_ip };
+    case 'auth_failed':
+    case 'account_locked':
+      return { event: e.event, user: e.user, src_ip: e.src_ip };
+    case 'dialog_start':
+    case 'dialog_end':
+    case 'dialog_failed':
+      return e.src_ip === undefined
+        ? { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user }
+        : { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user, src_ip: e.src_ip };
+    case 'flood_ban':
+      return { event: e.event, src_ip: e.src_ip };
+  }
+}
