@@ -1,0 +1,303 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import { KamailioRpcError, type KamailioRpc } from './rpc';
+
+/**
+ * The control-plane's view of Kamailio, over JSON-RPC. It knows the conventions of
+ * kamailio/kamailio.cfg (htables `authfail` and `lockout`, dialog profile `caller`,
+ * usrloc table `location` keyed by bare username) and the reply shapes of Kamailio
+ * 5.6, checked against real replies kept in ./fixtures.
+ *
+ * Kamailio being down surfaces as `KamailioUnavailableError` from the RPC client; a
+ * reply of an unexpected shape as `KamailioReplyError`.
+ */
+export class KamailioReplyError extends Error {
+  constructor(
+    readonly method: string,
+    detail: string,
+  ) {
+    super(`${method}: unexpected reply (${detail})`);
+    this.name = 'KamailioReplyError';
+  }
+}
+
+export const HTABLE_AUTH_FAILURES = 'authfail';
+export const HTABLE_LOCKOUT = 'lockout';
+export const DIALOG_PROFILE_CALLER = 'caller';
+export const USRLOC_TABLE = 'location';
+
+export interface LockState {
+  readonly locked: boolean;
+  /** Failed digest attempts in the current window (kamailio.cfg clears it when it locks). */
+  readonly failed_attempts: number;
+  readonly max_failures: number;
+  readonly locked_at: string | null;
+  readonly locked_until: string | null;
+}
+
+export type ContactState = 'active' | 'permanent' | 'expired' | 'deleted';
+
+export interface Registration {
+  readonly contact: string;
+  readonly state: ContactState;
+  /** Seconds until the contact expires (null unless `active`). */
+  readonly expires_in: number | null;
+  readonly expires_at: string | null;
+  readonly user_agent: string | null;
+  readonly received: string | null;
+  readonly socket: string | null;
+  readonly instance: string | null;
+  readonly call_id: string | null;
+  readonly last_modified: string | null;
+}
+
+export interface KamailioInfo {
+  readonly version: string;
+  readonly uptime_seconds: number;
+  readonly up_since: string | null;
+}
+
+export interface LockoutPolicy {
+  readonly maxFailures: number;
+  readonly lockSeconds: number;
+}
+
+// ----- reply shapes (Kamailio 5.6) -----
+
+interface HtableItem {
+  name: string;
+  value: number | string;
+}
+interface HtableGetReply {
+  item: HtableItem;
+}
+type HtableDumpReply = Array<{ slot: HtableItem[] }>;
+interface UlContact {
+  Address: string;
+  Expires: number | string;
+  'User-Agent'?: string;
+  Received?: string;
+  Socket?: string;
+  Instance?: string;
+  'Call-ID'?: string;
+  'Last-Modified'?: number;
+}
+interface UlLookupReply {
+  AoR: string;
+  Contacts: Array<{ Contact: UlContact }>;
+}
+interface UptimeReply {
+  uptime: number;
+  up_since?: string;
+}
+
+const ajv = new Ajv({ allErrors: false });
+const htableItem = {
+  type: 'object',
+  properties: { name: { type: 'string' }, value: { type: ['integer', 'string'] } },
+  required: ['name', 'value'],
+} as const;
+const validateHtableGet = ajv.compile<HtableGetReply>({ type: 'object', properties: { item: htableItem }, required: ['item'] });
+const validateHtableDump = ajv.compile<HtableDumpReply>({
+  type: 'array',
+  items: { type: 'object', properties: { slot: { type: 'array', items: htableItem } }, required: ['slot'] },
+});
+const validateUlLookup = ajv.compile<UlLookupReply>({
+  type: 'object',
+  properties: {
+    AoR: { type: 'string' },
+    Contacts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          Contact: {
+            type: 'object',
+            properties: {
+              Address: { type: 'string' },
+              Expires: { type: ['integer', 'string'] },
+              'User-Agent': { type: 'string' },
+              Received: { type: 'string' },
+              Socket: { type: 'string' },
+              Instance: { type: 'string' },
+              'Call-ID': { type: 'string' },
+              'Last-Modified': { type: 'integer' },
+            },
+            required: ['Address', 'Expires'],
+          },
+        },
+        required: ['Contact'],
+      },
+    },
+  },
+  required: ['AoR', 'Contacts'],
+});
+const validateUptime = ajv.compile<UptimeReply>({
+  type: 'object',
+  properties: { uptime: { type: 'integer' }, up_since: { type: 'string' } },
+  required: ['uptime'],
+});
+const validateStats = ajv.compile<Record<string, string | number>>({
+  type: 'object',
+  additionalProperties: { type: ['string', 'number'] },
+});
+
+function checked<T>(method: string, validate: ValidateFunction<T>, reply: unknown): T {
+  if (validate(reply)) return reply;
+  const first = validate.errors?.[0];
+  throw new KamailioReplyError(method, `${first?.instancePath || '(root)'} ${first?.message ?? 'is invalid'}`);
+}
+
+// Kamailio's RPC layer answers "no such key / AOR" with error 500 or 404 depending on
+// the module (htable.get: 500 "Key name doesn't exist in htable."; htable.delete:
+// 404 "Key not found in htable."; ul.lookup: 500 "AOR not found in location table").
+function isNotFound(err: unknown): boolean {
+  return (
+    err instanceof KamailioRpcError &&
+    (err.rpcCode === 404 || (err.rpcCode === 500 && /doesn't exist|not found/i.test(err.message)))
+  );
+}
+
+// usrloc prints "[not set]" for empty optional contact fields.
+function optional(value: string | undefined): string | null {
+  return value === undefined || value === '' || value === '[not set]' ? null : value;
+}
+
+function htableNumber(item: HtableItem): number {
+  const n = typeof item.value === 'number' ? item.value : Number(item.value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+export class KamailioControl {
+  constructor(
+    private readonly rpc: KamailioRpc,
+    private readonly lockout: LockoutPolicy,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** `htable.get` of one key; undefined when the key is absent. */
+  private async htableGet(table: string, key: string): Promise<HtableItem | undefined> {
+    try {
+      const reply = await this.rpc.call('htable.get', table, key);
+      return checked('htable.get', validateHtableGet, reply).item;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async htableDump(table: string): Promise<Map<string, HtableItem>> {
+    const reply = checked('htable.dump', validateHtableDump, await this.rpc.call('htable.dump', table));
+    const items = new Map<string, HtableItem>();
+    for (const entry of reply) for (const item of entry.slot) items.set(item.name, item);
+    return items;
+  }
+
+  private lockStateOf(failures: HtableItem | undefined, lock: HtableItem | undefined): LockState {
+    const lockedAt = lock ? htableNumber(lock) : null;
+    return {
+      locked: lock !== undefined,
+      failed_attempts: failures ? htableNumber(failures) : 0,
+      max_failures: this.lockout.maxFailures,
+      locked_at: lockedAt === null ? null : new Date(lockedAt * 1000).toISOString(),
+      locked_until: lockedAt === null ? null : new Date((lockedAt + this.lockout.lockSeconds) * 1000).toISOString(),
+    };
+  }
+
+  async lockState(username: string): Promise<LockState> {
+    const [failures, lock] = await Promise.all([
+      this.htableGet(HTABLE_AUTH_FAILURES, username),
+      this.htableGet(HTABLE_LOCKOUT, username),
+    ]);
+    return this.lockStateOf(failures, lock);
+  }
+
+  /** Lock states of many users with two RPC calls (one dump per htable). */
+  async lockStates(usernames: readonly string[]): Promise<Map<string, LockState>> {
+    if (usernames.length === 1) {
+      const name = usernames[0] as string;
+      return new Map([[name, await this.lockState(name)]]);
+    }
+    const states = new Map<string, LockState>();
+    if (usernames.length === 0) return states;
+    const [failures, locks] = await Promise.all([this.htableDump(HTABLE_AUTH_FAILURES), this.htableDump(HTABLE_LOCKOUT)]);
+    for (const name of usernames) states.set(name, this.lockStateOf(failures.get(name), locks.get(name)));
+    return states;
+  }
+
+  /** Clears the lock and the failure count; absent keys are fine. */
+  async unlock(username: string): Promise<void> {
+    for (const table of [HTABLE_LOCKOUT, HTABLE_AUTH_FAILURES]) {
+      try {
+        await this.rpc.call('htable.delete', table, username);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /** Early and confirmed calls the user has placed (dialog profile `caller`). */
+  async activeCalls(username: string): Promise<number> {
+    const reply = await this.rpc.call('dlg.profile_get_size', DIALOG_PROFILE_CALLER, username);
+    if (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0) {
+      throw new KamailioReplyError('dlg.profile_get_size', `expected a count, got ${JSON.stringify(reply)}`);
+    }
+    return reply;
+  }
+
+  /** The user's contacts in usrloc; [] when not registered. */
+  async registrations(username: string): Promise<Registration[]> {
+    let reply: unknown;
+    try {
+      reply = await this.rpc.call('ul.lookup', USRLOC_TABLE, username);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const now = this.now().getTime();
+    return checked('ul.lookup', validateUlLookup, reply).Contacts.map(({ Contact: c }) => {
+      // usrloc prints seconds left, or "permanent" / "expired" / "deleted".
+      const active = typeof c.Expires === 'number';
+      const state: ContactState = active ? 'active' : (['permanent', 'expired', 'deleted'] as const).find((s) => s === c.Expires) ?? 'expired';
+      const expiresIn = typeof c.Expires === 'number' ? c.Expires : null;
+      return {
+        contact: c.Address,
+        state,
+        expires_in: expiresIn,
+        expires_at: expiresIn === null ? null : new Date(now + expiresIn * 1000).toISOString(),
+        user_agent: optional(c['User-Agent']),
+        received: optional(c.Received),
+        socket: optional(c.Socket),
+        instance: optional(c.Instance),
+        call_id: optional(c['Call-ID']),
+        last_modified: c['Last-Modified'] ? new Date(c['Last-Modified'] * 1000).toISOString() : null,
+      };
+    });
+  }
+
+  /** Removes every contact of the user at once (nothing to remove is fine). */
+  async dropRegistrations(username: string): Promise<void> {
+    try {
+      await this.rpc.call('ul.rm', USRLOC_TABLE, username);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Every statistic as a number, keyed `group.name` (e.g. `usrloc.registered_users`). */
+  async stats(): Promise<Map<string, number>> {
+    const reply = checked('stats.fetch', validateStats, await this.rpc.call('stats.fetch', 'all'));
+    const stats = new Map<string, number>();
+    for (const [name, value] of Object.entries(reply)) {
+      const n = typeof value === 'number' ? value : Number(value);
+      if (Number.isFinite(n)) stats.set(name, n);
+    }
+    return stats;
+  }
+
+  async info(): Promise<KamailioInfo> {
+    const [version, uptime] = await Promise.all([this.rpc.call('core.version'), this.rpc.call('core.uptime')]);
+    if (typeof version !== 'string') throw new KamailioReplyError('core.version', 'expected a string');
+    const up = checked('core.uptime', validateUptime, uptime);
+    return { version: version.trim(), uptime_seconds: up.uptime, up_since: up.up_since ?? null };
+  }
+}
