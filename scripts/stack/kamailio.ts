@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../services/common/src/config';
 import { REPO_ROOT } from './env';
@@ -26,6 +27,7 @@ export function kamailioValues(config: Config): Record<string, string> {
     KAMAILIO_RPC_PORT: config.kamailio.rpcPort,
     KAMAILIO_EVAPI_PORT: config.kamailio.evapiPort,
     SIP_DOMAIN: config.sip.domain,
+    SIP_DOMAIN_ALIAS: domainAlias(config),
     SIP_LISTEN_ADDRESS: config.sip.listenAddress,
     SIP_PORT: config.sip.port,
     SIP_LOCKOUT_MAX_FAILURES: config.sip.lockout.maxFailures,
@@ -43,6 +45,18 @@ export function kamailioValues(config: Config): Record<string, string> {
     if (/["\n\\]/.test(String(value))) throw new Error(`configuration value for ${key} contains a quote, backslash or newline`);
   }
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+}
+
+/**
+ * A host-name domain is an alias for any port (sip:alice@example.com). An IP-literal
+ * domain gets the SIP port only: on a shared address (loopback) every other port
+ * belongs to somebody else, and claiming it would break loose routing to them.
+ */
+function domainAlias(config: Config): string {
+  const { domain, listenAddress, port } = config.sip;
+  if (isIP(domain) === 0) return `alias="${domain}"`;
+  if (domain === listenAddress) return '# SIP_DOMAIN is the listen address: no alias needed';
+  return `alias="${domain}:${port}"`;
 }
 
 /** Fills the template; an unknown placeholder is an error, not an empty string. */
