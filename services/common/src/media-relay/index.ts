@@ -1,0 +1,40 @@
+import type { Config } from '../config';
+import type { RelayLogger } from './control-channel';
+import type { MediaRelay } from './relay';
+import { RtpengineClient } from './rtpengine/client';
+import { RtpproxyClient } from './rtpproxy/client';
+
+export * from './relay';
+export * from './errors';
+export { RtpengineClient, type RtpengineClientOptions } from './rtpengine/client';
+export { RtpproxyClient, type RtpproxyClientOptions } from './rtpproxy/client';
+export type { RelayLogger } from './control-channel';
+
+export interface MediaRelayOptions {
+  /** Where the relay's control socket listens; the stack binds it to loopback. */
+  readonly controlHost?: string;
+  /** Total time per request, retransmissions included (default 3000 ms). */
+  readonly timeoutMs?: number;
+  /** First retransmission interval (default 250 ms, doubling). */
+  readonly retransmitMs?: number;
+}
+
+/**
+ * The relay client for the configured relay: rtpengine over NG on
+ * `rtpengineNgPort`, or RTPProxy on `rtpproxyControlPort`. The caller owns it and
+ * closes it.
+ */
+export function createMediaRelay(relayConfig: Config['relay'], logger?: RelayLogger, options: MediaRelayOptions = {}): MediaRelay {
+  const common = {
+    host: options.controlHost ?? '127.0.0.1',
+    timeoutMs: options.timeoutMs,
+    retransmitMs: options.retransmitMs,
+    logger,
+  };
+  switch (relayConfig.kind) {
+    case 'rtpengine':
+      return new RtpengineClient({ ...common, port: relayConfig.rtpengineNgPort });
+    case 'rtpproxy':
+      return new RtpproxyClient({ ...common, port: relayConfig.rtpproxyControlPort });
+  }
+}
