@@ -80,6 +80,8 @@ export async function runSipp(options: SippOptions): Promise<SippRun> {
 export interface RunningSipp {
   readonly done: Promise<SippRun>;
   readonly localPort: number;
+  /** SIPp's process id: it appears in SIPp's tags (`[pid]SIPpTag00[call_number]`). */
+  readonly pid: number;
   kill(): void;
 }
 
@@ -122,7 +124,7 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
       resolve({ code, stdout, stderr, errors: readIfExists(join(dir, 'errors.log')), messages: readIfExists(join(dir, 'messages.log')) });
     });
   });
-  return { done, localPort, kill: () => proc.kill('SIGINT') };
+  return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGINT') };
 }
 
 function readIfExists(path: string): string {
