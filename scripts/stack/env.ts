@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 export const REPO_ROOT = findRepoRoot(__dirname);
 export const SECRETS_FILE = join(REPO_ROOT, '.local', 'secrets.env');
 
-export type Instance = 'dev' | 'test';
+export type Instance = 'dev' | 'test' | 'bench';
 
 /**
  * Defaults per local stack. `dev` is what `npm start` runs (the ports the seed
@@ -44,6 +44,23 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SIP_LOCKOUT_SECONDS: '120',
     API_RATE_LIMIT_PER_IP: '100000',
     API_RATE_LIMIT_PER_TOKEN: '100000',
+    LOG_LEVEL: 'warn',
+  },
+  bench: {
+    STACK_INSTANCE: 'bench',
+    SIP_PROXY_PORT: '35060',
+    API_PORT: '38080',
+    KAMAILIO_RPC_PORT: '35081',
+    KAMAILIO_EVAPI_PORT: '38448',
+    RTPENGINE_NG_PORT: '32224',
+    RTPPROXY_CONTROL_PORT: '37722',
+    RTP_PORT_MIN: '48000',
+    RTP_PORT_MAX: '49999',
+    DB_NAME: 'sipai_bench',
+    // Benchmarks drive thousands of requests per second from one address on purpose.
+    SIP_FLOOD_REQUESTS: '1000000',
+    API_RATE_LIMIT_PER_IP: '1000000',
+    API_RATE_LIMIT_PER_TOKEN: '1000000',
     LOG_LEVEL: 'warn',
   },
 };
@@ -85,13 +102,19 @@ export function resolveStackEnv(instance: Instance, processEnv: NodeJS.ProcessEn
   const defaults = INSTANCE_DEFAULTS[instance];
   const env: Record<string, string> = { ...defaults };
   for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET'] as const) env[n] = secrets[n];
-  // In the test instance the defaults win over a developer's exported dev settings,
-  // except for the things that describe the machine (database, relay choice).
-  const passThrough = instance === 'test' ? TEST_PASSTHROUGH : null;
+  // In the test and bench instances the defaults win over a developer's exported dev
+  // settings, except for the things that describe the machine (relay choice, logging).
+  const passThrough = instance === 'dev' ? null : TEST_PASSTHROUGH;
   for (const [k, v] of Object.entries(processEnv)) {
     if (v === undefined) continue;
     if (passThrough && k in defaults && !passThrough.has(k)) continue;
     env[k] = v;
+  }
+  // The test and bench stacks wipe or load their database: they never touch the one
+  // DATABASE_URL names, only TEST_DATABASE_URL or a local database of their own.
+  if (instance !== 'dev') {
+    delete env['DATABASE_URL'];
+    if (processEnv['TEST_DATABASE_URL']) env['DATABASE_URL'] = processEnv['TEST_DATABASE_URL'];
   }
   let managedDatabase: StackEnv['managedDatabase'] = null;
   if (!env['DATABASE_URL']) {
