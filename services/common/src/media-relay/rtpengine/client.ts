@@ -74,9 +74,11 @@ export class RtpengineClient implements MediaRelay {
   }
 
   async delete(call: CallRef): Promise<DeleteResult> {
-    // Without the `fatal` flag an unknown call is "ok" with a warning
-    // ("Call-ID not found or tags didn't match"), which is what delete means here.
-    const reply = await this.command({ command: 'delete', ...callKeys(call) });
+    // `delete-delay: 0`: gone now, not after the daemon's delete-delay (30 s by
+    // default, meant for Kamailio's forking), during which the call still answers
+    // queries and a second delete. Without the `fatal` flag an unknown call is "ok"
+    // with a warning ("Call-ID not found or tags didn't match").
+    const reply = await this.command({ command: 'delete', ...callKeys(call), 'delete-delay': 0 });
     return { deleted: reply['warning'] === undefined };
   }
 

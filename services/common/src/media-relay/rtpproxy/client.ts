@@ -89,11 +89,11 @@ export class RtpproxyClient implements MediaRelay {
     return { latencyMs: Number(process.hrtime.bigint() - started) / 1e6, version };
   }
 
-  offer(request: OfferRequest): Promise<SdpResult> {
+  async offer(request: OfferRequest): Promise<SdpResult> {
     return this.anchor('U', 'offer', request);
   }
 
-  answer(request: AnswerRequest): Promise<SdpResult> {
+  async answer(request: AnswerRequest): Promise<SdpResult> {
     if (!request.toTag) throw new TypeError('answer needs the To tag');
     return this.anchor('L', 'answer', request);
   }
