@@ -130,7 +130,7 @@ export class LocalStack {
     try {
       await waitUntilReady(child, () => relay.ping(), 20_000);
     } finally {
-      relay.close();
+      await relay.close();
     }
   }
 

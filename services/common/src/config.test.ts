@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { CONFIG_DOCS, renderConfigDocs } from '../../../scripts/config-docs';
+import { ConfigError, loadConfig } from './config';
+
+const SECRETS = {
+  DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db',
+  JWT_SECRET_KEY: 'j'.repeat(32),
+  SIP_JWT_SECRET: 's'.repeat(32),
+  SIP_SHARED_SECRET: 'h'.repeat(32),
+};
+
+describe('loadConfig', () => {
+  test('defaults → the seed ports, rtpengine, loopback', () => {
+    const c = loadConfig(SECRETS, '/repo');
+    expect(c.sip.port).toBe(5060);
+    expect(c.api.port).toBe(8080);
+    expect(c.relay.kind).toBe('rtpengine');
+    expect(c.sip.proxyAddress).toBe('127.0.0.1');
+    expect(c.stateDir).toBe('/repo/.local/dev');
+    expect(Object.isFrozen(c.sip.lockout)).toBe(true);
+  });
+
+  test('strings from the environment are coerced and validated', () => {
+    const c = loadConfig({ ...SECRETS, SIP_PROXY_PORT: '5070', MEDIA_RELAY: 'rtpproxy', API_ALLOWED_CIDRS: '10.0.0.0/8, 127.0.0.1/32' });
+    expect(c.sip.port).toBe(5070);
+    expect(c.relay.kind).toBe('rtpproxy');
+    expect(c.api.allowedCidrs).toEqual(['10.0.0.0/8', '127.0.0.1/32']);
+  });
+
+  test('a missing secret → ConfigError naming it', () => {
+    const { SIP_JWT_SECRET: _omitted, ...rest } = SECRETS;
+    expect(() => loadConfig(rest)).toThrow(/SIP_JWT_SECRET/);
+  });
+
+  test('a short secret, a bad port, an unknown relay → one error naming each', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ...SECRETS, JWT_SECRET_KEY: 'short', SIP_PROXY_PORT: '70000', MEDIA_RELAY: 'asterisk' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/JWT_SECRET_KEY/);
+    expect((error as Error).message).toMatch(/SIP_PROXY_PORT/);
+    expect((error as Error).message).toMatch(/MEDIA_RELAY/);
+  });
+
+  test('an RTP port range upside down → ConfigError', () => {
+    expect(() => loadConfig({ ...SECRETS, RTP_PORT_MIN: '20000', RTP_PORT_MAX: '10000' })).toThrow(/RTP_PORT_MIN/);
+  });
+
+  test('docs/configuration.md matches the schema (regenerate with node dist/scripts/config-docs.js)', () => {
+    expect(readFileSync(CONFIG_DOCS, 'utf8')).toBe(renderConfigDocs());
+  });
+});
