@@ -1,0 +1,139 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Kysely } from 'kysely';
+import type { Config } from '../../common/src/config';
+import type { Database } from '../../common/src/db/schema';
+import { AppError } from '../../common/src/errors';
+import type { Logger } from '../../common/src/logger';
+import { TokenVerifier } from './auth/tokens';
+import type { RelayPing } from './health/probes';
+import { errorHandler, notFound } from './http/errors';
+import { buildOpenApiDocument } from './http/openapi';
+import { rateLimit } from './http/rate-limit';
+import { requestLog } from './http/request-log';
+import type { Route } from './http/route';
+import { buildRouter } from './http/router';
+import { configStatusRoutes } from './http/routes/config-status';
+import { healthRoutes } from './http/routes/health';
+import { metricsRoutes } from './http/routes/metrics';
+import { openApiRoutes } from './http/routes/openapi';
+import { sipUserRoutes } from './http/routes/sip-users';
+import { SourceAllowlist } from './http/source-allowlist';
+import { SchemaValidator } from './http/validation';
+import { KamailioControl } from './kamailio/control';
+import type { KamailioEventSource } from './kamailio/evapi';
+import type { KamailioRpc } from './kamailio/rpc';
+import { ControlPlaneMetrics } from './metrics/metrics';
+import { SipUserService } from './sip-users/service';
+import { SipUserStore } from './sip-users/store';
+
+export const API_VERSION = '0.1.0';
+const CLOSE_GRACE_MS = 3000;
+
+/** What the app is built from; main.ts owns (and closes) each of these. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Kysely<Database>;
+  readonly kamailio: KamailioRpc;
+  readonly relay: RelayPing;
+  /** The evapi stream, if this process listens to Kamailio's events. */
+  readonly events?: KamailioEventSource;
+}
+
+export interface App {
+  readonly express: Express;
+  readonly metrics: ControlPlaneMetrics;
+  readonly routes: readonly Route[];
+  /** Starts the HTTP server; resolves with its base URL (port 0 picks a free port). */
+  listen(port: number, host: string): Promise<string>;
+  /** Stops accepting, ends open connections and detaches from the event stream. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The control-plane HTTP API over the given dependencies (also used in-process by tests). */
+export function createApp(deps: AppDeps): App {
+  const { config, logger } = deps;
+  const startedAt = Date.now();
+  const allowlist = new SourceAllowlist(config.api.allowedCidrs);
+  const kamailio = new KamailioControl(deps.kamailio, {
+    maxFailures: config.sip.lockout.maxFailures,
+    lockSeconds: config.sip.lockout.lockSeconds,
+  });
+  const metrics = new ControlPlaneMetrics(kamailio, logger.child({ component: 'metrics' }));
+  const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
+  const users = new SipUserService(
+    new SipUserStore(deps.db),
+    kamailio,
+    { domain: config.sip.domain, proxyAddress: config.sip.proxyAddress, port: config.sip.port },
+    logger.child({ component: 'sip-users' }),
+  );
+
+  let openApiDocument: object | undefined;
+  const routes: Route[] = [
+    ...healthRoutes({ db: deps.db, startedAt }),
+    ...metricsRoutes(metrics),
+    ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
+    ...sipUserRoutes(users),
+    ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
+      title: 'SIP-to-AI bridge control-plane API',
+      version: API_VERSION,
+      description: 'Manage SIP users and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+    }))),
+  ];
+
+  const sourceAllowed: RequestHandler = (req, _res, next) => {
+    if (allowlist.allows(req.socket.remoteAddress)) next();
+    else next(new AppError('ERR_SOURCE_NOT_ALLOWED'));
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestLog(logger.child({ component: 'http' }), (m, r, s, sec) => metrics.observeRequest(m, r, s, sec)));
+  app.use(sourceAllowed);
+  app.use(rateLimit({ perIp: config.api.rateLimitPerIp, perToken: config.api.rateLimitPerToken }));
+  app.use(buildRouter(routes, { verifier: new TokenVerifier({ operator: config.secrets.jwtSecretKey, admin: config.secrets.sipJwtSecret }), validator: new SchemaValidator() }));
+  app.use(notFound);
+  app.use(errorHandler(logger.child({ component: 'http' })));
+
+  let server: Server | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    express: app,
+    metrics,
+    routes,
+    listen(port, host) {
+      if (server) throw new TypeError('listen() was called twice');
+      const s = createServer(app);
+      server = s;
+      return new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          const address = s.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        stopCounting();
+        const s = server;
+        if (!s || !s.listening) return;
+        await new Promise<void>((resolve) => {
+          // In-flight requests get a grace period; idle keep-alive sockets go now.
+          const force = setTimeout(() => s.closeAllConnections(), CLOSE_GRACE_MS);
+          s.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          s.closeIdleConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../../../common/src/db/schema';
+import { probeDatabase } from '../../health/probes';
+import { defineRoute, type Route } from '../route';
+
+const PROBE = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error'] },
+    latency_ms: { type: ['number', 'null'] },
+    error: { type: 'string' },
+  },
+  required: ['status', 'latency_ms'],
+} as const;
+
+export const HEALTH_SCHEMA = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error'] },
+    uptime_seconds: { type: 'number' },
+    database: PROBE,
+  },
+  required: ['status', 'uptime_seconds', 'database'],
+} as const;
+
+/** `GET /health`: the process answers and the database does too (liveness/readiness). */
+export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly startedAt: number }): Route[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/health',
+      operationId: 'getHealth',
+      summary: 'Process and database health',
+      description: 'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer.',
+      tag: 'monitoring',
+      access: 'public',
+      responses: {
+        200: { description: 'Healthy', schema: HEALTH_SCHEMA },
+        503: { description: 'The database did not answer', schema: HEALTH_SCHEMA },
+      },
+      async handle() {
+        const database = await probeDatabase(deps.db);
+        const ok = database.status === 'ok';
+        return {
+          status: ok ? 200 : 503,
+          body: { status: ok ? 'ok' : 'error', uptime_seconds: Math.round((Date.now() - deps.startedAt) / 100) / 10, database },
+          headers: { 'Cache-Control': 'no-store' },
+        };
+      },
+    }),
+  ];
+}

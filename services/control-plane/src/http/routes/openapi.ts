@@ -1,0 +1,19 @@
+import { defineRoute, type Route } from '../route';
+
+/** `GET /api/openapi.json`: the document generated from the mounted routes. */
+export function openApiRoutes(document: () => object): Route[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/openapi.json',
+      operationId: 'getOpenApiDocument',
+      summary: 'This API as an OpenAPI 3.1 document',
+      tag: 'meta',
+      access: 'any-role',
+      responses: { 200: { description: 'OpenAPI 3.1 document', schema: { type: 'object' } } },
+      async handle() {
+        return { status: 200, body: document() };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,164 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from '../../../common/src/logger';
+import type { KamailioControl } from '../kamailio/control';
+import type { KamailioEventSource } from '../kamailio/evapi';
+import type { KamailioEvent } from '../kamailio/events';
+import { deadline } from '../health/deadline';
+
+/**
+ * Kamailio statistics (`stats.fetch all`, keys `group.name`) exported as gauges at
+ * scrape time. Counters inside Kamailio become gauges here because they restart
+ * with Kamailio; Prometheus' rate() copes with the reset either way.
+ */
+export const KAMAILIO_GAUGES = [
+  { name: 'kamailio_registered_users', stat: 'usrloc.registered_users', help: 'Users with at least one registered contact.' },
+  { name: 'kamailio_registered_contacts', stat: 'usrloc.location_contacts', help: 'Registered contacts in the location table.' },
+  { name: 'kamailio_active_dialogs', stat: 'dialog.active_dialogs', help: 'Confirmed calls in progress.' },
+  { name: 'kamailio_early_dialogs', stat: 'dialog.early_dialogs', help: 'Calls ringing (early dialogs).' },
+  { name: 'kamailio_active_transactions', stat: 'tmx.active_transactions', help: 'SIP transactions in progress.' },
+  { name: 'kamailio_inuse_transactions', stat: 'tmx.inuse_transactions', help: 'SIP transactions held in memory.' },
+  { name: 'kamailio_received_requests', stat: 'core.rcv_requests', help: 'SIP requests received since Kamailio started.' },
+  { name: 'kamailio_received_replies', stat: 'core.rcv_replies', help: 'SIP replies received since Kamailio started.' },
+  { name: 'kamailio_shm_used_bytes', stat: 'shmem.used_size', help: 'Shared memory in use.' },
+  { name: 'kamailio_shm_free_bytes', stat: 'shmem.free_size', help: 'Shared memory free.' },
+] as const;
+
+export const KAMAILIO_SCRAPE_TIMEOUT_MS = 1000;
+
+/**
+ * The control-plane's Prometheus registry: process defaults, HTTP request
+ * durations, counters fed by evapi events and Kamailio gauges read per scrape. One
+ * registry per app (no global default registry), so tests can run several apps.
+ */
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly registrations: Counter<'kind'>;
+  private readonly authFailures: Counter;
+  private readonly lockouts: Counter;
+  private readonly dialogs: Counter<'outcome'>;
+  private readonly floodBans: Counter;
+  private readonly evapiConnected: Gauge;
+  private readonly evapiInvalid: Counter;
+  private readonly kamailioUp: Gauge;
+  private readonly kamailioGauges: ReadonlyArray<{ readonly name: string; readonly stat: string; readonly gauge: Gauge }>;
+
+  constructor(
+    private readonly kamailio: KamailioControl,
+    private readonly logger: Logger,
+    private readonly scrapeTimeoutMs = KAMAILIO_SCRAPE_TIMEOUT_MS,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by route template, method and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.registrations = new Counter({
+      name: 'kamailio_registrations_total',
+      help: 'REGISTERs accepted by Kamailio (evapi), kind="register" or "unregister" (expires 0).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.authFailures = new Counter({ name: 'kamailio_auth_failures_total', help: 'Failed SIP digest authentications (evapi).', registers });
+    this.lockouts = new Counter({ name: 'kamailio_account_lockouts_total', help: 'SIP accounts locked after repeated failures (evapi).', registers });
+    this.dialogs = new Counter({
+      name: 'kamailio_dialogs_total',
+      help: 'Dialogs by outcome: started, ended, failed (evapi).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.floodBans = new Counter({ name: 'kamailio_flood_bans_total', help: 'Source addresses banned for flooding (evapi).', registers });
+    this.evapiConnected = new Gauge({ name: 'kamailio_evapi_connected', help: '1 while the evapi event stream is connected.', registers });
+    this.evapiInvalid = new Counter({ name: 'kamailio_evapi_invalid_events_total', help: 'evapi payloads dropped as invalid.', registers });
+    this.kamailioUp = new Gauge({ name: 'kamailio_up', help: '1 if stats.fetch answered during this scrape.', registers });
+    // Not registered until a scrape reads them: while Kamailio is down they are absent, not 0.
+    this.kamailioGauges = KAMAILIO_GAUGES.map((g) => ({ name: g.name, stat: g.stat, gauge: new Gauge({ name: g.name, help: g.help, registers: [] }) }));
+    // Zero series for every label value, so rate() works from the first event.
+    for (const kind of ['register', 'unregister']) this.registrations.inc({ kind }, 0);
+    for (const outcome of ['started', 'ended', 'failed']) this.dialogs.inc({ outcome }, 0);
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** Counts events from the evapi stream; returns the function that stops counting. */
+  observeEvents(source: KamailioEventSource): () => void {
+    const onEvent = (e: KamailioEvent): void => this.count(e);
+    const onInvalid = (): void => this.evapiInvalid.inc();
+    const onConnected = (): void => this.evapiConnected.set(1);
+    const onDisconnected = (): void => this.evapiConnected.set(0);
+    source.on('event', onEvent);
+    source.on('invalid', onInvalid);
+    source.on('connected', onConnected);
+    source.on('disconnected', onDisconnected);
+    this.evapiConnected.set(source.connected ? 1 : 0);
+    return () => {
+      source.off('event', onEvent);
+      source.off('invalid', onInvalid);
+      source.off('connected', onConnected);
+      source.off('disconnected', onDisconnected);
+    };
+  }
+
+  private count(e: KamailioEvent): void {
+    switch (e.event) {
+      case 'registration':
+        this.registrations.inc({ kind: e.expires === 0 ? 'unregister' : 'register' });
+        return;
+      case 'auth_failed':
+        this.authFailures.inc();
+        return;
+      case 'account_locked':
+        this.lockouts.inc();
+        return;
+      case 'dialog_start':
+        this.dialogs.inc({ outcome: 'started' });
+        return;
+      case 'dialog_end':
+        this.dialogs.inc({ outcome: 'ended' });
+        return;
+      case 'dialog_failed':
+        this.dialogs.inc({ outcome: 'failed' });
+        return;
+      case 'flood_ban':
+        this.floodBans.inc();
+        return;
+    }
+  }
+
+  private async refreshKamailio(): Promise<void> {
+    let stats: Map<string, number>;
+    try {
+      stats = await deadline(this.kamailio.stats(), this.scrapeTimeoutMs, 'Kamailio stats.fetch');
+    } catch (err) {
+      this.logger.debug('Kamailio statistics unavailable for this scrape', { reason: (err as Error).message });
+      this.kamailioUp.set(0);
+      for (const { name } of this.kamailioGauges) {
+        if (this.registry.getSingleMetric(name)) this.registry.removeSingleMetric(name);
+      }
+      return;
+    }
+    this.kamailioUp.set(1);
+    for (const { name, stat, gauge } of this.kamailioGauges) {
+      const value = stats.get(stat);
+      if (value === undefined) continue;
+      gauge.set(value);
+      if (!this.registry.getSingleMetric(name)) this.registry.registerMetric(gauge);
+    }
+  }
+
+  /** The exposition text; reads Kamailio first (bounded by the scrape timeout). */
+  async render(): Promise<string> {
+    await this.refreshKamailio();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
