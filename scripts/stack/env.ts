@@ -97,7 +97,11 @@ export interface StackEnv {
 }
 
 /** Resolves the environment of a local stack: instance defaults < secrets file < process env. */
-export function resolveStackEnv(instance: Instance, processEnv: NodeJS.ProcessEnv = process.env): StackEnv {
+export function resolveStackEnv(
+  instance: Instance,
+  processEnv: NodeJS.ProcessEnv = process.env,
+  overrides: Readonly<Record<string, string>> = {},
+): StackEnv {
   const secrets = ensureSecrets();
   const defaults = INSTANCE_DEFAULTS[instance];
   const env: Record<string, string> = { ...defaults };
@@ -110,15 +114,17 @@ export function resolveStackEnv(instance: Instance, processEnv: NodeJS.ProcessEn
     if (passThrough && k in defaults && !passThrough.has(k)) continue;
     env[k] = v;
   }
+  Object.assign(env, overrides);
   // The test and bench stacks wipe or load their database: they never touch the one
   // DATABASE_URL names, only TEST_DATABASE_URL or a local database of their own.
   if (instance !== 'dev') {
     delete env['DATABASE_URL'];
     if (processEnv['TEST_DATABASE_URL']) env['DATABASE_URL'] = processEnv['TEST_DATABASE_URL'];
+    if (overrides['DATABASE_URL']) env['DATABASE_URL'] = overrides['DATABASE_URL'];
   }
   let managedDatabase: StackEnv['managedDatabase'] = null;
   if (!env['DATABASE_URL']) {
-    const name = defaults['DB_NAME'] ?? 'sipai';
+    const name = env['DB_NAME'] ?? 'sipai';
     managedDatabase = { name, role: 'sipai', password: secrets.DB_PASSWORD };
     env['DATABASE_URL'] = `postgresql://sipai:${secrets.DB_PASSWORD}@127.0.0.1:5432/${name}`;
   }

@@ -16,6 +16,8 @@ export interface StackOptions {
   /** Progress lines for the person waiting. */
   readonly say?: (line: string) => void;
   readonly processEnv?: NodeJS.ProcessEnv;
+  /** Settings that win over everything else (a second test stack on other ports, say). */
+  readonly overrides?: Readonly<Record<string, string>>;
 }
 
 export interface StackEndpoints {
@@ -43,7 +45,7 @@ export class LocalStack {
   private crashHandler: ((child: SupervisedChild) => void) | null = null;
 
   constructor(private readonly options: StackOptions) {
-    const { env, managedDatabase } = resolveStackEnv(options.instance, options.processEnv);
+    const { env, managedDatabase } = resolveStackEnv(options.instance, options.processEnv, options.overrides);
     this.config = loadConfig(env, REPO_ROOT);
     this.env = { ...env, STATE_DIR: this.config.stateDir };
     this.managedDatabase = managedDatabase;

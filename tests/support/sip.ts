@@ -1,9 +1,9 @@
 import { registerScenario, runSipp, type RegisterScenario, type SippRun } from './sipp';
-import { testStack } from './stack';
+import { testStack, type TestStack } from './stack';
 
 /** The SIP address of the test stack's Kamailio. */
-export function proxy(): string {
-  const { sipHost, sipPort } = testStack();
+export function proxy(stack: TestStack = testStack()): string {
+  const { sipHost, sipPort } = stack;
   return `${sipHost}:${sipPort}`;
 }
 
@@ -15,14 +15,15 @@ export async function register(
   user: string,
   password: string,
   expect: RegisterScenario,
-  options: { localIp?: string; localPort?: number } = {},
+  options: { localIp?: string; localPort?: number; stack?: TestStack } = {},
 ): Promise<SippRun> {
+  const stack = options.stack ?? testStack();
   return runSipp({
     scenario: registerScenario(expect),
-    remote: proxy(),
+    remote: proxy(stack),
     localIp: options.localIp,
     localPort: options.localPort,
-    keys: { user, domain: testStack().config.sip.domain },
+    keys: { user, domain: stack.config.sip.domain },
     auth: { user, password },
     timeoutSeconds: 8,
   });

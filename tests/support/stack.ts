@@ -21,14 +21,18 @@ let cached: TestStack | undefined;
 
 export function testStack(): TestStack {
   if (cached) return cached;
-  const env = JSON.parse(readFileSync(STACK_FILE, 'utf8')) as Record<string, string>;
+  cached = stackView(JSON.parse(readFileSync(STACK_FILE, 'utf8')) as Record<string, string>);
+  return cached;
+}
+
+/** What a suite needs to know of a stack, from the environment it runs with. */
+export function stackView(env: Record<string, string>): TestStack {
   const config = loadConfig(env, REPO_ROOT);
-  cached = {
+  return {
     env,
     config,
     apiUrl: `http://${config.api.host}:${config.api.port}`,
     sipHost: config.sip.listenAddress,
     sipPort: config.sip.port,
   };
-  return cached;
 }
