@@ -62,14 +62,21 @@ export function isRelayAvailable(kind: MediaRelayKind, searchPath?: string): boo
 
 function rtpengineLaunch(config: Config, command: string, pidFile: string, options: RelayLaunchOptions): RelayLaunch {
   const configFile = join(config.stateDir, 'rtpengine', 'rtpengine.conf');
-  const content = renderTemplate(options.template ?? readFileSync(RTPENGINE_TEMPLATE, 'utf8'), {
+  const values = {
     INTERFACE: config.relay.address,
     NG_PORT: String(config.relay.rtpengineNgPort),
     PORT_MIN: String(config.relay.rtpPortMin),
     PORT_MAX: String(config.relay.rtpPortMax),
     PID_FILE: pidFile,
     LOG_LEVEL: String(SYSLOG_LEVELS[config.logLevel]),
-  });
+  };
+  let content: string;
+  try {
+    content = renderTemplate(options.template ?? readFileSync(RTPENGINE_TEMPLATE, 'utf8'), values);
+  } catch (err) {
+    // renderTemplate was written for kamailio.cfg and names it in its message.
+    throw new Error(`rtpproxy/rtpengine.conf: ${(err as Error).message.replace(/^kamailio\.cfg: /, '')}`);
+  }
   return {
     command,
     // --config-file also keeps /etc/rtpengine/rtpengine.conf from being read.
