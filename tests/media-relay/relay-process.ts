@@ -43,7 +43,13 @@ export interface RunningRelay {
  * write its files, spawn its command in the foreground) and waits for ping().
  */
 export async function startRelay(config: Config, readyTimeoutMs = 15_000): Promise<RunningRelay> {
-  const launch = relayLaunch(config);
+  let launch;
+  try {
+    launch = relayLaunch(config);
+  } catch (err) {
+    rmSync(config.stateDir, { recursive: true, force: true });
+    throw err;
+  }
   for (const file of launch.files) {
     mkdirSync(dirname(file.path), { recursive: true });
     writeFileSync(file.path, file.content, { mode: file.mode });
