@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
-import { isRelayAvailable, relayLaunch, RelayNotInstalledError, RTPENGINE_TEMPLATE } from '../../scripts/stack/relay';
+import { isRelayAvailable, relayLaunch, RelayNotInstalledError, RTPENGINE_TEMPLATE } from './relay';
 
 const BASE_ENV = {
   STATE_DIR: '/tmp/sipai-launch-test',
