@@ -1,19 +1,18 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/stack/env';
 
-// `npm start` on its own ports and instance, so it never meets the test stack.
-const PORTS = {
-  SIP_PROXY_PORT: '25060',
-  API_PORT: '28090',
-  KAMAILIO_RPC_PORT: '25081',
-  KAMAILIO_EVAPI_PORT: '28449',
-  RTPENGINE_NG_PORT: '22225',
-  RTP_PORT_MIN: '47000',
-  RTP_PORT_MAX: '47999',
-};
+/** A port free for both TCP and UDP on the loopback. */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+    await new Promise((resolve) => server.close(resolve));
+    if (await udpFree(port)) return port;
+  }
+}
 
 function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -36,6 +35,16 @@ function udpFree(port: number): Promise<boolean> {
 
 describe('npm start', () => {
   test('prints where everything listens within 60 s, serves, and SIGTERM leaves nothing running', async () => {
+    // Its own instance and ports, so it never meets the test stack or a running dev stack.
+    const PORTS = {
+      SIP_PROXY_PORT: String(await freePort()),
+      API_PORT: String(await freePort()),
+      KAMAILIO_RPC_PORT: String(await freePort()),
+      KAMAILIO_EVAPI_PORT: String(await freePort()),
+      RTPENGINE_NG_PORT: String(await freePort()),
+      RTP_PORT_MIN: '47000',
+      RTP_PORT_MAX: '47999',
+    };
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'start.js')], {
       cwd: REPO_ROOT,

@@ -10,6 +10,8 @@ declare global {
 
 /** Starts the test stack (own ports, own empty database) once for all suites. */
 export default async function globalSetup(): Promise<void> {
+  // TEST_STACK=running: use a test stack already started (node dist/scripts/test-stack.js), for quick iterations.
+  if (process.env['TEST_STACK'] === 'running') return;
   const say = (line: string): void => console.log(`[test-stack] ${line}`);
   const stack = new LocalStack({ instance: 'test', freshDatabase: true, say });
   globalThis.__TEST_STACK__ = stack;
