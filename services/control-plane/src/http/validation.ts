@@ -13,8 +13,8 @@ export type Check<T> = (value: unknown) => T;
  * the wire, so they are coerced to the schema's types. Defaults are filled in.
  */
 export class SchemaValidator {
-  private readonly json = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: true }));
-  private readonly text = addFormats(new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true }));
+  private readonly json = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true }));
+  private readonly text = addFormats(new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, allowUnionTypes: true }));
 
   compile<T>(source: Source, schema: object, onInvalid: (errors: ErrorObject[], value: unknown) => AppError = invalid(source)): Check<T> {
     const validate: ValidateFunction = (source === 'body' ? this.json : this.text).compile(schema);

@@ -90,7 +90,7 @@ interface UptimeReply {
   up_since?: string;
 }
 
-const ajv = new Ajv({ allErrors: false });
+const ajv = new Ajv({ allErrors: false, allowUnionTypes: true });
 const htableItem = {
   type: 'object',
   properties: { name: { type: 'string' }, value: { type: ['integer', 'string'] } },

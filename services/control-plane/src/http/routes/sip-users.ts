@@ -48,7 +48,7 @@ export function bulkValidationError(errors: readonly ErrorObject[], body: unknow
   if (fields.length > 0) return validationError('body', fields);
   const users = (body as { users?: unknown }).users;
   if (Array.isArray(users)) rows.push(...duplicateRows(users as Array<{ username?: unknown }>));
-  rows.sort((a, b) => a.index - b.index);
+  rows.sort((a, b) => a.index - b.index || a.field.localeCompare(b.field));
   const total = Array.isArray(users) ? users.length : 0;
   const bad = new Set(rows.map((r) => r.index)).size;
   return new AppError('ERR_VALIDATION', `${bad} of ${total} users are invalid; nothing was created`, { errors: rows });
