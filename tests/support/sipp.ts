@@ -164,8 +164,7 @@ export function registerScenario(s: RegisterScenario): string {
       Contact: <sip:[user]@[local_ip]:${contactPort};transport=[transport]>
       Max-Forwards: 70
       Expires: ${expires}
-      User-Agent: SIPp register test
-      ${auth ? '[authentication]' : ''}
+      User-Agent: SIPp register test${auth ? '\n      [authentication]' : ''}
       Content-Length: 0
 
     ]]>
