@@ -13,6 +13,13 @@ function base64url(value: object): string {
 
 const secrets = () => testStack().config.secrets;
 
+/** Status of a plain request; the body is read so the connection is released. */
+async function statusOf(path: string, init: RequestInit = {}): Promise<number> {
+  const res = await fetch(`${testStack().apiUrl}${path}`, init);
+  await res.arrayBuffer();
+  return res.status;
+}
+
 describe('bearer tokens on /api/sip-users/* (admin only)', () => {
   test('admin token (SIP_JWT_SECRET) → 200', async () => {
     const res = await api('GET', '/api/sip-users/?per_page=1', { role: 'admin' });
@@ -93,13 +100,11 @@ describe('bearer tokens on /api/sip-users/* (admin only)', () => {
 
   test('garbage and non-Bearer schemes → 401', async () => {
     expect((await api('GET', '/api/sip-users/', { token: 'garbage' })).status).toBe(401);
-    const basic = await fetch(`${testStack().apiUrl}/api/sip-users/`, { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } });
-    expect(basic.status).toBe(401);
+    expect(await statusOf('/api/sip-users/', { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } })).toBe(401);
   });
 
   test('auth is checked before validation: a bad body without a token → 401, not 400', async () => {
-    const res = await fetch(`${testStack().apiUrl}/api/sip-users/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' });
-    expect(res.status).toBe(401);
+    expect(await statusOf('/api/sip-users/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).toBe(401);
   });
 });
 
@@ -123,7 +128,7 @@ describe('bearer tokens on the other endpoints', () => {
   });
 
   test('/health and /metrics → 200 without a token', async () => {
-    expect((await fetch(`${testStack().apiUrl}/health`)).status).toBe(200);
-    expect((await fetch(`${testStack().apiUrl}/metrics`)).status).toBe(200);
+    expect(await statusOf('/health')).toBe(200);
+    expect(await statusOf('/metrics')).toBe(200);
   });
 });

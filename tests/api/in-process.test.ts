@@ -2,6 +2,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { api, token } from '../support/api';
 import { startInProcessApp, type InProcessApp } from './in-process';
 
+/** Status of a request; the body is read so the connection is released. */
+async function statusOf(url: string): Promise<number> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
+}
+
 /** A TCP port that nothing listens on (bound, read, released). */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -39,11 +46,12 @@ describe('rate limits (a second app with tiny limits)', () => {
   test('past the per-address limit → 429 on every endpoint, even without a token', async () => {
     // The address has spent 4 of its 5 points in the test above.
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${app.url}/health`)).status);
+    for (let i = 0; i < 3; i++) statuses.push(await statusOf(`${app.url}/health`));
     expect(statuses).toEqual([200, 429, 429]);
     const metrics = await fetch(`${app.url}/metrics`);
     expect(metrics.status).toBe(429);
     expect(metrics.headers.get('retry-after')).toMatch(/^\d+$/);
+    await metrics.arrayBuffer();
   });
 });
 
@@ -65,8 +73,7 @@ describe('source allowlist (API_ALLOWED_CIDRS)', () => {
     const app = await startInProcessApp({ API_ALLOWED_CIDRS: '192.0.2.0/24, 127.0.0.0/8' }, '::');
     try {
       const port = new URL(app.url).port;
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      expect(res.status).toBe(200);
+      expect(await statusOf(`http://127.0.0.1:${port}/health`)).toBe(200);
     } finally {
       await app.close();
     }
@@ -151,8 +158,7 @@ describe('app lifecycle', () => {
   test('close() twice → resolves both times; the port is released', async () => {
     const app = await startInProcessApp();
     const port = Number(new URL(app.url).port);
-    const keepAlive = await fetch(`${app.url}/health`);
-    expect(keepAlive.status).toBe(200);
+    expect(await statusOf(`${app.url}/health`)).toBe(200);
     await app.app.close();
     await app.app.close();
     await app.close();
