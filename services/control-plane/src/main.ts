@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../common/src/config';
+import { ConfigError, loadConfig, type Config } from '../../common/src/config';
 import { connectDatabase } from '../../common/src/db/connect';
 import { createLogger } from '../../common/src/logger';
 import { createMediaRelay } from '../../common/src/media-relay';
@@ -12,7 +12,7 @@ import { HttpKamailioRpc } from './kamailio/rpc';
  * construction; nothing is left holding the event loop.
  */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (err) {

@@ -5,7 +5,7 @@ import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
 import { digestHa1, digestHa1b } from './digest';
 import { generatePassword } from './password';
 import type { CreateSipUserInput, ListSipUsersQuery, UpdateSipUserInput } from './schemas';
-import { DuplicateUsernamesError, type CallTotals, type SipUserPatch, type SipUserRow, type SipUserStore } from './store';
+import { DuplicateUsernamesError, type CallTotals, type NewSipUserRow, type SipUserPatch, type SipUserRow, type SipUserStore } from './store';
 
 export interface SipSettings {
   /** SIP domain and digest realm (SIP_DOMAIN). */
@@ -187,7 +187,7 @@ export class SipUserService {
     }
   }
 
-  private newRow(input: CreateSipUserInput): { row: Parameters<SipUserStore['insertMany']>[0][number]; credentials: OneTimeCredentials } {
+  private newRow(input: CreateSipUserInput): { row: NewSipUserRow; credentials: OneTimeCredentials } {
     const generated = input.password === undefined;
     const password = input.password ?? generatePassword();
     return {

@@ -1,0 +1,110 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import winston from 'winston';
+import { KamailioControl } from '../kamailio/control';
+import type { KamailioEventSource } from '../kamailio/evapi';
+import type { KamailioEvent } from '../kamailio/events';
+import { KamailioUnavailableError, type KamailioRpc } from '../kamailio/rpc';
+import { ControlPlaneMetrics } from './metrics';
+
+const silent = winston.createLogger({ silent: true });
+const statsReply = (
+  JSON.parse(readFileSync(join(__dirname, '..', 'kamailio', 'fixtures', 'stats-fetch.json'), 'utf8')) as { reply: { result: unknown } }
+).reply.result;
+
+/** stats.fetch answered from the captured reply, or refused while `down`. */
+class SwitchableRpc implements KamailioRpc {
+  down = false;
+
+  async call<T>(method: string): Promise<T> {
+    if (this.down) throw new KamailioUnavailableError(method, 'ECONNREFUSED');
+    if (method !== 'stats.fetch') throw new Error(`unexpected ${method}`);
+    return statsReply as T;
+  }
+}
+
+class FakeEvents extends EventEmitter implements KamailioEventSource {
+  connected = true;
+}
+
+function metricsOver(rpc: KamailioRpc): ControlPlaneMetrics {
+  return new ControlPlaneMetrics(new KamailioControl(rpc, { maxFailures: 5, lockSeconds: 900 }), silent, 200);
+}
+
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('control-plane metrics', () => {
+  test('scrape with Kamailio up → kamailio_up 1 and gauges from stats.fetch', async () => {
+    const text = await metricsOver(new SwitchableRpc()).render();
+    expect(value(text, 'kamailio_up')).toBe(1);
+    expect(value(text, 'kamailio_registered_users')).toBe(2);
+    expect(value(text, 'kamailio_registered_contacts')).toBe(3);
+    expect(value(text, 'kamailio_active_dialogs')).toBe(0);
+    expect(value(text, 'kamailio_received_requests')).toBe(8);
+  });
+
+  test('Kamailio goes down → kamailio_up 0, its gauges absent (not 0); back up → present again', async () => {
+    const rpc = new SwitchableRpc();
+    const metrics = metricsOver(rpc);
+    await metrics.render();
+    rpc.down = true;
+    const down = await metrics.render();
+    expect(value(down, 'kamailio_up')).toBe(0);
+    expect(value(down, 'kamailio_registered_users')).toBeUndefined();
+    rpc.down = false;
+    const up = await metrics.render();
+    expect(value(up, 'kamailio_up')).toBe(1);
+    expect(value(up, 'kamailio_registered_users')).toBe(2);
+  });
+
+  test('stats.fetch slower than the scrape timeout → kamailio_up 0, scrape still answers', async () => {
+    let release: () => void = () => undefined;
+    const hanging: KamailioRpc = { call: () => new Promise((resolve) => (release = () => resolve({} as never))) };
+    const text = await metricsOver(hanging).render();
+    release();
+    expect(value(text, 'kamailio_up')).toBe(0);
+  });
+
+  test('evapi events → counters by kind and outcome; connection state as a gauge', async () => {
+    const metrics = metricsOver(new SwitchableRpc());
+    const events = new FakeEvents();
+    const stop = metrics.observeEvents(events);
+    const send = (e: KamailioEvent): boolean => events.emit('event', e);
+    send({ event: 'registration', user: 'a', contact: 'sip:a@h', expires: 3600, src_ip: '127.0.0.1' });
+    send({ event: 'registration', user: 'a', contact: 'sip:a@h', expires: 0, src_ip: '127.0.0.1' });
+    send({ event: 'auth_failed', user: 'a', src_ip: '192.0.2.1' });
+    send({ event: 'auth_failed', user: 'a', src_ip: '192.0.2.1' });
+    send({ event: 'account_locked', user: 'a', src_ip: '192.0.2.1' });
+    send({ event: 'dialog_start', callid: 'c', from_user: 'a', to_user: 'b', src_ip: '127.0.0.1' });
+    send({ event: 'dialog_end', callid: 'c', from_user: 'a', to_user: 'b' });
+    send({ event: 'dialog_failed', callid: 'd', from_user: 'a', to_user: 'b' });
+    send({ event: 'flood_ban', src_ip: '198.51.100.1' });
+    events.emit('invalid', 'not JSON');
+    events.emit('disconnected');
+    const text = await metrics.render();
+    expect(value(text, 'kamailio_registrations_total{kind="register"}')).toBe(1);
+    expect(value(text, 'kamailio_registrations_total{kind="unregister"}')).toBe(1);
+    expect(value(text, 'kamailio_auth_failures_total')).toBe(2);
+    expect(value(text, 'kamailio_account_lockouts_total')).toBe(1);
+    expect(value(text, 'kamailio_dialogs_total{outcome="started"}')).toBe(1);
+    expect(value(text, 'kamailio_dialogs_total{outcome="ended"}')).toBe(1);
+    expect(value(text, 'kamailio_dialogs_total{outcome="failed"}')).toBe(1);
+    expect(value(text, 'kamailio_flood_bans_total')).toBe(1);
+    expect(value(text, 'kamailio_evapi_invalid_events_total')).toBe(1);
+    expect(value(text, 'kamailio_evapi_connected')).toBe(0);
+
+    stop();
+    expect(events.listenerCount('event')).toBe(0);
+  });
+
+  test('HTTP requests → histogram labelled by method, route template and status', async () => {
+    const metrics = metricsOver(new SwitchableRpc());
+    metrics.observeRequest('GET', '/api/sip-users/{id}', 404, 0.003);
+    const text = await metrics.render();
+    expect(value(text, 'http_request_duration_seconds_count{method="GET",route="/api/sip-users/{id}",status="404"}')).toBe(1);
+  });
+});
