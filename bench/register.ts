@@ -25,7 +25,7 @@ import { PidRegistry, SupervisedChild, waitUntilReady } from '../scripts/stack/p
 import { freeUdpPort, registerScenario, startSipp, type SippRun } from '../tests/support/sipp';
 
 const STEP_SECONDS = Number(process.env['BENCH_STEP_SECONDS'] ?? 10);
-const RATES = (process.env['BENCH_RATES'] ?? '100,200,400,600,800,1000,1300,1600,2000,2500,3000').split(',').map(Number);
+const RATES = (process.env['BENCH_RATES'] ?? '500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000').split(',').map(Number);
 const SIPP_PROCESSES = Number(process.env['BENCH_SIPP'] ?? 4);
 const BASELINE_PORT = 35070;
 
