@@ -23,7 +23,8 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
   const parseJson = express.json({ limit: MAX_BODY_BYTES, type: 'application/json', strict: true });
   for (const route of routes) {
     const checkParams = route.params ? deps.validator.compile('params', route.params) : undefined;
-    const checkQuery = deps.validator.compile('query', route.query ?? { type: 'object', additionalProperties: false });
+    // Routes that declare no query parameters ignore the query string (cache busters, probes).
+    const checkQuery = route.query ? deps.validator.compile('query', route.query) : undefined;
     const checkBody = route.body ? deps.validator.compile('body', route.body, route.invalidBody) : undefined;
 
     const begin: RequestHandler = async (req, res, next) => {
@@ -39,7 +40,7 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
     const handle: RequestHandler = async (req, res) => {
       const params = checkParams ? checkParams({ ...req.params }) : undefined;
       // Express 5's req.query is a getter that reparses on each read: validate a copy.
-      const query = checkQuery({ ...(req.query as Record<string, unknown>) });
+      const query = checkQuery ? checkQuery({ ...(req.query as Record<string, unknown>) }) : undefined;
       const body = checkBody ? checkBody(req.body) : undefined;
       const reply = await route.handle({
         body,
