@@ -25,7 +25,7 @@ import { PidRegistry, SupervisedChild, waitUntilReady } from '../scripts/stack/p
 import { freeUdpPort, registerScenario, startSipp, type SippRun } from '../tests/support/sipp';
 
 const STEP_SECONDS = Number(process.env['BENCH_STEP_SECONDS'] ?? 10);
-const RATES = (process.env['BENCH_RATES'] ?? '500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000').split(',').map(Number);
+const RATES = (process.env['BENCH_RATES'] ?? '500,1000,2000,2500,3000,3250,3500,3750,4000,4500,5000,6000').split(',').map(Number);
 const SIPP_PROCESSES = Number(process.env['BENCH_SIPP'] ?? 4);
 const BASELINE_PORT = 35070;
 
@@ -46,6 +46,8 @@ interface BenchUser {
   readonly username: string;
   readonly password: string;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function parseSippCount(run: SippRun, label: string): number {
   const line = run.stdout.split('\n').filter((l) => l.includes(label)).pop();
@@ -85,7 +87,12 @@ async function step(target: Target, users: readonly BenchUser[], domain: string,
     const ok = parseSippCount(run, 'Successful call');
     const bad = parseSippCount(run, 'Failed call');
     successful += ok;
-    failed += bad + (run.code === 0 ? 0 : Math.max(0, calls - ok - bad));
+    // Calls SIPp never finished (global timeout) count as failures too.
+    failed += bad + Math.max(0, calls - ok - bad);
+    if (ok < calls) {
+      const why = (run.errors || run.stderr).split('\n').filter(Boolean).slice(0, 3).join(' | ');
+      console.log(`    SIPp exit ${run.code}: ${ok}/${calls} ok; ${why.slice(0, 300)}`);
+    }
   }
   return { offered: rate, successful, failed, seconds, achieved: successful / seconds };
 }
@@ -104,7 +111,10 @@ async function ramp(target: Target, users: readonly BenchUser[], domain: string)
     );
     if (!ok) break;
     best = r;
+    await sleep(2000);
   }
+  // Let an overloaded target drain its queues (and PostgreSQL its backlog) before the next ramp.
+  await sleep(15_000);
   return { best, steps };
 }
 
