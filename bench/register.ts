@@ -84,8 +84,9 @@ async function step(target: Target, users: readonly BenchUser[], domain: string,
   let successful = 0;
   let failed = 0;
   for (const run of runs) {
-    const ok = parseSippCount(run, 'Successful call');
-    const bad = parseSippCount(run, 'Failed call');
+    // Exit code 0 is SIPp's own "every call succeeded"; its final screen on a pipe can be cut short.
+    const ok = run.code === 0 ? calls : parseSippCount(run, 'Successful call');
+    const bad = run.code === 0 ? 0 : parseSippCount(run, 'Failed call');
     successful += ok;
     // Calls SIPp never finished (global timeout) count as failures too.
     failed += bad + Math.max(0, calls - ok - bad);
