@@ -180,3 +180,222 @@ export function registerScenario(s: RegisterScenario): string {
   writeFileSync(file, `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="register">${body}\n</scenario>\n`);
   return file;
 }
+
+function writeScenario(name: string, body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-scn-'));
+  const file = join(dir, `${name}.xml`);
+  writeFileSync(file, `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="${name}">${body}\n</scenario>\n`);
+  return file;
+}
+
+const SDP_OFFER = `v=0
+      o=[user] 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20`;
+
+export interface UacInvite {
+  /** The final response the INVITE must get. */
+  readonly expect: number;
+  /** Answer a 407 with the -au/-ap credentials first. */
+  readonly authenticate?: boolean;
+  /** With expect 200: how long to hold the call before BYE. */
+  readonly holdMs?: number;
+}
+
+/**
+ * An INVITE to sip:[callee]@[domain] (keys: user, callee, domain) that must end with
+ * exactly `expect`; a 200 is ACKed, held for holdMs and hung up with BYE.
+ */
+export function uacInviteScenario(s: UacInvite): string {
+  const invite = (cseq: number, auth: boolean): string => `
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[callee]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>
+      Call-ID: [call_id]
+      CSeq: ${cseq} INVITE
+      Contact: <sip:[user]@[local_ip]:[local_port];transport=[transport]>${auth ? '\n      [authentication]' : ''}
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      ${SDP_OFFER}
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>`;
+  const ackFailure = (cseq: number): string => `
+  <send>
+    <![CDATA[
+      ACK sip:[callee]@[domain] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: ${cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+  let body = '';
+  let cseq = 1;
+  if (s.authenticate) {
+    body += invite(cseq, false) + `\n  <recv response="407" auth="true"/>` + ackFailure(cseq);
+    cseq++;
+  }
+  body += invite(cseq, !!s.authenticate);
+  if (s.expect !== 200) {
+    body += `\n  <recv response="${s.expect}"/>` + ackFailure(cseq);
+    return writeScenario('uac-invite', body);
+  }
+  body += `
+  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: ${cseq} ACK
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="${s.holdMs ?? 1000}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: ${cseq + 1} BYE
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>`;
+  return writeScenario('uac-invite', body);
+}
+
+export interface UasBehaviour {
+  /** 200 answers (then waits for BYE), another code refuses, 'silent' never answers. */
+  readonly answer: number | 'silent';
+  /** Challenge with 407 first and accept only these digest credentials (SIPp verifyauth). */
+  readonly challenge?: { readonly user: string; readonly password: string; readonly realm: string };
+}
+
+/** A provider-side UAS for `answer`; run it with serverMode and -oocsf OOC_OPTIONS. */
+export function uasScenario(b: UasBehaviour): string {
+  const reply = (status: string, extra = '', sdp = false): string => `
+  <send${sdp ? ' retrans="500"' : ''}>
+    <![CDATA[
+      SIP/2.0 ${status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>${extra}
+      ${sdp ? 'Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=provider 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=ptime:20\n' : 'Content-Length: 0\n'}
+    ]]>
+  </send>`;
+  let body = `\n  <recv request="INVITE" crlf="true"/>`;
+  if (b.challenge) {
+    const { user, password, realm } = b.challenge;
+    body += reply('407 Proxy Authentication Required', `\n      Proxy-Authenticate: Digest realm="${realm}", nonce="sippnonce[call_number][pid]", algorithm=MD5`);
+    body += `\n  <recv request="ACK"/>
+  <recv request="INVITE" crlf="true">
+    <action>
+      <verifyauth assign_to="authvalid" username="${user}" password="${password}"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="authorized"/>`;
+    body += reply('403 Wrong Credentials');
+    body += `\n  <recv request="ACK" next="failed"/>\n  <label id="authorized"/>`;
+  }
+  if (b.answer === 'silent') {
+    body += `\n  <pause milliseconds="15000"/>`;
+  } else if (b.answer === 200) {
+    body += reply('180 Ringing') + reply('200 OK', '', true);
+    body += `\n  <recv request="ACK" crlf="true"/>\n  <recv request="BYE"/>` + reply('200 OK').replace(';tag=[pid]SIPpTag01[call_number]', '');
+  } else {
+    body += reply(`${b.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
+  }
+  if (b.challenge) body += `\n  <label id="failed"/>`;
+  return writeScenario('uas', body);
+}
+
+/** A provider registrar: challenges with 401 and answers 200 only to the right digest. */
+export function registrarScenario(c: { readonly user: string; readonly password: string; readonly realm: string }): string {
+  return writeScenario(
+    'registrar',
+    `
+  <recv request="REGISTER" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="${c.realm}", nonce="regnonce[call_number][pid]", algorithm=MD5
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="REGISTER" crlf="true">
+    <action>
+      <verifyauth assign_to="authvalid" username="${c.user}" password="${c.password}"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="ok"/>
+  <send next="end">
+    <![CDATA[
+      SIP/2.0 403 Wrong Credentials
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="ok"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=300
+      Expires: 300
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="end"/>`,
+  );
+}
