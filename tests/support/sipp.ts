@@ -124,7 +124,8 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
       resolve({ code, stdout, stderr, errors: readIfExists(join(dir, 'errors.log')), messages: readIfExists(join(dir, 'messages.log')) });
     });
   });
-  return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGINT') };
+  // SIGTERM: SIPp has written its traces message by message; SIGINT would wait for calls.
+  return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGTERM') };
 }
 
 function readIfExists(path: string): string {
@@ -298,11 +299,32 @@ export function uacInviteScenario(s: UacInvite): string {
 export interface UasBehaviour {
   /** 200 answers (then waits for BYE), another code refuses, 'silent' never answers. */
   readonly answer: number | 'silent';
-  /** Challenge with 407 first and accept only these digest credentials (SIPp verifyauth). */
+  /** Challenge with 401 first and accept only these digest credentials (SIPp verifyauth). */
   readonly challenge?: { readonly user: string; readonly password: string; readonly realm: string };
 }
 
-/** A provider-side UAS for `answer`; run it with serverMode and -oocsf OOC_OPTIONS. */
+const OPTIONS_OK = `
+  <label id="options"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTagOpt[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="end"/>`;
+
+/**
+ * A provider-side UAS for `answer`, in server mode. Kamailio's dispatcher probes
+ * providers with OPTIONS, which SIPp sees as calls of their own: each is answered 200
+ * and counts as a call, so run it with a large -m and read the outcome from the trace
+ * (see `invitesSeen` in the trunk tests) after stopping it.
+ */
 export function uasScenario(b: UasBehaviour): string {
   const reply = (status: string, extra = '', sdp = false): string => `
   <send${sdp ? ' retrans="500"' : ''}>
@@ -318,10 +340,11 @@ export function uasScenario(b: UasBehaviour): string {
       ${sdp ? 'Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=provider 1 1 IN IP[local_ip_type] [local_ip]\n      s=-\n      c=IN IP[media_ip_type] [media_ip]\n      t=0 0\n      m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000\n      a=ptime:20\n' : 'Content-Length: 0\n'}
     ]]>
   </send>`;
-  let body = `\n  <recv request="INVITE" crlf="true"/>`;
+  let body = `\n  <recv request="OPTIONS" optional="true" next="options"/>\n  <recv request="INVITE" crlf="true"/>`;
   if (b.challenge) {
     const { user, password, realm } = b.challenge;
-    body += reply('407 Proxy Authentication Required', `\n      Proxy-Authenticate: Digest realm="${realm}", nonce="sippnonce[call_number][pid]", algorithm=MD5`);
+    // 401 + WWW-Authenticate: SIPp's verifyauth checks the Authorization header.
+    body += reply('401 Unauthorized', `\n      WWW-Authenticate: Digest realm="${realm}", nonce="sippnonce[call_number][pid]", algorithm=MD5`);
     body += `\n  <recv request="ACK"/>
   <recv request="INVITE" crlf="true">
     <action>
@@ -341,6 +364,7 @@ export function uasScenario(b: UasBehaviour): string {
     body += reply(`${b.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
   }
   if (b.challenge) body += `\n  <label id="failed"/>`;
+  body += `\n  <nop hide="true" next="end"/>` + OPTIONS_OK;
   return writeScenario('uas', body);
 }
 
@@ -349,6 +373,7 @@ export function registrarScenario(c: { readonly user: string; readonly password:
   return writeScenario(
     'registrar',
     `
+  <recv request="OPTIONS" optional="true" next="options"/>
   <recv request="REGISTER" crlf="true"/>
   <send>
     <![CDATA[
@@ -396,6 +421,6 @@ export function registrarScenario(c: { readonly user: string; readonly password:
 
     ]]>
   </send>
-  <label id="end"/>`,
+  <nop hide="true" next="end"/>${OPTIONS_OK}`,
   );
 }

@@ -15,7 +15,8 @@ export interface TestStack {
   readonly sipPort: number;
 }
 
-export const STACK_FILE = join(REPO_ROOT, '.local', 'test', 'stack.json');
+/** Where the global setup leaves the stack's environment (TEST_STACK_FILE points elsewhere, e.g. at a second stack). */
+export const STACK_FILE = process.env['TEST_STACK_FILE'] ?? join(REPO_ROOT, '.local', 'test', 'stack.json');
 
 let cached: TestStack | undefined;
 
