@@ -21,6 +21,9 @@ export const KAMAILIO_GAUGES = [
   { name: 'kamailio_received_replies', stat: 'core.rcv_replies', help: 'SIP replies received since Kamailio started.' },
   { name: 'kamailio_shm_used_bytes', stat: 'shmem.used_size', help: 'Shared memory in use.' },
   { name: 'kamailio_shm_free_bytes', stat: 'shmem.free_size', help: 'Shared memory free.' },
+  { name: 'kamailio_unauthenticated_invites', stat: 'script.unauthenticated_invites', help: 'INVITEs without credentials from sources that are not trunks (challenged).' },
+  { name: 'kamailio_blocked_calls', stat: 'script.blocked_calls', help: 'Calls refused because a number is blocked.' },
+  { name: 'kamailio_flood_blocked_ips', stat: 'pike.blocked_ips', help: 'Source addresses pike is blocking now.' },
 ] as const;
 
 export const KAMAILIO_SCRAPE_TIMEOUT_MS = 1000;
