@@ -1,0 +1,42 @@
+/**
+ * Failures of the AI stream, each with a stable code. `start()` rejects with one of
+ * these; the stream's 'error' event carries them; 'down' carries the reason string.
+ */
+export const AI_STREAM_ERRORS = {
+  ERR_AI_CONNECT_FAILED: 'the AI platform could not be reached',
+  ERR_AI_CONNECT_TIMEOUT: 'the AI platform did not accept the connection in time',
+  ERR_AI_AUTH_REJECTED: 'the AI platform rejected the gateway\'s credentials',
+  ERR_AI_BAD_FRAME: 'the AI platform sent a frame that is not part of the protocol',
+  ERR_AI_REMOTE_ERROR: 'the AI platform reported an error',
+  ERR_AI_STREAM_CLOSED: 'the stream was closed',
+} as const;
+
+export type AiStreamErrorCode = keyof typeof AI_STREAM_ERRORS;
+
+export class AiStreamError extends Error {
+  readonly code: AiStreamErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: AiStreamErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? AI_STREAM_ERRORS[code]);
+    this.name = 'AiStreamError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/**
+ * WebSocket close codes with a meaning here (RFC 6455 §7.4.1 for 1000–1015; the
+ * 4000–4999 range is the application's). 4401/4403 mean "do not come back".
+ */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  ABNORMAL: 1006,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  AUTH_FAILED: 4401,
+  FORBIDDEN: 4403,
+} as const;
