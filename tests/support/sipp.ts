@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/stack/env';
@@ -18,6 +18,8 @@ export interface SippRun {
   readonly errors: string;
   /** Contents of the message trace. */
   readonly messages: string;
+  /** With `rtt`: every measured response time (ms), from SIPp's -trace_rtt file. */
+  readonly rtts: number[];
 }
 
 export interface SippOptions {
@@ -39,6 +41,10 @@ export interface SippOptions {
   readonly rtpEcho?: boolean;
   readonly serverMode?: boolean;
   readonly extraArgs?: readonly string[];
+  /** Record every response time SIPp measures (scenario `start_rtd` / `rtd`). */
+  readonly rtt?: boolean;
+  /** Keep the message trace (default true; high-rate runs turn it off). */
+  readonly traceMessages?: boolean;
 }
 
 /** A free UDP port on the loopback (the kernel picks one; we release it for SIPp). */
@@ -103,7 +109,8 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     '-timeout_error',
     '-nostdin',
     '-trace_err', '-error_file', join(dir, 'errors.log'),
-    '-trace_msg', '-message_file', join(dir, 'messages.log'),
+    ...(options.traceMessages === false ? [] : ['-trace_msg', '-message_file', join(dir, 'messages.log')]),
+    ...(options.rtt ? ['-trace_rtt', '-rtt_freq', '1'] : []),
     '-mi', options.mediaIp ?? options.localIp ?? '127.0.0.1',
   ];
   if (options.mediaPort !== undefined) args.push('-mp', String(options.mediaPort));
@@ -121,11 +128,30 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
   const done = new Promise<SippRun>((resolve) => {
     proc.once('exit', (code) => {
       clearTimeout(backstop);
-      resolve({ code, stdout, stderr, errors: readIfExists(join(dir, 'errors.log')), messages: readIfExists(join(dir, 'messages.log')) });
+      resolve({
+        code,
+        stdout,
+        stderr,
+        errors: readIfExists(join(dir, 'errors.log')),
+        messages: readIfExists(join(dir, 'messages.log')),
+        rtts: options.rtt ? readRtts(dir) : [],
+      });
     });
   });
   // SIGTERM: SIPp has written its traces message by message; SIGINT would wait for calls.
   return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGTERM') };
+}
+
+/** SIPp's `<scenario>_<pid>_rtt.csv`: `Date_ms;response_time_ms;rtd_no` per measurement. */
+function readRtts(dir: string): number[] {
+  const out: number[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('_rtt.csv'))) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n').slice(1)) {
+      const ms = Number(line.split(';')[1]);
+      if (line && Number.isFinite(ms)) out.push(ms);
+    }
+  }
+  return out;
 }
 
 function readIfExists(path: string): string {
@@ -208,6 +234,8 @@ export interface UacInvite {
   readonly authenticate?: boolean;
   /** With expect 200: how long to hold the call before BYE. */
   readonly holdMs?: number;
+  /** Measure INVITE (with credentials, if any) → 200 as SIPp response time 1. */
+  readonly measureSetup?: boolean;
 }
 
 /**
@@ -216,7 +244,7 @@ export interface UacInvite {
  */
 export function uacInviteScenario(s: UacInvite): string {
   const invite = (cseq: number, auth: boolean): string => `
-  <send retrans="500">
+  <send retrans="500"${s.measureSetup && (auth || !s.authenticate) ? ' start_rtd="1"' : ''}>
     <![CDATA[
       INVITE sip:[callee]@[domain] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -262,7 +290,7 @@ export function uacInviteScenario(s: UacInvite): string {
     return writeScenario('uac-invite', body);
   }
   body += `
-  <recv response="200" rrs="true"/>
+  <recv response="200" rrs="true"${s.measureSetup ? ' rtd="1"' : ''}/>
   <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
