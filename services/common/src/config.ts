@@ -42,6 +42,19 @@ export const ENV_SCHEMA = {
     RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 10000, description: 'First RTP port of the relay.' },
     RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 20000, description: 'Last RTP port of the relay.' },
 
+    GATEWAY_SIP_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the media gateway\'s SIP user agent binds (UDP and TCP) and Kamailio sends AI calls to.' },
+    GATEWAY_SIP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5070, description: 'SIP port of the media gateway.' },
+    GATEWAY_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8081, description: 'Health and Prometheus metrics of the media gateway (loopback).' },
+    GATEWAY_RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 30000, description: 'First RTP port of the media gateway.' },
+    GATEWAY_RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 31999, description: 'Last RTP port of the media gateway.' },
+    GATEWAY_MAX_CALLS: { type: 'integer', minimum: 1, default: 500, description: 'Calls one gateway takes at once; more get 503 and Kamailio tries another gateway.' },
+    GATEWAY_ID: { type: 'string', default: '', description: 'Name of this gateway replica in the dispatcher set. Default: address:port.' },
+    AI_PLATFORM_WS_URL: { type: 'string', default: '', description: 'WebSocket URL of the AI platform. Empty: the built-in demo agent.' },
+    AI_DIALECT: { type: 'string', enum: ['olib', 'twilio', 'binary'], default: 'olib', description: 'Dialect spoken to the AI platform unless a number says otherwise.' },
+    AI_RECONNECT_WINDOW_MS: { type: 'integer', minimum: 0, default: 10000, description: 'How long a call waits (on hold audio) for a lost AI WebSocket to come back before hanging up.' },
+    RECORDINGS_DIR: { type: 'string', default: '', description: 'Where call recordings are written. Default: STATE_DIR/recordings.' },
+    DEMO_AGENT_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address of the built-in demo agent.' },
+    DEMO_AGENT_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8090, description: 'Port of the built-in demo agent.' },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: { type: 'string', default: '', description: 'Comma-separated CIDRs allowed to call the API; empty allows all.' },
@@ -86,6 +99,23 @@ export interface Config {
     readonly rtpPortMin: number;
     readonly rtpPortMax: number;
   };
+  readonly gateway: {
+    readonly id: string;
+    readonly sipAddress: string;
+    readonly sipPort: number;
+    readonly httpPort: number;
+    readonly rtpPortMin: number;
+    readonly rtpPortMax: number;
+    readonly maxCalls: number;
+    readonly recordingsDir: string;
+  };
+  readonly ai: {
+    /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
+    readonly defaultUrl: string;
+    readonly dialect: 'olib' | 'twilio' | 'binary';
+    readonly reconnectWindowMs: number;
+  };
+  readonly demoAgent: { readonly host: string; readonly port: number };
   readonly api: {
     readonly host: string;
     readonly port: number;
@@ -126,10 +156,15 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
   if (num('RTP_PORT_MIN') >= num('RTP_PORT_MAX')) {
     throw new ConfigError('invalid configuration: RTP_PORT_MIN must be below RTP_PORT_MAX');
   }
+  if (num('GATEWAY_RTP_PORT_MIN') >= num('GATEWAY_RTP_PORT_MAX')) {
+    throw new ConfigError('invalid configuration: GATEWAY_RTP_PORT_MIN must be below GATEWAY_RTP_PORT_MAX');
+  }
   const instance = str('STACK_INSTANCE');
+  const stateDir = str('STATE_DIR') || `${repoRoot}/.local/${instance}`;
+  const demoAgent = { host: str('DEMO_AGENT_HOST'), port: num('DEMO_AGENT_PORT') };
   const config: Config = {
     instance,
-    stateDir: str('STATE_DIR') || `${repoRoot}/.local/${instance}`,
+    stateDir,
     logLevel: str('LOG_LEVEL') as Config['logLevel'],
     databaseUrl: str('DATABASE_URL'),
     secrets: {
@@ -168,6 +203,22 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       rtpPortMin: num('RTP_PORT_MIN'),
       rtpPortMax: num('RTP_PORT_MAX'),
     },
+    gateway: {
+      id: str('GATEWAY_ID') || `${str('GATEWAY_SIP_ADDRESS')}:${num('GATEWAY_SIP_PORT')}`,
+      sipAddress: str('GATEWAY_SIP_ADDRESS'),
+      sipPort: num('GATEWAY_SIP_PORT'),
+      httpPort: num('GATEWAY_HTTP_PORT'),
+      rtpPortMin: num('GATEWAY_RTP_PORT_MIN'),
+      rtpPortMax: num('GATEWAY_RTP_PORT_MAX'),
+      maxCalls: num('GATEWAY_MAX_CALLS'),
+      recordingsDir: str('RECORDINGS_DIR') || `${stateDir}/recordings`,
+    },
+    ai: {
+      defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
+      dialect: str('AI_DIALECT') as Config['ai']['dialect'],
+      reconnectWindowMs: num('AI_RECONNECT_WINDOW_MS'),
+    },
+    demoAgent,
     api: {
       host: str('API_HOST'),
       port: num('API_PORT'),
