@@ -41,6 +41,8 @@ export interface AccCdrsTable {
   src_ip: string;
   dst_user: string;
   dst_domain: string;
+  /** Filled when kamailio.cfg lists it in cdr_extra (migration 0003); '' otherwise. */
+  trunk_id: ColumnType<string, string | undefined, string>;
 }
 
 export interface AccTable {
@@ -57,6 +59,107 @@ export interface AccTable {
   src_ip: string;
   dst_user: string;
   dst_domain: string;
+  /** Filled when kamailio.cfg lists it in db_extra (migration 0003); '' otherwise. */
+  trunk_id: ColumnType<string, string | undefined, string>;
+}
+
+export type TrunkTransport = 'UDP' | 'TCP' | 'TLS';
+export type TrunkStatus = 'active' | 'inactive';
+
+/** A carrier trunk (db/migrations/0003). `password` is plain on purpose: uac needs it. */
+export interface TrunksTable {
+  id: Generated<number>;
+  trunk_id: string;
+  name: string;
+  provider: string;
+  proxy_address: string;
+  proxy_port: number;
+  transport: TrunkTransport;
+  username: string | null;
+  password: string | null;
+  realm: string | null;
+  supports_inbound: boolean;
+  supports_outbound: boolean;
+  preferred_codecs: string[];
+  max_concurrent_calls: number;
+  calls_per_second_limit: number;
+  /** null: derived from proxy_address. */
+  allowed_ips: string[] | null;
+  priority: number;
+  weight: number;
+  requires_registration: boolean;
+  status: TrunkStatus;
+  created_at: ColumnType<Date, never, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export type NumberRouteType = 'sip_user' | 'ai' | 'queue' | 'ivr' | 'forward';
+export type AiDialect = 'olib' | 'twilio' | 'binary';
+
+/** A DID owned by the system and where its calls go. */
+export interface NumbersTable {
+  id: Generated<number>;
+  number: string;
+  route_type: NumberRouteType;
+  target: string | null;
+  ai_dialect: AiDialect | null;
+  ai_agent_url: string | null;
+  ai_options: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  trunk_id: string | null;
+  recording_enabled: boolean;
+  enabled: boolean;
+  description: string | null;
+  created_at: ColumnType<Date, never, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface BlockedNumbersTable {
+  id: Generated<number>;
+  number: string;
+  reason: string | null;
+  created_at: ColumnType<Date, never, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** Kamailio dispatcher destinations (set 1 = trunks, written by the control-plane). */
+export interface DispatcherTable {
+  id: Generated<number>;
+  setid: number;
+  destination: string;
+  flags: number;
+  priority: number;
+  attrs: string;
+  description: string;
+}
+
+/** Kamailio permissions address allowlist (group 1 = trunk sources, tag = trunk_id). */
+export interface AddressTable {
+  id: Generated<number>;
+  grp: number;
+  ip_addr: string;
+  mask: number;
+  port: number;
+  tag: string | null;
+}
+
+/** Kamailio uac registrations to providers (l_uuid = trunk_id). */
+export interface UacregTable {
+  id: Generated<number>;
+  l_uuid: string;
+  l_username: string;
+  l_domain: string;
+  r_username: string;
+  r_domain: string;
+  realm: string;
+  auth_username: string;
+  auth_password: string;
+  auth_ha1: ColumnType<string, string | undefined, string>;
+  auth_proxy: string;
+  expires: number;
+  flags: number;
+  reg_delay: number;
+  contact_addr: ColumnType<string, string | undefined, string>;
+  socket: ColumnType<string, string | undefined, string>;
 }
 
 export interface Database {
@@ -64,4 +167,10 @@ export interface Database {
   location: LocationTable;
   acc_cdrs: AccCdrsTable;
   acc: AccTable;
+  trunks: TrunksTable;
+  numbers: NumbersTable;
+  blocked_numbers: BlockedNumbersTable;
+  dispatcher: DispatcherTable;
+  address: AddressTable;
+  uacreg: UacregTable;
 }
