@@ -1,0 +1,176 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SipError } from '../errors';
+import { topViaOf, type SipMessage, type SipRequest } from '../message/message';
+import { parseMessage } from '../message/parser';
+import { createResponse } from '../message/response';
+import { serializeMessage } from '../message/serializer';
+import { NetworkTransport } from './network';
+import type { MessageSource } from './transport';
+
+const fixtureBytes = (name: string): Buffer => readFileSync(join(__dirname, '..', 'message', 'fixtures', name));
+
+function nextMessage(t: NetworkTransport): Promise<[SipMessage, MessageSource]> {
+  return once(t, 'message') as Promise<[SipMessage, MessageSource]>;
+}
+
+describe('NetworkTransport on loopback', () => {
+  let transport: NetworkTransport;
+  const closers: Array<() => unknown> = [];
+
+  beforeEach(async () => {
+    transport = new NetworkTransport({ host: '127.0.0.1', port: 0, protocols: ['udp', 'tcp'] });
+    await transport.start();
+  });
+
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+    await transport.close();
+  });
+
+  async function udpPeer(): Promise<UdpSocket> {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => sock.close(() => r())));
+    return sock;
+  }
+
+  async function tcpPeer(): Promise<Socket> {
+    const sock = connect(transport.port, '127.0.0.1');
+    await once(sock, 'connect');
+    closers.push(() => sock.destroy());
+    return sock;
+  }
+
+  it('port 0 → UDP and TCP share the kernel-chosen port', () => {
+    expect(transport.port).toBeGreaterThan(0);
+  });
+
+  it('UDP request with an empty rport → delivered with rport and received stamped; the response goes back to the source port', async () => {
+    const peer = await udpPeer();
+    const port = peer.address().port;
+    const raw = `OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKa\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:gw@x>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    const got = nextMessage(transport);
+    peer.send(raw, transport.port, '127.0.0.1');
+    const [msg, source] = await got;
+    expect(source).toEqual({ protocol: 'udp', address: '127.0.0.1', port });
+    expect(topViaOf(msg).params).toEqual(expect.arrayContaining([['rport', String(port)], ['received', '127.0.0.1']]));
+    const reply = once(peer, 'message');
+    transport.send(createResponse(msg as SipRequest, 200), { protocol: 'udp', address: '127.0.0.1', port });
+    const [data] = (await reply) as [Buffer];
+    expect(parseMessage(data).type === 'response').toBe(true);
+  });
+
+  it('UDP keep-alive and garbage datagrams → nothing delivered, transport keeps working', async () => {
+    const peer = await udpPeer();
+    const seen: SipMessage[] = [];
+    transport.on('message', (m) => seen.push(m));
+    peer.send('\r\n\r\n', transport.port, '127.0.0.1');
+    peer.send('not sip at all', transport.port, '127.0.0.1');
+    const got = nextMessage(transport);
+    peer.send(fixtureBytes('kam-options-00-received-options.sip'), transport.port, '127.0.0.1');
+    await got;
+    expect(seen).toHaveLength(1);
+  });
+
+  it('TCP: two messages in odd-sized chunks → two messages with the connection id; the response returns on that connection', async () => {
+    const sock = await tcpPeer();
+    const bytes = Buffer.concat([fixtureBytes('kam-uas-tcp-00-received-invite.sip'), fixtureBytes('kam-uas-tcp-04-received-info.sip')]);
+    const messages: Array<[SipMessage, MessageSource]> = [];
+    const both = new Promise<void>((resolve) => {
+      transport.on('message', (m, s) => {
+        messages.push([m, s]);
+        if (messages.length === 2) resolve();
+      });
+    });
+    for (let i = 0; i < bytes.length; i += 97) sock.write(bytes.subarray(i, i + 97));
+    await both;
+    const [[invite, source]] = messages as [[SipMessage, MessageSource]];
+    expect(source.protocol).toBe('tcp');
+    expect(source.connectionId).toMatch(/^tcp-/);
+    expect(messages.map(([m]) => (m as SipRequest).method)).toEqual(['INVITE', 'INFO']);
+    const data = once(sock, 'data');
+    transport.send(createResponse(invite as SipRequest, 180, { toTag: 't' }), { protocol: 'tcp', address: source.address, port: source.port, connectionId: source.connectionId as string });
+    const [chunk] = (await data) as [Buffer];
+    expect(chunk.toString()).toMatch(/^SIP\/2.0 180 Ringing\r\n/);
+  });
+
+  it('TCP CRLF CRLF ping → CRLF pong', async () => {
+    const sock = await tcpPeer();
+    const data = once(sock, 'data');
+    sock.write('\r\n\r\n');
+    const [chunk] = (await data) as [Buffer];
+    expect(chunk.toString()).toBe('\r\n');
+  });
+
+  it('TCP message without Content-Length → connection closed (§18.3)', async () => {
+    const sock = await tcpPeer();
+    const closed = once(sock, 'close');
+    sock.write('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n\r\n');
+    await closed;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(transport.tcpConnections).toBe(0);
+  });
+
+  it('TCP send to a peer with no connection → dials once and reuses the connection for the next message', async () => {
+    const accepted: Socket[] = [];
+    const received: Buffer[] = [];
+    const server: Server = createServer((s) => {
+      accepted.push(s);
+      s.on('data', (d: Buffer) => received.push(d));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => {
+      for (const s of accepted) s.destroy();
+      return new Promise((r) => server.close(r));
+    });
+    const port = (server.address() as { port: number }).port;
+    const msg = parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip'));
+    transport.send(msg, { protocol: 'tcp', address: '127.0.0.1', port });
+    transport.send(msg, { protocol: 'tcp', address: '127.0.0.1', port });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(accepted).toHaveLength(1);
+    transport.send(msg, { protocol: 'tcp', address: '127.0.0.1', port });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(accepted).toHaveLength(1);
+    expect(Buffer.concat(received).toString()).toBe(serializeMessage(msg).toString().repeat(3));
+  });
+
+  it('TCP send to a closed port → onError with ERR_SIP_TRANSPORT', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const err = await new Promise<SipError>((resolve) => {
+      transport.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port }, resolve);
+    });
+    expect(err.code).toBe('ERR_SIP_TRANSPORT');
+  });
+
+  it('close twice → one close, and sends afterwards fail instead of throwing', async () => {
+    await Promise.all([transport.close(), transport.close()]);
+    const err = await new Promise<SipError>((resolve) => {
+      transport.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'udp', address: '127.0.0.1', port: 9 }, resolve);
+    });
+    expect(err.code).toBe('ERR_SIP_TRANSPORT');
+  });
+});
+
+describe('NetworkTransport with one protocol', () => {
+  it('UDP only → TCP sends fail with ERR_SIP_TRANSPORT', async () => {
+    const t = new NetworkTransport({ host: '127.0.0.1', port: 0, protocols: ['udp'] });
+    await t.start();
+    const err = await new Promise<SipError>((resolve) => {
+      t.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port: 9 }, resolve);
+    });
+    await t.close();
+    expect(err.message).toMatch(/TCP is not enabled/);
+  });
+
+  it('no protocols → TypeError', () => {
+    expect(() => new NetworkTransport({ host: '127.0.0.1', port: 0, protocols: [] })).toThrow(TypeError);
+  });
+});
