@@ -5,6 +5,7 @@ import { PlayoutQueue, type MarkAck } from '../media/playout';
 import type { StereoWavRecorder } from '../recording/wav';
 import { isRtcpPacket, serializeRtp, tryParseRtp, type RtpPacket } from '../rtp/packet';
 import { RtpSender } from '../rtp/session';
+import { telephoneEventPackets, type TelephoneEventFrame } from '../dtmf/rfc4733';
 
 export const FRAME_SAMPLES_8K = 160;
 
@@ -46,9 +47,6 @@ export interface TelephoneEventReceiverLike {
   tick?(nowMs: number): DtmfPress | null;
 }
 
-/** RFC 4733 packets for one key press, in send order (each sent on its own tick). */
-export type TelephoneEventBuilder = (digit: string, durationMs: number) => ReadonlyArray<{ payload: Buffer; marker: boolean; end: boolean }>;
-
 export interface MediaLegDeps {
   readonly socket: RtpSocket;
   readonly codec: G711Codec;
@@ -59,7 +57,6 @@ export interface MediaLegDeps {
   readonly concealer: ConcealerLike;
   readonly inband: InbandDetectorLike;
   readonly telephoneEvents: TelephoneEventReceiverLike;
-  readonly buildTelephoneEvent: TelephoneEventBuilder;
   /** Audio for the caller while the AI is away (hold music), 20 ms at 8 kHz per call. */
   readonly holdAudio: () => Int16Array;
   readonly recorder?: StereoWavRecorder | null;
@@ -104,7 +101,9 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   private readonly down = new Downsampler2x();
   private readonly playout: PlayoutQueue;
   private readonly arrivals = new Map<number, number>();
-  private readonly pendingEvents: Array<{ payload: Buffer; marker: boolean; end: boolean; timestamp: number }> = [];
+  private readonly pendingDigits: Array<{ digit: string; durationMs: number }> = [];
+  private activeEvent: { frames: TelephoneEventFrame[]; startedAt: number; next: number } | null = null;
+  private eventGapUntil = 0;
   private remote: { address: string; port: number };
   private lastRfc4733: { digit: string; at: number } | null = null;
   private aiAway = false;
@@ -155,6 +154,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   /** Barge-in: the next tick plays no more of what was queued. */
   clear(): void {
     this.playout.clear();
+    // Drop the filter's memory too, so not even its tail of the cut speech plays.
+    this.down.reset();
     this.utteranceArrival = null;
   }
 
@@ -162,16 +163,10 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     return this.playout.queuedMs;
   }
 
-  /** Queues RFC 4733 key presses (the AI's send_dtmf); needs a negotiated telephone-event. */
+  /** Queues RFC 4733 key presses (the AI's send_dtmf); false without a negotiated telephone-event. */
   sendDtmf(digits: string, durationMs = 100): boolean {
     if (this.deps.telephoneEventPt === null) return false;
-    for (const digit of digits) {
-      const timestamp = this.sender.timestamp;
-      for (const p of this.deps.buildTelephoneEvent(digit, durationMs)) this.pendingEvents.push({ ...p, timestamp });
-      // A short pause between digits: RFC 4733 §2.5.1.2 wants distinct events.
-      for (let i = 0; i < 3; i++) this.pendingEvents.push({ payload: Buffer.alloc(0), marker: false, end: false, timestamp: -1 });
-      this.stats.dtmfOut++;
-    }
+    for (const digit of digits) this.pendingDigits.push({ digit, durationMs });
     return true;
   }
 
@@ -254,11 +249,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   }
 
   private outbound(now: number): void {
-    const event = this.pendingEvents.shift();
-    if (event) {
-      if (event.timestamp >= 0 && this.deps.telephoneEventPt !== null) {
-        this.transmit(this.sender.send({ payloadType: this.deps.telephoneEventPt, timestamp: event.timestamp, marker: event.marker, payload: event.payload }));
-      }
+    if (this.sendingEvent(now)) {
+      // The event replaces audio for its duration (RFC 4733 §2.5.1.1); media time runs on.
       this.sender.silence();
       this.deps.recorder?.write(this.lastInbound, this.silence8k);
       return;
@@ -287,6 +279,28 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     }
     const encoded = this.deps.codec.encode(pcm8);
     this.transmit(this.sender.frame(Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)));
+  }
+
+  /** Sends the due packets of the current RFC 4733 event; true while an event is on. */
+  private sendingEvent(now: number): boolean {
+    if (!this.activeEvent) {
+      const next = now >= this.eventGapUntil ? this.pendingDigits.shift() : undefined;
+      if (!next || this.deps.telephoneEventPt === null) return false;
+      const frames = telephoneEventPackets(next.digit, next.durationMs, { payloadType: this.deps.telephoneEventPt, timestamp: this.sender.timestamp });
+      this.activeEvent = { frames, startedAt: now, next: 0 };
+      this.stats.dtmfOut++;
+    }
+    const ev = this.activeEvent;
+    while (ev.next < ev.frames.length && (ev.frames[ev.next] as TelephoneEventFrame).offsetMs <= now - ev.startedAt) {
+      const f = ev.frames[ev.next++] as TelephoneEventFrame;
+      this.transmit(this.sender.send({ payloadType: f.payloadType, timestamp: f.timestamp, marker: f.marker, payload: f.payload }));
+    }
+    if (ev.next >= ev.frames.length) {
+      this.activeEvent = null;
+      // Distinct presses need a pause between them (RFC 4733 §2.5.1.2; Q.24 ≥ 40 ms).
+      this.eventGapUntil = now + 60;
+    }
+    return true;
   }
 
   private transmit(packet: RtpPacket): void {
