@@ -17,16 +17,23 @@ import { buildRouter } from './http/router';
 import { configStatusRoutes } from './http/routes/config-status';
 import { healthRoutes } from './http/routes/health';
 import { metricsRoutes } from './http/routes/metrics';
+import { numberRoutes } from './http/routes/numbers';
 import { openApiRoutes } from './http/routes/openapi';
 import { sipUserRoutes } from './http/routes/sip-users';
+import { trunkRoutes } from './http/routes/trunks';
 import { SourceAllowlist } from './http/source-allowlist';
 import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
 import type { KamailioEventSource } from './kamailio/evapi';
 import type { KamailioRpc } from './kamailio/rpc';
 import { ControlPlaneMetrics } from './metrics/metrics';
+import { BlocklistService, NumberService } from './numbers/service';
+import { NumberStore } from './numbers/store';
 import { SipUserService } from './sip-users/service';
 import { SipUserStore } from './sip-users/store';
+import { KamailioSync } from './trunks/kamailio-sync';
+import { TrunkService } from './trunks/service';
+import { TrunkStore } from './trunks/store';
 
 export const API_VERSION = '0.1.0';
 const CLOSE_GRACE_MS = 3000;
@@ -69,6 +76,11 @@ export function createApp(deps: AppDeps): App {
     { domain: config.sip.domain, proxyAddress: config.sip.proxyAddress, port: config.sip.port },
     logger.child({ component: 'sip-users' }),
   );
+  const kamailioSync = new KamailioSync(kamailio, logger.child({ component: 'kamailio-sync' }));
+  const trunks = new TrunkService(new TrunkStore(deps.db), kamailio, kamailioSync, logger.child({ component: 'trunks' }));
+  const numberStore = new NumberStore(deps.db);
+  const numbers = new NumberService(numberStore, kamailioSync, logger.child({ component: 'numbers' }));
+  const blocklist = new BlocklistService(numberStore, kamailio, kamailioSync, logger.child({ component: 'blocklist' }));
 
   let openApiDocument: object | undefined;
   const routes: Route[] = [
@@ -76,6 +88,8 @@ export function createApp(deps: AppDeps): App {
     ...metricsRoutes(metrics),
     ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
     ...sipUserRoutes(users),
+    ...trunkRoutes(trunks),
+    ...numberRoutes(numbers, blocklist),
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',
       version: API_VERSION,

@@ -24,6 +24,32 @@ export const HTABLE_AUTH_FAILURES = 'authfail';
 export const HTABLE_LOCKOUT = 'lockout';
 export const DIALOG_PROFILE_CALLER = 'caller';
 export const USRLOC_TABLE = 'location';
+export const DIALOG_PROFILE_TRUNK = 'trunk';
+
+/** A dispatcher destination as `dispatcher.list` shows it. */
+export interface DispatcherDestination {
+  readonly setid: number;
+  readonly uri: string;
+  /** Two letters: A(ctive) / I(nactive) / T(rying) / D(isabled), then P(robing) or X. */
+  readonly flags: string;
+  readonly state: 'active' | 'inactive' | 'trying' | 'disabled';
+  readonly probing: boolean;
+  readonly priority: number;
+  /** The attrs string as loaded (e.g. `trunk=sky;weight=1;maxcalls=100;cps=10`). */
+  readonly attrs: string;
+}
+
+export type UacRegistrationState = 'registered' | 'registering' | 'failed' | 'disabled' | 'pending' | 'expired';
+
+/** A uac registration record without its credentials (reg_info also returns the password). */
+export interface UacRegistration {
+  readonly l_uuid: string;
+  readonly state: UacRegistrationState;
+  readonly flags: number;
+  readonly expires: number;
+  /** Seconds until the registration lapses, or until the next attempt. */
+  readonly expires_in: number;
+}
 
 export interface LockState {
   readonly locked: boolean;
@@ -140,6 +166,130 @@ const validateStats = ajv.compile<Record<string, string | number>>({
   type: 'object',
   additionalProperties: { type: ['string', 'number'] },
 });
+
+interface DispatcherListReply {
+  RECORDS: Array<{
+    SET: {
+      ID: number;
+      TARGETS?: Array<{ DEST: { URI: string; FLAGS: string; PRIORITY: number; ATTRS?: { BODY?: string | null } } }>;
+    };
+  }>;
+}
+const validateDispatcherList = ajv.compile<DispatcherListReply>({
+  type: 'object',
+  properties: {
+    RECORDS: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          SET: {
+            type: 'object',
+            properties: {
+              ID: { type: 'integer' },
+              TARGETS: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    DEST: {
+                      type: 'object',
+                      properties: {
+                        URI: { type: 'string' },
+                        FLAGS: { type: 'string' },
+                        PRIORITY: { type: 'integer' },
+                        ATTRS: { type: 'object', properties: { BODY: { type: ['string', 'null'] } } },
+                      },
+                      required: ['URI', 'FLAGS', 'PRIORITY'],
+                    },
+                  },
+                  required: ['DEST'],
+                },
+              },
+            },
+            required: ['ID'],
+          },
+        },
+        required: ['SET'],
+      },
+    },
+  },
+  required: ['RECORDS'],
+});
+
+// Only the fields read here: the record also carries auth_password, which must go no further.
+interface UacRegReply {
+  l_uuid: string;
+  flags: number;
+  expires: number;
+  diff_expires: number;
+  timer_expires: number;
+}
+const uacRegSchema = {
+  type: 'object',
+  properties: {
+    l_uuid: { type: 'string' },
+    flags: { type: 'integer' },
+    expires: { type: 'integer' },
+    diff_expires: { type: 'integer' },
+    timer_expires: { type: 'integer' },
+  },
+  required: ['l_uuid', 'flags', 'expires', 'diff_expires', 'timer_expires'],
+} as const;
+const validateUacReg = ajv.compile<UacRegReply>(uacRegSchema);
+const validateUacRegDump = ajv.compile<UacRegReply[]>({ type: 'array', items: uacRegSchema });
+
+// uac_reg.c record flags.
+const UAC_REG_DISABLED = 1 << 0;
+const UAC_REG_ONGOING = 1 << 1;
+const UAC_REG_ONLINE = 1 << 2;
+const UAC_REG_INIT = 1 << 4;
+
+/**
+ * A uac record's state from its flags, as uac_reg_status() reads them: online and not
+ * yet expired = registered. A record that was tried (INIT) and is neither online nor
+ * in progress had its last attempt refused or timed out (retried after
+ * reg_retry_interval, or DISABLED when that is 0).
+ */
+export function uacRegistrationState(flags: number, secondsLeft: number): UacRegistrationState {
+  if (flags & UAC_REG_DISABLED) return 'disabled';
+  if (flags & UAC_REG_ONLINE) return secondsLeft > 0 ? 'registered' : 'expired';
+  if (flags & UAC_REG_ONGOING) return 'registering';
+  if (flags & UAC_REG_INIT) return 'failed';
+  return 'pending';
+}
+
+function uacRegistration(reply: UacRegReply): UacRegistration {
+  return {
+    l_uuid: reply.l_uuid,
+    state: uacRegistrationState(reply.flags, reply.diff_expires),
+    flags: reply.flags,
+    expires: reply.expires,
+    expires_in: reply.diff_expires,
+  };
+}
+
+const DISPATCHER_STATES = { A: 'active', I: 'inactive', T: 'trying', D: 'disabled' } as const;
+
+/** `dispatcher.list` → one entry per destination of every set. */
+export function dispatcherDestinations(reply: DispatcherListReply): DispatcherDestination[] {
+  const out: DispatcherDestination[] = [];
+  for (const record of reply.RECORDS) {
+    for (const { DEST: d } of record.SET.TARGETS ?? []) {
+      const first = d.FLAGS.charAt(0) as keyof typeof DISPATCHER_STATES;
+      out.push({
+        setid: record.SET.ID,
+        uri: d.URI,
+        flags: d.FLAGS,
+        state: DISPATCHER_STATES[first] ?? 'disabled',
+        probing: d.FLAGS.charAt(1) === 'P',
+        priority: d.PRIORITY,
+        attrs: d.ATTRS?.BODY ?? '',
+      });
+    }
+  }
+  return out;
+}
 
 function checked<T>(method: string, validate: ValidateFunction<T>, reply: unknown): T {
   if (validate(reply)) return reply;
@@ -292,6 +442,96 @@ export class KamailioControl {
       if (Number.isFinite(n)) stats.set(name, n);
     }
     return stats;
+  }
+
+  /** Every item of an htable as name → value (one `htable.dump`). */
+  async htableItems(table: string): Promise<Map<string, number | string>> {
+    const items = await this.htableDump(table);
+    return new Map([...items].map(([name, item]) => [name, item.value]));
+  }
+
+  /** Removes a key from an htable; an absent key is fine. */
+  async htableDeleteKey(table: string, key: string): Promise<void> {
+    try {
+      await this.rpc.call('htable.delete', table, key);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Re-reads a DB-backed htable (`htable.reload`). */
+  async reloadHtable(table: string): Promise<void> {
+    await this.rpc.call('htable.reload', table);
+  }
+
+  /** Re-reads the dispatcher table; answers "Reload Failed" when it skipped a destination. */
+  async reloadDispatcher(): Promise<void> {
+    await this.rpc.call('dispatcher.reload');
+  }
+
+  /** Re-reads the permissions `address` table. */
+  async reloadAddresses(): Promise<void> {
+    await this.rpc.call('permissions.addressReload');
+  }
+
+  /**
+   * Brings one uac registration in line with its uacreg row: `uac.reg_refresh` loads
+   * (or replaces) it, and when the row is gone (404) `uac.reg_remove` drops it from
+   * memory. Nothing to drop is fine.
+   */
+  async refreshRegistration(lUuid: string): Promise<'refreshed' | 'removed'> {
+    try {
+      await this.rpc.call('uac.reg_refresh', lUuid);
+      return 'refreshed';
+    } catch (err) {
+      if (!(err instanceof KamailioRpcError && err.rpcCode === 404)) throw err;
+    }
+    try {
+      await this.rpc.call('uac.reg_remove', lUuid);
+    } catch (err) {
+      if (!(err instanceof KamailioRpcError && err.rpcCode === 404)) throw err;
+    }
+    return 'removed';
+  }
+
+  /** The destinations dispatcher holds now (none loaded: []). */
+  async dispatcherList(): Promise<DispatcherDestination[]> {
+    let reply: unknown;
+    try {
+      reply = await this.rpc.call('dispatcher.list');
+    } catch (err) {
+      if (err instanceof KamailioRpcError && /no destination sets/i.test(err.message)) return [];
+      throw err;
+    }
+    return dispatcherDestinations(checked('dispatcher.list', validateDispatcherList, reply));
+  }
+
+  /** One uac registration by l_uuid; undefined when Kamailio holds no such record. */
+  async registration(lUuid: string): Promise<UacRegistration | undefined> {
+    let reply: unknown;
+    try {
+      reply = await this.rpc.call('uac.reg_info', 'l_uuid', lUuid);
+    } catch (err) {
+      if (err instanceof KamailioRpcError && err.rpcCode === 404) return undefined;
+      throw err;
+    }
+    return uacRegistration(checked('uac.reg_info', validateUacReg, reply));
+  }
+
+  /** Every uac registration record (credentials stripped). */
+  async registrationList(): Promise<UacRegistration[]> {
+    return checked('uac.reg_dump', validateUacRegDump, await this.rpc.call('uac.reg_dump')).map(uacRegistration);
+  }
+
+  /** Dialogs in a profile, or in one value of a profile with values. */
+  async profileSize(profile: string, value?: string): Promise<number> {
+    const reply = value === undefined
+      ? await this.rpc.call('dlg.profile_get_size', profile)
+      : await this.rpc.call('dlg.profile_get_size', profile, value);
+    if (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0) {
+      throw new KamailioReplyError('dlg.profile_get_size', `expected a count, got ${JSON.stringify(reply)}`);
+    }
+    return reply;
   }
 
   async info(): Promise<KamailioInfo> {
