@@ -162,6 +162,36 @@ export interface UacregTable {
   socket: ColumnType<string, string | undefined, string>;
 }
 
+export interface CallsTable {
+  id: Generated<number>;
+  call_id: string;
+  sip_call_id: string;
+  direction: ColumnType<'inbound' | 'outbound', 'inbound' | 'outbound' | undefined, 'inbound' | 'outbound'>;
+  from_number: string;
+  to_number: string;
+  route: string;
+  ai_dialect: string | null;
+  ai_url: string | null;
+  codec: string | null;
+  state: ColumnType<'active' | 'ended', 'active' | 'ended' | undefined, 'active' | 'ended'>;
+  gateway: string;
+  started_at: ColumnType<Date, Date | undefined, never>;
+  ended_at: Date | null;
+  end_reason: string | null;
+  ended_by: string | null;
+  recording_path: string | null;
+  recording_bytes: ColumnType<number | null, number | null | undefined, number | null>;
+  stats: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+}
+
+export interface CallEventsTable {
+  id: Generated<number>;
+  call_id: string;
+  at: ColumnType<Date, Date | undefined, never>;
+  type: string;
+  data: ColumnType<Record<string, unknown>, string, string>;
+}
+
 export interface Database {
   subscriber: SubscriberTable;
   location: LocationTable;
@@ -173,4 +203,6 @@ export interface Database {
   dispatcher: DispatcherTable;
   address: AddressTable;
   uacreg: UacregTable;
+  calls: CallsTable;
+  call_events: CallEventsTable;
 }
