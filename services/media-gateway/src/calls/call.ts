@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { PCMA, PCMU, type G711Codec } from '../codec/g711';
+import type { AiStream } from '../ai-stream';
+import { StereoWavRecorder } from '../recording/wav';
+import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
+import type { CallStore } from './store';
+
+/**
+ * One AI call: the SIP dialog (answered by the gateway's user agent), the media leg
+ * (RTP ↔ PCM) and the WebSocket to the AI platform, with the call's record.
+ *
+ *   answering ──► active ◄──► held
+ *       │           │          │
+ *       └───────────┴──────────┴──► ended
+ *
+ * Every way out (caller BYE, CANCEL, AI hangup, AI gone for good, transfer, gateway
+ * shutdown, setup failure) goes through `end()`, which is idempotent and releases
+ * the socket, the clock subscription, the AI stream, the recording and the row.
+ */
+export type CallState = 'answering' | 'active' | 'held' | 'ended';
+
+const EDGES: Record<CallState, readonly CallState[]> = {
+  answering: ['active', 'ended'],
+  active: ['held', 'ended'],
+  held: ['active', 'ended'],
+  ended: [],
+};
+
+export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
+
+/** The SIP side of an incoming call, as the user agent presents it. */
+export interface CallRequest {
+  readonly sipCallId: string;
+  readonly fromUser: string;
+  readonly toUser: string;
+  /** Kamailio's X-Route: `ai|<digits>`, `queue|<name>`, `ivr|<name>`, or '' when dialled directly. */
+  readonly route: string;
+  readonly offer: string | null;
+  progress(status: 180 | 183): void;
+  accept(answerSdp: string): Promise<DialogLike>;
+  reject(status: number, reason: string): void;
+  onCancel(listener: () => void): void;
+}
+
+export interface DialogLike {
+  onReinvite(listener: (offer: string | null, reply: (answer: string) => void) => void): void;
+  onInfoDtmf(listener: (digit: string, durationMs: number) => void): void;
+  onTerminated(listener: (reason: string) => void): void;
+  bye(): Promise<void>;
+  refer(target: string): Promise<{ status: number }>;
+}
+
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export type Negotiation =
+  | { ok: true; sdp: string; codec: 'PCMU' | 'PCMA'; telephoneEventPt: number | null; remote: { address: string; port: number }; remoteDirection: Direction }
+  | { ok: false; status: number; reason: string };
+
+/** SDP offer/answer for the gateway as answerer (RFC 3264 §6). */
+export type Negotiate = (offer: string, local: { address: string; port: number }) => Negotiation;
+
+export interface AiTarget {
+  readonly url: string;
+  readonly dialect: 'olib' | 'twilio' | 'binary';
+  readonly customParameters: Record<string, string>;
+  readonly record: boolean;
+}
+
+export interface CallMetrics {
+  callStarted(): void;
+  callEnded(reason: string, durationMs: number): void;
+  rtpToWsLatency(ms: number): void;
+  wsToRtpLatency(ms: number): void;
+}
+
+export interface CallDeps {
+  readonly request: CallRequest;
+  readonly target: AiTarget;
+  readonly gatewayId: string;
+  readonly rtpAddress: string;
+  readonly openSocket: () => Promise<RtpSocket>;
+  readonly negotiate: Negotiate;
+  readonly createAiStream: (info: { callId: string; from: string; to: string; codec: G711Codec; customParameters: Record<string, string> }) => AiStream;
+  readonly mediaParts: () => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
+  readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
+  readonly store: CallStore;
+  readonly metrics: CallMetrics;
+  readonly recordingsDir: string;
+  readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
+  readonly now: () => number;
+}
+
+export class Call {
+  readonly id = randomUUID();
+  private current: CallState = 'answering';
+  private leg: MediaLeg | null = null;
+  private ai: AiStream | null = null;
+  private dialog: DialogLike | null = null;
+  private recorder: StereoWavRecorder | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private ending: Promise<void> | null = null;
+  private readonly startedAt: number;
+  private recordingPath: string | null = null;
+  private cancelled = false;
+  /** Resolves when the call has ended by any path. */
+  readonly ended: Promise<{ reason: string; by: EndedBy }>;
+  private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
+
+  constructor(private readonly deps: CallDeps) {
+    this.startedAt = deps.now();
+    this.ended = new Promise((r) => (this.resolveEnded = r));
+  }
+
+  get state(): CallState {
+    return this.current;
+  }
+
+  private transition(to: CallState): void {
+    if (!EDGES[this.current].includes(to)) throw new Error(`call ${this.id}: illegal transition ${this.current} → ${to}`);
+    this.current = to;
+  }
+
+  /** Answers the INVITE once the AI has accepted the call; refuses it (488/503) otherwise. */
+  async answer(): Promise<void> {
+    const { request, target } = this.deps;
+    request.onCancel(() => {
+      this.cancelled = true;
+      void this.end('cancelled', 'caller');
+    });
+    if (!request.offer) {
+      // RFC 3261 §13.2.1 allows an offer in the ACK; this gateway wants it in the INVITE.
+      this.refuse(488, 'Offer Required');
+      return;
+    }
+    let socket: RtpSocket;
+    try {
+      socket = await this.deps.openSocket();
+    } catch {
+      this.refuse(503, 'No Media Port');
+      return;
+    }
+    const n = this.deps.negotiate(request.offer, { address: this.deps.rtpAddress, port: socket.localPort });
+    if (!n.ok) {
+      socket.close();
+      this.refuse(n.status, n.reason);
+      return;
+    }
+    const codec = n.codec === 'PCMA' ? PCMA : PCMU;
+    request.progress(180);
+
+    if (target.record) {
+      this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
+      this.recorder = new StereoWavRecorder(this.recordingPath);
+    }
+    this.leg = new MediaLeg({ ...this.deps.mediaParts(), socket, codec, telephoneEventPt: n.telephoneEventPt, remote: n.remote, recorder: this.recorder });
+    this.ai = this.deps.createAiStream({ callId: this.id, from: request.fromUser, to: request.toUser, codec, customParameters: target.customParameters });
+    this.wireAi(this.ai, this.leg);
+    try {
+      await this.ai.start();
+    } catch (err) {
+      this.deps.logger.warn('AI platform refused or unreachable; call refused', { callId: this.id, error: (err as Error).message });
+      this.refuse(503, 'AI Platform Unavailable');
+      return;
+    }
+    if (this.cancelled || this.current === 'ended') return;
+
+    try {
+      this.dialog = await request.accept(n.sdp);
+    } catch (err) {
+      await this.end(`answer failed: ${(err as Error).message}`, 'gateway');
+      return;
+    }
+    this.transition('active');
+    if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
+    this.deps.metrics.callStarted();
+    this.wireDialog(this.dialog);
+    this.unsubscribe = this.deps.subscribeClock((_, now) => this.leg?.tick(now));
+    await this.record(() =>
+      this.deps.store.started({
+        callId: this.id,
+        sipCallId: request.sipCallId,
+        from: request.fromUser,
+        to: request.toUser,
+        route: request.route,
+        aiDialect: target.dialect,
+        aiUrl: target.url,
+        codec: n.codec,
+        gateway: this.deps.gatewayId,
+        recordingPath: this.recordingPath,
+      }),
+    );
+  }
+
+  /** Ends the call by whatever path; idempotent. */
+  end(reason: string, by: EndedBy): Promise<void> {
+    this.ending ??= this.finish(reason, by);
+    return this.ending;
+  }
+
+  private refuse(status: number, reason: string): void {
+    this.deps.request.reject(status, reason);
+    void this.end(`refused: ${status} ${reason}`, 'gateway');
+  }
+
+  private async finish(reason: string, by: EndedBy): Promise<void> {
+    const wasAnswered = this.current !== 'answering';
+    if (this.current !== 'ended') this.transition('ended');
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const stats = this.leg ? { ...this.leg.stats } : {};
+    this.leg?.close();
+    const ai = this.ai;
+    this.ai = null;
+    if (ai) await ai.end(reason).catch(() => undefined);
+    if (wasAnswered && by !== 'caller' && this.dialog) await this.dialog.bye().catch(() => undefined);
+    const recordingBytes = this.recorder ? await this.recorder.close().catch(() => null) : null;
+    if (wasAnswered) {
+      const durationMs = this.deps.now() - this.startedAt;
+      this.deps.metrics.callEnded(reason, durationMs);
+      await this.record(() => this.deps.store.ended(this.id, { reason, by, recordingBytes, stats }));
+    }
+    this.deps.logger.info('call ended', { callId: this.id, sipCallId: this.deps.request.sipCallId, reason, by });
+    this.resolveEnded({ reason, by });
+  }
+
+  private hold(onHold: boolean): void {
+    if (this.current === 'ended') return;
+    if (onHold && this.current === 'active') {
+      this.transition('held');
+      this.leg?.setHold(true);
+      this.ai?.sendEvent({ type: 'hold' });
+      void this.record(() => this.deps.store.event(this.id, 'hold', {}));
+    } else if (!onHold && this.current === 'held') {
+      this.transition('active');
+      this.leg?.setHold(false);
+      this.ai?.sendEvent({ type: 'resume' });
+      void this.record(() => this.deps.store.event(this.id, 'resume', {}));
+    }
+  }
+
+  private wireAi(ai: AiStream, leg: MediaLeg): void {
+    leg.on('audio', (pcm, latency) => {
+      ai.sendAudio(pcm);
+      if (latency !== null) this.deps.metrics.rtpToWsLatency(latency);
+    });
+    leg.on('playoutLatency', (ms) => this.deps.metrics.wsToRtpLatency(ms));
+    leg.on('dtmf', (press, source) => {
+      ai.sendDtmf(press.digit, press.durationMs);
+      void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }));
+    });
+    leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
+    ai.on('audio', (pcm) => leg.playAi(pcm));
+    ai.on('clear', () => leg.clear());
+    ai.on('mark', (name) => leg.mark(name));
+    ai.on('send_dtmf', (digits, durationMs) => {
+      leg.sendDtmf(digits, durationMs ?? 100);
+    });
+    ai.on('text', (text, final) => {
+      void this.record(() => this.deps.store.event(this.id, 'transcript', { speaker: 'ai', text, final }));
+    });
+    ai.on('hangup', (reason) => void this.end(`ai hangup: ${reason}`, 'ai'));
+    ai.on('transfer', (target) => void this.transfer(target));
+    ai.on('reconnecting', (attempt) => {
+      leg.setAiAway(true);
+      void this.record(() => this.deps.store.event(this.id, 'ai_reconnecting', { attempt }));
+    });
+    ai.on('reconnected', () => {
+      leg.setAiAway(false);
+      void this.record(() => this.deps.store.event(this.id, 'ai_reconnected', {}));
+    });
+    ai.on('down', (reason) => void this.end(`ai unavailable: ${reason}`, 'ai'));
+    ai.on('error', (err) => this.deps.logger.warn('AI stream error', { callId: this.id, code: err.code, error: err.message }));
+  }
+
+  private wireDialog(dialog: DialogLike): void {
+    dialog.onTerminated((reason) => void this.end(reason, 'caller'));
+    dialog.onInfoDtmf((digit, durationMs) => {
+      this.ai?.sendDtmf(digit, durationMs);
+      void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source: 'sip-info' }));
+    });
+    dialog.onReinvite((offer, reply) => {
+      if (!offer || !this.leg) {
+        // Session refresh without SDP: answer with what we have (RFC 4028 §7.4 / RFC 3261 §14.2).
+        reply('');
+        return;
+      }
+      const n = this.deps.negotiate(offer, { address: this.deps.rtpAddress, port: this.leg.localPort });
+      if (!n.ok) {
+        reply('');
+        return;
+      }
+      this.leg.setRemote(n.remote);
+      this.hold(n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive');
+      reply(n.sdp);
+    });
+  }
+
+  /** Blind transfer (RFC 3515): REFER the caller to `target`, then leave the call. */
+  private async transfer(target: string): Promise<void> {
+    if (!this.dialog || this.current === 'ended') return;
+    await this.record(() => this.deps.store.event(this.id, 'transfer', { target }));
+    try {
+      const { status } = await this.dialog.refer(target);
+      if (status >= 200 && status < 300) {
+        await this.end(`transferred to ${target}`, 'transfer');
+        return;
+      }
+      this.deps.logger.warn('transfer refused', { callId: this.id, target, status });
+    } catch (err) {
+      this.deps.logger.warn('transfer failed', { callId: this.id, target, error: (err as Error).message });
+    }
+  }
+
+  /** Storage trouble must not break a live call: log it and carry on. */
+  private async record(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.deps.logger.warn('call record not written', { callId: this.id, error: (err as Error).message });
+    }
+  }
+}
