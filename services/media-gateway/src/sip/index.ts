@@ -1,0 +1,15 @@
+/**
+ * The media gateway's SIP layer (RFC 3261 subset for a UAS behind Kamailio). The
+ * gateway uses {@link UserAgent}; the layers below are exported for tools and tests.
+ */
+export { UserAgent, type UserAgentOptions } from './user-agent';
+export { IncomingCall, type IncomingCallState } from './dialog/incoming-call';
+export { Dialog, type DialogState, type TerminationReason, type ReinviteReply, type ReinviteReject } from './dialog/dialog';
+export type { DtmfInfo } from './dialog/dtmf';
+export { SipError, SipParseError, SIP_ERRORS, type SipErrorCode } from './errors';
+export type { SipLogger } from './logger';
+export type { SipRequest, SipResponse, SipMessage } from './message/message';
+export { parseNameAddr, formatNameAddr, tagOf, type NameAddr } from './message/name-addr';
+export { parseUri, formatUri, type SipUri } from './message/uri';
+export type { TimerOverrides, TimerValues } from './transaction/timers';
+export type { SipTransport, TransportProtocol, TransportTarget, MessageSource } from './transport/transport';
