@@ -142,6 +142,32 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
   return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGTERM') };
 }
 
+export interface TracedMessage {
+  readonly direction: 'sent' | 'received';
+  readonly text: string;
+}
+
+/** The SIP messages of a SIPp message trace, in order. */
+export function tracedMessages(run: SippRun): TracedMessage[] {
+  const out: TracedMessage[] = [];
+  for (const block of run.messages.split(/^-{20,}[^\n]*\n/m)) {
+    const m = /^(?:UDP|TCP) message (sent|received)[^\n]*\n\n([\s\S]*)$/.exec(block);
+    if (m) out.push({ direction: m[1] === 'sent' ? 'sent' : 'received', text: m[2] as string });
+  }
+  return out;
+}
+
+/** How many requests of `method` a SIPp instance received. */
+export function requestsReceived(run: SippRun, method: string): number {
+  return tracedMessages(run).filter((m) => m.direction === 'received' && m.text.startsWith(`${method} `)).length;
+}
+
+/** How many `status` responses to `method` a SIPp instance sent. */
+export function responsesSent(run: SippRun, status: number, method: string): number {
+  const cseq = new RegExp(`^CSeq:\\s*\\d+\\s+${method}\\s*$`, 'im');
+  return tracedMessages(run).filter((m) => m.direction === 'sent' && m.text.startsWith(`SIP/2.0 ${status} `) && cseq.test(m.text)).length;
+}
+
 /** SIPp's `<scenario>_<pid>_rtt.csv`: `Date_ms;response_time_ms;rtd_no` per measurement. */
 function readRtts(dir: string): number[] {
   const out: number[] = [];
