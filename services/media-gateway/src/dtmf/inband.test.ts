@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeUlaw, encodeUlaw } from '../codec/g711';
+import { readWav } from '../codec/wav';
 import { gaussianNoise, mix, sweep, tone, toInt16 } from '../dsp/signals';
 import { type DtmfDetection, InbandDtmfDetector } from './inband';
 
@@ -221,27 +222,11 @@ const VOWELS: Record<string, readonly (readonly [number, number])[]> = {
   uh: [[520, 80], [1190, 90], [2390, 120]],
 };
 
-/** Reads a mono 8 kHz WAV, 16-bit PCM or G.711 μ-law, as PCM16. */
-function readWav(path: string): Int16Array {
-  const b = readFileSync(path);
-  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${path} is not a WAV file`);
-  let format = 0;
-  for (let o = 12; o + 8 <= b.length; ) {
-    const id = b.toString('ascii', o, o + 4);
-    const length = b.readUInt32LE(o + 4);
-    if (id === 'fmt ') {
-      format = b.readUInt16LE(o + 8);
-      if (b.readUInt16LE(o + 10) !== 1 || b.readUInt32LE(o + 12) !== RATE) throw new Error(`${path} is not mono 8 kHz`);
-    }
-    if (id === 'data') {
-      const data = b.subarray(o + 8, o + 8 + length);
-      if (format === 7) return decodeUlaw(data);
-      if (format === 1) return Int16Array.from({ length: data.length >> 1 }, (_, i) => data.readInt16LE(2 * i));
-      throw new Error(`${path}: WAV format ${format} not handled`);
-    }
-    o += 8 + length + (length & 1);
-  }
-  throw new Error(`${path} has no data chunk`);
+/** A mono 8 kHz WAV file as PCM16. */
+function readSpeech(path: string): Int16Array {
+  const audio = readWav(readFileSync(path));
+  if (audio.sampleRate !== RATE || audio.channels !== 1) throw new Error(`${path} is not mono 8 kHz`);
+  return audio.pcm;
 }
 
 function scaled(pcm: Int16Array, peakDbfs: number): Float64Array {
@@ -254,7 +239,7 @@ const FIXTURE = join(__dirname, 'inband-talkoff.ulaw.wav');
 
 /** Speech to test talk-off on: the committed fixture, plus fresh espeak-ng speech when espeak-ng and sox are installed. */
 function speechSources(): [string, () => Int16Array][] {
-  const sources: [string, () => Int16Array][] = [['committed espeak-ng fixture (4 voices, 23 s)', () => readWav(FIXTURE)]];
+  const sources: [string, () => Int16Array][] = [['committed espeak-ng fixture (4 voices, 23 s)', () => readSpeech(FIXTURE)]];
   const has = (bin: string): boolean => {
     try {
       execFileSync(bin, ['--version'], { stdio: 'ignore' });
@@ -280,7 +265,7 @@ function speechSources(): [string, () => Int16Array][] {
           try {
             execFileSync('espeak-ng', ['-v', voice, '-p', pitch, '-s', '165', '-w', join(dir, 'raw.wav'), text]);
             execFileSync('sox', [join(dir, 'raw.wav'), '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', join(dir, 'speech.wav')]);
-            return readWav(join(dir, 'speech.wav'));
+            return readSpeech(join(dir, 'speech.wav'));
           } finally {
             rmSync(dir, { recursive: true, force: true });
           }
@@ -356,7 +341,7 @@ describe('InbandDtmfDetector: talk-off', () => {
   });
 
   test('a key pressed while the caller speaks quietly (speech 20 dB below the tones) → that key, once', () => {
-    const speech = scaled(readWav(FIXTURE), -30).subarray(0, 4 * RATE);
+    const speech = scaled(readSpeech(FIXTURE), -30).subarray(0, 4 * RATE);
     const tones = concatSignals(silence(1500), dtmfTone('8', 80, { dbm0: -8 }), silence(2420));
     expect(digits(detect(mix(speech, tones)))).toBe('8');
   });
