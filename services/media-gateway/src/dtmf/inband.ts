@@ -147,13 +147,16 @@ interface Press {
 interface WindowResult {
   readonly time: number;
   /** √(bin energy) of the eight frequencies. */
-  readonly amplitudes: Float64Array;
+  readonly amplitudes: Readonly<Float64Array>;
   /** Digit index (row·4 + column) this window names, or −1. */
   readonly digit: number;
   /** Measured offsets from nominal (Hz) of the named digit's row and column tones. */
   readonly rowOffset: number;
   readonly columnOffset: number;
 }
+
+/** Amplitudes of a window too quiet to analyse (shared, never written). */
+const SILENT: Readonly<Float64Array> = new Float64Array(8);
 
 /** Precomputed per-frequency Goertzel terms. */
 interface Bin {
@@ -242,6 +245,8 @@ export class InbandDtmfDetector {
   private readonly windowed = new Float64Array(WINDOW);
   private filled = 0;
   private samples = 0;
+  /** Σx² over `buffer`, unwindowed. Integer-exact in a double (256 · 2^30 < 2^53), so it never drifts. */
+  private rawEnergy = 0;
 
   /** Goertzel outputs (v = s1 − e^{−jω}·s2) of the previous and current window, re/im per frequency. */
   private previous = new Float64Array(16);
@@ -264,11 +269,14 @@ export class InbandDtmfDetector {
   process(frame8k: Int16Array): DtmfDetection[] {
     const start = WINDOW - HOP;
     for (let i = 0; i < frame8k.length; i++) {
-      this.buffer[start + this.filled] = frame8k[i] as number;
+      const x = frame8k[i] as number;
+      this.buffer[start + this.filled] = x;
+      this.rawEnergy += x * x;
       this.filled++;
       this.samples++;
       if (this.filled === HOP) {
         this.step(this.analyse());
+        for (let m = 0; m < HOP; m++) this.rawEnergy -= (this.buffer[m] as number) ** 2;
         this.buffer.copyWithin(0, HOP);
         this.filled = 0;
       }
@@ -289,6 +297,7 @@ export class InbandDtmfDetector {
     this.buffer.fill(0);
     this.filled = 0;
     this.samples = 0;
+    this.rawEnergy = 0;
     this.previousAnalysed = false;
     this.recent.length = 0;
     this.state = 'idle';
@@ -316,7 +325,11 @@ export class InbandDtmfDetector {
   /** Analyses the window now in the buffer. */
   private analyse(): WindowResult {
     const time = this.samples - WINDOW / 2;
-    const amplitudes = new Float64Array(8);
+    // The Hann window is ≤ 1, so a window quiet before windowing is quiet after: skip it without windowing.
+    if (this.rawEnergy < this.gateEnergy) {
+      this.previousAnalysed = false;
+      return { time, amplitudes: SILENT, digit: -1, rowOffset: 0, columnOffset: 0 };
+    }
     const y = this.windowed;
     let total = 0;
     for (let m = 0; m < WINDOW; m++) {
@@ -326,8 +339,9 @@ export class InbandDtmfDetector {
     }
     if (total < this.gateEnergy) {
       this.previousAnalysed = false;
-      return { time, amplitudes, digit: -1, rowOffset: 0, columnOffset: 0 };
+      return { time, amplitudes: SILENT, digit: -1, rowOffset: 0, columnOffset: 0 };
     }
+    const amplitudes = new Float64Array(8);
     const energies = this.goertzelBank(y, amplitudes);
     const digit = this.previousAnalysed ? this.classify(y, energies, total) : -1;
     const rowOffset = digit >= 0 ? this.offsetHz(digit >> 2) : 0;
