@@ -20,10 +20,15 @@ export function backoffDelay(attempt: number, policy: ReconnectPolicy, random: (
 
 /**
  * Delay before reconnect attempt `attempt`, given how long the AI has been down, or
- * null when the window is spent. The last attempt is moved up to start inside the window.
+ * null when the window is spent. When the backoff would overshoot the window, the
+ * attempt is moved up to half of what is left (so it still has time to connect);
+ * once less than one initial delay is left, it is over. Every path shrinks what is
+ * left, so attempts are finite even when each fails at once.
  */
 export function nextReconnectDelay(attempt: number, downForMs: number, policy: ReconnectPolicy, random: () => number = Math.random): number | null {
   const remaining = policy.maxDownMs - downForMs;
   if (remaining <= 0) return null;
-  return Math.min(backoffDelay(attempt, policy, random), remaining - 1);
+  const delay = backoffDelay(attempt, policy, random);
+  if (delay < remaining) return delay;
+  return remaining > policy.initialDelayMs ? Math.floor(remaining / 2) : null;
 }

@@ -1,0 +1,111 @@
+import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../media-gateway/src/ai-stream/wire/pcm';
+import { parseOlibGatewayFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
+import type { AgentDialect, DecodedEvents, GatewayEvent, WireFrame } from './types';
+
+/** `olib` (JSON, base64 audio) and `binary` (same control frames, raw PCM16LE audio), AI side. */
+export class OlibAgentDialect implements AgentDialect {
+  readonly name: 'olib' | 'binary';
+  readonly credentialsInHeaders = false;
+
+  constructor(private readonly binaryAudio: boolean) {
+    this.name = binaryAudio ? 'binary' : 'olib';
+  }
+
+  headerCredentials(): null {
+    return null;
+  }
+
+  decode(data: Buffer, isBinary: boolean): DecodedEvents {
+    if (isBinary) {
+      if (!this.binaryAudio) return { ok: false, reason: 'binary frame on the olib dialect' };
+      if (data.length % 2 !== 0) return { ok: false, reason: 'binary audio is not whole 16-bit samples' };
+      return { ok: true, events: [{ kind: 'audio', payload: data, sequence: undefined }] };
+    }
+    const parsed = parseOlibGatewayFrame(data.toString('utf8'));
+    if (!parsed.ok) return parsed;
+    const event = toEvent(parsed.frame);
+    return 'reason' in event ? { ok: false, reason: event.reason } : { ok: true, events: [event] };
+  }
+
+  accepted(callId: string): WireFrame {
+    return this.frame({ type: 'auth_ok', data: { call_id: callId } });
+  }
+
+  refused(code: string, message: string): WireFrame {
+    return this.frame({ type: 'error', data: { code, message } });
+  }
+
+  echo(payload: Buffer): WireFrame {
+    return this.binaryAudio ? payload : this.frame({ type: 'audio', data: { audio: payload.toString('base64') } });
+  }
+
+  speak(pcm16k: Int16Array): WireFrame {
+    return this.binaryAudio ? int16ToPcm16le(pcm16k) : this.frame({ type: 'audio', data: { audio: int16ToBase64(pcm16k) } });
+  }
+
+  text(text: string): WireFrame {
+    return this.frame({ type: 'response', data: { text } });
+  }
+
+  mark(name: string): WireFrame {
+    return this.frame({ type: 'mark', data: { name } });
+  }
+
+  clear(): WireFrame {
+    return this.frame({ type: 'clear' });
+  }
+
+  hangup(reason: string): WireFrame {
+    return this.frame({ type: 'hangup', data: { reason } });
+  }
+
+  pong(id: number): WireFrame {
+    return this.frame({ type: 'pong', data: { id } });
+  }
+
+  sms(text: string, to: string, inReplyTo: string): WireFrame {
+    return this.frame({ type: 'sms', data: { text, to_number: to, in_reply_to: inReplyTo } });
+  }
+
+  private frame(frame: OlibAiFrame): string {
+    return serialize(frame);
+  }
+}
+
+function toEvent(frame: OlibGatewayFrame): GatewayEvent | { reason: string } {
+  switch (frame.type) {
+    case 'auth':
+      return {
+        kind: 'auth',
+        credentials: { token: frame.auth.token, signature: frame.auth.signature, timestamp: frame.auth.timestamp, callId: frame.auth.call_id, reconnected: frame.auth.reconnected },
+        mode: frame.call.custom?.['mode'],
+      };
+    case 'audio_data': {
+      const payload = decodeBase64(frame.data.audio);
+      if (!payload || payload.length % 2 !== 0) return { reason: 'audio_data: audio is not base64 PCM16LE' };
+      return { kind: 'audio', payload, sequence: frame.data.sequence };
+    }
+    case 'dtmf':
+      return { kind: 'dtmf', digit: frame.data.digit };
+    case 'mark':
+      return { kind: 'mark', name: frame.data.name, playedMs: frame.data.played_ms, truncated: frame.data.truncated };
+    case 'hold':
+      return { kind: 'hold' };
+    case 'resume':
+      return { kind: 'resume' };
+    case 'sms':
+      return { kind: 'sms', messageId: frame.data.message_id, from: frame.data.from_number, to: frame.data.to_number, text: frame.data.text };
+    case 'flow':
+      return { kind: 'flow', paused: frame.data.state === 'paused' };
+    case 'ping':
+      return { kind: 'ping', id: frame.data.id };
+    case 'pong':
+      return { kind: 'pong' };
+    case 'call_end':
+      return { kind: 'end', reason: frame.data.reason };
+    case 'error':
+      return { kind: 'error', code: frame.data.code, message: frame.data.message };
+    case 'audio_gap':
+      return { kind: 'noop' };
+  }
+}

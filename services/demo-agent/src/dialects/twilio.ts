@@ -1,0 +1,110 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { encodeUlaw } from '../../../media-gateway/src/codec/g711';
+import { Downsampler2x } from '../../../media-gateway/src/dsp/resampler';
+import { AUTH_HEADERS } from '../../../media-gateway/src/ai-stream/auth';
+import { decodeBase64 } from '../../../media-gateway/src/ai-stream/wire/pcm';
+import { parseTwilioGatewayFrame, type TwilioAgentFrame, type TwilioGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/twilio';
+import type { AgentDialect, Credentials, DecodedEvents, GatewayEvent, WireFrame } from './types';
+
+/**
+ * The `twilio` dialect, AI side: what an agent written for Twilio Media Streams does,
+ * plus reading the gateway's credentials from the upgrade request.
+ */
+export class TwilioAgentDialect implements AgentDialect {
+  readonly name = 'twilio';
+  readonly credentialsInHeaders = true;
+  private streamSid = '';
+  private readonly down = new Downsampler2x();
+
+  headerCredentials(headers: IncomingHttpHeaders): Credentials {
+    const one = (name: string): string => {
+      const v = headers[name];
+      return (Array.isArray(v) ? v[0] : v) ?? '';
+    };
+    return {
+      token: one(AUTH_HEADERS.authorization),
+      signature: one(AUTH_HEADERS.signature),
+      timestamp: one(AUTH_HEADERS.timestamp),
+      callId: one(AUTH_HEADERS.callId),
+      reconnected: one(AUTH_HEADERS.reconnected) === 'true',
+    };
+  }
+
+  decode(data: Buffer, isBinary: boolean): DecodedEvents {
+    if (isBinary) return { ok: false, reason: 'binary frame on the twilio dialect' };
+    const parsed = parseTwilioGatewayFrame(data.toString('utf8'));
+    if (!parsed.ok) return parsed;
+    const event = this.toEvent(parsed.frame);
+    return 'reason' in event ? { ok: false, reason: event.reason } : { ok: true, events: [event] };
+  }
+
+  accepted(): null {
+    return null;
+  }
+
+  refused(code: string, message: string): WireFrame {
+    return this.frame({ event: 'error', error: { code, message } });
+  }
+
+  echo(payload: Buffer): WireFrame {
+    return this.frame({ event: 'media', streamSid: this.streamSid, media: { payload: payload.toString('base64') } });
+  }
+
+  speak(pcm16k: Int16Array): WireFrame {
+    return this.echo(Buffer.from(encodeUlaw(this.down.process(pcm16k))));
+  }
+
+  text(): null {
+    return null;
+  }
+
+  mark(name: string): WireFrame {
+    return this.frame({ event: 'mark', streamSid: this.streamSid, mark: { name } });
+  }
+
+  clear(): WireFrame {
+    return this.frame({ event: 'clear', streamSid: this.streamSid });
+  }
+
+  hangup(reason: string): WireFrame {
+    return this.frame({ event: 'hangup', streamSid: this.streamSid, hangup: { reason } });
+  }
+
+  pong(): null {
+    return null;
+  }
+
+  sms(): null {
+    return null;
+  }
+
+  private toEvent(frame: TwilioGatewayFrame): GatewayEvent | { reason: string } {
+    switch (frame.event) {
+      case 'connected':
+        return { kind: 'noop' };
+      case 'start':
+        this.streamSid = frame.start.streamSid;
+        return {
+          kind: 'start',
+          callId: frame.start.callSid,
+          mode: frame.start.customParameters['mode'],
+          reconnected: frame.start.customParameters['reconnected'] === 'true',
+        };
+      case 'media': {
+        const payload = decodeBase64(frame.media.payload);
+        if (!payload) return { reason: 'media: payload is not base64' };
+        return { kind: 'audio', payload, sequence: Number(frame.media.chunk) };
+      }
+      case 'dtmf':
+        return { kind: 'dtmf', digit: frame.dtmf.digit };
+      case 'mark':
+        return { kind: 'mark', name: frame.mark.name, playedMs: frame.mark.played_ms, truncated: frame.mark.truncated };
+      case 'stop':
+        return { kind: 'end', reason: 'stop' };
+    }
+  }
+
+  private frame(frame: TwilioAgentFrame): string {
+    return JSON.stringify(frame);
+  }
+}
