@@ -9,6 +9,7 @@ import { parseMessage } from '../message/parser';
 import { createResponse } from '../message/response';
 import { serializeMessage } from '../message/serializer';
 import { NetworkTransport } from './network';
+import { responseTarget } from './routing';
 import type { MessageSource } from './transport';
 
 const fixtureBytes = (name: string): Buffer => readFileSync(join(__dirname, '..', 'message', 'fixtures', name));
@@ -137,6 +138,34 @@ describe('NetworkTransport on loopback', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(accepted).toHaveLength(1);
     expect(Buffer.concat(received).toString()).toBe(serializeMessage(msg).toString().repeat(3));
+  });
+
+  it('TCP response whose connection has closed → a new connection to the sent-by port (§18.2.2)', async () => {
+    const accepted: Socket[] = [];
+    const received: Buffer[] = [];
+    const server: Server = createServer((s) => {
+      accepted.push(s);
+      s.on('data', (d: Buffer) => received.push(d));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => {
+      for (const s of accepted) s.destroy();
+      return new Promise((r) => server.close(r));
+    });
+    const listenPort = (server.address() as { port: number }).port;
+    const sock = await tcpPeer();
+    const invite = fixtureBytes('kam-uas-tcp-00-received-invite.sip').toString().replace('SIP/2.0/TCP 127.0.0.1:25070;', `SIP/2.0/TCP 127.0.0.1:${listenPort};`);
+    const got = nextMessage(transport);
+    sock.write(invite);
+    const [msg, source] = await got;
+    const closed = once(sock, 'close');
+    sock.destroy();
+    await closed;
+    await new Promise((r) => setTimeout(r, 20));
+    transport.send(createResponse(msg as SipRequest, 486, { toTag: 't' }), responseTarget(topViaOf(msg), source));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(accepted).toHaveLength(1);
+    expect(Buffer.concat(received).toString()).toMatch(/^SIP\/2.0 486 Busy Here\r\n/);
   });
 
   it('TCP send to a closed port → onError with ERR_SIP_TRANSPORT', async () => {

@@ -47,9 +47,9 @@ describe('responseTarget (RFC 3261 §18.2.2, RFC 3581 §4)', () => {
     expect(responseTarget(via, udp('127.0.0.1', 40001))).toEqual({ protocol: 'udp', address: '127.0.0.1', port: 5060 });
   });
 
-  it('TCP with the connection the request came on → that connection', () => {
-    const via = parseVia('SIP/2.0/TCP 127.0.0.1:25070;branch=z9hG4bKx');
+  it('TCP → the connection the request came on, with received and the sent-by port to reconnect to', () => {
+    const via = parseVia('SIP/2.0/TCP 10.0.0.1:25070;branch=z9hG4bKx;received=127.0.0.1');
     const source: MessageSource = { protocol: 'tcp', address: '127.0.0.1', port: 51000, connectionId: 'tcp-7' };
-    expect(responseTarget(via, source)).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 51000, connectionId: 'tcp-7' });
+    expect(responseTarget(via, source)).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-7' });
   });
 });

@@ -42,8 +42,9 @@ export function stampReceived(req: SipRequest, source: MessageSource): void {
 /**
  * Where a response goes (§18.2.2, RFC 3581 §4), given the request's top Via (as
  * stamped by {@link stampReceived}) and where the request came from:
- * - reliable transport: back on the connection the request came on (`connectionId`),
- *   else a new connection to `received` (or the source address) at the sent-by port;
+ * - reliable transport: back on the connection the request came on (`connectionId`);
+ *   if it has closed, a new connection to `received` (or the source address) at the
+ *   sent-by port;
  * - `rport` with a value: to `received` at that port (symmetric response routing);
  * - `received`: to that address at the sent-by port (default 5060);
  * - otherwise the sent-by host and port.
@@ -55,9 +56,10 @@ export function responseTarget(topVia: Via, source: MessageSource): TransportTar
   const rport = getParam(topVia.params, 'rport');
   const sentByPort = topVia.port ?? DEFAULT_SIP_PORT;
   if (protocol === 'tcp') {
+    // The connection the request came on; should it be gone, a new one to `received` (or the
+    // source address) at the sent-by port.
     const address = typeof received === 'string' ? received : source.address;
-    const target = { protocol, address, port: typeof rport === 'string' ? Number(rport) : sentByPort };
-    return source.connectionId !== undefined ? { ...target, connectionId: source.connectionId, address: source.address, port: source.port } : target;
+    return source.connectionId !== undefined ? { protocol, address, port: sentByPort, connectionId: source.connectionId } : { protocol, address, port: sentByPort };
   }
   if (typeof rport === 'string' && rport !== '') {
     return { protocol, address: typeof received === 'string' ? received : source.address, port: Number(rport) };
