@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Dialog, TerminationReason } from './dialog/dialog';
 import type { DtmfInfo } from './dialog/dtmf';
 import type { IncomingCall } from './dialog/incoming-call';
@@ -410,6 +412,20 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       await done(h);
     });
 
+    it('Record-Route without lr (a strict router) → BYE to the router URI, the remote target last in Route (§12.2.1.1)', async () => {
+      const h = await harness();
+      h.transport.receive(request('INVITE', { body: OFFER }).replace(';lr;ftag=caller1', ';ftag=caller1'), KAMAILIO);
+      const dialog = await (h.calls[0] as IncomingCall).accept(ANSWER);
+      h.transport.receive(request('ACK', { toTag: toTagOf(h.last()) as string }), KAMAILIO);
+      void dialog.bye();
+      await flush();
+      const bye = h.last() as SipRequest;
+      expect(bye.uri).toBe('sip:127.0.0.1:25070;ftag=caller1');
+      expect(bye.headers.getAll('Route')).toEqual(['<sip:alice@127.0.0.1:25063>']);
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toMatchObject({ address: '127.0.0.1', port: 25070 });
+      await done(h);
+    });
+
     it('bye() before the ACK → waits for the ACK, then sends BYE (§15)', async () => {
       const h = await harness();
       const { dialog, tag } = await answered(h);
@@ -597,6 +613,47 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         await expect(result).resolves.toEqual({ status: 202 });
         await done(h);
       });
+    });
+  });
+
+  describe('with a real Kamailio INVITE over TCP (double Record-Route, fixtures/kam-uas-tcp-00)', () => {
+    const fixture = readFileSync(join(__dirname, 'message', 'fixtures', 'kam-uas-tcp-00-received-invite.sip'));
+    const FLOW: MessageSource = { protocol: 'tcp', address: '127.0.0.1', port: 41234, connectionId: 'tcp-9' };
+
+    it('200 → both Record-Route lines in order and a transport=tcp Contact, on the connection the INVITE came on', async () => {
+      const h = await harness();
+      h.transport.receive(fixture, FLOW);
+      await (h.calls[0] as IncomingCall).accept(ANSWER);
+      const ok = h.last() as SipResponse;
+      expect(ok.headers.getAll('Record-Route')).toEqual([
+        expect.stringMatching(/^<sip:127\.0\.0\.1:25070;transport=tcp;r2=on;lr;ftag=/),
+        expect.stringMatching(/^<sip:127\.0\.0\.1:25070;r2=on;lr;ftag=/),
+      ]);
+      expect(ok.headers.get('Contact')).toBe('<sip:gw@127.0.0.1:5090;transport=tcp>');
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-9' });
+      expect(h.calls[0]?.headers.get('x-route')).toEqual(['ai:demo-echo']);
+      await done(h);
+    });
+
+    it('bye() → Route = both Record-Route URIs, Request-URI = the caller Contact, sent over TCP to the first hop reusing the connection', async () => {
+      const h = await harness();
+      h.transport.receive(fixture, FLOW);
+      const dialog = await (h.calls[0] as IncomingCall).accept(ANSWER);
+      const tag = toTagOf(h.last()) as string;
+      const ack = fixture.toString().replace(/^INVITE \S+/, 'ACK sip:gw@127.0.0.1:5090;transport=tcp').replace('CSeq: 1 INVITE', 'CSeq: 1 ACK').replace(/^To: (.*)$/m, `To: $1;tag=${tag}`).replace(/branch=z9hG4bK[^;\r\n]*/, 'branch=z9hG4bKack1').replace(/^Content-Type:.*\r\n/m, '').replace(/\r\n\r\n[\s\S]*$/, '\r\n\r\n').replace(/Content-Length:\s*\d+/, 'Content-Length: 0');
+      h.transport.receive(ack, FLOW);
+      void dialog.bye();
+      await flush();
+      const bye = h.last() as SipRequest;
+      expect(bye.method).toBe('BYE');
+      expect(bye.uri).toBe('sip:alice@127.0.0.1:25064;transport=UDP');
+      expect(bye.headers.getAll('Route')).toEqual([
+        expect.stringMatching(/^<sip:127\.0\.0\.1:25070;transport=tcp;r2=on;lr;ftag=/),
+        expect.stringMatching(/^<sip:127\.0\.0\.1:25070;r2=on;lr;ftag=/),
+      ]);
+      expect(parseVia(bye.headers.get('Via') as string).transport).toBe('TCP');
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-9' });
+      await done(h);
     });
   });
 
