@@ -204,26 +204,29 @@ export class TrunkService {
 
   /**
    * Runs the reloads and returns the warning, if any. dispatcher.reload answers
-   * "Reload Failed" when it skipped a destination (dispatcher resolves host names as
-   * it loads, and drops those that do not resolve): name the trunks it skipped.
+   * "Reload Failed" when it skipped any destination of any trunk (it resolves host
+   * names as it loads and drops those that do not resolve); what matters here is
+   * whether it now holds this trunk's destination as written, so look.
    */
-  private async reload(reloads: Parameters<KamailioSync['apply']>[0]): Promise<string | undefined> {
+  private async reload(trunkId: string, reloads: Parameters<KamailioSync['apply']>[0]): Promise<string | undefined> {
     const outcome = await this.sync.apply(reloads);
     const skipped = outcome.failures.find((f) => f.rpc === 'dispatcher.reload' && /reload failed/i.test(f.problem));
     if (!skipped) return reloadWarning(outcome);
-    let explained: ReloadOutcome['failures'][number] = skipped;
+    let explained: ReloadOutcome['failures'][number] | undefined = skipped;
     try {
-      const [expected, loaded] = await Promise.all([this.store.dispatcherDestinations(), this.kamailio.dispatcherList()]);
-      const loadedTrunks = new Set(loaded.filter((d) => d.setid === DISPATCHER_SET_TRUNKS).map((d) => parseDispatcherAttrs(d.attrs)['trunk']));
-      const missing = expected.filter((e) => !loadedTrunks.has(e.trunk_id));
-      if (missing.length > 0) {
-        const list = missing.map((m) => `${m.trunk_id} (${m.destination})`).join(', ');
-        explained = { rpc: skipped.rpc, problem: `dispatcher.reload: Kamailio did not load the destination of ${list}: does the host name resolve?` };
+      const [expected, loaded] = await Promise.all([this.store.dispatcherDestination(trunkId), this.kamailio.dispatcherList()]);
+      const held = loaded.find((d) => d.setid === DISPATCHER_SET_TRUNKS && parseDispatcherAttrs(d.attrs)['trunk'] === trunkId);
+      if (expected === undefined && held === undefined) explained = undefined;
+      else if (expected !== undefined && held !== undefined && held.uri === expected.destination && held.attrs === expected.attrs) explained = undefined;
+      else if (expected !== undefined && held === undefined) {
+        explained = { rpc: skipped.rpc, problem: `dispatcher.reload: Kamailio did not load ${expected.destination} (does the host name resolve?)` };
       }
     } catch (err) {
       if (kamailioProblem(err) === undefined) throw err;
     }
-    return reloadWarning({ failures: outcome.failures.map((f) => (f === skipped ? explained : f)) });
+    const failures = outcome.failures.flatMap((f) => (f !== skipped ? [f] : explained ? [explained] : []));
+    if (explained === undefined) this.logger.info('dispatcher skipped other trunks\' destinations', { trunk_id: trunkId });
+    return reloadWarning({ failures });
   }
 
   private async require(trunkId: string): Promise<TrunkRow> {
@@ -270,7 +273,7 @@ export class TrunkService {
       });
     }
     this.logger.info('trunk created', { trunk_id: input.trunk_id, provider: input.provider, status: input.status });
-    const warning = await this.reload(change.reloads);
+    const warning = await this.reload(input.trunk_id, change.reloads);
     return this.view(change.result, warning ? [warning] : []);
   }
 
@@ -291,7 +294,7 @@ export class TrunkService {
     const change = await this.store.update(trunkId, patchOf);
     if (!change) throw notFound(trunkId);
     this.logger.info(`trunk ${what}`, { trunk_id: trunkId, fields, reloads: change.reloads.map((r) => r.kind) });
-    const warning = await this.reload(change.reloads);
+    const warning = await this.reload(trunkId, change.reloads);
     return this.view(change.result, warning ? [warning] : []);
   }
 
@@ -337,7 +340,7 @@ export class TrunkService {
     const change = await this.store.delete(trunkId);
     if (!change) throw notFound(trunkId);
     this.logger.info('trunk deleted', { trunk_id: trunkId, numbers_detached: change.result.numbersDetached });
-    const warning = await this.reload(change.reloads);
+    const warning = await this.reload(trunkId, change.reloads);
     return {
       trunk_id: trunkId,
       deleted: true,

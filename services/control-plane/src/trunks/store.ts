@@ -204,15 +204,14 @@ export class TrunkStore {
     });
   }
 
-  /** The trunk destinations written for Kamailio (dispatcher set 1). */
-  async dispatcherDestinations(): Promise<Array<{ trunk_id: string; destination: string }>> {
-    const rows = await this.db
+  /** The destination written for Kamailio for one trunk (dispatcher set 1), if any. */
+  async dispatcherDestination(trunkId: string): Promise<{ destination: string; attrs: string } | undefined> {
+    return this.db
       .selectFrom('dispatcher')
-      .select(['description', 'destination'])
+      .select(['destination', 'attrs'])
       .where('setid', '=', DISPATCHER_SET_TRUNKS)
-      .orderBy('description')
-      .execute();
-    return rows.map((r) => ({ trunk_id: r.description, destination: r.destination }));
+      .where('description', '=', trunkId)
+      .executeTakeFirst();
   }
 
   /** Per-trunk figures from acc (attempts, errors) and acc_cdrs (answered calls). */
