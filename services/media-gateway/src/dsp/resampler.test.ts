@@ -19,14 +19,33 @@ function inChunks(input: Int16Array, chunk: number | (() => number), process: (x
 }
 
 /** 1.5 s of a tone through a converter in 20 ms frames; the last second (whole cycles of every integer-Hz tone) is analysed. */
-function upsampleTone(frequency: number, phase = 0): Int16Array {
-  const up = new Upsampler2x();
-  return inChunks(toInt16(tone(12000, 8000, frequency, AMPLITUDE, phase)), 160, (x) => up.process(x));
+const upsampled = new Map<number, Int16Array>();
+function upsampleTone(frequency: number): Int16Array {
+  let y = upsampled.get(frequency);
+  if (!y) {
+    const up = new Upsampler2x();
+    y = inChunks(toInt16(tone(12000, 8000, frequency, AMPLITUDE)), 160, (x) => up.process(x));
+    upsampled.set(frequency, y);
+  }
+  return y;
 }
 
-function downsampleTone(frequency: number, phase = 0): Int16Array {
-  const down = new Downsampler2x();
-  return inChunks(toInt16(tone(24000, 16000, frequency, AMPLITUDE, phase)), 320, (x) => down.process(x));
+const downsampled = new Map<number, Int16Array>();
+function downsampleTone(frequency: number): Int16Array {
+  let y = downsampled.get(frequency);
+  if (!y) {
+    const down = new Downsampler2x();
+    y = inChunks(toInt16(tone(24000, 16000, frequency, AMPLITUDE)), 320, (x) => down.process(x));
+    downsampled.set(frequency, y);
+  }
+  return y;
+}
+
+/** Index of the first sample where two signals differ (−1 if identical, including length). */
+function firstDifference(a: Int16Array, b: Int16Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
 }
 
 /** Direct-form definition: y[n] = gain·Σ h[m]·x[n−m], rounded and saturated. */
@@ -113,10 +132,10 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
     const x = toInt16(mix(sweep(80000, 8000, 50, 3900, 12000), gaussianNoise(80000, 1000, 3)));
     const whole = new Upsampler2x().process(x);
     const framed = new Upsampler2x();
-    expect([...inChunks(x, 160, (c) => framed.process(c))]).toEqual([...whole]);
+    expect(firstDifference(inChunks(x, 160, (c) => framed.process(c)), whole)).toBe(-1);
     const rand = seededRandom(11);
     const odd = new Upsampler2x();
-    expect([...inChunks(x, () => 1 + Math.floor(rand() * 400), (c) => odd.process(c))]).toEqual([...whole]);
+    expect(firstDifference(inChunks(x, () => 1 + Math.floor(rand() * 400), (c) => odd.process(c)), whole)).toBe(-1);
   });
 
   test('reset() → output as from a fresh upsampler', () => {
@@ -171,10 +190,10 @@ describe('Downsampler2x (16 → 8 kHz)', () => {
     const x = toInt16(mix(sweep(160000, 16000, 50, 7900, 12000), gaussianNoise(160000, 1000, 9)));
     const whole = new Downsampler2x().process(x);
     const framed = new Downsampler2x();
-    expect([...inChunks(x, 320, (c) => framed.process(c))]).toEqual([...whole]);
+    expect(firstDifference(inChunks(x, 320, (c) => framed.process(c)), whole)).toBe(-1);
     const rand = seededRandom(13);
     const odd = new Downsampler2x();
-    expect([...inChunks(x, () => 1 + Math.floor(rand() * 700), (c) => odd.process(c))]).toEqual([...whole]);
+    expect(firstDifference(inChunks(x, () => 1 + Math.floor(rand() * 700), (c) => odd.process(c)), whole)).toBe(-1);
   });
 
   test('odd-length chunks → outputLength() tells how many samples come back', () => {
