@@ -3,6 +3,8 @@
  * over UDP and TCP, calling the UA directly (no Kamailio needed). A small test
  * application behind the UA answers according to the Request-URI user.
  */
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseUri, UserAgent, type Dialog, type DtmfInfo, type IncomingCall, type TerminationReason } from '../../services/media-gateway/src/sip';
 import { runSipp, SCENARIOS, type SippRun } from '../support/sipp';
@@ -73,6 +75,44 @@ function application(ua: UserAgent): Seen {
   return seen;
 }
 
+/**
+ * A port outside the ranges the other local stacks use (SIP 5060, 15060-16081,
+ * 35060-38448; HTTP; relays and their RTP ranges): 46000-59999, free now for UDP and TCP.
+ */
+async function quietPort(): Promise<number> {
+  for (;;) {
+    const port = 46000 + Math.floor(Math.random() * 14000);
+    const udp = createSocket('udp4');
+    const udpFree = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((r) => udp.close(() => r()));
+    const tcp = createServer();
+    const tcpFree = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((r) => (tcpFree ? tcp.close(() => r()) : r()));
+    if (udpFree && tcpFree) return port;
+  }
+}
+
+/** A started UA on a quiet port (another process may take the port between the check and the bind: retry). */
+async function startUa(transports: Transport[], setup: (ua: UserAgent) => void): Promise<UserAgent> {
+  for (;;) {
+    const ua = new UserAgent({ host: '127.0.0.1', port: await quietPort(), transports, userAgent: 'sip-ua test' });
+    setup(ua);
+    try {
+      await ua.start();
+      return ua;
+    } catch (err) {
+      await ua.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
 /** SIPp succeeded (exit 0); otherwise the failure shows SIPp's own account of it. */
 function expectSuccess(run: SippRun): void {
   const why = run.code === 0 ? '' : `--- stderr\n${run.stderr}\n--- errors\n${run.errors.slice(-3000)}\n--- messages (tail)\n${run.messages.slice(-4000)}`;
@@ -103,18 +143,17 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA ↔ SIPp over %s'
   let seen: Seen;
 
   beforeEach(async () => {
-    ua = new UserAgent({ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'], userAgent: 'sip-ua test' });
-    seen = application(ua);
-    await ua.start();
+    ua = await startUa(['udp', 'tcp'], (u) => (seen = application(u)));
   });
 
   afterEach(async () => {
     await ua.close();
   });
 
-  const sipp = (scenario: string, service: string, extra: { calls?: number; rate?: number; limit?: number; args?: string[]; timeoutSeconds?: number } = {}): Promise<SippRun> =>
+  const sipp = async (scenario: string, service: string, extra: { calls?: number; rate?: number; limit?: number; args?: string[]; timeoutSeconds?: number } = {}): Promise<SippRun> =>
     runSipp({
       scenario: join(SCENARIOS, scenario),
+      localPort: await quietPort(),
       remote: `127.0.0.1:${ua.port}`,
       transport: transport === 'udp' ? 'u1' : 't1',
       calls: extra.calls ?? 1,
@@ -196,9 +235,7 @@ describe('media-gateway SIP UA ↔ SIPp over lossy UDP', () => {
   let seen: Seen;
 
   beforeAll(async () => {
-    ua = new UserAgent({ host: '127.0.0.1', port: 0, transports: ['udp'] });
-    seen = application(ua);
-    await ua.start();
+    ua = await startUa(['udp'], (u) => (seen = application(u)));
   });
 
   afterAll(async () => {
@@ -208,6 +245,7 @@ describe('media-gateway SIP UA ↔ SIPp over lossy UDP', () => {
   it('SIPp dropping 10 % of messages (-lost 10) → retransmissions on both sides complete every call', async () => {
     const run = await runSipp({
       scenario: join(SCENARIOS, 'gw-call.xml'),
+      localPort: await quietPort(),
       remote: `127.0.0.1:${ua.port}`,
       transport: 'u1',
       calls: 30,

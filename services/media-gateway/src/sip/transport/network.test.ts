@@ -14,6 +14,53 @@ import type { MessageSource } from './transport';
 
 const fixtureBytes = (name: string): Buffer => readFileSync(join(__dirname, '..', 'message', 'fixtures', name));
 
+/**
+ * A port outside the ranges other local stacks use (SIP 5060/15060-16081/35060-38448,
+ * HTTP, relays and their RTP ranges): 46000-59999, free for UDP and TCP right now.
+ */
+async function quietPort(): Promise<number> {
+  for (;;) {
+    const port = 46000 + Math.floor(Math.random() * 14000);
+    const udp = createSocket('udp4');
+    const udpFree = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((r) => udp.close(() => r()));
+    const tcp = createServer();
+    const tcpFree = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((r) => (tcpFree ? tcp.close(() => r()) : r()));
+    if (udpFree && tcpFree) return port;
+  }
+}
+
+async function startTransport(protocols: Array<'udp' | 'tcp'>): Promise<NetworkTransport> {
+  for (;;) {
+    const t = new NetworkTransport({ host: '127.0.0.1', port: await quietPort(), protocols });
+    try {
+      await t.start();
+      return t;
+    } catch (err) {
+      await t.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+async function listenQuietly(server: Server): Promise<number> {
+  for (;;) {
+    const port = await quietPort();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return port;
+  }
+}
+
 function nextMessage(t: NetworkTransport): Promise<[SipMessage, MessageSource]> {
   return once(t, 'message') as Promise<[SipMessage, MessageSource]>;
 }
@@ -23,8 +70,7 @@ describe('NetworkTransport on loopback', () => {
   const closers: Array<() => unknown> = [];
 
   beforeEach(async () => {
-    transport = new NetworkTransport({ host: '127.0.0.1', port: 0, protocols: ['udp', 'tcp'] });
-    await transport.start();
+    transport = await startTransport(['udp', 'tcp']);
   });
 
   afterEach(async () => {
@@ -34,7 +80,8 @@ describe('NetworkTransport on loopback', () => {
 
   async function udpPeer(): Promise<UdpSocket> {
     const sock = createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const port = await quietPort();
+    await new Promise<void>((r) => sock.bind(port, '127.0.0.1', r));
     closers.push(() => new Promise<void>((r) => sock.close(() => r())));
     return sock;
   }
@@ -46,8 +93,13 @@ describe('NetworkTransport on loopback', () => {
     return sock;
   }
 
-  it('port 0 → UDP and TCP share the kernel-chosen port', () => {
-    expect(transport.port).toBeGreaterThan(0);
+  it('one port → UDP and TCP both bound on it', async () => {
+    const sock = await tcpPeer();
+    expect(sock.remotePort).toBe(transport.port);
+    const peer = await udpPeer();
+    const got = nextMessage(transport);
+    peer.send(fixtureBytes('kam-options-00-received-options.sip'), transport.port, '127.0.0.1');
+    expect((await got)[1].protocol).toBe('udp');
   });
 
   it('UDP request with an empty rport → delivered with rport and received stamped; the response goes back to the source port', async () => {
@@ -123,12 +175,11 @@ describe('NetworkTransport on loopback', () => {
       accepted.push(s);
       s.on('data', (d: Buffer) => received.push(d));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = await listenQuietly(server);
     closers.push(() => {
       for (const s of accepted) s.destroy();
       return new Promise((r) => server.close(r));
     });
-    const port = (server.address() as { port: number }).port;
     const msg = parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip'));
     transport.send(msg, { protocol: 'tcp', address: '127.0.0.1', port });
     transport.send(msg, { protocol: 'tcp', address: '127.0.0.1', port });
@@ -147,12 +198,11 @@ describe('NetworkTransport on loopback', () => {
       accepted.push(s);
       s.on('data', (d: Buffer) => received.push(d));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const listenPort = await listenQuietly(server);
     closers.push(() => {
       for (const s of accepted) s.destroy();
       return new Promise((r) => server.close(r));
     });
-    const listenPort = (server.address() as { port: number }).port;
     const sock = await tcpPeer();
     const invite = fixtureBytes('kam-uas-tcp-00-received-invite.sip').toString().replace('SIP/2.0/TCP 127.0.0.1:25070;', `SIP/2.0/TCP 127.0.0.1:${listenPort};`);
     const got = nextMessage(transport);
@@ -169,10 +219,7 @@ describe('NetworkTransport on loopback', () => {
   });
 
   it('TCP send to a closed port → onError with ERR_SIP_TRANSPORT', async () => {
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((r) => server.close(r));
+    const port = await quietPort();
     const err = await new Promise<SipError>((resolve) => {
       transport.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port }, resolve);
     });
@@ -190,8 +237,7 @@ describe('NetworkTransport on loopback', () => {
 
 describe('NetworkTransport with one protocol', () => {
   it('UDP only → TCP sends fail with ERR_SIP_TRANSPORT', async () => {
-    const t = new NetworkTransport({ host: '127.0.0.1', port: 0, protocols: ['udp'] });
-    await t.start();
+    const t = await startTransport(['udp']);
     const err = await new Promise<SipError>((resolve) => {
       t.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port: 9 }, resolve);
     });
