@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): App {
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',
       version: API_VERSION,
-      description: 'Manage SIP users and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+      description: 'Manage SIP users, trunks, numbers and the blocklist, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
     }))),
   ];
 

@@ -413,7 +413,7 @@ export class TrunkService {
   }
 
   async summary(): Promise<TrunkSummary> {
-    const [counts, callsToday] = await Promise.all([this.store.counts(), this.store.callsToday()]);
+    const [counts, callsToday, registeringIds] = await Promise.all([this.store.counts(), this.store.callsToday(), this.store.registeringTrunkIds()]);
     const byStatus = { active: 0, inactive: 0 };
     const byProvider: Record<string, number> = {};
     let outbound = 0;
@@ -442,7 +442,10 @@ export class TrunkService {
       ]);
       return {
         ...base,
-        registrations: { required: registering, registered: registrations.filter((r) => r.state === 'registered').length },
+        registrations: {
+          required: registering,
+          registered: registrations.filter((r) => r.state === 'registered' && registeringIds.includes(r.l_uuid)).length,
+        },
         active_calls: activeCalls,
       };
     } catch (err) {

@@ -268,6 +268,17 @@ export class TrunkStore {
     return Number(row.n);
   }
 
+  /** Active trunks that register to their provider (their uac records are keyed by trunk_id). */
+  async registeringTrunkIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('trunks')
+      .select('trunk_id')
+      .where('status', '=', 'active')
+      .where('requires_registration', '=', true)
+      .execute();
+    return rows.map((r) => r.trunk_id);
+  }
+
   /** Counts for the summary. */
   async counts(): Promise<Array<{ provider: string; status: TrunkStatus; supports_inbound: boolean; supports_outbound: boolean; requires_registration: boolean; n: number }>> {
     const rows = await this.db
