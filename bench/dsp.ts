@@ -20,6 +20,7 @@
  * Run: npx tsc -p tsconfig.json && node dist/bench/dsp.js   (BENCH_DSP_FRAMES=20000 to tune)
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { decodeUlaw, encodeUlaw } from '../services/media-gateway/src/codec/g711';
 import { readWav } from '../services/media-gateway/src/codec/wav';
@@ -43,12 +44,16 @@ const silentFrame = new Int16Array(160);
 
 let sink = 0;
 
-/** ns per call of `work(i)`, after a warm-up. */
+/**
+ * CPU ns per call of `work(i)`, after a warm-up. CPU time (user + system of this
+ * process), not wall time, so that other load on the machine does not count.
+ */
 function time(work: (i: number) => void): number {
   for (let i = 0; i < Math.min(2000, FRAMES); i++) work(i);
-  const start = process.hrtime.bigint();
+  const start = process.cpuUsage();
   for (let i = 0; i < FRAMES; i++) work(i);
-  return Number(process.hrtime.bigint() - start) / FRAMES;
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / FRAMES;
 }
 
 // ---- naive baselines -------------------------------------------------------
@@ -241,7 +246,7 @@ const rows: Row[] = [];
 }
 
 const fmt = (ns: number): string => (ns / 1000).toFixed(2).padStart(9);
-console.log(`DSP cost per 20 ms frame, ${FRAMES} frames of real speech per figure (Node ${process.version}, ${process.arch})\n`);
+console.log(`DSP CPU time per 20 ms frame, ${FRAMES} frames of real speech per figure (Node ${process.version}, ${process.arch}, load average ${loadavg()[0]?.toFixed(1)})\n`);
 console.log(`${'stage'.padEnd(36)} ${'µs/frame'.padStart(9)} ${'% core'.padStart(7)} ${'naive µs'.padStart(9)} ${'speed-up'.padStart(8)}`);
 for (const r of rows) {
   const share = ((100 * r.ns) / FRAME_NS).toFixed(3).padStart(7);
