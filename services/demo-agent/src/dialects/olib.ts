@@ -24,7 +24,7 @@ export class OlibAgentDialect implements AgentDialect {
     const parsed = parseOlibGatewayFrame(data.toString('utf8'));
     if (!parsed.ok) return parsed;
     const event = toEvent(parsed.frame);
-    return 'reason' in event ? { ok: false, reason: event.reason } : { ok: true, events: [event] };
+    return 'invalid' in event ? { ok: false, reason: event.invalid } : { ok: true, events: [event] };
   }
 
   accepted(callId: string): WireFrame {
@@ -72,7 +72,7 @@ export class OlibAgentDialect implements AgentDialect {
   }
 }
 
-function toEvent(frame: OlibGatewayFrame): GatewayEvent | { reason: string } {
+function toEvent(frame: OlibGatewayFrame): GatewayEvent | { invalid: string } {
   switch (frame.type) {
     case 'auth':
       return {
@@ -82,7 +82,7 @@ function toEvent(frame: OlibGatewayFrame): GatewayEvent | { reason: string } {
       };
     case 'audio_data': {
       const payload = decodeBase64(frame.data.audio);
-      if (!payload || payload.length % 2 !== 0) return { reason: 'audio_data: audio is not base64 PCM16LE' };
+      if (!payload || payload.length % 2 !== 0) return { invalid: 'audio_data: audio is not base64 PCM16LE' };
       return { kind: 'audio', payload, sequence: frame.data.sequence };
     }
     case 'dtmf':

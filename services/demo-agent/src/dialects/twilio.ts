@@ -35,7 +35,7 @@ export class TwilioAgentDialect implements AgentDialect {
     const parsed = parseTwilioGatewayFrame(data.toString('utf8'));
     if (!parsed.ok) return parsed;
     const event = this.toEvent(parsed.frame);
-    return 'reason' in event ? { ok: false, reason: event.reason } : { ok: true, events: [event] };
+    return 'invalid' in event ? { ok: false, reason: event.invalid } : { ok: true, events: [event] };
   }
 
   accepted(): null {
@@ -78,7 +78,7 @@ export class TwilioAgentDialect implements AgentDialect {
     return null;
   }
 
-  private toEvent(frame: TwilioGatewayFrame): GatewayEvent | { reason: string } {
+  private toEvent(frame: TwilioGatewayFrame): GatewayEvent | { invalid: string } {
     switch (frame.event) {
       case 'connected':
         return { kind: 'noop' };
@@ -92,7 +92,7 @@ export class TwilioAgentDialect implements AgentDialect {
         };
       case 'media': {
         const payload = decodeBase64(frame.media.payload);
-        if (!payload) return { reason: 'media: payload is not base64' };
+        if (!payload) return { invalid: 'media: payload is not base64' };
         return { kind: 'audio', payload, sequence: Number(frame.media.chunk) };
       }
       case 'dtmf':
