@@ -145,14 +145,29 @@ export class LocalStack {
   }
 
   private async startControlPlane(): Promise<void> {
-    const main = join(REPO_ROOT, 'dist', 'services', 'control-plane', 'src', 'main.js');
-    const child = this.spawn('control-plane', process.execPath, [main]);
-    const url = `http://${this.config.api.host}:${this.config.api.port}/health`;
+    await this.startNodeService('control-plane', `http://${this.config.api.host}:${this.config.api.port}/health`);
+  }
+
+  /** The built-in AI peer, unless AI_PLATFORM_WS_URL points at a real one. */
+  private async startDemoAgent(): Promise<void> {
+    if (this.env['AI_PLATFORM_WS_URL']) return;
+    const { host, port } = this.config.demoAgent;
+    await this.startNodeService('demo-agent', `http://${host}:${port}/health`);
+  }
+
+  private async startMediaGateway(): Promise<void> {
+    await this.startNodeService('media-gateway', `http://127.0.0.1:${this.config.gateway.httpPort}/health`);
+  }
+
+  /** A service of this repo (dist/services/<name>/src/main.js), ready when its health URL answers 200. */
+  private async startNodeService(name: string, healthUrl: string): Promise<void> {
+    const main = join(REPO_ROOT, 'dist', 'services', name, 'src', 'main.js');
+    const child = this.spawn(name, process.execPath, [main]);
     await waitUntilReady(
       child,
       async () => {
-        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-        if (res.status !== 200) throw new Error(`/health answered ${res.status}`);
+        const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
+        if (res.status !== 200) throw new Error(`${healthUrl} answered ${res.status}`);
       },
       30_000,
     );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { PCMA, PCMU, type G711Codec } from '../codec/g711';
+import { PCMA, PCMU } from '../codec/g711';
 import type { AiStream } from '../ai-stream';
 import { StereoWavRecorder } from '../recording/wav';
 import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
@@ -72,6 +72,9 @@ export interface CallMetrics {
   callEnded(reason: string, durationMs: number): void;
   rtpToWsLatency(ms: number): void;
   wsToRtpLatency(ms: number): void;
+  frames(direction: 'in' | 'out' | 'lost' | 'concealed' | 'to_ai' | 'from_ai', count: number): void;
+  wsEvent(event: 'connect' | 'failure' | 'reconnecting' | 'reconnect' | 'down'): void;
+  dtmf(source: string): void;
 }
 
 export interface CallDeps {
@@ -81,7 +84,7 @@ export interface CallDeps {
   readonly rtpAddress: string;
   readonly openSocket: () => Promise<RtpSocket>;
   readonly negotiate: Negotiate;
-  readonly createAiStream: (info: { callId: string; from: string; to: string; codec: G711Codec; customParameters: Record<string, string> }) => AiStream;
+  readonly createAiStream: (info: { callId: string; from: string; to: string; codec: 'PCMU' | 'PCMA'; customParameters: Record<string, string> }) => AiStream;
   readonly mediaParts: () => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
   readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
   readonly store: CallStore;
@@ -114,6 +117,11 @@ export class Call {
 
   get state(): CallState {
     return this.current;
+  }
+
+  /** Live figures for metrics: AI speech waiting, jitter-buffer delay. */
+  get live(): { playoutMs: number; jitterMs: number } {
+    return { playoutMs: this.leg?.playoutQueuedMs ?? 0, jitterMs: this.leg?.jitterDelayMs ?? 0 };
   }
 
   private transition(to: CallState): void {
@@ -154,11 +162,13 @@ export class Call {
       this.recorder = new StereoWavRecorder(this.recordingPath);
     }
     this.leg = new MediaLeg({ ...this.deps.mediaParts(), socket, codec, telephoneEventPt: n.telephoneEventPt, remote: n.remote, recorder: this.recorder });
-    this.ai = this.deps.createAiStream({ callId: this.id, from: request.fromUser, to: request.toUser, codec, customParameters: target.customParameters });
+    this.ai = this.deps.createAiStream({ callId: this.id, from: request.fromUser, to: request.toUser, codec: n.codec, customParameters: target.customParameters });
     this.wireAi(this.ai, this.leg);
     try {
       await this.ai.start();
+      this.deps.metrics.wsEvent('connect');
     } catch (err) {
+      this.deps.metrics.wsEvent('failure');
       this.deps.logger.warn('AI platform refused or unreachable; call refused', { callId: this.id, error: (err as Error).message });
       this.refuse(503, 'AI Platform Unavailable');
       return;
@@ -209,6 +219,16 @@ export class Call {
     this.unsubscribe?.();
     this.unsubscribe = null;
     const stats = this.leg ? { ...this.leg.stats } : {};
+    if (this.leg) {
+      const m = this.deps.metrics;
+      const l = this.leg.stats;
+      m.frames('in', l.packetsIn);
+      m.frames('out', l.packetsOut);
+      m.frames('lost', l.framesLost);
+      m.frames('concealed', l.framesConcealed);
+      m.frames('to_ai', l.framesToAi);
+      m.frames('from_ai', l.framesFromAi);
+    }
     this.leg?.close();
     const ai = this.ai;
     this.ai = null;
@@ -247,6 +267,7 @@ export class Call {
     leg.on('playoutLatency', (ms) => this.deps.metrics.wsToRtpLatency(ms));
     leg.on('dtmf', (press, source) => {
       ai.sendDtmf(press.digit, press.durationMs);
+      this.deps.metrics.dtmf(source);
       void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }));
     });
     leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
@@ -262,14 +283,19 @@ export class Call {
     ai.on('hangup', (reason) => void this.end(`ai hangup: ${reason}`, 'ai'));
     ai.on('transfer', (target) => void this.transfer(target));
     ai.on('reconnecting', (attempt) => {
+      this.deps.metrics.wsEvent('reconnecting');
       leg.setAiAway(true);
       void this.record(() => this.deps.store.event(this.id, 'ai_reconnecting', { attempt }));
     });
     ai.on('reconnected', () => {
+      this.deps.metrics.wsEvent('reconnect');
       leg.setAiAway(false);
       void this.record(() => this.deps.store.event(this.id, 'ai_reconnected', {}));
     });
-    ai.on('down', (reason) => void this.end(`ai unavailable: ${reason}`, 'ai'));
+    ai.on('down', (reason) => {
+      this.deps.metrics.wsEvent('down');
+      void this.end(`ai unavailable: ${reason}`, 'ai');
+    });
     ai.on('error', (err) => this.deps.logger.warn('AI stream error', { callId: this.id, code: err.code, error: err.message }));
   }
 
@@ -277,6 +303,7 @@ export class Call {
     dialog.onTerminated((reason) => void this.end(reason, 'caller'));
     dialog.onInfoDtmf((digit, durationMs) => {
       this.ai?.sendDtmf(digit, durationMs);
+      this.deps.metrics.dtmf('sip-info');
       void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source: 'sip-info' }));
     });
     dialog.onReinvite((offer, reply) => {

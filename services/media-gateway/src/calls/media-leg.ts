@@ -23,7 +23,7 @@ export type JitterOutput = { kind: 'frame'; payload: Buffer; timestamp: number; 
 export interface JitterBufferLike {
   push(packet: RtpPacket, arrivalMs: number): void;
   pop(nowMs: number): JitterOutput;
-  readonly delayMs?: number;
+  readonly stats?: { readonly delayMs: number; readonly jitterMs: number };
 }
 
 export interface ConcealerLike {
@@ -161,6 +161,10 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
 
   get playoutQueuedMs(): number {
     return this.playout.queuedMs;
+  }
+
+  get jitterDelayMs(): number {
+    return this.deps.jitter.stats?.delayMs ?? 0;
   }
 
   /** Queues RFC 4733 key presses (the AI's send_dtmf); false without a negotiated telephone-event. */

@@ -1,0 +1,95 @@
+import { Call, type AiTarget, type CallDeps, type CallRequest } from './call';
+import type { AiNumberSettings } from './store';
+
+export interface CallManagerOptions {
+  readonly maxCalls: number;
+  readonly defaultTarget: { readonly url: string; readonly dialect: AiTarget['dialect'] };
+  /** The built-in demo agent serves each dialect on its own path (/olib, /twilio, /binary). */
+  readonly demoAgentUrl?: string;
+  /** Builds a call's dependencies once its target is known. */
+  readonly callDeps: (request: CallRequest, target: AiTarget) => CallDeps;
+  readonly numberSettings: (digits: string) => Promise<AiNumberSettings | null>;
+  readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
+}
+
+/**
+ * The gateway's calls: admits INVITEs up to `maxCalls` (beyond that 503, so
+ * Kamailio's dispatcher tries another gateway), resolves where each call's AI lives
+ * from the number Kamailio routed (X-Route), and ends every call on shutdown.
+ */
+export class CallManager {
+  private readonly calls = new Map<string, Call>();
+  private closing = false;
+
+  constructor(private readonly options: CallManagerOptions) {}
+
+  get active(): number {
+    return this.calls.size;
+  }
+
+  list(): Call[] {
+    return [...this.calls.values()];
+  }
+
+  async handle(request: CallRequest): Promise<void> {
+    if (this.closing) {
+      request.reject(503, 'Gateway Shutting Down');
+      return;
+    }
+    if (this.calls.size >= this.options.maxCalls) {
+      request.reject(503, 'Gateway At Capacity');
+      return;
+    }
+    let target: AiTarget;
+    try {
+      target = await this.resolveTarget(request.route);
+    } catch (err) {
+      this.options.logger.warn('number settings unavailable', { route: request.route, error: (err as Error).message });
+      request.reject(503, 'Number Settings Unavailable');
+      return;
+    }
+    const call = new Call(this.options.callDeps(request, target));
+    this.calls.set(call.id, call);
+    void call.ended.then(() => this.calls.delete(call.id));
+    await call.answer();
+  }
+
+  /**
+   * `ai|<digits>`: the number's own dialect and agent URL when it has them; queue and
+   * IVR names, and calls dialled straight at the gateway, go to the default AI with
+   * the route passed along so the agent can tell them apart.
+   */
+  async resolveTarget(route: string): Promise<AiTarget> {
+    const [kind = '', name = ''] = route.split('|');
+    const base: AiTarget = {
+      url: this.options.defaultTarget.url,
+      dialect: this.options.defaultTarget.dialect,
+      customParameters: { route: route || 'direct', ...(kind ? { route_type: kind } : {}), ...(name ? { route_target: name } : {}) },
+      record: false,
+    };
+    if (kind !== 'ai' || !/^[0-9]{3,15}$/.test(name)) return this.withDemoPath(base);
+    const settings = await this.options.numberSettings(name);
+    if (!settings) return this.withDemoPath(base);
+    const custom: Record<string, string> = { ...base.customParameters, number: `+${name}` };
+    for (const [k, v] of Object.entries(settings.options ?? {})) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') custom[k] = String(v);
+    }
+    return this.withDemoPath({
+      url: settings.agentUrl ?? base.url,
+      dialect: settings.dialect ?? base.dialect,
+      customParameters: custom,
+      record: settings.recordingEnabled,
+    });
+  }
+
+  private withDemoPath(t: AiTarget): AiTarget {
+    const demo = this.options.demoAgentUrl;
+    return demo && t.url === demo ? { ...t, url: `${demo}/${t.dialect}` } : t;
+  }
+
+  /** Ends every call (BYE to each caller) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.calls.values()].map((c) => c.end('gateway shutting down', 'gateway')));
+  }
+}
