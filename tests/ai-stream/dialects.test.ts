@@ -142,4 +142,14 @@ describe('a call streamed to the demo agent in echo mode', () => {
     ]);
     await stream.end('caller_hangup');
   });
+
+  test.each(['olib', 'twilio', 'binary'] as const)('%s at the agent\'s base URL (no dialect path): the agent works the dialect out and echoes', async (dialect) => {
+    const stream = new AiStream({ ...streamOptions(agent.url, dialect), url: agent.url });
+    const heard = new Recorder(stream);
+    await stream.start();
+    await paced(stream, toneFrames(5));
+    await waitFor('the echo', () => heard.samples === 5 * 320);
+    expect(agent.sessions[0]?.dialect.name).toBe(dialect);
+    await stream.end('caller_hangup');
+  });
 });

@@ -27,7 +27,7 @@ const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
 /**
  * The demo agent's WebSocket server: one HTTP listener, the dialect chosen by path
- * (/olib, /twilio, /binary; anything else is 404). Owns its sessions: close() ends
+ * (/olib, /twilio, /binary; `/` works it out from the request; anything else is 404). Owns its sessions: close() ends
  * every one of them and the listener.
  */
 export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
@@ -82,7 +82,7 @@ export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, createAgentDialect(dialect), req.headers, {
+      const session = new AgentSession(ws, createAgentDialect(dialect, req.headers), req.headers, {
         secrets: this.options.secrets,
         defaultMode: this.options.defaultMode,
         prompts: this.options.prompts,

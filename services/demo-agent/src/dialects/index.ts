@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { AUTH_HEADERS } from '../../../media-gateway/src/ai-stream/auth';
 import type { DialectName } from '../../../media-gateway/src/ai-stream/dialects';
 import { OlibAgentDialect } from './olib';
 import { TwilioAgentDialect } from './twilio';
@@ -5,9 +7,16 @@ import type { AgentDialect } from './types';
 
 export type { AgentDialect, Credentials, GatewayEvent, WireFrame } from './types';
 
-/** The dialect a connection speaks, from its URL path: /olib, /twilio or /binary. */
-export function dialectForPath(pathname: string): DialectName | null {
+/**
+ * The dialect a connection speaks, from its URL path: /olib, /twilio or /binary.
+ * A bare `/` (a gateway pointed at the agent's base URL) is worked out from the
+ * request: Twilio credentials in the headers mean twilio, otherwise olib or binary as
+ * the auth frame says.
+ */
+export function dialectForPath(pathname: string): DialectName | 'auto' | null {
   switch (pathname.replace(/\/+$/, '')) {
+    case '':
+      return 'auto';
     case '/olib':
       return 'olib';
     case '/twilio':
@@ -19,8 +28,10 @@ export function dialectForPath(pathname: string): DialectName | null {
   }
 }
 
-export function createAgentDialect(name: DialectName): AgentDialect {
+export function createAgentDialect(name: DialectName | 'auto', headers: IncomingHttpHeaders = {}): AgentDialect {
   switch (name) {
+    case 'auto':
+      return headers[AUTH_HEADERS.signature] !== undefined ? new TwilioAgentDialect() : new OlibAgentDialect('auto');
     case 'olib':
       return new OlibAgentDialect(false);
     case 'binary':

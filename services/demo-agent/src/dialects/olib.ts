@@ -2,13 +2,23 @@ import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../media-gate
 import { parseOlibGatewayFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
 import type { AgentDialect, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
-/** `olib` (JSON, base64 audio) and `binary` (same control frames, raw PCM16LE audio), AI side. */
+/**
+ * `olib` (JSON, base64 audio) and `binary` (same control frames, raw PCM16LE audio),
+ * AI side. With `'auto'` (a connection to `/`), the auth frame's
+ * `call.audio_format.framing` decides which of the two it is.
+ */
 export class OlibAgentDialect implements AgentDialect {
-  readonly name: 'olib' | 'binary';
   readonly credentialsInHeaders = false;
+  private binaryAudio: boolean;
+  private undecided: boolean;
 
-  constructor(private readonly binaryAudio: boolean) {
-    this.name = binaryAudio ? 'binary' : 'olib';
+  constructor(framing: boolean | 'auto') {
+    this.binaryAudio = framing === true;
+    this.undecided = framing === 'auto';
+  }
+
+  get name(): 'olib' | 'binary' {
+    return this.binaryAudio ? 'binary' : 'olib';
   }
 
   headerCredentials(): null {
@@ -23,6 +33,10 @@ export class OlibAgentDialect implements AgentDialect {
     }
     const parsed = parseOlibGatewayFrame(data.toString('utf8'));
     if (!parsed.ok) return parsed;
+    if (parsed.frame.type === 'auth' && this.undecided) {
+      this.binaryAudio = parsed.frame.call.audio_format?.framing === 'binary';
+      this.undecided = false;
+    }
     const event = toEvent(parsed.frame);
     return 'invalid' in event ? { ok: false, reason: event.invalid } : { ok: true, events: [event] };
   }

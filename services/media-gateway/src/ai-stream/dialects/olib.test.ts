@@ -30,7 +30,7 @@ describe('olib dialect, gateway side', () => {
         direction: 'incoming',
         codec: 'PCMA',
         sample_rate: 8000,
-        audio_format: { encoding: 'pcm_s16le', sample_rate: 16000, channels: 1, frame_ms: 20 },
+        audio_format: { encoding: 'pcm_s16le', sample_rate: 16000, channels: 1, frame_ms: 20, framing: 'json' },
         custom: { mode: 'echo' },
       },
     });
@@ -126,8 +126,8 @@ describe('binary dialect, gateway side', () => {
     expect(gatewayFrame(dialect().gap(4) as string)).toEqual({ type: 'audio_gap', data: { call_id: 'call-1', dropped_frames: 4, dropped_ms: 80 } });
   });
 
-  test('control vocabulary is olib\'s', () => {
+  test('control vocabulary is olib\'s; the auth frame says the audio is binary', () => {
     expect(dialect().name).toBe('binary');
-    expect(gatewayFrame(dialect().opening(auth)[0] as string).type).toBe('auth');
+    expect(gatewayFrame(dialect().opening(auth)[0] as string)).toMatchObject({ type: 'auth', call: { audio_format: { framing: 'binary' } } });
   });
 });

@@ -1,7 +1,7 @@
 import type { AuthMaterial } from '../auth';
 import type { WireFrame } from '../queue';
 import { FRAME_MS, base64ToInt16, int16ToBase64, int16ToPcm16le, pcm16leToInt16 } from '../wire/pcm';
-import { OLIB_AUDIO_FORMAT, parseOlibAiFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../wire/olib';
+import { olibAudioFormat, parseOlibAiFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../wire/olib';
 import type { AiMessage, CallEvent, CallInfo, Decoded, DialectName, GatewayDialect } from './types';
 
 /**
@@ -38,7 +38,7 @@ export class OlibDialect implements GatewayDialect {
           direction: this.call.direction,
           codec: this.call.codec,
           sample_rate: 8000,
-          audio_format: OLIB_AUDIO_FORMAT,
+          audio_format: olibAudioFormat(this.binaryAudio ? 'binary' : 'json'),
           custom: { ...(this.call.customParameters ?? {}) },
         },
       }),

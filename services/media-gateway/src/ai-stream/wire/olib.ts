@@ -21,9 +21,13 @@ export interface OlibAudioFormat {
   readonly sample_rate: 16000;
   readonly channels: 1;
   readonly frame_ms: 20;
+  /** `json`: base64 in `audio_data` / `audio` (olib); `binary`: raw binary messages (binary dialect) */
+  readonly framing: 'json' | 'binary';
 }
 
-export const OLIB_AUDIO_FORMAT: OlibAudioFormat = Object.freeze({ encoding: 'pcm_s16le', sample_rate: 16000, channels: 1, frame_ms: 20 });
+export function olibAudioFormat(framing: OlibAudioFormat['framing']): OlibAudioFormat {
+  return { encoding: 'pcm_s16le', sample_rate: 16000, channels: 1, frame_ms: 20, framing };
+}
 
 // ─── gateway → AI ────────────────────────────────────────────────────────────────
 
@@ -255,7 +259,7 @@ const callSchema = {
     direction: { enum: ['incoming', 'outgoing'] },
     codec: { enum: ['PCMU', 'PCMA'] },
     sample_rate: { type: 'integer' },
-    audio_format: { type: 'object' },
+    audio_format: { type: 'object', properties: { framing: { enum: ['json', 'binary'] } } },
     custom: { type: 'object', additionalProperties: { type: 'string' } },
   },
   required: ['conversation_id', 'from_number', 'to_number', 'direction', 'codec', 'sample_rate'],
