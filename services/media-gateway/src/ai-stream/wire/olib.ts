@@ -205,7 +205,7 @@ export type OlibAiFrame =
 
 /** RFC 4733 §3.2 events 0–15 as the digits people write. */
 export const DTMF_DIGIT_PATTERN = '^[0-9A-D*#]$';
-export const DTMF_DIGITS_PATTERN = '^[0-9A-D*#,]{1,64}$';
+export const DTMF_DIGITS_PATTERN = '^[0-9A-D*#]{1,64}$';
 
 const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;

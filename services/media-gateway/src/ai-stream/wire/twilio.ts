@@ -1,4 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
+import { DTMF_DIGITS_PATTERN } from './olib';
 import { parseJsonFrame, type Parsed } from './parse';
 
 /**
@@ -154,7 +155,7 @@ export const TWILIO_AGENT_FRAME_SCHEMA = {
     event('clear', undefined, []),
     event('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
     event('transfer', { target: nonEmpty }, ['target']),
-    event('send_dtmf', { digits: { type: 'string', pattern: '^[0-9A-D*#,]{1,64}$' }, duration_ms: { type: 'integer', minimum: 40, maximum: 5000 } }, ['digits']),
+    event('send_dtmf', { digits: { type: 'string', pattern: DTMF_DIGITS_PATTERN }, duration_ms: { type: 'integer', minimum: 40, maximum: 5000 } }, ['digits']),
     event('error', { code: nonEmpty, message: str }, ['code']),
   ],
 } as const;
