@@ -1,4 +1,4 @@
-import { LocalStack } from './stack/supervisor';
+import { DEMO_NUMBER, LocalStack } from './stack/supervisor';
 
 /** `npm start`: the whole stack in the foreground; Ctrl-C or SIGTERM stops all of it. */
 async function main(): Promise<void> {
@@ -40,8 +40,13 @@ Ready in ${seconds} s. Listening on:
   Kamailio RPC  ${e.kamailioRpc} (loopback only)
   evapi         ${e.evapi} (loopback only)
   Media relay   ${e.relay}
+  AI gateway    ${e.gateway}
+  AI platform   ${e.ai}
   Database      ${e.database}
   Logs          ${e.logs}
+
+Talk to the AI: register a softphone as any SIP user (create one with the API) and dial
+  ${DEMO_NUMBER.slice(1)}  (or ${DEMO_NUMBER})
 
 Admin token:    npm run token -- --role admin
 Operator token: npm run token -- --role operator

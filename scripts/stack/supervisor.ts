@@ -8,6 +8,10 @@ import { kamailioArgs, renderKamailioConfig } from './kamailio';
 import { applyMigrations, ensureLocalPostgres, ensureRoleAndDatabase, recreateDatabase, waitForDatabase } from './postgres';
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
+import { mintToken } from '../../services/control-plane/src/auth/tokens';
+
+/** The number `npm start` routes to the AI (E.164; dial 18005550100 or +18005550100). */
+export const DEMO_NUMBER = '+18005550100';
 
 export interface StackOptions {
   readonly instance: Instance;
@@ -26,6 +30,8 @@ export interface StackEndpoints {
   readonly kamailioRpc: string;
   readonly evapi: string;
   readonly relay: string;
+  readonly gateway: string;
+  readonly ai: string;
   readonly database: string;
   readonly logs: string;
 }
@@ -66,6 +72,8 @@ export class LocalStack {
       relay: c.relay.kind === 'rtpengine'
         ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`
         : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
+      gateway: `sip:${c.gateway.sipAddress}:${c.gateway.sipPort} (UDP and TCP), metrics http://127.0.0.1:${c.gateway.httpPort}/metrics`,
+      ai: this.env['AI_PLATFORM_WS_URL'] ? `${c.ai.defaultUrl} (${c.ai.dialect})` : `demo agent ${c.ai.defaultUrl}/{olib,twilio,binary}`,
       database: redactUrl(c.databaseUrl),
       logs: join(c.stateDir, 'logs'),
     };
@@ -89,6 +97,9 @@ export class LocalStack {
       await this.startRelay();
       await this.startKamailio();
       await this.startControlPlane();
+      await this.startDemoAgent();
+      await this.startMediaGateway();
+      await this.ensureDemoNumber();
     } catch (err) {
       await this.stop();
       throw err;
@@ -152,22 +163,38 @@ export class LocalStack {
   private async startDemoAgent(): Promise<void> {
     if (this.env['AI_PLATFORM_WS_URL']) return;
     const { host, port } = this.config.demoAgent;
-    await this.startNodeService('demo-agent', `http://${host}:${port}/health`);
+    // A WebSocket-only server: any HTTP answer (426 Upgrade Required) means it listens.
+    await this.startNodeService('demo-agent', `http://${host}:${port}/`, () => true);
+  }
+
+  /**
+   * A number routed to the AI, so a softphone registered as any SIP user can dial it
+   * and talk to the demo agent (or the configured AI platform). Created through the
+   * API like any number; already there is fine.
+   */
+  private async ensureDemoNumber(): Promise<void> {
+    const token = await mintToken({ role: 'operator', secret: this.config.secrets.jwtSecretKey, ttlSeconds: 60 });
+    const res = await fetch(`http://${this.config.api.host}:${this.config.api.port}/api/numbers/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ number: DEMO_NUMBER, route_type: 'ai', ai_dialect: this.config.ai.dialect, description: 'Demo: talk to the AI' }),
+    });
+    if (res.status !== 201 && res.status !== 409) throw new Error(`creating the demo number ${DEMO_NUMBER} answered ${res.status}: ${await res.text()}`);
   }
 
   private async startMediaGateway(): Promise<void> {
     await this.startNodeService('media-gateway', `http://127.0.0.1:${this.config.gateway.httpPort}/health`);
   }
 
-  /** A service of this repo (dist/services/<name>/src/main.js), ready when its health URL answers 200. */
-  private async startNodeService(name: string, healthUrl: string): Promise<void> {
+  /** A service of this repo (dist/services/<name>/src/main.js), ready when its health URL answers (200 unless `ok` says otherwise). */
+  private async startNodeService(name: string, healthUrl: string, ok: (status: number) => boolean = (st) => st === 200): Promise<void> {
     const main = join(REPO_ROOT, 'dist', 'services', name, 'src', 'main.js');
     const child = this.spawn(name, process.execPath, [main]);
     await waitUntilReady(
       child,
       async () => {
         const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
-        if (res.status !== 200) throw new Error(`${healthUrl} answered ${res.status}`);
+        if (!ok(res.status)) throw new Error(`${healthUrl} answered ${res.status}`);
       },
       30_000,
     );

@@ -88,6 +88,8 @@ export interface RunningSipp {
   readonly localPort: number;
   /** SIPp's process id: it appears in SIPp's tags (`[pid]SIPpTag00[call_number]`). */
   readonly pid: number;
+  /** The message trace SIPp is writing (to follow a call while it runs). */
+  readonly messagesPath: string;
   kill(): void;
 }
 
@@ -139,7 +141,7 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     });
   });
   // SIGTERM: SIPp has written its traces message by message; SIGINT would wait for calls.
-  return { done, localPort, pid: proc.pid ?? 0, kill: () => proc.kill('SIGTERM') };
+  return { done, localPort, pid: proc.pid ?? 0, messagesPath: join(dir, 'messages.log'), kill: () => proc.kill('SIGTERM') };
 }
 
 export interface TracedMessage {
@@ -252,6 +254,53 @@ const SDP_OFFER = `v=0
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-15
       a=ptime:20`;
+
+/**
+ * An authenticated call whose media is not SIPp's: the SDP offers `c=IN IP4
+ * [media_ip]` and `m=audio [rtp_port]` (key rtp_port, a socket of the test's own)
+ * with the given codec and telephone-event 101. Keys: user, callee, domain, rtp_port.
+ */
+export function uacMediaScenario(s: { readonly codec: 'PCMU' | 'PCMA'; readonly holdMs: number; readonly authenticate?: boolean }): string {
+  const pt = s.codec === 'PCMU' ? 0 : 8;
+  const file = uacInviteScenario({ expect: 200, authenticate: s.authenticate ?? true, holdMs: s.holdMs });
+  const text = readFileSync(file, 'utf8').replaceAll(
+    SDP_OFFER,
+    `v=0
+      o=[user] 53655765 2353687637 IN IP4 [media_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [rtp_port] RTP/AVP ${pt} 101
+      a=rtpmap:${pt} ${s.codec}/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20`,
+  );
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Waits until SIPp's live trace shows a 200 OK with SDP; returns the media address it names. */
+export async function waitForAnswer(run: RunningSipp, timeoutMs = 10_000): Promise<{ address: string; port: number }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const trace = (() => {
+      try {
+        return readFileSync(run.messagesPath, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    const ok = tracedMessages({ messages: trace } as SippRun).find((m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200 OK') && /m=audio \d+/.test(m.text));
+    if (ok) {
+      const c = /c=IN IP4 ([0-9.]+)/.exec(ok.text);
+      const m = /m=audio (\d+)/.exec(ok.text);
+      return { address: c?.[1] ?? '127.0.0.1', port: Number(m?.[1]) };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no 200 OK with SDP in time');
+}
 
 export interface UacInvite {
   /** The final response the INVITE must get. */
