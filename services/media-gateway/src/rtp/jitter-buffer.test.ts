@@ -308,6 +308,20 @@ describe('JitterBuffer', () => {
     expect(s.reordered).toBeGreaterThan(1000);
   });
 
+  it('audio paused while the sender sends a key press as RFC 4733 events (shared sequence numbers) → no loss counted', () => {
+    const jb = new JitterBuffer({ payloadTypes: [0] });
+    const audio = stream({ count: 120, silent: (i) => i >= 50 && i < 65 });
+    // The 15 frames of the pause carry 10 event packets that take sequence numbers 1050–1059.
+    const events: Arrival[] = range(10).map((k) => ({
+      arrivalMs: 50 * 20 + 10 + k * 25,
+      packet: { marker: k === 0, payloadType: 101, sequence: 1050 + k, timestamp: 160_000 + 160 * 50, ssrc: 0x5151, payload: Buffer.from([5, k >= 7 ? 0x8a : 0x0a, 0, 160]) },
+    }));
+    const resumed = audio.map((a) => (indexOf(a) >= 65 ? { ...a, packet: { ...a.packet, sequence: a.packet.sequence + 10 } } : a));
+    const ticks = drive(jb, [...resumed, ...events], 3000);
+    expect(played(ticks)).toEqual(range(120).filter((i) => i < 50 || i >= 65));
+    expect(jb.stats).toMatchObject({ lost: 0, concealed: 0, ignored: 10 });
+  });
+
   it('new SSRC mid-stream → old buffer flushed, the new stream primes and plays from its first packet', () => {
     const jb = new JitterBuffer();
     const a = stream({ count: 100 });

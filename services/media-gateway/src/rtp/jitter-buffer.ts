@@ -48,7 +48,12 @@ export interface JitterBufferOptions {
   readonly shrinkIntervalMs?: number;
   /** A transit jump larger than this (timestamp jump, long outage) re-synchronises; 1 s. */
   readonly resyncMs?: number;
-  /** Payload types to accept; others (comfort noise, events) are ignored. Default: all. */
+  /**
+   * Payload types to accept (the negotiated audio codec); others are ignored.
+   * Telephone-events belong to TelephoneEventReceiver, but push them here too:
+   * their sequence numbers are noted so the audio hole they leave is not loss.
+   * Default: all accepted.
+   */
   readonly payloadTypes?: readonly number[];
   /**
    * Whether a payload is silence, so the buffer may drop or insert frames where
@@ -96,6 +101,8 @@ interface Entry {
   /** Extended timestamp one past the last sample. */
   readonly end: number;
   readonly seq: number;
+  /** Extended sequence number. */
+  readonly seqExt: number;
   readonly packet: RtpPacket;
 }
 
@@ -173,8 +180,10 @@ export class JitterBuffer {
   private readonly lostTs: number[] = [];
   private lastArrivalMs = -Infinity;
   private heldTicks = 0;
-  /** Sequence number of the last packet played out (or given up), to tell silence from loss. */
+  /** Extended sequence number of the last packet played out (or given up), to tell silence from loss. */
   private lastSeq: number | undefined;
+  /** Sequence numbers of this stream's packets of other payload types (events), which are no loss. */
+  private readonly otherSeen = new Float64Array(SEQ_WINDOW).fill(-1);
   private lastShrinkMs = -Infinity;
   private measured = false;
   /** Until then the target keeps the initial delay as its floor: too little is known to go lower. */
@@ -240,6 +249,13 @@ export class JitterBuffer {
   push(packet: RtpPacket, arrivalMs: number): void {
     if (this.payloadTypes && !this.payloadTypes.has(packet.payloadType)) {
       this.counts.ignored += 1;
+      if (packet.ssrc === this.ssrc) {
+        // RFC 4733 §2.1: events share the stream's sequence numbers; remember them
+        // so the hole they leave among the audio packets is not counted as loss.
+        const seqExt = this.extendSeq(packet.sequence);
+        this.otherSeen[seqExt % SEQ_WINDOW] = seqExt;
+        if (seqExt > this.newestSeqExt) this.newestSeqExt = seqExt;
+      }
       return;
     }
     if (packet.payload.length === 0) return;
@@ -280,7 +296,7 @@ export class JitterBuffer {
     if (outOfOrder) this.counts.reordered += 1;
 
     if (this.stateValue === 'idle') this.transition('buffering');
-    this.insert({ ts: ext, end, seq: packet.sequence, packet });
+    this.insert({ ts: ext, end, seq: packet.sequence, seqExt, packet });
   }
 
   /** The output for this tick; call exactly once per frame period. */
@@ -291,7 +307,7 @@ export class JitterBuffer {
       const head = this.queue[0];
       if (!head) return EMPTY;
       if (this.delayOf(head.ts, nowMs) < this.targetDelayMs()) return EMPTY;
-      if (this.primed && this.lastSeq !== undefined) this.countMissing((head.seq - this.lastSeq - 1) & 0xffff);
+      if (this.primed) this.countMissing(this.missingBefore(head));
       this.playTs = head.ts;
       this.primed = true;
       this.heldTicks = 0;
@@ -316,6 +332,7 @@ export class JitterBuffer {
     this.peakSegmentStart = -Infinity;
     this.lostTs.length = 0;
     this.seqSeen.fill(-1);
+    this.otherSeen.fill(-1);
     this.newestSeqExt = -1;
     this.heldTicks = 0;
     this.delayMs = 0;
@@ -342,7 +359,7 @@ export class JitterBuffer {
       // Sequence numbers tell silence from loss (RFC 3550 §5.1: one per packet
       // sent): a sender that stopped sending (silence suppression, RFC 3551 §4.1)
       // resumes with the next number; a lost packet leaves a hole in them.
-      const missingPackets = this.lastSeq === undefined ? 0 : (head.seq - this.lastSeq - 1) & 0xffff;
+      const missingPackets = this.missingBefore(head);
       const unexplained = head.ts - this.playTs - missingPackets * (head.end - head.ts);
       if (missingPackets === 0 || head.packet.marker || unexplained >= this.frameSamples) {
         // A new talkspurt: the gap is silence (more of it than the missing packets
@@ -472,17 +489,27 @@ export class JitterBuffer {
     let n = 0;
     while (n < this.queue.length && this.queue[n]!.end <= this.playTs) n += 1;
     if (n > 0) {
-      this.lastSeq = this.queue[n - 1]!.seq;
+      this.lastSeq = this.queue[n - 1]!.seqExt;
       this.queue.splice(0, n);
     } else if (this.lastSeq !== undefined && this.lostTs[this.lostTs.length - 1] === this.playTs - this.frameSamples) {
       // A frame given up as lost stands for one sequence number.
-      this.lastSeq = (this.lastSeq + 1) & 0xffff;
+      this.lastSeq += 1;
     }
   }
 
   /** Packets that never came before a talkspurt or a re-prime: lost, with no frame to conceal. */
   private countMissing(packets: number): void {
     if (packets > 0 && packets < 0x8000) this.counts.lost += packets;
+  }
+
+  /** Audio packets missing between the last one played and `head` (event packets in between are not missing). */
+  private missingBefore(head: Entry): number {
+    if (this.lastSeq === undefined) return 0;
+    const gap = head.seqExt - this.lastSeq - 1;
+    if (gap <= 0 || gap >= SEQ_WINDOW) return Math.max(0, gap);
+    let missing = gap;
+    for (let s = this.lastSeq + 1; s < head.seqExt; s++) if (this.otherSeen[s % SEQ_WINDOW] === s) missing -= 1;
+    return missing;
   }
 
   private discardFrames(frames: number): void {
@@ -529,6 +556,7 @@ export class JitterBuffer {
     this.baselineSegmentStart = -Infinity;
     this.lostTs.length = 0;
     this.seqSeen.fill(-1);
+    this.otherSeen.fill(-1);
     this.newestSeqExt = -1;
     this.heldTicks = 0;
     this.lastExt = packet.timestamp;
