@@ -79,6 +79,11 @@ export class LocalStack {
     };
   }
 
+  /** Process id of a running child (`kamailio`, `rtpengine`, `control-plane`, `demo-agent`, `media-gateway`), e.g. for benchmarks. */
+  pidOf(name: string): number | undefined {
+    return this.children.find((c) => c.spec.name === name && c.state !== 'exited')?.pid;
+  }
+
   /** Called when a child dies while the stack is meant to be running. */
   onCrash(handler: (child: SupervisedChild) => void): void {
     this.crashHandler = handler;
