@@ -131,10 +131,10 @@ async function main(): Promise<void> {
         heartbeatMs: 5000,
         logger: logger.child({ component: 'ai-stream', callId: info.callId }),
       }),
-    mediaParts: () => {
+    mediaParts: (codecPt) => {
       const hold = new HoldAudio();
       return {
-        jitter: new JitterBuffer(),
+        jitter: new JitterBuffer({ payloadTypes: [codecPt] }),
         concealer: new G711Plc(),
         inband: new InbandDtmfDetector(),
         telephoneEvents: new TelephoneEventReceiver({ now }),

@@ -202,6 +202,9 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     if (this.deps.telephoneEventPt !== null && packet.payloadType === this.deps.telephoneEventPt) {
       const press = this.deps.telephoneEvents.onPacket(packet, now);
       if (press) this.reportRfc4733(press, now);
+      // The jitter buffer notes the event's sequence numbers, so the audio pause while
+      // a key is down is not taken for loss.
+      this.deps.jitter.push(packet, now);
       return;
     }
     if (packet.payloadType !== this.deps.codec.payloadType) {
