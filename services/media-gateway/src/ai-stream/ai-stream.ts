@@ -201,7 +201,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
     this.sendControl(this.dialect.dtmf(digit, durationMs));
   }
 
-  /** The audio before mark `name` has played (`truncated`: cut short by `clear` or the call's end). */
+  /** The audio before mark `name` has played (`truncated`: cut short by `clear`, `playedMs` is what was heard). */
   markPlayed(name: string, playedMs: number, truncated: boolean): void {
     this.sendControl(this.dialect.markPlayed(name, playedMs, truncated));
   }
