@@ -85,4 +85,14 @@ describe('the demo agent checks the gateway\'s credentials', () => {
     expect(code).toBe(4401);
     expect(frames.map((f) => JSON.parse(f) as unknown)).toEqual([{ type: 'error', data: { code: 'ERR_AUTH_REQUIRED', message: 'the first frame must be auth' } }]);
   });
+
+  test('plain HTTP: GET /health → 200 with the session count; anything else → 426 Upgrade Required', async () => {
+    const base = agent.url.replace('ws://', 'http://');
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', sessions: 0, voice: 'tones' });
+    const other = await fetch(`${base}/olib`);
+    expect(other.status).toBe(426);
+    await other.text();
+  });
 });

@@ -27,7 +27,8 @@ const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
 /**
  * The demo agent's WebSocket server: one HTTP listener, the dialect chosen by path
- * (/olib, /twilio, /binary; `/` works it out from the request; anything else is 404). Owns its sessions: close() ends
+ * (/olib, /twilio, /binary; `/` works it out from the request; anything else is 404),
+ * and `GET /health` for probes.  Owns its sessions: close() ends
  * every one of them and the listener.
  */
 export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
@@ -38,7 +39,12 @@ export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
 
   constructor(private readonly options: DemoAgentOptions) {
     super();
-    this.http = createServer((_req, res) => {
+    this.http = createServer((req, res) => {
+      // A probe for supervisors and Kubernetes; everything else here is WebSocket.
+      if (req.method === 'GET' && req.url === '/health') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', sessions: this.live.size, voice: options.prompts.voice }));
+        return;
+      }
       res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket only: /olib, /twilio or /binary\n');
     });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
