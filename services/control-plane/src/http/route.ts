@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ErrorObject } from 'ajv';
 import type { AppError } from '../../../common/src/errors';
 import type { Access } from '../auth/access';
@@ -13,10 +14,11 @@ export interface RouteContext<B, Q, P> {
   readonly requestId: string;
 }
 
-/** What a handler answers: JSON (`body`) or text (`text` with its content type). */
+/** What a handler answers: JSON (`body`), text (`text` with its content type) or bytes piped from `stream` (files). */
 export type RouteReply =
   | { readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
-  | { readonly status: number; readonly text: string; readonly contentType: string; readonly headers?: Record<string, string> };
+  | { readonly status: number; readonly text: string; readonly contentType: string; readonly headers?: Record<string, string> }
+  | { readonly status: number; readonly stream: Readable; readonly contentType: string; readonly headers?: Record<string, string> };
 
 export interface ResponseSpec {
   readonly description: string;

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import express, { type RequestHandler, type Response, type Router } from 'express';
 import { AppError } from '../../../common/src/errors';
 import { authorize } from '../auth/access';
@@ -60,6 +61,13 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
 function send(res: Response, reply: RouteReply): void {
   res.status(reply.status);
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if ('stream' in reply) {
+    res.type(reply.contentType);
+    // pipeline destroys the source when the client goes away (closing its file) and the
+    // response when the source fails mid-way: the client sees a truncated body, not a lie.
+    pipeline(reply.stream, res, () => undefined);
+    return;
+  }
   if ('text' in reply) {
     res.type(reply.contentType).send(reply.text);
     return;
