@@ -18,6 +18,8 @@ export const ERRORS = {
   ERR_NUMBER_NOT_FOUND: { status: 404, message: 'no such number' },
   ERR_NUMBER_EXISTS: { status: 409, message: 'this number already exists' },
   ERR_NUMBER_NOT_BLOCKED: { status: 404, message: 'this number is not blocked' },
+  ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call' },
+  ERR_RECORDING_NOT_AVAILABLE: { status: 404, message: 'this call has no recording to download' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'request body must be application/json' },
   ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },

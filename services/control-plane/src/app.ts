@@ -7,6 +7,9 @@ import type { Database } from '../../common/src/db/schema';
 import { AppError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { TokenVerifier } from './auth/tokens';
+import { RecordingFiles } from './calls/recording';
+import { CallService } from './calls/service';
+import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
 import { errorHandler, notFound } from './http/errors';
 import { buildOpenApiDocument } from './http/openapi';
@@ -14,6 +17,7 @@ import { rateLimit } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import type { Route } from './http/route';
 import { buildRouter } from './http/router';
+import { callRoutes } from './http/routes/calls';
 import { configStatusRoutes } from './http/routes/config-status';
 import { healthRoutes } from './http/routes/health';
 import { metricsRoutes } from './http/routes/metrics';
@@ -81,6 +85,8 @@ export function createApp(deps: AppDeps): App {
   const numberStore = new NumberStore(deps.db);
   const numbers = new NumberService(numberStore, kamailioSync, logger.child({ component: 'numbers' }));
   const blocklist = new BlocklistService(numberStore, kamailio, kamailioSync, logger.child({ component: 'blocklist' }));
+  const callsLogger = logger.child({ component: 'calls' });
+  const calls = new CallService(new CallStore(deps.db), new RecordingFiles(config.gateway.recordingsDir, callsLogger), callsLogger);
 
   let openApiDocument: object | undefined;
   const routes: Route[] = [
@@ -90,10 +96,11 @@ export function createApp(deps: AppDeps): App {
     ...sipUserRoutes(users),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
+    ...callRoutes(calls),
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',
       version: API_VERSION,
-      description: 'Manage SIP users, trunks, numbers and the blocklist, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+      description: 'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
     }))),
   ];
 
