@@ -260,10 +260,68 @@ const SDP_OFFER = `v=0
  * [media_ip]` and `m=audio [rtp_port]` (key rtp_port, a socket of the test's own)
  * with the given codec and telephone-event 101. Keys: user, callee, domain, rtp_port.
  */
-export function uacMediaScenario(s: { readonly codec: 'PCMU' | 'PCMA'; readonly holdMs: number; readonly authenticate?: boolean }): string {
+export function uacMediaScenario(s: {
+  readonly codec: 'PCMU' | 'PCMA';
+  readonly holdMs: number;
+  readonly authenticate?: boolean;
+  /** SIP INFO key presses (application/dtmf-relay) sent in the dialog, 400 ms apart, before the hold. */
+  readonly infoDigits?: string;
+  /** The far end hangs up: after the ACK, wait (up to holdMs) for its BYE instead of sending one. */
+  readonly remoteHangup?: boolean;
+}): string {
   const pt = s.codec === 'PCMU' ? 0 : 8;
   const file = uacInviteScenario({ expect: 200, authenticate: s.authenticate ?? true, holdMs: s.holdMs });
-  const text = readFileSync(file, 'utf8').replaceAll(
+  let text = readFileSync(file, 'utf8');
+  const hold = `  <pause milliseconds="${s.holdMs}"/>`;
+  if (s.infoDigits) {
+    const infos = [...s.infoDigits]
+      .map(
+        (digit, i) => `
+  <pause milliseconds="400"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: ${10 + i} INFO
+      [routes]
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=${digit}
+      Duration=160
+
+    ]]>
+  </send>
+  <recv response="200"/>`,
+      )
+      .join('');
+    text = text.replace(hold, `${infos}\n${hold}`);
+  }
+  // BYE after any INFO: CSeq must keep increasing (RFC 3261 §12.2.1.1).
+  text = text.replace(/CSeq: \d+ BYE/, 'CSeq: 50 BYE');
+  if (s.remoteHangup) {
+    const byeAt = text.indexOf(hold);
+    text = `${text.slice(0, byeAt)}  <recv request="BYE" timeout="${s.holdMs}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`;
+  }
+  text = text.replaceAll(
     SDP_OFFER,
     `v=0
       o=[user] 53655765 2353687637 IN IP4 [media_ip]

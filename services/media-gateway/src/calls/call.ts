@@ -186,7 +186,12 @@ export class Call {
     if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
     this.deps.metrics.callStarted();
     this.wireDialog(this.dialog);
-    this.unsubscribe = this.deps.subscribeClock((_, now) => this.leg?.tick(now));
+    this.unsubscribe = this.deps.subscribeClock((_, now) => {
+      if (!this.leg) return;
+      this.leg.tick(now);
+      // Flow control: the AI is asked to pause while too much of its speech is queued.
+      this.ai?.reportPlayoutDepth(this.leg.playoutQueuedMs);
+    });
     await this.record(() =>
       this.deps.store.started({
         callId: this.id,
