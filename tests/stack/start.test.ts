@@ -44,6 +44,11 @@ describe('npm start', () => {
       RTPENGINE_NG_PORT: String(await freePort()),
       RTP_PORT_MIN: '47000',
       RTP_PORT_MAX: '47999',
+      GATEWAY_SIP_PORT: String(await freePort()),
+      GATEWAY_HTTP_PORT: String(await freePort()),
+      GATEWAY_RTP_PORT_MIN: '38000',
+      GATEWAY_RTP_PORT_MAX: '38999',
+      DEMO_AGENT_PORT: String(await freePort()),
     };
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'start.js')], {
@@ -78,6 +83,8 @@ describe('npm start', () => {
       expect(out).toContain(`http://127.0.0.1:${PORTS.API_PORT}`);
       expect(out).toContain(`127.0.0.1:${PORTS.KAMAILIO_RPC_PORT}`);
       expect(out).toContain(`udp:127.0.0.1:${PORTS.RTPENGINE_NG_PORT}`);
+      expect(out).toContain(`sip:127.0.0.1:${PORTS.GATEWAY_SIP_PORT}`);
+      expect(out).toMatch(/dial\s+18005550100/);
       const health = await fetch(`http://127.0.0.1:${PORTS.API_PORT}/health`);
       expect(health.status).toBe(200);
       expect(await tcpOpen(Number(PORTS.SIP_PROXY_PORT))).toBe(true);
@@ -92,5 +99,8 @@ describe('npm start', () => {
     expect(await tcpOpen(Number(PORTS.API_PORT))).toBe(false);
     expect(await udpFree(Number(PORTS.RTPENGINE_NG_PORT))).toBe(true);
     expect(await udpFree(Number(PORTS.SIP_PROXY_PORT))).toBe(true);
+    expect(await udpFree(Number(PORTS.GATEWAY_SIP_PORT))).toBe(true);
+    expect(await tcpOpen(Number(PORTS.DEMO_AGENT_PORT))).toBe(false);
+    expect(await tcpOpen(Number(PORTS.GATEWAY_HTTP_PORT))).toBe(false);
   }, 120_000);
 });
