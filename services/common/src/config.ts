@@ -55,6 +55,7 @@ export const ENV_SCHEMA = {
     RECORDINGS_DIR: { type: 'string', default: '', description: 'Where call recordings are written. Default: STATE_DIR/recordings.' },
     DEMO_AGENT_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address of the built-in demo agent.' },
     DEMO_AGENT_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8090, description: 'Port of the built-in demo agent.' },
+    DEMO_AGENT_MODE: { type: 'string', enum: ['echo', 'greeting', 'dtmf-menu'], default: 'greeting', description: 'What the demo agent does when a number does not say (ai_options.mode).' },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: { type: 'string', default: '', description: 'Comma-separated CIDRs allowed to call the API; empty allows all.' },
