@@ -154,6 +154,9 @@ export async function waitUntilReady(child: SupervisedChild, probe: () => Promis
     }
     try {
       await probe();
+      // The answer must come from this child: one that already died cannot have given it.
+      await new Promise((r) => setTimeout(r, 100));
+      if ((child.state as ChildState) === 'exited') continue;
       child.markRunning();
       return;
     } catch (err) {

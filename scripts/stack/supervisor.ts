@@ -1,4 +1,6 @@
+import { createSocket } from 'node:dgram';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
 import { createMediaRelay } from '../../services/common/src/media-relay';
@@ -96,6 +98,7 @@ export class LocalStack {
     chmodSync(c.stateDir, 0o700);
     const leftovers = await this.registry.killLeftovers();
     if (leftovers > 0) this.say(`stopped ${leftovers} process group(s) left over by an earlier run of '${c.instance}'`);
+    await this.checkPortsFree();
 
     await this.prepareDatabase();
     try {
@@ -108,6 +111,34 @@ export class LocalStack {
     } catch (err) {
       await this.stop();
       throw err;
+    }
+  }
+
+  /**
+   * Every port this stack listens on must be free before anything starts: a process
+   * left from elsewhere on one of them would otherwise answer the readiness probes
+   * in place of the one just started.
+   */
+  private async checkPortsFree(): Promise<void> {
+    const c = this.config;
+    const wanted: Array<[string, 'tcp' | 'udp', string, number]> = [
+      ['SIP', 'udp', c.sip.listenAddress, c.sip.port],
+      ['SIP', 'tcp', c.sip.listenAddress, c.sip.port],
+      ['Kamailio RPC', 'tcp', '127.0.0.1', c.kamailio.rpcPort],
+      ['evapi', 'tcp', '127.0.0.1', c.kamailio.evapiPort],
+      ['REST API', 'tcp', c.api.host, c.api.port],
+      ['media relay control', 'udp', '127.0.0.1', c.relay.kind === 'rtpengine' ? c.relay.rtpengineNgPort : c.relay.rtpproxyControlPort],
+      ['gateway SIP', 'udp', c.gateway.sipAddress, c.gateway.sipPort],
+      ['gateway SIP', 'tcp', c.gateway.sipAddress, c.gateway.sipPort],
+      ['gateway metrics', 'tcp', '127.0.0.1', c.gateway.httpPort],
+    ];
+    if (!this.env['AI_PLATFORM_WS_URL']) wanted.push(['demo agent', 'tcp', c.demoAgent.host, c.demoAgent.port]);
+    const busy: string[] = [];
+    for (const [what, proto, host, port] of wanted) {
+      if (!(await portFree(proto, host, port))) busy.push(`${what} ${proto}/${host}:${port}`);
+    }
+    if (busy.length > 0) {
+      throw new Error(`ports in use by another process (another stack still running?): ${busy.join(', ')}`);
     }
   }
 
@@ -214,6 +245,20 @@ export class LocalStack {
     })();
     return this.stopping;
   }
+}
+
+function portFree(proto: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const sock = createSocket('udp4');
+      sock.once('error', () => resolve(false));
+      sock.bind(port, host, () => sock.close(() => resolve(true)));
+      return;
+    }
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
 }
 
 function redactUrl(url: string): string {
