@@ -31,6 +31,11 @@ describe('MEDIA_RELAY=rtpproxy', () => {
         RTPPROXY_CONTROL_PORT: '17723',
         RTP_PORT_MIN: '45000',
         RTP_PORT_MAX: '45999',
+        GATEWAY_SIP_PORT: '16070',
+        GATEWAY_HTTP_PORT: '18083',
+        GATEWAY_RTP_PORT_MIN: '34000',
+        GATEWAY_RTP_PORT_MAX: '34499',
+        DEMO_AGENT_PORT: '18091',
       },
     });
     await local.start();
