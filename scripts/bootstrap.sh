@@ -23,7 +23,7 @@ fi
 # --- Debian packages ---
 if [ "$mode" = "stack" ]; then
   packages=(kamailio kamailio-postgres-modules kamailio-json-modules kamailio-extra-modules
-            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester)
+            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
