@@ -7,6 +7,7 @@ import type { RtpPacket } from '../../services/media-gateway/src/rtp/packet';
 import { REPO_ROOT } from '../../scripts/stack/env';
 import { AiPeer, type AiConnection } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
+import { waitFor } from '../support/calls';
 import { pcapRtp, RtpPeer } from '../support/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
 import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../support/sipp';
@@ -259,9 +260,13 @@ describe('the media gateway and an AI platform played by the test', () => {
       expectSippSuccess(await call.sipp.done, 'gateway hung up with BYE');
       expect(Date.now() - startedWaiting).toBeGreaterThanOrEqual(window - 500);
       const callId = (call.ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
-      const { rows } = await db.query<{ state: string; end_reason: string; ended_by: string }>('SELECT state, end_reason, ended_by FROM calls WHERE call_id = $1', [callId]);
-      expect(rows[0]).toMatchObject({ state: 'ended', ended_by: 'ai' });
-      expect(rows[0]!.end_reason).toMatch(/^ai unavailable/);
+      // The gateway writes the row right after its BYE is answered.
+      const row = await waitFor('the call row to end', async () => {
+        const { rows } = await db.query<{ state: string; end_reason: string; ended_by: string }>('SELECT state, end_reason, ended_by FROM calls WHERE call_id = $1', [callId]);
+        return rows[0]?.state === 'ended' ? rows[0] : undefined;
+      });
+      expect(row).toMatchObject({ state: 'ended', ended_by: 'ai' });
+      expect(row.end_reason).toMatch(/^ai unavailable/);
       const health = (await (await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`)).json()) as { active_calls: number };
       expect(health.active_calls).toBe(0);
     } finally {
