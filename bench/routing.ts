@@ -55,7 +55,7 @@ async function step(address: string, users: readonly BenchUser[], domain: string
       ).done,
     ),
   );
-  return summarise(rate, calls, runs, (Date.now() - started) / 1000);
+  return summarise(rate, calls, runs, (Date.now() - started) / 1000, HOLD_MS / 1000);
 }
 
 function describe(r: StepResult | null): string {
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await stack.start();
     const providerPort = await freeUdpPort(PROVIDER);
     provider = await startSipp({
-      scenario: uasScenario({ answer: 200 }),
+      scenario: uasScenario({ answer: 200, ring: false }),
       remote: `127.0.0.1:${stack.config.sip.port}`,
       serverMode: true,
       localIp: PROVIDER,

@@ -32,8 +32,9 @@ function parseSippCount(run: SippRun, label: string): number {
  * Sums SIPp runs that each had `callsEach` calls to make. Exit code 0 is SIPp's own
  * "every call succeeded" (its final screen on a pipe can be cut short); otherwise the
  * counts come from the screen, and calls it never finished count as failures.
+ * `tailSeconds` (a call's hold time) is left out of the rate.
  */
-export function summarise(offered: number, callsEach: number, runs: readonly SippRun[], seconds: number): StepResult {
+export function summarise(offered: number, callsEach: number, runs: readonly SippRun[], seconds: number, tailSeconds = 0): StepResult {
   let successful = 0;
   let failed = 0;
   const rtts: number[] = [];
@@ -48,7 +49,8 @@ export function summarise(offered: number, callsEach: number, runs: readonly Sip
       console.log(`    SIPp exit ${run.code}: ${ok}/${callsEach} ok; ${why.slice(0, 300)}`);
     }
   }
-  return { offered, successful, failed, seconds, achieved: successful / seconds, rtts };
+  // The last calls placed are still held for tailSeconds after the offered load stops.
+  return { offered, successful, failed, seconds, achieved: successful / Math.max(1e-3, seconds - tailSeconds), rtts };
 }
 
 /**

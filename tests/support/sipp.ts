@@ -460,6 +460,8 @@ export function uacInviteScenario(s: UacInvite): string {
 export interface UasBehaviour {
   /** 200 answers (then waits for BYE), another code refuses, 'silent' never answers. */
   readonly answer: number | 'silent';
+  /** Send 180 before answering (default true). Load runs turn it off: Kamailio's workers may forward a 180 after the 200. */
+  readonly ring?: boolean;
   /** Challenge with 401 first and accept only these digest credentials (SIPp verifyauth). */
   readonly challenge?: { readonly user: string; readonly password: string; readonly realm: string };
 }
@@ -519,7 +521,7 @@ export function uasScenario(b: UasBehaviour): string {
   if (b.answer === 'silent') {
     body += `\n  <pause milliseconds="15000"/>`;
   } else if (b.answer === 200) {
-    body += reply('180 Ringing') + reply('200 OK', '', true);
+    body += (b.ring === false ? '' : reply('180 Ringing')) + reply('200 OK', '', true);
     body += `\n  <recv request="ACK" crlf="true"/>\n  <recv request="BYE"/>` + reply('200 OK').replace(';tag=[pid]SIPpTag01[call_number]', '');
   } else {
     body += reply(`${b.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
