@@ -48,7 +48,10 @@ describe('the AI WebSocket dropping mid-call', () => {
     expect(downFor).toBeLessThan(options.reconnect.maxDownMs);
     expect(heard.of('reconnecting')).toEqual([{ kind: 'reconnecting', attempt: 1 }]);
 
-    // The agent saw the same call come back, flagged as a reconnection.
+    // The agent saw the same call come back, flagged as a reconnection. (Twilio has no
+    // accept message: the stream counts as reconnected when the socket opens, which can
+    // be before the agent has read the new `start`.)
+    await waitFor('the agent to see the reconnection', () => agent.authenticated.length === 2);
     expect(agent.authenticated.map((a) => [a.callId, a.reconnected])).toEqual([
       [options.call.callId, false],
       [options.call.callId, true],
