@@ -48,11 +48,11 @@ export function processTreesCpuMs(roots: Readonly<Record<string, number | undefi
   const out: Record<string, number> = {};
   for (const [name, root] of Object.entries(roots)) {
     let total = 0;
-    const todo = root === undefined ? [] : [root];
-    while (todo.length > 0) {
-      const pid = todo.pop() as number;
+    const pending = root === undefined ? [] : [root];
+    while (pending.length > 0) {
+      const pid = pending.pop() as number;
       total += stats.get(pid)?.cpuMs ?? 0;
-      todo.push(...(children.get(pid) ?? []));
+      pending.push(...(children.get(pid) ?? []));
     }
     out[name] = total;
   }

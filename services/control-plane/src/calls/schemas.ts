@@ -1,3 +1,5 @@
+import { pageSchema } from '../http/page';
+
 /**
  * JSON Schemas of the call history API (calls the media gateways answered, their
  * events, transcripts and recordings), compiled by the validator and published in
@@ -120,17 +122,7 @@ export const CALL_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export const CALL_LIST_SCHEMA = {
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: CALL_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
-    page: { type: 'integer', minimum: 1 },
-    per_page: { type: 'integer', minimum: 1 },
-  },
-  required: ['items', 'total', 'page', 'per_page'],
-  additionalProperties: false,
-} as const;
+export const CALL_LIST_SCHEMA = pageSchema(CALL_SCHEMA);
 
 const TRANSCRIPT_ENTRY_SCHEMA = {
   type: 'object',

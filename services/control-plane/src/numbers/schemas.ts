@@ -5,6 +5,7 @@
  */
 import type { AiDialect, NumberRouteType } from '../../../common/src/db/schema';
 import { USERNAME_PATTERN } from '../sip-users/schemas';
+import { pageSchema } from '../http/page';
 
 export const MAX_PER_PAGE = 200;
 export const ROUTE_TYPES = ['sip_user', 'ai', 'queue', 'ivr', 'forward'] as const;
@@ -183,17 +184,7 @@ export const NUMBER_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export const NUMBER_LIST_SCHEMA = {
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: NUMBER_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
-    page: { type: 'integer', minimum: 1 },
-    per_page: { type: 'integer', minimum: 1 },
-  },
-  required: ['items', 'total', 'page', 'per_page'],
-  additionalProperties: false,
-} as const;
+export const NUMBER_LIST_SCHEMA = pageSchema(NUMBER_SCHEMA);
 
 export const DELETED_NUMBER_SCHEMA = {
   type: 'object',
@@ -217,18 +208,7 @@ export const BLOCKED_NUMBER_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export const BLOCKED_LIST_SCHEMA = {
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: BLOCKED_NUMBER_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
-    page: { type: 'integer', minimum: 1 },
-    per_page: { type: 'integer', minimum: 1 },
-    kamailio_error: { type: 'string', description: 'Why blocked_calls is null.' },
-  },
-  required: ['items', 'total', 'page', 'per_page'],
-  additionalProperties: false,
-} as const;
+export const BLOCKED_LIST_SCHEMA = pageSchema(BLOCKED_NUMBER_SCHEMA, { kamailio_error: { type: 'string', description: 'Why blocked_calls is null.' } });
 
 export const UNBLOCKED_NUMBER_SCHEMA = {
   type: 'object',

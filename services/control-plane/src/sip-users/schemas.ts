@@ -1,3 +1,5 @@
+import { pageSchema } from '../http/page';
+
 /**
  * JSON Schemas of the SIP user API: the validator compiles them and the OpenAPI
  * document publishes them, so the two cannot disagree. Each request schema has a
@@ -182,17 +184,7 @@ export const SIP_USER_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export const SIP_USER_LIST_SCHEMA = {
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: SIP_USER_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
-    page: { type: 'integer', minimum: 1 },
-    per_page: { type: 'integer', minimum: 1 },
-  },
-  required: ['items', 'total', 'page', 'per_page'],
-  additionalProperties: false,
-} as const;
+export const SIP_USER_LIST_SCHEMA = pageSchema(SIP_USER_SCHEMA);
 
 export const BULK_CREATE_RESULT_SCHEMA = {
   type: 'object',

@@ -4,6 +4,7 @@
  * have once they passed validation.
  */
 import type { TrunkStatus, TrunkTransport } from '../../../common/src/db/schema';
+import { pageSchema } from '../http/page';
 
 /** Lower-case slug: it is a key in dispatcher attrs, address tags, uacreg and htables. */
 export const TRUNK_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,47}$';
@@ -203,17 +204,7 @@ export const TRUNK_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export const TRUNK_LIST_SCHEMA = {
-  type: 'object',
-  properties: {
-    items: { type: 'array', items: TRUNK_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
-    page: { type: 'integer', minimum: 1 },
-    per_page: { type: 'integer', minimum: 1 },
-  },
-  required: ['items', 'total', 'page', 'per_page'],
-  additionalProperties: false,
-} as const;
+export const TRUNK_LIST_SCHEMA = pageSchema(TRUNK_SCHEMA);
 
 export const DELETED_TRUNK_SCHEMA = {
   type: 'object',
