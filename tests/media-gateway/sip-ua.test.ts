@@ -6,7 +6,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { parseUri, UserAgent, type Dialog, type DtmfInfo, type IncomingCall, type TerminationReason } from '../../services/media-gateway/src/sip';
+import { parseUri, UserAgent, type Dialog, type DtmfInfo, type IncomingCall, type TerminationReason } from '../../services/common/src/sip';
 import { runSipp, SCENARIOS, type SippRun } from '../support/sipp';
 
 type Transport = 'udp' | 'tcp';

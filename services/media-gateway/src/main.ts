@@ -19,7 +19,7 @@ import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
 import { JitterBuffer } from './rtp/jitter-buffer';
 import { SdpAnswerer } from './sdp/negotiate';
-import { parseUri, UserAgent, type Dialog, type IncomingCall } from './sip';
+import { parseUri, UserAgent, type Dialog, type IncomingCall } from '../../common/src/sip';
 
 /** The user part of a From/To URI (the caller's number or name). */
 function userOf(uri: string): string {

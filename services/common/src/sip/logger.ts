@@ -1,4 +1,4 @@
-import type { Logger } from '../../../common/src/logger';
+import type { Logger } from '../logger';
 
 /** The logger methods the SIP layer uses; the process's winston logger fits. */
 export type SipLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
