@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type WebSocket from 'ws';
-import { verifyAuth, type AuthSecrets } from '../../media-gateway/src/ai-stream/auth';
+import { verifyAuth, type AuthSecrets } from '../../common/src/ai-auth';
 import { CLOSE_CODES } from '../../media-gateway/src/ai-stream/errors';
 import type { Prompts } from './audio/prompts';
 import { Conversation, isMode, type Mode } from './conversation';

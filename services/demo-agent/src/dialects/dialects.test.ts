@@ -1,4 +1,4 @@
-import { authHeaders } from '../../../media-gateway/src/ai-stream/auth';
+import { authHeaders } from '../../../common/src/ai-auth';
 import { OlibDialect } from '../../../media-gateway/src/ai-stream/dialects/olib';
 import { TwilioDialect } from '../../../media-gateway/src/ai-stream/dialects/twilio';
 import { createUlawTranscoder } from '../../../media-gateway/src/ai-stream/dialects/ulaw-transcoder';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { AUTH_HEADERS } from '../../../media-gateway/src/ai-stream/auth';
+import { AUTH_HEADERS } from '../../../common/src/ai-auth';
 import type { DialectName } from '../../../media-gateway/src/ai-stream/dialects';
 import { OlibAgentDialect } from './olib';
 import { TwilioAgentDialect } from './twilio';

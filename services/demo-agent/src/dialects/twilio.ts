@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { encodeUlaw } from '../../../media-gateway/src/codec/g711';
 import { Downsampler2x } from '../../../media-gateway/src/dsp/resampler';
-import { AUTH_HEADERS } from '../../../media-gateway/src/ai-stream/auth';
+import { AUTH_HEADERS } from '../../../common/src/ai-auth';
 import { decodeBase64 } from '../../../media-gateway/src/ai-stream/wire/pcm';
 import { parseTwilioGatewayFrame, type TwilioAgentFrame, type TwilioGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/twilio';
 import type { AgentDialect, Credentials, DecodedEvents, GatewayEvent, WireFrame } from './types';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { PresentedAuth } from '../../../media-gateway/src/ai-stream/auth';
+import type { PresentedAuth } from '../../../common/src/ai-auth';
 import type { DialectName } from '../../../media-gateway/src/ai-stream/dialects';
 
 export type WireFrame = string | Uint8Array;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from './auth';
+import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from '../../../common/src/ai-auth';
 import { nextReconnectDelay, type ReconnectPolicy } from './backoff';
 import { createDialect, type AiMessage, type CallEvent, type CallInfo, type DialectName, type GatewayDialect, type UlawTranscoder } from './dialects';
 import { createUlawTranscoder } from './dialects/ulaw-transcoder';

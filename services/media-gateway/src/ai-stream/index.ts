@@ -7,5 +7,5 @@ export { AiStreamError, AI_STREAM_ERRORS, CLOSE_CODES, type AiStreamErrorCode } 
 export { type CallEvent, type CallInfo, type DialectName, DIALECTS } from './dialects';
 export { type WebSocketFactory, type WebSocketLike, type SocketOptions } from './socket';
 export { type ReconnectPolicy } from './backoff';
-export { type AuthSecrets } from './auth';
+export { type AuthSecrets } from '../../../common/src/ai-auth';
 export { type StreamState } from './state';

@@ -1,4 +1,4 @@
-import type { AuthMaterial } from '../auth';
+import type { AuthMaterial } from '../../../../common/src/ai-auth';
 import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../wire/olib';
 import { int16ToBase64 } from '../wire/pcm';
 import { OlibDialect } from './olib';

@@ -1,4 +1,4 @@
-import type { AuthMaterial } from '../auth';
+import type { AuthMaterial } from '../../../../common/src/ai-auth';
 import type { WireFrame } from '../queue';
 import { FRAME_MS, base64ToInt16, int16ToBase64, int16ToPcm16le, pcm16leToInt16 } from '../wire/pcm';
 import { olibAudioFormat, parseOlibAiFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../wire/olib';

@@ -1,5 +1,5 @@
 import { decodeUlaw, encodeUlaw } from '../../codec/g711';
-import type { AuthMaterial } from '../auth';
+import type { AuthMaterial } from '../../../../common/src/ai-auth';
 import { parseTwilioGatewayFrame, type TwilioGatewayFrame } from '../wire/twilio';
 import { BRIDGE_ACCOUNT_SID, TwilioDialect, type UlawTranscoder } from './twilio';
 import type { CallInfo } from './types';

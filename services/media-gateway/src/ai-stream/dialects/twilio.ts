@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { authHeaders, type AuthMaterial } from '../auth';
+import { authHeaders, type AuthMaterial } from '../../../../common/src/ai-auth';
 import type { WireFrame } from '../queue';
 import { FRAME_MS, decodeBase64 } from '../wire/pcm';
 import { TWILIO_MEDIA_FORMAT, TWILIO_PROTOCOL, TWILIO_VERSION, parseTwilioAgentFrame, type TwilioAgentFrame, type TwilioGatewayFrame } from '../wire/twilio';

@@ -1,4 +1,4 @@
-import type { AuthMaterial } from '../auth';
+import type { AuthMaterial } from '../../../../common/src/ai-auth';
 import type { WireFrame } from '../queue';
 import type { CallDirection, G711Codec } from '../wire/olib';
 

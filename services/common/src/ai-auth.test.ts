@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { AI_JWT_AUDIENCE, authHeaders, authSignature, createAuthMaterial, verifyAuth, type AuthSecrets } from './auth';
+import { AI_JWT_AUDIENCE, authHeaders, authSignature, createAuthMaterial, verifyAuth, type AuthSecrets } from './ai-auth';
 
 const secrets: AuthSecrets = { jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef', sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef' };
 const NOW = 1_700_000_000_000;
