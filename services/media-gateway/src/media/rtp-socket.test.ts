@@ -45,4 +45,47 @@ describe('PortAllocator', () => {
     rtp.close();
     peer.close();
   });
+
+  test('a datagram from the remote it sends to → connected (latched): later sends reach it, strangers are dropped, a new remote is followed', async () => {
+    const ports = new PortAllocator(39260, 39269);
+    const rtp = await ports.open('127.0.0.1');
+    const open = async () => {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      return s;
+    };
+    const relay = await open();
+    const stranger = await open();
+    const moved = await open();
+    const got: string[] = [];
+    rtp.onDatagram((d) => got.push(d.toString()));
+    const isConnected = (): boolean => (rtp as unknown as { connected: boolean }).connected;
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+
+    const relayGot: string[] = [];
+    relay.on('message', (m) => relayGot.push(m.toString()));
+    rtp.send(Buffer.from('first'), relay.address().port, '127.0.0.1');
+    expect(isConnected()).toBe(false);
+    relay.send(Buffer.from('from relay'), rtp.localPort, '127.0.0.1');
+    await until(isConnected);
+    expect(isConnected()).toBe(true);
+    rtp.send(Buffer.from('second'), relay.address().port, '127.0.0.1');
+    await until(() => relayGot.length === 2);
+    expect(relayGot).toEqual(['first', 'second']);
+
+    stranger.send(Buffer.from('injected'), rtp.localPort, '127.0.0.1');
+    relay.send(Buffer.from('again'), rtp.localPort, '127.0.0.1');
+    await until(() => got.length === 2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(['from relay', 'again']);
+
+    const movedGot = new Promise<string>((resolve) => moved.once('message', (m) => resolve(m.toString())));
+    rtp.send(Buffer.from('re-invited'), moved.address().port, '127.0.0.1');
+    expect(isConnected()).toBe(false);
+    expect(await movedGot).toBe('re-invited');
+    rtp.close();
+    for (const s of [relay, stranger, moved]) s.close();
+  });
 });

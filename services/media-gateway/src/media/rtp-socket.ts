@@ -45,8 +45,21 @@ export class PortAllocator {
   }
 }
 
+/**
+ * Sends to the address the SDP named until a datagram arrives from exactly that
+ * address and port; then the socket is connect()ed to it (symmetric RTP, RFC 4961
+ * §3: the relay sends from where it receives). A connected socket sends without
+ * the per-datagram address lookup and the kernel's route lookup, and the kernel
+ * drops datagrams from anyone else (no RTP injection from a third party). A new
+ * remote (re-INVITE) disconnects and starts over. A relay that sends from another
+ * address than it advertised keeps the unconnected socket, as before.
+ */
 class DgramRtpSocket implements RtpSocket {
   private closed = false;
+  /** Where the last datagram went; connect() only ever targets it. */
+  private targetPort = 0;
+  private targetAddress = '';
+  private connection: 'none' | 'connecting' | 'connected' = 'none';
 
   constructor(
     private readonly socket: Socket,
@@ -58,11 +71,37 @@ class DgramRtpSocket implements RtpSocket {
   }
 
   send(datagram: Buffer, port: number, address: string): void {
-    if (!this.closed) this.socket.send(datagram, port, address);
+    if (this.closed) return;
+    if (port !== this.targetPort || address !== this.targetAddress) {
+      this.targetPort = port;
+      this.targetAddress = address;
+      if (this.connection === 'connected') {
+        this.socket.disconnect();
+        this.connection = 'none';
+      }
+    }
+    if (this.connection === 'connected') {
+      this.socket.send(datagram);
+      return;
+    }
+    try {
+      this.socket.send(datagram, port, address);
+    } catch {
+      // Node marks the socket connected a tick before the connect callback runs.
+      if (this.connection === 'connecting') this.socket.send(datagram);
+    }
   }
 
   onDatagram(listener: (datagram: Buffer, address: string, port: number) => void): void {
-    this.socket.on('message', (msg, rinfo) => listener(msg, rinfo.address, rinfo.port));
+    this.socket.on('message', (msg, rinfo) => {
+      if (this.connection === 'none' && rinfo.port === this.targetPort && rinfo.address === this.targetAddress) this.latch();
+      listener(msg, rinfo.address, rinfo.port);
+    });
+  }
+
+  /** Whether sends go through a connected socket (for tests and metrics). */
+  get connected(): boolean {
+    return this.connection === 'connected';
   }
 
   close(): void {
@@ -70,5 +109,25 @@ class DgramRtpSocket implements RtpSocket {
     this.closed = true;
     this.socket.close();
     this.released();
+  }
+
+  private latch(): void {
+    const port = this.targetPort;
+    const address = this.targetAddress;
+    this.connection = 'connecting';
+    const done = (err?: Error): void => {
+      if (this.closed) return;
+      if (err) {
+        this.connection = 'none';
+        return;
+      }
+      this.connection = 'connected';
+      // The remote moved while the connect was under way: back to addressed sends.
+      if (port !== this.targetPort || address !== this.targetAddress) {
+        this.socket.disconnect();
+        this.connection = 'none';
+      }
+    };
+    this.socket.connect(port, address, done as () => void);
   }
 }
