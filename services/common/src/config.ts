@@ -49,6 +49,7 @@ export const ENV_SCHEMA = {
     GATEWAY_RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 31999, description: 'Last RTP port of the media gateway.' },
     GATEWAY_MAX_CALLS: { type: 'integer', minimum: 1, default: 500, description: 'Calls one gateway takes at once; more get 503 and Kamailio tries another gateway.' },
     GATEWAY_ID: { type: 'string', default: '', description: 'Name of this gateway replica in the dispatcher set. Default: address:port.' },
+    GATEWAY_INBAND_DTMF: { type: 'string', enum: ['auto', 'always', 'never'], default: 'auto', description: 'In-band DTMF tone detection on the caller\'s audio: `auto` only on calls that did not negotiate telephone-event (RFC 4733), `always` on every call (keys a phone sends both ways are reported once), `never`.' },
     AI_PLATFORM_WS_URL: { type: 'string', default: '', description: 'WebSocket URL of the AI platform. Empty: the built-in demo agent.' },
     AI_DIALECT: { type: 'string', enum: ['olib', 'twilio', 'binary'], default: 'olib', description: 'Dialect spoken to the AI platform unless a number says otherwise.' },
     AI_RECONNECT_WINDOW_MS: { type: 'integer', minimum: 0, default: 10000, description: 'How long a call waits (on hold audio) for a lost AI WebSocket to come back before hanging up.' },
@@ -109,6 +110,7 @@ export interface Config {
     readonly rtpPortMax: number;
     readonly maxCalls: number;
     readonly recordingsDir: string;
+    readonly inbandDtmf: 'auto' | 'always' | 'never';
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -213,6 +215,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       rtpPortMax: num('GATEWAY_RTP_PORT_MAX'),
       maxCalls: num('GATEWAY_MAX_CALLS'),
       recordingsDir: str('RECORDINGS_DIR') || `${stateDir}/recordings`,
+      inbandDtmf: str('GATEWAY_INBAND_DTMF') as Config['gateway']['inbandDtmf'],
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
