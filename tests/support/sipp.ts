@@ -258,10 +258,12 @@ const SDP_OFFER = `v=0
 /**
  * An authenticated call whose media is not SIPp's: the SDP offers `c=IN IP4
  * [media_ip]` and `m=audio [rtp_port]` (key rtp_port, a socket of the test's own)
- * with the given codec and telephone-event 101. Keys: user, callee, domain, rtp_port.
+ * with the given codec and telephone-event 101 (unless `telephoneEvent` is false: a
+ * phone that can only send keys as tones). Keys: user, callee, domain, rtp_port.
  */
 export function uacMediaScenario(s: {
   readonly codec: 'PCMU' | 'PCMA';
+  readonly telephoneEvent?: boolean;
   readonly holdMs: number;
   readonly authenticate?: boolean;
   /** SIP INFO key presses (application/dtmf-relay) sent in the dialog, 400 ms apart, before the hold. */
@@ -270,6 +272,7 @@ export function uacMediaScenario(s: {
   readonly remoteHangup?: boolean;
 }): string {
   const pt = s.codec === 'PCMU' ? 0 : 8;
+  const te = s.telephoneEvent ?? true;
   const file = uacInviteScenario({ expect: 200, authenticate: s.authenticate ?? true, holdMs: s.holdMs });
   let text = readFileSync(file, 'utf8');
   const hold = `  <pause milliseconds="${s.holdMs}"/>`;
@@ -328,10 +331,14 @@ export function uacMediaScenario(s: {
       s=-
       c=IN IP4 [media_ip]
       t=0 0
-      m=audio [rtp_port] RTP/AVP ${pt} 101
-      a=rtpmap:${pt} ${s.codec}/8000
+      m=audio [rtp_port] RTP/AVP ${pt}${te ? ' 101' : ''}
+      a=rtpmap:${pt} ${s.codec}/8000${
+        te
+          ? `
       a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
+      a=fmtp:101 0-15`
+          : ''
+      }
       a=ptime:20`,
   );
   writeFileSync(file, text);

@@ -11,7 +11,7 @@ import { CallManager } from './calls/call-manager';
 import { PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { G711Plc } from './dsp/plc';
-import { InbandDtmfDetector } from './dtmf/inband';
+import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
 import { TelephoneEventReceiver } from './dtmf/rfc4733';
 import { GatewaySetMembership } from './kamailio/gateway-set';
 import { HoldAudio } from './media/hold-audio';
@@ -131,12 +131,12 @@ async function main(): Promise<void> {
         heartbeatMs: 5000,
         logger: logger.child({ component: 'ai-stream', callId: info.callId }),
       }),
-    mediaParts: (codecPt) => {
+    mediaParts: (codecPt, telephoneEventPt) => {
       const hold = new HoldAudio();
       return {
         jitter: new JitterBuffer({ payloadTypes: [codecPt] }),
         concealer: new G711Plc(),
-        inband: new InbandDtmfDetector(),
+        inband: wantsInbandDtmf(g.inbandDtmf, telephoneEventPt) ? new InbandDtmfDetector() : null,
         telephoneEvents: new TelephoneEventReceiver({ now }),
         holdAudio: () => hold.next(),
         now,

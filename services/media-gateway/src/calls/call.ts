@@ -85,8 +85,8 @@ export interface CallDeps {
   readonly openSocket: () => Promise<RtpSocket>;
   readonly negotiate: Negotiate;
   readonly createAiStream: (info: { callId: string; from: string; to: string; codec: 'PCMU' | 'PCMA'; customParameters: Record<string, string> }) => AiStream;
-  /** Jitter buffer, concealment, DTMF detectors… for a leg carrying `codecPt`. */
-  readonly mediaParts: (codecPt: number) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
+  /** Jitter buffer, concealment, DTMF detectors… for a leg carrying `codecPt` (and telephone-event `telephoneEventPt`, if negotiated). */
+  readonly mediaParts: (codecPt: number, telephoneEventPt: number | null) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
   readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
   readonly store: CallStore;
   readonly metrics: CallMetrics;
@@ -162,7 +162,7 @@ export class Call {
       this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
       this.recorder = new StereoWavRecorder(this.recordingPath);
     }
-    this.leg = new MediaLeg({ ...this.deps.mediaParts(codec.payloadType), socket, codec, telephoneEventPt: n.telephoneEventPt, remote: n.remote, recorder: this.recorder });
+    this.leg = new MediaLeg({ ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt), socket, codec, telephoneEventPt: n.telephoneEventPt, remote: n.remote, recorder: this.recorder });
     this.ai = this.deps.createAiStream({ callId: this.id, from: request.fromUser, to: request.toUser, codec: n.codec, customParameters: target.customParameters });
     this.wireAi(this.ai, this.leg);
     try {

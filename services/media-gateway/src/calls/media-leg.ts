@@ -55,7 +55,12 @@ export interface MediaLegDeps {
   readonly remote: { address: string; port: number };
   readonly jitter: JitterBufferLike;
   readonly concealer: ConcealerLike;
-  readonly inband: InbandDetectorLike;
+  /**
+   * In-band DTMF (Q.23 tones in the audio), or null where the call does not need it:
+   * the per-call policy (GATEWAY_INBAND_DTMF) leaves it out when telephone-event was
+   * negotiated, since the Goertzel bank is the costliest per-frame work after I/O.
+   */
+  readonly inband: InbandDetectorLike | null;
   readonly telephoneEvents: TelephoneEventReceiverLike;
   /** Audio for the caller while the AI is away (hold music), 20 ms at 8 kHz per call. */
   readonly holdAudio: () => Int16Array;
@@ -83,6 +88,8 @@ export interface MediaLegEvents {
   /** WS in → RTP out: delay from the AI's first audio of an utterance to its first packet. */
   playoutLatency: [ms: number];
 }
+
+const NO_PRESSES: readonly DtmfPress[] = [];
 
 // An in-band tone echoing an RFC 4733 event of the same digit is the same press.
 const INBAND_DEDUP_MS = 600;
@@ -244,7 +251,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       pcm8 = this.silence8k;
     }
 
-    for (const press of this.deps.inband.process(pcm8)) {
+    const presses = this.deps.inband?.process(pcm8) ?? NO_PRESSES;
+    for (const press of presses) {
       const rfc = this.lastRfc4733;
       if (rfc && rfc.digit === press.digit && now - rfc.at < INBAND_DEDUP_MS + press.durationMs) continue;
       this.stats.dtmfIn++;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodeUlaw, encodeUlaw } from '../codec/g711';
 import { readWav } from '../codec/wav';
 import { gaussianNoise, mix, sweep, tone, toInt16 } from '../dsp/signals';
-import { type DtmfDetection, InbandDtmfDetector } from './inband';
+import { type DtmfDetection, InbandDtmfDetector, wantsInbandDtmf } from './inband';
 
 const RATE = 8000;
 const ROWS = [697, 770, 852, 941];
@@ -344,5 +344,16 @@ describe('InbandDtmfDetector: talk-off', () => {
     const speech = scaled(readSpeech(FIXTURE), -30).subarray(0, 4 * RATE);
     const tones = concatSignals(silence(1500), dtmfTone('8', 80, { dbm0: -8 }), silence(2420));
     expect(digits(detect(mix(speech, tones)))).toBe('8');
+  });
+});
+
+describe('wantsInbandDtmf: the per-call policy', () => {
+  test('auto → a detector only on calls without telephone-event; always / never → regardless', () => {
+    expect(wantsInbandDtmf('auto', null)).toBe(true);
+    expect(wantsInbandDtmf('auto', 101)).toBe(false);
+    expect(wantsInbandDtmf('always', 101)).toBe(true);
+    expect(wantsInbandDtmf('always', null)).toBe(true);
+    expect(wantsInbandDtmf('never', null)).toBe(false);
+    expect(wantsInbandDtmf('never', 101)).toBe(false);
   });
 });

@@ -595,3 +595,17 @@ function crossing(a: TrackPoint, b: TrackPoint, level: number): number {
   const f = Math.min(1, Math.max(0, (level - a.amplitude) / span));
   return a.time + f * (b.time - a.time);
 }
+
+/** GATEWAY_INBAND_DTMF: when a call's audio is searched for DTMF tones. */
+export type InbandDtmfPolicy = 'auto' | 'always' | 'never';
+
+/**
+ * Whether a call gets an in-band detector. `auto`: only when telephone-event was not
+ * negotiated, i.e. when tones in the audio are the only way the caller's keys can
+ * arrive; a caller that negotiated RFC 4733 sends its keys as events, and the
+ * detector (a Goertzel bank over every 20 ms frame) is the costliest per-frame DSP.
+ * `always` also catches a far end that negotiates events but sends tones anyway.
+ */
+export function wantsInbandDtmf(policy: InbandDtmfPolicy, telephoneEventPt: number | null): boolean {
+  return policy === 'always' || (policy === 'auto' && telephoneEventPt === null);
+}
