@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { AI_JWT_AUDIENCE, authHeaders, authSignature, createAuthMaterial, verifyAuth, type AuthSecrets } from './ai-auth';
+import { AI_JWT_AUDIENCE, authHeaders, authSignature, createAuthMaterial, verifyAiToken, verifyAuth, verifyWebhookSignature, webhookAuthHeaders, webhookSignature, type AuthSecrets } from './ai-auth';
 
 const secrets: AuthSecrets = { jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef', sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef' };
 const NOW = 1_700_000_000_000;
@@ -76,5 +76,35 @@ describe('verifyAuth', () => {
     const auth = await createAuthMaterial(secrets, 'call-1', false, NOW);
     await expect(verifyAuth(secrets, { ...presented(auth), token: auth.jwt }, NOW)).resolves.toMatchObject({ ok: false, code: 'ERR_AUTH_MALFORMED' });
     await expect(verifyAuth(secrets, { ...presented(auth), timestamp: '17e8' }, NOW)).resolves.toMatchObject({ ok: false, code: 'ERR_AUTH_MALFORMED' });
+  });
+});
+
+describe('webhook signatures (SMS)', () => {
+  const body = Buffer.from('{"type":"sms","data":{"message_id":"sms-1","text":"hi"}}');
+
+  test('HMAC-SHA256 over "timestamp." and the body\'s bytes matches openssl', () => {
+    // printf '%s' '1700000000.{"type":"sms","data":{"message_id":"sms-1","text":"hi"}}' | openssl dgst -sha256 -hmac 'shared-secret-for-tests-0123456789abcdef'
+    expect(webhookSignature(secrets.sipSharedSecret, '1700000000', body)).toBe(webhookSignature(secrets.sipSharedSecret, '1700000000', body.toString()));
+    expect(webhookSignature(secrets.sipSharedSecret, '1700000000', body)).toBe('f79017c174340930b6795602038338b2d73f9f50b698c6470b773a86a54fe938');
+  });
+
+  test('what webhookAuthHeaders signs verifies: signature over the body, then the JWT against the message id', async () => {
+    const headers = await webhookAuthHeaders(secrets, 'sms-1', body, NOW);
+    expect(Object.keys(headers).sort()).toEqual(['authorization', 'x-bridge-signature', 'x-bridge-timestamp']);
+    const presentedSig = { signature: headers['x-bridge-signature'] as string, timestamp: headers['x-bridge-timestamp'] as string };
+    expect(verifyWebhookSignature(secrets.sipSharedSecret, presentedSig, body, NOW + 2000)).toEqual({ ok: true });
+    await expect(verifyAiToken(secrets.jwtSecretKey, headers['authorization'] as string, 'sms-1', NOW)).resolves.toEqual({ ok: true });
+    await expect(verifyAiToken(secrets.jwtSecretKey, headers['authorization'] as string, 'sms-2', NOW)).resolves.toMatchObject({ ok: false, code: 'ERR_AUTH_TOKEN' });
+  });
+
+  test('one changed byte, another secret or a stale timestamp → refused', async () => {
+    const headers = await webhookAuthHeaders(secrets, 'sms-1', body, NOW);
+    const presentedSig = { signature: headers['x-bridge-signature'] as string, timestamp: headers['x-bridge-timestamp'] as string };
+    const tampered = Buffer.from(body);
+    tampered[tampered.length - 3] = 0x21;
+    expect(verifyWebhookSignature(secrets.sipSharedSecret, presentedSig, tampered, NOW)).toMatchObject({ ok: false, code: 'ERR_AUTH_SIGNATURE' });
+    expect(verifyWebhookSignature('another-shared-secret-0123456789abcdef', presentedSig, body, NOW)).toMatchObject({ ok: false, code: 'ERR_AUTH_SIGNATURE' });
+    expect(verifyWebhookSignature(secrets.sipSharedSecret, presentedSig, body, NOW + 301_000)).toMatchObject({ ok: false, code: 'ERR_AUTH_TIMESTAMP' });
+    expect(verifyWebhookSignature(secrets.sipSharedSecret, { ...presentedSig, timestamp: 'now' }, body, NOW)).toMatchObject({ ok: false, code: 'ERR_AUTH_MALFORMED' });
   });
 });
