@@ -17,6 +17,6 @@ export async function runDemoAgent(config: DemoAgentConfig, logger: SessionLogge
   const prompts = await renderPrompts(espeak);
   const server = new DemoAgentServer({ secrets: config.secrets, defaultMode: config.mode, prompts, logger });
   const url = await server.listen(config.port, config.host);
-  logger.info(`demo-agent listening on ${url}`, { mode: config.mode, voice: prompts.voice, paths: ['/olib', '/twilio', '/binary', '/ (any)'] });
+  logger.info(`demo-agent listening on ${url}`, { mode: config.mode, voice: prompts.voice, paths: ['/olib', '/twilio', '/binary', '/ (any)'], sms: ['WebSocket sms session on /olib, /binary, /', 'POST /sms'] });
   return { url, server, close: () => server.close() };
 }

@@ -6,6 +6,7 @@ import { CLOSE_CODES } from '../../media-gateway/src/ai-stream/errors';
 import type { Prompts } from './audio/prompts';
 import { Conversation, isMode, type Mode } from './conversation';
 import type { AgentDialect, Credentials, GatewayEvent, WireFrame } from './dialects';
+import { smsReplyText, type ReceivedSms } from './sms';
 import type { SpeakerOptions } from './speaker';
 
 /** The parts of a logger a session uses. */
@@ -36,20 +37,27 @@ export interface SessionStats {
   marksAcked: { name: string; playedMs: number | undefined; truncated: boolean | undefined }[];
   badFrames: number;
   endReason: string | undefined;
+  /** message ids of the SMS received (in a call or in an SMS session) */
+  sms: string[];
 }
 
 export interface SessionEvents {
   authenticated: [info: { callId: string; reconnected: boolean; mode: Mode }];
   rejected: [code: string];
+  sms: [sms: ReceivedSms];
   closed: [];
 }
 
 /**
- * One gateway connection.
+ * One gateway connection: a call, or an SMS delivery from the control-plane.
  *
  *   authenticating ──credentials ok──► active ──call_end / stop / socket closed──► closed
  *         │ (twilio: awaiting `start`) │
  *         └──── bad credentials: `error` frame, close 4401 ────────────────────────► closed
+ *
+ * An SMS session (`auth` with `"session":"sms"`, the message id as `call_id`) is
+ * `active` without a conversation: each `sms` for the authenticated message gets the
+ * reply, then `sms_ack`; the control-plane closes.
  *
  * Frames that arrive while the credentials are being checked wait (bounded) and are
  * handled in order afterwards.
@@ -72,10 +80,11 @@ export class AgentSession extends EventEmitter<SessionEvents> {
   private callId = '';
   private mode: Mode;
   private reconnected = false;
+  private kind: 'call' | 'sms' = 'call';
   private verifying = false;
   private readonly waiting: { data: Buffer; isBinary: boolean }[] = [];
   private authTimer: NodeJS.Timeout | undefined;
-  readonly stats: SessionStats = { audioFrames: 0, audioBytes: 0, sequenceGaps: 0, lastSequence: undefined, dtmf: [], marksAcked: [], badFrames: 0, endReason: undefined };
+  readonly stats: SessionStats = { audioFrames: 0, audioBytes: 0, sequenceGaps: 0, lastSequence: undefined, dtmf: [], marksAcked: [], badFrames: 0, endReason: undefined, sms: [] };
 
   constructor(
     private readonly socket: WebSocket,
@@ -99,6 +108,11 @@ export class AgentSession extends EventEmitter<SessionEvents> {
 
   get call(): { callId: string; mode: Mode; reconnected: boolean } {
     return { callId: this.callId, mode: this.mode, reconnected: this.reconnected };
+  }
+
+  /** `sms` once an SMS session's credentials are accepted */
+  get session(): 'call' | 'sms' {
+    return this.kind;
   }
 
   /** Drops the TCP connection without a close frame (what a crash or a cable pull looks like). */
@@ -141,7 +155,7 @@ export class AgentSession extends EventEmitter<SessionEvents> {
   private handle(event: GatewayEvent): void {
     if (this.state === 'closed') return;
     if (this.state === 'authenticating') {
-      if (event.kind === 'auth') void this.verify(event.credentials, event.mode);
+      if (event.kind === 'auth') void this.verify(event.credentials, event.mode, event.session);
       else this.refuse('ERR_AUTH_REQUIRED', 'the first frame must be auth');
       return;
     }
@@ -155,6 +169,10 @@ export class AgentSession extends EventEmitter<SessionEvents> {
         }
         this.activate(event.mode, event.reconnected || this.reconnected);
       }
+      return;
+    }
+    if (this.kind === 'sms') {
+      this.handleSmsSession(event);
       return;
     }
     const conversation = this.conversation as Conversation;
@@ -186,11 +204,9 @@ export class AgentSession extends EventEmitter<SessionEvents> {
         if (event.paused) conversation.pause(false);
         else conversation.resume(false);
         return;
-      case 'sms': {
-        const reply = this.dialect.sms(`Demo agent got your message: ${event.text}`, event.from, event.messageId);
-        if (reply !== null) this.send(reply);
+      case 'sms':
+        this.answerSms(event, 'call');
         return;
-      }
       case 'ping': {
         const pong = this.dialect.pong(event.id);
         if (pong !== null) this.send(pong);
@@ -211,7 +227,40 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  private async verify(credentials: Credentials, mode: string | undefined): Promise<void> {
+  /** SMS session: only `sms` (for the authenticated message), `ping` and `call_end` mean anything. */
+  private handleSmsSession(event: GatewayEvent): void {
+    switch (event.kind) {
+      case 'sms': {
+        if (event.messageId !== this.callId) {
+          this.refuse('ERR_AUTH_MESSAGE_MISMATCH', 'sms.message_id is not the authenticated message');
+          return;
+        }
+        this.answerSms(event, 'websocket');
+        const ack = this.dialect.smsAck(event.messageId);
+        if (ack !== null) this.send(ack);
+        return;
+      }
+      case 'ping': {
+        const pong = this.dialect.pong(event.id);
+        if (pong !== null) this.send(pong);
+        return;
+      }
+      case 'end':
+        this.close();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private answerSms(event: Extract<GatewayEvent, { kind: 'sms' }>, transport: 'websocket' | 'call'): void {
+    this.stats.sms.push(event.messageId);
+    this.emit('sms', { messageId: event.messageId, from: event.from, to: event.to, text: event.text, transport });
+    const reply = this.dialect.sms(smsReplyText(event.text), event.from, event.messageId);
+    if (reply !== null) this.send(reply);
+  }
+
+  private async verify(credentials: Credentials, mode: string | undefined, session: 'call' | 'sms' = 'call'): Promise<void> {
     this.verifying = true;
     const verdict = await verifyAuth(this.deps.secrets, credentials, (this.deps.clock ?? Date.now)());
     this.verifying = false;
@@ -225,7 +274,8 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     this.reconnected = credentials.reconnected;
     const accepted = this.dialect.accepted(this.callId);
     if (accepted !== null) this.send(accepted);
-    if (this.dialect.credentialsInHeaders) this.setState('starting');
+    if (session === 'sms') this.activateSms();
+    else if (this.dialect.credentialsInHeaders) this.setState('starting');
     else this.activate(mode, credentials.reconnected);
     for (const frame of this.waiting.splice(0)) this.onFrame(frame.data, frame.isBinary);
   }
@@ -253,6 +303,12 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     this.deps.logger.info('demo-agent: call connected', { callId: this.callId, dialect: this.dialect.name, mode: this.mode, reconnected });
     this.emit('authenticated', { callId: this.callId, reconnected, mode: this.mode });
     this.conversation.start(reconnected);
+  }
+
+  private activateSms(): void {
+    this.kind = 'sms';
+    this.setState('active');
+    this.deps.logger.info('demo-agent: SMS session', { messageId: this.callId, dialect: this.dialect.name });
   }
 
   private refuse(code: string, message: string): void {

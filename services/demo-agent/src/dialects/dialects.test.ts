@@ -5,6 +5,7 @@ import { createUlawTranscoder } from '../../../media-gateway/src/ai-stream/diale
 import type { CallInfo } from '../../../media-gateway/src/ai-stream/dialects/types';
 import { parseOlibAiFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
 import { parseTwilioAgentFrame } from '../../../media-gateway/src/ai-stream/wire/twilio';
+import { parseSmsSessionAiFrame } from '../../../control-plane/src/sms/ai-delivery';
 import { createAgentDialect, dialectForPath } from '.';
 
 const call: CallInfo = { callId: 'call-1', conversationId: 'conv-1', from: '+1', to: '+2', direction: 'incoming', codec: 'PCMU', customParameters: { mode: 'dtmf-menu' } };
@@ -76,5 +77,27 @@ describe('agent dialects read what the gateway dialects write', () => {
       expect(parseTwilioAgentFrame(String(reply)).ok).toBe(true);
     }
     expect([twilio.text('x'), twilio.pong(1), twilio.sms('t', '+1', 'id'), twilio.accepted('call-1')]).toEqual([null, null, null, null]);
+  });
+});
+
+describe('SMS sessions (control-plane → agent)', () => {
+  const smsAuth = { type: 'auth', session: 'sms', auth: { token: 'Bearer h.p.s', signature: 'a'.repeat(64), timestamp: '1700000000', call_id: 'sms-1', reconnected: false }, call: null };
+
+  test.each(['olib', 'binary', 'auto'] as const)('%s: an auth with session "sms" and call null is an sms auth with the message id', (name) => {
+    const decoded = createAgentDialect(name).decode(text(JSON.stringify(smsAuth)), false);
+    expect(decoded).toEqual({ ok: true, events: [{ kind: 'auth', session: 'sms', mode: undefined, credentials: { token: 'Bearer h.p.s', signature: 'a'.repeat(64), timestamp: '1700000000', callId: 'sms-1', reconnected: false } }] });
+  });
+
+  test('a call\'s auth says session "call"; an auth with call null but no session marker is refused', () => {
+    const olib = createAgentDialect('olib');
+    const decoded = olib.decode(text(new OlibDialect(call, { binaryAudio: false }).opening(auth)[0] as string), false);
+    expect(decoded).toMatchObject({ ok: true, events: [{ kind: 'auth', session: 'call' }] });
+    const { session: _, ...unmarked } = smsAuth;
+    expect(olib.decode(text(JSON.stringify(unmarked)), false)).toMatchObject({ ok: false });
+  });
+
+  test('sms_ack validates against the SMS session schema; twilio has none', () => {
+    expect(parseSmsSessionAiFrame(String(createAgentDialect('olib').smsAck('sms-1')))).toEqual({ ok: true, frame: { type: 'sms_ack', data: { message_id: 'sms-1' } } });
+    expect(createAgentDialect('twilio').smsAck('sms-1')).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../media-gateway/src/ai-stream/wire/pcm';
 import { parseOlibGatewayFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
+import { parseSmsSessionAuth, type OlibSmsAck } from '../../../control-plane/src/sms/ai-delivery';
 import type { AgentDialect, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
 /**
@@ -31,8 +32,16 @@ export class OlibAgentDialect implements AgentDialect {
       if (data.length % 2 !== 0) return { ok: false, reason: 'binary audio is not whole 16-bit samples' };
       return { ok: true, events: [{ kind: 'audio', payload: data, sequence: undefined }] };
     }
-    const parsed = parseOlibGatewayFrame(data.toString('utf8'));
-    if (!parsed.ok) return parsed;
+    const text = data.toString('utf8');
+    const parsed = parseOlibGatewayFrame(text);
+    if (!parsed.ok) {
+      // The control-plane's SMS session opens with an `auth` whose `call` is null.
+      const sms = parseSmsSessionAuth(text);
+      if (!sms.ok) return parsed;
+      this.undecided = false;
+      const a = sms.frame.auth;
+      return { ok: true, events: [{ kind: 'auth', credentials: { token: a.token, signature: a.signature, timestamp: a.timestamp, callId: a.call_id, reconnected: false }, mode: undefined, session: 'sms' }] };
+    }
     if (parsed.frame.type === 'auth' && this.undecided) {
       this.binaryAudio = parsed.frame.call.audio_format?.framing === 'binary';
       this.undecided = false;
@@ -81,6 +90,11 @@ export class OlibAgentDialect implements AgentDialect {
     return this.frame({ type: 'sms', data: { text, to_number: to, in_reply_to: inReplyTo } });
   }
 
+  smsAck(messageId: string): WireFrame {
+    const ack: OlibSmsAck = { type: 'sms_ack', data: { message_id: messageId } };
+    return JSON.stringify(ack);
+  }
+
   private frame(frame: OlibAiFrame): string {
     return serialize(frame);
   }
@@ -93,6 +107,7 @@ function toEvent(frame: OlibGatewayFrame): GatewayEvent | { invalid: string } {
         kind: 'auth',
         credentials: { token: frame.auth.token, signature: frame.auth.signature, timestamp: frame.auth.timestamp, callId: frame.auth.call_id, reconnected: frame.auth.reconnected },
         mode: frame.call.custom?.['mode'],
+        session: 'call',
       };
     case 'audio_data': {
       const payload = decodeBase64(frame.data.audio);

@@ -78,6 +78,10 @@ export class TwilioAgentDialect implements AgentDialect {
     return null;
   }
 
+  smsAck(): null {
+    return null;
+  }
+
   private toEvent(frame: TwilioGatewayFrame): GatewayEvent | { invalid: string } {
     switch (frame.event) {
       case 'connected':

@@ -11,8 +11,8 @@ export interface Credentials extends PresentedAuth {
 
 /** What the gateway said, once validated, whatever the dialect. */
 export type GatewayEvent =
-  /** olib/binary: the first frame. */
-  | { readonly kind: 'auth'; readonly credentials: Credentials; readonly mode: string | undefined }
+  /** olib/binary: the first frame; `session: 'sms'` opens an SMS delivery (the message id in `callId`). */
+  | { readonly kind: 'auth'; readonly credentials: Credentials; readonly mode: string | undefined; readonly session: 'call' | 'sms' }
   /** twilio: the stream's metadata (credentials came with the upgrade request). */
   | { readonly kind: 'start'; readonly callId: string; readonly mode: string | undefined; readonly reconnected: boolean }
   /** caller audio in the dialect's own encoding (PCM16LE 16 kHz, or μ-law 8 kHz for twilio) */
@@ -56,4 +56,6 @@ export interface AgentDialect {
   hangup(reason: string): WireFrame;
   pong(id: number): WireFrame | null;
   sms(text: string, to: string, inReplyTo: string): WireFrame | null;
+  /** SMS session: the message is taken (after the replies) */
+  smsAck(messageId: string): WireFrame | null;
 }
