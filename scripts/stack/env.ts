@@ -29,6 +29,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     GATEWAY_RTP_PORT_MIN: '30000',
     GATEWAY_RTP_PORT_MAX: '31999',
     DEMO_AGENT_PORT: '8090',
+    SMS_SIP_PORT: '5090',
     DB_NAME: 'sipai',
   },
   test: {
@@ -46,6 +47,9 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     GATEWAY_RTP_PORT_MIN: '32000',
     GATEWAY_RTP_PORT_MAX: '33999',
     DEMO_AGENT_PORT: '18090',
+    SMS_SIP_PORT: '15090',
+    SMS_RETRY_BASE_MS: '200',
+    SMS_RETRY_MAX_MS: '2000',
     AI_RECONNECT_WINDOW_MS: '3000',
     DB_NAME: 'sipai_test',
     // Tests drive bursts from 127.0.0.1; flood tests use their own source address.
@@ -73,6 +77,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     GATEWAY_RTP_PORT_MAX: '53999',
     GATEWAY_MAX_CALLS: '2000',
     DEMO_AGENT_PORT: '38090',
+    SMS_SIP_PORT: '35090',
     DB_NAME: 'sipai_bench',
     // Benchmarks drive thousands of requests per second from one address on purpose.
     SIP_FLOOD_REQUESTS: '1000000',

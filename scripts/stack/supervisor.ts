@@ -131,6 +131,8 @@ export class LocalStack {
       ['gateway SIP', 'udp', c.gateway.sipAddress, c.gateway.sipPort],
       ['gateway SIP', 'tcp', c.gateway.sipAddress, c.gateway.sipPort],
       ['gateway metrics', 'tcp', '127.0.0.1', c.gateway.httpPort],
+      ['SMS SIP', 'udp', c.sms.sipAddress, c.sms.sipPort],
+      ['SMS SIP', 'tcp', c.sms.sipAddress, c.sms.sipPort],
     ];
     if (!this.env['AI_PLATFORM_WS_URL']) wanted.push(['demo agent', 'tcp', c.demoAgent.host, c.demoAgent.port]);
     const busy: string[] = [];

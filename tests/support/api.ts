@@ -17,11 +17,11 @@ export function token(role: Role, ttlSeconds = 600, stack: TestStack = testStack
 export async function api<T = Record<string, unknown>>(
   method: string,
   path: string,
-  options: { body?: unknown; token?: string; role?: Role; stack?: TestStack } = {},
+  options: { body?: unknown; token?: string; role?: Role; stack?: TestStack; headers?: Record<string, string> } = {},
 ): Promise<ApiResponse<T>> {
   const stack = options.stack ?? testStack();
   const bearer = options.token ?? (options.role ? await token(options.role, 600, stack) : undefined);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (bearer) headers['authorization'] = `Bearer ${bearer}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${stack.apiUrl}${path}`, {

@@ -236,7 +236,7 @@ export function registerScenario(s: RegisterScenario): string {
   return file;
 }
 
-function writeScenario(name: string, body: string): string {
+export function writeScenario(name: string, body: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-scn-'));
   const file = join(dir, `${name}.xml`);
   writeFileSync(file, `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="${name}">${body}\n</scenario>\n`);
@@ -473,7 +473,7 @@ export interface UasBehaviour {
   readonly challenge?: { readonly user: string; readonly password: string; readonly realm: string };
 }
 
-const OPTIONS_OK = `
+export const OPTIONS_OK = `
   <label id="options"/>
   <send>
     <![CDATA[

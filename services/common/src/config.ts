@@ -57,6 +57,17 @@ export const ENV_SCHEMA = {
     DEMO_AGENT_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address of the built-in demo agent.' },
     DEMO_AGENT_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8090, description: 'Port of the built-in demo agent.' },
     DEMO_AGENT_MODE: { type: 'string', enum: ['echo', 'greeting', 'dtmf-menu'], default: 'greeting', description: 'What the demo agent does when a number does not say (ai_options.mode).' },
+    SMS_SIP_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the control-plane\'s SMS endpoint binds (SIP MESSAGE over UDP and TCP); Kamailio sends it every MESSAGE for our numbers.' },
+    SMS_SIP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5090, description: 'SIP port of the SMS endpoint.' },
+    SMS_WORKER: { type: 'boolean', default: true, description: 'Whether this control-plane replica sends and delivers queued SMS (the API and the SIP endpoint run either way).' },
+    SMS_MAX_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 50, default: 6, description: 'Attempts before a message that keeps meeting 408/480/5xx/timeouts is failed.' },
+    SMS_RETRY_BASE_MS: { type: 'integer', minimum: 10, default: 2000, description: 'First retry delay; it doubles each attempt (with jitter: between half and all of it), up to SMS_RETRY_MAX_MS.' },
+    SMS_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 300000, description: 'Longest delay between two attempts.' },
+    SMS_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500, description: 'Messages a worker claims from the queue at once.' },
+    SMS_USER_OFFLINE_RETRY_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'A message for a user who is not registered waits this long (or until the user registers) before the next try.' },
+    SMS_USER_HOLD_HOURS: { type: 'integer', minimum: 1, default: 168, description: 'How long a message waits for an offline user before it is failed.' },
+    SMS_PART_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, default: 600, description: 'How long the parts of a concatenated inbound message wait for the missing ones; then what arrived is delivered.' },
+    SMS_AI_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000, description: 'Deadline of one delivery to the AI platform (WebSocket or webhook).' },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: { type: 'string', default: '', description: 'Comma-separated CIDRs allowed to call the API; empty allows all.' },
@@ -119,6 +130,19 @@ export interface Config {
     readonly reconnectWindowMs: number;
   };
   readonly demoAgent: { readonly host: string; readonly port: number };
+  readonly sms: {
+    readonly sipAddress: string;
+    readonly sipPort: number;
+    readonly worker: boolean;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly batchSize: number;
+    readonly userOfflineRetrySeconds: number;
+    readonly userHoldHours: number;
+    readonly partTimeoutSeconds: number;
+    readonly aiTimeoutMs: number;
+  };
   readonly api: {
     readonly host: string;
     readonly port: number;
@@ -223,6 +247,19 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       reconnectWindowMs: num('AI_RECONNECT_WINDOW_MS'),
     },
     demoAgent,
+    sms: {
+      sipAddress: str('SMS_SIP_ADDRESS'),
+      sipPort: num('SMS_SIP_PORT'),
+      worker: raw['SMS_WORKER'] as boolean,
+      maxAttempts: num('SMS_MAX_ATTEMPTS'),
+      retryBaseMs: num('SMS_RETRY_BASE_MS'),
+      retryMaxMs: num('SMS_RETRY_MAX_MS'),
+      batchSize: num('SMS_BATCH_SIZE'),
+      userOfflineRetrySeconds: num('SMS_USER_OFFLINE_RETRY_SECONDS'),
+      userHoldHours: num('SMS_USER_HOLD_HOURS'),
+      partTimeoutSeconds: num('SMS_PART_TIMEOUT_SECONDS'),
+      aiTimeoutMs: num('SMS_AI_TIMEOUT_MS'),
+    },
     api: {
       host: str('API_HOST'),
       port: num('API_PORT'),

@@ -24,6 +24,7 @@ import { metricsRoutes } from './http/routes/metrics';
 import { numberRoutes } from './http/routes/numbers';
 import { openApiRoutes } from './http/routes/openapi';
 import { sipUserRoutes } from './http/routes/sip-users';
+import { smsRoutes } from './http/routes/sms';
 import { trunkRoutes } from './http/routes/trunks';
 import { SourceAllowlist } from './http/source-allowlist';
 import { SchemaValidator } from './http/validation';
@@ -35,6 +36,8 @@ import { BlocklistService, NumberService } from './numbers/service';
 import { NumberStore } from './numbers/store';
 import { SipUserService } from './sip-users/service';
 import { SipUserStore } from './sip-users/store';
+import { SmsService } from './sms/service';
+import { SmsStore } from './sms/store';
 import { KamailioSync } from './trunks/kamailio-sync';
 import { TrunkService } from './trunks/service';
 import { TrunkStore } from './trunks/store';
@@ -57,6 +60,7 @@ export interface App {
   readonly express: Express;
   readonly metrics: ControlPlaneMetrics;
   readonly routes: readonly Route[];
+  readonly sms: SmsService;
   /** Starts the HTTP server; resolves with its base URL (port 0 picks a free port). */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, ends open connections and detaches from the event stream. Idempotent. */
@@ -88,6 +92,8 @@ export function createApp(deps: AppDeps): App {
   const callsLogger = logger.child({ component: 'calls' });
   const calls = new CallService(new CallStore(deps.db), new RecordingFiles(config.gateway.recordingsDir, callsLogger), callsLogger);
 
+  const sms = new SmsService(deps.db, new SmsStore(deps.db), logger.child({ component: 'sms' }));
+
   let openApiDocument: object | undefined;
   const routes: Route[] = [
     ...healthRoutes({ db: deps.db, startedAt }),
@@ -97,6 +103,7 @@ export function createApp(deps: AppDeps): App {
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
     ...callRoutes(calls),
+    ...smsRoutes(sms),
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',
       version: API_VERSION,
@@ -125,6 +132,7 @@ export function createApp(deps: AppDeps): App {
     express: app,
     metrics,
     routes,
+    sms,
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);

@@ -5,6 +5,7 @@ import { createMediaRelay } from '../../common/src/media-relay';
 import { createApp } from './app';
 import { EvapiClient } from './kamailio/evapi';
 import { HttpKamailioRpc } from './kamailio/rpc';
+import { SmsRuntime } from './sms/runtime';
 
 /**
  * The control-plane process: reads the configuration, builds every client once and
@@ -27,12 +28,14 @@ async function main(): Promise<void> {
   const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
   const events = new EvapiClient({ host: '127.0.0.1', port: config.kamailio.evapiPort, logger: logger.child({ component: 'evapi' }) });
   const app = createApp({ config, logger, db: database.db, kamailio, relay, events });
+  const sms = new SmsRuntime({ config, db: database.db, rpc: kamailio, events, service: app.sms, registry: app.metrics.registry, logger: logger.child({ component: 'sms' }) });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info('control-plane stopping', { reason });
       await app.close();
+      await sms.close();
       events.close();
       await relay.close();
       await database.close();
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
 
   try {
     events.start();
+    await sms.start();
     const url = await app.listen(config.api.port, config.api.host);
     logger.info(`control-plane listening on ${url}`);
   } catch (err) {

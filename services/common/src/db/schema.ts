@@ -89,6 +89,10 @@ export interface TrunksTable {
   weight: number;
   requires_registration: boolean;
   status: TrunkStatus;
+  /** MESSAGEs per second through this trunk; 0 = no limit. */
+  sms_rate_limit: ColumnType<number, number | undefined, number>;
+  /** One MESSAGE per 3GPP segment (X-SMS-Part) instead of the whole text. */
+  sms_split_segments: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
@@ -192,7 +196,69 @@ export interface CallEventsTable {
   data: ColumnType<Record<string, unknown>, string, string>;
 }
 
+export type SmsDirection = 'inbound' | 'outbound';
+export type SmsStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'received' | 'delivering' | 'partial';
+export type SmsSource = 'api' | 'ai' | 'trunk' | 'user';
+export type SmsDestination = 'trunk' | 'user' | 'ai';
+
+/** One SMS, in or out, and its place in the durable queue (db/migrations/0020_sms.sql). */
+export interface SmsMessagesTable {
+  id: Generated<number>;
+  message_id: string;
+  direction: SmsDirection;
+  from_number: string;
+  to_number: string;
+  body: string;
+  encoding: 'gsm7' | 'ucs2';
+  segments: number;
+  status: SmsStatus;
+  source: SmsSource;
+  destination: SmsDestination;
+  target_user: string | null;
+  trunk_id: string | null;
+  sender_user: string | null;
+  in_reply_to: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  sip_call_id: string | null;
+  sip_cseq: number | null;
+  part_ref: number | null;
+  part_seq: number | null;
+  part_total: number | null;
+  parent_id: string | null;
+  attempts: Generated<number>;
+  parts_sent: Generated<number>;
+  next_attempt_at: Date | null;
+  claimed_by: number | null;
+  last_sip_status: number | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  sent_at: Date | null;
+  delivered_at: Date | null;
+}
+
+export interface SmsEventsTable {
+  id: Generated<number>;
+  message_id: string;
+  at: Generated<Date>;
+  status: SmsStatus;
+  attempt: Generated<number>;
+  sip_status: number | null;
+  trunk_id: string | null;
+  detail: string | null;
+}
+
+export interface SmsWorkersTable {
+  id: Generated<number>;
+  name: string;
+  started_at: Generated<Date>;
+}
+
 export interface Database {
+  sms_messages: SmsMessagesTable;
+  sms_events: SmsEventsTable;
+  sms_workers: SmsWorkersTable;
   subscriber: SubscriberTable;
   location: LocationTable;
   acc_cdrs: AccCdrsTable;

@@ -12,6 +12,8 @@ export interface RouteContext<B, Q, P> {
   readonly params: P;
   readonly principal: Principal | undefined;
   readonly requestId: string;
+  /** A request header (case-insensitive), e.g. Idempotency-Key. */
+  readonly header?: (name: string) => string | undefined;
 }
 
 /** What a handler answers: JSON (`body`), text (`text` with its content type) or bytes piped from `stream` (files). */

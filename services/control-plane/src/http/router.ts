@@ -49,6 +49,7 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
         params,
         principal: res.locals['principal'],
         requestId: res.locals['requestId'] as string,
+        header: (name: string) => req.get(name),
       });
       send(res, reply);
     };

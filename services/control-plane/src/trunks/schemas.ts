@@ -75,6 +75,8 @@ const writableProperties = {
   preferred_codecs: codecs,
   max_concurrent_calls: maxCalls,
   calls_per_second_limit: cps,
+  sms_rate_limit: { type: 'integer', minimum: 0, maximum: 100000, description: 'SMS (SIP MESSAGE) per second through this trunk; 0 = no limit.' },
+  sms_split_segments: { type: 'boolean', description: 'Send multi-segment SMS as one MESSAGE per 3GPP segment (with an X-SMS-Part header) for providers with a MESSAGE size limit.' },
   allowed_ips: allowedIps,
   priority,
   weight,
@@ -93,6 +95,8 @@ export const CREATE_TRUNK_SCHEMA = {
     preferred_codecs: { ...codecs, default: ['PCMU', 'PCMA'] },
     max_concurrent_calls: { ...maxCalls, default: 100 },
     calls_per_second_limit: { ...cps, default: 10 },
+    sms_rate_limit: { ...writableProperties.sms_rate_limit, default: 0 },
+    sms_split_segments: { ...writableProperties.sms_split_segments, default: false },
     priority: { ...priority, default: 100 },
     weight: { ...weight, default: 1 },
     requires_registration: { ...writableProperties.requires_registration, default: false },
@@ -117,6 +121,8 @@ export interface CreateTrunkInput {
   readonly preferred_codecs: readonly Codec[];
   readonly max_concurrent_calls: number;
   readonly calls_per_second_limit: number;
+  readonly sms_rate_limit: number;
+  readonly sms_split_segments: boolean;
   readonly allowed_ips?: readonly string[] | null;
   readonly priority: number;
   readonly weight: number;
@@ -186,6 +192,8 @@ export const TRUNK_SCHEMA = {
     preferred_codecs: { type: 'array', items: { type: 'string' } },
     max_concurrent_calls: { type: 'integer' },
     calls_per_second_limit: { type: 'integer' },
+    sms_rate_limit: { type: 'integer' },
+    sms_split_segments: { type: 'boolean' },
     allowed_ips: { type: 'array', items: { type: 'string' }, description: 'The effective allowlist (CIDR ranges in network form).' },
     allowed_ips_default: { type: 'boolean', description: 'true when allowed_ips was derived from proxy_address.' },
     priority: { type: 'integer' },
@@ -199,7 +207,7 @@ export const TRUNK_SCHEMA = {
   required: [
     'trunk_id', 'name', 'provider', 'proxy_address', 'proxy_port', 'transport', 'username', 'has_password', 'realm',
     'supports_inbound', 'supports_outbound', 'preferred_codecs', 'max_concurrent_calls', 'calls_per_second_limit',
-    'allowed_ips', 'allowed_ips_default', 'priority', 'weight', 'requires_registration', 'status', 'created_at', 'updated_at',
+    'sms_rate_limit', 'sms_split_segments', 'allowed_ips', 'allowed_ips_default', 'priority', 'weight', 'requires_registration', 'status', 'created_at', 'updated_at',
   ],
   additionalProperties: false,
 } as const;

@@ -32,6 +32,8 @@ export interface TrunkView {
   readonly preferred_codecs: string[];
   readonly max_concurrent_calls: number;
   readonly calls_per_second_limit: number;
+  readonly sms_rate_limit: number;
+  readonly sms_split_segments: boolean;
   readonly allowed_ips: string[];
   readonly allowed_ips_default: boolean;
   readonly priority: number;
@@ -190,6 +192,8 @@ export class TrunkService {
       preferred_codecs: [...row.preferred_codecs],
       max_concurrent_calls: row.max_concurrent_calls,
       calls_per_second_limit: row.calls_per_second_limit,
+      sms_rate_limit: row.sms_rate_limit,
+      sms_split_segments: row.sms_split_segments,
       allowed_ips: effectiveAllowedIps(row),
       allowed_ips_default: row.allowed_ips === null,
       priority: row.priority,
@@ -251,6 +255,8 @@ export class TrunkService {
       preferred_codecs: [...input.preferred_codecs],
       max_concurrent_calls: input.max_concurrent_calls,
       calls_per_second_limit: input.calls_per_second_limit,
+      sms_rate_limit: input.sms_rate_limit,
+      sms_split_segments: input.sms_split_segments,
       allowed_ips: input.allowed_ips === undefined || input.allowed_ips === null ? null : normaliseAllowedIps(input.allowed_ips),
       priority: input.priority,
       weight: input.weight,

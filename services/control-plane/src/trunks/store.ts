@@ -25,6 +25,8 @@ const PUBLIC_COLUMNS = [
   'preferred_codecs',
   'max_concurrent_calls',
   'calls_per_second_limit',
+  'sms_rate_limit',
+  'sms_split_segments',
   'allowed_ips',
   'priority',
   'weight',

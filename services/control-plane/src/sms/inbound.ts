@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../../common/src/db/schema';
+import type { Logger } from '../../../common/src/logger';
+import type { SipRequest } from '../../../common/src/sip/message/message';
+import { parseNameAddr } from '../../../common/src/sip/message/name-addr';
+import { parseUri } from '../../../common/src/sip/message/uri';
+import { parsePartHeader } from './reassembly';
+import { analyzeSms } from './segments';
+import type { SmsSipAnswer } from './sip-endpoint';
+import type { NewSms, SmsStore } from './store';
+
+/** A fresh message id: `sms_` and 24 hex digits. */
+export function newMessageId(): string {
+  return `sms_${randomBytes(12).toString('hex')}`;
+}
+
+/** `+` and the digits when `user` is a phone number (E.164, or 00-prefixed), else null. */
+export function e164Of(user: string): string | null {
+  const m = /^(?:\+|00)?([0-9]{3,15})$/.exec(user);
+  return m ? `+${m[1] as string}` : null;
+}
+
+/** `key=value` parameters after the first `;`-separated token: `trunk;trunk=acme` → {trunk: 'acme'}. */
+function params(value: string): { kind: string; p: Record<string, string> } {
+  const [kind, ...rest] = value.split(';').map((s) => s.trim());
+  const p: Record<string, string> = {};
+  for (const kv of rest) {
+    const i = kv.indexOf('=');
+    if (i > 0) p[kv.slice(0, i).toLowerCase()] = kv.slice(i + 1);
+  }
+  return { kind: (kind ?? '').toLowerCase(), p };
+}
+
+/** RFC 5438 IMDN delivery notification: the message id it is about and whether it was delivered. */
+export function parseDeliveryReport(body: string): { messageId: string; delivered: boolean; status: string } | null {
+  const id = /<(?:\w+:)?message-id>\s*([^<\s]+)\s*<\/(?:\w+:)?message-id>/i.exec(body)?.[1];
+  const status = /<(?:\w+:)?status>\s*<(?:\w+:)?(delivered|failed|forbidden|error|displayed|processed|stored)\s*\/>/i.exec(body)?.[1]?.toLowerCase();
+  if (!id || !status) return null;
+  return { messageId: id, delivered: status === 'delivered' || status === 'displayed' || status === 'processed' || status === 'stored', status };
+}
+
+const ANSWER = {
+  accepted: { status: 202, reason: 'Accepted' },
+} as const;
+
+/**
+ * What Kamailio hands the SMS endpoint: MESSAGEs from trunks and users for our
+ * numbers (and users' messages to outside numbers), and delivery reports. Kamailio
+ * has already checked the source (trunk allowlist or digest), the blocklist and the
+ * number, and says so in X-Bridge-Source and X-Bridge-Route. Each message is stored
+ * before it is answered, so a 202 means it is in PostgreSQL.
+ */
+export class SmsInbound {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly store: SmsStore,
+    private readonly nudge: () => void,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(req: SipRequest): Promise<SmsSipAnswer> {
+    const sourceHeader = req.headers.get('X-Bridge-Source');
+    if (!sourceHeader) return { status: 403, reason: 'Forbidden - Not Through The Proxy' };
+    const source = params(sourceHeader);
+    const contentType = (req.headers.get('Content-Type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
+    // Line ends after the text are framing some user agents add (SIPp ends every body line with CRLF), not content.
+    const text = req.body.toString('utf8').replace(/(\r?\n)+$/, '');
+    if (req.method === 'NOTIFY' || contentType === 'message/imdn+xml') return this.deliveryReport(text);
+    if (contentType !== 'text/plain') return { status: 415, reason: 'Unsupported Media Type', headers: [['Accept', 'text/plain, message/imdn+xml']] };
+    if (text.length === 0) return { status: 400, reason: 'Bad Request - Empty Message' };
+
+    const fromUser = parseUri(parseNameAddr(req.headers.get('From') ?? '').uri).user ?? '';
+    const callId = req.headers.get('Call-ID') ?? '';
+    const cseq = Number((req.headers.get('CSeq') ?? '0').trim().split(/\s+/)[0]);
+    const routeHeader = req.headers.get('X-Bridge-Route') ?? '';
+    const [routeType, routeTarget] = routeHeader.split('|');
+    const did = req.headers.get('X-Bridge-Did');
+    const a = analyzeSms(text);
+    const fromTrunk = source.kind === 'trunk';
+    const senderUser = fromTrunk ? null : (source.p['user'] ?? fromUser);
+    let from = fromTrunk ? (e164Of(fromUser) ?? fromUser) : await this.numberOfUser(senderUser ?? '');
+
+    if (routeType === 'out') {
+      // A registered user texting an outside number: out through a trunk, from the user's own number.
+      if (!from) return { status: 403, reason: 'Forbidden - No Number For This User' };
+      const to = e164Of(parseUri(req.uri).user ?? '');
+      if (!to) return { status: 404, reason: 'Not Found - Not A Phone Number' };
+      const trunk = await this.db.selectFrom('numbers').select('trunk_id').where('number', '=', from).executeTakeFirst();
+      const { row, created } = await this.store.insert({
+        messageId: newMessageId(), direction: 'outbound', from, to, body: text, encoding: a.encoding, segments: a.segments,
+        status: 'queued', source: 'user', destination: 'trunk', senderUser, trunkId: trunk?.trunk_id ?? null,
+        idempotencyKey: `sip:${callId}:${cseq}`,
+      });
+      if (created) this.nudge();
+      this.logger.debug('SMS from a user queued', { message_id: row.message_id });
+      return ANSWER.accepted;
+    }
+
+    if (!did) return { status: 404, reason: 'Number Not Found' };
+    from ??= senderUser ?? fromUser;
+    const to = `+${did}`;
+    let destination: NewSms['destination'];
+    let targetUser: string | null = null;
+    let forwardTo: string | null = null;
+    switch (routeType) {
+      case 'ai':
+        destination = 'ai';
+        break;
+      case 'sip_user':
+        destination = 'user';
+        targetUser = routeTarget ?? null;
+        break;
+      case 'forward':
+        destination = 'trunk';
+        forwardTo = e164Of(routeTarget ?? '');
+        break;
+      default:
+        return { status: 404, reason: 'Not Found - Number Takes No SMS' };
+    }
+    const base: NewSms = {
+      messageId: newMessageId(),
+      direction: 'inbound',
+      from,
+      to: forwardTo ?? to,
+      body: text,
+      encoding: a.encoding,
+      segments: a.segments,
+      status: 'received',
+      source: fromTrunk ? 'trunk' : 'user',
+      destination,
+      targetUser,
+      trunkId: fromTrunk ? (source.p['trunk'] ?? null) : null,
+      senderUser,
+      sipCallId: callId,
+      sipCseq: cseq,
+    };
+    const partHeader = req.headers.get('X-SMS-Part');
+    if (partHeader !== undefined) {
+      const part = parsePartHeader(partHeader);
+      if (!part) return { status: 400, reason: 'Bad Request - Malformed X-SMS-Part' };
+      await this.storePart({ ...base, status: 'partial', part });
+    } else {
+      const { created } = await this.store.insert(base);
+      if (!created) this.logger.debug('SMS retransmitted in a new transaction, stored once', { call_id: callId });
+    }
+    this.nudge();
+    return ANSWER.accepted;
+  }
+
+  /**
+   * One part of a concatenated message: stored, and when it completes its group the
+   * whole text becomes one message (the parts point at it). A per-group transaction
+   * lock keeps two parts arriving together from both missing the completion.
+   */
+  private async storePart(part: NewSms): Promise<void> {
+    const p = part.part as NonNullable<NewSms['part']>;
+    await this.db.transaction().execute(async (tx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${part.from}|${part.to}|${p.ref}`}))`.execute(tx);
+      const { created } = await this.store.insert(part, tx);
+      if (!created) return;
+      const parts = await tx
+        .selectFrom('sms_messages')
+        .select(['message_id', 'part_seq', 'body'])
+        .where('status', '=', 'partial')
+        .where('parent_id', 'is', null)
+        .where('from_number', '=', part.from)
+        .where('to_number', '=', part.to)
+        .where('part_ref', '=', p.ref)
+        .where('part_total', '=', p.total)
+        .orderBy('part_seq')
+        .orderBy('id')
+        .execute();
+      const bySeq = new Map<number, (typeof parts)[number]>();
+      for (const row of parts) if (!bySeq.has(row.part_seq as number)) bySeq.set(row.part_seq as number, row);
+      if (bySeq.size < p.total) return;
+      const ordered = [...bySeq.keys()].sort((x, y) => x - y).map((k) => bySeq.get(k) as (typeof parts)[number]);
+      const text = ordered.map((r) => r.body).join('');
+      const a = analyzeSms(text);
+      const whole = await this.store.insert(
+        { ...part, messageId: newMessageId(), body: text, encoding: a.encoding, segments: Math.max(a.segments, p.total), status: 'received', part: null, sipCallId: null, sipCseq: null },
+        tx,
+      );
+      await tx
+        .updateTable('sms_messages')
+        .set({ parent_id: whole.row.message_id })
+        .where('message_id', 'in', parts.map((r) => r.message_id))
+        .execute();
+    });
+  }
+
+  private async deliveryReport(body: string): Promise<SmsSipAnswer> {
+    const report = parseDeliveryReport(body);
+    if (!report) return { status: 400, reason: 'Bad Request - Unreadable Delivery Report' };
+    const known = await this.store.report(report.messageId, report.delivered, `delivery report: ${report.status}`);
+    return known ? { status: 200, reason: 'OK' } : { status: 404, reason: 'Not Found - Unknown Message' };
+  }
+
+  /** The number routed to this user (their caller id for SMS), or null. */
+  private async numberOfUser(user: string): Promise<string | null> {
+    if (!user) return null;
+    const row = await this.db
+      .selectFrom('numbers')
+      .select('number')
+      .where('route_type', '=', 'sip_user')
+      .where('target', '=', user)
+      .where('enabled', '=', true)
+      .orderBy('number')
+      .executeTakeFirst();
+    return row?.number ?? null;
+  }
+}

@@ -1,0 +1,174 @@
+import type { Kysely } from 'kysely';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../../../common/src/config';
+import type { AiDialect, Database } from '../../../common/src/db/schema';
+import type { Logger } from '../../../common/src/logger';
+import type { KamailioEventSource } from '../kamailio/evapi';
+import type { KamailioRpc } from '../kamailio/rpc';
+import { AiSmsDelivery, type AiSmsTarget } from './ai-delivery';
+import { SmsInbound } from './inbound';
+import type { SmsService } from './service';
+import { SmsSipEndpoint } from './sip-endpoint';
+import { SmsStore } from './store';
+import { SmsWorker } from './worker';
+
+/** Dispatcher set Kamailio sends MESSAGEs to (kamailio/kamailio.cfg DS_SMS). */
+export const SMS_SET = 3;
+
+export interface SmsRuntimeDeps {
+  readonly config: Config;
+  readonly db: Kysely<Database>;
+  readonly rpc: KamailioRpc;
+  readonly events?: KamailioEventSource;
+  readonly service: SmsService;
+  readonly registry: Registry;
+  readonly logger: Logger;
+}
+
+/**
+ * The SMS side of a control-plane process: the SIP endpoint (joined to Kamailio's
+ * dispatcher set 3 while it runs), the inbound handler, and — unless SMS_WORKER is
+ * off — a queue worker. Metrics go into the process's registry.
+ */
+export class SmsRuntime {
+  private readonly endpoint: SmsSipEndpoint;
+  private readonly worker: SmsWorker | undefined;
+  private readonly ai: AiSmsDelivery;
+  private readonly store: SmsStore;
+  private readonly id: string;
+  private joined = false;
+
+  constructor(private readonly deps: SmsRuntimeDeps) {
+    const { config, logger } = deps;
+    this.store = new SmsStore(deps.db);
+    this.id = `sms ${config.sms.sipAddress}:${config.sms.sipPort}`;
+    const registers = [deps.registry];
+    const outcomes = new Counter({ name: 'sms_outcomes_total', help: 'SMS attempts by resulting status (sent, delivered, failed, queued = retry scheduled, received = waiting).', labelNames: ['direction', 'status'], registers });
+    const received = new Counter({ name: 'sms_received_total', help: 'MESSAGE / NOTIFY requests the SMS endpoint answered, by SIP status.', labelNames: ['status'], registers });
+    const store = this.store;
+    new Gauge({
+      name: 'sms_queue_depth',
+      help: 'Messages waiting (queued or received, including scheduled retries) and in flight.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const d = await store.depth().catch(() => null);
+        if (!d) return;
+        this.set({ state: 'waiting' }, d.waiting);
+        this.set({ state: 'in_flight' }, d.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'sms_queue_oldest_age_seconds',
+      help: 'Age of the oldest message not yet sent or delivered.',
+      registers,
+      async collect() {
+        const d = await store.depth().catch(() => null);
+        if (d) this.set(d.oldestAgeSeconds);
+      },
+    });
+
+    const inbound = new SmsInbound(deps.db, this.store, () => this.worker?.nudge(), logger.child({ component: 'sms-inbound' }));
+    this.endpoint = new SmsSipEndpoint(
+      { host: config.sms.sipAddress, port: config.sms.sipPort, proxy: { address: config.sip.listenAddress, port: config.sip.port }, logger: logger.child({ component: 'sms-sip' }) },
+      async (req) => {
+        const answer = await inbound.handle(req);
+        received.inc({ status: String(answer.status) });
+        return answer;
+      },
+    );
+    this.ai = new AiSmsDelivery({ jwtSecret: config.secrets.jwtSecretKey, sharedSecret: config.secrets.sipSharedSecret, timeoutMs: config.sms.aiTimeoutMs, logger: logger.child({ component: 'sms-ai' }) });
+    if (config.sms.worker) {
+      this.worker = new SmsWorker(
+        {
+          databaseUrl: config.databaseUrl,
+          name: this.id,
+          domain: config.sip.domain,
+          batchSize: config.sms.batchSize,
+          maxAttempts: config.sms.maxAttempts,
+          retryBaseMs: config.sms.retryBaseMs,
+          retryMaxMs: config.sms.retryMaxMs,
+          userOfflineRetrySeconds: config.sms.userOfflineRetrySeconds,
+          userHoldHours: config.sms.userHoldHours,
+        },
+        {
+          db: deps.db,
+          store: this.store,
+          sender: this.endpoint,
+          ai: this.ai,
+          aiTarget: (n) => this.aiTarget(n),
+          logger: logger.child({ component: 'sms-worker' }),
+          onOutcome: (row, o) => outcomes.inc({ direction: row.direction, status: o.status }),
+        },
+      );
+      deps.service.onQueued = () => this.worker?.nudge();
+    }
+    deps.events?.on('event', (event) => {
+      const e = event as { event?: unknown; user?: unknown; expires?: unknown };
+      if (e.event !== 'registration' || typeof e.user !== 'string' || e.expires === 0) return;
+      void this.store.wakeUser(e.user).then((n) => n > 0 && this.worker?.nudge(), (err: Error) => logger.warn('SMS wake-up on registration failed', { err: err.message }));
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.endpoint.start();
+    await this.worker?.start();
+    await this.join();
+  }
+
+  async close(): Promise<void> {
+    if (this.joined) await this.leave().catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
+    await this.worker?.close();
+    await this.ai.close();
+    await this.endpoint.close();
+  }
+
+  private async aiTarget(number: string): Promise<AiSmsTarget | null> {
+    const row = await this.deps.db
+      .selectFrom('numbers')
+      .select(['ai_agent_url', 'ai_dialect', 'ai_options'])
+      .where('number', '=', number)
+      .where('route_type', '=', 'ai')
+      .where('enabled', '=', true)
+      .executeTakeFirst();
+    if (!row) return null;
+    const custom = (row.ai_options ?? {}) as Record<string, unknown>;
+    const webhook = typeof custom['sms_webhook_url'] === 'string' ? (custom['sms_webhook_url'] as string) : undefined;
+    return {
+      url: row.ai_agent_url ?? this.deps.config.ai.defaultUrl,
+      dialect: (row.ai_dialect ?? this.deps.config.ai.dialect) as AiDialect,
+      ...(webhook ? { webhookUrl: webhook } : {}),
+      custom,
+    };
+  }
+
+  /** This endpoint's row in dispatcher set 3, then a reload (Kamailio refuses reloads closer than reload_delta: retried). */
+  private async join(): Promise<void> {
+    const uri = this.endpoint.uri;
+    await this.deps.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('dispatcher').where('setid', '=', SMS_SET).where('description', '=', this.id).execute();
+      await tx.insertInto('dispatcher').values({ setid: SMS_SET, destination: uri, flags: 0, priority: 0, attrs: '', description: this.id }).execute();
+    });
+    await this.reload();
+    this.joined = true;
+  }
+
+  private async leave(): Promise<void> {
+    await this.deps.db.deleteFrom('dispatcher').where('setid', '=', SMS_SET).where('description', '=', this.id).execute();
+    await this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    let last: unknown;
+    for (let i = 0; i < 10; i++) {
+      try {
+        await this.deps.rpc.call('dispatcher.reload');
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    throw last as Error;
+  }
+}
