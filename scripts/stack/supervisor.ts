@@ -86,6 +86,16 @@ export class LocalStack {
     return this.children.find((c) => c.spec.name === name && c.state !== 'exited')?.pid;
   }
 
+  /**
+   * Starts the control-plane again after it died (crash tests kill it on purpose);
+   * resolves once its API answers.
+   */
+  async restartControlPlane(): Promise<void> {
+    const running = this.pidOf('control-plane');
+    if (running !== undefined) throw new Error(`the control-plane is still running (pid ${running})`);
+    await this.startControlPlane();
+  }
+
   /** Called when a child dies while the stack is meant to be running. */
   onCrash(handler: (child: SupervisedChild) => void): void {
     this.crashHandler = handler;
