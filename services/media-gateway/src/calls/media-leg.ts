@@ -27,8 +27,8 @@ export interface JitterBufferLike {
 }
 
 export interface ConcealerLike {
-  /** A received frame; returns what to play (merged after a loss). */
-  good(frame: Int16Array): Int16Array;
+  /** A received frame; returns what to play (merged after a loss), in `out` if given. */
+  good(frame: Int16Array, out?: Int16Array): Int16Array;
   /** A lost frame's replacement. */
   lost(): Int16Array;
 }
@@ -81,7 +81,7 @@ export interface MediaLegStats {
 }
 
 export interface MediaLegEvents {
-  /** 20 ms of the caller, PCM16 16 kHz, for the AI. */
+  /** 20 ms of the caller, PCM16 16 kHz, for the AI; the array is reused, valid only during the event. */
   audio: [pcm16k: Int16Array, addedLatencyMs: number | null];
   dtmf: [press: DtmfPress, source: 'rfc4733' | 'inband'];
   mark: [ack: MarkAck];
@@ -121,6 +121,14 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   private readonly silence16k = new Int16Array(FRAME_SAMPLES_8K * 2);
   /** The caller's last 20 ms, for the recording's left channel. */
   private lastInbound: Int16Array = new Int16Array(FRAME_SAMPLES_8K);
+  // Per-frame work buffers, reused every tick: at a few hundred calls, a fresh
+  // array per frame and direction is what the garbage collector spends its time on.
+  private readonly decoded8k = new Int16Array(FRAME_SAMPLES_8K);
+  private readonly played8k = new Int16Array(FRAME_SAMPLES_8K);
+  private readonly up16k = new Int16Array(FRAME_SAMPLES_8K * 2);
+  private readonly ai16k = new Int16Array(FRAME_SAMPLES_8K * 2);
+  private readonly down8k = new Int16Array(FRAME_SAMPLES_8K);
+  private readonly encoded = new Uint8Array(FRAME_SAMPLES_8K);
 
   constructor(private readonly deps: MediaLegDeps) {
     super();
@@ -237,7 +245,10 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     let pcm8: Int16Array;
     let latency: number | null = null;
     if (out.kind === 'frame') {
-      pcm8 = this.deps.concealer.good(this.deps.codec.decode(out.payload));
+      const payload = out.payload;
+      // A frame of another length (a ptime the SDP did not ask for) gets its own array.
+      const into = payload.length === FRAME_SAMPLES_8K ? this.decoded8k : undefined;
+      pcm8 = this.deps.concealer.good(this.deps.codec.decode(payload, into), into && this.played8k);
       const arrived = this.arrivals.get(out.timestamp);
       if (arrived !== undefined) {
         latency = now - arrived;
@@ -260,7 +271,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     }
     this.lastInbound = pcm8;
     this.stats.framesToAi++;
-    this.emit('audio', this.up.process(pcm8), latency);
+    this.emit('audio', this.up.process(pcm8, pcm8.length === FRAME_SAMPLES_8K ? this.up16k : undefined), latency);
   }
 
   private outbound(now: number): void {
@@ -270,7 +281,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       this.deps.recorder?.write(this.lastInbound, this.silence8k);
       return;
     }
-    let ai = this.playout.nextFrame();
+    let ai = this.playout.nextFrame(this.ai16k);
     if (ai && this.utteranceArrival !== null) {
       this.emit('playoutLatency', now - this.utteranceArrival);
       this.utteranceArrival = null;
@@ -279,21 +290,26 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     let pcm8: Int16Array;
     if (ai) {
       this.stats.framesFromAi++;
-      pcm8 = this.down.process(ai);
+      pcm8 = this.down.process(ai, this.downInto(ai.length));
     } else if (this.aiAway) {
       pcm8 = this.deps.holdAudio();
       ai = this.silence16k;
     } else {
       // Comfort silence: keep the stream (and the relay's and NATs' state) alive.
-      pcm8 = this.down.process(this.silence16k);
+      pcm8 = this.down.process(this.silence16k, this.downInto(this.silence16k.length));
     }
     this.deps.recorder?.write(this.lastInbound, pcm8);
     if (this.onHold) {
       this.sender.silence();
       return;
     }
-    const encoded = this.deps.codec.encode(pcm8);
+    const encoded = this.deps.codec.encode(pcm8, pcm8.length === FRAME_SAMPLES_8K ? this.encoded : undefined);
     this.transmit(this.sender.frame(Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)));
+  }
+
+  /** The reused 8 kHz buffer when a 20 ms frame comes out of the downsampler, else a fresh one. */
+  private downInto(length16k: number): Int16Array | undefined {
+    return this.down.outputLength(length16k) === FRAME_SAMPLES_8K ? this.down8k : undefined;
   }
 
   /** Sends the due packets of the current RFC 4733 event; true while an event is on. */

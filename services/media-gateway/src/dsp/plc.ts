@@ -153,10 +153,11 @@ export class G711Plc {
     return this.erasecnt;
   }
 
-  /** A received frame (a multiple of 10 ms; normally 160 samples) → the frame to play. */
-  good(frame: Int16Array): Int16Array {
+  /** A received frame (a multiple of 10 ms; normally 160 samples) → the frame to play, in `out` if given (same length). */
+  good(frame: Int16Array, out: Int16Array = new Int16Array(frame.length)): Int16Array {
     checkLength(frame.length);
-    const out = Int16Array.from(frame);
+    if (out.length !== frame.length) throw new TypeError(`output holds ${out.length} samples, needs ${frame.length}`);
+    out.set(frame);
     for (let o = 0; o < out.length; o += FRAMESZ) this.addToHistory(out.subarray(o, o + FRAMESZ));
     return out;
   }

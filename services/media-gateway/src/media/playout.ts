@@ -67,9 +67,10 @@ export class PlayoutQueue {
   /**
    * The next 20 ms frame, or null when there is nothing to play (the caller sends
    * comfort silence). A short tail is held back one tick in case more audio is on its
-   * way, then played padded with silence.
+   * way, then played padded with silence. The frame is written into `out` (320
+   * samples) when given, so a caller on the 20 ms clock allocates nothing.
    */
-  nextFrame(): Int16Array | null {
+  nextFrame(out?: Int16Array): Int16Array | null {
     const available = this.queuedSamples();
     if (available === 0) {
       this.partialTicks = 0;
@@ -77,8 +78,14 @@ export class PlayoutQueue {
     }
     if (available < FRAME_SAMPLES_16K && this.partialTicks++ < 1) return null;
     this.partialTicks = 0;
-    const frame = new Int16Array(FRAME_SAMPLES_16K);
+    let frame: Int16Array;
+    if (out) {
+      if (out.length !== FRAME_SAMPLES_16K) throw new TypeError(`a frame is ${FRAME_SAMPLES_16K} samples, not ${out.length}`);
+      frame = out;
+    } else frame = new Int16Array(FRAME_SAMPLES_16K);
     const taken = this.take(frame);
+    // A short tail: the rest of a reused frame is silence too.
+    if (taken < FRAME_SAMPLES_16K && out) out.fill(0, taken);
     this.playedTotal += taken;
     this.framesPlayed++;
     this.settleMarks();

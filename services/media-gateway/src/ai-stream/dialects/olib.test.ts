@@ -50,6 +50,12 @@ describe('olib dialect, gateway side', () => {
     });
   });
 
+  test('audio_data written by hand → byte for byte what JSON.stringify makes of it (a call id that needs escaping too)', () => {
+    const d = new OlibDialect({ ...call, callId: 'odd "id" \\ é' }, { binaryAudio: false });
+    const wire = d.audio(frame, 1_700_000_000_123.456);
+    expect(wire).toBe(JSON.stringify({ type: 'audio_data', data: { call_id: 'odd "id" \\ é', audio: int16ToBase64(frame), timestamp: 1_700_000_000.123456, sequence: 1 } }));
+  });
+
   test('dtmf, mark acknowledgement, hold/resume, sms, flow, ping, call_end all validate against the contract', () => {
     const d = dialect();
     const frames = [

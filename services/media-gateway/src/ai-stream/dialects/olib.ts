@@ -13,6 +13,7 @@ export class OlibDialect implements GatewayDialect {
   readonly awaitsAcceptance = true;
   private readonly binaryAudio: boolean;
   private sequence = 0;
+  private audioPrefix: string | undefined;
 
   constructor(
     private readonly call: CallInfo,
@@ -48,10 +49,10 @@ export class OlibDialect implements GatewayDialect {
   audio(frame16k: Int16Array, nowMs: number): WireFrame {
     if (this.binaryAudio) return int16ToPcm16le(frame16k);
     this.sequence++;
-    return this.frame({
-      type: 'audio_data',
-      data: { call_id: this.call.callId, audio: int16ToBase64(frame16k), timestamp: nowMs / 1000, sequence: this.sequence },
-    });
+    // The hottest frame (50 a second per call), written out by hand: the same bytes
+    // JSON.stringify makes of OlibAudioData (base64 and numbers need no escaping).
+    this.audioPrefix ??= `{"type":"audio_data","data":{"call_id":${JSON.stringify(this.call.callId)},"audio":"`;
+    return `${this.audioPrefix}${int16ToBase64(frame16k)}","timestamp":${nowMs / 1000},"sequence":${this.sequence}}}`;
   }
 
   dtmf(digit: string, durationMs: number): WireFrame {
