@@ -50,6 +50,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SMS_SIP_PORT: '15090',
     SMS_RETRY_BASE_MS: '200',
     SMS_RETRY_MAX_MS: '2000',
+    SMS_PART_TIMEOUT_SECONDS: '4',
     AI_RECONNECT_WINDOW_MS: '3000',
     DB_NAME: 'sipai_test',
     // Tests drive bursts from 127.0.0.1; flood tests use their own source address.

@@ -1,6 +1,8 @@
-import { api } from '../support/api';
-import { eventually, messageCount, messagesReceived, sendSms, smsHistory, smsProvider, stop, type SmsItem } from '../support/sms';
-import { expectSippSuccess } from '../support/sip';
+import { api, createUser } from '../support/api';
+import { eventually, messageCount, messagesReceived, sendSms, smsHistory, smsProvider, stop, userInboxScenario, type SmsItem } from '../support/sms';
+import { expectSippSuccess, proxy, register } from '../support/sip';
+import { startSipp } from '../support/sipp';
+import { testStack } from '../support/stack';
 
 // The provider (a trunk) is SIPp on 127.0.0.5; 127.0.0.9 is a stranger.
 const PROVIDER = '127.0.0.5';
@@ -173,6 +175,20 @@ describe('SMS over SIP MESSAGE', () => {
     expect(got[0]).toContain('Demo agent got your message: First part, second part, third part.');
   });
 
+  test('parts that never complete are delivered after SMS_PART_TIMEOUT_SECONDS, the gap marked', async () => {
+    const provider = await smsProvider(PROVIDER, ['200 OK']);
+    await createTrunk(provider.localPort);
+    const from = '+14155550133';
+    expectSippSuccess(await sendSms(PROVIDER, from, AI_NUMBER, 'Begin, ', 202, 'ref=78; seq=1; total=3'), 'part 1');
+    expectSippSuccess(await sendSms(PROVIDER, from, AI_NUMBER, 'end.', 202, 'ref=78; seq=3; total=3'), 'part 3');
+    // The test stack waits 4 s (SMS_PART_TIMEOUT_SECONDS) for a missing part.
+    const whole = await eventually('the incomplete message', async () => (await smsHistory(`number=${encodeURIComponent(from)}&direction=inbound`)).find((m) => m.status === 'delivered'), 20_000);
+    expect(whole.message).toBe('Begin, [part 2 of 3 missing]end.');
+    const detail = await api<{ history: Array<{ status: string; detail: string | null }> }>('GET', `/api/sms/${whole.message_id}`, { role: 'operator' });
+    expect(detail.body.history[0]).toMatchObject({ status: 'received', detail: '1 of 3 parts never arrived' });
+    await stop(provider);
+  });
+
   test('blocked numbers and strangers can neither send nor receive', async () => {
     const provider = await smsProvider(PROVIDER, ['200 OK']);
     await createTrunk(provider.localPort);
@@ -191,5 +207,60 @@ describe('SMS over SIP MESSAGE', () => {
       await api('DELETE', `/api/numbers/block/${encodeURIComponent(spammer)}`, { role: 'operator' });
     }
     expect(messageCount(await stop(provider))).toBe(0);
+  });
+
+  test('a provider\'s delivery report (RFC 5438 IMDN in a MESSAGE) moves a sent message to delivered', async () => {
+    const provider = await smsProvider(PROVIDER, ['200 OK']);
+    await createTrunk(provider.localPort);
+    const res = await send({ from_number: OUR_NUMBER, to_number: '+14155550131', message: 'report back' });
+    expect((await finalStatus(res.body.message_id)).status).toBe('sent');
+    const imdn =
+      '<?xml version="1.0" encoding="UTF-8"?><imdn xmlns="urn:ietf:params:xml:ns:imdn">' +
+      `<message-id>${res.body.message_id}</message-id><datetime>2026-11-25T10:00:00Z</datetime>` +
+      '<delivery-notification><status><delivered/></status></delivery-notification></imdn>';
+    expectSippSuccess(await sendSms(PROVIDER, '+14155550131', OUR_NUMBER, imdn, 200, undefined, 'message/imdn+xml'), 'delivery report accepted');
+    const done = await api<SmsItem & { history: Array<{ status: string; detail: string | null }> }>('GET', `/api/sms/${res.body.message_id}`, { role: 'operator' });
+    expect(done.body.status).toBe('delivered');
+    expect(done.body.history.map((h) => h.status)).toEqual(['queued', 'sending', 'sent', 'delivered']);
+    expect(done.body.history.at(-1)?.detail).toBe('delivery report: delivered');
+    // A report about a message we never sent is refused, and stored as nothing.
+    expectSippSuccess(await sendSms(PROVIDER, '+14155550131', OUR_NUMBER, imdn.replace(res.body.message_id, 'sms_000000000000000000000000'), 404, undefined, 'message/imdn+xml'), 'unknown report');
+    await stop(provider);
+  });
+
+  test('a message for a number routed to a user who is offline waits, and reaches the phone once it registers', async () => {
+    const provider = await smsProvider(PROVIDER, ['200 OK']);
+    await createTrunk(provider.localPort);
+    const bob = await createUser();
+    const did = '+15557770202';
+    expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number: did, route_type: 'sip_user', target: bob.username } })).status).toBe(201);
+    try {
+      expectSippSuccess(await sendSms(PROVIDER, '+14155550132', did, 'are you there, bob?', 202), 'stored for bob');
+      const waiting = await eventually('the message to wait for bob', async () => {
+        const items = await smsHistory(`number=${encodeURIComponent(did)}`);
+        return items.find((m) => m.status === 'received' && m.last_sip_status === 404);
+      });
+      expect(waiting.error).toContain('kept until the user registers');
+      const inbox = await startSipp({ scenario: userInboxScenario(), remote: proxy(), serverMode: true, timeoutSeconds: 15 });
+      expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: inbox.localPort }), 'bob registers');
+      const run = await inbox.done;
+      expectSippSuccess(run, 'bob registers and gets the message');
+      expect(run.messages).toContain('are you there, bob?');
+      const delivered = await eventually('delivered', async () => (await smsHistory(`number=${encodeURIComponent(did)}`)).find((m) => m.status === 'delivered'));
+      expect(delivered.message_id).toBe(waiting.message_id);
+    } finally {
+      await api('DELETE', `/api/numbers/${encodeURIComponent(did)}`, { role: 'operator' });
+      await stop(provider);
+    }
+  });
+
+  test('/metrics shows the queue and the outcomes', async () => {
+    const res = await fetch(`${testStack().apiUrl}/metrics`);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toMatch(/^sms_queue_depth\{state="waiting"\} \d+/m);
+    expect(text).toMatch(/^sms_queue_oldest_age_seconds \d/m);
+    expect(text).toMatch(/^sms_outcomes_total\{direction="outbound",status="sent"\} [1-9]/m);
+    expect(text).toMatch(/^sms_received_total\{status="202"\} [1-9]/m);
   });
 });

@@ -35,8 +35,13 @@ export function smsProviderScenario(answers: readonly string[]): string {
   return writeScenario('sms-provider', body);
 }
 
+/** A phone's inbox: waits for one MESSAGE and answers 200 (run in server mode; register its port as the Contact). */
+export function userInboxScenario(): string {
+  return writeScenario('user-inbox', `\n  <recv request="MESSAGE"/>${reply('200 OK')}`);
+}
+
 /** One MESSAGE from `[from]` to `[to]` with `[text]`, expecting `expect` (with an X-SMS-Part header when `part` is set). */
-export function smsSenderScenario(expect: number, part = false): string {
+export function smsSenderScenario(expect: number, part = false, contentType = 'text/plain;charset=UTF-8'): string {
   return writeScenario(
     'sms-sender',
     `
@@ -49,7 +54,7 @@ export function smsSenderScenario(expect: number, part = false): string {
       To: <sip:[to]@[remote_ip]>
       Call-ID: [call_id]
       CSeq: 1 MESSAGE
-      Content-Type: text/plain;charset=UTF-8${part ? '\n      X-SMS-Part: [part]' : ''}
+      Content-Type: ${contentType}${part ? '\n      X-SMS-Part: [part]' : ''}
       Content-Length: [len]
 
       [text]
@@ -80,9 +85,9 @@ export function messagesReceived(run: SippRun): string[] {
 export const messageCount = (run: SippRun): number => requestsReceived(run, 'MESSAGE');
 
 /** Sends one MESSAGE from `ip` (a trunk's address, or a stranger's). */
-export function sendSms(ip: string, from: string, to: string, text: string, expect: number, part?: string): Promise<SippRun> {
+export function sendSms(ip: string, from: string, to: string, text: string, expect: number, part?: string, contentType?: string): Promise<SippRun> {
   return runSipp({
-    scenario: smsSenderScenario(expect, part !== undefined),
+    scenario: smsSenderScenario(expect, part !== undefined, contentType),
     remote: proxy(),
     localIp: ip,
     keys: { from, to, text, ...(part !== undefined ? { part } : {}) },

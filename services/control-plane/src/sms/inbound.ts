@@ -189,6 +189,54 @@ export class SmsInbound {
     });
   }
 
+  /**
+   * Groups of parts still incomplete after `timeoutSeconds` are delivered as they are,
+   * each missing part marked in the text, so a lost part never holds a message back for
+   * ever. Returns how many messages were assembled.
+   */
+  async flushExpiredParts(timeoutSeconds: number): Promise<number> {
+    const groups = await sql<{ from_number: string; to_number: string; part_ref: number; part_total: number }>`
+      SELECT from_number, to_number, part_ref, part_total FROM sms_messages
+      WHERE status = 'partial' AND parent_id IS NULL
+      GROUP BY from_number, to_number, part_ref, part_total
+      HAVING min(created_at) < now() - ${timeoutSeconds} * interval '1 second'`.execute(this.db);
+    let assembled = 0;
+    for (const g of groups.rows) {
+      await this.db.transaction().execute(async (tx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${g.from_number}|${g.to_number}|${g.part_ref}`}))`.execute(tx);
+        const parts = await tx
+          .selectFrom('sms_messages')
+          .selectAll()
+          .where('status', '=', 'partial')
+          .where('parent_id', 'is', null)
+          .where('from_number', '=', g.from_number)
+          .where('to_number', '=', g.to_number)
+          .where('part_ref', '=', g.part_ref)
+          .where('part_total', '=', g.part_total)
+          .orderBy('part_seq')
+          .execute();
+        const first = parts[0];
+        if (!first) return;
+        const bySeq = new Map(parts.map((p) => [p.part_seq as number, p.body]));
+        const text = Array.from({ length: g.part_total }, (_, i) => bySeq.get(i + 1) ?? `[part ${i + 1} of ${g.part_total} missing]`).join('');
+        const a = analyzeSms(text);
+        const whole = await this.store.insert(
+          {
+            messageId: newMessageId(), direction: 'inbound', from: first.from_number, to: first.to_number, body: text, encoding: a.encoding,
+            segments: Math.max(a.segments, g.part_total), status: 'received', source: first.source, destination: first.destination,
+            targetUser: first.target_user, trunkId: first.trunk_id, senderUser: first.sender_user,
+            lastError: `${g.part_total - bySeq.size} of ${g.part_total} parts never arrived`,
+          },
+          tx,
+        );
+        await tx.updateTable('sms_messages').set({ parent_id: whole.row.message_id }).where('message_id', 'in', parts.map((p) => p.message_id)).execute();
+        assembled++;
+      });
+    }
+    if (assembled > 0) this.nudge();
+    return assembled;
+  }
+
   private async deliveryReport(body: string): Promise<SmsSipAnswer> {
     const report = parseDeliveryReport(body);
     if (!report) return { status: 400, reason: 'Bad Request - Unreadable Delivery Report' };

@@ -37,6 +37,8 @@ export class SmsRuntime {
   private readonly store: SmsStore;
   private readonly id: string;
   private joined = false;
+  private readonly inbound: SmsInbound;
+  private partsTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SmsRuntimeDeps) {
     const { config, logger } = deps;
@@ -69,6 +71,7 @@ export class SmsRuntime {
     });
 
     const inbound = new SmsInbound(deps.db, this.store, () => this.worker?.nudge(), logger.child({ component: 'sms-inbound' }));
+    this.inbound = inbound;
     this.endpoint = new SmsSipEndpoint(
       { host: config.sms.sipAddress, port: config.sms.sipPort, proxy: { address: config.sip.listenAddress, port: config.sip.port }, logger: logger.child({ component: 'sms-sip' }) },
       async (req) => {
@@ -114,9 +117,16 @@ export class SmsRuntime {
     await this.endpoint.start();
     await this.worker?.start();
     await this.join();
+    if (this.worker) {
+      const timeout = this.deps.config.sms.partTimeoutSeconds;
+      this.partsTimer = setInterval(() => {
+        this.inbound.flushExpiredParts(timeout).catch((err: Error) => this.deps.logger.warn('flushing incomplete SMS parts failed', { err: err.message }));
+      }, Math.min(10_000, timeout * 500));
+    }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.partsTimer);
     if (this.joined) await this.leave().catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
     await this.worker?.close();
     await this.ai.close();
