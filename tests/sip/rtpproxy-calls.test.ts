@@ -36,6 +36,7 @@ describe('MEDIA_RELAY=rtpproxy', () => {
         GATEWAY_RTP_PORT_MIN: '34000',
         GATEWAY_RTP_PORT_MAX: '34499',
         DEMO_AGENT_PORT: '18091',
+        SMS_SIP_PORT: '16091',
       },
     });
     await local.start();

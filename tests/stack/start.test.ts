@@ -49,6 +49,7 @@ describe('npm start', () => {
       GATEWAY_RTP_PORT_MIN: '38000',
       GATEWAY_RTP_PORT_MAX: '38999',
       DEMO_AGENT_PORT: String(await freePort()),
+      SMS_SIP_PORT: String(await freePort()),
     };
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'start.js')], {
