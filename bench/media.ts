@@ -80,6 +80,7 @@ const ISOLATION: Record<string, string> = {
   GATEWAY_SIP_PORT: '36170',
   GATEWAY_HTTP_PORT: '38682',
   DEMO_AGENT_PORT: '38690',
+  SMS_SIP_PORT: '38691',
   // Every call takes two RTP/RTCP pairs on the relay: 6000 ports hold 1500 calls
   // (the instance's 2000 would cap the bench at 500).
   RTP_PORT_MIN: '54000',
