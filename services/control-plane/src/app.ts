@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps): App {
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',
       version: API_VERSION,
-      description: 'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+      description: 'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, send and follow SMS, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
     }))),
   ];
 
