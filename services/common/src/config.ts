@@ -49,6 +49,7 @@ export const ENV_SCHEMA = {
     GATEWAY_RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 31999, description: 'Last RTP port of the media gateway.' },
     GATEWAY_MAX_CALLS: { type: 'integer', minimum: 1, default: 500, description: 'Calls one gateway takes at once; more get 503 and Kamailio tries another gateway.' },
     GATEWAY_ID: { type: 'string', default: '', description: 'Name of this gateway replica in the dispatcher set. Default: address:port.' },
+    GATEWAY_WORKERS: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Gateway processes on this host. Above 1, a primary forks that many replicas, each a whole gateway on its own event loop (replica i: SIP port GATEWAY_SIP_PORT + i, the i-th equal share of the RTP port range, id GATEWAY_ID/i, its own row in Kamailio\'s gateway set), and serves their health and metrics on GATEWAY_HTTP_PORT.' },
     GATEWAY_INBAND_DTMF: { type: 'string', enum: ['auto', 'always', 'never'], default: 'auto', description: 'In-band DTMF tone detection on the caller\'s audio: `auto` only on calls that did not negotiate telephone-event (RFC 4733), `always` on every call (keys a phone sends both ways are reported once), `never`.' },
     AI_PLATFORM_WS_URL: { type: 'string', default: '', description: 'WebSocket URL of the AI platform. Empty: the built-in demo agent.' },
     AI_DIALECT: { type: 'string', enum: ['olib', 'twilio', 'binary'], default: 'olib', description: 'Dialect spoken to the AI platform unless a number says otherwise.' },
@@ -122,6 +123,7 @@ export interface Config {
     readonly maxCalls: number;
     readonly recordingsDir: string;
     readonly inbandDtmf: 'auto' | 'always' | 'never';
+    readonly workers: number;
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -240,6 +242,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       maxCalls: num('GATEWAY_MAX_CALLS'),
       recordingsDir: str('RECORDINGS_DIR') || `${stateDir}/recordings`,
       inbandDtmf: str('GATEWAY_INBAND_DTMF') as Config['gateway']['inbandDtmf'],
+      workers: num('GATEWAY_WORKERS'),
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
