@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +17,10 @@ import { TelephoneEventReceiver } from './dtmf/rfc4733';
 import { GatewaySetMembership } from './kamailio/gateway-set';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
+import { AggregatorRegistry } from 'prom-client';
 import { GatewayMetrics } from './metrics';
+import { GatewayPrimary, READY_MESSAGE, REPLICA_INDEX_ENV } from './replicas/primary';
+import { replicaPorts } from './replicas/slice';
 import { JitterBuffer } from './rtp/jitter-buffer';
 import { SdpAnswerer } from './sdp/negotiate';
 import { parseUri, UserAgent, type Dialog, type IncomingCall } from '../../common/src/sip';
@@ -86,8 +90,34 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const logger = createLogger('media-gateway', config.logLevel);
-  const g = config.gateway;
+  const base = createLogger('media-gateway', config.logLevel);
+  const replicas = config.gateway.workers;
+  if (replicas > 1 && cluster.isPrimary) {
+    await supervise(config, base);
+    return;
+  }
+  const index = cluster.isWorker ? Number(process.env[REPLICA_INDEX_ENV]) : 0;
+  await runGateway(config, cluster.isWorker ? base.child({ replica: index }) : base, index, replicas);
+}
+
+/** GATEWAY_WORKERS > 1: fork the replicas and serve their health and metrics. */
+async function supervise(config: Config, logger: ReturnType<typeof createLogger>): Promise<void> {
+  const primary = new GatewayPrimary({ replicas: config.gateway.workers, id: config.gateway.id, httpPort: config.gateway.httpPort, logger });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void primary.stop());
+  try {
+    await primary.start();
+  } catch (err) {
+    logger.error('media-gateway failed to start', { message: (err as Error).message });
+    process.exitCode = 1;
+    await primary.stop();
+  }
+}
+
+/** One gateway: the whole process, or replica `index` of `replicas` under a primary. */
+async function runGateway(config: Config, logger: ReturnType<typeof createLogger>, index: number, replicas: number): Promise<void> {
+  const own = replicaPorts({ id: config.gateway.id, sipPort: config.gateway.sipPort, rtpPortMin: config.gateway.rtpPortMin, rtpPortMax: config.gateway.rtpPortMax }, index, replicas);
+  const g = { ...config.gateway, ...own };
+  const replica = cluster.isWorker;
   mkdirSync(g.recordingsDir, { recursive: true });
   const database = connectDatabase(config.databaseUrl, 5);
   const store = new PgCallStore(database.db);
@@ -211,17 +241,27 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await database.close();
       logger.info('media-gateway stopped');
+      // The IPC channel to the primary (and prom-client's listener on it) would keep a replica alive.
+      if (replica) process.exit();
     })());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
 
   try {
     await ua.start();
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(g.httpPort, '127.0.0.1', () => resolve());
-    });
+    if (replica) {
+      // The primary serves health and metrics; it collects this registry over IPC.
+      // Constructing an AggregatorRegistry is what makes prom-client answer its requests.
+      AggregatorRegistry.setRegistries([metrics.registry]);
+      new AggregatorRegistry();
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(g.httpPort, '127.0.0.1', () => resolve());
+      });
+    }
     await membership.join();
-    logger.info(`media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP), metrics on http://127.0.0.1:${g.httpPort}/metrics`);
+    logger.info(`media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${replica ? ` as replica ${index} of ${replicas}` : `, metrics on http://127.0.0.1:${g.httpPort}/metrics`}`);
+    process.send?.(READY_MESSAGE);
   } catch (err) {
     logger.error('media-gateway failed to start', { message: (err as Error).message });
     process.exitCode = 1;
