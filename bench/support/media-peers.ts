@@ -94,7 +94,8 @@ export interface PeerCounters {
  * is set.
  */
 export class MediaPeer {
-  target: RelayTarget | null = null;
+  private relay: RelayTarget | null = null;
+  private connected = false;
   /** Whether the driver sends this call's frames (between its 200 OK and its BYE). */
   sending = false;
   private sent = 0;
@@ -135,21 +136,31 @@ export class MediaPeer {
     throw new Error(`no free UDP port in ${from}-${to}`);
   }
 
+  /** Where the call's media goes (from its 200 OK); the socket is connect()ed to it, so sends skip dgram's address lookup. */
+  get target(): RelayTarget | null {
+    return this.relay;
+  }
+
+  set target(target: RelayTarget | null) {
+    if (this.relay !== null || target === null) throw new TypeError('a bench call gets its relay port once');
+    this.relay = target;
+    this.socket.connect(target.port, target.address, () => (this.connected = true));
+  }
+
   get counters(): PeerCounters {
     return { sent: this.sent, received: this.received, echoed: this.echoed, highestSeq: this.highest };
   }
 
   /** Sends the next 20 ms frame to the relay. */
   sendFrame(): void {
-    const target = this.target;
-    if (!target || !this.sending) return;
+    if (!this.connected || !this.sending) return;
     const payload = this.frames[this.frame] as Buffer;
     this.frame = (this.frame + 1) % this.frames.length;
     const datagram = serializeRtp({ marker: this.sent === 0, payloadType: PCMA.payloadType, sequence: this.seq, timestamp: this.timestamp, ssrc: this.ssrc, payload });
     this.seq = (this.seq + 1) & 0xffff;
     this.timestamp = (this.timestamp + FRAME_SAMPLES) >>> 0;
     this.sent++;
-    this.socket.send(datagram, target.port, target.address);
+    this.socket.send(datagram);
   }
 
   close(): void {
