@@ -1,7 +1,7 @@
 import { api, createUser } from '../support/api';
-import { eventually, messageCount, messagesReceived, sendSms, smsHistory, smsProvider, stop, userInboxScenario, type SmsItem } from '../support/sms';
+import { eventually, messageCount, messagesReceived, sendSms, smsHistory, smsProvider, smsUserSenderScenario, stop, userInboxScenario, type SmsItem } from '../support/sms';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { startSipp } from '../support/sipp';
+import { runSipp, startSipp } from '../support/sipp';
 import { testStack } from '../support/stack';
 
 // The provider (a trunk) is SIPp on 127.0.0.5; 127.0.0.9 is a stranger.
@@ -252,6 +252,25 @@ describe('SMS over SIP MESSAGE', () => {
       await api('DELETE', `/api/numbers/${encodeURIComponent(did)}`, { role: 'operator' });
       await stop(provider);
     }
+  });
+
+  test('a registered user texts the AI number; the reply comes back to the user\'s phone', async () => {
+    const alice = await createUser();
+    const inbox = await startSipp({ scenario: userInboxScenario(), remote: proxy(), serverMode: true, timeoutSeconds: 15 });
+    expectSippSuccess(await register(alice.username, alice.password, { first: 401, final: 200, contactPort: inbox.localPort }), 'alice registers');
+    const sent = await runSipp({
+      scenario: smsUserSenderScenario(202),
+      remote: proxy(),
+      keys: { user: alice.username, to: AI_NUMBER, text: 'hi from my phone', domain: testStack().config.sip.domain },
+      auth: { user: alice.username, password: alice.password },
+      timeoutSeconds: 10,
+    });
+    expectSippSuccess(sent, 'alice\'s MESSAGE accepted');
+    const run = await inbox.done;
+    expectSippSuccess(run, 'the reply reaches alice');
+    expect(run.messages).toContain('Demo agent got your message: hi from my phone');
+    const inbound = await eventually('the inbound message to be marked delivered', async () => (await smsHistory(`number=${encodeURIComponent(alice.username)}&direction=inbound`)).find((m) => m.status === 'delivered'));
+    expect(inbound).toMatchObject({ from_number: alice.username, to_number: AI_NUMBER, status: 'delivered' });
   });
 
   test('/metrics shows the queue and the outcomes', async () => {

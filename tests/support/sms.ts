@@ -65,6 +65,27 @@ export function smsSenderScenario(expect: number, part = false, contentType = 't
   );
 }
 
+/** A registered user's MESSAGE to `[to]`: challenged (407), sent again with credentials (-au/-ap), accepted with `expect`. */
+export function smsUserSenderScenario(expect: number): string {
+  const message = (cseq: number, auth: boolean): string => `
+  <send retrans="500">
+    <![CDATA[
+      MESSAGE sip:[to]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[to]@[domain]>
+      Call-ID: [call_id]
+      CSeq: ${cseq} MESSAGE${auth ? '\n      [authentication]' : ''}
+      Content-Type: text/plain;charset=UTF-8
+      Content-Length: [len]
+
+      [text]
+    ]]>
+  </send>`;
+  return writeScenario('sms-user-sender', `${message(1, false)}\n  <recv response="407" auth="true"/>${message(2, true)}\n  <recv response="${expect}"/>`);
+}
+
 export async function smsProvider(ip: string, answers: readonly string[]): Promise<RunningSipp> {
   const port = await freeUdpPort(ip);
   return startSipp({ scenario: smsProviderScenario(answers), remote: proxy(), serverMode: true, localIp: ip, localPort: port, calls: 100_000, limit: 5000, timeoutSeconds: 120 });
