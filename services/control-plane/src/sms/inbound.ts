@@ -8,7 +8,14 @@ import { parseUri } from '../../../common/src/sip/message/uri';
 import { parsePartHeader } from './reassembly';
 import { analyzeSms } from './segments';
 import type { SmsSipAnswer } from './sip-endpoint';
-import type { NewSms, SmsStore } from './store';
+import type { NewSms, SmsRow, SmsStore } from './store';
+
+/** Parts by sequence number; of duplicates, the first that arrived. */
+function bySequence(parts: readonly SmsRow[]): Map<number, SmsRow> {
+  const out = new Map<number, SmsRow>();
+  for (const row of parts) if (!out.has(row.part_seq as number)) out.set(row.part_seq as number, row);
+  return out;
+}
 
 /** A fresh message id: `sms_` and 24 hex digits. */
 export function newMessageId(): string {
@@ -155,37 +162,13 @@ export class SmsInbound {
    */
   private async storePart(part: NewSms): Promise<void> {
     const p = part.part as NonNullable<NewSms['part']>;
-    await this.db.transaction().execute(async (tx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${part.from}|${part.to}|${p.ref}`}))`.execute(tx);
+    await this.inGroup({ from: part.from, to: part.to, ref: p.ref, total: p.total }, async (tx, load) => {
       const { created } = await this.store.insert(part, tx);
-      if (!created) return;
-      const parts = await tx
-        .selectFrom('sms_messages')
-        .select(['message_id', 'part_seq', 'body'])
-        .where('status', '=', 'partial')
-        .where('parent_id', 'is', null)
-        .where('from_number', '=', part.from)
-        .where('to_number', '=', part.to)
-        .where('part_ref', '=', p.ref)
-        .where('part_total', '=', p.total)
-        .orderBy('part_seq')
-        .orderBy('id')
-        .execute();
-      const bySeq = new Map<number, (typeof parts)[number]>();
-      for (const row of parts) if (!bySeq.has(row.part_seq as number)) bySeq.set(row.part_seq as number, row);
-      if (bySeq.size < p.total) return;
-      const ordered = [...bySeq.keys()].sort((x, y) => x - y).map((k) => bySeq.get(k) as (typeof parts)[number]);
-      const text = ordered.map((r) => r.body).join('');
-      const a = analyzeSms(text);
-      const whole = await this.store.insert(
-        { ...part, messageId: newMessageId(), body: text, encoding: a.encoding, segments: Math.max(a.segments, p.total), status: 'received', part: null, sipCallId: null, sipCseq: null },
-        tx,
-      );
-      await tx
-        .updateTable('sms_messages')
-        .set({ parent_id: whole.row.message_id })
-        .where('message_id', 'in', parts.map((r) => r.message_id))
-        .execute();
+      if (!created) return false;
+      const bySeq = bySequence(await load());
+      if (bySeq.size < p.total) return false;
+      const text = [...bySeq.keys()].sort((x, y) => x - y).map((k) => (bySeq.get(k) as SmsRow).body).join('');
+      return { ...part, body: text, lastError: null };
     });
   }
 
@@ -202,39 +185,55 @@ export class SmsInbound {
       HAVING min(created_at) < now() - ${timeoutSeconds} * interval '1 second'`.execute(this.db);
     let assembled = 0;
     for (const g of groups.rows) {
-      await this.db.transaction().execute(async (tx) => {
-        await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${g.from_number}|${g.to_number}|${g.part_ref}`}))`.execute(tx);
-        const parts = await tx
-          .selectFrom('sms_messages')
-          .selectAll()
-          .where('status', '=', 'partial')
-          .where('parent_id', 'is', null)
-          .where('from_number', '=', g.from_number)
-          .where('to_number', '=', g.to_number)
-          .where('part_ref', '=', g.part_ref)
-          .where('part_total', '=', g.part_total)
-          .orderBy('part_seq')
-          .execute();
+      const total = g.part_total;
+      const done = await this.inGroup({ from: g.from_number, to: g.to_number, ref: g.part_ref, total }, async (_tx, load) => {
+        const parts = await load();
         const first = parts[0];
-        if (!first) return;
-        const bySeq = new Map(parts.map((p) => [p.part_seq as number, p.body]));
-        const text = Array.from({ length: g.part_total }, (_, i) => bySeq.get(i + 1) ?? `[part ${i + 1} of ${g.part_total} missing]`).join('');
-        const a = analyzeSms(text);
-        const whole = await this.store.insert(
-          {
-            messageId: newMessageId(), direction: 'inbound', from: first.from_number, to: first.to_number, body: text, encoding: a.encoding,
-            segments: Math.max(a.segments, g.part_total), status: 'received', source: first.source, destination: first.destination,
-            targetUser: first.target_user, trunkId: first.trunk_id, senderUser: first.sender_user,
-            lastError: `${g.part_total - bySeq.size} of ${g.part_total} parts never arrived`,
-          },
-          tx,
-        );
-        await tx.updateTable('sms_messages').set({ parent_id: whole.row.message_id }).where('message_id', 'in', parts.map((p) => p.message_id)).execute();
-        assembled++;
+        if (!first) return false;
+        const bySeq = bySequence(parts);
+        const text = Array.from({ length: total }, (_, i) => bySeq.get(i + 1)?.body ?? `[part ${i + 1} of ${total} missing]`).join('');
+        return {
+          messageId: '', direction: 'inbound', from: first.from_number, to: first.to_number, body: text, encoding: 'gsm7', segments: 1,
+          status: 'received', source: first.source, destination: first.destination, targetUser: first.target_user,
+          trunkId: first.trunk_id, senderUser: first.sender_user, lastError: `${total - bySeq.size} of ${total} parts never arrived`,
+        };
       });
+      if (done) assembled++;
     }
     if (assembled > 0) this.nudge();
     return assembled;
+  }
+
+  /**
+   * Runs `fn` on one group of parts under a per-group transaction lock (two parts
+   * arriving together cannot both miss the completion). When `fn` returns a message,
+   * it is stored as the whole (new id, encoding and segments from its text, at least one
+   * segment a part) and the group's open parts point at it.
+   */
+  private async inGroup(
+    g: { from: string; to: string; ref: number; total: number },
+    fn: (tx: Kysely<Database>, load: () => Promise<SmsRow[]>) => Promise<NewSms | false>,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${g.from}|${g.to}|${g.ref}`}))`.execute(tx);
+      const load = (): Promise<SmsRow[]> =>
+        tx.selectFrom('sms_messages').selectAll()
+          .where('status', '=', 'partial').where('parent_id', 'is', null)
+          .where('from_number', '=', g.from).where('to_number', '=', g.to)
+          .where('part_ref', '=', g.ref).where('part_total', '=', g.total)
+          .orderBy('part_seq').orderBy('id')
+          .execute();
+      const whole = await fn(tx, load);
+      if (!whole) return false;
+      const parts = await load();
+      const a = analyzeSms(whole.body);
+      const stored = await this.store.insert(
+        { ...whole, messageId: newMessageId(), encoding: a.encoding, segments: Math.max(a.segments, g.total), status: 'received', part: null, sipCallId: null, sipCseq: null },
+        tx,
+      );
+      await tx.updateTable('sms_messages').set({ parent_id: stored.row.message_id }).where('message_id', 'in', parts.map((r) => r.message_id)).execute();
+      return true;
+    });
   }
 
   private async deliveryReport(body: string): Promise<SmsSipAnswer> {
