@@ -45,6 +45,34 @@ export interface SmsOutcome {
   readonly detail: string | null;
 }
 
+/** A POST /api/sms/send, validated, for `insertApiSends`. */
+export interface ApiSend {
+  readonly messageId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+  readonly encoding: 'gsm7' | 'ucs2';
+  readonly segments: number;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+}
+
+export interface ApiSendResult {
+  /** from_number is an enabled number of ours. */
+  readonly ours: boolean;
+  /** to_number is on the blocklist. */
+  readonly blocked: boolean;
+  /** from_number's trunk. */
+  readonly trunkId: string | null;
+  /** The queued row; null when refused (not ours, blocked) or the idempotency key was taken. */
+  readonly row: SmsRow | null;
+}
+
+function stripChecks(r: SmsRow & { ord?: number; ours?: boolean; blocked?: boolean; number_trunk?: string | null }): SmsRow {
+  const { ord: _o, ours: _u, blocked: _b, number_trunk: _t, ...row } = r;
+  return row;
+}
+
 const COLUMNS = (s: NewSms) => ({
   message_id: s.messageId,
   direction: s.direction,
@@ -112,6 +140,42 @@ export class SmsStore {
           .executeTakeFirst());
     if (!existing) throw new Error(`SMS ${s.messageId} conflicted with a row that is gone`);
     return { row: existing, created: false };
+  }
+
+  /**
+   * Queues API sends in one statement (one round trip, one commit for the lot): each
+   * row is checked against `numbers` (from_number ours and enabled: its trunk) and
+   * `blocked_numbers` (to_number) and inserted, with its first event, only when both
+   * pass. Results come back in input order; `row` is null for a refused row and for an
+   * idempotency key already used (the caller looks that one up with `insert`).
+   */
+  async insertApiSends(sends: readonly ApiSend[]): Promise<ApiSendResult[]> {
+    if (sends.length === 0) return [];
+    const col = <T>(f: (s: ApiSend) => T): T[] => sends.map(f);
+    const res = await sql<SmsRow & { ord: number; ours: boolean; blocked: boolean; number_trunk: string | null }>`
+      WITH i AS (
+        SELECT * FROM unnest(${col((s) => s.messageId)}::text[], ${col((s) => s.from)}::text[], ${col((s) => s.to)}::text[],
+          ${col((s) => s.body)}::text[], ${col((s) => s.encoding)}::text[], ${col((s) => s.segments)}::int[],
+          ${col((s) => s.idempotencyKey)}::text[], ${col((s) => s.requestHash)}::text[])
+          WITH ORDINALITY AS i(message_id, from_number, to_number, body, encoding, segments, idempotency_key, request_hash, ord)),
+      c AS (
+        SELECT i.*, n.trunk_id, n.id IS NOT NULL AS ours, b.id IS NOT NULL AS blocked
+        FROM i
+        LEFT JOIN numbers n ON n.number = i.from_number AND n.enabled
+        LEFT JOIN blocked_numbers b ON b.number = i.to_number),
+      m AS (
+        INSERT INTO sms_messages (message_id, direction, from_number, to_number, body, encoding, segments, status, source,
+          destination, trunk_id, idempotency_key, request_hash, next_attempt_at)
+        SELECT message_id, 'outbound', from_number, to_number, body, encoding, segments, 'queued', 'api',
+          'trunk', trunk_id, idempotency_key, request_hash, now()
+        FROM c WHERE ours AND NOT blocked ORDER BY ord
+        ON CONFLICT DO NOTHING
+        RETURNING *),
+      e AS (INSERT INTO sms_events (message_id, status) SELECT message_id, status FROM m)
+      SELECT c.ord::int AS ord, c.ours, c.blocked, c.trunk_id AS number_trunk, m.*
+      FROM c LEFT JOIN m ON m.message_id = c.message_id
+      ORDER BY c.ord`.execute(this.db);
+    return res.rows.map((r) => ({ ours: r.ours, blocked: r.blocked, trunkId: r.number_trunk, row: r.id === null ? null : stripChecks(r) }));
   }
 
   async get(messageId: string): Promise<SmsRow | undefined> {

@@ -12,6 +12,13 @@ import type { NewSms, SmsOutcome, SmsRow, SmsStore } from './store';
 /** Two-key advisory lock namespace of queue workers: pg_advisory_lock(SMS_WORKER_LOCK, worker id). */
 export const SMS_WORKER_LOCK = 0x534d53; // 'SMS'
 
+/**
+ * Shortest time between two claims while nudges keep coming: each API group commit
+ * nudges, and claiming after every one of them would claim a handful of rows per
+ * statement. A message waits at most this long longer.
+ */
+const GATHER_MS = 10;
+
 /** SIP answers worth another attempt (the rest of 4xx/6xx will not change by waiting). */
 export function retryableSipStatus(status: number): boolean {
   return status === 408 || status === 480 || status === 482 || (status >= 500 && status < 600);
@@ -91,6 +98,7 @@ export class SmsWorker {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private nudged = false;
+  private lastClaimAt = 0;
   private inFlight = 0;
   private readonly pending: Array<{ row: SmsRow; outcome: SmsOutcome }> = [];
   private flushing: Promise<void> = Promise.resolve();
@@ -150,28 +158,34 @@ export class SmsWorker {
   private async run(): Promise<void> {
     const max = this.opts.maxInFlight ?? 4000;
     while (!this.closing) {
-      let claimed = 0;
+      let full = false;
       if (this.inFlight < max) {
+        const want = Math.min(this.opts.batchSize, max - this.inFlight);
+        // This claim sees every row committed before it: nudges from here on are for later rows.
+        this.nudged = false;
+        this.lastClaimAt = Date.now();
         try {
-          const rows = await this.deps.store.claimDue(this.id, Math.min(this.opts.batchSize, max - this.inFlight));
-          claimed = rows.length;
-          if (claimed > 0) this.batch++;
+          const rows = await this.deps.store.claimDue(this.id, want);
+          full = rows.length >= want;
+          if (rows.length > 0) this.batch++;
           for (const row of rows) this.process(row);
         } catch (err) {
           this.deps.logger.error('SMS queue claim failed', { err: (err as Error).message });
         }
       }
-      if (claimed > 0 && this.inFlight < max) continue;
-      if (this.nudged) {
-        this.nudged = false;
-        if (this.inFlight < max) continue;
-      }
+      // A full batch: more are likely due. Otherwise the queue is drained; wait for a nudge or the poll.
+      if (full && this.inFlight < max) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.pollMs ?? 250);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
+        const gathered = (): void => {
+          clearTimeout(poll);
+          // Claim no more often than every GATHER_MS while nudged: a burst of inserts goes out in one claim.
+          const rest = GATHER_MS - (Date.now() - this.lastClaimAt);
+          if (rest > 0) setTimeout(resolve, rest);
+          else resolve();
         };
+        const poll = setTimeout(resolve, this.opts.pollMs ?? 250);
+        this.wake = gathered;
+        if (this.nudged && this.inFlight < max) gathered();
       });
       this.wake = undefined;
     }
@@ -248,7 +262,7 @@ export class SmsWorker {
     if (!trunk) return this.retryOrFail(row, 503, 'no active outbound trunk', null, row.parts_sent);
     if (trunk.transport === 'TLS') return this.final(row, 'failed', null, `trunk ${trunk.trunkId} uses TLS, which the SIP edge does not serve`, trunk.trunkId, row.parts_sent);
     const parts = trunk.splitSegments ? splitSms(row.body) : [row.body];
-    const ref = (parseInt(createHash('sha256').update(row.message_id).digest('hex').slice(0, 8), 16) % 65535) + 1;
+    const ref = parts.length > 1 ? (parseInt(createHash('sha256').update(row.message_id).digest('hex').slice(0, 8), 16) % 65535) + 1 : 0;
     const host = trunk.address.includes(':') ? `[${trunk.address}]` : trunk.address;
     const transport = trunk.transport === 'TCP' ? ';transport=tcp' : '';
     let sent = Math.min(row.parts_sent, parts.length);
