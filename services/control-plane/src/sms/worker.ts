@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import type { Database } from '../../../common/src/db/schema';
 import type { Logger } from '../../../common/src/logger';
 import type { AiSmsOutcome, AiSmsTarget, InboundSmsForAi } from './ai-delivery';
+import { e164Of } from './inbound';
 import { RateGate } from './rate-gate';
 import { analyzeSms, splitSms } from './segments';
 import { smsBranch, type OutgoingSms, type SmsSendResult } from './sip-endpoint';
@@ -340,7 +341,9 @@ export class SmsWorker {
     for (const reply of outcome.replies) {
       i++;
       const to = reply.to ?? row.from_number;
-      const toUser = reply.to === undefined && row.source === 'user' && row.sender_user !== null;
+      // Back to a registered user (by name, or the sender's own number) over the location service; else out through a trunk.
+      const toUser = e164Of(to) === null || (row.source === 'user' && row.sender_user !== null && to === row.from_number);
+      const targetUser = e164Of(to) === null ? to : row.sender_user;
       const a = analyzeSms(reply.text);
       const reply_: NewSms = {
         messageId: `${row.message_id}-r${i}`,
@@ -353,7 +356,7 @@ export class SmsWorker {
         status: 'queued',
         source: 'ai',
         destination: toUser ? 'user' : 'trunk',
-        targetUser: toUser ? row.sender_user : null,
+        targetUser: toUser ? targetUser : null,
         trunkId: toUser ? null : row.trunk_id,
         inReplyTo: row.message_id,
       };
