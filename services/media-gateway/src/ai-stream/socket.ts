@@ -33,17 +33,67 @@ export interface SocketOptions {
 
 export type WebSocketFactory = (url: string, protocols: string[], options: SocketOptions) => WebSocketLike;
 
+/** ws's option for a Buffer that is a text message. */
+const TEXT = { binary: false } as const;
+
+/**
+ * `ws`'s client WebSocket behind WebSocketLike. A text frame is handed to ws as a
+ * Buffer: ws then masks it straight into the frame it allocates (RFC 6455 §5.3) and
+ * writes one buffer, where a string costs a length scan, a conversion, an in-place
+ * mask and a two-buffer writev. At 50 frames a second per call that difference shows.
+ */
+class WsClientSocket implements WebSocketLike {
+  constructor(private readonly ws: WebSocket) {}
+
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array): void {
+    if (typeof data === 'string') this.ws.send(Buffer.from(data, 'utf8'), TEXT);
+    else this.ws.send(data);
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+
+  close(code?: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  on(event: string, listener: (...args: never[]) => void): this {
+    this.ws.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  removeAllListeners(): this {
+    this.ws.removeAllListeners();
+    return this;
+  }
+}
+
 /**
  * The production factory. No permessage-deflate: audio does not compress and the
  * CPU per call matters more than the bytes on a LAN.
  */
 export const createWsSocket: WebSocketFactory = (url, protocols, options) =>
-  new WebSocket(url, protocols, {
-    headers: { ...options.headers },
-    handshakeTimeout: options.handshakeTimeoutMs,
-    maxPayload: options.maxPayloadBytes,
-    perMessageDeflate: false,
-  });
+  new WsClientSocket(
+    new WebSocket(url, protocols, {
+      headers: { ...options.headers },
+      handshakeTimeout: options.handshakeTimeoutMs,
+      maxPayload: options.maxPayloadBytes,
+      perMessageDeflate: false,
+    }),
+  );
 
 /** A received message as one Buffer, whatever shape `ws` delivered. */
 export function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
