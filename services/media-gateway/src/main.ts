@@ -9,6 +9,7 @@ import { HttpKamailioRpc } from '../../control-plane/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
 import type { AiTarget, CallDeps, CallRequest, DialogLike, Negotiate } from './calls/call';
 import { CallManager } from './calls/call-manager';
+import { controlPlaneSms } from './calls/sms-client';
 import { PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { G711Plc } from './dsp/plc';
@@ -123,7 +124,10 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
   const store = new PgCallStore(database.db);
   const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
   const ports = new PortAllocator(g.rtpPortMin, g.rtpPortMax);
-  const clock = new FrameClock();
+  // Every call's 20 ms work in one burst, and every replica's burst at the same
+  // moment: the relay and the AI platform are woken once for a batch of packets
+  // rather than once per packet (or per replica).
+  const clock = new FrameClock({ alignTo: () => performance.timeOrigin + performance.now() });
   const now = (): number => performance.now();
 
   let manager: CallManager;
@@ -143,6 +147,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     },
   });
 
+  const sendSms = controlPlaneSms({ host: config.api.host, port: config.api.port, jwtSecretKey: config.secrets.jwtSecretKey });
   const callDeps = (request: CallRequest, target: AiTarget): CallDeps => ({
     request,
     target,
@@ -174,6 +179,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     },
     subscribeClock: (listener) => clock.subscribe(listener),
     store,
+    sendSms,
     metrics,
     recordingsDir: g.recordingsDir,
     logger,

@@ -222,4 +222,17 @@ describe('FrameClock', () => {
     clock.close();
     expect(ticks).toEqual([ticks[0]!, ticks[0]! + 1, ticks[0]! + 2, ticks[0]! + 3, ticks[0]! + 4]);
   });
+
+  it('alignTo → ticks fall on the shared clock\'s multiples of the period, whenever the first subscriber came', () => {
+    const timers = new FakeTimers();
+    timers.now = 1_007;
+    // The shared (wall) clock reads 5 ms past a multiple of 20 when the local one reads 1007.
+    const clock = new FrameClock({ ...timers.options, alignTo: () => 1_700_000_000_005 + (timers.now - 1_007) });
+    const at: number[] = [];
+    clock.subscribe((_, deadline) => at.push(deadline));
+    timers.fire();
+    timers.fire();
+    // Local 1002 is a multiple of 20 on the shared clock: the first tick is at 1022.
+    expect(at).toEqual([1_022, 1_042]);
+  });
 });

@@ -22,6 +22,11 @@ export interface FrameClockOptions {
   readonly maxCatchUp?: number;
   /** Where a subscriber's exception goes; the other subscribers still get the tick. Rethrown asynchronously by default. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * A clock other processes share (wall-clock milliseconds): ticks fall on its
+   * multiples of the period, so the gateway replicas of one host tick together.
+   */
+  readonly alignTo?: () => number;
 }
 
 export interface FrameClockStats {
@@ -61,6 +66,7 @@ export class FrameClock {
   private readonly cancel: (handle: TimerHandle) => void;
   private readonly maxCatchUp: number;
   private readonly onError: (err: unknown) => void;
+  private readonly alignTo: (() => number) | undefined;
 
   private subscriptions: readonly Subscription[] = [];
   private startMs: number | undefined;
@@ -81,6 +87,7 @@ export class FrameClock {
     this.schedule = options.schedule ?? ((fn, delayMs) => setTimeout(fn, delayMs));
     this.cancel = options.cancel ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
     this.maxCatchUp = Math.max(1, options.maxCatchUp ?? 5);
+    this.alignTo = options.alignTo;
     this.onError =
       options.onError ??
       ((err) => {
@@ -96,7 +103,8 @@ export class FrameClock {
     const subscription: Subscription = { listener, active: true };
     this.subscriptions = [...this.subscriptions, subscription];
     if (this.startMs === undefined) {
-      this.startMs = this.now();
+      const now = this.now();
+      this.startMs = this.alignTo ? now - (((this.alignTo() % this.periodMs) + this.periodMs) % this.periodMs) : now;
       this.nextTick = 1;
     }
     this.arm();
