@@ -89,6 +89,11 @@ export interface CallDeps {
   readonly mediaParts: (codecPt: number, telephoneEventPt: number | null) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
   readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
   readonly store: CallStore;
+  /**
+   * Queues an SMS the AI asked for during the call (the control-plane's SMS API;
+   * `key` makes a repeat harmless). Absent: the request is recorded and refused.
+   */
+  readonly sendSms?: (sms: { from: string; to: string; text: string; inReplyTo?: string; key: string }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
   readonly recordingsDir: string;
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
@@ -288,6 +293,19 @@ export class Call {
     });
     ai.on('hangup', (reason) => void this.end(`ai hangup: ${reason}`, 'ai'));
     ai.on('transfer', (target) => void this.transfer(target));
+    let smsCount = 0;
+    ai.on('sms', (req) => {
+      // From the number the caller dialled, to the caller unless the AI names someone else.
+      const sms = { from: this.deps.request.toUser, to: req.to ?? this.deps.request.fromUser, text: req.text, key: `call:${this.id}:sms:${++smsCount}`, ...(req.inReplyTo ? { inReplyTo: req.inReplyTo } : {}) };
+      const queued = this.deps.sendSms ? this.deps.sendSms(sms) : Promise.reject(new Error('SMS is not available on this gateway'));
+      void queued.then(
+        ({ messageId }) => this.record(() => this.deps.store.event(this.id, 'sms', { to: sms.to, message_id: messageId })),
+        (err: Error) => {
+          this.deps.logger.warn('the AI\'s SMS was not queued', { callId: this.id, err: err.message });
+          return this.record(() => this.deps.store.event(this.id, 'sms_failed', { to: sms.to, error: err.message }));
+        },
+      );
+    });
     ai.on('reconnecting', (attempt) => {
       this.deps.metrics.wsEvent('reconnecting');
       leg.setAiAway(true);
