@@ -33,13 +33,15 @@
  * of the 2-core reference machine), each its own event loop and member of Kamailio's
  * gateway set; its CPU is the whole process tree's.
  *
- * What limits it on the 2-core reference machine: the machine, not the gateway's code.
- * At 200 calls the stack and its harness want about all of both cores: per call and
- * 20 ms there are a dozen socket sends and receives (caller → relay → gateway → agent
- * → gateway → relay → caller), mostly the kernel's loopback path, and the gateway is about 40 % of the total (≈ 4 ms CPU
- * per call-second over two replicas), rtpengine ≈ 18 %, the demo agent ≈ 20 %, the bench's own callers ≈ 13 % and
- * softirq ≈ 12 %. With no headroom a replica's event loop waits for a core for more
- * than 100 ms now and then, and the frames of those ticks are skipped: the loss.
+ * What limits it on the 2-core reference machine: it holds 100 calls; at 150 about
+ * 0.5–0.8 % and at 200 about 5 % of the frames to the callers are missing. The stack
+ * and its harness then want 180–200 % of the two cores: per call and 20 ms there are
+ * a dozen socket sends and receives (caller → relay → gateway → agent → gateway →
+ * relay → caller), mostly the kernel's loopback path, and the gateway is about 40 % of
+ * the total (4–5 ms CPU per call-second over two replicas), rtpengine ≈ 18 %, the
+ * demo agent ≈ 20 %, the bench's own callers ≈ 13 % and softirq ≈ 12 %. The frames
+ * missing are ticks a replica's event loop ran more than 100 ms late (p99 lag 90 ms
+ * at 150 calls, 160 ms at 200) while it used well under a core.
  *
  * Run: npm run bench:media   (BENCH_CALLS fixed N, no ramp; BENCH_MAX_CALLS 600; BENCH_GATEWAY_WORKERS 2;
  *      BENCH_STEP_CALLS 100; BENCH_WINDOW_SECONDS 60; BENCH_RATE 30 calls/s;
