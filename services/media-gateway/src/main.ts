@@ -15,7 +15,7 @@ import { FrameClock } from './clock/frame-clock';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
 import { TelephoneEventReceiver } from './dtmf/rfc4733';
-import { GatewaySetMembership } from './kamailio/gateway-set';
+import { DispatcherMembership, GATEWAY_SET } from '../../common/src/kamailio/dispatcher-membership';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { AggregatorRegistry } from 'prom-client';
@@ -235,7 +235,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     res.end();
   });
 
-  const membership = new GatewaySetMembership(database.db, rpc, g.id, `sip:${g.sipAddress}:${g.sipPort}`);
+  const membership = new DispatcherMembership(database.db, rpc, GATEWAY_SET, g.id, `sip:${g.sipAddress}:${g.sipPort}`, `gateway=${g.id}`);
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {

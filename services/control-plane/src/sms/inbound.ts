@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../common/src/db/schema';
 import type { Logger } from '../../../common/src/logger';
+import { e164Of } from '../../../common/src/sip-number';
 import type { SipRequest } from '../../../common/src/sip/message/message';
 import { parseNameAddr } from '../../../common/src/sip/message/name-addr';
 import { parseUri } from '../../../common/src/sip/message/uri';
@@ -20,12 +21,6 @@ function bySequence(parts: readonly SmsRow[]): Map<number, SmsRow> {
 /** A fresh message id: `sms_` and 24 hex digits. */
 export function newMessageId(): string {
   return `sms_${randomBytes(12).toString('hex')}`;
-}
-
-/** `+` and the digits when `user` is a phone number (E.164, or 00-prefixed), else null. */
-export function e164Of(user: string): string | null {
-  const m = /^(?:\+|00)?([0-9]{3,15})$/.exec(user);
-  return m ? `+${m[1] as string}` : null;
 }
 
 /** `key=value` parameters after the first `;`-separated token: `trunk;trunk=acme` → {trunk: 'acme'}. */

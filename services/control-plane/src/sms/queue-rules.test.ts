@@ -1,4 +1,5 @@
-import { e164Of, parseDeliveryReport } from './inbound';
+import { e164Of } from '../../../common/src/sip-number';
+import { parseDeliveryReport } from './inbound';
 import { RateGate } from './rate-gate';
 import { smsBranch } from './sip-endpoint';
 import { backoffMs, retryableSipStatus } from './worker';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../../common/src/config';
 import type { AiDialect, Database } from '../../../common/src/db/schema';
+import { DispatcherMembership, SMS_SET } from '../../../common/src/kamailio/dispatcher-membership';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioEventSource } from '../kamailio/evapi';
 import type { KamailioRpc } from '../kamailio/rpc';
@@ -11,9 +12,6 @@ import type { SmsService } from './service';
 import { SmsSipEndpoint } from './sip-endpoint';
 import { SmsStore } from './store';
 import { SmsWorker } from './worker';
-
-/** Dispatcher set Kamailio sends MESSAGEs to (kamailio/kamailio.cfg DS_SMS). */
-export const SMS_SET = 3;
 
 export interface SmsRuntimeDeps {
   readonly config: Config;
@@ -35,26 +33,29 @@ export class SmsRuntime {
   private readonly worker: SmsWorker | undefined;
   private readonly ai: AiSmsDelivery;
   private readonly store: SmsStore;
-  private readonly id: string;
-  private joined = false;
+  private membership: DispatcherMembership | undefined;
   private readonly inbound: SmsInbound;
   private partsTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SmsRuntimeDeps) {
     const { config, logger } = deps;
     this.store = new SmsStore(deps.db);
-    this.id = `sms ${config.sms.sipAddress}:${config.sms.sipPort}`;
     const registers = [deps.registry];
     const outcomes = new Counter({ name: 'sms_outcomes_total', help: 'SMS attempts by resulting status (sent, delivered, failed, queued = retry scheduled, received = waiting).', labelNames: ['direction', 'status'], registers });
     const received = new Counter({ name: 'sms_received_total', help: 'MESSAGE / NOTIFY requests the SMS endpoint answered, by SIP status.', labelNames: ['status'], registers });
-    const store = this.store;
+    // Both queue gauges come from one query per scrape.
+    let depth: { at: number; value: ReturnType<SmsStore['depth']> } | undefined;
+    const readDepth = (): ReturnType<SmsStore['depth']> => {
+      if (!depth || Date.now() - depth.at > 1000) depth = { at: Date.now(), value: this.store.depth() };
+      return depth.value;
+    };
     new Gauge({
       name: 'sms_queue_depth',
       help: 'Messages waiting (queued or received, including scheduled retries) and in flight.',
       labelNames: ['state'],
       registers,
       async collect() {
-        const d = await store.depth().catch(() => null);
+        const d = await readDepth().catch(() => null);
         if (!d) return;
         this.set({ state: 'waiting' }, d.waiting);
         this.set({ state: 'in_flight' }, d.inFlight);
@@ -65,7 +66,7 @@ export class SmsRuntime {
       help: 'Age of the oldest message not yet sent or delivered.',
       registers,
       async collect() {
-        const d = await store.depth().catch(() => null);
+        const d = await readDepth().catch(() => null);
         if (d) this.set(d.oldestAgeSeconds);
       },
     });
@@ -85,7 +86,7 @@ export class SmsRuntime {
       this.worker = new SmsWorker(
         {
           databaseUrl: config.databaseUrl,
-          name: this.id,
+          name: `sms ${config.sms.sipAddress}:${config.sms.sipPort}`,
           domain: config.sip.domain,
           batchSize: config.sms.batchSize,
           maxAttempts: config.sms.maxAttempts,
@@ -116,7 +117,9 @@ export class SmsRuntime {
   async start(): Promise<void> {
     await this.endpoint.start();
     await this.worker?.start();
-    await this.join();
+    const membership = new DispatcherMembership(this.deps.db, this.deps.rpc, SMS_SET, `sms ${this.deps.config.sms.sipAddress}:${this.endpoint.port}`, this.endpoint.uri);
+    await membership.join();
+    this.membership = membership;
     if (this.worker) {
       const timeout = this.deps.config.sms.partTimeoutSeconds;
       this.partsTimer = setInterval(() => {
@@ -127,7 +130,7 @@ export class SmsRuntime {
 
   async close(): Promise<void> {
     clearInterval(this.partsTimer);
-    if (this.joined) await this.leave().catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
+    await this.membership?.leave().catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
     await this.worker?.close();
     await this.ai.close();
     await this.endpoint.close();
@@ -150,35 +153,5 @@ export class SmsRuntime {
       ...(webhook ? { webhookUrl: webhook } : {}),
       custom,
     };
-  }
-
-  /** This endpoint's row in dispatcher set 3, then a reload (Kamailio refuses reloads closer than reload_delta: retried). */
-  private async join(): Promise<void> {
-    const uri = this.endpoint.uri;
-    await this.deps.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('dispatcher').where('setid', '=', SMS_SET).where('description', '=', this.id).execute();
-      await tx.insertInto('dispatcher').values({ setid: SMS_SET, destination: uri, flags: 0, priority: 0, attrs: '', description: this.id }).execute();
-    });
-    await this.reload();
-    this.joined = true;
-  }
-
-  private async leave(): Promise<void> {
-    await this.deps.db.deleteFrom('dispatcher').where('setid', '=', SMS_SET).where('description', '=', this.id).execute();
-    await this.reload();
-  }
-
-  private async reload(): Promise<void> {
-    let last: unknown;
-    for (let i = 0; i < 10; i++) {
-      try {
-        await this.deps.rpc.call('dispatcher.reload');
-        return;
-      } catch (err) {
-        last = err;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
-    throw last as Error;
   }
 }

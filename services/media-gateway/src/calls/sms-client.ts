@@ -1,11 +1,6 @@
 import { mintToken } from '../../../control-plane/src/auth/tokens';
+import { e164Of } from '../../../common/src/sip-number';
 import type { CallDeps } from './call';
-
-/** `+` and digits for a number the way SIP carries it (`15551234567`, `+1555…`, `001555…`); anything else unchanged. */
-function e164(user: string): string {
-  const m = /^(?:\+|00)?([0-9]{3,15})$/.exec(user);
-  return m ? `+${m[1] as string}` : user;
-}
 
 /**
  * The gateway's way to queue the SMS an AI asks for during a call: the control-plane's
@@ -21,7 +16,7 @@ export function controlPlaneSms(api: { host: string; port: number; jwtSecretKey:
     const res = await fetch(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
-      body: JSON.stringify({ from_number: e164(from), to_number: e164(to), message: text }),
+      body: JSON.stringify({ from_number: e164Of(from) ?? from, to_number: e164Of(to) ?? to, message: text }),
       signal: AbortSignal.timeout(5000),
     });
     const body = (await res.json().catch(() => ({}))) as { message_id?: string; error?: { code?: string; message?: string } };

@@ -1,36 +1,41 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../../../common/src/db/schema';
+import type { Database } from '../db/schema';
 
 /** Dispatcher set Kamailio sends AI, queue and IVR calls to (kamailio/kamailio.cfg DS_GATEWAYS). */
 export const GATEWAY_SET = 2;
+/** Dispatcher set Kamailio sends MESSAGEs to: the control-plane's SMS endpoints (DS_SMS). */
+export const SMS_SET = 3;
 
 export interface RpcCaller {
   call<T = unknown>(method: string, ...params: Array<string | number>): Promise<T>;
 }
 
 /**
- * A gateway replica joins Kamailio's gateway set on start and leaves it on stop:
- * its own dispatcher row (description = its id), then `dispatcher.reload`. Kamailio
- * probes it with OPTIONS, so a replica that dies without leaving is skipped.
+ * A replica joins a Kamailio dispatcher set on start and leaves it on stop (a media
+ * gateway set 2, an SMS endpoint set 3): its own dispatcher row (description = its
+ * id), then `dispatcher.reload`. Kamailio probes it with OPTIONS, so a replica that
+ * dies without leaving is skipped.
  */
-export class GatewaySetMembership {
+export class DispatcherMembership {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly rpc: RpcCaller,
+    private readonly setId: number,
     private readonly id: string,
     private readonly sipUri: string,
+    private readonly attrs = '',
   ) {}
 
   async join(): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', '=', this.id).execute();
-      await tx.insertInto('dispatcher').values({ setid: GATEWAY_SET, destination: this.sipUri, flags: 0, priority: 0, attrs: `gateway=${this.id}`, description: this.id }).execute();
+      await tx.deleteFrom('dispatcher').where('setid', '=', this.setId).where('description', '=', this.id).execute();
+      await tx.insertInto('dispatcher').values({ setid: this.setId, destination: this.sipUri, flags: 0, priority: 0, attrs: this.attrs, description: this.id }).execute();
     });
     await this.reload();
   }
 
   async leave(): Promise<void> {
-    await this.db.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', '=', this.id).execute();
+    await this.db.deleteFrom('dispatcher').where('setid', '=', this.setId).where('description', '=', this.id).execute();
     await this.reload();
   }
 
