@@ -41,6 +41,7 @@ Ready in ${seconds} s. Listening on:
   evapi         ${e.evapi} (loopback only)
   Media relay   ${e.relay}
   AI gateway    ${e.gateway}
+  SMS endpoint  sip:${stack.config.sms.sipAddress}:${stack.config.sms.sipPort} (UDP and TCP; Kamailio sends it every MESSAGE for your numbers)
   AI platform   ${e.ai}
   Database      ${e.database}
   Logs          ${e.logs}
