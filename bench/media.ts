@@ -41,7 +41,11 @@
  * the total (4–5 ms CPU per call-second over two replicas), rtpengine ≈ 18 %, the
  * demo agent ≈ 20 %, the bench's own callers ≈ 13 % and softirq ≈ 12 %. The frames
  * missing are ticks a replica's event loop ran more than 100 ms late (p99 lag 90 ms
- * at 150 calls, 160 ms at 200) while it used well under a core.
+ * at 150 calls, 160 ms at 200) while it used well under a core: it was waiting for
+ * one. At 200 calls each replica's loop runs about 42 % and waits runnable about 57 %
+ * of the time (the "gateway event loops" line, from /proc/<pid>/schedstat); the two
+ * cores are asked for more than they have, and priorities only move the shortfall
+ * to the callers and the demo agent (docs/media-gateway.md).
  *
  * Run: npm run bench:media   (BENCH_CALLS fixed N, no ramp; BENCH_MAX_CALLS 600; BENCH_GATEWAY_WORKERS 2;
  *      BENCH_STEP_CALLS 100; BENCH_WINDOW_SECONDS 60; BENCH_RATE 30 calls/s;
@@ -57,7 +61,7 @@ import { LocalStack } from '../scripts/stack/supervisor';
 import { G711A_PCAP, startSipp, uacMediaScenario, type RunningSipp, type SippRun } from '../tests/support/sipp';
 import { benchApi, sleep, summarise } from './support/load';
 import { DeviationHistogram, FRAME_MS, MediaPeer, PeerDriver, speechFrames, type PeerCounters } from './support/media-peers';
-import { delta, histogramQuantiles, machineCpu, processCpuMs, processTreesCpuMs, scrape, type HistogramQuantiles, type MachineCpu, type Scrape } from './support/media-probes';
+import { delta, histogramQuantiles, machineCpu, processCpuMs, processTreeSchedTimes, processTreesCpuMs, schedShare, scrape, type HistogramQuantiles, type MachineCpu, type SchedTimes, type Scrape } from './support/media-probes';
 import { SippTraceFollower } from './support/media-trace';
 
 const env = (name: string, fallback: number): number => {
@@ -118,12 +122,14 @@ interface CpuSnapshot {
   readonly trees: Record<string, number>;
   readonly bench: number;
   readonly machine: MachineCpu;
+  /** The gateway's main threads (its replicas' event loops): time run and time waited for a core. */
+  readonly gatewaySched: Map<number, SchedTimes>;
 }
 
 function cpuSnapshot(stack: LocalStack, sipp: RunningSipp): CpuSnapshot {
   const roots: Record<string, number | undefined> = { sipp: sipp.pid };
   for (const name of PROCESSES) roots[name] = stack.pidOf(name);
-  return { atMs: performance.now(), trees: processTreesCpuMs(roots), bench: processCpuMs(process.pid), machine: machineCpu() };
+  return { atMs: performance.now(), trees: processTreesCpuMs(roots), bench: processCpuMs(process.pid), machine: machineCpu(), gatewaySched: processTreeSchedTimes(stack.pidOf('media-gateway')) };
 }
 
 /** CPU over a window, in % of one core, per process; `other` is everything else on the machine. */
@@ -133,6 +139,11 @@ interface CpuShare {
   readonly softirq: number;
   readonly other: number;
   readonly gatewayMs: number;
+  /**
+   * The gateway's busy event loops, averaged: % of the window on a core and % waiting
+   * runnable for one. A loop that waits is late however little CPU it uses.
+   */
+  readonly gatewayLoops: { readonly threads: number; readonly runPct: number; readonly waitPct: number };
 }
 
 function cpuShare(a: CpuSnapshot, b: CpuSnapshot): CpuShare {
@@ -155,6 +166,7 @@ function cpuShare(a: CpuSnapshot, b: CpuSnapshot): CpuShare {
     softirq: pct(softirq),
     other: Math.max(0, pct(busy - softirq - ours)),
     gatewayMs: (b.trees['media-gateway'] ?? 0) - (a.trees['media-gateway'] ?? 0),
+    gatewayLoops: schedShare(a.gatewaySched, b.gatewaySched, wallMs),
   };
 }
 
@@ -427,6 +439,8 @@ function printStep(r: StepResult): void {
     console.log(`  pacing   |inter-arrival − 20 ms| p50 ${ms(r.jitterP50)} p99 ${ms(r.jitterP99)} (${r.jitterCount} packets); bench sends late > 5 ms: ${r.benchLateSlots} slots (max ${ms(r.benchMaxLateMs)})`);
     console.log(`  CPU      ${cpuLine(r.cpu)}`);
     console.log(`           gateway ${r.gatewayCpuPerCallSecond.toFixed(3)} ms CPU per call-second; gateway event-loop lag p99 ${ms(r.loopLagP99Ms)}, GC ${r.gcMsPerSecond.toFixed(1)} ms/s`);
+    const loops = r.cpu.gatewayLoops;
+    if (loops.threads > 0) console.log(`           gateway event loops (${loops.threads}): on a core ${loops.runPct.toFixed(0)} %, waiting runnable for one ${loops.waitPct.toFixed(0)} % of the window`);
   }
   console.log(`  verdict  ${r.held ? `held ${WINDOW_SECONDS} s` : `failed: ${r.failures.join('; ')}`}`);
 }
@@ -453,7 +467,8 @@ function limitingFactor(r: StepResult, cost: StepResult | undefined): string {
   if (r.rtpLoss >= LOSS_LIMIT || r.loopLagP99Ms > 2 * FRAME_MS) {
     findings.push(
       `the media gateway's event loop fell behind its 20 ms clock (${pct(r.rtpLoss)} of frames never sent, event-loop lag p99 ${ms(r.loopLagP99Ms)}, ` +
-        `GC ${r.gcMsPerSecond.toFixed(0)} ms/s) at ${gateway.toFixed(0)} % of a core, ${r.gatewayCpuPerCallSecond.toFixed(2)} ms CPU per call-second`,
+        `GC ${r.gcMsPerSecond.toFixed(0)} ms/s) at ${gateway.toFixed(0)} % of a core, ${r.gatewayCpuPerCallSecond.toFixed(2)} ms CPU per call-second` +
+        (c.gatewayLoops.threads > 0 ? `; each event loop waited runnable for a core ${c.gatewayLoops.waitPct.toFixed(0)} % of the time and ran ${c.gatewayLoops.runPct.toFixed(0)} %` : ''),
     );
   }
   if (cost) {

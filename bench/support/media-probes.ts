@@ -37,26 +37,83 @@ function readProcStat(pid: number): ProcStat | null {
  * in their process's figure). A process that has exited counts as 0.
  */
 export function processTreesCpuMs(roots: Readonly<Record<string, number | undefined>>): Record<string, number> {
+  const stats = allProcStats();
+  const out: Record<string, number> = {};
+  for (const [name, root] of Object.entries(roots)) {
+    let total = 0;
+    for (const pid of treePids(stats, root)) total += stats.get(pid)?.cpuMs ?? 0;
+    out[name] = total;
+  }
+  return out;
+}
+
+function allProcStats(): Map<number, ProcStat> {
   const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const s = readProcStat(Number(entry));
     if (s) stats.set(Number(entry), s);
   }
+  return stats;
+}
+
+/** `root` and all its descendants. */
+function treePids(stats: ReadonlyMap<number, ProcStat>, root: number | undefined): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-  const out: Record<string, number> = {};
-  for (const [name, root] of Object.entries(roots)) {
-    let total = 0;
-    const pending = root === undefined ? [] : [root];
-    while (pending.length > 0) {
-      const pid = pending.pop() as number;
-      total += stats.get(pid)?.cpuMs ?? 0;
-      pending.push(...(children.get(pid) ?? []));
-    }
-    out[name] = total;
+  const out: number[] = [];
+  const pending = root === undefined ? [] : [root];
+  while (pending.length > 0) {
+    const pid = pending.pop() as number;
+    if (stats.has(pid)) out.push(pid);
+    pending.push(...(children.get(pid) ?? []));
   }
   return out;
+}
+
+/** How long a thread ran and how long it sat runnable waiting for a core, in ms. */
+export interface SchedTimes {
+  readonly runMs: number;
+  readonly waitMs: number;
+}
+
+/**
+ * The scheduler's times of the main thread (for Node.js, the event loop) of `root` and
+ * each descendant, from /proc/<pid>/schedstat (the kernel's sched-stats: time on the
+ * CPU and time waiting on a run queue, in ns). Empty where the kernel keeps no schedstats.
+ */
+export function processTreeSchedTimes(root: number | undefined): Map<number, SchedTimes> {
+  const out = new Map<number, SchedTimes>();
+  for (const pid of treePids(allProcStats(), root)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/schedstat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [run, wait] = text.trim().split(' ').map(Number);
+    if (Number.isFinite(run) && Number.isFinite(wait)) out.set(pid, { runMs: (run as number) / 1e6, waitMs: (wait as number) / 1e6 });
+  }
+  return out;
+}
+
+/**
+ * Over a window of `wallMs`: the busy threads' (those that ran at least 10 % of it)
+ * average share of the window on a core and waiting runnable for one, in %.
+ */
+export function schedShare(a: ReadonlyMap<number, SchedTimes>, b: ReadonlyMap<number, SchedTimes>, wallMs: number): { threads: number; runPct: number; waitPct: number } {
+  let threads = 0;
+  let run = 0;
+  let wait = 0;
+  for (const [pid, end] of b) {
+    const start = a.get(pid);
+    if (!start || end.runMs - start.runMs < 0.1 * wallMs) continue;
+    threads++;
+    run += end.runMs - start.runMs;
+    wait += end.waitMs - start.waitMs;
+  }
+  const pct = (ms: number): number => (threads > 0 ? (100 * ms) / threads / wallMs : NaN);
+  return { threads, runPct: pct(run), waitPct: pct(wait) };
 }
 
 /** CPU time (user + system, ms) of one process alone, not its children (the bench's own figure: it is the stack's parent). */
