@@ -47,7 +47,8 @@ describe('MEDIA_RELAY=rtpproxy', () => {
     await local?.stop();
   });
 
-  (available ? test : test.skip)('a call between two users is anchored on RTPProxy and its RTP flows through it', async () => {
+  const title = 'a call between two users is anchored on RTPProxy and its RTP flows through it';
+  (available ? test : test.skip)(available ? title : `${title} (needs an rtpproxy binary on PATH)`, async () => {
     const alice = await createUser({}, stack);
     const bob = await createUser({}, stack);
     const call = await startCall(stack, alice, bob);
