@@ -1,9 +1,8 @@
-import { createSocket } from 'node:dgram';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
 import { createMediaRelay } from '../../services/common/src/media-relay';
+import { portFree } from '../../services/common/src/net/ports';
 import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
 import { kamailioArgs, renderKamailioConfig } from './kamailio';
@@ -257,20 +256,6 @@ export class LocalStack {
     })();
     return this.stopping;
   }
-}
-
-function portFree(proto: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (proto === 'udp') {
-      const sock = createSocket('udp4');
-      sock.once('error', () => resolve(false));
-      sock.bind(port, host, () => sock.close(() => resolve(true)));
-      return;
-    }
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
 }
 
 function redactUrl(url: string): string {

@@ -3,11 +3,10 @@
  * over UDP and TCP, calling the UA directly (no Kamailio needed). A small test
  * application behind the UA answers according to the Request-URI user.
  */
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseUri, UserAgent, type Dialog, type DtmfInfo, type IncomingCall, type TerminationReason } from '../../services/common/src/sip';
 import { runSipp, SCENARIOS, type SippRun } from '../support/sipp';
+import { freeSipPort } from '../../services/common/src/net/ports';
 
 type Transport = 'udp' | 'tcp';
 
@@ -79,23 +78,8 @@ function application(ua: UserAgent): Seen {
  * A port outside the ranges the other local stacks use (SIP 5060, 15060-16081,
  * 35060-38448; HTTP; relays and their RTP ranges): 46000-59999, free now for UDP and TCP.
  */
-async function quietPort(): Promise<number> {
-  for (;;) {
-    const port = 46000 + Math.floor(Math.random() * 14000);
-    const udp = createSocket('udp4');
-    const udpFree = await new Promise<boolean>((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((r) => udp.close(() => r()));
-    const tcp = createServer();
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((r) => (tcpFree ? tcp.close(() => r()) : r()));
-    if (udpFree && tcpFree) return port;
-  }
+function quietPort(): Promise<number> {
+  return freeSipPort(46000, 14000);
 }
 
 /** A started UA on a quiet port (another process may take the port between the check and the bind: retry). */

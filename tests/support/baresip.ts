@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { portFreeForSip } from '../../services/common/src/net/ports';
 
 /**
  * baresip (Debian `baresip-core`) as a real SIP phone for the end-to-end tests:
@@ -151,21 +151,6 @@ function prefixEnergy(x: Float64Array): Float64Array {
 
 // --- ports ---
 
-async function free(port: number): Promise<boolean> {
-  const udp = createSocket('udp4');
-  const udpFree = await new Promise<boolean>((resolve) => {
-    udp.once('error', () => resolve(false));
-    udp.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  await new Promise<void>((r) => udp.close(() => r()));
-  const tcp = createServer();
-  const tcpFree = await new Promise<boolean>((resolve) => {
-    tcp.once('error', () => resolve(false));
-    tcp.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  await new Promise<void>((r) => (tcpFree ? tcp.close(() => r()) : r()));
-  return udpFree && tcpFree;
-}
 
 /**
  * A block of 50 ports in 21000-29999, a range no local stack uses (their SIP, HTTP
@@ -175,7 +160,7 @@ async function free(port: number): Promise<boolean> {
 export async function baresipPorts(): Promise<{ sip: number; ctrl: number; rtpMin: number; rtpMax: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 21000 + 50 * Math.floor(Math.random() * 179);
-    if ((await free(base)) && (await free(base + 1)) && (await free(base + 2))) {
+    if ((await portFreeForSip(base)) && (await portFreeForSip(base + 1)) && (await portFreeForSip(base + 2))) {
       return { sip: base, ctrl: base + 2, rtpMin: base + 10, rtpMax: base + 49 };
     }
   }

@@ -11,6 +11,7 @@ import { serializeMessage } from '../message/serializer';
 import { NetworkTransport } from './network';
 import { responseTarget } from './routing';
 import type { MessageSource } from './transport';
+import { freeSipPort } from '../../net/ports';
 
 const fixtureBytes = (name: string): Buffer => readFileSync(join(__dirname, '..', 'message', 'fixtures', name));
 
@@ -18,23 +19,8 @@ const fixtureBytes = (name: string): Buffer => readFileSync(join(__dirname, '..'
  * A port outside the ranges other local stacks use (SIP 5060/15060-16081/35060-38448,
  * HTTP, relays and their RTP ranges): 46000-59999, free for UDP and TCP right now.
  */
-async function quietPort(): Promise<number> {
-  for (;;) {
-    const port = 46000 + Math.floor(Math.random() * 14000);
-    const udp = createSocket('udp4');
-    const udpFree = await new Promise<boolean>((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((r) => udp.close(() => r()));
-    const tcp = createServer();
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((r) => (tcpFree ? tcp.close(() => r()) : r()));
-    if (udpFree && tcpFree) return port;
-  }
+function quietPort(): Promise<number> {
+  return freeSipPort(46000, 14000);
 }
 
 async function startTransport(protocols: Array<'udp' | 'tcp'>): Promise<NetworkTransport> {
