@@ -61,7 +61,7 @@ import { LocalStack } from '../scripts/stack/supervisor';
 import { G711A_PCAP, startSipp, uacMediaScenario, type RunningSipp, type SippRun } from '../tests/support/sipp';
 import { benchApi, sleep, summarise } from './support/load';
 import { DeviationHistogram, FRAME_MS, MediaPeer, PeerDriver, speechFrames, type PeerCounters } from './support/media-peers';
-import { delta, histogramQuantiles, machineCpu, processCpuMs, processTreeSchedTimes, processTreesCpuMs, schedShare, scrape, type HistogramQuantiles, type MachineCpu, type SchedTimes, type Scrape } from './support/media-probes';
+import { delta, histogramQuantiles, machineCpu, processCpuMs, processTable, processTreeSchedTimes, processTreesCpuMs, schedShare, scrape, type HistogramQuantiles, type MachineCpu, type SchedTimes, type Scrape } from './support/media-probes';
 import { SippTraceFollower } from './support/media-trace';
 
 const env = (name: string, fallback: number): number => {
@@ -129,7 +129,8 @@ interface CpuSnapshot {
 function cpuSnapshot(stack: LocalStack, sipp: RunningSipp): CpuSnapshot {
   const roots: Record<string, number | undefined> = { sipp: sipp.pid };
   for (const name of PROCESSES) roots[name] = stack.pidOf(name);
-  return { atMs: performance.now(), trees: processTreesCpuMs(roots), bench: processCpuMs(process.pid), machine: machineCpu(), gatewaySched: processTreeSchedTimes(stack.pidOf('media-gateway')) };
+  const table = processTable();
+  return { atMs: performance.now(), trees: processTreesCpuMs(roots, table), bench: processCpuMs(process.pid), machine: machineCpu(), gatewaySched: processTreeSchedTimes(stack.pidOf('media-gateway'), table) };
 }
 
 /** CPU over a window, in % of one core, per process; `other` is everything else on the machine. */

@@ -10,7 +10,7 @@ export const CLOCK_TICKS = (() => {
   }
 })();
 
-interface ProcStat {
+export interface ProcStat {
   readonly ppid: number;
   /** utime + stime, in ms. */
   readonly cpuMs: number;
@@ -36,37 +36,42 @@ function readProcStat(pid: number): ProcStat | null {
  * (Kamailio's workers are forked children; rtpengine's and Node's threads are already
  * in their process's figure). A process that has exited counts as 0.
  */
-export function processTreesCpuMs(roots: Readonly<Record<string, number | undefined>>): Record<string, number> {
-  const stats = allProcStats();
+export function processTreesCpuMs(roots: Readonly<Record<string, number | undefined>>, table: ProcessTable = processTable()): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, root] of Object.entries(roots)) {
     let total = 0;
-    for (const pid of treePids(stats, root)) total += stats.get(pid)?.cpuMs ?? 0;
+    for (const pid of treePids(table, root)) total += table.stats.get(pid)?.cpuMs ?? 0;
     out[name] = total;
   }
   return out;
 }
 
-function allProcStats(): Map<number, ProcStat> {
+/** One read of /proc: every process's CPU and parent, and each parent's children. */
+export interface ProcessTable {
+  readonly stats: ReadonlyMap<number, ProcStat>;
+  readonly children: ReadonlyMap<number, readonly number[]>;
+}
+
+export function processTable(): ProcessTable {
   const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const s = readProcStat(Number(entry));
     if (s) stats.set(Number(entry), s);
   }
-  return stats;
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  return { stats, children };
 }
 
 /** `root` and all its descendants. */
-function treePids(stats: ReadonlyMap<number, ProcStat>, root: number | undefined): number[] {
-  const children = new Map<number, number[]>();
-  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+function treePids(table: ProcessTable, root: number | undefined): number[] {
   const out: number[] = [];
   const pending = root === undefined ? [] : [root];
   while (pending.length > 0) {
     const pid = pending.pop() as number;
-    if (stats.has(pid)) out.push(pid);
-    pending.push(...(children.get(pid) ?? []));
+    if (table.stats.has(pid)) out.push(pid);
+    pending.push(...(table.children.get(pid) ?? []));
   }
   return out;
 }
@@ -82,9 +87,9 @@ export interface SchedTimes {
  * each descendant, from /proc/<pid>/schedstat (the kernel's sched-stats: time on the
  * CPU and time waiting on a run queue, in ns). Empty where the kernel keeps no schedstats.
  */
-export function processTreeSchedTimes(root: number | undefined): Map<number, SchedTimes> {
+export function processTreeSchedTimes(root: number | undefined, table: ProcessTable = processTable()): Map<number, SchedTimes> {
   const out = new Map<number, SchedTimes>();
-  for (const pid of treePids(allProcStats(), root)) {
+  for (const pid of treePids(table, root)) {
     let text: string;
     try {
       text = readFileSync(`/proc/${pid}/schedstat`, 'utf8');
