@@ -126,7 +126,7 @@ export function resolveStackEnv(
   overrides: Readonly<Record<string, string>> = {},
 ): StackEnv {
   const secrets = ensureSecrets();
-  const defaults = INSTANCE_DEFAULTS[instance];
+  const defaults = { ...INSTANCE_DEFAULTS[instance], ...slotDefaults(instance, processEnv['TEST_STACK_SLOT']) };
   const env: Record<string, string> = { ...defaults };
   for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET'] as const) env[n] = secrets[n];
   // In the test and bench instances the defaults win over a developer's exported dev
@@ -148,13 +148,46 @@ export function resolveStackEnv(
   let managedDatabase: StackEnv['managedDatabase'] = null;
   if (!env['DATABASE_URL']) {
     const name = env['DB_NAME'] ?? 'sipai';
-    managedDatabase = { name, role: 'sipai', password: secrets.DB_PASSWORD };
-    env['DATABASE_URL'] = `postgresql://sipai:${secrets.DB_PASSWORD}@127.0.0.1:5432/${name}`;
+    // Each instance logs in with a role of its own: a test run (which re-passwords its
+    // role) in another checkout must never lock a running dev stack out of its database.
+    const role = instance === 'dev' ? 'sipai' : name;
+    managedDatabase = { name, role, password: secrets.DB_PASSWORD };
+    env['DATABASE_URL'] = `postgresql://${role}:${secrets.DB_PASSWORD}@127.0.0.1:5432/${name}`;
   }
   return { env, managedDatabase };
 }
 
 const TEST_PASSTHROUGH = new Set(['MEDIA_RELAY', 'LOG_LEVEL']);
+
+/**
+ * TEST_STACK_SLOT=1..4 moves a test stack to ports, RTP ranges and a database of its
+ * own, so test stacks of several checkouts can run on one machine at once.
+ */
+export function slotDefaults(instance: Instance, slot: string | undefined): Record<string, string> {
+  if (instance !== 'test' || slot === undefined || slot === '') return {};
+  if (!/^[1-4]$/.test(slot)) throw new Error(`TEST_STACK_SLOT must be 1, 2, 3 or 4 (got '${slot}')`);
+  const n = Number(slot);
+  const base = 20000 + n * 1000;
+  const rtp = 56000 + (n - 1) * 2000;
+  return {
+    STACK_INSTANCE: `test-slot${n}`,
+    DB_NAME: `sipai_test_slot${n}`,
+    SIP_PROXY_PORT: String(base + 60),
+    API_PORT: String(base + 80),
+    KAMAILIO_RPC_PORT: String(base + 81),
+    KAMAILIO_EVAPI_PORT: String(base + 48),
+    RTPENGINE_NG_PORT: String(base + 23),
+    RTPPROXY_CONTROL_PORT: String(base + 25),
+    GATEWAY_SIP_PORT: String(base + 70),
+    GATEWAY_HTTP_PORT: String(base + 82),
+    DEMO_AGENT_PORT: String(base + 90),
+    SMS_SIP_PORT: String(base + 92),
+    RTP_PORT_MIN: String(rtp),
+    RTP_PORT_MAX: String(rtp + 1199),
+    GATEWAY_RTP_PORT_MIN: String(rtp + 1200),
+    GATEWAY_RTP_PORT_MAX: String(rtp + 1999),
+  };
+}
 
 function findRepoRoot(start: string): string {
   let dir = start;
