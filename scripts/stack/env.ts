@@ -160,15 +160,15 @@ export function resolveStackEnv(
 const TEST_PASSTHROUGH = new Set(['MEDIA_RELAY', 'LOG_LEVEL']);
 
 /**
- * TEST_STACK_SLOT=1..4 moves a test stack to ports, RTP ranges and a database of its
+ * TEST_STACK_SLOT=1..6 moves a test stack to ports, RTP ranges and a database of its
  * own, so test stacks of several checkouts can run on one machine at once.
  */
 export function slotDefaults(instance: Instance, slot: string | undefined): Record<string, string> {
   if (instance !== 'test' || slot === undefined || slot === '') return {};
-  if (!/^[1-4]$/.test(slot)) throw new Error(`TEST_STACK_SLOT must be 1, 2, 3 or 4 (got '${slot}')`);
+  if (!/^[1-6]$/.test(slot)) throw new Error(`TEST_STACK_SLOT must be 1 to 6 (got '${slot}')`);
   const n = Number(slot);
   const base = 20000 + n * 1000;
-  const rtp = 56000 + (n - 1) * 2000;
+  const rtp = 54000 + (n - 1) * 1500;
   return {
     STACK_INSTANCE: `test-slot${n}`,
     DB_NAME: `sipai_test_slot${n}`,
@@ -183,9 +183,9 @@ export function slotDefaults(instance: Instance, slot: string | undefined): Reco
     DEMO_AGENT_PORT: String(base + 90),
     SMS_SIP_PORT: String(base + 92),
     RTP_PORT_MIN: String(rtp),
-    RTP_PORT_MAX: String(rtp + 1199),
-    GATEWAY_RTP_PORT_MIN: String(rtp + 1200),
-    GATEWAY_RTP_PORT_MAX: String(rtp + 1999),
+    RTP_PORT_MAX: String(rtp + 999),
+    GATEWAY_RTP_PORT_MIN: String(rtp + 1000),
+    GATEWAY_RTP_PORT_MAX: String(rtp + 1499),
   };
 }
 
