@@ -26,13 +26,34 @@ export function ensureLocalPostgres(): void {
   if (lines.length === 0) {
     throw new StackSetupError('no PostgreSQL cluster exists: run `pg_createcluster --start 15 main` or set DATABASE_URL');
   }
+  let online: [string, string] | null = null;
   for (const line of lines) {
     const [version, cluster, , status] = line.trim().split(/\s+/);
     if (!version || !cluster) continue;
-    if (status?.startsWith('online')) return;
+    if (status?.startsWith('online')) {
+      online = [version, cluster];
+      break;
+    }
   }
-  const [version, cluster] = (lines[0] as string).trim().split(/\s+/) as [string, string];
-  run('pg_ctlcluster', [version, cluster, 'start']);
+  const [version, cluster] = online ?? ((lines[0] as string).trim().split(/\s+/) as [string, string]);
+  if (!online) run('pg_ctlcluster', [version, cluster, 'start']);
+  ensureConnectionSlots(version, cluster);
+}
+
+/**
+ * Each local stack holds about 20 connections (more while starting: every Kamailio
+ * process opens its own per module), and a dev stack, a test run and the test
+ * suites' second stacks run side by side: Debian's default of 100 is too few. Raised
+ * once (ALTER SYSTEM, then a restart of the cluster, which is the only way this
+ * setting changes).
+ */
+export const LOCAL_MAX_CONNECTIONS = 500;
+
+function ensureConnectionSlots(version: string, cluster: string): void {
+  const current = Number(psqlAsPostgres('SHOW max_connections;').trim());
+  if (current >= LOCAL_MAX_CONNECTIONS) return;
+  psqlAsPostgres(`ALTER SYSTEM SET max_connections = ${LOCAL_MAX_CONNECTIONS};`);
+  run('pg_ctlcluster', [version, cluster, 'restart']);
 }
 
 /** Runs SQL as the postgres superuser through the local socket (peer auth). */

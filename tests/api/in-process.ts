@@ -47,7 +47,7 @@ export async function startInProcessApp(overrides: Record<string, string> = {}, 
     defaultMeta: { service: 'control-plane-in-process' },
     transports: [memoryTransport(lines)],
   });
-  const database = connectDatabase(config.databaseUrl, 2);
+  const database = connectDatabase(config.databaseUrl, { max: 2 });
   const relay = createMediaRelay(config.relay);
   const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`, 1000);
   const app = createApp({ config, logger, db: database.db, kamailio, relay });

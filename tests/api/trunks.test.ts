@@ -566,7 +566,7 @@ async function inProcessApp(overrides: Record<string, string>): Promise<{ url: s
     format: winston.format.json(),
     transports: [new winston.transports.Stream({ stream: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) })],
   });
-  const database = connectDatabase(config.databaseUrl, 2);
+  const database = connectDatabase(config.databaseUrl, { max: 2 });
   const relay = createMediaRelay(config.relay);
   const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`, 1000);
   const app = createApp({ config, logger, db: database.db, kamailio, relay });

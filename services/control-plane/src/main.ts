@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger('control-plane', config.logLevel);
-  const database = connectDatabase(config.databaseUrl);
+  const database = connectDatabase(config.databaseUrl, { onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }) });
   const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
   const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
   const events = new EvapiClient({ host: '127.0.0.1', port: config.kamailio.evapiPort, logger: logger.child({ component: 'evapi' }) });

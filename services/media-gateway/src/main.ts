@@ -10,7 +10,7 @@ import { AiStream } from './ai-stream';
 import type { AiTarget, CallDeps, CallRequest, DialogLike, Negotiate } from './calls/call';
 import { CallManager } from './calls/call-manager';
 import { controlPlaneSms } from './calls/sms-client';
-import { PgCallStore } from './calls/store';
+import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
@@ -120,8 +120,9 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
   const g = { ...config.gateway, ...own };
   const replica = cluster.isWorker;
   mkdirSync(g.recordingsDir, { recursive: true });
-  const database = connectDatabase(config.databaseUrl, 5);
-  const store = new PgCallStore(database.db);
+  const database = connectDatabase(config.databaseUrl, { max: 5, onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }) });
+  const records = new PgCallStore(database.db);
+  const store = new OrderedCallStore(records, { logger: logger.child({ component: 'call-records' }) });
   const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
   const ports = new PortAllocator(g.rtpPortMin, g.rtpPortMax);
   // Every call's 20 ms work in one burst, and every replica's burst at the same
@@ -245,6 +246,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
       await ua.close();
       clock.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await store.drain(5000);
       await database.close();
       logger.info('media-gateway stopped');
       // The IPC channel to the primary (and prom-client's listener on it) would keep a replica alive.
@@ -253,6 +255,10 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
 
   try {
+    // A gateway with this id that stopped without ending its calls (killed, crashed)
+    // left their rows active; those calls died with it.
+    const orphans = await records.closeOrphans(g.id, 'gateway restarted');
+    if (orphans > 0) logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
     await ua.start();
     if (replica) {
       // The primary serves health and metrics; it collects this registry over IPC.

@@ -120,17 +120,60 @@ export class SmsWorker {
   }
 
   async start(): Promise<void> {
-    const lock = new Client({ connectionString: this.opts.databaseUrl, application_name: `sms-worker ${this.opts.name}` });
-    lock.on('error', (err) => this.deps.logger.error('SMS worker lost its database session', { err: err.message }));
-    await lock.connect();
-    this.lock = lock;
-    const res = await lock.query<{ id: number }>('INSERT INTO sms_workers (name) VALUES ($1) RETURNING id', [this.opts.name]);
-    this.id = (res.rows[0] as { id: number }).id;
-    await lock.query('SELECT pg_advisory_lock($1, $2)', [SMS_WORKER_LOCK, this.id]);
+    await this.openSession();
     this.deps.logger.info('SMS worker started', { worker: this.id });
     await this.reap();
     this.reapTimer = setInterval(() => void this.reap(), this.opts.reapMs ?? 1000);
     this.loop = this.run();
+  }
+
+  /**
+   * The session that holds this worker's advisory lock (its proof of life for the
+   * other workers). Registers the worker anew when its row is gone: another worker
+   * took its claims over while this one was cut off from the database.
+   */
+  private async openSession(): Promise<void> {
+    const lock = new Client({ connectionString: this.opts.databaseUrl, application_name: `sms-worker ${this.opts.name}` });
+    lock.on('error', (err) => this.sessionLost(lock, err));
+    try {
+      await lock.connect();
+      const known = this.id > 0 ? await lock.query('SELECT 1 FROM sms_workers WHERE id = $1', [this.id]) : { rowCount: 0 };
+      if (!known.rowCount) {
+        const res = await lock.query<{ id: number }>('INSERT INTO sms_workers (name) VALUES ($1) RETURNING id', [this.opts.name]);
+        this.id = (res.rows[0] as { id: number }).id;
+      }
+      await lock.query('SELECT pg_advisory_lock($1, $2)', [SMS_WORKER_LOCK, this.id]);
+    } catch (err) {
+      await lock.end().catch(() => undefined);
+      throw err;
+    }
+    this.lock = lock;
+  }
+
+  /** PostgreSQL restarted or the connection broke: stop claiming until the lock is held again. */
+  private sessionLost(lock: Client, err: Error): void {
+    if (this.lock !== lock) return;
+    this.lock = undefined;
+    void lock.end().catch(() => undefined);
+    if (this.closing) return;
+    this.deps.logger.error('SMS worker lost its database session; reconnecting', { worker: this.id, err: err.message });
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    let delay = 250;
+    while (!this.closing && !this.lock) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.closing) return;
+      try {
+        await this.openSession();
+        this.deps.logger.warn('SMS worker reconnected to the database', { worker: this.id });
+        this.nudge();
+      } catch (err) {
+        delay = Math.min(delay * 2, 5000);
+        this.deps.logger.warn('SMS worker still cannot reach the database', { worker: this.id, err: (err as Error).message });
+      }
+    }
   }
 
   /** Something became due (an API insert, an inbound MESSAGE, a registration): look now. */
@@ -160,7 +203,7 @@ export class SmsWorker {
     const max = this.opts.maxInFlight ?? 4000;
     while (!this.closing) {
       let full = false;
-      if (this.inFlight < max) {
+      if (this.inFlight < max && this.lock) {
         const want = Math.min(this.opts.batchSize, max - this.inFlight);
         // This claim sees every row committed before it: nudges from here on are for later rows.
         this.nudged = false;

@@ -443,7 +443,12 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
     if (this.remoteHungUp || code === CLOSE_CODES.NORMAL) {
       const hungUp = this.remoteHungUp;
       this.finish();
-      if (!hungUp) this.emit('hangup', reason || 'ai_closed');
+      // docs/ai-protocol.md: a close 1000 without `hangup` is a hangup with reason
+      // `ai_closed`; the close frame's own text is free-form and only logged.
+      if (!hungUp) {
+        if (reason) this.options.logger?.info('ai-stream: AI closed the socket', { callId: this.options.call.callId, closeReason: reason.slice(0, 123) });
+        this.emit('hangup', 'ai_closed');
+      }
       return;
     }
     if (code === CLOSE_CODES.AUTH_FAILED || code === CLOSE_CODES.FORBIDDEN) {

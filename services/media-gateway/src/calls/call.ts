@@ -96,6 +96,11 @@ export interface CallDeps {
   readonly sendSms?: (sms: { from: string; to: string; text: string; inReplyTo?: string; key: string }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
   readonly recordingsDir: string;
+  /**
+   * When the AI ends the call, how long the speech it sent before (already queued for
+   * the caller) may still play before the BYE. Default 5000 ms.
+   */
+  readonly lastWordsMs?: number;
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
   readonly now: () => number;
 }
@@ -112,6 +117,7 @@ export class Call {
   private readonly startedAt: number;
   private recordingPath: string | null = null;
   private cancelled = false;
+  private callerGone = false;
   /** Resolves when the call has ended by any path. */
   readonly ended: Promise<{ reason: string; by: EndedBy }>;
   private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
@@ -227,6 +233,8 @@ export class Call {
   private async finish(reason: string, by: EndedBy): Promise<void> {
     const wasAnswered = this.current !== 'answering';
     if (this.current !== 'ended') this.transition('ended');
+    // The AI's last words: what it sent before hanging up is still queued for the caller.
+    if (by === 'ai' && wasAnswered && this.leg) await this.playOut(this.leg);
     this.unsubscribe?.();
     this.unsubscribe = null;
     const stats = this.leg ? { ...this.leg.stats } : {};
@@ -253,6 +261,17 @@ export class Call {
     }
     this.deps.logger.info('call ended', { callId: this.id, sipCallId: this.deps.request.sipCallId, reason, by });
     this.resolveEnded({ reason, by });
+  }
+
+  /** Lets the 20 ms clock send the caller what is queued, until it is gone, the caller hangs up, or lastWordsMs. */
+  private async playOut(leg: MediaLeg): Promise<void> {
+    const until = this.deps.now() + (this.deps.lastWordsMs ?? 5000);
+    while (leg.playoutQueuedMs > 0 && !this.callerGone && this.deps.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The frame taken from the queue on the last tick goes out on that tick; one more
+    // tick lets the relay have it before the BYE.
+    if (!this.callerGone) await new Promise((r) => setTimeout(r, 40));
   }
 
   private hold(onHold: boolean): void {
@@ -291,7 +310,7 @@ export class Call {
     ai.on('text', (text, final) => {
       void this.record(() => this.deps.store.event(this.id, 'transcript', { speaker: 'ai', text, final }));
     });
-    ai.on('hangup', (reason) => void this.end(`ai hangup: ${reason}`, 'ai'));
+    ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
     ai.on('transfer', (target) => void this.transfer(target));
     let smsCount = 0;
     ai.on('sms', (req) => {
@@ -324,7 +343,10 @@ export class Call {
   }
 
   private wireDialog(dialog: DialogLike): void {
-    dialog.onTerminated((reason) => void this.end(reason, 'caller'));
+    dialog.onTerminated((reason) => {
+      this.callerGone = true;
+      void this.end(reason, 'caller');
+    });
     dialog.onInfoDtmf((digit, durationMs) => {
       this.ai?.sendDtmf(digit, durationMs);
       this.deps.metrics.dtmf('sip-info');

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { isTransientDbError } from '../../../common/src/db/connect';
 import type { Database } from '../../../common/src/db/schema';
 
 /** What a call remembers in PostgreSQL (tables calls and call_events, db/migrations/0010). */
@@ -78,5 +79,108 @@ export class PgCallStore implements CallStore {
       .set({ state: 'ended', ended_at: new Date(), end_reason: r.reason, ended_by: r.by, recording_bytes: r.recordingBytes, stats: JSON.stringify(r.stats) })
       .where('call_id', '=', callId)
       .execute();
+  }
+
+  /**
+   * Closes the rows a gateway of this id left active: it stopped (crashed, was
+   * killed) with those calls up, so they are over. Returns how many.
+   */
+  async closeOrphans(gatewayId: string, reason: string): Promise<number> {
+    const res = await this.db
+      .updateTable('calls')
+      .set({ state: 'ended', ended_at: new Date(), end_reason: reason, ended_by: 'gateway' })
+      .where('gateway', '=', gatewayId)
+      .where('state', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+}
+
+export interface OrderedCallStoreOptions {
+  readonly logger: { warn(message: string, meta?: Record<string, unknown>): void; error(message: string, meta?: Record<string, unknown>): void };
+  /** How long a write waits for the database to come back before it is given up (logged). */
+  readonly retryForMs?: number;
+  readonly firstDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Called for each retry (a metric). */
+  readonly onRetry?: () => void;
+}
+
+/**
+ * Writes of one call go to the database one after the other, in the order the call
+ * made them, so a call that ends in the same moment it starts can never leave its
+ * row active (an UPDATE overtaking its own INSERT on another pooled connection).
+ * A write that meets a lost database (a restart, a cut) is retried with backoff
+ * until it lands or `retryForMs` passes; the call itself never waits for it.
+ */
+export class OrderedCallStore implements CallStore {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly inner: CallStore,
+    private readonly opts: OrderedCallStoreOptions,
+  ) {}
+
+  numberSettings(digits: string): Promise<AiNumberSettings | null> {
+    return this.inner.numberSettings(digits);
+  }
+
+  started(r: CallRecordStart): Promise<void> {
+    this.enqueue(r.callId, 'started', () => this.inner.started(r));
+    return Promise.resolve();
+  }
+
+  event(callId: string, type: string, data: Record<string, unknown>): Promise<void> {
+    this.enqueue(callId, `event ${type}`, () => this.inner.event(callId, type, data));
+    return Promise.resolve();
+  }
+
+  ended(callId: string, r: CallRecordEnd): Promise<void> {
+    this.enqueue(callId, 'ended', () => this.inner.ended(callId, r));
+    return Promise.resolve();
+  }
+
+  /** Calls with writes still queued. */
+  get pendingCalls(): number {
+    return this.tails.size;
+  }
+
+  /** Resolves when every queued write has landed or was given up (at shutdown), or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    const all = Promise.all([...this.tails.values()]).then(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    await Promise.race([all, timeout]);
+    clearTimeout(timer);
+  }
+
+  private enqueue(callId: string, what: string, write: () => Promise<void>): void {
+    const previous = this.tails.get(callId) ?? Promise.resolve();
+    const tail = previous.then(() => this.withRetry(callId, what, write));
+    this.tails.set(callId, tail);
+    void tail.then(() => {
+      if (this.tails.get(callId) === tail) this.tails.delete(callId);
+    });
+  }
+
+  private async withRetry(callId: string, what: string, write: () => Promise<void>): Promise<void> {
+    const giveUpAt = Date.now() + (this.opts.retryForMs ?? 600_000);
+    let delay = this.opts.firstDelayMs ?? 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        if (attempt > 1) this.opts.logger.warn('call record written after the database came back', { callId, what, attempts: attempt });
+        return;
+      } catch (err) {
+        if (!isTransientDbError(err) || Date.now() + delay > giveUpAt) {
+          this.opts.logger.error('call record not written', { callId, what, attempts: attempt, error: (err as Error).message });
+          return;
+        }
+        if (attempt === 1) this.opts.logger.warn('database unavailable; call record will be retried', { callId, what, error: (err as Error).message });
+        this.opts.onRetry?.();
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, this.opts.maxDelayMs ?? 5000);
+      }
+    }
   }
 }
