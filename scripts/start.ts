@@ -4,7 +4,7 @@ import { DEMO_NUMBER, LocalStack } from './stack/supervisor';
 async function main(): Promise<void> {
   const started = Date.now();
   const say = (line: string): void => console.log(`[stack] ${line}`);
-  const stack = new LocalStack({ instance: 'dev', say });
+  const stack = new LocalStack({ instance: 'dev', say, restartCrashed: true });
   let exiting = false;
   const shutdown = (code: number): void => {
     if (exiting) return;
@@ -18,8 +18,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
   stack.onCrash((child) => {
-    console.error(`[stack] ${child.spec.name} exited unexpectedly; last lines of ${child.logPath}:\n${child.tail()}`);
-    shutdown(1);
+    console.error(`[stack] ${child.spec.name} exited unexpectedly; last lines of ${child.logPath}:\n${child.tail(10)}`);
   });
 
   say(`starting the '${stack.config.instance}' stack (media relay: ${stack.config.relay.kind})`);

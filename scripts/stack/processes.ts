@@ -74,6 +74,11 @@ export class SupervisedChild {
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 
+  /** SIGKILL to whatever is left of the process group (the leader's workers after it died). */
+  killGroup(): void {
+    signalGroup(this.proc.pid, 'SIGKILL');
+  }
+
   /** Last lines of the log, for error messages. */
   tail(lines = 25): string {
     try {

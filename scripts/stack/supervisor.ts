@@ -23,7 +23,15 @@ export interface StackOptions {
   readonly processEnv?: NodeJS.ProcessEnv;
   /** Settings that win over everything else (a second test stack on other ports, say). */
   readonly overrides?: Readonly<Record<string, string>>;
+  /**
+   * Start a component again when it dies, with backoff (0.5 s doubling to 30 s; back
+   * to 0.5 s once it ran a minute), instead of leaving the stack without it.
+   */
+  readonly restartCrashed?: boolean;
 }
+
+/** Backoff of automatic restarts: first delay, cap, and how long a run must last to reset it. */
+export const RESTART_BACKOFF = { firstMs: 500, maxMs: 30_000, stableMs: 60_000 } as const;
 
 export interface StackEndpoints {
   readonly sip: string;
@@ -50,6 +58,15 @@ export class LocalStack {
   private readonly managedDatabase: ReturnType<typeof resolveStackEnv>['managedDatabase'];
   private stopping: Promise<void> | null = null;
   private crashHandler: ((child: SupervisedChild) => void) | null = null;
+  private readonly restarts = new Map<string, { failures: number; timer: NodeJS.Timeout | null }>();
+  private readonly starters: Record<string, () => Promise<void>> = {
+    rtpengine: () => this.startRelay(),
+    rtpproxy: () => this.startRelay(),
+    kamailio: () => this.startKamailio(),
+    'control-plane': () => this.startControlPlane(),
+    'demo-agent': () => this.startDemoAgent(),
+    'media-gateway': () => this.startMediaGateway(),
+  };
 
   constructor(private readonly options: StackOptions) {
     const { env, managedDatabase } = resolveStackEnv(options.instance, options.processEnv, options.overrides);
@@ -171,12 +188,44 @@ export class LocalStack {
 
   private spawn(name: string, command: string, args: readonly string[]): SupervisedChild {
     const child = new SupervisedChild({ name, command, args, env: this.env }, join(this.config.stateDir, 'logs', `${name}.log`));
-    this.children.push(child);
+    // A restarted component takes the place of the one that died.
+    const previous = this.children.findIndex((c) => c.spec.name === name);
+    if (previous >= 0) this.children.splice(previous, 1, child);
+    else this.children.push(child);
     this.registry.record(this.children);
+    const startedAt = Date.now();
     void child.exited.then(() => {
-      if (this.stopping === null && child.state !== 'starting') this.crashHandler?.(child);
+      if (this.stopping !== null || child.state === 'starting') return;
+      // Its own children (Kamailio's workers, still bound to the SIP port) go with it.
+      child.killGroup();
+      this.crashHandler?.(child);
+      if (this.options.restartCrashed) this.scheduleRestart(name, Date.now() - startedAt);
     });
     return child;
+  }
+
+  private scheduleRestart(name: string, ranMs: number): void {
+    const start = this.starters[name];
+    if (!start) return;
+    const r = this.restarts.get(name) ?? { failures: 0, timer: null };
+    if (ranMs >= RESTART_BACKOFF.stableMs) r.failures = 0;
+    const delay = Math.min(RESTART_BACKOFF.firstMs * 2 ** r.failures, RESTART_BACKOFF.maxMs);
+    r.failures++;
+    this.restarts.set(name, r);
+    this.say(`${name} exited unexpectedly; restarting it in ${(delay / 1000).toFixed(1)} s`);
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      if (this.stopping !== null) return;
+      start().then(
+        () => this.say(`${name} restarted`),
+        async (err: Error) => {
+          this.say(`${name} did not come back: ${err.message.split('\n')[0]}`);
+          // The failed attempt's child (no crash event while starting) must not hold its ports.
+          await this.children.find((c) => c.spec.name === name)?.stop();
+          if (this.stopping === null) this.scheduleRestart(name, 0);
+        },
+      );
+    }, delay);
   }
 
   private async startRelay(): Promise<void> {
@@ -251,6 +300,7 @@ export class LocalStack {
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
+      for (const r of this.restarts.values()) if (r.timer) clearTimeout(r.timer);
       for (const child of [...this.children].reverse()) await child.stop();
       this.registry.clear();
     })();

@@ -13,7 +13,7 @@ export default async function globalSetup(): Promise<void> {
   // TEST_STACK=running: use a test stack already started (node dist/scripts/test-stack.js), for quick iterations.
   if (process.env['TEST_STACK'] === 'running') return;
   const say = (line: string): void => console.log(`[test-stack] ${line}`);
-  const stack = new LocalStack({ instance: 'test', freshDatabase: true, say });
+  const stack = new LocalStack({ instance: 'test', freshDatabase: true, restartCrashed: true, say });
   globalThis.__TEST_STACK__ = stack;
   say(`starting (media relay: ${stack.config.relay.kind}, logs in ${stack.endpoints.logs})`);
   const started = Date.now();

@@ -99,7 +99,8 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const args = [
     ...(options.serverMode ? [] : [options.remote]),
-    '-sf', options.scenario,
+    // An empty scenario: SIPp's built-in one, named in extraArgs with -sn.
+    ...(options.scenario ? ['-sf', options.scenario] : []),
     '-i', options.localIp ?? '127.0.0.1',
     '-p', String(localPort),
     '-t', options.transport ?? 'u1',

@@ -19,6 +19,7 @@ export const ERRORS = {
   ERR_NUMBER_EXISTS: { status: 409, message: 'this number already exists' },
   ERR_NUMBER_NOT_BLOCKED: { status: 404, message: 'this number is not blocked' },
   ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call' },
+  ERR_DIALOG_NOT_FOUND: { status: 404, message: 'no such dialog in Kamailio' },
   ERR_SMS_NOT_FOUND: { status: 404, message: 'no such message' },
   ERR_SMS_FROM_NOT_OURS: { status: 400, message: 'from_number must be one of this system\'s numbers' },
   ERR_NUMBER_BLOCKED: { status: 403, message: 'this number is blocked' },

@@ -19,7 +19,9 @@ import type { Route } from './http/route';
 import { buildRouter } from './http/router';
 import { callRoutes } from './http/routes/calls';
 import { configStatusRoutes } from './http/routes/config-status';
+import { dialogRoutes } from './http/routes/dialogs';
 import { healthRoutes } from './http/routes/health';
+import { KamailioDialogs } from './kamailio/dialogs';
 import { metricsRoutes } from './http/routes/metrics';
 import { numberRoutes } from './http/routes/numbers';
 import { openApiRoutes } from './http/routes/openapi';
@@ -96,13 +98,14 @@ export function createApp(deps: AppDeps): App {
 
   let openApiDocument: object | undefined;
   const routes: Route[] = [
-    ...healthRoutes({ db: deps.db, startedAt }),
+    ...healthRoutes({ db: deps.db, databaseUrl: config.databaseUrl, startedAt }),
     ...metricsRoutes(metrics),
     ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
     ...sipUserRoutes(users),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
     ...callRoutes(calls),
+    ...dialogRoutes(new KamailioDialogs(deps.kamailio)),
     ...smsRoutes(sms),
     ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
       title: 'SIP-to-AI bridge control-plane API',

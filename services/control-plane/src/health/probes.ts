@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { Client } from 'pg';
 import type { Database } from '../../../common/src/db/schema';
 import type { KamailioControl } from '../kamailio/control';
 import { deadline } from './deadline';
@@ -33,11 +34,29 @@ async function probe<T extends object>(what: string, work: () => Promise<T>, tim
   }
 }
 
-export function probeDatabase(db: Kysely<Database>, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+/**
+ * The database answers a query through the pool and, when `login` is given, also
+ * takes a new session: pooled sessions outlive a changed password or a revoked role,
+ * and a database this process can no longer log in to is down for it.
+ */
+export function probeDatabase(db: Kysely<Database>, timeoutMs = PROBE_TIMEOUT_MS, login?: () => Promise<void>): Promise<ProbeResult> {
   return probe('PostgreSQL', async () => {
     await sql`SELECT 1`.execute(db);
+    if (login) await login();
     return {};
   }, timeoutMs);
+}
+
+/** Opens and closes one session with `url` (for {@link probeDatabase}). */
+export async function loginOnce(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, application_name: 'health probe' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export function probeKamailio(

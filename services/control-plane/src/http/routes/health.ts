@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../../common/src/db/schema';
-import { probeDatabase } from '../../health/probes';
+import { loginOnce, probeDatabase } from '../../health/probes';
 import { defineRoute, type Route } from '../route';
 
 const PROBE = {
@@ -24,14 +24,14 @@ export const HEALTH_SCHEMA = {
 } as const;
 
 /** `GET /health`: the process answers and the database does too (liveness/readiness). */
-export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly startedAt: number }): Route[] {
+export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly databaseUrl?: string; readonly startedAt: number }): Route[] {
   return [
     defineRoute({
       method: 'get',
       path: '/health',
       operationId: 'getHealth',
       summary: 'Process and database health',
-      description: 'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer.',
+      description: 'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer or no longer lets this process log in.',
       tag: 'monitoring',
       access: 'public',
       responses: {
@@ -39,7 +39,8 @@ export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly sta
         503: { description: 'The database did not answer', schema: HEALTH_SCHEMA },
       },
       async handle() {
-        const database = await probeDatabase(deps.db);
+        const url = deps.databaseUrl;
+        const database = await probeDatabase(deps.db, undefined, url === undefined ? undefined : () => loginOnce(url));
         const ok = database.status === 'ok';
         return {
           status: ok ? 200 : 503,
