@@ -37,6 +37,8 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     STACK_INSTANCE: 'test',
     SIP_PROXY_PORT: '15060',
     SIP_TLS_PORT: '15061',
+    // Trunks over TLS in tests are providers with certificates of a test CA (tests/fixtures/tls).
+    SIP_TLS_CA_FILE: join(REPO_ROOT, 'tests', 'fixtures', 'tls', 'ca.pem'),
     API_PORT: '18080',
     KAMAILIO_RPC_PORT: '15081',
     KAMAILIO_EVAPI_PORT: '18448',
