@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm start` / `npm test` need and builds the TypeScript.
 #   bootstrap.sh node    npm packages + build (enough for `npm run token`)
-#   bootstrap.sh stack   the above + Debian packages: Kamailio, rtpengine, PostgreSQL, SIPp
+#   bootstrap.sh stack   the above + Debian packages: Kamailio, rtpengine, PostgreSQL, SIPp, openssl (the SIP TLS certificate)
 # Idempotent: anything already present is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,8 @@ fi
 # --- Debian packages ---
 if [ "$mode" = "stack" ]; then
   packages=(kamailio kamailio-postgres-modules kamailio-json-modules kamailio-extra-modules
-            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng)
+            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng
+            openssl ca-certificates)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

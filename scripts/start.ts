@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   console.log(`
 Ready in ${seconds} s. Listening on:
   SIP           ${e.sip}
+  SIP TLS       ${e.sipTls}
   REST API      ${e.api}   (health: ${e.api}/health, OpenAPI: ${e.api}/api/openapi.json)
   Metrics       ${e.api}/metrics
   Kamailio RPC  ${e.kamailioRpc} (loopback only)

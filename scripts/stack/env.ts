@@ -17,6 +17,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
   dev: {
     STACK_INSTANCE: 'dev',
     SIP_PROXY_PORT: '5060',
+    SIP_TLS_PORT: '5061',
     API_PORT: '8080',
     KAMAILIO_RPC_PORT: '5081',
     KAMAILIO_EVAPI_PORT: '8448',
@@ -35,6 +36,9 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
   test: {
     STACK_INSTANCE: 'test',
     SIP_PROXY_PORT: '15060',
+    SIP_TLS_PORT: '15061',
+    // Trunks over TLS in tests are providers with certificates of a test CA (tests/fixtures/tls).
+    SIP_TLS_CA_FILE: join(REPO_ROOT, 'tests', 'fixtures', 'tls', 'ca.pem'),
     API_PORT: '18080',
     KAMAILIO_RPC_PORT: '15081',
     KAMAILIO_EVAPI_PORT: '18448',
@@ -65,6 +69,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
   bench: {
     STACK_INSTANCE: 'bench',
     SIP_PROXY_PORT: '35060',
+    SIP_TLS_PORT: '35061',
     API_PORT: '38080',
     KAMAILIO_RPC_PORT: '35081',
     KAMAILIO_EVAPI_PORT: '38448',
@@ -173,6 +178,7 @@ export function slotDefaults(instance: Instance, slot: string | undefined): Reco
     STACK_INSTANCE: `test-slot${n}`,
     DB_NAME: `sipai_test_slot${n}`,
     SIP_PROXY_PORT: String(base + 60),
+    SIP_TLS_PORT: String(base + 61),
     API_PORT: String(base + 80),
     KAMAILIO_RPC_PORT: String(base + 81),
     KAMAILIO_EVAPI_PORT: String(base + 48),

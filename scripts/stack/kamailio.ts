@@ -30,6 +30,7 @@ export function kamailioValues(config: Config): Record<string, string> {
     SIP_DOMAIN_ALIAS: domainAlias(config),
     SIP_LISTEN_ADDRESS: config.sip.listenAddress,
     SIP_PORT: config.sip.port,
+    SIP_TLS_PORT: config.sip.tls.port,
     SIP_LOCKOUT_MAX_FAILURES: config.sip.lockout.maxFailures,
     SIP_LOCKOUT_WINDOW_SECONDS: config.sip.lockout.windowSeconds,
     SIP_LOCKOUT_SECONDS: config.sip.lockout.lockSeconds,

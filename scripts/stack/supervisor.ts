@@ -9,6 +9,7 @@ import { kamailioArgs, renderKamailioConfig } from './kamailio';
 import { applyMigrations, ensureLocalPostgres, ensureRoleAndDatabase, recreateDatabase, waitForDatabase } from './postgres';
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
+import { ensureTlsCertificate, renderTlsConfig } from './tls';
 import { mintToken } from '../../services/control-plane/src/auth/tokens';
 
 /** The number `npm start` routes to the AI (E.164; dial 18005550100 or +18005550100). */
@@ -35,6 +36,7 @@ export const RESTART_BACKOFF = { firstMs: 500, maxMs: 30_000, stableMs: 60_000 }
 
 export interface StackEndpoints {
   readonly sip: string;
+  readonly sipTls: string;
   readonly api: string;
   readonly kamailioRpc: string;
   readonly evapi: string;
@@ -84,11 +86,12 @@ export class LocalStack {
     const c = this.config;
     return {
       sip: `sip:${c.sip.listenAddress}:${c.sip.port} (UDP and TCP), domain ${c.sip.domain}`,
+      sipTls: `sip:${c.sip.listenAddress}:${c.sip.tls.port};transport=tls (${c.sip.tls.selfSigned ? 'self-signed certificate' : 'certificate'} ${c.sip.tls.certFile})`,
       api: `http://${c.api.host}:${c.api.port}`,
       kamailioRpc: `http://127.0.0.1:${c.kamailio.rpcPort}/RPC`,
       evapi: `127.0.0.1:${c.kamailio.evapiPort}`,
       relay: c.relay.kind === 'rtpengine'
-        ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`
+        ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax} (SRTP: SDES and DTLS-SRTP)`
         : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
       gateway: `sip:${c.gateway.sipAddress}:${c.gateway.sipPort} (UDP and TCP), metrics http://127.0.0.1:${c.gateway.httpPort}/metrics`,
       ai: this.env['AI_PLATFORM_WS_URL'] ? `${c.ai.defaultUrl} (${c.ai.dialect})` : `demo agent ${c.ai.defaultUrl}/{olib,twilio,binary}`,
@@ -150,6 +153,7 @@ export class LocalStack {
     const wanted: Array<[string, 'tcp' | 'udp', string, number]> = [
       ['SIP', 'udp', c.sip.listenAddress, c.sip.port],
       ['SIP', 'tcp', c.sip.listenAddress, c.sip.port],
+      ['SIP TLS', 'tcp', c.sip.listenAddress, c.sip.tls.port],
       ['Kamailio RPC', 'tcp', '127.0.0.1', c.kamailio.rpcPort],
       ['evapi', 'tcp', '127.0.0.1', c.kamailio.evapiPort],
       ['REST API', 'tcp', c.api.host, c.api.port],
@@ -245,6 +249,8 @@ export class LocalStack {
 
   private async startKamailio(): Promise<void> {
     const cfgPath = join(this.config.stateDir, 'kamailio', 'kamailio.cfg');
+    if (ensureTlsCertificate(this.config) === 'generated') this.say(`SIP TLS: generated a self-signed certificate ${this.config.sip.tls.certFile}`);
+    writeFileSync(join(this.config.stateDir, 'kamailio', 'tls.cfg'), renderTlsConfig(this.config), { mode: 0o600 });
     writeFileSync(cfgPath, renderKamailioConfig(this.config), { mode: 0o600 });
     const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${this.config.kamailio.rpcPort}/RPC`, 1000);

@@ -179,6 +179,12 @@ export interface BaresipOptions {
   readonly domain: string;
   /** The 8 kHz mono WAV aufile plays as the microphone. */
   readonly source: string;
+  /** SIP transport to the proxy (default UDP); `tls` needs `cafile` to trust the proxy's certificate. */
+  readonly transport?: 'udp' | 'tls';
+  /** PEM file of the CAs (or the self-signed certificate) baresip trusts for TLS. */
+  readonly cafile?: string;
+  /** Media encryption the account insists on: SDES (RFC 4568) or DTLS-SRTP (RFC 5763). */
+  readonly mediaenc?: 'srtp-mand' | 'dtls_srtp';
 }
 
 export interface BaresipEvent {
@@ -235,6 +241,9 @@ export class Baresip {
         'module g711.so',
         'module aufile.so',
         'module sndfile.so',
+        ...(options.mediaenc === 'srtp-mand' ? ['module srtp.so'] : []),
+        ...(options.mediaenc === 'dtls_srtp' ? ['module dtls_srtp.so'] : []),
+        ...(options.cafile ? [`sip_cafile ${options.cafile}`] : []),
         'module_tmp account.so',
         'module_app menu.so',
         'module_app ctrl_tcp.so',
@@ -243,10 +252,12 @@ export class Baresip {
         '',
       ].join('\n'),
     );
+    const tls = options.transport === 'tls';
     writeFileSync(
       join(config, 'accounts'),
-      `<sip:${options.username}@${options.domain}>;auth_pass=${options.password};outbound="sip:${options.proxy};lr";` +
-        'regint=60;audio_codecs=pcmu,pcma;answermode=manual\n',
+      `<sip:${options.username}@${options.domain}${tls ? ';transport=tls' : ''}>;auth_pass=${options.password};` +
+        `outbound="sip:${options.proxy};${tls ? 'transport=tls;' : ''}lr";` +
+        `regint=60;audio_codecs=pcmu,pcma;answermode=manual${options.mediaenc ? `;mediaenc=${options.mediaenc}` : ''}\n`,
     );
     const child = spawn('baresip', ['-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

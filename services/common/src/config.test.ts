@@ -49,6 +49,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...SECRETS, RTP_PORT_MIN: '20000', RTP_PORT_MAX: '10000' })).toThrow(/RTP_PORT_MIN/);
   });
 
+  test('no TLS files configured → the self-signed pair under STATE_DIR/tls, on port 5061, trunks verified', () => {
+    const c = loadConfig({ ...SECRETS, STATE_DIR: '/var/lib/sipai' });
+    expect(c.sip.tls).toEqual({
+      port: 5061,
+      certFile: '/var/lib/sipai/tls/sip-cert.pem',
+      keyFile: '/var/lib/sipai/tls/sip-key.pem',
+      selfSigned: true,
+      caFile: '/etc/ssl/certs/ca-certificates.crt',
+      verifyTrunks: true,
+    });
+  });
+
+  test('both TLS files given → used as they are; trunk verification can be turned off', () => {
+    const c = loadConfig({ ...SECRETS, SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem', SIP_TLS_KEY_FILE: '/etc/sipai/key.pem', SIP_TLS_VERIFY_TRUNKS: 'false' });
+    expect(c.sip.tls).toMatchObject({ certFile: '/etc/sipai/fullchain.pem', keyFile: '/etc/sipai/key.pem', selfSigned: false, verifyTrunks: false });
+  });
+
+  test('a TLS certificate without its key, or the TLS port on the SIP port → ConfigError', () => {
+    expect(() => loadConfig({ ...SECRETS, SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem' })).toThrow(/SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together/);
+    expect(() => loadConfig({ ...SECRETS, SIP_TLS_KEY_FILE: '/etc/sipai/key.pem' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...SECRETS, SIP_TLS_PORT: '5060' })).toThrow(/SIP_TLS_PORT must differ/);
+  });
+
   test('docs/configuration.md matches the schema (regenerate with node dist/scripts/config-docs.js)', () => {
     expect(readFileSync(CONFIG_DOCS, 'utf8')).toBe(renderConfigDocs());
   });

@@ -19,9 +19,14 @@ export const ENV_SCHEMA = {
     SIP_SHARED_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret shared with the AI platform.' },
 
     SIP_DOMAIN: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'SIP domain and digest realm. HA1 hashes depend on it.' },
-    SIP_LISTEN_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address Kamailio binds for SIP (UDP and TCP).' },
+    SIP_LISTEN_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address Kamailio binds for SIP (UDP, TCP and TLS).' },
     SIP_PROXY_ADDRESS: { type: 'string', default: '', description: 'Address SIP clients are told to use. Default: SIP_LISTEN_ADDRESS.' },
     SIP_PROXY_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5060, description: 'SIP port (UDP and TCP).' },
+    SIP_TLS_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5061, description: 'SIP over TLS port (RFC 3261 §26.2: sips and transport=tls).' },
+    SIP_TLS_CERT_FILE: { type: 'string', default: '', description: 'PEM certificate (chain) Kamailio presents on the TLS port. Default: a self-signed one generated on first start into STATE_DIR/tls/ (set SIP_TLS_KEY_FILE with it).' },
+    SIP_TLS_KEY_FILE: { type: 'string', default: '', description: 'PEM private key of SIP_TLS_CERT_FILE. Default: generated with the self-signed certificate (mode 0600).' },
+    SIP_TLS_CA_FILE: { type: 'string', minLength: 1, default: '/etc/ssl/certs/ca-certificates.crt', description: 'CA bundle that trunk providers\' TLS certificates are verified against (the system store).' },
+    SIP_TLS_VERIFY_TRUNKS: { type: 'boolean', default: true, description: 'Verify the certificate chain of trunks reached over TLS; `false` accepts any certificate (a provider with a private CA you cannot add to SIP_TLS_CA_FILE). Kamailio 5.6 checks the chain, not the host name.' },
     SIP_LOCKOUT_MAX_FAILURES: { type: 'integer', minimum: 1, default: 5, description: 'Failed digest attempts per username before lockout.' },
     SIP_LOCKOUT_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'Failures older than this (since the last one) are forgotten.' },
     SIP_LOCKOUT_SECONDS: { type: 'integer', minimum: 1, default: 900, description: 'How long a locked account stays locked.' },
@@ -95,6 +100,7 @@ export interface Config {
     readonly listenAddress: string;
     readonly proxyAddress: string;
     readonly port: number;
+    readonly tls: SipTlsConfig;
     readonly lockout: { readonly maxFailures: number; readonly windowSeconds: number; readonly lockSeconds: number };
     readonly flood: { readonly requests: number; readonly windowSeconds: number; readonly banSeconds: number };
   };
@@ -154,6 +160,29 @@ export interface Config {
   };
 }
 
+/** SIP over TLS: where Kamailio listens and which files it uses. */
+export interface SipTlsConfig {
+  readonly port: number;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Whether certFile/keyFile are the generated self-signed pair (created on first start when missing). */
+  readonly selfSigned: boolean;
+  readonly caFile: string;
+  readonly verifyTrunks: boolean;
+}
+
+/**
+ * The certificate and key: both given, or neither (then a self-signed pair under
+ * STATE_DIR/tls/, generated on first start). One without the other is an error.
+ */
+export function resolveTlsFiles(certFile: string, keyFile: string, stateDir: string): Pick<SipTlsConfig, 'certFile' | 'keyFile' | 'selfSigned'> {
+  if (certFile && keyFile) return { certFile, keyFile, selfSigned: false };
+  if (certFile || keyFile) {
+    throw new ConfigError('invalid configuration: SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together (set both, or neither for a generated self-signed pair)');
+  }
+  return { certFile: `${stateDir}/tls/sip-cert.pem`, keyFile: `${stateDir}/tls/sip-key.pem`, selfSigned: true };
+}
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -188,6 +217,9 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
   if (num('GATEWAY_RTP_PORT_MIN') >= num('GATEWAY_RTP_PORT_MAX')) {
     throw new ConfigError('invalid configuration: GATEWAY_RTP_PORT_MIN must be below GATEWAY_RTP_PORT_MAX');
   }
+  if (num('SIP_TLS_PORT') === num('SIP_PROXY_PORT')) {
+    throw new ConfigError('invalid configuration: SIP_TLS_PORT must differ from SIP_PROXY_PORT (both are TCP ports)');
+  }
   const instance = str('STACK_INSTANCE');
   const stateDir = str('STATE_DIR') || `${repoRoot}/.local/${instance}`;
   const demoAgent = { host: str('DEMO_AGENT_HOST'), port: num('DEMO_AGENT_PORT') };
@@ -206,6 +238,12 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       listenAddress: str('SIP_LISTEN_ADDRESS'),
       proxyAddress: str('SIP_PROXY_ADDRESS') || str('SIP_LISTEN_ADDRESS'),
       port: num('SIP_PROXY_PORT'),
+      tls: {
+        port: num('SIP_TLS_PORT'),
+        ...resolveTlsFiles(str('SIP_TLS_CERT_FILE'), str('SIP_TLS_KEY_FILE'), stateDir),
+        caFile: str('SIP_TLS_CA_FILE'),
+        verifyTrunks: raw['SIP_TLS_VERIFY_TRUNKS'] as boolean,
+      },
       lockout: {
         maxFailures: num('SIP_LOCKOUT_MAX_FAILURES'),
         windowSeconds: num('SIP_LOCKOUT_WINDOW_SECONDS'),
