@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RtpPacket } from '../../services/media-gateway/src/rtp/packet';
 import { api, createUser, type CreatedUser } from '../support/api';
 import { pcapRtp, RtpPeer } from '../support/rtp-peer';
@@ -127,6 +128,8 @@ interface PeerCall {
   readonly callerSide: { address: string; port: number };
   /** Where the callee sends: the relay's callee-side port, from the INVITE the callee got. */
   readonly calleeSide: { address: string; port: number };
+  /** The dialog's Call-ID, as the relay knows the call. */
+  readonly callId: string;
   /** Resolves when both SIPp instances are done (caller's BYE answered). */
   readonly done: Promise<void>;
 }
@@ -154,11 +157,21 @@ async function peerCall(alice: CreatedUser, bob: CreatedUser, holdMs: number, ca
     timeoutSeconds: 30,
   });
   const [callerSide, calleeSide] = await Promise.all([waitForAnswer(uac), waitForOffer(uas)]);
+  const callId = /^Call-ID:\s*(\S+)/im.exec(readFileSync(uac.messagesPath, 'utf8'))?.[1];
+  if (!callId) throw new Error('no Call-ID in the caller trace');
   const done = Promise.all([uac.done, uas.done]).then(([a, b]) => {
     expectSippSuccess(a, 'caller');
     expectSippSuccess(b, 'callee');
   });
-  return { caller, callee, callerSide, calleeSide, done };
+  return { caller, callee, callerSide, calleeSide, callId, done };
+}
+
+/** The control-plane's `media_relay_dropped_packets_total` (one scrape). */
+async function droppedPacketsMetric(): Promise<number> {
+  const text = await (await fetch(`${testStack().apiUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('media_relay_dropped_packets_total '));
+  if (line === undefined) throw new Error('no media_relay_dropped_packets_total on /metrics');
+  return Number(line.split(' ')[1]);
 }
 
 function closeAll(...peers: RtpPeer[]): void {
@@ -166,8 +179,10 @@ function closeAll(...peers: RtpPeer[]): void {
 }
 
 describe('RTP bleed: a stranger who sends to a call’s relay port gets none of the call’s audio', () => {
-  test('stranger sends 100 packets to the caller-side port right after the answer (the learning window): receives 0, and the callee gets none of them; both parties hear each other', async () => {
-    const call = await peerCall(await createUser(), await createUser(), 4000);
+  test('stranger sends 100 packets to the caller-side port right after the answer (the learning window): receives 0, the callee gets none of them, both parties hear each other; /metrics and the log count the drops', async () => {
+    const droppedBefore = await droppedPacketsMetric();
+    // Long enough for the scrape below to find the call still on the relay.
+    const call = await peerCall(await createUser(), await createUser(), 6000);
     const stranger = await RtpPeer.open(STRANGER);
     try {
       await Promise.all([
@@ -187,6 +202,14 @@ describe('RTP bleed: a stranger who sends to a call’s relay port gets none of 
       expect(counts.calleeGotFromStranger).toBe(0);
       expect(counts.callerGotFromCallee).toBeGreaterThanOrEqual(135);
       expect(counts.calleeGotFromCaller).toBeGreaterThanOrEqual(135);
+
+      // The defence is seen: the relay counted the dropped packets, the control-plane
+      // adds them to its counter at a scrape and logs the call.
+      const dropped = (await droppedPacketsMetric()) - droppedBefore;
+      console.log(`media_relay_dropped_packets_total grew by ${dropped}`);
+      expect(dropped).toBeGreaterThanOrEqual(100);
+      const log = readFileSync(join(testStack().config.stateDir, 'logs', 'control-plane.log'), 'utf8');
+      expect(log.split('\n').some((l) => l.includes('media relay dropped packets') && l.includes(call.callId))).toBe(true);
       await call.done;
     } finally {
       closeAll(call.caller, call.callee, stranger);
@@ -223,23 +246,32 @@ describe('RTP bleed: a stranger who sends to a call’s relay port gets none of 
     }
   });
 
-  test('a caller behind NAT (SDP says 127.0.0.9 and another port, RTP comes from 127.0.0.1) has two-way audio', async () => {
+  test('a caller behind NAT (SDP says 127.0.0.9 and another port, RTP comes from 127.0.0.1) has two-way audio; a stranger who sends after its first packet gets nothing', async () => {
     const call = await peerCall(await createUser(), await createUser(), 4000, NAT_INSIDE);
+    const stranger = await RtpPeer.open(STRANGER);
     try {
       await Promise.all([
         call.caller.send(stream(SSRC.caller, FILL.caller, 150), call.callerSide),
         call.callee.send(stream(SSRC.callee, FILL.callee, 150), call.calleeSide),
+        sleep(400).then(() => stranger.send(stream(SSRC.stranger, FILL.stranger, 100), call.callerSide)),
       ]);
       await sleep(300);
-      const counts = { callerGotFromCallee: fromSsrc(call.caller, SSRC.callee), calleeGotFromCaller: fromSsrc(call.callee, SSRC.caller) };
-      console.log(`caller behind NAT: ${JSON.stringify(counts)}`);
+      const counts = {
+        strangerReceived: stranger.received.length,
+        calleeGotFromStranger: fromStranger(call.callee),
+        callerGotFromCallee: fromSsrc(call.caller, SSRC.callee),
+        calleeGotFromCaller: fromSsrc(call.callee, SSRC.caller),
+      };
+      console.log(`caller behind NAT, 100 stranger packets from 400 ms on: ${JSON.stringify(counts)}`);
       expect(counts.calleeGotFromCaller).toBeGreaterThanOrEqual(135);
-      // The relay learns the NAT's port from the caller's packets: at most a few of
-      // the callee's first packets go to the SDP's private address.
+      // The relay takes the NAT's port from the caller's first packet: at most the
+      // callee's packets before it go to the SIP source address with the SDP's port.
       expect(counts.callerGotFromCallee).toBeGreaterThanOrEqual(135);
+      expect(counts.strangerReceived).toBe(0);
+      expect(counts.calleeGotFromStranger).toBe(0);
       await call.done;
     } finally {
-      closeAll(call.caller, call.callee);
+      closeAll(call.caller, call.callee, stranger);
     }
   });
 
