@@ -33,7 +33,8 @@ import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
 import type { KamailioEventSource } from './kamailio/evapi';
 import type { KamailioRpc } from './kamailio/rpc';
-import { ControlPlaneMetrics } from './metrics/metrics';
+import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metrics';
+import { RelayDropCounter, type RelayCallReader } from './metrics/relay-drops';
 import { BlocklistService, NumberService } from './numbers/service';
 import { NumberStore } from './numbers/store';
 import { SipUserService } from './sip-users/service';
@@ -53,7 +54,7 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly db: Kysely<Database>;
   readonly kamailio: KamailioRpc;
-  readonly relay: RelayPing;
+  readonly relay: RelayPing & RelayCallReader;
   /** The evapi stream, if this process listens to Kamailio's events. */
   readonly events?: KamailioEventSource;
 }
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): App {
     lockSeconds: config.sip.lockout.lockSeconds,
   });
   const metrics = new ControlPlaneMetrics(kamailio, logger.child({ component: 'metrics' }));
+  new RelayDropCounter(deps.relay, metrics.registry, logger.child({ component: 'media-relay' }), KAMAILIO_SCRAPE_TIMEOUT_MS);
   const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
   const users = new SipUserService(
     new SipUserStore(deps.db),

@@ -114,6 +114,13 @@ export interface LegStats {
   readonly endpoint?: { readonly address: string; readonly port: number };
   /** The relay port this party sends to, when the relay reports it. */
   readonly localPort?: number;
+  /**
+   * Packets of this leg the relay dropped (rtpengine's per-stream `errors`, RTP and
+   * RTCP): with `strict-source`, mostly packets that reached this party's relay port
+   * from another address (see docs/security.md, RTP bleed); also failed sends to
+   * the party. Undefined where the relay does not count them (RTPProxy).
+   */
+  readonly errors?: number;
 }
 
 export interface CallStats {

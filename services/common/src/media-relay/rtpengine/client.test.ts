@@ -109,8 +109,8 @@ describe('RtpengineClient', () => {
     expect(stats.callId).toBe('fixture-call');
     // Captured after alice sent 5 and bob 3 RTP packets of 172 bytes (860 and 516 bytes).
     expect(stats.legs).toEqual([
-      { tag: 'alice-tag', packets: 5, bytes: 860, endpoint: { address: '127.0.0.2', port: 6200 }, localPort: 47016 },
-      { tag: 'bob-tag', packets: 3, bytes: 516, endpoint: { address: '127.0.0.2', port: 6202 }, localPort: 47000 },
+      { tag: 'alice-tag', packets: 5, bytes: 860, errors: 0, endpoint: { address: '127.0.0.2', port: 6200 }, localPort: 47016 },
+      { tag: 'bob-tag', packets: 3, bytes: 516, errors: 0, endpoint: { address: '127.0.0.2', port: 6202 }, localPort: 47000 },
     ]);
     expect(stats.totals).toEqual({ packets: 8, bytes: 1376 });
   });

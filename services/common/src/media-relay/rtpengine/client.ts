@@ -128,7 +128,9 @@ export class RtpengineClient implements MediaRelay {
 }
 
 function callKeys(call: CallRef): NgDict {
-  return { 'call-id': call.callId, 'from-tag': call.fromTag, 'to-tag': call.toTag, 'via-branch': call.viaBranch };
+  // An empty From tag is none: `query` then reports every party of the call (an empty
+  // one would match no party and report totals only).
+  return { 'call-id': call.callId, 'from-tag': call.fromTag || undefined, 'to-tag': call.toTag, 'via-branch': call.viaBranch };
 }
 
 /** Maps the relay-neutral SDP options to NG keys (README, `offer` Message). */
@@ -164,12 +166,16 @@ export function parseQueryReply(callId: string, reply: NgDict): CallStats {
     if (!isDict(value)) continue;
     let packets = 0;
     let bytes = 0;
+    let errors = 0;
     let endpoint: LegStats['endpoint'];
     let localPort: number | undefined;
     for (const media of ngList(value, 'medias')) {
       if (!isDict(media)) continue;
       for (const stream of ngList(media, 'streams')) {
-        if (!isDict(stream) || !ngList(stream, 'flags').includes('RTP')) continue;
+        if (!isDict(stream)) continue;
+        // A stranger may aim at the RTCP port as well: its drops count too.
+        errors += ngNumber(ngDict(stream, 'stats') ?? {}, 'errors') ?? 0;
+        if (!ngList(stream, 'flags').includes('RTP')) continue;
         const stats = ngDict(stream, 'stats') ?? {};
         packets += ngNumber(stats, 'packets') ?? 0;
         bytes += ngNumber(stats, 'bytes') ?? 0;
@@ -184,6 +190,7 @@ export function parseQueryReply(callId: string, reply: NgDict): CallStats {
       tag: ngString(value, 'tag') ?? key,
       packets,
       bytes,
+      errors,
       ...(endpoint ? { endpoint } : {}),
       ...(localPort !== undefined ? { localPort } : {}),
     });
