@@ -10,6 +10,7 @@ import { createResponse } from './message/response';
 import { TransactionLayer, type ServerTransaction } from './transaction/layer';
 import type { ServerInviteTransaction } from './transaction/server-invite';
 import { timerValues, type TimerOverrides, type TimerValues } from './transaction/timers';
+import { RefusalLog } from './refusal-log';
 import { NetworkTransport } from './transport/network';
 import { systemResolver, type HostResolver } from './transport/resolve';
 import type { MessageSource, SipTransport, TransportProtocol } from './transport/transport';
@@ -97,6 +98,7 @@ export class UserAgent extends EventEmitter<Events> {
   private readonly inProgress = new Map<string, ServerInviteTransaction>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly refusals: RefusalLog;
 
   constructor(opts: UserAgentOptions) {
     super();
@@ -107,6 +109,7 @@ export class UserAgent extends EventEmitter<Events> {
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.timers = timerValues(opts.timers);
     this.boundPort = opts.port;
+    this.refusals = new RefusalLog(this.logger, 'SIP request refused');
   }
 
   /** The port we listen on (known after start() when 0 was asked for). */
@@ -303,7 +306,7 @@ export class UserAgent extends EventEmitter<Events> {
 
   private refuse(req: SipRequest, source: MessageSource, reason: string): void {
     const callId = req.headers.get('Call-ID') ?? '';
-    this.logger.warn('SIP request refused', { method: req.method, callId, reason, from: `${source.protocol}:${source.address}:${source.port}` });
+    this.refusals.log({ method: req.method, callId, reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
     try {
       this.emit('refused', { method: req.method, callId, reason, source });
     } catch (err) {

@@ -11,6 +11,7 @@ import { timerValues, type TimerOverrides } from '../../../common/src/sip/transa
 import { NetworkTransport } from '../../../common/src/sip/transport/network';
 import type { MessageSource, TransportTarget } from '../../../common/src/sip/transport/transport';
 import type { RefusedRequest, RequestAdmission } from '../../../common/src/sip/user-agent';
+import { RefusalLog } from '../../../common/src/sip/refusal-log';
 
 const SERVER = 'sip-ai-bridge sms';
 const ALLOW = 'MESSAGE, NOTIFY, OPTIONS';
@@ -87,6 +88,7 @@ export class SmsSipEndpoint {
   private readonly proxyTarget: TransportTarget;
   private boundPort: number;
   private closing = false;
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly opts: SmsSipEndpointOptions,
@@ -95,6 +97,7 @@ export class SmsSipEndpoint {
     if (isIP(opts.host) === 0) throw new TypeError(`SMS SIP host must be an IP address, got "${opts.host}"`);
     this.proxyTarget = { protocol: 'udp', address: opts.proxy.address, port: opts.proxy.port };
     this.boundPort = opts.port;
+    this.refusals = new RefusalLog(opts.logger, 'SMS request refused');
   }
 
   get port(): number {
@@ -171,7 +174,7 @@ export class SmsSipEndpoint {
     if (!verdict.ok) {
       const callId = req.headers.get('Call-ID') ?? '';
       const source = txn.source;
-      this.opts.logger.warn('SMS request refused', { method: req.method, callId, reason: verdict.reason, from: `${source.protocol}:${source.address}:${source.port}` });
+      this.refusals.log({ method: req.method, callId, reason: verdict.reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
       this.opts.onRefused?.({ method: req.method, callId, reason: verdict.reason, source });
       return reply(403, admission?.refusalReason);
     }
