@@ -41,6 +41,7 @@ export function kamailioValues(config: Config): Record<string, string> {
     DB_URL: kamailioDbUrl(config.databaseUrl),
     RTPENGINE_NG_PORT: config.relay.rtpengineNgPort,
     RTPPROXY_CONTROL_PORT: config.relay.rtpproxyControlPort,
+    PROXY_SHARED_SECRET: config.secrets.proxySharedSecret,
   };
   for (const [key, value] of Object.entries(v)) {
     if (/["\n\\]/.test(String(value))) throw new Error(`configuration value for ${key} contains a quote, backslash or newline`);

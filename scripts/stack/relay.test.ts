@@ -10,6 +10,7 @@ const BASE_ENV = {
   JWT_SECRET_KEY: 'relay-test-placeholder-secret-0000000000',
   SIP_JWT_SECRET: 'relay-test-placeholder-secret-1111111111',
   SIP_SHARED_SECRET: 'relay-test-placeholder-secret-2222222222',
+  PROXY_SHARED_SECRET: 'relay-test-placeholder-secret-3333333333',
   RELAY_ADDRESS: '192.0.2.10',
   RTPENGINE_NG_PORT: '32223',
   RTPPROXY_CONTROL_PORT: '32225',

@@ -21,6 +21,7 @@ export function relayTestConfig(kind: MediaRelayKind, ports: { control: number; 
     JWT_SECRET_KEY: 'relay-test-placeholder-secret-0000000000',
     SIP_JWT_SECRET: 'relay-test-placeholder-secret-1111111111',
     SIP_SHARED_SECRET: 'relay-test-placeholder-secret-2222222222',
+    PROXY_SHARED_SECRET: 'relay-test-placeholder-secret-3333333333',
     MEDIA_RELAY: kind,
     RELAY_ADDRESS: '127.0.0.1',
     RTPENGINE_NG_PORT: String(ports.control),

@@ -7,6 +7,7 @@ const SECRETS = {
   JWT_SECRET_KEY: 'j'.repeat(32),
   SIP_JWT_SECRET: 's'.repeat(32),
   SIP_SHARED_SECRET: 'h'.repeat(32),
+  PROXY_SHARED_SECRET: 'p'.repeat(32),
 };
 
 describe('loadConfig', () => {

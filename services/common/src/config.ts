@@ -17,6 +17,8 @@ export const ENV_SCHEMA = {
     JWT_SECRET_KEY: { type: 'string', minLength: 32, description: 'HMAC secret of operator API tokens.' },
     SIP_JWT_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret of admin API tokens (SIP user management).' },
     SIP_SHARED_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret shared with the AI platform.' },
+    PROXY_SHARED_SECRET: { type: 'string', minLength: 32, pattern: '^[A-Za-z0-9._~+/=-]+$', description: 'HMAC secret Kamailio signs every request it relays to a media gateway or SMS endpoint with (X-Bridge-Proof); they refuse anything else with 403. Letters, digits and ._~+/=- only (it is written into kamailio.cfg).' },
+    PROXY_PROOF_MAX_AGE_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'How far the timestamp of an X-Bridge-Proof may be from the receiver\'s clock (either way). Kamailio signs each request as it relays it: this covers transit and clock skew between nodes.' },
 
     SIP_DOMAIN: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'SIP domain and digest realm. HA1 hashes depend on it.' },
     SIP_LISTEN_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address Kamailio binds for SIP (UDP, TCP and TLS).' },
@@ -80,7 +82,7 @@ export const ENV_SCHEMA = {
     API_RATE_LIMIT_PER_IP: { type: 'integer', minimum: 1, default: 600, description: 'Requests per minute per source IP.' },
     API_RATE_LIMIT_PER_TOKEN: { type: 'integer', minimum: 1, default: 1200, description: 'Requests per minute per bearer token.' },
   },
-  required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET'],
+  required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
 
 export type MediaRelayKind = 'rtpengine' | 'rtpproxy';
@@ -94,7 +96,11 @@ export interface Config {
     readonly jwtSecretKey: string;
     readonly sipJwtSecret: string;
     readonly sipSharedSecret: string;
+    /** Kamailio → gateway / SMS endpoint request proof (services/common/src/sip/proxy-proof.ts). */
+    readonly proxySharedSecret: string;
   };
+  /** Seconds an X-Bridge-Proof timestamp may be off. */
+  readonly proxyProofMaxAgeSeconds: number;
   readonly sip: {
     readonly domain: string;
     readonly listenAddress: string;
@@ -232,7 +238,9 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       jwtSecretKey: str('JWT_SECRET_KEY'),
       sipJwtSecret: str('SIP_JWT_SECRET'),
       sipSharedSecret: str('SIP_SHARED_SECRET'),
+      proxySharedSecret: str('PROXY_SHARED_SECRET'),
     },
+    proxyProofMaxAgeSeconds: num('PROXY_PROOF_MAX_AGE_SECONDS'),
     sip: {
       domain: str('SIP_DOMAIN'),
       listenAddress: str('SIP_LISTEN_ADDRESS'),

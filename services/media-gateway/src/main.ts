@@ -24,7 +24,7 @@ import { GatewayPrimary, READY_MESSAGE, REPLICA_INDEX_ENV } from './replicas/pri
 import { replicaPorts } from './replicas/slice';
 import { JitterBuffer } from './rtp/jitter-buffer';
 import { SdpAnswerer } from './sdp/negotiate';
-import { parseUri, UserAgent, type Dialog, type IncomingCall } from '../../common/src/sip';
+import { NOT_THROUGH_PROXY, parseUri, PROXY_PROOF_HEADER, ProxyProofVerifier, UserAgent, type Dialog, type IncomingCall, type RequestAdmission } from '../../common/src/sip';
 
 /** The user part of a From/To URI (the caller's number or name). */
 function userOf(uri: string): string {
@@ -59,6 +59,19 @@ function dialogPort(d: Dialog): DialogLike {
     onTerminated: (listener) => void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
     refer: (target) => d.refer(target),
+  };
+}
+
+/**
+ * Only Kamailio's requests reach the UA: each carries its X-Bridge-Proof (see
+ * proxy-proof.ts); the rest, sent straight to our port, bypass digest auth, limits,
+ * blocklist and CDRs and get 403.
+ */
+function proxyAdmission(config: Config): RequestAdmission {
+  const verifier = new ProxyProofVerifier({ secret: config.secrets.proxySharedSecret, maxAgeSeconds: config.proxyProofMaxAgeSeconds });
+  return {
+    admit: (req) => verifier.verify(req.headers.get(PROXY_PROOF_HEADER), req.headers.get('Call-ID') ?? ''),
+    refusalReason: NOT_THROUGH_PROXY,
   };
 }
 
@@ -198,6 +211,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
   });
 
   const ua = new UserAgent({
+    admission: proxyAdmission(config),
     host: g.sipAddress,
     port: g.sipPort,
     transports: ['udp', 'tcp'],
@@ -206,6 +220,7 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     maxCalls: g.maxCalls + 50,
     logger: logger.child({ component: 'sip' }),
   });
+  ua.on('refused', (r) => metrics.sipRejected(r.reason));
   ua.on('invite', (inc) => {
     manager.handle(callRequest(inc)).catch((err: Error) => {
       logger.warn('call setup failed', { callId: inc.callId, error: err.message });

@@ -22,6 +22,7 @@ export class GatewayMetrics implements CallMetrics {
   private readonly frames_: Counter<'direction'>;
   readonly wsEvents: Counter<'event'>;
   private readonly dtmfPresses: Counter<'source'>;
+  private readonly sipRejected_: Counter<'reason'>;
 
   constructor(live: LiveCalls) {
     const registers = [this.registry];
@@ -53,6 +54,14 @@ export class GatewayMetrics implements CallMetrics {
     this.frames_ = new Counter({ name: 'gateway_frames_total', help: 'Media frames by direction: in (RTP from caller), out (RTP to caller), lost, concealed, to_ai, from_ai.', labelNames: ['direction'], registers });
     this.wsEvents = new Counter({ name: 'gateway_ai_ws_events_total', help: 'AI WebSocket connects, reconnects and failures.', labelNames: ['event'], registers });
     this.dtmfPresses = new Counter({ name: 'gateway_dtmf_total', help: 'Key presses reported to the AI, by source.', labelNames: ['source'], registers });
+    this.sipRejected_ = new Counter({
+      name: 'gateway_sip_rejected_total',
+      help: 'SIP requests refused with 403 because they did not come through Kamailio: no_proof, bad_proof (forged or another Call-ID), stale_proof (outside PROXY_PROOF_MAX_AGE_SECONDS), foreign_cancel (CANCEL from another address than its INVITE).',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Present at 0 from the start, so an alert on a rate has a series to read.
+    for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel']) this.sipRejected_.inc({ reason }, 0);
   }
 
   callStarted(): void {
@@ -82,5 +91,9 @@ export class GatewayMetrics implements CallMetrics {
 
   dtmf(source: string): void {
     this.dtmfPresses.inc({ source });
+  }
+
+  sipRejected(reason: string): void {
+    this.sipRejected_.inc({ reason });
   }
 }

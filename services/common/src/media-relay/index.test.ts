@@ -7,6 +7,7 @@ const SECRETS = {
   JWT_SECRET_KEY: 'x'.repeat(32),
   SIP_JWT_SECRET: 'y'.repeat(32),
   SIP_SHARED_SECRET: 'z'.repeat(32),
+  PROXY_SHARED_SECRET: 'p'.repeat(32),
 };
 
 describe('createMediaRelay', () => {

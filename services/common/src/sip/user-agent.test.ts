@@ -8,7 +8,7 @@ import { parseNameAddr } from './message/name-addr';
 import { parseVia, viaBranch } from './message/via';
 import { MemoryTransport } from './transport/memory';
 import type { MessageSource } from './transport/transport';
-import { UserAgent, type UserAgentOptions } from './user-agent';
+import { UserAgent, type RefusedRequest, type RequestAdmission, type UserAgentOptions } from './user-agent';
 
 // The caller side as Kamailio forwards it (same shape as fixtures/kam-uas-udp-*).
 const KAMAILIO: MessageSource = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
@@ -653,6 +653,71 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       ]);
       expect(parseVia(bye.headers.get('Via') as string).transport).toBe('TCP');
       expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-9' });
+      await done(h);
+    });
+  });
+
+  describe('admission (only what came through Kamailio)', () => {
+    const PROOF = 'X-Proof: ok';
+    const admission: RequestAdmission = {
+      admit: (req) => (req.headers.get('X-Proof') === 'ok' ? { ok: true } : { ok: false, reason: 'no_proof' }),
+      refusalReason: 'Forbidden - Not Through The Proxy',
+    };
+    const ATTACKER: MessageSource = { protocol: 'udp', address: '127.0.0.7', port: 5060 };
+
+    it('INVITE without the proof → 403 with the reason, no call, a refused event naming the source', async () => {
+      const h = await harness({ admission });
+      const refused: RefusedRequest[] = [];
+      h.ua.on('refused', (r) => refused.push(r));
+      h.transport.receive(request('INVITE', { body: OFFER }), ATTACKER);
+      const res = h.last() as SipResponse;
+      expect([res.status, res.reason]).toEqual([403, 'Forbidden - Not Through The Proxy']);
+      expect(h.calls).toHaveLength(0);
+      expect(refused).toEqual([{ method: 'INVITE', callId: 'call-1', reason: 'no_proof', source: ATTACKER }]);
+      await done(h);
+    });
+
+    it('INVITE with the proof → a call; OPTIONS without it → 200 (the dispatcher probe)', async () => {
+      const h = await harness({ admission });
+      h.transport.receive(request('INVITE', { body: OFFER, headers: [PROOF] }), KAMAILIO);
+      expect(h.calls).toHaveLength(1);
+      h.transport.receive(request('OPTIONS', { callId: 'probe' }), KAMAILIO);
+      expect((h.last() as SipResponse).status).toBe(200);
+      await done(h);
+    });
+
+    it('in-dialog BYE without the proof → 403 and the dialog lives; ACK without it is dropped', async () => {
+      const h = await harness({ admission });
+      h.transport.receive(request('INVITE', { body: OFFER, headers: [PROOF] }), KAMAILIO);
+      const dialog = await (h.calls[0] as IncomingCall).accept(ANSWER);
+      const tag = toTagOf(h.responses().find((r) => r.status === 200) as SipResponse) as string;
+      const acked = jest.fn();
+      dialog.on('ack', acked);
+      h.transport.receive(request('ACK', { toTag: tag }), ATTACKER);
+      expect(acked).not.toHaveBeenCalled();
+      h.transport.receive(request('ACK', { toTag: tag, headers: [PROOF] }), KAMAILIO);
+      expect(acked).toHaveBeenCalledTimes(1);
+      h.transport.receive(request('BYE', { toTag: tag, cseq: 2 }), ATTACKER);
+      expect((h.last() as SipResponse).status).toBe(403);
+      expect(dialog.state).toBe('confirmed');
+      h.transport.receive(request('BYE', { toTag: tag, cseq: 3, headers: [PROOF] }), KAMAILIO);
+      expect((h.last() as SipResponse).status).toBe(200);
+      await done(h);
+    });
+
+    it('CANCEL from another address than its INVITE → 403 and the call rings on; from the same → 487', async () => {
+      const h = await harness({ admission });
+      const refused: RefusedRequest[] = [];
+      h.ua.on('refused', (r) => refused.push(r));
+      h.transport.receive(request('INVITE', { body: OFFER, branch: 'z9hG4bK-a', headers: [PROOF] }), KAMAILIO);
+      h.transport.receive(request('CANCEL', { branch: 'z9hG4bK-a' }), ATTACKER);
+      expect((h.last() as SipResponse).status).toBe(403);
+      expect((h.calls[0] as IncomingCall).state).not.toBe('cancelled');
+      expect(refused.map((r) => r.reason)).toEqual(['foreign_cancel']);
+      h.transport.receive(request('INVITE', { body: OFFER, branch: 'z9hG4bK-b', callId: 'call-2', headers: [PROOF] }), KAMAILIO);
+      h.transport.receive(request('CANCEL', { branch: 'z9hG4bK-b', callId: 'call-2' }), KAMAILIO);
+      expect(h.responses().map((r) => r.status).slice(-2)).toEqual([200, 487]);
+      expect((h.calls[1] as IncomingCall).state).toBe('cancelled');
       await done(h);
     });
   });

@@ -10,6 +10,7 @@ import { createResponse } from './message/response';
 import { TransactionLayer, type ServerTransaction } from './transaction/layer';
 import type { ServerInviteTransaction } from './transaction/server-invite';
 import { timerValues, type TimerOverrides, type TimerValues } from './transaction/timers';
+import { RefusalLog } from './refusal-log';
 import { NetworkTransport } from './transport/network';
 import { systemResolver, type HostResolver } from './transport/resolve';
 import type { MessageSource, SipTransport, TransportProtocol } from './transport/transport';
@@ -45,9 +46,36 @@ export interface UserAgentOptions {
   readonly resolver?: HostResolver;
   /** A transport to use instead of binding sockets (tests); `port` is then only written in Contact and Via. */
   readonly transport?: SipTransport;
+  /** Who may reach the core (default: anyone); see {@link RequestAdmission}. */
+  readonly admission?: RequestAdmission;
 }
 
-type Events = { invite: [call: IncomingCall] };
+/** Whether a request may reach the UA core; `reason` labels the refusal (log line, metric). */
+export type AdmissionVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Decides which requests the UA serves (the gateway: only what carries Kamailio's
+ * proof, see proxy-proof.ts). Refused requests get `403 <refusalReason>` (an ACK,
+ * which has no response, is dropped) and a 'refused' event. Never asked about:
+ * OPTIONS, which creates nothing and is how Kamailio's dispatcher probes us without
+ * a proof; CANCEL, which Kamailio's tm builds from the INVITE (hop by hop, §9.1) and
+ * which is taken only from the address the INVITE it cancels came from.
+ */
+export interface RequestAdmission {
+  admit(req: SipRequest, source: MessageSource): AdmissionVerdict;
+  /** Reason phrase of the 403. */
+  readonly refusalReason: string;
+}
+
+/** A request the admission refused. */
+export interface RefusedRequest {
+  readonly method: string;
+  readonly callId: string;
+  readonly reason: string;
+  readonly source: MessageSource;
+}
+
+type Events = { invite: [call: IncomingCall]; refused: [refused: RefusedRequest] };
 
 /**
  * The gateway's SIP user agent (RFC 3261 UAS core, §8.2): answers the INVITEs
@@ -70,6 +98,7 @@ export class UserAgent extends EventEmitter<Events> {
   private readonly inProgress = new Map<string, ServerInviteTransaction>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly refusals: RefusalLog;
 
   constructor(opts: UserAgentOptions) {
     super();
@@ -80,6 +109,7 @@ export class UserAgent extends EventEmitter<Events> {
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.timers = timerValues(opts.timers);
     this.boundPort = opts.port;
+    this.refusals = new RefusalLog(this.logger, 'SIP request refused');
   }
 
   /** The port we listen on (known after start() when 0 was asked for). */
@@ -167,6 +197,7 @@ export class UserAgent extends EventEmitter<Events> {
       txn.respond(createResponse(req, status, { toTag: this.tagFor(txn), headers: [...headers, ['Server', this.userAgentName]], ...(reason === undefined ? {} : { reason }) }));
     };
     const allow: [string, string] = ['Allow', ALLOWED_METHODS.join(', ')];
+    if (!this.admitted(req, txn.source)) return reply(403, [], this.opts.admission?.refusalReason);
     // Max-Forwards 0 is answered 483 whatever the method (OPTIONS included: §11 leaves it to us).
     if (req.headers.get('Max-Forwards')?.trim() === '0') return reply(483);
     // §8.2.1: methods we do not serve.
@@ -243,6 +274,12 @@ export class UserAgent extends EventEmitter<Events> {
       txn.respond(createResponse(req, 481, { toTag: newTag(), headers: [['Server', this.userAgentName]] }));
       return;
     }
+    if (this.opts.admission && txn.source.address !== invite.source.address) {
+      // The previous hop of the INVITE sends its CANCEL (§9.1); anyone else is guessing transaction ids.
+      this.refuse(req, txn.source, 'foreign_cancel');
+      txn.respond(createResponse(req, 403, { toTag: newTag(), reason: this.opts.admission.refusalReason, headers: [['Server', this.userAgentName]] }));
+      return;
+    }
     txn.respond(createResponse(req, 200, { toTag: owner.tag, headers: [['Server', this.userAgentName]] }));
     if (invite.answered) return;
     invite.respond(createResponse(invite.request, 487, { toTag: owner.tag, headers: [['Server', this.userAgentName]] }));
@@ -250,10 +287,31 @@ export class UserAgent extends EventEmitter<Events> {
     owner.onCancel();
   }
 
-  private onAck(req: SipRequest, _source: MessageSource): void {
+  private onAck(req: SipRequest, source: MessageSource): void {
     const toTag = toTagOf(req);
     if (toTag === null) return;
+    if (!this.admitted(req, source)) return;
     this.dialogs.get(dialogKey(callIdOf(req), toTag, fromTagOf(req) ?? ''))?.handleAck(req);
+  }
+
+  /** Asks the admission (OPTIONS and CANCEL excepted, see {@link RequestAdmission}); logs and reports a refusal. */
+  private admitted(req: SipRequest, source: MessageSource): boolean {
+    const admission = this.opts.admission;
+    if (!admission || req.method === 'OPTIONS' || req.method === 'CANCEL') return true;
+    const verdict = admission.admit(req, source);
+    if (verdict.ok) return true;
+    this.refuse(req, source, verdict.reason);
+    return false;
+  }
+
+  private refuse(req: SipRequest, source: MessageSource, reason: string): void {
+    const callId = req.headers.get('Call-ID') ?? '';
+    this.refusals.log({ method: req.method, callId, reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
+    try {
+      this.emit('refused', { method: req.method, callId, reason, source });
+    } catch (err) {
+      this.logger.error('refused listener threw', { callId, err: (err as Error).message });
+    }
   }
 
   /** The To tag for a response the core sends itself: the dialog's when the request has one. */

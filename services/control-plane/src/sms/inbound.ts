@@ -50,7 +50,8 @@ const ANSWER = {
  * What Kamailio hands the SMS endpoint: MESSAGEs from trunks and users for our
  * numbers (and users' messages to outside numbers), and delivery reports. Kamailio
  * has already checked the source (trunk allowlist or digest), the blocklist and the
- * number, and says so in X-Bridge-Source and X-Bridge-Route. Each message is stored
+ * number, and says so in X-Bridge-Source and X-Bridge-Route; the SIP endpoint has
+ * checked that Kamailio sent it (X-Bridge-Proof, see runtime.ts). Each message is stored
  * before it is answered, so a 202 means it is in PostgreSQL.
  */
 export class SmsInbound {

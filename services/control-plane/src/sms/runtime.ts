@@ -10,6 +10,7 @@ import { AiSmsDelivery, type AiSmsTarget } from './ai-delivery';
 import { SmsInbound } from './inbound';
 import type { SmsService } from './service';
 import { SmsSipEndpoint } from './sip-endpoint';
+import { NOT_THROUGH_PROXY, PROXY_PROOF_HEADER, ProxyProofVerifier } from '../../../common/src/sip/proxy-proof';
 import { SmsStore } from './store';
 import { SmsWorker } from './worker';
 
@@ -43,6 +44,14 @@ export class SmsRuntime {
     const registers = [deps.registry];
     const outcomes = new Counter({ name: 'sms_outcomes_total', help: 'SMS attempts by resulting status (sent, delivered, failed, queued = retry scheduled, received = waiting).', labelNames: ['direction', 'status'], registers });
     const received = new Counter({ name: 'sms_received_total', help: 'MESSAGE / NOTIFY requests the SMS endpoint answered, by SIP status.', labelNames: ['status'], registers });
+    const rejected = new Counter({
+      name: 'sms_sip_rejected_total',
+      help: 'MESSAGE / NOTIFY requests refused with 403 because they did not come through Kamailio: no_proof, bad_proof, stale_proof.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['no_proof', 'bad_proof', 'stale_proof']) rejected.inc({ reason }, 0);
+    const proof = new ProxyProofVerifier({ secret: config.secrets.proxySharedSecret, maxAgeSeconds: config.proxyProofMaxAgeSeconds });
     // Both queue gauges come from one query per scrape.
     let depth: { at: number; value: ReturnType<SmsStore['depth']> } | undefined;
     const readDepth = (): ReturnType<SmsStore['depth']> => {
@@ -74,7 +83,18 @@ export class SmsRuntime {
     const inbound = new SmsInbound(deps.db, this.store, () => this.worker?.nudge(), logger.child({ component: 'sms-inbound' }));
     this.inbound = inbound;
     this.endpoint = new SmsSipEndpoint(
-      { host: config.sms.sipAddress, port: config.sms.sipPort, proxy: { address: config.sip.listenAddress, port: config.sip.port }, logger: logger.child({ component: 'sms-sip' }) },
+      {
+        host: config.sms.sipAddress,
+        port: config.sms.sipPort,
+        proxy: { address: config.sip.listenAddress, port: config.sip.port },
+        logger: logger.child({ component: 'sms-sip' }),
+        // X-Bridge-Source and X-Bridge-Route are only worth believing when Kamailio set them.
+        admission: {
+          admit: (req) => proof.verify(req.headers.get(PROXY_PROOF_HEADER), req.headers.get('Call-ID') ?? ''),
+          refusalReason: NOT_THROUGH_PROXY,
+        },
+        onRefused: (r) => rejected.inc({ reason: r.reason }),
+      },
       async (req) => {
         const answer = await inbound.handle(req);
         received.inc({ status: String(answer.status) });

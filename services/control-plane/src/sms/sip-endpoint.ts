@@ -10,6 +10,8 @@ import { TransactionLayer, type ServerTransaction } from '../../../common/src/si
 import { timerValues, type TimerOverrides } from '../../../common/src/sip/transaction/timers';
 import { NetworkTransport } from '../../../common/src/sip/transport/network';
 import type { MessageSource, TransportTarget } from '../../../common/src/sip/transport/transport';
+import type { RefusedRequest, RequestAdmission } from '../../../common/src/sip/user-agent';
+import { RefusalLog } from '../../../common/src/sip/refusal-log';
 
 const SERVER = 'sip-ai-bridge sms';
 const ALLOW = 'MESSAGE, NOTIFY, OPTIONS';
@@ -58,6 +60,14 @@ export interface SmsSipEndpointOptions {
   readonly proxy: { readonly address: string; readonly port: number };
   readonly logger: SipLogger;
   readonly timers?: TimerOverrides;
+  /**
+   * Who may hand us a MESSAGE or NOTIFY (the control-plane: only Kamailio, by its
+   * X-Bridge-Proof). Refused requests get `403 <refusalReason>`; OPTIONS (the
+   * dispatcher's probe, which carries no proof) is always answered.
+   */
+  readonly admission?: RequestAdmission;
+  /** Told of every refused request (after it is logged), e.g. to count it. */
+  readonly onRefused?: (refused: RefusedRequest) => void;
 }
 
 /** Deterministic RFC 3261 branch (§8.1.1.7) for one attempt of one message. */
@@ -78,6 +88,7 @@ export class SmsSipEndpoint {
   private readonly proxyTarget: TransportTarget;
   private boundPort: number;
   private closing = false;
+  private readonly refusals: RefusalLog;
 
   constructor(
     private readonly opts: SmsSipEndpointOptions,
@@ -86,6 +97,7 @@ export class SmsSipEndpoint {
     if (isIP(opts.host) === 0) throw new TypeError(`SMS SIP host must be an IP address, got "${opts.host}"`);
     this.proxyTarget = { protocol: 'udp', address: opts.proxy.address, port: opts.proxy.port };
     this.boundPort = opts.port;
+    this.refusals = new RefusalLog(opts.logger, 'SMS request refused');
   }
 
   get port(): number {
@@ -157,6 +169,15 @@ export class SmsSipEndpoint {
     };
     if (req.method === 'OPTIONS') return reply(this.closing ? 503 : 200, undefined, [['Allow', ALLOW]]);
     if (req.method !== 'MESSAGE' && req.method !== 'NOTIFY') return reply(405, undefined, [['Allow', ALLOW]]);
+    const admission = this.opts.admission;
+    const verdict = admission?.admit(req, txn.source) ?? { ok: true };
+    if (!verdict.ok) {
+      const callId = req.headers.get('Call-ID') ?? '';
+      const source = txn.source;
+      this.refusals.log({ method: req.method, callId, reason: verdict.reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
+      this.opts.onRefused?.({ method: req.method, callId, reason: verdict.reason, source });
+      return reply(403, admission?.refusalReason);
+    }
     if (this.closing) return reply(503, 'Shutting Down', [['Retry-After', '5']]);
     this.handler(req, txn.source)
       .then((answer) => reply(answer.status, answer.reason, answer.headers ?? []))

@@ -161,6 +161,30 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
     expect(new SdpAnswerer(ours).answer(text)).toMatchObject({ ok: false, status: 488 });
   });
 
+  it.each([
+    ['c=IN IP4 999.999.999.999', 'c=IN IP4 999.999.999.999'],
+    ['c=IN IP4 media.example.com (a name)', 'c=IN IP4 media.example.com'],
+    ['c=IN IP4 2001:db8::1 (wrong address type)', 'c=IN IP4 2001:db8::1'],
+    ['c=IN IP6 ::ffff:1.2.3.4.5', 'c=IN IP6 ::ffff:1.2.3.4.5'],
+  ])('impossible connection address %s → 488 naming it, nothing agreed', (_name, connection) => {
+    const answerer = new SdpAnswerer(ours);
+    const result = answerer.answer(offer('m=audio 5000 RTP/AVP 0\r\n', connection));
+    expect(result).toEqual({ ok: false, status: 488, reason: `unusable connection address ${connection}` });
+    expect(answerer.negotiated).toBeUndefined();
+  });
+
+  it('an impossible address on a stream-level c= → 488; on a rejected stream (port 0) it does not matter', () => {
+    expect(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\nc=IN IP4 300.1.1.1\r\n'))).toMatchObject({ ok: false, status: 488 });
+    const fine = new SdpAnswerer(ours).answer(offer('m=video 0 RTP/AVP 31\r\nc=IN IP4 300.1.1.1\r\nm=audio 5000 RTP/AVP 0\r\n'));
+    expect(fine.ok).toBe(true);
+  });
+
+  it.each([['70000'], ['65536'], ['abc'], ['-1']])('m= port %s → 488 (RFC 3264 §5.1: 0 only disables a stream)', (port) => {
+    const result = new SdpAnswerer(ours).answer(offer(`m=audio ${port} RTP/AVP 0\r\n`));
+    expect(result).toMatchObject({ ok: false, status: 488 });
+    expect(!result.ok && result.reason).toMatch(/is not a port/);
+  });
+
   it('malformed SDP → 400 with the parser\'s reason', () => {
     const result = new SdpAnswerer(ours).answer('v=0\r\nnot sdp\r\n');
     expect(result).toMatchObject({ ok: false, status: 400 });

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import {
   attributeValue,
   connectionOf,
@@ -136,10 +136,13 @@ export class SdpAnswerer {
     try {
       sdp = typeof offer === 'string' ? parseSdp(offer) : offer;
     } catch (err) {
-      if (err instanceof SdpError) return { ok: false, status: 400, reason: `malformed SDP: ${err.message}` };
+      // RFC 3261 §21.4.26: a description we read but cannot use (here: a port no socket has) is 488.
+      if (err instanceof SdpError) return { ok: false, status: err.code === 'ERR_SDP_PORT' ? 488 : 400, reason: `malformed SDP: ${err.message}` };
       throw err;
     }
     if (sdp.media.length === 0) return { ok: false, status: 488, reason: 'the offer has no media stream' };
+    const unusable = unusableConnection(sdp);
+    if (unusable) return { ok: false, status: 488, reason: unusable };
     if (sdp.media.length < this.mediaCount) {
       // RFC 3264 §8: m= lines are never removed from a session.
       return { ok: false, status: 488, reason: `the re-offer has ${sdp.media.length} m= lines, the session ${this.mediaCount}` };
@@ -263,6 +266,22 @@ export class SdpAnswerer {
       media,
     };
   }
+}
+
+/**
+ * The first c= line of the session or of a stream in use (port not 0) whose address
+ * is not an IP literal of its address type, described; null when all are usable.
+ * RFC 4566 §5.7 also allows host names: rtpengine writes IP literals into every
+ * offer we get, and resolving a caller's names is not the gateway's business, so a
+ * name is refused like any impossible address (999.999.999.999).
+ */
+function unusableConnection(sdp: SessionDescription): string | null {
+  const lines = [...(sdp.connection ? [sdp.connection] : []), ...sdp.media.filter((m) => m.port !== 0).flatMap((m) => m.connections)];
+  for (const c of lines) {
+    const ok = c.netType === 'IN' && ((c.addrType === 'IP4' && isIPv4(c.address)) || (c.addrType === 'IP6' && isIPv6(c.address)));
+    if (!ok) return `unusable connection address c=${c.netType} ${c.addrType} ${c.address}`;
+  }
+  return null;
 }
 
 /** The telephone-event/8000 format of a stream and the events both sides support. */

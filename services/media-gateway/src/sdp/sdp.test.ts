@@ -121,7 +121,7 @@ describe('SDP parse/serialise (RFC 4566)', () => {
     ['spaces around =', 'ERR_SDP_SYNTAX', 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns = x\r\n', 3],
     ['o= with 5 fields', 'ERR_SDP_FIELD', 'v=0\r\no=- 1 1 IN IP4\r\n', 2],
     ['c= with 2 fields', 'ERR_SDP_FIELD', 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nc=IN IP4\r\n', 3],
-    ['m= port 70000', 'ERR_SDP_FIELD', 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nm=audio 70000 RTP/AVP 0\r\n', 3],
+    ['m= port 70000', 'ERR_SDP_PORT', 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nm=audio 70000 RTP/AVP 0\r\n', 3],
     ['r= before t=', 'ERR_SDP_FIELD', 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nr=7d 1h 0 25h\r\n', 3],
     ['no o=', 'ERR_SDP_MISSING', 'v=0\r\ns=-\r\n', undefined],
   ])('%s → %s', (_name, code, text, line) => {

@@ -18,6 +18,7 @@ export const SDP_ERRORS = {
   ERR_SDP_SYNTAX: 'a line is not <type>=<value>',
   ERR_SDP_FIELD: 'a line does not have the fields its type needs',
   ERR_SDP_MISSING: 'a required line is missing',
+  ERR_SDP_PORT: 'an m= line names no port (0-65535)',
 } as const;
 
 export type SdpErrorCode = keyof typeof SDP_ERRORS;
@@ -330,7 +331,7 @@ function parseMediaLine(value: string, lineNo: number): MutableMedia {
   const f = value.split(' ');
   if (f.length < 3 || f.slice(0, 3).some((x) => x === '')) throw new SdpError('ERR_SDP_FIELD', `m=${value} needs <media> <port> <proto> <fmt>…`, lineNo);
   const portMatch = /^(\d+)(?:\/(\d+))?$/.exec(f[1]!);
-  if (!portMatch || Number(portMatch[1]) > 65535) throw new SdpError('ERR_SDP_FIELD', `m= port ${JSON.stringify(f[1])} is not a port`, lineNo);
+  if (!portMatch || Number(portMatch[1]) > 65535) throw new SdpError('ERR_SDP_PORT', `m= port ${JSON.stringify(f[1])} is not a port`, lineNo);
   const media: MutableMedia = {
     type: f[0]!,
     port: Number(portMatch[1]),
