@@ -112,7 +112,9 @@ export class PidRegistry {
 
   record(children: readonly SupervisedChild[]): void {
     const pids = children.map((c) => c.pid).filter((p): p is number => typeof p === 'number');
-    writeFileSync(this.file, JSON.stringify({ supervisor: process.pid, pids }));
+    // By name as well, for operators and fault tests (`kill -9` the gateway, say).
+    const byName = Object.fromEntries(children.filter((c) => c.pid !== undefined).map((c) => [c.spec.name, c.pid]));
+    writeFileSync(this.file, JSON.stringify({ supervisor: process.pid, pids, byName }));
   }
 
   /** Kills leftovers of a previous run of this instance; returns how many groups were found. */
