@@ -23,6 +23,7 @@ import { healthRoutes } from './http/routes/health';
 import { metricsRoutes } from './http/routes/metrics';
 import { numberRoutes } from './http/routes/numbers';
 import { openApiRoutes } from './http/routes/openapi';
+import { securityRoutes } from './http/routes/security';
 import { sipUserRoutes } from './http/routes/sip-users';
 import { smsRoutes } from './http/routes/sms';
 import { trunkRoutes } from './http/routes/trunks';
@@ -34,6 +35,7 @@ import type { KamailioRpc } from './kamailio/rpc';
 import { ControlPlaneMetrics } from './metrics/metrics';
 import { BlocklistService, NumberService } from './numbers/service';
 import { NumberStore } from './numbers/store';
+import { SecurityService } from './security/service';
 import { SipUserService } from './sip-users/service';
 import { SipUserStore } from './sip-users/store';
 import { SmsService } from './sms/service';
@@ -75,6 +77,8 @@ export function createApp(deps: AppDeps): App {
   const kamailio = new KamailioControl(deps.kamailio, {
     maxFailures: config.sip.lockout.maxFailures,
     lockSeconds: config.sip.lockout.lockSeconds,
+    sourceBanSeconds: config.sip.bruteForce.sourceBanSeconds,
+    floodBanSeconds: config.sip.flood.banSeconds,
   });
   const metrics = new ControlPlaneMetrics(kamailio, logger.child({ component: 'metrics' }));
   const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
@@ -100,6 +104,7 @@ export function createApp(deps: AppDeps): App {
     ...metricsRoutes(metrics),
     ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
     ...sipUserRoutes(users),
+    ...securityRoutes(new SecurityService(kamailio, logger.child({ component: 'security' }))),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
     ...callRoutes(calls),
