@@ -6,8 +6,9 @@
  *   2. a plain Kamailio with the stock auth_db + usrloc setup (bench/baseline/kamailio-auth.cfg)
  *      reading the same subscriber table,
  * stepping the offered rate up until a step has a failure or falls short of its rate
- * (see ramp in bench/support/load.ts), and prints both figures side by side with their
- * ratio. Each step also shows where the CPU went, per 1,000 REGISTERs: Kamailio's
+ * (see MIN_ACHIEVED_SHARE in bench/support/load.ts), and prints both figures side by
+ * side with their ratio. The two ramps are interleaved, one step of each per rate, so
+ * on a shared machine both meet the same background load. Each step also shows where the CPU went, per 1,000 REGISTERs: Kamailio's
  * processes, the control-plane (evapi consumer), PostgreSQL's backends of the bench
  * database, and the SIPp load generators.
  *
@@ -22,7 +23,7 @@ import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
 import { HttpKamailioRpc } from '../services/control-plane/src/kamailio/rpc';
 import { registerScenario, startSipp } from '../tests/support/sipp';
-import { benchApi, ramp, startBaselineKamailio, summarise, type StepResult } from './support/load';
+import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type StepResult } from './support/load';
 import { processTable, processTreesCpuMs, type ProcessTable } from './support/media-probes';
 
 const STEP_SECONDS = Number(process.env['BENCH_STEP_SECONDS'] ?? 10);
@@ -123,8 +124,15 @@ async function main(): Promise<void> {
     const database = new URL(stack.config.databaseUrl).pathname.slice(1);
     const productRoots: CpuRoots = () => ({ kamailio: stack.pidOf('kamailio'), 'control-plane': stack.pidOf('control-plane') });
     const baselineRoots: CpuRoots = () => ({ kamailio: baseline?.pid });
-    const product = await ramp('product', RATES, STEP_SECONDS, (rate) => step(`127.0.0.1:${stack.config.sip.port}`, users, domain, rate, productRoots, database));
-    const plain = await ramp('baseline', RATES, STEP_SECONDS, (rate) => step(`127.0.0.1:${BASELINE_PORT}`, users, domain, rate, baselineRoots, database));
+    const ramps = await rampsInterleaved(
+      [
+        { name: 'product', step: (rate) => step(`127.0.0.1:${stack.config.sip.port}`, users, domain, rate, productRoots, database) },
+        { name: 'baseline', step: (rate) => step(`127.0.0.1:${BASELINE_PORT}`, users, domain, rate, baselineRoots, database) },
+      ],
+      RATES,
+      STEP_SECONDS,
+    );
+    const [product, plain] = [ramps[0], ramps[1]];
 
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`);
     let locks = 0;
@@ -132,8 +140,8 @@ async function main(): Promise<void> {
       const dump = await rpc.call<unknown[]>('htable.dump', table);
       if (Array.isArray(dump)) locks += dump.length;
     }
-    const p = product.best?.achieved ?? 0;
-    const b = plain.best?.achieved ?? 0;
+    const p = product?.best?.achieved ?? 0;
+    const b = plain?.best?.achieved ?? 0;
     console.log('\nDigest-authenticated REGISTERs per second, sustained with zero failures');
     console.log(`  this product (auth_db + brute-force locks + pike + evapi):  ${p.toFixed(0)}/s`);
     console.log(`  plain Kamailio (stock auth_db + usrloc):                    ${b.toFixed(0)}/s`);

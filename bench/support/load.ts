@@ -93,6 +93,38 @@ export async function ramp(
   return { best, steps };
 }
 
+/**
+ * Several ramps in lockstep: at each rate, one step of every target still going, so on
+ * a shared machine they meet the same background load (a ramp run after another one
+ * meets another machine). Returns each target's ramp, in the order given.
+ */
+export async function rampsInterleaved(
+  targets: ReadonlyArray<{ readonly name: string; readonly step: (rate: number) => Promise<StepResult> }>,
+  rates: readonly number[],
+  stepSeconds: number,
+): Promise<Array<{ best: StepResult | null; steps: StepResult[] }>> {
+  const out = targets.map(() => ({ best: null as StepResult | null, steps: [] as StepResult[], going: true }));
+  for (const rate of rates) {
+    if (!out.some((o) => o.going)) break;
+    for (const [i, t] of targets.entries()) {
+      const o = out[i] as (typeof out)[number];
+      if (!o.going) continue;
+      const r = await t.step(rate);
+      o.steps.push(r);
+      const ok = r.failed === 0 && r.successful >= rate * stepSeconds && r.achieved >= MIN_ACHIEVED_SHARE * rate;
+      console.log(
+        `  ${t.name.padEnd(9)} offered ${String(rate).padStart(5)}/s  ok ${String(r.successful).padStart(6)}  failed ${String(r.failed).padStart(5)}  ` +
+          `achieved ${r.achieved.toFixed(0).padStart(5)}/s${ok ? '' : '  <- limit'}`,
+      );
+      if (ok) o.best = r;
+      else o.going = false;
+      // Let the target drain its queues (and PostgreSQL its backlog) before the next step.
+      await sleep(ok ? 2000 : 15_000);
+    }
+  }
+  return out.map(({ best, steps }) => ({ best, steps }));
+}
+
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
