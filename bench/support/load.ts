@@ -54,8 +54,18 @@ export function summarise(offered: number, callsEach: number, runs: readonly Sip
 }
 
 /**
- * Steps the offered rate up until a step has a failure or delivers under 95 % of its
- * rate; returns the last clean step. `step(rate)` runs one step.
+ * A step counts only if every call succeeded and the achieved rate (over the step's
+ * wall time, SIPp's start and last answers included: about half a second of a 10 s
+ * step on the reference machine) is at least this share of the offered rate. A
+ * target that falls behind finishes late, and its step fails here however many calls
+ * it eventually answered.
+ */
+export const MIN_ACHIEVED_SHARE = 0.9;
+
+/**
+ * Steps the offered rate up until a step has a failure or achieves under
+ * MIN_ACHIEVED_SHARE of its offered rate; returns the last clean step. `step(rate)`
+ * runs one step.
  */
 export async function ramp(
   name: string,
@@ -68,7 +78,7 @@ export async function ramp(
   for (const rate of rates) {
     const r = await step(rate);
     steps.push(r);
-    const ok = r.failed === 0 && r.successful >= 0.95 * rate * stepSeconds;
+    const ok = r.failed === 0 && r.successful >= rate * stepSeconds && r.achieved >= MIN_ACHIEVED_SHARE * rate;
     const latency = r.rtts.length > 0 ? `  INVITE→200 p50 ${percentile(r.rtts, 50).toFixed(1)} ms p99 ${percentile(r.rtts, 99).toFixed(1)} ms` : '';
     console.log(
       `  ${name.padEnd(9)} offered ${String(rate).padStart(5)}/s  ok ${String(r.successful).padStart(6)}  failed ${String(r.failed).padStart(5)}  ` +
@@ -81,6 +91,38 @@ export async function ramp(
   // Let an overloaded target drain its queues (and PostgreSQL its backlog) before the next ramp.
   await sleep(15_000);
   return { best, steps };
+}
+
+/**
+ * Several ramps in lockstep: at each rate, one step of every target still going, so on
+ * a shared machine they meet the same background load (a ramp run after another one
+ * meets another machine). Returns each target's ramp, in the order given.
+ */
+export async function rampsInterleaved(
+  targets: ReadonlyArray<{ readonly name: string; readonly step: (rate: number) => Promise<StepResult> }>,
+  rates: readonly number[],
+  stepSeconds: number,
+): Promise<Array<{ best: StepResult | null; steps: StepResult[] }>> {
+  const out = targets.map(() => ({ best: null as StepResult | null, steps: [] as StepResult[], going: true }));
+  for (const rate of rates) {
+    if (!out.some((o) => o.going)) break;
+    for (const [i, t] of targets.entries()) {
+      const o = out[i] as (typeof out)[number];
+      if (!o.going) continue;
+      const r = await t.step(rate);
+      o.steps.push(r);
+      const ok = r.failed === 0 && r.successful >= rate * stepSeconds && r.achieved >= MIN_ACHIEVED_SHARE * rate;
+      console.log(
+        `  ${t.name.padEnd(9)} offered ${String(rate).padStart(5)}/s  ok ${String(r.successful).padStart(6)}  failed ${String(r.failed).padStart(5)}  ` +
+          `achieved ${r.achieved.toFixed(0).padStart(5)}/s${ok ? '' : '  <- limit'}`,
+      );
+      if (ok) o.best = r;
+      else o.going = false;
+      // Let the target drain its queues (and PostgreSQL its backlog) before the next step.
+      await sleep(ok ? 2000 : 15_000);
+    }
+  }
+  return out.map(({ best, steps }) => ({ best, steps }));
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -62,6 +62,12 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SIP_LOCKOUT_MAX_FAILURES: '3',
     SIP_LOCKOUT_WINDOW_SECONDS: '60',
     SIP_LOCKOUT_SECONDS: '120',
+    // The suites fail logins on purpose from 127.0.0.1 across many fresh accounts; the
+    // brute-force suite attacks from its own addresses and stays within these.
+    SIP_SOURCE_MAX_FAILURES: '40',
+    SIP_STUFFING_MAX_ACCOUNTS: '10',
+    SIP_ACCOUNT_LOCK_SOURCES: '3',
+    SIP_SOURCE_BAN_SECONDS: '120',
     API_RATE_LIMIT_PER_IP: '100000',
     API_RATE_LIMIT_PER_TOKEN: '100000',
     LOG_LEVEL: 'warn',

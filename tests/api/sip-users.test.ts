@@ -310,13 +310,15 @@ describe('SIP users: credentials, stats, unlock', () => {
     expect(res.body.lock).toMatchObject({ locked: false, failed_attempts: 0 });
   });
 
-  test('locked in Kamailio (htable lockout set) → GET shows the lock; POST unlock clears lockout and authfail', async () => {
+  test('locked in Kamailio (htables lockout, pairlock, authfail set) → GET shows the locks; POST unlock clears them all', async () => {
     const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('lock') } });
     const username = created.body.username;
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
     const lockedAt = Math.floor(Date.now() / 1000);
+    const { lockSeconds } = testStack().config.sip.lockout;
     await rpc.call('htable.seti', 'lockout', username, lockedAt);
-    await rpc.call('htable.seti', 'authfail', username, 2);
+    await rpc.call('htable.seti', 'pairlock', `${username}@127.0.0.66`, lockedAt);
+    await rpc.call('htable.seti', 'authfail', `${username}@127.0.0.67`, 2);
 
     const locked = await api<{ lock: Record<string, unknown> }>('GET', `/api/sip-users/${created.body.id}`, { role: 'admin' });
     expect(locked.body.lock).toEqual({
@@ -324,13 +326,17 @@ describe('SIP users: credentials, stats, unlock', () => {
       failed_attempts: 2,
       max_failures: testStack().config.sip.lockout.maxFailures,
       locked_at: new Date(lockedAt * 1000).toISOString(),
-      locked_until: new Date((lockedAt + testStack().config.sip.lockout.lockSeconds) * 1000).toISOString(),
+      locked_until: new Date((lockedAt + lockSeconds) * 1000).toISOString(),
+      locked_sources: [
+        { source: '127.0.0.66', locked_at: new Date(lockedAt * 1000).toISOString(), locked_until: new Date((lockedAt + lockSeconds) * 1000).toISOString() },
+      ],
     });
 
     const unlocked = await api<User>('POST', `/api/sip-users/${created.body.id}/unlock`, { role: 'admin' });
     expect(unlocked.status).toBe(200);
-    expect(unlocked.body.lock).toMatchObject({ locked: false, failed_attempts: 0, locked_at: null });
+    expect(unlocked.body.lock).toMatchObject({ locked: false, failed_attempts: 0, locked_at: null, locked_sources: [] });
     await expect(rpc.call('htable.get', 'lockout', username)).rejects.toThrow(/doesn't exist/);
+    await expect(rpc.call('htable.get', 'pairlock', `${username}@127.0.0.66`)).rejects.toThrow(/doesn't exist/);
   });
 
   test('POST unlock of an unknown id → 404', async () => {

@@ -16,7 +16,7 @@ describe('REGISTER with digest auth against API-created users', () => {
     expectSippSuccess(await register(u.username, 'not-the-password', { first: 401, final: 401 }), 'wrong password');
   });
 
-  test('N wrong passwords lock the account: 403 even with the right password, until unlocked through the API', async () => {
+  test('N wrong passwords lock the account for that source: 403 even with the right password, until unlocked through the API', async () => {
     const u = await createUser();
     const n = testStack().config.sip.lockout.maxFailures;
     for (let i = 1; i < n; i++) {
@@ -25,12 +25,15 @@ describe('REGISTER with digest auth against API-created users', () => {
     expectSippSuccess(await register(u.username, 'wrong-password', { first: 401, final: 403 }), `failure ${n} locks`);
     expectSippSuccess(await register(u.username, u.password, { first: 403 }), 'locked account, right password');
 
-    const locked = await api<{ lock: { locked: boolean } }>('GET', `/api/sip-users/${u.id}`, { role: 'admin' });
-    expect(locked.body.lock.locked).toBe(true);
+    // Locked for this source only (tests/security/brute-force.test.ts: other sources are not).
+    type Lock = { lock: { locked: boolean; locked_sources: Array<{ source: string }> } };
+    const locked = await api<Lock>('GET', `/api/sip-users/${u.id}`, { role: 'admin' });
+    expect(locked.body.lock.locked).toBe(false);
+    expect(locked.body.lock.locked_sources.map((l) => l.source)).toEqual(['127.0.0.1']);
 
-    const unlock = await api<{ lock: { locked: boolean } }>('POST', `/api/sip-users/${u.id}/unlock`, { role: 'admin' });
+    const unlock = await api<Lock>('POST', `/api/sip-users/${u.id}/unlock`, { role: 'admin' });
     expect(unlock.status).toBe(200);
-    expect(unlock.body.lock.locked).toBe(false);
+    expect(unlock.body.lock.locked_sources).toEqual([]);
     expectSippSuccess(await register(u.username, u.password, { first: 401, final: 200 }), 'after unlock');
   });
 

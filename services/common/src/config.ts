@@ -29,9 +29,14 @@ export const ENV_SCHEMA = {
     SIP_TLS_KEY_FILE: { type: 'string', default: '', description: 'PEM private key of SIP_TLS_CERT_FILE. Default: generated with the self-signed certificate (mode 0600).' },
     SIP_TLS_CA_FILE: { type: 'string', minLength: 1, default: '/etc/ssl/certs/ca-certificates.crt', description: 'CA bundle that trunk providers\' TLS certificates are verified against (the system store).' },
     SIP_TLS_VERIFY_TRUNKS: { type: 'boolean', default: true, description: 'Verify the certificate chain of trunks reached over TLS; `false` accepts any certificate (a provider with a private CA you cannot add to SIP_TLS_CA_FILE). Kamailio 5.6 checks the chain, not the host name.' },
-    SIP_LOCKOUT_MAX_FAILURES: { type: 'integer', minimum: 1, default: 5, description: 'Failed digest attempts per username before lockout.' },
+    SIP_LOCKOUT_MAX_FAILURES: { type: 'integer', minimum: 1, default: 5, description: 'Failed digest attempts on one account from one source address before that source is locked out of that account (403 whatever the password). Other sources, the owner\'s among them, are not affected.' },
     SIP_LOCKOUT_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'Failures older than this (since the last one) are forgotten.' },
-    SIP_LOCKOUT_SECONDS: { type: 'integer', minimum: 1, default: 900, description: 'How long a locked account stays locked.' },
+    SIP_LOCKOUT_SECONDS: { type: 'integer', minimum: 1, default: 900, description: 'How long a lock (of an account for one source, or account-wide) lasts.' },
+    SIP_SOURCE_MAX_FAILURES: { type: 'integer', minimum: 1, default: 20, description: 'Failed or refused (locked) digest attempts from one source address, on any accounts, before the source is banned (brute force).' },
+    SIP_STUFFING_MAX_ACCOUNTS: { type: 'integer', minimum: 1, default: 5, description: 'Distinct accounts one source address may fail on before it is banned (credential stuffing).' },
+    SIP_SOURCE_BAN_SECONDS: { type: 'integer', minimum: 1, default: 3600, description: 'How long a source banned for brute force or credential stuffing gets no answer at all.' },
+    SIP_ACCOUNT_LOCK_SOURCES: { type: 'integer', minimum: 1, default: 5, description: 'Distinct source addresses failing on one account before the whole account is locked (distributed attack); its trusted sources keep working.' },
+    SIP_TRUSTED_SOURCE_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 14, description: 'A source address the account logged in from successfully within this many days is trusted: an account-wide lock does not apply to it, and its failures on that account count only towards its own lock.' },
     SIP_FLOOD_REQUESTS: { type: 'integer', minimum: 1, default: 100, description: 'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike).' },
     SIP_FLOOD_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 2, description: 'Sampling window of the flood check.' },
     SIP_FLOOD_BAN_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'How long a flooding source gets no answer at all.' },
@@ -108,6 +113,14 @@ export interface Config {
     readonly port: number;
     readonly tls: SipTlsConfig;
     readonly lockout: { readonly maxFailures: number; readonly windowSeconds: number; readonly lockSeconds: number };
+    /** Brute-force defences beyond the per account and source lock (kamailio.cfg route[AUTH_FAILED]). */
+    readonly bruteForce: {
+      readonly sourceMaxFailures: number;
+      readonly stuffingMaxAccounts: number;
+      readonly sourceBanSeconds: number;
+      readonly accountLockSources: number;
+      readonly trustedSourceDays: number;
+    };
     readonly flood: { readonly requests: number; readonly windowSeconds: number; readonly banSeconds: number };
   };
   readonly kamailio: {
@@ -256,6 +269,13 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
         maxFailures: num('SIP_LOCKOUT_MAX_FAILURES'),
         windowSeconds: num('SIP_LOCKOUT_WINDOW_SECONDS'),
         lockSeconds: num('SIP_LOCKOUT_SECONDS'),
+      },
+      bruteForce: {
+        sourceMaxFailures: num('SIP_SOURCE_MAX_FAILURES'),
+        stuffingMaxAccounts: num('SIP_STUFFING_MAX_ACCOUNTS'),
+        sourceBanSeconds: num('SIP_SOURCE_BAN_SECONDS'),
+        accountLockSources: num('SIP_ACCOUNT_LOCK_SOURCES'),
+        trustedSourceDays: num('SIP_TRUSTED_SOURCE_DAYS'),
       },
       flood: {
         requests: num('SIP_FLOOD_REQUESTS'),

@@ -25,6 +25,7 @@ import { KamailioDialogs } from './kamailio/dialogs';
 import { metricsRoutes } from './http/routes/metrics';
 import { numberRoutes } from './http/routes/numbers';
 import { openApiRoutes } from './http/routes/openapi';
+import { securityRoutes } from './http/routes/security';
 import { sipUserRoutes } from './http/routes/sip-users';
 import { smsRoutes } from './http/routes/sms';
 import { trunkRoutes } from './http/routes/trunks';
@@ -37,6 +38,7 @@ import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metri
 import { RelayDropCounter, type RelayCallReader } from './metrics/relay-drops';
 import { BlocklistService, NumberService } from './numbers/service';
 import { NumberStore } from './numbers/store';
+import { SecurityService } from './security/service';
 import { SipUserService } from './sip-users/service';
 import { SipUserStore } from './sip-users/store';
 import { SmsService } from './sms/service';
@@ -78,6 +80,8 @@ export function createApp(deps: AppDeps): App {
   const kamailio = new KamailioControl(deps.kamailio, {
     maxFailures: config.sip.lockout.maxFailures,
     lockSeconds: config.sip.lockout.lockSeconds,
+    sourceBanSeconds: config.sip.bruteForce.sourceBanSeconds,
+    floodBanSeconds: config.sip.flood.banSeconds,
   });
   const metrics = new ControlPlaneMetrics(kamailio, logger.child({ component: 'metrics' }));
   new RelayDropCounter(deps.relay, metrics.registry, logger.child({ component: 'media-relay' }), KAMAILIO_SCRAPE_TIMEOUT_MS);
@@ -104,6 +108,7 @@ export function createApp(deps: AppDeps): App {
     ...metricsRoutes(metrics),
     ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
     ...sipUserRoutes(users),
+    ...securityRoutes(new SecurityService(kamailio, logger.child({ component: 'security' }))),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
     ...callRoutes(calls),

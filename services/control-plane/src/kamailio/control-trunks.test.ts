@@ -36,7 +36,7 @@ class ReplayRpc implements KamailioRpc {
   }
 }
 
-const policy = { maxFailures: 5, lockSeconds: 900 };
+const policy = { maxFailures: 5, lockSeconds: 900, sourceBanSeconds: 3600, floodBanSeconds: 300 };
 const control = (...captures: Capture[]): { kamailio: KamailioControl; rpc: ReplayRpc } => {
   const rpc = new ReplayRpc(captures);
   return { kamailio: new KamailioControl(rpc, policy), rpc };
@@ -189,8 +189,8 @@ describe('dialog profile trunk and htables', () => {
     await expect(control(capture('htable-reload-missing')).kamailio.reloadHtable('nosuch')).rejects.toThrow('No such htable');
   });
 
-  test('htableDeleteKey of a missing key (captured 404) → fine', async () => {
+  test('htableDeleteKey of a missing key (captured 404) → fine, answers false', async () => {
     const { kamailio } = control(as(capture('htable-delete-missing'), ['blockhits', '15550001111']));
-    await expect(kamailio.htableDeleteKey('blockhits', '15550001111')).resolves.toBeUndefined();
+    await expect(kamailio.htableDeleteKey('blockhits', '15550001111')).resolves.toBe(false);
   });
 });

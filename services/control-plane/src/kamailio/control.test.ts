@@ -39,50 +39,96 @@ function as(c: Capture, params: Array<string | number>): Capture {
   return { ...c, params };
 }
 
-const policy = { maxFailures: 5, lockSeconds: 900 };
+const policy = { maxFailures: 5, lockSeconds: 900, sourceBanSeconds: 3600, floodBanSeconds: 300 };
 const fixedNow = new Date('2026-11-25T08:35:00.000Z');
 
 describe('KamailioControl over captured Kamailio 5.6 replies', () => {
-  test('lockState: failures and lock set → locked with count, lock time and expiry', async () => {
-    const lock = capture('htable-get-lockout');
-    const rpc = new ReplayRpc(capture('htable-get-authfail'), lock);
-    const state = await new KamailioControl(rpc, policy).lockState('alice');
-    const lockedAt = (lock.reply.result as { item: { value: number } }).item.value;
-    expect(state).toEqual({
-      locked: true,
-      failed_attempts: 3,
-      max_failures: 5,
-      locked_at: new Date(lockedAt * 1000).toISOString(),
-      locked_until: new Date((lockedAt + 900) * 1000).toISOString(),
-    });
-  });
+  /** An htable.dump reply shaped like the captured one, with these items. */
+  function dump(table: string, items: Record<string, number | string>): Capture {
+    const base = capture('htable-dump-authfail');
+    const result = Object.entries(items).map(([name, value], entry) => ({
+      entry,
+      size: 1,
+      slot: [{ name, value, type: typeof value === 'number' ? 'int' : 'str' }],
+    }));
+    return { ...base, params: [table], reply: { ...base.reply, result } };
+  }
 
-  test('lockState: keys absent (htable.get error 500 "doesn\'t exist") → unlocked, 0 attempts', async () => {
-    const missing = capture('htable-get-missing');
-    const rpc = new ReplayRpc(as(missing, ['authfail', 'bob']), as(missing, ['lockout', 'bob']));
-    expect(await new KamailioControl(rpc, policy).lockState('bob')).toEqual({
+  test('lockState: failures from two sources, one source locked, no account-wide lock → per-source lock listed', async () => {
+    const rpc = new ReplayRpc(
+      dump('authfail', { 'alice@127.0.0.5': 2, 'alice@127.0.0.7': 1, 'bob@127.0.0.5': 4 }),
+      dump('pairlock', { 'alice@127.0.0.9': 1795595683 }),
+      dump('lockout', {}),
+    );
+    const state = await new KamailioControl(rpc, policy).lockState('alice');
+    expect(state).toEqual({
       locked: false,
-      failed_attempts: 0,
+      failed_attempts: 3,
       max_failures: 5,
       locked_at: null,
       locked_until: null,
+      locked_sources: [{ source: '127.0.0.9', locked_at: new Date(1795595683 * 1000).toISOString(), locked_until: new Date((1795595683 + 900) * 1000).toISOString() }],
     });
   });
 
-  test('lockStates of several users → two htable.dump calls, one state each', async () => {
-    const rpc = new ReplayRpc(capture('htable-dump-authfail'), as(capture('htable-dump-empty'), ['lockout']));
+  test('lockStates of several users → three htable.dump calls, one state each; account-wide lock with its expiry', async () => {
+    const rpc = new ReplayRpc(capture('htable-dump-authfail'), as(capture('htable-dump-empty'), ['pairlock']), dump('lockout', { dave: 1795595683 }));
     const states = await new KamailioControl(rpc, policy).lockStates(['alice', 'dave', 'zed']);
-    expect(rpc.calls).toEqual(['htable.dump authfail', 'htable.dump lockout']);
-    expect(states.get('alice')).toMatchObject({ locked: false, failed_attempts: 3 });
-    expect(states.get('dave')).toMatchObject({ locked: false, failed_attempts: 2 });
+    expect(rpc.calls).toEqual(['htable.dump authfail', 'htable.dump pairlock', 'htable.dump lockout']);
+    // The captured keys are bare usernames (before keys named the source): not counted.
+    expect(states.get('alice')).toMatchObject({ locked: false, failed_attempts: 0, locked_sources: [] });
+    expect(states.get('dave')).toMatchObject({ locked: true, locked_until: new Date((1795595683 + 900) * 1000).toISOString() });
     expect(states.get('zed')).toMatchObject({ locked: false, failed_attempts: 0 });
   });
 
-  test('unlock: deletes lockout and authfail; "Key not found" (404) is fine', async () => {
+  test('securityLocks: account-wide locks, source locks of accounts and bans with reason and expiry per reason', async () => {
+    const rpc = new ReplayRpc(
+      dump('pairlock', { 'alice@127.0.0.5': 1795595000 }),
+      dump('lockout', { carol: 1795595100 }),
+      dump('ipban', { '127.0.0.5': 'brute_force:1795595200', '127.0.0.9': 'flood:1795595300', '127.0.0.11': 1 }),
+    );
+    const locks = await new KamailioControl(rpc, policy).securityLocks();
+    const iso = (s: number): string => new Date(s * 1000).toISOString();
+    expect(locks).toEqual({
+      accounts: [{ username: 'carol', locked_at: iso(1795595100), locked_until: iso(1795595100 + 900) }],
+      account_sources: [{ username: 'alice', source: '127.0.0.5', locked_at: iso(1795595000), locked_until: iso(1795595000 + 900) }],
+      sources: [
+        { source: '127.0.0.11', reason: 'unknown', banned_at: null, banned_until: null },
+        { source: '127.0.0.5', reason: 'brute_force', banned_at: iso(1795595200), banned_until: iso(1795595200 + 3600) },
+        { source: '127.0.0.9', reason: 'flood', banned_at: iso(1795595300), banned_until: iso(1795595300 + 300) },
+      ],
+    });
+  });
+
+  test('unlock: deletes the account-wide lock and every source lock and count of that account only; "Key not found" (404) is fine', async () => {
     const missing = capture('htable-delete-missing');
-    const rpc = new ReplayRpc(as(capture('htable-delete'), ['lockout', 'carol']), as(missing, ['authfail', 'carol']));
+    const deleted = capture('htable-delete');
+    const rpc = new ReplayRpc(
+      dump('authfail', { 'carol@127.0.0.5': 2, 'carola@127.0.0.5': 1 }),
+      dump('pairlock', { 'carol@127.0.0.9': 1795595683 }),
+      as(deleted, ['lockout', 'carol']),
+      as(missing, ['acctsrc', 'carol']),
+      as(missing, ['pairlock', 'carol@127.0.0.5']),
+      as(deleted, ['authfail', 'carol@127.0.0.5']),
+      as(deleted, ['pairlock', 'carol@127.0.0.9']),
+      as(missing, ['authfail', 'carol@127.0.0.9']),
+    );
     await new KamailioControl(rpc, policy).unlock('carol');
-    expect(rpc.calls).toEqual(['htable.delete lockout carol', 'htable.delete authfail carol']);
+    expect(rpc.calls.filter((c) => c.startsWith('htable.delete'))).toEqual([
+      'htable.delete lockout carol',
+      'htable.delete acctsrc carol',
+      'htable.delete pairlock carol@127.0.0.5',
+      'htable.delete authfail carol@127.0.0.5',
+      'htable.delete pairlock carol@127.0.0.9',
+      'htable.delete authfail carol@127.0.0.9',
+    ]);
+  });
+
+  test('clearBan: true when the source was banned, its counts deleted as well', async () => {
+    const missing = capture('htable-delete-missing');
+    const rpc = new ReplayRpc(as(capture('htable-delete'), ['ipban', '127.0.0.5']), as(missing, ['srcfail', '127.0.0.5']), as(missing, ['srcacct', '127.0.0.5']));
+    expect(await new KamailioControl(rpc, policy).clearBan('127.0.0.5')).toBe(true);
+    expect(rpc.calls).toEqual(['htable.delete ipban 127.0.0.5', 'htable.delete srcfail 127.0.0.5', 'htable.delete srcacct 127.0.0.5']);
   });
 
   test('activeCalls: dlg.profile_get_size caller <user> → the count', async () => {
@@ -150,9 +196,10 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
   });
 
   test('other RPC errors (no such htable) → propagate', async () => {
-    const wrong: Capture = { method: 'htable.get', params: ['authfail', 'x'], reply: { error: { code: 500, message: 'No such htable' } } };
-    const ok = as(capture('htable-get-missing'), ['lockout', 'x']);
-    await expect(new KamailioControl(new ReplayRpc(wrong, ok), policy).lockState('x')).rejects.toThrow(KamailioRpcError);
+    const wrong: Capture = { method: 'htable.dump', params: ['authfail'], reply: { error: { code: 500, message: 'No such htable' } } };
+    const empty = capture('htable-dump-empty');
+    const rpc = new ReplayRpc(wrong, as(empty, ['pairlock']), as(empty, ['lockout']));
+    await expect(new KamailioControl(rpc, policy).lockState('x')).rejects.toThrow(KamailioRpcError);
   });
 
   test('Kamailio down → KamailioUnavailableError propagates', async () => {

@@ -3,7 +3,7 @@ import { KamailioRpcError, type KamailioRpc } from './rpc';
 
 /**
  * The control-plane's view of Kamailio, over JSON-RPC. It knows the conventions of
- * kamailio/kamailio.cfg (htables `authfail` and `lockout`, dialog profile `caller`,
+ * kamailio/kamailio.cfg (the brute-force htables below, dialog profile `caller`,
  * usrloc table `location` keyed by bare username) and the reply shapes of Kamailio
  * 5.6, checked against real replies kept in ./fixtures.
  *
@@ -20,8 +20,32 @@ export class KamailioReplyError extends Error {
   }
 }
 
+/** Failed attempts per account and source, key `<user>@<source>`. */
 export const HTABLE_AUTH_FAILURES = 'authfail';
+/** One source locked out of one account, key `<user>@<source>`, value the unix time. */
+export const HTABLE_PAIR_LOCKS = 'pairlock';
+/** Account-wide locks (distributed attacks), key username, value the unix time. */
 export const HTABLE_LOCKOUT = 'lockout';
+/** Distinct sources failing per account in the window, key username. */
+export const HTABLE_ACCOUNT_SOURCES = 'acctsrc';
+/** Failed or refused attempts per source in the window, key source address. */
+export const HTABLE_SOURCE_FAILURES = 'srcfail';
+/** Distinct accounts failed on per source in the window, key source address. */
+export const HTABLE_SOURCE_ACCOUNTS = 'srcacct';
+/** Banned sources (dropped unanswered), key source address, value `<reason>:<unix time>`. */
+export const HTABLE_BANS = 'ipban';
+
+/** The htable key of one account as seen from one source. */
+export function pairKey(username: string, source: string): string {
+  return `${username}@${source}`;
+}
+
+/** `<user>@<source>` → its parts; the source (an IP address) has no '@', so the last one splits. */
+export function splitPairKey(key: string): { readonly username: string; readonly source: string } | null {
+  const at = key.lastIndexOf('@');
+  if (at <= 0 || at === key.length - 1) return null;
+  return { username: key.slice(0, at), source: key.slice(at + 1) };
+}
 export const DIALOG_PROFILE_CALLER = 'caller';
 export const USRLOC_TABLE = 'location';
 export const DIALOG_PROFILE_TRUNK = 'trunk';
@@ -51,13 +75,41 @@ export interface UacRegistration {
   readonly expires_in: number;
 }
 
+/** One source locked out of one account. */
+export interface SourceLock {
+  readonly source: string;
+  readonly locked_at: string;
+  readonly locked_until: string;
+}
+
 export interface LockState {
+  /** Locked account-wide (failures from many sources); trusted sources still get in. */
   readonly locked: boolean;
-  /** Failed digest attempts in the current window (kamailio.cfg clears it when it locks). */
+  /** Failed digest attempts in the current window, summed over sources (a source's count restarts when it gets locked). */
   readonly failed_attempts: number;
+  /** Failures from one source before that source is locked out of the account. */
   readonly max_failures: number;
   readonly locked_at: string | null;
   readonly locked_until: string | null;
+  /** Sources locked out of this account (the others, the owner's among them, are not). */
+  readonly locked_sources: SourceLock[];
+}
+
+export type BanReason = 'flood' | 'brute_force' | 'credential_stuffing';
+
+/** A source Kamailio drops unanswered. */
+export interface SourceBan {
+  readonly source: string;
+  readonly reason: BanReason | 'unknown';
+  readonly banned_at: string | null;
+  readonly banned_until: string | null;
+}
+
+/** Every lock and ban Kamailio holds now. */
+export interface SecurityLocks {
+  readonly accounts: Array<{ readonly username: string; readonly locked_at: string; readonly locked_until: string }>;
+  readonly account_sources: Array<{ readonly username: string } & SourceLock>;
+  readonly sources: SourceBan[];
 }
 
 export type ContactState = 'active' | 'permanent' | 'expired' | 'deleted';
@@ -85,6 +137,10 @@ export interface KamailioInfo {
 export interface LockoutPolicy {
   readonly maxFailures: number;
   readonly lockSeconds: number;
+  /** How long a source banned for brute force or credential stuffing stays banned. */
+  readonly sourceBanSeconds: number;
+  /** How long a source banned for flooding stays banned. */
+  readonly floodBanSeconds: number;
 }
 
 // ----- reply shapes (Kamailio 5.6) -----
@@ -92,9 +148,6 @@ export interface LockoutPolicy {
 interface HtableItem {
   name: string;
   value: number | string;
-}
-interface HtableGetReply {
-  item: HtableItem;
 }
 type HtableDumpReply = Array<{ slot: HtableItem[] }>;
 interface UlContact {
@@ -122,7 +175,6 @@ const htableItem = {
   properties: { name: { type: 'string' }, value: { type: ['integer', 'string'] } },
   required: ['name', 'value'],
 } as const;
-const validateHtableGet = ajv.compile<HtableGetReply>({ type: 'object', properties: { item: htableItem }, required: ['item'] });
 const validateHtableDump = ajv.compile<HtableDumpReply>({
   type: 'array',
   items: { type: 'object', properties: { slot: { type: 'array', items: htableItem } }, required: ['slot'] },
@@ -324,17 +376,6 @@ export class KamailioControl {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** `htable.get` of one key; undefined when the key is absent. */
-  private async htableGet(table: string, key: string): Promise<HtableItem | undefined> {
-    try {
-      const reply = await this.rpc.call('htable.get', table, key);
-      return checked('htable.get', validateHtableGet, reply).item;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
   private async htableDump(table: string): Promise<Map<string, HtableItem>> {
     const reply = checked('htable.dump', validateHtableDump, await this.rpc.call('htable.dump', table));
     const items = new Map<string, HtableItem>();
@@ -342,47 +383,121 @@ export class KamailioControl {
     return items;
   }
 
-  private lockStateOf(failures: HtableItem | undefined, lock: HtableItem | undefined): LockState {
-    const lockedAt = lock ? htableNumber(lock) : null;
-    return {
-      locked: lock !== undefined,
-      failed_attempts: failures ? htableNumber(failures) : 0,
-      max_failures: this.lockout.maxFailures,
-      locked_at: lockedAt === null ? null : new Date(lockedAt * 1000).toISOString(),
-      locked_until: lockedAt === null ? null : new Date((lockedAt + this.lockout.lockSeconds) * 1000).toISOString(),
-    };
+  private iso(unixSeconds: number): string {
+    return new Date(unixSeconds * 1000).toISOString();
   }
 
+  /** Lock state of one user (three htable dumps; see lockStates). */
   async lockState(username: string): Promise<LockState> {
-    const [failures, lock] = await Promise.all([
-      this.htableGet(HTABLE_AUTH_FAILURES, username),
-      this.htableGet(HTABLE_LOCKOUT, username),
-    ]);
-    return this.lockStateOf(failures, lock);
+    return (await this.lockStates([username])).get(username) as LockState;
   }
 
-  /** Lock states of many users with two RPC calls (one dump per htable). */
+  /** Lock states of many users with three RPC calls (one dump per htable). */
   async lockStates(usernames: readonly string[]): Promise<Map<string, LockState>> {
-    if (usernames.length === 1) {
-      const name = usernames[0] as string;
-      return new Map([[name, await this.lockState(name)]]);
-    }
     const states = new Map<string, LockState>();
     if (usernames.length === 0) return states;
-    const [failures, locks] = await Promise.all([this.htableDump(HTABLE_AUTH_FAILURES), this.htableDump(HTABLE_LOCKOUT)]);
-    for (const name of usernames) states.set(name, this.lockStateOf(failures.get(name), locks.get(name)));
+    const [failures, pairLocks, locks] = await Promise.all([
+      this.htableDump(HTABLE_AUTH_FAILURES),
+      this.htableDump(HTABLE_PAIR_LOCKS),
+      this.htableDump(HTABLE_LOCKOUT),
+    ]);
+    const failuresOf = new Map<string, number>();
+    for (const [key, item] of failures) {
+      const pair = splitPairKey(key);
+      if (pair) failuresOf.set(pair.username, (failuresOf.get(pair.username) ?? 0) + htableNumber(item));
+    }
+    const sourceLocksOf = new Map<string, SourceLock[]>();
+    for (const [key, item] of pairLocks) {
+      const pair = splitPairKey(key);
+      if (!pair) continue;
+      const at = htableNumber(item);
+      const list = sourceLocksOf.get(pair.username) ?? [];
+      list.push({ source: pair.source, locked_at: this.iso(at), locked_until: this.iso(at + this.lockout.lockSeconds) });
+      sourceLocksOf.set(pair.username, list);
+    }
+    for (const name of usernames) {
+      const lock = locks.get(name);
+      const lockedAt = lock ? htableNumber(lock) : null;
+      states.set(name, {
+        locked: lock !== undefined,
+        failed_attempts: failuresOf.get(name) ?? 0,
+        max_failures: this.lockout.maxFailures,
+        locked_at: lockedAt === null ? null : this.iso(lockedAt),
+        locked_until: lockedAt === null ? null : this.iso(lockedAt + this.lockout.lockSeconds),
+        locked_sources: (sourceLocksOf.get(name) ?? []).sort((a, b) => a.source.localeCompare(b.source)),
+      });
+    }
     return states;
   }
 
-  /** Clears the lock and the failure count; absent keys are fine. */
-  async unlock(username: string): Promise<void> {
-    for (const table of [HTABLE_LOCKOUT, HTABLE_AUTH_FAILURES]) {
-      try {
-        await this.rpc.call('htable.delete', table, username);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+  /** Every account-wide lock, source lock of an account and banned source (three dumps). */
+  async securityLocks(): Promise<SecurityLocks> {
+    const [pairLocks, locks, bans] = await Promise.all([
+      this.htableDump(HTABLE_PAIR_LOCKS),
+      this.htableDump(HTABLE_LOCKOUT),
+      this.htableDump(HTABLE_BANS),
+    ]);
+    const { lockSeconds } = this.lockout;
+    const accounts = [...locks].map(([username, item]) => {
+      const at = htableNumber(item);
+      return { username, locked_at: this.iso(at), locked_until: this.iso(at + lockSeconds) };
+    });
+    const accountSources: SecurityLocks['account_sources'] = [];
+    for (const [key, item] of pairLocks) {
+      const pair = splitPairKey(key);
+      if (!pair) continue;
+      const at = htableNumber(item);
+      accountSources.push({ ...pair, locked_at: this.iso(at), locked_until: this.iso(at + lockSeconds) });
     }
+    const sources = [...bans].map(([source, item]) => this.banOf(source, item));
+    const byName = <T extends { username?: string; source?: string }>(a: T, b: T): number =>
+      `${a.username ?? ''}@${a.source ?? ''}`.localeCompare(`${b.username ?? ''}@${b.source ?? ''}`);
+    return { accounts: accounts.sort(byName), account_sources: accountSources.sort(byName), sources: sources.sort(byName) };
+  }
+
+  // kamailio.cfg writes `<reason>:<unix time>`; a bare number is a ban from before reasons were recorded.
+  private banOf(source: string, item: HtableItem): SourceBan {
+    const m = /^(flood|brute_force|credential_stuffing):(\d+)$/.exec(String(item.value));
+    if (!m) return { source, reason: 'unknown', banned_at: null, banned_until: null };
+    const reason = m[1] as BanReason;
+    const at = Number(m[2]);
+    const seconds = reason === 'flood' ? this.lockout.floodBanSeconds : this.lockout.sourceBanSeconds;
+    return { source, reason, banned_at: this.iso(at), banned_until: this.iso(at + seconds) };
+  }
+
+  /** Every lock of an account: account-wide, per source, and the failure counts behind them. */
+  async unlock(username: string): Promise<void> {
+    const [failures, pairLocks] = await Promise.all([this.htableDump(HTABLE_AUTH_FAILURES), this.htableDump(HTABLE_PAIR_LOCKS)]);
+    const prefix = `${username}@`;
+    const pairs = new Set([...failures.keys(), ...pairLocks.keys()].filter((k) => k.startsWith(prefix) && splitPairKey(k)?.username === username));
+    await this.clearAccountLock(username);
+    for (const key of pairs) {
+      await this.htableDeleteKey(HTABLE_PAIR_LOCKS, key);
+      await this.htableDeleteKey(HTABLE_AUTH_FAILURES, key);
+    }
+  }
+
+  /** Clears the account-wide lock and its count of failing sources; true if the account was locked. */
+  async clearAccountLock(username: string): Promise<boolean> {
+    const locked = await this.htableDeleteKey(HTABLE_LOCKOUT, username);
+    await this.htableDeleteKey(HTABLE_ACCOUNT_SOURCES, username);
+    return locked;
+  }
+
+  /** Lets one source try the account again; true if it was locked out of it. */
+  async clearSourceLock(username: string, source: string): Promise<boolean> {
+    const key = pairKey(username, source);
+    const locked = await this.htableDeleteKey(HTABLE_PAIR_LOCKS, key);
+    await this.htableDeleteKey(HTABLE_AUTH_FAILURES, key);
+    return locked;
+  }
+
+  /** Lifts a source's ban and forgets its failure counts; true if it was banned. */
+  async clearBan(source: string): Promise<boolean> {
+    const banned = await this.htableDeleteKey(HTABLE_BANS, source);
+    await this.htableDeleteKey(HTABLE_SOURCE_FAILURES, source);
+    await this.htableDeleteKey(HTABLE_SOURCE_ACCOUNTS, source);
+    return banned;
   }
 
   /** Early and confirmed calls the user has placed (dialog profile `caller`). */
@@ -450,12 +565,14 @@ export class KamailioControl {
     return new Map([...items].map(([name, item]) => [name, item.value]));
   }
 
-  /** Removes a key from an htable; an absent key is fine. */
-  async htableDeleteKey(table: string, key: string): Promise<void> {
+  /** Removes a key from an htable; an absent key is fine. True if the key was there. */
+  async htableDeleteKey(table: string, key: string): Promise<boolean> {
     try {
       await this.rpc.call('htable.delete', table, key);
+      return true;
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      return false;
     }
   }
 

@@ -8,11 +8,18 @@ import Ajv from 'ajv';
 export type KamailioEvent =
   | { readonly event: 'registration'; readonly user: string; readonly contact: string; readonly expires: number; readonly src_ip: string }
   | { readonly event: 'auth_failed'; readonly user: string; readonly src_ip: string }
+  /** One source locked out of one account (too many failures from it). */
+  | { readonly event: 'pair_locked'; readonly user: string; readonly src_ip: string }
+  /** The whole account locked (failures from many sources); src_ip is the last of them. */
   | { readonly event: 'account_locked'; readonly user: string; readonly src_ip: string }
+  /** A source banned for brute force or credential stuffing; user is the account of its last attempt. */
+  | { readonly event: 'source_banned'; readonly src_ip: string; readonly reason: AuthBanReason; readonly user: string }
   | DialogEvent<'dialog_start'>
   | DialogEvent<'dialog_end'>
   | DialogEvent<'dialog_failed'>
   | { readonly event: 'flood_ban'; readonly src_ip: string };
+
+export type AuthBanReason = 'brute_force' | 'credential_stuffing';
 
 export interface DialogEvent<E extends string> {
   readonly event: E;
@@ -45,7 +52,9 @@ export const KAMAILIO_EVENT_SCHEMA = {
   oneOf: [
     variant('registration', { user: str, contact: str, expires: { type: 'integer', minimum: 0 }, src_ip: ip }, ['user', 'contact', 'expires', 'src_ip']),
     variant('auth_failed', { user: str, src_ip: ip }, ['user', 'src_ip']),
+    variant('pair_locked', { user: str, src_ip: ip }, ['user', 'src_ip']),
     variant('account_locked', { user: str, src_ip: ip }, ['user', 'src_ip']),
+    variant('source_banned', { src_ip: ip, reason: { enum: ['brute_force', 'credential_stuffing'] }, user: str }, ['src_ip', 'reason', 'user']),
     variant('dialog_start', dialogFields, ['callid', 'from_user', 'to_user', 'src_ip']),
     variant('dialog_end', dialogFields, ['callid', 'from_user', 'to_user']),
     variant('dialog_failed', dialogFields, ['callid', 'from_user', 'to_user']),
@@ -86,8 +95,11 @@ function pick(e: KamailioEvent & Record<string, unknown>): KamailioEvent {
     case 'registration':
       return { event: e.event, user: e.user, contact: e.contact, expires: e.expires, src_ip: e.src_ip };
     case 'auth_failed':
+    case 'pair_locked':
     case 'account_locked':
       return { event: e.event, user: e.user, src_ip: e.src_ip };
+    case 'source_banned':
+      return { event: e.event, src_ip: e.src_ip, reason: e.reason, user: e.user };
     case 'dialog_start':
     case 'dialog_end':
     case 'dialog_failed':

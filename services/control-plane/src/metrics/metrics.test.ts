@@ -29,7 +29,7 @@ class FakeEvents extends EventEmitter implements KamailioEventSource {
 }
 
 function metricsOver(rpc: KamailioRpc): ControlPlaneMetrics {
-  return new ControlPlaneMetrics(new KamailioControl(rpc, { maxFailures: 5, lockSeconds: 900 }), silent, 200);
+  return new ControlPlaneMetrics(new KamailioControl(rpc, { maxFailures: 5, lockSeconds: 900, sourceBanSeconds: 3600, floodBanSeconds: 300 }), silent, 200);
 }
 
 function value(text: string, series: string): number | undefined {

@@ -17,6 +17,7 @@ export const KAMAILIO_GAUGES = [
   { name: 'kamailio_early_dialogs', stat: 'dialog.early_dialogs', help: 'Calls ringing (early dialogs).' },
   { name: 'kamailio_active_transactions', stat: 'tmx.active_transactions', help: 'SIP transactions in progress.' },
   { name: 'kamailio_inuse_transactions', stat: 'tmx.inuse_transactions', help: 'SIP transactions held in memory.' },
+  { name: 'kamailio_accepted_registrations', stat: 'registrar.accepted_regs', help: 'REGISTERs accepted since Kamailio started (refreshes included).' },
   { name: 'kamailio_received_requests', stat: 'core.rcv_requests', help: 'SIP requests received since Kamailio started.' },
   { name: 'kamailio_received_replies', stat: 'core.rcv_replies', help: 'SIP replies received since Kamailio started.' },
   { name: 'kamailio_shm_used_bytes', stat: 'shmem.used_size', help: 'Shared memory in use.' },
@@ -41,6 +42,7 @@ export class ControlPlaneMetrics {
   private readonly lockouts: Counter;
   private readonly dialogs: Counter<'outcome'>;
   private readonly floodBans: Counter;
+  private readonly authDefences: Counter<'action'>;
   private readonly evapiConnected: Gauge;
   private readonly evapiInvalid: Counter;
   private readonly kamailioUp: Gauge;
@@ -62,12 +64,18 @@ export class ControlPlaneMetrics {
     });
     this.registrations = new Counter({
       name: 'kamailio_registrations_total',
-      help: 'REGISTERs accepted by Kamailio (evapi), kind="register" or "unregister" (expires 0).',
+      help: 'Bindings added (kind="register") or removed (kind="unregister") by REGISTERs (evapi); refreshes of a known contact are not events, see kamailio_accepted_registrations.',
       labelNames: ['kind'],
       registers,
     });
     this.authFailures = new Counter({ name: 'kamailio_auth_failures_total', help: 'Failed SIP digest authentications (evapi).', registers });
-    this.lockouts = new Counter({ name: 'kamailio_account_lockouts_total', help: 'SIP accounts locked after repeated failures (evapi).', registers });
+    this.lockouts = new Counter({ name: 'kamailio_account_lockouts_total', help: 'SIP accounts locked account-wide after failures from many sources (evapi).', registers });
+    this.authDefences = new Counter({
+      name: 'sip_auth_defence_total',
+      help: 'Brute-force defences that fired (evapi): action="pair_locked" (a source locked out of one account), "account_locked" (account-wide), "source_banned" (brute force or credential stuffing).',
+      labelNames: ['action'],
+      registers,
+    });
     this.dialogs = new Counter({
       name: 'kamailio_dialogs_total',
       help: 'Dialogs by outcome: started, ended, failed (evapi).',
@@ -83,6 +91,7 @@ export class ControlPlaneMetrics {
     // Zero series for every label value, so rate() works from the first event.
     for (const kind of ['register', 'unregister']) this.registrations.inc({ kind }, 0);
     for (const outcome of ['started', 'ended', 'failed']) this.dialogs.inc({ outcome }, 0);
+    for (const action of ['pair_locked', 'account_locked', 'source_banned']) this.authDefences.inc({ action }, 0);
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -116,8 +125,15 @@ export class ControlPlaneMetrics {
       case 'auth_failed':
         this.authFailures.inc();
         return;
+      case 'pair_locked':
+        this.authDefences.inc({ action: 'pair_locked' });
+        return;
       case 'account_locked':
         this.lockouts.inc();
+        this.authDefences.inc({ action: 'account_locked' });
+        return;
+      case 'source_banned':
+        this.authDefences.inc({ action: 'source_banned' });
         return;
       case 'dialog_start':
         this.dialogs.inc({ outcome: 'started' });

@@ -130,17 +130,28 @@ export interface SipUserIdParams {
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 
+export const SOURCE_LOCK_SCHEMA = {
+  type: 'object',
+  description: 'One source address locked out of the account after SIP_LOCKOUT_MAX_FAILURES failures from it.',
+  properties: { source: { type: 'string' }, locked_at: timestamp, locked_until: timestamp },
+  required: ['source', 'locked_at', 'locked_until'],
+  additionalProperties: false,
+} as const;
+
 export const LOCK_STATE_SCHEMA = {
   type: 'object',
-  description: 'Account lockout state from Kamailio (htables authfail and lockout).',
+  description:
+    'Brute-force locks of the account in Kamailio. `locked`: locked account-wide (failures from SIP_ACCOUNT_LOCK_SOURCES sources; the account\'s trusted sources still get in). ' +
+    '`locked_sources`: sources locked out of this account only; every other source, the owner\'s among them, is unaffected.',
   properties: {
     locked: { type: 'boolean' },
-    failed_attempts: { type: 'integer', minimum: 0 },
-    max_failures: { type: 'integer', minimum: 1 },
+    failed_attempts: { type: 'integer', minimum: 0, description: 'Failures in the current window, summed over sources.' },
+    max_failures: { type: 'integer', minimum: 1, description: 'Failures from one source before that source is locked out.' },
     locked_at: nullableTimestamp,
     locked_until: nullableTimestamp,
+    locked_sources: { type: 'array', items: SOURCE_LOCK_SCHEMA },
   },
-  required: ['locked', 'failed_attempts', 'max_failures', 'locked_at', 'locked_until'],
+  required: ['locked', 'failed_attempts', 'max_failures', 'locked_at', 'locked_until', 'locked_sources'],
   additionalProperties: false,
 } as const;
 
