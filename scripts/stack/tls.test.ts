@@ -11,6 +11,7 @@ const BASE_ENV = {
   JWT_SECRET_KEY: 'tls-test-placeholder-secret-00000000000000',
   SIP_JWT_SECRET: 'tls-test-placeholder-secret-11111111111111',
   SIP_SHARED_SECRET: 'tls-test-placeholder-secret-2222222222222',
+  PROXY_SHARED_SECRET: 'tls-test-placeholder-proxy-secret-33333333333',
 };
 
 describe('SIP TLS files and tls.cfg', () => {
