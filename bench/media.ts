@@ -91,6 +91,7 @@ const ISOLATION: Record<string, string> = {
   STATE_DIR: join(REPO_ROOT, '.local', 'bench-media'),
   DB_NAME: 'sipai_bench_media',
   SIP_PROXY_PORT: '36160',
+  SIP_TLS_PORT: '36161',
   API_PORT: '38680',
   KAMAILIO_RPC_PORT: '36181',
   KAMAILIO_EVAPI_PORT: '38648',

@@ -47,6 +47,7 @@ const ISOLATION: Record<string, string> = {
   STATE_DIR: join(REPO_ROOT, '.local', 'bench-sms'),
   DB_NAME,
   SIP_PROXY_PORT: '36060',
+  SIP_TLS_PORT: '36061',
   API_PORT: '36080',
   KAMAILIO_RPC_PORT: '36081',
   KAMAILIO_EVAPI_PORT: '36048',

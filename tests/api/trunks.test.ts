@@ -26,6 +26,7 @@ const OVERRIDES = {
   STACK_INSTANCE: 'test-trunks',
   DB_NAME: 'sipai_test_trunks',
   SIP_PROXY_PORT: '17260',
+  SIP_TLS_PORT: '17261',
   API_PORT: '17280',
   KAMAILIO_RPC_PORT: '17281',
   KAMAILIO_EVAPI_PORT: '17248',

@@ -341,6 +341,7 @@ describe('RTP bleed with MEDIA_RELAY=rtpproxy', () => {
         MEDIA_RELAY: 'rtpproxy',
         DB_NAME: 'sipai_test_rtpproxy_bleed',
         SIP_PROXY_PORT: '16160',
+        SIP_TLS_PORT: '16161',
         API_PORT: '18181',
         KAMAILIO_RPC_PORT: '16181',
         KAMAILIO_EVAPI_PORT: '18549',

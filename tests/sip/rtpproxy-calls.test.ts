@@ -25,6 +25,7 @@ describe('MEDIA_RELAY=rtpproxy', () => {
         MEDIA_RELAY: 'rtpproxy',
         DB_NAME: 'sipai_test_rtpproxy',
         SIP_PROXY_PORT: '16060',
+        SIP_TLS_PORT: '16061',
         API_PORT: '18081',
         KAMAILIO_RPC_PORT: '16081',
         KAMAILIO_EVAPI_PORT: '18449',

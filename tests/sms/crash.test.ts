@@ -13,6 +13,7 @@ const OVERRIDES = {
   STACK_INSTANCE: 'test-sms-crash',
   DB_NAME: 'sipai_test_sms_crash',
   SIP_PROXY_PORT: '17360',
+  SIP_TLS_PORT: '17361',
   API_PORT: '17380',
   KAMAILIO_RPC_PORT: '17381',
   KAMAILIO_EVAPI_PORT: '17348',
