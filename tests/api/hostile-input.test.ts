@@ -11,6 +11,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { token } from '../support/api';
 import { testStack } from '../support/stack';
+import { startInProcessApp, type InProcessApp } from './in-process';
 
 type Json = Record<string, unknown>;
 interface Parameter {
@@ -255,6 +256,36 @@ describe('requests Express or Node refuse → the API\'s JSON errors, counted on
     const before = await series();
     for (let i = 0; i < 1000; i++) await send(o, `/api/${Math.random().toString(36).slice(2)}/${i}`);
     expect(await series()).toBe(before);
+  });
+});
+
+describe('each defence that fires leaves a log line naming the source', () => {
+  let app: InProcessApp;
+  beforeAll(async () => {
+    app = await startInProcessApp({ API_RATE_LIMIT_PER_IP: '4' });
+  });
+  afterAll(() => app.close());
+
+  test('validation, authentication, rate limit → lines with ip and code; the limit is logged once per source and window', async () => {
+    const get = async (path: string, headers: Record<string, string> = {}): Promise<number> => {
+      const res = await fetch(`${app.url}${path}`, { headers });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const operator = await token('operator', 600, app.stack);
+    expect(await get('/api/trunks/?page=1e999', { authorization: `Bearer ${operator}` })).toBe(400);
+    expect(await get('/api/trunks/', { authorization: 'Bearer forged.not.signed' })).toBe(401);
+    expect([await get('/health'), await get('/health'), await get('/health'), await get('/health')]).toEqual([200, 200, 429, 429]);
+    const lines = app.logs().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ message: 'http request', status: 400, code: 'ERR_VALIDATION', ip: '127.0.0.1' }),
+        expect.objectContaining({ message: 'http request', status: 401, code: 'ERR_UNAUTHENTICATED', ip: '127.0.0.1' }),
+        expect.objectContaining({ message: 'http request', status: 429, code: 'ERR_RATE_LIMITED', ip: '127.0.0.1' }),
+        expect.objectContaining({ level: 'warn', message: 'rate limit exceeded', limit: 'per_ip', ip: '127.0.0.1', requests_per_window: 4 }),
+      ]),
+    );
+    expect(lines.filter((l) => l['message'] === 'rate limit exceeded')).toHaveLength(1);
   });
 });
 
