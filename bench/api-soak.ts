@@ -76,6 +76,7 @@ interface Operation {
   readonly pathParams: readonly string[];
   readonly numericQuery: readonly string[];
   readonly query: readonly string[];
+  readonly hasBody: boolean;
   readonly example: Record<string, unknown> | undefined;
 }
 
@@ -105,6 +106,7 @@ function operations(doc: OpenApi): Operation[] {
         pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
         numericQuery: params.filter((p) => p.in === 'query' && numeric(p.schema.type)).map((p) => p.name),
         query: params.filter((p) => p.in === 'query').map((p) => p.name),
+        hasBody: op.requestBody !== undefined,
         example: op.requestBody?.content['application/json'].example,
       });
     }
@@ -154,8 +156,7 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
     case 2:
       return { method: op.method, path: `${plain()}?${op.query.length > 0 ? pick(op.query) : hex(3)}=a%00${hex(4)}`, headers: auth };
     case 3: {
-      const withBody = ops.filter((o) => o.example !== undefined);
-      const o = pick(withBody);
+      const o = pick(ops.filter((x) => x.hasBody));
       const body = { ...o.example };
       const strings = Object.keys(body).filter((k) => typeof body[k] === 'string');
       body[strings.length > 0 ? pick(strings) : hex(4)] = `a\u0000${hex(4)}`;
@@ -178,8 +179,7 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
         headers: { ...auth, 'x-forwarded-for': `${int(224)}.${int(256)}.${int(256)}.${int(256)}`, 'x-request-id': hex(16), 'user-agent': hex(24) },
       };
     case 8: {
-      const withBody = ops.filter((o) => o.example !== undefined);
-      const o = pick(withBody);
+      const o = pick(ops.filter((x) => x.hasBody));
       return Math.random() < 0.5
         ? { method: o.method, path: fill(o.path, () => '1'), headers: { ...auth, 'content-type': 'application/json' }, body: `{"${hex(4)}": ` }
         : { method: o.method, path: fill(o.path, () => '1'), headers: { ...auth, 'content-type': 'application/json', 'content-length': '99999999999999999999' } };
