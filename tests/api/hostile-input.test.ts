@@ -197,6 +197,16 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
     expect(notNaming(a, 'ai_options.voi\\u0000ce')).toBeNull();
   });
 
+  test('100,000 nested arrays in a free-form object (ai_options) → 400 naming where it nests too deep', async () => {
+    const o = ops.find((x) => x.method === 'POST' && x.template === '/api/numbers/') as Op;
+    const example = o.op.requestBody?.content['application/json'].example as Json;
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const body = JSON.stringify({ ...example, ai_options: { a: '@' } }).replace('"@"', deep);
+    const a = await send(o, '/api/numbers/', { body, headers: { 'content-type': 'application/json' } });
+    expect(a.status).toBe(400);
+    expect(a.body.error?.fields?.[0]?.field).toMatch(/^ai_options\.a(\[0\])+$/);
+  });
+
   test('bodies: not JSON → 400 ERR_BAD_JSON, 1e999 → 400, over 2 MiB → 413, text/plain → 415, on every route with a body', async () => {
     const failures: string[] = [];
     const big = JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) });

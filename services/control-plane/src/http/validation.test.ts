@@ -9,7 +9,7 @@ import {
 import { bulkValidationError } from './routes/sip-users';
 import { LIST_CALLS_QUERY_SCHEMA } from '../calls/schemas';
 import { CREATE_NUMBER_SCHEMA } from '../numbers/schemas';
-import { boundedSchema, fieldPath, hostileValueErrors, MAX_HOSTILE_ERRORS, PG_INTEGER_MAX, SchemaValidator } from './validation';
+import { boundedSchema, fieldPath, hostileValueErrors, MAX_HOSTILE_ERRORS, MAX_JSON_DEPTH, PG_INTEGER_MAX, SchemaValidator } from './validation';
 
 const validator = new SchemaValidator();
 const createUser = validator.compile<Record<string, unknown>>('body', CREATE_SIP_USER_SCHEMA);
@@ -173,10 +173,12 @@ describe('hostile values: a 400 naming the field, whatever the schema says', () 
     ]);
   });
 
-  test('hostileValueErrors walks a million nested arrays without recursion and stops at MAX_HOSTILE_ERRORS', () => {
+  test('a million nested arrays → one error where nesting passes MAX_JSON_DEPTH (no recursion); at most MAX_HOSTILE_ERRORS', () => {
     let deep: unknown = '\u0000';
     for (let i = 0; i < 1_000_000; i++) deep = [deep];
-    expect(hostileValueErrors(deep)).toHaveLength(1);
+    const errors = hostileValueErrors({ ai_options: { a: deep } });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ instancePath: `/ai_options/a${'/0'.repeat(MAX_JSON_DEPTH - 1)}`, message: 'must not nest deeper than 32 levels' });
     expect(hostileValueErrors(Array.from({ length: 1000 }, () => '\u0000'))).toHaveLength(MAX_HOSTILE_ERRORS);
   });
 

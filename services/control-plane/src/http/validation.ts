@@ -18,6 +18,13 @@ export const PG_INTEGER_MAX = 2147483647;
 export const MAX_HOSTILE_ERRORS = 20;
 
 /**
+ * How deep JSON may nest. JSON.stringify (the pg driver's, for jsonb) and
+ * PostgreSQL's jsonb parser both recurse, so 100,000 nested arrays in a free-form
+ * object would end as a stack overflow, a 500.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
  * Compiles the API's JSON Schemas once. Bodies are checked as sent (no type
  * coercion: `"3"` is not a number in JSON); query and path values are strings on
  * the wire, so they are coerced to the schema's types. Defaults are filled in.
@@ -86,27 +93,30 @@ function pointer(segment: string): string {
 
 /**
  * What no schema lets through, found in any value (parsed JSON, query, path):
- * NUL characters in strings and object keys, and numbers that are not finite or
- * beyond ±(2^53 − 1). Walks iteratively: a 2 MB body can nest 1,000,000 arrays.
+ * NUL characters in strings and object keys, numbers that are not finite or
+ * beyond ±(2^53 − 1), and nesting deeper than MAX_JSON_DEPTH. Walks iteratively:
+ * a 2 MB body can nest 1,000,000 arrays.
  */
 export function hostileValueErrors(value: unknown): ErrorObject[] {
   const errors: ErrorObject[] = [];
-  const stack: Array<[unknown, string]> = [[value, '']];
+  const stack: Array<[unknown, string, number]> = [[value, '', 0]];
   while (stack.length > 0 && errors.length < MAX_HOSTILE_ERRORS) {
-    const [v, path] = stack.pop() as [unknown, string];
-    if (typeof v === 'string') {
+    const [v, path, depth] = stack.pop() as [unknown, string, number];
+    if (depth > MAX_JSON_DEPTH && typeof v === 'object' && v !== null) {
+      errors.push(hostile(path, `must not nest deeper than ${MAX_JSON_DEPTH} levels`));
+    } else if (typeof v === 'string') {
       if (v.includes('\u0000')) errors.push(hostile(path, NUL_MESSAGE));
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) errors.push(hostile(path, 'must be a finite number'));
       else if (Math.abs(v) > Number.MAX_SAFE_INTEGER) errors.push(hostile(path, `must be between ${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`));
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}/${i}`]);
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}/${i}`, depth + 1]);
     } else if (isRecord(v)) {
       const keys = Object.keys(v);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i] as string;
         if (key.includes('\u0000')) errors.push(hostile(path + pointer(key.replace(/\u0000/g, '\\u0000')), NUL_MESSAGE));
-        else stack.push([v[key], path + pointer(key)]);
+        else stack.push([v[key], path + pointer(key), depth + 1]);
       }
     }
   }
