@@ -11,9 +11,9 @@ import { RecordingFiles } from './calls/recording';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
-import { errorHandler, notFound } from './http/errors';
+import { clientErrorHandler, errorHandler, notFound } from './http/errors';
 import { buildOpenApiDocument } from './http/openapi';
-import { rateLimit } from './http/rate-limit';
+import { RateLimiter } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import type { Route } from './http/route';
 import { buildRouter } from './http/router';
@@ -129,10 +129,17 @@ export function createApp(deps: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestLog(logger.child({ component: 'http' }), (m, r, s, sec) => metrics.observeRequest(m, r, s, sec)));
+  app.use(requestLog(logger.child({ component: 'http' }), (m, r, s, sec, code) => metrics.observeRequest(m, r, s, sec, code)));
   app.use(sourceAllowed);
-  app.use(rateLimit({ perIp: config.api.rateLimitPerIp, perToken: config.api.rateLimitPerToken }));
-  app.use(buildRouter(routes, { verifier: new TokenVerifier({ operator: config.secrets.jwtSecretKey, admin: config.secrets.sipJwtSecret }), validator: new SchemaValidator() }));
+  const limiter = new RateLimiter({ perIp: config.api.rateLimitPerIp, perToken: config.api.rateLimitPerToken }, logger.child({ component: 'http' }));
+  app.use(limiter.sources);
+  app.use(
+    buildRouter(routes, {
+      verifier: new TokenVerifier({ operator: config.secrets.jwtSecretKey, admin: config.secrets.sipJwtSecret }),
+      validator: new SchemaValidator(),
+      limiter,
+    }),
+  );
   app.use(notFound);
   app.use(errorHandler(logger.child({ component: 'http' })));
 
@@ -146,6 +153,7 @@ export function createApp(deps: AppDeps): App {
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);
+      s.on('clientError', clientErrorHandler(logger.child({ component: 'http' }), (code) => metrics.countRejection(code)));
       server = s;
       return new Promise((resolve, reject) => {
         s.once('error', reject);

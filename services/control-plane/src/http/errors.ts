@@ -1,8 +1,11 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, ERRORS } from '../../../common/src/errors';
+import { AppError, ERRORS, type ErrorCode } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { KamailioReplyError } from '../kamailio/control';
 import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { normalizeAddress } from './source-allowlist';
 
 /** Every error response: `{"error": {"code", "message", ...details}}`. */
 export const ERROR_RESPONSE_SCHEMA = {
@@ -66,6 +69,12 @@ function isDatabaseUnavailable(err: Error & { code?: unknown }): boolean {
 /** Wraps anything thrown below the HTTP layer into a catalogue error. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The router decodes path parameters with decodeURIComponent: `%E0%A4%A` is the client's mistake.
+  if (err instanceof URIError) {
+    return new AppError('ERR_VALIDATION', 'path is invalid: a segment is not valid percent-encoding (RFC 3986 §2.1)', {
+      fields: [{ field: 'path', message: 'is not valid percent-encoding' }],
+    });
+  }
   if (err instanceof KamailioUnavailableError) return new AppError('ERR_KAMAILIO_UNAVAILABLE', err.message);
   if (err instanceof KamailioRpcError || err instanceof KamailioReplyError) return new AppError('ERR_KAMAILIO_BAD_REPLY', err.message);
   if (err instanceof Error) {
@@ -77,6 +86,9 @@ export function toAppError(err: unknown): AppError {
       if (typeof status === 'number' && status >= 400 && status < 500) return new AppError('ERR_BAD_REQUEST', err.message);
     }
     if (isDatabaseUnavailable(err)) return new AppError('ERR_DATABASE_UNAVAILABLE');
+    // Anything else Express or its parsers refuse as the client's fault (http-errors' 4xx).
+    const status = (err as Error & { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return new AppError('ERR_BAD_REQUEST');
   }
   return new AppError('ERR_INTERNAL');
 }
@@ -91,6 +103,8 @@ function wwwAuthenticate(err: AppError): string | undefined {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const appError = toAppError(err);
+    // For the request log and the rejection counter (requestLog).
+    res.locals['errorCode'] = appError.code;
     if (appError.status >= 500) {
       // Log the cause, never the request body or headers.
       logger.error('request failed', {
@@ -114,3 +128,35 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new AppError('ERR_NOT_FOUND', `no endpoint ${req.method} ${req.path}`));
 };
+
+/**
+ * Node's HTTP parser refuses some requests before Express sees them: a malformed
+ * request line or header, an invalid Content-Length, headers beyond
+ * --max-http-header-size (16 KiB), a request that does not arrive within
+ * server.requestTimeout. Node would answer with a bare status line; this answers in
+ * the API's error format, logs the source and counts the refusal.
+ */
+export function clientErrorHandler(logger: Logger, count: (code: ErrorCode) => void): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    const ip = normalizeAddress((socket as Duplex & { remoteAddress?: string }).remoteAddress);
+    // The client left, or a response to this request is under way: nothing to answer.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight) {
+      socket.destroy();
+      return;
+    }
+    const appError =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new AppError('ERR_HEADERS_TOO_LARGE')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new AppError('ERR_REQUEST_TIMEOUT')
+          : new AppError('ERR_BAD_REQUEST', 'the request is not valid HTTP/1.1 (RFC 9112)');
+    const body = JSON.stringify(appError.toJSON());
+    socket.end(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    count(appError.code);
+    logger.info('http request refused by the parser', { ip, code: appError.code, reason: err.code ?? err.message });
+  };
+}

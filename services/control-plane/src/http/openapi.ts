@@ -2,6 +2,7 @@ import { ERRORS } from '../../../common/src/errors';
 import { rolesFor } from '../auth/access';
 import { ERROR_RESPONSE_SCHEMA } from './errors';
 import type { Route } from './route';
+import { boundedSchema } from './validation';
 
 export interface OpenApiInfo {
   readonly title: string;
@@ -67,16 +68,24 @@ function operation(route: Route): JsonObject {
     tags: [route.tag],
     ...(roles.length > 0 ? { security: [{ bearerAuth: [] }], 'x-roles': roles } : { security: [] }),
     ...(route.params || route.query
-      ? { parameters: [...parameters('path', route.params), ...parameters('query', route.query)] }
+      ? { parameters: [...parameters('path', boundedSchema(route.params)), ...parameters('query', boundedSchema(route.query))] }
       : {}),
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: boundedSchema(route.body), ...(route.bodyExample ? { example: route.bodyExample } : {}) } },
+          },
+        }
+      : {}),
     responses,
   };
 }
 
 /**
  * The OpenAPI 3.1 document of the given routes. Schemas are the validator's own
- * (JSON Schema draft-07 keywords that mean the same in 2020-12).
+ * (JSON Schema draft-07 keywords that mean the same in 2020-12), with the integer
+ * bounds it enforces (boundedSchema).
  */
 export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo): JsonObject {
   const paths: Record<string, JsonObject> = {};

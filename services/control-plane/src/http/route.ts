@@ -46,6 +46,11 @@ export interface Route<B = unknown, Q = unknown, P = unknown> {
   readonly params?: object;
   readonly query?: object;
   readonly body?: object;
+  /**
+   * A valid request body, published as the OpenAPI example. Give every string field
+   * a value: the hostile-input test sends it with a NUL in each one.
+   */
+  readonly bodyExample?: Record<string, unknown>;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Replaces the generic 400 when the body fails its schema (bulk requests report per row). */
   readonly invalidBody?: (errors: ErrorObject[], body: unknown) => AppError;

@@ -2,30 +2,40 @@ import { pipeline } from 'node:stream';
 import express, { type RequestHandler, type Response, type Router } from 'express';
 import { AppError } from '../../../common/src/errors';
 import { authorize } from '../auth/access';
+import { bearerToken } from '../auth/access';
 import type { TokenVerifier } from '../auth/tokens';
+import type { RateLimiter } from './rate-limit';
 import { expressPath, type Route, type RouteReply } from './route';
-import type { SchemaValidator } from './validation';
+import { normalizeAddress } from './source-allowlist';
+import { mergeValidationErrors, type SchemaValidator } from './validation';
 
 /** Largest JSON body accepted (a bulk request of 1000 users fits with room). */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
+// The query schema of a route that declares none: any parameters, checked for hostile values only.
+const ANY_QUERY = { type: 'object' } as const;
+
 export interface RouterDeps {
   readonly verifier: TokenVerifier;
   readonly validator: SchemaValidator;
+  /** Counts each verified token (sources are counted before routing). */
+  readonly limiter?: Pick<RateLimiter, 'token'>;
 }
 
 /**
  * Mounts routes in this order per request: record the route (logs, metrics) →
- * authenticate and authorize → parse the JSON body → validate params, query and
- * body → handler. Bodies are parsed only after the token checked out.
+ * authenticate and authorize → count the verified token (rate limit) → parse the
+ * JSON body → validate params, query and body → handler. Bodies are parsed only
+ * after the token checked out.
  */
 export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router {
   const router = express.Router({ strict: false });
   const parseJson = express.json({ limit: MAX_BODY_BYTES, type: 'application/json', strict: true });
   for (const route of routes) {
     const checkParams = route.params ? deps.validator.compile('params', route.params) : undefined;
-    // Routes that declare no query parameters ignore the query string (cache busters, probes).
-    const checkQuery = route.query ? deps.validator.compile('query', route.query) : undefined;
+    // Routes that declare no query parameters ignore the query string (cache busters,
+    // probes), but it still may not carry what no route may take (a NUL, a huge number).
+    const checkQuery = deps.validator.compile('query', route.query ?? ANY_QUERY);
     const checkBody = route.body ? deps.validator.compile('body', route.body, route.invalidBody) : undefined;
 
     const begin: RequestHandler = async (req, res, next) => {
@@ -33,16 +43,22 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
       const principal = await authorize(deps.verifier, req.headers.authorization, route.access);
       res.locals['principal'] = principal;
       res.locals['role'] = principal?.role;
+      const token = principal ? bearerToken(req.headers.authorization) : undefined;
+      if (token !== undefined) deps.limiter?.token(token, res, normalizeAddress(req.socket.remoteAddress), principal?.subject);
       if (checkBody && !req.is('application/json')) {
         throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'request body must be JSON with Content-Type: application/json');
       }
       next();
     };
     const handle: RequestHandler = async (req, res) => {
-      const params = checkParams ? checkParams({ ...req.params }) : undefined;
+      // All three are checked, so one answer names every bad field wherever it is.
+      const failures: AppError[] = [];
+      const params = checkParams ? collect(failures, () => checkParams({ ...req.params })) : undefined;
       // Express 5's req.query is a getter that reparses on each read: validate a copy.
-      const query = checkQuery ? checkQuery({ ...(req.query as Record<string, unknown>) }) : undefined;
-      const body = checkBody ? checkBody(req.body) : undefined;
+      const checked = collect(failures, () => checkQuery({ ...(req.query as Record<string, unknown>) }));
+      const query = route.query ? checked : undefined;
+      const body = checkBody ? collect(failures, () => checkBody(req.body)) : undefined;
+      if (failures.length > 0) throw mergeValidationErrors(failures);
       const reply = await route.handle({
         body,
         query,
@@ -57,6 +73,16 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
     router[route.method](expressPath(route.path), ...chain);
   }
   return router;
+}
+
+function collect<T>(failures: AppError[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== 'ERR_VALIDATION') throw err;
+    failures.push(err);
+    return undefined;
+  }
 }
 
 function send(res: Response, reply: RouteReply): void {

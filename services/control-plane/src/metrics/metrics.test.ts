@@ -107,4 +107,26 @@ describe('control-plane metrics', () => {
     const text = await metrics.render();
     expect(value(text, 'http_request_duration_seconds_count{method="GET",route="/api/sip-users/{id}",status="404"}')).toBe(1);
   });
+
+  test('refused requests → http_requests_rejected_total by catalogue code, zero series from the start', async () => {
+    const metrics = metricsOver(new SwitchableRpc());
+    expect(value(await metrics.render(), 'http_requests_rejected_total{code="ERR_RATE_LIMITED"}')).toBe(0);
+    metrics.observeRequest('GET', '/api/trunks/', 400, 0.001, 'ERR_VALIDATION');
+    metrics.observeRequest('GET', 'unmatched', 401, 0.001, 'ERR_UNAUTHENTICATED');
+    metrics.observeRequest('GET', '/api/trunks/', 200, 0.001, undefined);
+    metrics.countRejection('ERR_HEADERS_TOO_LARGE');
+    const text = await metrics.render();
+    expect(value(text, 'http_requests_rejected_total{code="ERR_VALIDATION"}')).toBe(1);
+    expect(value(text, 'http_requests_rejected_total{code="ERR_UNAUTHENTICATED"}')).toBe(1);
+    expect(value(text, 'http_requests_rejected_total{code="ERR_HEADERS_TOO_LARGE"}')).toBe(1);
+  });
+
+  test('label values never come from the request: an unknown code counts as ERR_BAD_REQUEST, an unknown method as other', async () => {
+    const metrics = metricsOver(new SwitchableRpc());
+    metrics.observeRequest('M-SEARCH', 'unmatched', 404, 0.001, 'attacker text');
+    const text = await metrics.render();
+    expect(text).not.toContain('attacker text');
+    expect(value(text, 'http_requests_rejected_total{code="ERR_BAD_REQUEST"}')).toBe(1);
+    expect(value(text, 'http_request_duration_seconds_count{method="other",route="unmatched",status="404"}')).toBe(1);
+  });
 });

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ERRORS, type ErrorCode } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioControl } from '../kamailio/control';
 import type { KamailioEventSource } from '../kamailio/evapi';
@@ -29,6 +30,10 @@ export const KAMAILIO_GAUGES = [
 
 export const KAMAILIO_SCRAPE_TIMEOUT_MS = 1000;
 
+// The codes of 4xx answers, each with a zero series from the start so rate() sees the first one.
+const CLIENT_ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => ERRORS[c].status >= 400 && ERRORS[c].status < 500);
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+
 /**
  * The control-plane's Prometheus registry: process defaults, HTTP request
  * durations, counters fed by evapi events and Kamailio gauges read per scrape. One
@@ -37,6 +42,7 @@ export const KAMAILIO_SCRAPE_TIMEOUT_MS = 1000;
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly httpRejected: Counter<'code'>;
   private readonly registrations: Counter<'kind'>;
   private readonly authFailures: Counter;
   private readonly lockouts: Counter;
@@ -60,6 +66,12 @@ export class ControlPlaneMetrics {
       help: 'HTTP requests by route template, method and status.',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.httpRejected = new Counter({
+      name: 'http_requests_rejected_total',
+      help: 'API requests refused by a defence or the client\'s own mistake, by error code (ERR_VALIDATION, ERR_UNAUTHENTICATED, ERR_RATE_LIMITED, ERR_BAD_REQUEST, ...).',
+      labelNames: ['code'],
       registers,
     });
     this.registrations = new Counter({
@@ -92,10 +104,22 @@ export class ControlPlaneMetrics {
     for (const kind of ['register', 'unregister']) this.registrations.inc({ kind }, 0);
     for (const outcome of ['started', 'ended', 'failed']) this.dialogs.inc({ outcome }, 0);
     for (const action of ['pair_locked', 'account_locked', 'source_banned']) this.authDefences.inc({ action }, 0);
+    for (const code of CLIENT_ERROR_CODES) this.httpRejected.inc({ code }, 0);
   }
 
-  observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  /**
+   * Label values come only from the route table, the catalogue and Node's fixed
+   * method list (its parser refuses any other), never from the request's path: a
+   * scan of a million random paths adds no series.
+   */
+  observeRequest(method: string, route: string, status: number, seconds: number, code?: string): void {
+    this.httpDuration.observe({ method: KNOWN_METHODS.has(method) ? method : 'other', route, status: String(status) }, seconds);
+    if (status >= 400 && status < 500) this.countRejection(code !== undefined && code in ERRORS ? (code as ErrorCode) : 'ERR_BAD_REQUEST');
+  }
+
+  /** A request refused before or outside the router (e.g. by Node's HTTP parser). */
+  countRejection(code: ErrorCode): void {
+    this.httpRejected.inc({ code });
   }
 
   /** Counts events from the evapi stream; returns the function that stops counting. */

@@ -43,6 +43,7 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       tag: TAG,
       access: 'any-role',
       body: BLOCK_NUMBER_SCHEMA,
+      bodyExample: { number: '+14155550123', reason: 'Robocaller' },
       responses: {
         201: { description: 'Blocked', schema: BLOCKED_NUMBER_SCHEMA },
         200: { description: 'Was blocked already; reason updated', schema: BLOCKED_NUMBER_SCHEMA },
@@ -93,6 +94,17 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       tag: TAG,
       access: 'any-role',
       body: CREATE_NUMBER_SCHEMA,
+      bodyExample: {
+        number: '+14155550123',
+        route_type: 'ai',
+        ai_dialect: 'olib',
+        ai_agent_url: 'wss://agent.example.com/stream',
+        ai_options: { greeting: 'Hello, how can I help?', voice: 'alloy' },
+        trunk_id: 'skyetel-1',
+        recording_enabled: false,
+        enabled: true,
+        description: 'Main line',
+      },
       responses: {
         201: { description: 'Created', schema: NUMBER_SCHEMA },
         409: { description: 'Number exists (ERR_NUMBER_EXISTS)', schema: ERROR },
@@ -139,6 +151,7 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       access: 'any-role',
       params: NUMBER_PARAMS_SCHEMA,
       body: UPDATE_NUMBER_SCHEMA,
+      bodyExample: { route_type: 'forward', target: '+14155550199', description: 'After hours' },
       responses: { 200: { description: 'The updated number', schema: NUMBER_SCHEMA }, 404: notFound },
       async handle({ params, body }) {
         return { status: 200, body: await numbers.update(params.number, body) };

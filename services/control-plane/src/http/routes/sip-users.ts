@@ -70,6 +70,15 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       tag: TAG,
       access: 'admin',
       body: CREATE_SIP_USER_SCHEMA,
+      bodyExample: {
+        username: 'alice',
+        password: 'correct-horse-battery',
+        display_name: 'Alice Example',
+        max_concurrent_calls: 3,
+        enabled: true,
+        email: 'alice@example.com',
+        notes: 'Front desk',
+      },
       responses: {
         201: { description: 'Created; `credentials.password` is shown this once', schema: SIP_USER_SCHEMA },
         409: { description: 'Username taken (ERR_SIP_USER_EXISTS)', schema: { $ref: '#/components/schemas/Error' } },
@@ -102,6 +111,12 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       tag: TAG,
       access: 'admin',
       body: BULK_CREATE_SIP_USERS_SCHEMA,
+      bodyExample: {
+        users: [
+          { username: 'alice', password: 'correct-horse-battery', display_name: 'Alice Example', email: 'alice@example.com', notes: 'Front desk' },
+          { username: 'bob', display_name: 'Bob Example' },
+        ],
+      },
       invalidBody: bulkValidationError,
       responses: {
         201: { description: 'All created; each user carries its one-time `credentials`', schema: BULK_CREATE_RESULT_SCHEMA },
@@ -137,6 +152,7 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       access: 'admin',
       params: SIP_USER_ID_PARAMS_SCHEMA,
       body: UPDATE_SIP_USER_SCHEMA,
+      bodyExample: { password: 'correct-horse-battery', display_name: 'Alice Example', max_concurrent_calls: 5, email: 'alice@example.com', notes: 'Moved to sales' },
       responses: { 200: { description: 'The updated user', schema: SIP_USER_SCHEMA }, 404: notFound },
       async handle({ params, body }) {
         return { status: 200, body: await users.update(params.id, body) };

@@ -24,6 +24,7 @@ export function smsRoutes(sms: SmsService): Route[] {
       tag: TAG,
       access: 'any-role',
       body: SEND_SMS_BODY_SCHEMA,
+      bodyExample: { from_number: '+14155550100', to_number: '+14155550123', message: 'Your table is ready.', idempotency_key: 'table-42' },
       responses: {
         202: { description: 'Queued', schema: SMS_SCHEMA },
         200: { description: 'Already queued under this idempotency key', schema: SMS_SCHEMA },

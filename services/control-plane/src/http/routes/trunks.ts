@@ -36,6 +36,24 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       tag: TAG,
       access: 'any-role',
       body: CREATE_TRUNK_SCHEMA,
+      bodyExample: {
+        trunk_id: 'skyetel-1',
+        name: 'Skyetel East',
+        provider: 'skyetel',
+        proxy_address: 'sip.skyetel.example',
+        proxy_port: 5060,
+        transport: 'UDP',
+        username: 'acct42',
+        password: 'correct-horse-battery',
+        realm: 'skyetel.example',
+        preferred_codecs: ['PCMU', 'PCMA'],
+        allowed_ips: ['192.0.2.10', '198.51.100.0/24'],
+        max_concurrent_calls: 100,
+        calls_per_second_limit: 10,
+        priority: 10,
+        weight: 1,
+        requires_registration: true,
+      },
       responses: {
         201: { description: 'Created', schema: TRUNK_SCHEMA },
         409: { description: 'trunk_id taken (ERR_TRUNK_EXISTS)', schema: ERROR },
@@ -94,6 +112,7 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       access: 'any-role',
       params: TRUNK_ID_PARAMS_SCHEMA,
       body: UPDATE_TRUNK_SCHEMA,
+      bodyExample: { name: 'Skyetel West', provider: 'skyetel', proxy_address: 'sip2.skyetel.example', username: 'acct43', password: 'correct-horse-battery', realm: 'skyetel.example' },
       responses: { 200: { description: 'The updated trunk', schema: TRUNK_SCHEMA }, 404: notFound },
       async handle({ params, body }) {
         return { status: 200, body: await trunks.update(params.trunk_id, body) };
