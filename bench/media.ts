@@ -271,7 +271,9 @@ async function runStep(stack: LocalStack, calls: number, metricsUrl: string): Pr
     rate: RATE,
     limit: calls,
     timeoutSeconds: Math.ceil((setupBudgetMs + holdMs) / 1000) + 20,
-    extraArgs: ['-inf', injection],
+    // -aa: SIPp answers Kamailio's in-dialog keepalive OPTIONS (every 30 s) with 200,
+    // as a phone does, instead of aborting the call on an unexpected request.
+    extraArgs: ['-inf', injection, '-aa'],
   });
   live.sipp = sipp;
   let run: SippRun | null = null;
