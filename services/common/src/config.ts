@@ -37,7 +37,7 @@ export const ENV_SCHEMA = {
     SIP_SOURCE_BAN_SECONDS: { type: 'integer', minimum: 1, default: 3600, description: 'How long a source banned for brute force or credential stuffing gets no answer at all.' },
     SIP_ACCOUNT_LOCK_SOURCES: { type: 'integer', minimum: 1, default: 5, description: 'Distinct source addresses failing on one account before the whole account is locked (distributed attack); its trusted sources keep working.' },
     SIP_TRUSTED_SOURCE_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 14, description: 'A source address the account logged in from successfully within this many days is trusted: an account-wide lock does not apply to it, and its failures on that account count only towards its own lock.' },
-    SIP_FLOOD_REQUESTS: { type: 'integer', minimum: 1, default: 100, description: 'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike).' },
+    SIP_FLOOD_REQUESTS: { type: 'integer', minimum: 1, maximum: 65535, default: 100, description: 'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike). At most 65535: pike keeps the limit in 16 bits, and a larger value would silently wrap to a smaller one.' },
     SIP_FLOOD_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 2, description: 'Sampling window of the flood check.' },
     SIP_FLOOD_BAN_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'How long a flooding source gets no answer at all.' },
 
