@@ -160,9 +160,10 @@ export function resolveStackEnv(
   let managedDatabase: StackEnv['managedDatabase'] = null;
   if (!env['DATABASE_URL']) {
     const name = env['DB_NAME'] ?? 'sipai';
-    // Each instance logs in with a role of its own: a test run (which re-passwords its
-    // role) in another checkout must never lock a running dev stack out of its database.
-    const role = instance === 'dev' ? 'sipai' : name;
+    // Each database has a role of its own (the dev database `sipai` has `sipai`): a test
+    // run (which re-passwords its role) in another checkout must never lock a running
+    // dev stack out of its database.
+    const role = name;
     managedDatabase = { name, role, password: secrets.DB_PASSWORD };
     env['DATABASE_URL'] = `postgresql://${role}:${secrets.DB_PASSWORD}@127.0.0.1:5432/${name}`;
   }

@@ -50,6 +50,9 @@ describe('npm start', () => {
       GATEWAY_RTP_PORT_MAX: '38999',
       DEMO_AGENT_PORT: String(await freePort()),
       SMS_SIP_PORT: String(await freePort()),
+      SIP_TLS_PORT: String(await freePort()),
+      // A database (and role) of its own: a dev stack may be running from another checkout.
+      DB_NAME: 'sipai_startcheck',
     };
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'scripts', 'start.js')], {
