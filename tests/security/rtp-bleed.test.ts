@@ -7,6 +7,7 @@ import { api, createUser } from '../support/api';
 import { pcapRtp, RtpPeer } from '../support/rtp-peer';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import {
+  BYE_OK,
   freeUdpPort,
   G711A_PCAP,
   startSipp,
@@ -107,19 +108,7 @@ function uasToPeerScenario(): string {
     `
   <recv request="INVITE" crlf="true" rrs="true"/>${reply('180 Ringing', false)}${reply('200 OK', true)}
   <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>`,
+  <recv request="BYE"/>${BYE_OK}`,
   );
 }
 

@@ -309,19 +309,7 @@ export function uacMediaScenario(s: {
   text = text.replace(/CSeq: \d+ BYE/, 'CSeq: 50 BYE');
   if (s.remoteHangup) {
     const byeAt = text.indexOf(hold);
-    text = `${text.slice(0, byeAt)}  <recv request="BYE" timeout="${s.holdMs}"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
+    text = `${text.slice(0, byeAt)}  <recv request="BYE" timeout="${s.holdMs}"/>${BYE_OK}
 </scenario>
 `;
   }
@@ -473,6 +461,21 @@ export interface UasBehaviour {
   /** Challenge with 401 first and accept only these digest credentials (SIPp verifyauth). */
   readonly challenge?: { readonly user: string; readonly password: string; readonly realm: string };
 }
+
+/** The 200 OK to a BYE just received (`<recv request="BYE"/>` before it). */
+export const BYE_OK = `
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>`;
 
 export const OPTIONS_OK = `
   <label id="options"/>
