@@ -2,7 +2,10 @@
 // suites in tests/, which start the test stack once through the global setup. Jest
 // runs a project's global setup only when one of its tests is selected.
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
 };
 
 module.exports = {

@@ -99,10 +99,16 @@ interface HostileRequest {
 }
 
 type OpenApi = {
-  paths: Record<string, Record<string, {
-    parameters?: Array<{ name: string; in: string; schema: { type?: unknown } }>;
-    requestBody?: { content: { 'application/json': { example?: Record<string, unknown> } } };
-  }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: Array<{ name: string; in: string; schema: { type?: unknown } }>;
+        requestBody?: { content: { 'application/json': { example?: Record<string, unknown> } } };
+      }
+    >
+  >;
 };
 
 function operations(doc: OpenApi): Operation[] {
@@ -110,7 +116,8 @@ function operations(doc: OpenApi): Operation[] {
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const params = op.parameters ?? [];
-      const numeric = (t: unknown): boolean => t === 'integer' || t === 'number' || (Array.isArray(t) && (t.includes('integer') || t.includes('number')));
+      const numeric = (t: unknown): boolean =>
+        t === 'integer' || t === 'number' || (Array.isArray(t) && (t.includes('integer') || t.includes('number')));
       out.push({
         path,
         method: method.toUpperCase(),
@@ -157,7 +164,11 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
     case 0: {
       const numeric = ops.filter((o) => o.numericQuery.length > 0);
       const o = pick(numeric);
-      return { method: o.method, path: `${fill(o.path, () => '1')}?${pick(o.numericQuery)}=${pick(HOSTILE_NUMBERS)}`, headers: auth };
+      return {
+        method: o.method,
+        path: `${fill(o.path, () => '1')}?${pick(o.numericQuery)}=${pick(HOSTILE_NUMBERS)}`,
+        headers: auth,
+      };
     }
     case 1: {
       const withParams = ops.filter((o) => o.pathParams.length > 0);
@@ -165,16 +176,29 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
       return { method: o.method, path: fill(o.path, () => pick(HOSTILE_SEGMENTS)), headers: auth };
     }
     case 2:
-      return { method: op.method, path: `${plain()}?${op.query.length > 0 ? pick(op.query) : hex(3)}=a%00${hex(4)}`, headers: auth };
+      return {
+        method: op.method,
+        path: `${plain()}?${op.query.length > 0 ? pick(op.query) : hex(3)}=a%00${hex(4)}`,
+        headers: auth,
+      };
     case 3: {
       const o = pick(ops.filter((x) => x.hasBody));
       const body = { ...o.example };
       const strings = Object.keys(body).filter((k) => typeof body[k] === 'string');
       body[strings.length > 0 ? pick(strings) : hex(4)] = `a\u0000${hex(4)}`;
-      return { method: o.method, path: fill(o.path, () => '1'), headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) };
+      return {
+        method: o.method,
+        path: fill(o.path, () => '1'),
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      };
     }
     case 4:
-      return { method: pick(['GET', 'POST', 'DELETE']), path: `/api/${hex(6)}/${hex(8)}?${hex(4)}=${hex(12)}`, headers: auth };
+      return {
+        method: pick(['GET', 'POST', 'DELETE']),
+        path: `/api/${hex(6)}/${hex(8)}?${hex(4)}=${hex(12)}`,
+        headers: auth,
+      };
     case 5: {
       const bad = pick([`x${hex(20)}`, forgedJwt(), forgedJwt(), unsignedJwt(), `${hex(10)}.${hex(10)}.${hex(10)}`]);
       return { method: op.method, path: plain(), headers: { authorization: `Bearer ${bad}` } };
@@ -187,13 +211,27 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
       return {
         method: op.method,
         path: plain(),
-        headers: { ...auth, 'x-forwarded-for': `${int(224)}.${int(256)}.${int(256)}.${int(256)}`, 'x-request-id': hex(16), 'user-agent': hex(24) },
+        headers: {
+          ...auth,
+          'x-forwarded-for': `${int(224)}.${int(256)}.${int(256)}.${int(256)}`,
+          'x-request-id': hex(16),
+          'user-agent': hex(24),
+        },
       };
     case 8: {
       const o = pick(ops.filter((x) => x.hasBody));
       return Math.random() < 0.5
-        ? { method: o.method, path: fill(o.path, () => '1'), headers: { ...auth, 'content-type': 'application/json' }, body: `{"${hex(4)}": ` }
-        : { method: o.method, path: fill(o.path, () => '1'), headers: { ...auth, 'content-type': 'application/json', 'content-length': '99999999999999999999' } };
+        ? {
+            method: o.method,
+            path: fill(o.path, () => '1'),
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: `{"${hex(4)}": `,
+          }
+        : {
+            method: o.method,
+            path: fill(o.path, () => '1'),
+            headers: { ...auth, 'content-type': 'application/json', 'content-length': '99999999999999999999' },
+          };
     }
     default:
       return { method: 'GET', path: `/api/trunks/${hex(6)}%${pick(['', 'G', 'zz', 'E0%A4%A'])}`, headers: auth };
@@ -204,7 +242,16 @@ function hostileRequest(ops: readonly Operation[], tokens: readonly string[]): H
 function send(port: number, source: string, r: HostileRequest): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers, localAddress: source, agent: false, timeout: REQUEST_TIMEOUT_MS },
+      {
+        host: '127.0.0.1',
+        port,
+        method: r.method,
+        path: r.path,
+        headers: r.headers,
+        localAddress: source,
+        agent: false,
+        timeout: REQUEST_TIMEOUT_MS,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -221,7 +268,13 @@ function send(port: number, source: string, r: HostileRequest): Promise<number> 
 const randomSource = (): string => `127.${1 + int(250)}.${int(256)}.${1 + int(254)}`;
 
 /** `count` requests, `concurrency` at a time, stopping at `maxSeconds`; answers by status. */
-async function load(port: number, ops: readonly Operation[], tokens: readonly string[], count: number, maxSeconds: number): Promise<Map<number, number>> {
+async function load(
+  port: number,
+  ops: readonly Operation[],
+  tokens: readonly string[],
+  count: number,
+  maxSeconds: number,
+): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   const until = Date.now() + maxSeconds * 1000;
   let next = 0;
@@ -275,18 +328,31 @@ async function settled(stack: LocalStack, apiUrl: string): Promise<Memory> {
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'bench', freshDatabase: true, overrides: ISOLATION, say: (l) => console.log(`[bench-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'bench',
+    freshDatabase: true,
+    overrides: ISOLATION,
+    say: (l) => console.log(`[bench-stack] ${l}`),
+  });
   process.on('SIGINT', () => void stack.stop().then(() => process.exit(130)));
   try {
     await stack.start();
     const port = stack.config.api.port;
     const apiUrl = `http://127.0.0.1:${port}`;
     const token = await adminToken(stack);
-    const doc = (await (await fetch(`${apiUrl}/api/openapi.json`, { headers: { authorization: `Bearer ${token}` } })).json()) as OpenApi;
+    const doc = (await (
+      await fetch(`${apiUrl}/api/openapi.json`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as OpenApi;
     const ops = operations(doc);
     const secret = stack.config.secrets.sipJwtSecret;
-    const tokens = await Promise.all(Array.from({ length: TOKENS }, (_, i) => mintToken({ role: 'admin', secret, ttlSeconds: 3600, subject: `soak-${i}` })));
-    console.log(`\nbench/api-soak: ${ops.length} operations, ${REQUESTS} hostile requests, ${CONCURRENCY} at a time, from random 127.x.y.z\n`);
+    const tokens = await Promise.all(
+      Array.from({ length: TOKENS }, (_, i) =>
+        mintToken({ role: 'admin', secret, ttlSeconds: 3600, subject: `soak-${i}` }),
+      ),
+    );
+    console.log(
+      `\nbench/api-soak: ${ops.length} operations, ${REQUESTS} hostile requests, ${CONCURRENCY} at a time, from random 127.x.y.z\n`,
+    );
 
     await load(port, ops, tokens, WARMUP, MAX_SECONDS);
     await sleep(5000);
@@ -297,19 +363,30 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - started) / 1000;
     // What the process holds while the limiter's window is still open (its per-source state is live).
     const loaded = await settled(stack, apiUrl);
-    console.log(`sent ${[...statuses.values()].reduce((a, b) => a + b, 0)} in ${seconds.toFixed(0)} s; after a full GC at the end of the load: heap ${mb(loaded.heapUsed)}, RSS ${mb(loaded.rss)}`);
+    console.log(
+      `sent ${[...statuses.values()].reduce((a, b) => a + b, 0)} in ${seconds.toFixed(0)} s; after a full GC at the end of the load: heap ${mb(loaded.heapUsed)}, RSS ${mb(loaded.rss)}`,
+    );
     console.log(`idling ${IDLE_SECONDS} s ...`);
     await sleep(IDLE_SECONDS * 1000);
     const after = await settled(stack, apiUrl);
 
-    const answers = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s === 0 ? 'no answer' : s}: ${n}`).join(', ');
+    const answers = [...statuses]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s === 0 ? 'no answer' : s}: ${n}`)
+      .join(', ');
     const errors5xx = [...statuses].filter(([s]) => s >= 500).reduce((a, [, n]) => a + n, 0);
     console.log('\ncontrol-plane memory, after a full GC');
-    console.log(`  heap used   before ${mb(before.heapUsed).padStart(9)}   after ${mb(after.heapUsed).padStart(9)}   ratio ${(after.heapUsed / before.heapUsed).toFixed(2)}`);
-    console.log(`  RSS         before ${mb(before.rss).padStart(9)}   after ${mb(after.rss).padStart(9)}   ratio ${(after.rss / before.rss).toFixed(2)}`);
+    console.log(
+      `  heap used   before ${mb(before.heapUsed).padStart(9)}   after ${mb(after.heapUsed).padStart(9)}   ratio ${(after.heapUsed / before.heapUsed).toFixed(2)}`,
+    );
+    console.log(
+      `  RSS         before ${mb(before.rss).padStart(9)}   after ${mb(after.rss).padStart(9)}   ratio ${(after.rss / before.rss).toFixed(2)}`,
+    );
     console.log(`  /metrics series  before ${before.series}   after ${after.series}`);
     console.log(`answers: ${answers}`);
-    console.log(`refusals counted (http_requests_rejected_total): ${[...after.rejected].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    console.log(
+      `refusals counted (http_requests_rejected_total): ${[...after.rejected].map(([c, n]) => `${c} ${n}`).join(', ')}`,
+    );
     if (errors5xx > 0) {
       console.log(`FAIL: ${errors5xx} answers were 5xx`);
       process.exitCode = 1;

@@ -152,7 +152,10 @@ function naiveFindPitch(history: Float64Array): number {
 class NaiveDftBank {
   private readonly buffer = new Float64Array(256);
   private filled = 0;
-  private static readonly HANN = Float64Array.from({ length: 256 }, (_, m) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (m + 0.5)) / 256));
+  private static readonly HANN = Float64Array.from(
+    { length: 256 },
+    (_, m) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (m + 0.5)) / 256),
+  );
   private static readonly FREQUENCIES = [697, 770, 852, 941, 1209, 1336, 1477, 1633];
 
   process(frame: Int16Array): number {
@@ -184,7 +187,8 @@ class NaiveDftBank {
   const all = Int16Array.from({ length: 65536 }, (_, i) => i - 32768);
   const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
   if (naiveUlawEncode(all).some((c, i) => c !== encodeUlaw(all)[i])) throw new Error('naive μ-law encoder disagrees');
-  if (naiveUlawDecode(codes).some((v, i) => v !== decodeUlaw(codes)[i])) throw new Error('naive μ-law decoder disagrees');
+  if (naiveUlawDecode(codes).some((v, i) => v !== decodeUlaw(codes)[i]))
+    throw new Error('naive μ-law decoder disagrees');
   const up = new Upsampler2x().process(speech.subarray(0, 8000));
   const naiveUp = naiveUpsample(new NaiveFir(), speech.subarray(0, 8000));
   if (up.some((v, i) => Math.abs(v - (naiveUp[i] as number)) > 1)) throw new Error('naive upsampler disagrees');
@@ -208,14 +212,18 @@ const rows: Row[] = [];
   const up = new Upsampler2x();
   const fir = new NaiveFir();
   const ns = time((i) => (sink += up.process(decodeUlaw(ulawFrames[i % FRAME_COUNT] as Uint8Array))[5] as number));
-  const baseline = time((i) => (sink += naiveUpsample(fir, naiveUlawDecode(ulawFrames[i % FRAME_COUNT] as Uint8Array))[5] as number));
+  const baseline = time(
+    (i) => (sink += naiveUpsample(fir, naiveUlawDecode(ulawFrames[i % FRAME_COUNT] as Uint8Array))[5] as number),
+  );
   rows.push({ stage: 'RTP in: μ-law decode + 8→16 kHz', ns, baseline, inCallTotal: true });
 }
 {
   const down = new Downsampler2x();
   const fir = new NaiveFir();
   const ns = time((i) => (sink += encodeUlaw(down.process(frames16k[i % FRAME_COUNT] as Int16Array))[5] as number));
-  const baseline = time((i) => (sink += naiveUlawEncode(naiveDownsample(fir, frames16k[i % FRAME_COUNT] as Int16Array))[5] as number));
+  const baseline = time(
+    (i) => (sink += naiveUlawEncode(naiveDownsample(fir, frames16k[i % FRAME_COUNT] as Int16Array))[5] as number),
+  );
   rows.push({ stage: 'RTP out: 16→8 kHz + μ-law encode', ns, baseline, inCallTotal: true });
 }
 {
@@ -226,7 +234,9 @@ const rows: Row[] = [];
 {
   // One lost frame after four good ones: the lost frame starts an erasure (pitch search + OLA).
   const plc = new G711Plc();
-  const pattern = time((i) => (sink += (i % 5 === 4 ? plc.lost() : plc.good(frames8k[i % FRAME_COUNT] as Int16Array))[3] as number));
+  const pattern = time(
+    (i) => (sink += (i % 5 === 4 ? plc.lost() : plc.good(frames8k[i % FRAME_COUNT] as Int16Array))[3] as number),
+  );
   const good = new G711Plc();
   const goodOnly = time((i) => (sink += good.good(frames8k[i % FRAME_COUNT] as Int16Array)[3] as number));
   const history = Float64Array.from(speech.subarray(48000, 48390));
@@ -242,12 +252,20 @@ const rows: Row[] = [];
   const baseline = time((i) => (sink += naive.process(frames8k[i % FRAME_COUNT] as Int16Array)));
   rows.push({ stage: 'DTMF in-band: speech', ns, baseline, inCallTotal: true });
   const quiet = new InbandDtmfDetector();
-  rows.push({ stage: 'DTMF in-band: silence (gated)', ns: time(() => (sink += quiet.process(silentFrame).length)), inCallTotal: false });
+  rows.push({
+    stage: 'DTMF in-band: silence (gated)',
+    ns: time(() => (sink += quiet.process(silentFrame).length)),
+    inCallTotal: false,
+  });
 }
 
 const fmt = (ns: number): string => (ns / 1000).toFixed(2).padStart(9);
-console.log(`DSP CPU time per 20 ms frame, ${FRAMES} frames of real speech per figure (Node ${process.version}, ${process.arch}, load average ${loadavg()[0]?.toFixed(1)})\n`);
-console.log(`${'stage'.padEnd(36)} ${'µs/frame'.padStart(9)} ${'% core'.padStart(7)} ${'naive µs'.padStart(9)} ${'speed-up'.padStart(8)}`);
+console.log(
+  `DSP CPU time per 20 ms frame, ${FRAMES} frames of real speech per figure (Node ${process.version}, ${process.arch}, load average ${loadavg()[0]?.toFixed(1)})\n`,
+);
+console.log(
+  `${'stage'.padEnd(36)} ${'µs/frame'.padStart(9)} ${'% core'.padStart(7)} ${'naive µs'.padStart(9)} ${'speed-up'.padStart(8)}`,
+);
 for (const r of rows) {
   const share = ((100 * r.ns) / FRAME_NS).toFixed(3).padStart(7);
   const base = r.baseline === undefined ? ''.padStart(9) : fmt(r.baseline);

@@ -60,8 +60,29 @@ import { REPO_ROOT } from '../scripts/stack/env';
 import { LocalStack } from '../scripts/stack/supervisor';
 import { G711A_PCAP, startSipp, uacMediaScenario, type RunningSipp, type SippRun } from '../tests/support/sipp';
 import { benchApi, sleep, summarise } from './support/load';
-import { DeviationHistogram, FRAME_MS, MediaPeer, PeerDriver, speechFrames, type PeerCounters } from './support/media-peers';
-import { delta, histogramQuantiles, machineCpu, processCpuMs, processTable, processTreeSchedTimes, processTreesCpuMs, schedShare, scrape, type HistogramQuantiles, type MachineCpu, type SchedTimes, type Scrape } from './support/media-probes';
+import {
+  DeviationHistogram,
+  FRAME_MS,
+  MediaPeer,
+  PeerDriver,
+  speechFrames,
+  type PeerCounters,
+} from './support/media-peers';
+import {
+  delta,
+  histogramQuantiles,
+  machineCpu,
+  processCpuMs,
+  processTable,
+  processTreeSchedTimes,
+  processTreesCpuMs,
+  schedShare,
+  scrape,
+  type HistogramQuantiles,
+  type MachineCpu,
+  type SchedTimes,
+  type Scrape,
+} from './support/media-probes';
 import { SippTraceFollower } from './support/media-trace';
 
 const env = (name: string, fallback: number): number => {
@@ -131,7 +152,13 @@ function cpuSnapshot(stack: LocalStack, sipp: RunningSipp): CpuSnapshot {
   const roots: Record<string, number | undefined> = { sipp: sipp.pid };
   for (const name of PROCESSES) roots[name] = stack.pidOf(name);
   const table = processTable();
-  return { atMs: performance.now(), trees: processTreesCpuMs(roots, table), bench: processCpuMs(process.pid), machine: machineCpu(), gatewaySched: processTreeSchedTimes(stack.pidOf('media-gateway'), table) };
+  return {
+    atMs: performance.now(),
+    trees: processTreesCpuMs(roots, table),
+    bench: processCpuMs(process.pid),
+    machine: machineCpu(),
+    gatewaySched: processTreeSchedTimes(stack.pidOf('media-gateway'), table),
+  };
 }
 
 /** CPU over a window, in % of one core, per process; `other` is everything else on the machine. */
@@ -213,7 +240,11 @@ interface StepResult {
 }
 
 /** Mutable handles of the step in progress, for the SIGINT path. */
-const live: { sipp: RunningSipp | null; driver: PeerDriver | null; peers: MediaPeer[] } = { sipp: null, driver: null, peers: [] };
+const live: { sipp: RunningSipp | null; driver: PeerDriver | null; peers: MediaPeer[] } = {
+  sipp: null,
+  driver: null,
+  peers: [],
+};
 
 function closeStep(): void {
   live.driver?.stop();
@@ -300,10 +331,14 @@ async function runStep(stack: LocalStack, calls: number, metricsUrl: string): Pr
 
   let result: StepResult;
   try {
-    const allUp = await waitFor(() => up >= calls || run !== null || [...follower.calls.values()].some((c) => c.failedWith !== undefined), setupBudgetMs);
+    const allUp = await waitFor(
+      () => up >= calls || run !== null || [...follower.calls.values()].some((c) => c.failedWith !== undefined),
+      setupBudgetMs,
+    );
     const setupSeconds = (Date.now() - startedAt) / 1000;
     const refused = [...follower.calls.values()].filter((c) => c.failedWith !== undefined);
-    if (refused.length > 0) failures.push(`${refused.length} call(s) refused (${[...new Set(refused.map((c) => c.failedWith))].join(', ')})`);
+    if (refused.length > 0)
+      failures.push(`${refused.length} call(s) refused (${[...new Set(refused.map((c) => c.failedWith))].join(', ')})`);
     if (!allUp || up < calls) failures.push(`${up}/${calls} calls answered after ${setupSeconds.toFixed(0)} s`);
 
     let cpu: CpuShare | null = null;
@@ -339,10 +374,13 @@ async function runStep(stack: LocalStack, calls: number, metricsUrl: string): Pr
       rtpToWs = histogramQuantiles(m0, m1, 'gateway_bridge_latency_rtp_to_ws_ms');
       wsToRtp = histogramQuantiles(m0, m1, 'gateway_bridge_latency_ws_to_rtp_ms');
       loopLagP99Ms = (m1.get('gateway_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000;
-      const gcSeconds = [...m1.keys()].filter((k) => k.startsWith('gateway_nodejs_gc_duration_seconds_sum')).reduce((sum, k) => sum + delta(m0, m1, k), 0);
+      const gcSeconds = [...m1.keys()]
+        .filter((k) => k.startsWith('gateway_nodejs_gc_duration_seconds_sum'))
+        .reduce((sum, k) => sum + delta(m0, m1, k), 0);
       gcMsPerSecond = (gcSeconds * 1000) / WINDOW_SECONDS;
       const active1 = m1.get('gateway_active_ai_calls') ?? 0;
-      if (active0 < calls || active1 < calls) failures.push(`gateway had ${active0} → ${active1} active AI calls in the window`);
+      if (active0 < calls || active1 < calls)
+        failures.push(`gateway had ${active0} → ${active1} active AI calls in the window`);
       if (droppedInWindow > 0) failures.push(`${droppedInWindow} call(s) hung up by the far end in the window`);
 
       let starved = 0;
@@ -435,16 +473,31 @@ function cpuLine(c: CpuShare): string {
 }
 
 function printStep(r: StepResult): void {
-  console.log(`\nN = ${r.calls}: ${r.up}/${r.calls} calls up in ${r.setupSeconds.toFixed(1)} s; load average ${r.load.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nN = ${r.calls}: ${r.up}/${r.calls} calls up in ${r.setupSeconds.toFixed(1)} s; load average ${r.load.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   if (r.cpu) {
-    console.log(`  loss     echoed speech ${r.echoed}/${r.sent} frames (${pct(r.e2eLoss)} lost)   RTP at the callers ${r.rtpReceived}/${r.rtpDue} due (${pct(r.rtpLoss)} missing, ${r.rtpSequenceGaps} sequence gaps)`);
-    console.log(`           gateway jitter buffer concealed ${r.gatewayLost}/${r.gatewayIn} caller frames over the whole calls (${pct(r.gatewayLoss)})`);
-    console.log(`  latency  RTP in → WS out ${quantiles(r.rtpToWs)}   WS in → RTP out ${quantiles(r.wsToRtp)}${r.wsToRtpWholeCalls ? ' over the whole calls' : ''}`);
-    console.log(`  pacing   |inter-arrival − 20 ms| p50 ${ms(r.jitterP50)} p99 ${ms(r.jitterP99)} (${r.jitterCount} packets); bench sends late > 5 ms: ${r.benchLateSlots} slots (max ${ms(r.benchMaxLateMs)})`);
+    console.log(
+      `  loss     echoed speech ${r.echoed}/${r.sent} frames (${pct(r.e2eLoss)} lost)   RTP at the callers ${r.rtpReceived}/${r.rtpDue} due (${pct(r.rtpLoss)} missing, ${r.rtpSequenceGaps} sequence gaps)`,
+    );
+    console.log(
+      `           gateway jitter buffer concealed ${r.gatewayLost}/${r.gatewayIn} caller frames over the whole calls (${pct(r.gatewayLoss)})`,
+    );
+    console.log(
+      `  latency  RTP in → WS out ${quantiles(r.rtpToWs)}   WS in → RTP out ${quantiles(r.wsToRtp)}${r.wsToRtpWholeCalls ? ' over the whole calls' : ''}`,
+    );
+    console.log(
+      `  pacing   |inter-arrival − 20 ms| p50 ${ms(r.jitterP50)} p99 ${ms(r.jitterP99)} (${r.jitterCount} packets); bench sends late > 5 ms: ${r.benchLateSlots} slots (max ${ms(r.benchMaxLateMs)})`,
+    );
     console.log(`  CPU      ${cpuLine(r.cpu)}`);
-    console.log(`           gateway ${r.gatewayCpuPerCallSecond.toFixed(3)} ms CPU per call-second; gateway event-loop lag p99 ${ms(r.loopLagP99Ms)}, GC ${r.gcMsPerSecond.toFixed(1)} ms/s`);
+    console.log(
+      `           gateway ${r.gatewayCpuPerCallSecond.toFixed(3)} ms CPU per call-second; gateway event-loop lag p99 ${ms(r.loopLagP99Ms)}, GC ${r.gcMsPerSecond.toFixed(1)} ms/s`,
+    );
     const loops = r.cpu.gatewayLoops;
-    if (loops.threads > 0) console.log(`           gateway event loops (${loops.threads}): on a core ${loops.runPct.toFixed(0)} %, waiting runnable for one ${loops.waitPct.toFixed(0)} % of the window`);
+    if (loops.threads > 0)
+      console.log(
+        `           gateway event loops (${loops.threads}): on a core ${loops.runPct.toFixed(0)} %, waiting runnable for one ${loops.waitPct.toFixed(0)} % of the window`,
+      );
   }
   console.log(`  verdict  ${r.held ? `held ${WINDOW_SECONDS} s` : `failed: ${r.failures.join('; ')}`}`);
 }
@@ -472,12 +525,17 @@ function limitingFactor(r: StepResult, cost: StepResult | undefined): string {
     findings.push(
       `the media gateway's event loop fell behind its 20 ms clock (${pct(r.rtpLoss)} of frames never sent, event-loop lag p99 ${ms(r.loopLagP99Ms)}, ` +
         `GC ${r.gcMsPerSecond.toFixed(0)} ms/s) at ${gateway.toFixed(0)} % of a core, ${r.gatewayCpuPerCallSecond.toFixed(2)} ms CPU per call-second` +
-        (c.gatewayLoops.threads > 0 ? `; each event loop waited runnable for a core ${c.gatewayLoops.waitPct.toFixed(0)} % of the time and ran ${c.gatewayLoops.runPct.toFixed(0)} %` : ''),
+        (c.gatewayLoops.threads > 0
+          ? `; each event loop waited runnable for a core ${c.gatewayLoops.waitPct.toFixed(0)} % of the time and ran ${c.gatewayLoops.runPct.toFixed(0)} %`
+          : ''),
     );
   }
   if (cost) {
     const need = (r.calls * cost.gatewayCpuPerCallSecond) / 10 / GATEWAY_WORKERS;
-    if (need >= 85) findings.push(`at ${cost.gatewayCpuPerCallSecond.toFixed(2)} ms per call-second (N = ${cost.calls}) ${r.calls} calls need ≈ ${need.toFixed(0)} % of a core for each of the gateway's ${GATEWAY_WORKERS} replicas`);
+    if (need >= 85)
+      findings.push(
+        `at ${cost.gatewayCpuPerCallSecond.toFixed(2)} ms per call-second (N = ${cost.calls}) ${r.calls} calls need ≈ ${need.toFixed(0)} % of a core for each of the gateway's ${GATEWAY_WORKERS} replicas`,
+      );
   }
   const single: Array<[string, string]> = [
     ['demo-agent', 'the demo agent (one Node.js event loop)'],
@@ -494,12 +552,17 @@ function limitingFactor(r: StepResult, cost: StepResult | undefined): string {
     .join(', ');
   findings.push(`machine ${c.machine.toFixed(0)} % of 200 % busy (${top})`);
   // The driver runs 4 slots per 20 ms; more than 1 % of them late means the callers' own timing was off too.
-  if (r.benchLateSlots > 0.01 * WINDOW_SECONDS * 200) findings.push(`the bench's callers were late too (${r.benchLateSlots} send slots > 5 ms, max ${ms(r.benchMaxLateMs)})`);
+  if (r.benchLateSlots > 0.01 * WINDOW_SECONDS * 200)
+    findings.push(
+      `the bench's callers were late too (${r.benchLateSlots} send slots > 5 ms, max ${ms(r.benchMaxLateMs)})`,
+    );
   return findings.join('; ');
 }
 
 function printSummary(steps: readonly StepResult[]): void {
-  console.log('\n   calls  held  echo loss   RTP loss  gw concealed  gw CPU ms/call-s  RTP→WS p50/p99    WS→RTP p50/p99    pacing p50/p99   CPU machine/outside the stack  load');
+  console.log(
+    '\n   calls  held  echo loss   RTP loss  gw concealed  gw CPU ms/call-s  RTP→WS p50/p99    WS→RTP p50/p99    pacing p50/p99   CPU machine/outside the stack  load',
+  );
   for (const r of [...steps].sort((a, b) => a.calls - b.calls)) {
     const lat = (q: HistogramQuantiles): string => `${ms(q.p50)}/${ms(q.p99)}`.padEnd(18);
     console.log(
@@ -515,11 +578,19 @@ function printSummary(steps: readonly StepResult[]): void {
   if (!best) {
     console.log(`No step held: ${failed ? failed.failures.join('; ') : 'nothing ran'}`);
   } else {
-    console.log(`Largest number of simultaneous full-duplex AI calls held ${WINDOW_SECONDS} s with < 0.1 % frames lost: ${best.calls}`);
-    console.log(`  gateway CPU per call-second:     ${best.gatewayCpuPerCallSecond.toFixed(3)} ms (${(best.gatewayCpuPerCallSecond / 10).toFixed(2)} % of a core per call)`);
+    console.log(
+      `Largest number of simultaneous full-duplex AI calls held ${WINDOW_SECONDS} s with < 0.1 % frames lost: ${best.calls}`,
+    );
+    console.log(
+      `  gateway CPU per call-second:     ${best.gatewayCpuPerCallSecond.toFixed(3)} ms (${(best.gatewayCpuPerCallSecond / 10).toFixed(2)} % of a core per call)`,
+    );
     console.log(`  bridge latency RTP in → WS out:  ${quantiles(best.rtpToWs)}`);
-    console.log(`  bridge latency WS in → RTP out:  ${quantiles(best.wsToRtp)}${best.wsToRtpWholeCalls ? ' (first audio of each utterance; over the whole calls)' : ''}`);
-    console.log(`  outbound pacing jitter:          p50 ${ms(best.jitterP50)} p99 ${ms(best.jitterP99)} (|inter-arrival − 20 ms| at the callers)`);
+    console.log(
+      `  bridge latency WS in → RTP out:  ${quantiles(best.wsToRtp)}${best.wsToRtpWholeCalls ? ' (first audio of each utterance; over the whole calls)' : ''}`,
+    );
+    console.log(
+      `  outbound pacing jitter:          p50 ${ms(best.jitterP50)} p99 ${ms(best.jitterP99)} (|inter-arrival − 20 ms| at the callers)`,
+    );
   }
   const cost = gatewayCost(steps);
   if (cost) {
@@ -528,9 +599,19 @@ function printSummary(steps: readonly StepResult[]): void {
         `at ≈ ${Math.floor((GATEWAY_WORKERS * 1000) / cost.gatewayCpuPerCallSecond)} calls even with a core to each`,
     );
   }
-  if (failed) console.log(`  limit at N = ${failed.calls}: ${failed.failures.join('; ')}\n  what limits it: ${limitingFactor(failed, cost)}`);
-  else if (best) console.log(`  not reached by N = ${best.calls} (the cap, BENCH_MAX_CALLS); busiest at that N: ${limitingFactor(best, cost)}`);
-  console.log(`  (one 2-core machine shared by the callers, SIPp, Kamailio, rtpengine, the gateway, the demo agent and whatever else runs on it; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  if (failed)
+    console.log(
+      `  limit at N = ${failed.calls}: ${failed.failures.join('; ')}\n  what limits it: ${limitingFactor(failed, cost)}`,
+    );
+  else if (best)
+    console.log(
+      `  not reached by N = ${best.calls} (the cap, BENCH_MAX_CALLS); busiest at that N: ${limitingFactor(best, cost)}`,
+    );
+  console.log(
+    `  (one 2-core machine shared by the callers, SIPp, Kamailio, rtpengine, the gateway, the demo agent and whatever else runs on it; load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
 }
 
 /** Granularity of the search once a step has failed. */
@@ -547,7 +628,10 @@ function nextCalls(steps: readonly StepResult[]): number | null {
   const failed = steps.filter((r) => !r.held).map((r) => r.calls);
   const best = held.length > 0 ? Math.max(...held) : 0;
   const above = failed.filter((n) => n > best);
-  if (above.length === 0) return best + STEP_CALLS <= MAX_CALLS && !steps.some((r) => r.calls === best + STEP_CALLS) ? best + STEP_CALLS : null;
+  if (above.length === 0)
+    return best + STEP_CALLS <= MAX_CALLS && !steps.some((r) => r.calls === best + STEP_CALLS)
+      ? best + STEP_CALLS
+      : null;
   const limit = Math.min(...above);
   if (held.length === 0) return limit - RESOLUTION > 0 ? limit - RESOLUTION : null;
   if (limit - best <= RESOLUTION) return null;
@@ -555,7 +639,12 @@ function nextCalls(steps: readonly StepResult[]): number | null {
 }
 
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'bench', freshDatabase: true, overrides: ISOLATION, say: (l) => console.log(`[bench-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'bench',
+    freshDatabase: true,
+    overrides: ISOLATION,
+    say: (l) => console.log(`[bench-stack] ${l}`),
+  });
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -578,21 +667,34 @@ async function main(): Promise<void> {
   try {
     await stack.start();
     await benchApi(stack, 'POST', '/api/sip-users/', { ...USER, max_concurrent_calls: 1000 });
-    await benchApi(stack, 'POST', '/api/numbers/', { number: NUMBER, route_type: 'ai', ai_dialect: DIALECT, ai_options: { mode: 'echo' }, description: 'bench/media: echo' });
+    await benchApi(stack, 'POST', '/api/numbers/', {
+      number: NUMBER,
+      route_type: 'ai',
+      ai_dialect: DIALECT,
+      ai_options: { mode: 'echo' },
+      description: 'bench/media: echo',
+    });
     const metricsUrl = `http://127.0.0.1:${stack.config.gateway.httpPort}/metrics`;
     console.log(
       `\nbench/media: ${FIXED_CALLS !== null ? `${FIXED_CALLS} calls` : `from ${FIRST_CALLS} calls, +${STEP_CALLS} while it holds, up to ${MAX_CALLS}`}, ${RATE} calls/s, ` +
-        `${WINDOW_SECONDS} s window, ${DIALECT} dialect, demo agent in echo mode; ${stack.config.relay.kind} userspace; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        `${WINDOW_SECONDS} s window, ${DIALECT} dialect, demo agent in echo mode; ${stack.config.relay.kind} userspace; load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
     );
     const steps: StepResult[] = [];
-    for (let n: number | null = FIXED_CALLS ?? FIRST_CALLS; n !== null; n = FIXED_CALLS !== null ? null : nextCalls(steps)) {
+    for (
+      let n: number | null = FIXED_CALLS ?? FIRST_CALLS;
+      n !== null;
+      n = FIXED_CALLS !== null ? null : nextCalls(steps)
+    ) {
       const r = await runStep(stack, n, metricsUrl);
       steps.push(r);
       printStep(r);
       await sleep(3000);
     }
     printSummary(steps);
-    if (!steps.some((r) => r.held && r.calls >= Math.min(FIRST_CALLS, FIXED_CALLS ?? FIRST_CALLS))) process.exitCode = 1;
+    if (!steps.some((r) => r.held && r.calls >= Math.min(FIRST_CALLS, FIXED_CALLS ?? FIRST_CALLS)))
+      process.exitCode = 1;
   } finally {
     await stop();
   }

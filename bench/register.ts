@@ -27,7 +27,9 @@ import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type Step
 import { processTable, processTreesCpuMs, type ProcessTable } from './support/media-probes';
 
 const STEP_SECONDS = Number(process.env['BENCH_STEP_SECONDS'] ?? 10);
-const RATES = (process.env['BENCH_RATES'] ?? '500,1000,2000,2500,3000,3250,3500,3750,4000,4500,5000,6000').split(',').map(Number);
+const RATES = (process.env['BENCH_RATES'] ?? '500,1000,2000,2500,3000,3250,3500,3750,4000,4500,5000,6000')
+  .split(',')
+  .map(Number);
 const SIPP_PROCESSES = Number(process.env['BENCH_SIPP'] ?? 4);
 const BASELINE_PORT = 35070;
 
@@ -61,7 +63,14 @@ function cpuSnapshot(roots: CpuRoots, database: string, sippPids: readonly numbe
 }
 
 /** One step: `rate` registrations per second for STEP_SECONDS, split over the SIPp processes. */
-async function step(address: string, users: readonly BenchUser[], domain: string, rate: number, roots: CpuRoots, database: string): Promise<StepResult> {
+async function step(
+  address: string,
+  users: readonly BenchUser[],
+  domain: string,
+  rate: number,
+  roots: CpuRoots,
+  database: string,
+): Promise<StepResult> {
   const scenario = registerScenario({ first: 401, final: 200, expires: 600 });
   const perProcess = rate / users.length;
   const calls = Math.round(perProcess * STEP_SECONDS);
@@ -69,19 +78,19 @@ async function step(address: string, users: readonly BenchUser[], domain: string
   const before = cpuSnapshot(roots, database);
   const sipps = await Promise.all(
     users.map(async (u) =>
-        startSipp({
-          scenario,
-          remote: address,
-          keys: { user: u.username, domain },
-          auth: { user: u.username, password: u.password },
-          calls,
-          // -r with -rp 10000 ms: an integer count per 10 s carries fractional rates.
-          rate: Math.max(1, Math.round(perProcess * 10)),
-          ratePeriodMs: 10_000,
-          limit: Math.max(50, Math.round(perProcess)),
-          timeoutSeconds: STEP_SECONDS + 15,
-          traceMessages: false,
-        }),
+      startSipp({
+        scenario,
+        remote: address,
+        keys: { user: u.username, domain },
+        auth: { user: u.username, password: u.password },
+        calls,
+        // -r with -rp 10000 ms: an integer count per 10 s carries fractional rates.
+        rate: Math.max(1, Math.round(perProcess * 10)),
+        ratePeriodMs: 10_000,
+        limit: Math.max(50, Math.round(perProcess)),
+        timeoutSeconds: STEP_SECONDS + 15,
+        traceMessages: false,
+      }),
     ),
   );
   // SIPp's own CPU is read just before each exits: once gone, /proc no longer has it.
@@ -99,15 +108,22 @@ async function step(address: string, users: readonly BenchUser[], domain: string
   const after = cpuSnapshot(roots, database);
   after['sipp'] = [...sippCpu.values()].reduce((a, b) => a + b, 0);
   const result = summarise(rate, calls, runs, seconds);
-  const per1000 = (name: string): string => (((after[name] ?? 0) - (before[name] ?? 0)) / Math.max(1, result.successful) * 1000).toFixed(0);
+  const per1000 = (name: string): string =>
+    ((((after[name] ?? 0) - (before[name] ?? 0)) / Math.max(1, result.successful)) * 1000).toFixed(0);
   console.log(
-    `            CPU ms per 1,000 REGISTERs: ${Object.keys(after).map((n) => `${n} ${per1000(n)}`).join(', ')}`,
+    `            CPU ms per 1,000 REGISTERs: ${Object.keys(after)
+      .map((n) => `${n} ${per1000(n)}`)
+      .join(', ')}`,
   );
   return result;
 }
 
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'bench', freshDatabase: true, say: (l) => console.log(`[bench-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'bench',
+    freshDatabase: true,
+    say: (l) => console.log(`[bench-stack] ${l}`),
+  });
   let baseline: SupervisedChild | null = null;
   const stop = async (): Promise<void> => {
     await baseline?.stop();
@@ -116,18 +132,34 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
     await stack.start();
-    const users = Array.from({ length: SIPP_PROCESSES }, (_, i) => ({ username: `bench${i}`, password: `bench-password-${i}-x` }));
+    const users = Array.from({ length: SIPP_PROCESSES }, (_, i) => ({
+      username: `bench${i}`,
+      password: `bench-password-${i}-x`,
+    }));
     await benchApi(stack, 'POST', '/api/sip-users/bulk-create', { users });
-    baseline = await startBaselineKamailio(stack, 'baseline-auth', 'kamailio-auth.cfg', BASELINE_PORT, { DB_URL: kamailioDbUrl(stack.config.databaseUrl) });
+    baseline = await startBaselineKamailio(stack, 'baseline-auth', 'kamailio-auth.cfg', BASELINE_PORT, {
+      DB_URL: kamailioDbUrl(stack.config.databaseUrl),
+    });
     const domain = stack.config.sip.domain;
-    console.log(`\nbench/register: ${STEP_SECONDS} s steps, ${SIPP_PROCESSES} SIPp processes, Kamailio children ${stack.config.kamailio.children}, one 2-core machine\n`);
+    console.log(
+      `\nbench/register: ${STEP_SECONDS} s steps, ${SIPP_PROCESSES} SIPp processes, Kamailio children ${stack.config.kamailio.children}, one 2-core machine\n`,
+    );
     const database = new URL(stack.config.databaseUrl).pathname.slice(1);
-    const productRoots: CpuRoots = () => ({ kamailio: stack.pidOf('kamailio'), 'control-plane': stack.pidOf('control-plane') });
+    const productRoots: CpuRoots = () => ({
+      kamailio: stack.pidOf('kamailio'),
+      'control-plane': stack.pidOf('control-plane'),
+    });
     const baselineRoots: CpuRoots = () => ({ kamailio: baseline?.pid });
     const ramps = await rampsInterleaved(
       [
-        { name: 'product', step: (rate) => step(`127.0.0.1:${stack.config.sip.port}`, users, domain, rate, productRoots, database) },
-        { name: 'baseline', step: (rate) => step(`127.0.0.1:${BASELINE_PORT}`, users, domain, rate, baselineRoots, database) },
+        {
+          name: 'product',
+          step: (rate) => step(`127.0.0.1:${stack.config.sip.port}`, users, domain, rate, productRoots, database),
+        },
+        {
+          name: 'baseline',
+          step: (rate) => step(`127.0.0.1:${BASELINE_PORT}`, users, domain, rate, baselineRoots, database),
+        },
       ],
       RATES,
       STEP_SECONDS,

@@ -31,28 +31,35 @@ interface BenchUser {
   readonly password: string;
 }
 
-async function step(address: string, users: readonly BenchUser[], domain: string, authenticate: boolean, rate: number): Promise<StepResult> {
+async function step(
+  address: string,
+  users: readonly BenchUser[],
+  domain: string,
+  authenticate: boolean,
+  rate: number,
+): Promise<StepResult> {
   const scenario = uacInviteScenario({ expect: 200, authenticate, holdMs: HOLD_MS, measureSetup: true });
   const perProcess = rate / users.length;
   const calls = Math.round(perProcess * STEP_SECONDS);
   const started = Date.now();
   const runs = await Promise.all(
-    users.map(async (u) =>
-      (
-        await startSipp({
-          scenario,
-          remote: address,
-          keys: { user: u.username, callee: DIALLED, domain },
-          auth: authenticate ? { user: u.username, password: u.password } : undefined,
-          calls,
-          rate: Math.max(1, Math.round(perProcess * 10)),
-          ratePeriodMs: 10_000,
-          limit: Math.max(50, Math.round(perProcess * 4)),
-          timeoutSeconds: STEP_SECONDS + 20,
-          traceMessages: false,
-          rtt: true,
-        })
-      ).done,
+    users.map(
+      async (u) =>
+        (
+          await startSipp({
+            scenario,
+            remote: address,
+            keys: { user: u.username, callee: DIALLED, domain },
+            auth: authenticate ? { user: u.username, password: u.password } : undefined,
+            calls,
+            rate: Math.max(1, Math.round(perProcess * 10)),
+            ratePeriodMs: 10_000,
+            limit: Math.max(50, Math.round(perProcess * 4)),
+            timeoutSeconds: STEP_SECONDS + 20,
+            traceMessages: false,
+            rtt: true,
+          })
+        ).done,
     ),
   );
   return summarise(rate, calls, runs, (Date.now() - started) / 1000, HOLD_MS / 1000);
@@ -64,7 +71,11 @@ function describe(r: StepResult | null): string {
 }
 
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'bench', freshDatabase: true, say: (l) => console.log(`[bench-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'bench',
+    freshDatabase: true,
+    say: (l) => console.log(`[bench-stack] ${l}`),
+  });
   let baseline: SupervisedChild | null = null;
   let provider: RunningSipp | null = null;
   const stop = async (): Promise<void> => {
@@ -86,7 +97,11 @@ async function main(): Promise<void> {
       timeoutSeconds: 3600,
       traceMessages: false,
     });
-    const users = Array.from({ length: SIPP_PROCESSES }, (_, i) => ({ username: `caller${i}`, password: `bench-password-${i}-x`, max_concurrent_calls: 1000 }));
+    const users = Array.from({ length: SIPP_PROCESSES }, (_, i) => ({
+      username: `caller${i}`,
+      password: `bench-password-${i}-x`,
+      max_concurrent_calls: 1000,
+    }));
     await benchApi(stack, 'POST', '/api/sip-users/bulk-create', { users });
     await benchApi(stack, 'POST', '/api/trunks/', {
       trunk_id: 'bench_provider',
@@ -100,18 +115,28 @@ async function main(): Promise<void> {
       max_concurrent_calls: 10000,
       calls_per_second_limit: 10000,
     });
-    baseline = await startBaselineKamailio(stack, 'baseline-relay', 'kamailio-relay.cfg', BASELINE_PORT, { TARGET: `${PROVIDER}:${providerPort}` });
+    baseline = await startBaselineKamailio(stack, 'baseline-relay', 'kamailio-relay.cfg', BASELINE_PORT, {
+      TARGET: `${PROVIDER}:${providerPort}`,
+    });
     const domain = stack.config.sip.domain;
-    console.log(`\nbench/routing: ${STEP_SECONDS} s steps, ${SIPP_PROCESSES} SIPp UACs, calls held ${HOLD_MS} ms, Kamailio children ${stack.config.kamailio.children}, one 2-core machine\n`);
-    const product = await ramp('product', RATES, STEP_SECONDS, (rate) => step(`127.0.0.1:${stack.config.sip.port}`, users, domain, true, rate));
-    const bare = await ramp('bare', RATES, STEP_SECONDS, (rate) => step(`127.0.0.1:${BASELINE_PORT}`, users, domain, false, rate));
+    console.log(
+      `\nbench/routing: ${STEP_SECONDS} s steps, ${SIPP_PROCESSES} SIPp UACs, calls held ${HOLD_MS} ms, Kamailio children ${stack.config.kamailio.children}, one 2-core machine\n`,
+    );
+    const product = await ramp('product', RATES, STEP_SECONDS, (rate) =>
+      step(`127.0.0.1:${stack.config.sip.port}`, users, domain, true, rate),
+    );
+    const bare = await ramp('bare', RATES, STEP_SECONDS, (rate) =>
+      step(`127.0.0.1:${BASELINE_PORT}`, users, domain, false, rate),
+    );
 
     const p = product.best?.achieved ?? 0;
     const b = bare.best?.achieved ?? 0;
     console.log('\nCall setups per second sustained with zero failures');
     console.log(`  this product (auth + DB + dialogs + CDRs + trunk routing + rtpengine):  ${describe(product.best)}`);
     console.log(`  bare Kamailio (stateful t_relay only):                                 ${describe(bare.best)}`);
-    console.log(`  ratio product / bare:                                                  ${b > 0 ? (p / b).toFixed(2) : 'n/a'}`);
+    console.log(
+      `  ratio product / bare:                                                  ${b > 0 ? (p / b).toFixed(2) : 'n/a'}`,
+    );
     if (p === 0 || b === 0) process.exitCode = 1;
   } finally {
     await stop();

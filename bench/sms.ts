@@ -31,7 +31,10 @@ import { startSmsBenchProvider, type SmsBenchProvider } from './support/sms-prov
 
 const env = (name: string, fallback: string): string => process.env[name] || fallback;
 const RATES = env('BENCH_RATES', '500,1000,1500,2000,2500,3000').split(',').map(Number);
-const BASELINE_RATES = env('BENCH_BASELINE_RATES', '1000,2000,3000,4000,5000,6000').split(',').map(Number).filter((r) => r > 0);
+const BASELINE_RATES = env('BENCH_BASELINE_RATES', '1000,2000,3000,4000,5000,6000')
+  .split(',')
+  .map(Number)
+  .filter((r) => r > 0);
 const STEP_SECONDS = Number(env('BENCH_STEP_SECONDS', '30'));
 const CONNECTIONS = Number(env('BENCH_CONNECTIONS', '64'));
 const MAX_IN_FLIGHT = Number(env('BENCH_MAX_IN_FLIGHT', '2000'));
@@ -106,7 +109,13 @@ function postgresDelta(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, nu
 function cpuSnapshot(stack: LocalStack, provider: SmsBenchProvider): CpuSnapshot {
   const roots: Record<string, number | undefined> = { 'sipp provider': provider.sipp.pid };
   for (const name of PROCESSES) roots[name] = stack.pidOf(name);
-  return { atMs: performance.now(), trees: processTreesCpuMs(roots), postgres: postgresBackendsCpuMs(), bench: processCpuMs(process.pid), machine: machineCpu() };
+  return {
+    atMs: performance.now(),
+    trees: processTreesCpuMs(roots),
+    postgres: postgresBackendsCpuMs(),
+    bench: processCpuMs(process.pid),
+    machine: machineCpu(),
+  };
 }
 
 /** % of one core per process over a window; `other` is the rest of the machine (other benches, the shared PostgreSQL processes, softirq). */
@@ -125,11 +134,18 @@ function cpuLine(a: CpuSnapshot, b: CpuSnapshot): string {
   parts.push(`postgres backends ${pct(pg).toFixed(0)}%`, `bench (load generator) ${pct(bench).toFixed(0)}%`);
   const busy = b.machine.busyMs - a.machine.busyMs;
   const softirq = b.machine.softirqMs - a.machine.softirqMs;
-  parts.push(`softirq ${pct(softirq).toFixed(0)}%`, `other ${Math.max(0, pct(busy - softirq - ours)).toFixed(0)}%`, `machine ${pct(busy).toFixed(0)}% of 200%`);
+  parts.push(
+    `softirq ${pct(softirq).toFixed(0)}%`,
+    `other ${Math.max(0, pct(busy - softirq - ours)).toFixed(0)}%`,
+    `machine ${pct(busy).toFixed(0)}% of 200%`,
+  );
   return parts.join(', ');
 }
 
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 interface SmsStep {
   readonly rate: number;
@@ -175,7 +191,14 @@ class Receipts {
   }
 }
 
-async function smsStep(stack: LocalStack, provider: SmsBenchProvider, receipts: Receipts, db: Client, token: string, rate: number): Promise<SmsStep> {
+async function smsStep(
+  stack: LocalStack,
+  provider: SmsBenchProvider,
+  receipts: Receipts,
+  db: Client,
+  token: string,
+  rate: number,
+): Promise<SmsStep> {
   const acceptedAt = new Map<string, number>();
   const tag = `r${rate}-${Date.now().toString(36)}`;
   const before = cpuSnapshot(stack, provider);
@@ -191,7 +214,11 @@ async function smsStep(stack: LocalStack, provider: SmsBenchProvider, receipts: 
     call: (i) => ({
       method: 'POST',
       path: '/api/sms/send',
-      body: JSON.stringify({ from_number: FROM, to_number: `+1415555${String(1000 + (i % 9000))}`, message: `bench ${tag} ${i}` }),
+      body: JSON.stringify({
+        from_number: FROM,
+        to_number: `+1415555${String(1000 + (i % 9000))}`,
+        message: `bench ${tag} ${i}`,
+      }),
     }),
     onAnswer: (_i, status, body, at) => {
       if (status !== 202) return;
@@ -237,19 +264,27 @@ async function smsStep(stack: LocalStack, provider: SmsBenchProvider, receipts: 
   // Outcomes are written in batches after the provider answers: wait for them to land (10 s at most).
   let row = { one: 0, total: 0 };
   for (let tries = 0; tries < 100; tries++) {
-    row = (
-      await db.query<{ one: number; total: number }>(
-        "SELECT count(*) FILTER (WHERE status = 'sent' AND attempts = 1)::int AS one, count(*)::int AS total FROM sms_messages WHERE message_id = ANY($1::text[])",
-        [ids],
-      )
-    ).rows[0] ?? row;
+    row =
+      (
+        await db.query<{ one: number; total: number }>(
+          "SELECT count(*) FILTER (WHERE status = 'sent' AND attempts = 1)::int AS one, count(*)::int AS total FROM sms_messages WHERE message_id = ANY($1::text[])",
+          [ids],
+        )
+      ).rows[0] ?? row;
     if (row.one === ids.length) break;
     await sleep(100);
   }
   const accepted = acceptedAt.size;
   const e2eRate = received / Math.max(1e-3, (lastAt - started) / 1000);
   const held =
-    http.answered === http.offered && http.errors === 0 && accepted === http.offered && received === accepted && duplicates === 0 && strays === 0 && row.one === accepted && e2eRate >= 0.95 * rate;
+    http.answered === http.offered &&
+    http.errors === 0 &&
+    accepted === http.offered &&
+    received === accepted &&
+    duplicates === 0 &&
+    strays === 0 &&
+    row.one === accepted &&
+    e2eRate >= 0.95 * rate;
   const step: SmsStep = {
     rate,
     http,
@@ -268,7 +303,10 @@ async function smsStep(stack: LocalStack, provider: SmsBenchProvider, receipts: 
     cpu: `during the load: ${cpuLine(before, cpuLoad)}; until drained (+${(drainedMs / 1000).toFixed(1)} s): ${cpuLine(before, after)}`,
     load: load(),
   };
-  const non202 = Object.entries(http.statuses).filter(([s]) => s !== '202').map(([s, n]) => `${s}×${n}`).join(' ');
+  const non202 = Object.entries(http.statuses)
+    .filter(([s]) => s !== '202')
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
   console.log(
     `  sms      offered ${String(rate).padStart(5)}/s  accepted ${String(accepted).padStart(6)}/${http.offered}${non202 ? ` (${non202})` : ''}${http.errors ? ` errors ${http.errors}` : ''}  ` +
       `received ${received} lost ${step.lost} dup ${duplicates} stray ${strays} one-attempt ${row.one}  e2e ${e2eRate.toFixed(0)}/s  ` +
@@ -288,7 +326,12 @@ interface BaselineStep {
   readonly load: string;
 }
 
-async function baselineStep(stack: LocalStack, provider: SmsBenchProvider, token: string, rate: number): Promise<BaselineStep> {
+async function baselineStep(
+  stack: LocalStack,
+  provider: SmsBenchProvider,
+  token: string,
+  rate: number,
+): Promise<BaselineStep> {
   const before = cpuSnapshot(stack, provider);
   const http = await httpLoad({
     host: stack.config.api.host,
@@ -304,7 +347,15 @@ async function baselineStep(stack: LocalStack, provider: SmsBenchProvider, token
   const ok = http.statuses[200] ?? 0;
   const achieved = ok / http.seconds;
   const held = ok === http.offered && http.errors === 0 && achieved >= 0.95 * rate;
-  const s: BaselineStep = { rate, achieved, p50: percentile(http.latencies, 50), p99: percentile(http.latencies, 99), held, cpu: cpuLine(before, after), load: load() };
+  const s: BaselineStep = {
+    rate,
+    achieved,
+    p50: percentile(http.latencies, 50),
+    p99: percentile(http.latencies, 99),
+    held,
+    cpu: cpuLine(before, after),
+    load: load(),
+  };
   console.log(
     `  baseline offered ${String(rate).padStart(5)}/s  200 ${String(ok).padStart(6)}/${http.offered}${http.errors ? ` errors ${http.errors}` : ''}  achieved ${achieved.toFixed(0)}/s  ` +
       `p50 ${s.p50.toFixed(1)} ms p99 ${s.p99.toFixed(1)} ms  load ${s.load}${held ? '' : '  <- limit'}`,
@@ -314,7 +365,12 @@ async function baselineStep(stack: LocalStack, provider: SmsBenchProvider, token
 }
 
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'bench', freshDatabase: true, overrides: ISOLATION, say: (l) => console.log(`[bench-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'bench',
+    freshDatabase: true,
+    overrides: ISOLATION,
+    say: (l) => console.log(`[bench-stack] ${l}`),
+  });
   let provider: SmsBenchProvider | null = null;
   let receipts: Receipts | null = null;
   let db: Client | null = null;
@@ -359,7 +415,11 @@ async function main(): Promise<void> {
       seconds: 3,
       connections: CONNECTIONS,
       maxInFlight: MAX_IN_FLIGHT,
-      call: (i) => ({ method: 'POST', path: '/api/sms/send', body: JSON.stringify({ from_number: FROM, to_number: '+14155550123', message: `warm-up ${i}` }) }),
+      call: (i) => ({
+        method: 'POST',
+        path: '/api/sms/send',
+        body: JSON.stringify({ from_number: FROM, to_number: '+14155550123', message: `warm-up ${i}` }),
+      }),
     });
     await sleep(3000);
 
@@ -381,22 +441,35 @@ async function main(): Promise<void> {
 
     const best = product.filter((s) => s.held).at(-1);
     const bestBase = base.filter((s) => s.held).at(-1);
-    const events = (await db.query<{ missing: number }>(
-      `SELECT count(*)::int AS missing FROM sms_messages m
+    const events =
+      (
+        await db.query<{ missing: number }>(
+          `SELECT count(*)::int AS missing FROM sms_messages m
        WHERE m.source = 'api' AND (SELECT count(*) FROM sms_events e WHERE e.message_id = m.message_id) < 3`,
-    )).rows[0]?.missing ?? -1;
+        )
+      ).rows[0]?.missing ?? -1;
     console.log('\nSMS accepted by the API and received by the provider, sustained with none lost');
     if (best) {
-      console.log(`  this product (HTTP + auth + durable queue + worker + Kamailio + SIPp):  ${best.e2eRate.toFixed(0)} msg/s end to end, offered ${best.rate}/s for ${STEP_SECONDS} s`);
-      console.log(`    accepted ${best.accepted}, received ${best.received} (X-SMS-Id set equal, lost ${best.lost}, duplicates ${best.duplicates}), one attempt each per the database: ${best.oneAttempt}`);
-      console.log(`    API accept latency p50 ${best.acceptP50.toFixed(1)} ms, p99 ${best.acceptP99.toFixed(1)} ms; accepted→received p50 ${best.e2eP50.toFixed(0)} ms, p99 ${best.e2eP99.toFixed(0)} ms`);
+      console.log(
+        `  this product (HTTP + auth + durable queue + worker + Kamailio + SIPp):  ${best.e2eRate.toFixed(0)} msg/s end to end, offered ${best.rate}/s for ${STEP_SECONDS} s`,
+      );
+      console.log(
+        `    accepted ${best.accepted}, received ${best.received} (X-SMS-Id set equal, lost ${best.lost}, duplicates ${best.duplicates}), one attempt each per the database: ${best.oneAttempt}`,
+      );
+      console.log(
+        `    API accept latency p50 ${best.acceptP50.toFixed(1)} ms, p99 ${best.acceptP99.toFixed(1)} ms; accepted→received p50 ${best.e2eP50.toFixed(0)} ms, p99 ${best.e2eP99.toFixed(0)} ms`,
+      );
       console.log(`    CPU ${best.cpu}`);
       console.log(`    load average at the end of the step ${best.load}`);
     } else {
       console.log('  this product: no step held');
     }
-    console.log(`  baseline (same HTTP load, GET /api/numbers/{number}):  ${bestBase ? `${bestBase.achieved.toFixed(0)}/s, p50 ${bestBase.p50.toFixed(1)} ms, p99 ${bestBase.p99.toFixed(1)} ms` : 'no step held'}`);
-    console.log(`  ratio product / baseline:  ${best && bestBase ? (best.e2eRate / bestBase.achieved).toFixed(2) : 'n/a'}${bestBase && bestBase === base.at(-1) ? ' (baseline not saturated by the highest rate offered)' : ''}`);
+    console.log(
+      `  baseline (same HTTP load, GET /api/numbers/{number}):  ${bestBase ? `${bestBase.achieved.toFixed(0)}/s, p50 ${bestBase.p50.toFixed(1)} ms, p99 ${bestBase.p99.toFixed(1)} ms` : 'no step held'}`,
+    );
+    console.log(
+      `  ratio product / baseline:  ${best && bestBase ? (best.e2eRate / bestBase.achieved).toFixed(2) : 'n/a'}${bestBase && bestBase === base.at(-1) ? ' (baseline not saturated by the highest rate offered)' : ''}`,
+    );
     console.log(`  messages whose status history lacks queued/sending/sent: ${events}`);
     if (!best || events !== 0) process.exitCode = 1;
   } finally {

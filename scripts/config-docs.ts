@@ -17,7 +17,14 @@ export function renderConfigDocs(): string {
     '| variable | default | meaning |\n|---|---|---|\n';
   for (const [name, spec] of Object.entries(ENV_SCHEMA.properties)) {
     const s = spec as { default?: unknown; description?: string; enum?: readonly string[]; minLength?: number };
-    const def = s.default === undefined ? (required.includes(name) ? 'required' : '') : s.default === '' ? '(empty)' : String(s.default);
+    const def =
+      s.default === undefined
+        ? required.includes(name)
+          ? 'required'
+          : ''
+        : s.default === ''
+          ? '(empty)'
+          : String(s.default);
     let meaning = s.description ?? '';
     if (s.enum) meaning += `${meaning ? ' ' : ''}One of: ${s.enum.join(', ')}.`;
     if ((s.minLength ?? 0) >= 32) meaning += ' At least 32 characters.';

@@ -8,7 +8,12 @@ import { LocalStack } from './stack/supervisor';
  * re-run quickly with `TEST_STACK=running npx jest tests/sip`. Ctrl-C stops it.
  */
 async function main(): Promise<void> {
-  const stack = new LocalStack({ instance: 'test', freshDatabase: true, restartCrashed: true, say: (l) => console.log(`[test-stack] ${l}`) });
+  const stack = new LocalStack({
+    instance: 'test',
+    freshDatabase: true,
+    restartCrashed: true,
+    say: (l) => console.log(`[test-stack] ${l}`),
+  });
   const stop = (): void => void stack.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -13,11 +13,15 @@ function main(): number {
   mkdirSync(join(REPO_ROOT, '.local'), { recursive: true });
   rmSync(results, { force: true });
   const jest = join(REPO_ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
-  const run = spawnSync(process.execPath, [jest, '--runInBand', '--json', '--outputFile', results, ...process.argv.slice(2)], {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, FORCE_COLOR: process.env['CI'] ? '0' : process.env['FORCE_COLOR'] },
-  });
+  const run = spawnSync(
+    process.execPath,
+    [jest, '--runInBand', '--json', '--outputFile', results, ...process.argv.slice(2)],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, FORCE_COLOR: process.env['CI'] ? '0' : process.env['FORCE_COLOR'] },
+    },
+  );
   spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'jest-summary.js'), results], { stdio: 'inherit' });
   return run.status ?? 1;
 }

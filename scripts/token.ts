@@ -42,10 +42,14 @@ async function main(argv: string[]): Promise<number> {
   const { env } = resolveStackEnv('dev');
   const secret = role === 'admin' ? env['SIP_JWT_SECRET'] : env['JWT_SECRET_KEY'];
   if (!secret) {
-    process.stderr.write(`no ${role === 'admin' ? 'SIP_JWT_SECRET' : 'JWT_SECRET_KEY'} in the environment or .local/secrets.env\n`);
+    process.stderr.write(
+      `no ${role === 'admin' ? 'SIP_JWT_SECRET' : 'JWT_SECRET_KEY'} in the environment or .local/secrets.env\n`,
+    );
     return 1;
   }
-  process.stdout.write(`${await mintToken({ role, secret, ttlSeconds: ttl, subject: `cli:${process.env['USER'] ?? 'local'}` })}\n`);
+  process.stdout.write(
+    `${await mintToken({ role, secret, ttlSeconds: ttl, subject: `cli:${process.env['USER'] ?? 'local'}` })}\n`,
+  );
   return 0;
 }
 

@@ -22,7 +22,10 @@ export interface StepResult {
 }
 
 function parseSippCount(run: SippRun, label: string): number {
-  const line = run.stdout.split('\n').filter((l) => l.includes(label)).pop();
+  const line = run.stdout
+    .split('\n')
+    .filter((l) => l.includes(label))
+    .pop();
   const cells = line?.split('|').map((c) => c.trim()) ?? [];
   const value = Number(cells[cells.length - 1]);
   return Number.isFinite(value) ? value : 0;
@@ -34,7 +37,13 @@ function parseSippCount(run: SippRun, label: string): number {
  * counts come from the screen, and calls it never finished count as failures.
  * `tailSeconds` (a call's hold time) is left out of the rate.
  */
-export function summarise(offered: number, callsEach: number, runs: readonly SippRun[], seconds: number, tailSeconds = 0): StepResult {
+export function summarise(
+  offered: number,
+  callsEach: number,
+  runs: readonly SippRun[],
+  seconds: number,
+  tailSeconds = 0,
+): StepResult {
   let successful = 0;
   let failed = 0;
   const rtts: number[] = [];
@@ -79,7 +88,10 @@ export async function ramp(
     const r = await step(rate);
     steps.push(r);
     const ok = r.failed === 0 && r.successful >= rate * stepSeconds && r.achieved >= MIN_ACHIEVED_SHARE * rate;
-    const latency = r.rtts.length > 0 ? `  INVITE→200 p50 ${percentile(r.rtts, 50).toFixed(1)} ms p99 ${percentile(r.rtts, 99).toFixed(1)} ms` : '';
+    const latency =
+      r.rtts.length > 0
+        ? `  INVITE→200 p50 ${percentile(r.rtts, 50).toFixed(1)} ms p99 ${percentile(r.rtts, 99).toFixed(1)} ms`
+        : '';
     console.log(
       `  ${name.padEnd(9)} offered ${String(rate).padStart(5)}/s  ok ${String(r.successful).padStart(6)}  failed ${String(r.failed).padStart(5)}  ` +
         `achieved ${r.achieved.toFixed(0).padStart(5)}/s${latency}${ok ? '' : '  <- limit'}`,
@@ -156,7 +168,20 @@ export async function startBaselineKamailio(
     {
       name,
       command: 'kamailio',
-      args: ['-f', cfgPath, '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-m', String(stack.config.kamailio.sharedMemoryMb), '-M', String(stack.config.kamailio.pkgMemoryMb)],
+      args: [
+        '-f',
+        cfgPath,
+        '-DD',
+        '-E',
+        '-Y',
+        dir,
+        '-P',
+        join(dir, 'kamailio.pid'),
+        '-m',
+        String(stack.config.kamailio.sharedMemoryMb),
+        '-M',
+        String(stack.config.kamailio.pkgMemoryMb),
+      ],
     },
     join(stack.config.stateDir, 'logs', `${name}.log`),
   );

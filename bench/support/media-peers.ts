@@ -123,7 +123,12 @@ export class MediaPeer {
   }
 
   /** Binds the first free even port from `from` upwards (below `to`). */
-  static async open(from: number, to: number, frames: readonly Buffer[], jitter: { histogram: DeviationHistogram | null }): Promise<MediaPeer> {
+  static async open(
+    from: number,
+    to: number,
+    frames: readonly Buffer[],
+    jitter: { histogram: DeviationHistogram | null },
+  ): Promise<MediaPeer> {
     for (let port = from; port < to; port += 2) {
       const socket = createSocket('udp4');
       const ok = await new Promise<boolean>((resolve) => {
@@ -156,7 +161,14 @@ export class MediaPeer {
     if (!this.connected || !this.sending) return;
     const payload = this.frames[this.frame] as Buffer;
     this.frame = (this.frame + 1) % this.frames.length;
-    const datagram = serializeRtp({ marker: this.sent === 0, payloadType: PCMA.payloadType, sequence: this.seq, timestamp: this.timestamp, ssrc: this.ssrc, payload });
+    const datagram = serializeRtp({
+      marker: this.sent === 0,
+      payloadType: PCMA.payloadType,
+      sequence: this.seq,
+      timestamp: this.timestamp,
+      ssrc: this.ssrc,
+      payload,
+    });
     this.seq = (this.seq + 1) & 0xffff;
     this.timestamp = (this.timestamp + FRAME_SAMPLES) >>> 0;
     this.sent++;
@@ -180,7 +192,8 @@ export class MediaPeer {
     const extended = this.cycles + seq;
     if (extended > this.highest) this.highest = extended;
     const histogram = this.jitter.histogram;
-    if (histogram && this.lastSeq >= 0 && seq === ((this.lastSeq + 1) & 0xffff)) histogram.add(Math.abs(now - this.lastArrival - FRAME_MS));
+    if (histogram && this.lastSeq >= 0 && seq === ((this.lastSeq + 1) & 0xffff))
+      histogram.add(Math.abs(now - this.lastArrival - FRAME_MS));
     this.lastSeq = seq;
     this.lastArrival = now;
   }

@@ -36,7 +36,10 @@ function readProcStat(pid: number): ProcStat | null {
  * (Kamailio's workers are forked children; rtpengine's and Node's threads are already
  * in their process's figure). A process that has exited counts as 0.
  */
-export function processTreesCpuMs(roots: Readonly<Record<string, number | undefined>>, table: ProcessTable = processTable()): Record<string, number> {
+export function processTreesCpuMs(
+  roots: Readonly<Record<string, number | undefined>>,
+  table: ProcessTable = processTable(),
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, root] of Object.entries(roots)) {
     let total = 0;
@@ -87,7 +90,10 @@ export interface SchedTimes {
  * each descendant, from /proc/<pid>/schedstat (the kernel's sched-stats: time on the
  * CPU and time waiting on a run queue, in ns). Empty where the kernel keeps no schedstats.
  */
-export function processTreeSchedTimes(root: number | undefined, table: ProcessTable = processTable()): Map<number, SchedTimes> {
+export function processTreeSchedTimes(
+  root: number | undefined,
+  table: ProcessTable = processTable(),
+): Map<number, SchedTimes> {
   const out = new Map<number, SchedTimes>();
   for (const pid of treePids(table, root)) {
     let text: string;
@@ -97,7 +103,8 @@ export function processTreeSchedTimes(root: number | undefined, table: ProcessTa
       continue;
     }
     const [run, wait] = text.trim().split(' ').map(Number);
-    if (Number.isFinite(run) && Number.isFinite(wait)) out.set(pid, { runMs: (run as number) / 1e6, waitMs: (wait as number) / 1e6 });
+    if (Number.isFinite(run) && Number.isFinite(wait))
+      out.set(pid, { runMs: (run as number) / 1e6, waitMs: (wait as number) / 1e6 });
   }
   return out;
 }
@@ -106,7 +113,11 @@ export function processTreeSchedTimes(root: number | undefined, table: ProcessTa
  * Over a window of `wallMs`: the busy threads' (those that ran at least 10 % of it)
  * average share of the window on a core and waiting runnable for one, in %.
  */
-export function schedShare(a: ReadonlyMap<number, SchedTimes>, b: ReadonlyMap<number, SchedTimes>, wallMs: number): { threads: number; runPct: number; waitPct: number } {
+export function schedShare(
+  a: ReadonlyMap<number, SchedTimes>,
+  b: ReadonlyMap<number, SchedTimes>,
+  wallMs: number,
+): { threads: number; runPct: number; waitPct: number } {
   let threads = 0;
   let run = 0;
   let wait = 0;
@@ -136,7 +147,11 @@ export interface MachineCpu {
 
 export function machineCpu(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number) as number[];
   const toMs = (t: number | undefined): number => ((t ?? 0) * 1000) / CLOCK_TICKS;
   const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
   return { busyMs: toMs(busy), softirqMs: toMs(softirq), totalMs: toMs(busy + (idle ?? 0) + (iowait ?? 0)) };

@@ -79,7 +79,8 @@ export class SippTraceFollower {
     if (last <= 0) return;
     const complete = this.pending.slice(0, last);
     this.pending = this.pending.slice(last);
-    for (const message of tracedMessages({ messages: complete } as SippRun)) this.onMessage(message.direction, message.text);
+    for (const message of tracedMessages({ messages: complete } as SippRun))
+      this.onMessage(message.direction, message.text);
   }
 
   private call(callId: string): TracedCall {

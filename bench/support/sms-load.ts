@@ -58,7 +58,14 @@ export async function httpLoad(o: HttpLoadOptions): Promise<HttpLoadResult> {
     const c = o.call(i);
     inFlight++;
     const req = request(
-      { host: o.host, port: o.port, method: c.method, path: c.path, agent, headers: { ...o.headers, ...(c.body !== undefined ? { 'content-length': Buffer.byteLength(c.body) } : {}) } },
+      {
+        host: o.host,
+        port: o.port,
+        method: c.method,
+        path: c.path,
+        agent,
+        headers: { ...o.headers, ...(c.body !== undefined ? { 'content-length': Buffer.byteLength(c.body) } : {}) },
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));

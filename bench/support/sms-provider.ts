@@ -45,7 +45,12 @@ export interface SmsBenchProvider {
   close(): void;
 }
 
-export async function startSmsBenchProvider(ip: string, port: number, proxy: string, timeoutSeconds: number): Promise<SmsBenchProvider> {
+export async function startSmsBenchProvider(
+  ip: string,
+  port: number,
+  proxy: string,
+  timeoutSeconds: number,
+): Promise<SmsBenchProvider> {
   const sipp = await startSipp({
     scenario: smsBenchProviderScenario(),
     remote: proxy,

@@ -100,7 +100,13 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
   },
 };
 
-const SECRET_NAMES = ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET', 'DB_PASSWORD'] as const;
+const SECRET_NAMES = [
+  'JWT_SECRET_KEY',
+  'SIP_JWT_SECRET',
+  'SIP_SHARED_SECRET',
+  'PROXY_SHARED_SECRET',
+  'DB_PASSWORD',
+] as const;
 
 /** Generates the local secrets on first use (mode 0600, git-ignored) and reads them. */
 export function ensureSecrets(file = SECRETS_FILE): Record<(typeof SECRET_NAMES)[number], string> {
@@ -140,7 +146,8 @@ export function resolveStackEnv(
   const secrets = ensureSecrets();
   const defaults = { ...INSTANCE_DEFAULTS[instance], ...slotDefaults(instance, processEnv['TEST_STACK_SLOT']) };
   const env: Record<string, string> = { ...defaults };
-  for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'] as const) env[n] = secrets[n];
+  for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'] as const)
+    env[n] = secrets[n];
   // In the test and bench instances the defaults win over a developer's exported dev
   // settings, except for the things that describe the machine (relay choice, logging).
   const passThrough = instance === 'dev' ? null : TEST_PASSTHROUGH;

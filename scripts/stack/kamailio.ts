@@ -49,7 +49,8 @@ export function kamailioValues(config: Config): Record<string, string> {
     PROXY_SHARED_SECRET: config.secrets.proxySharedSecret,
   };
   for (const [key, value] of Object.entries(v)) {
-    if (/["\n\\]/.test(String(value))) throw new Error(`configuration value for ${key} contains a quote, backslash or newline`);
+    if (/["\n\\]/.test(String(value)))
+      throw new Error(`configuration value for ${key} contains a quote, backslash or newline`);
   }
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }
@@ -83,12 +84,17 @@ export function renderKamailioConfig(config: Config, template = readFileSync(KAM
 export function kamailioArgs(config: Config, cfgPath: string): string[] {
   const dir = join(config.stateDir, 'kamailio');
   return [
-    '-f', cfgPath,
+    '-f',
+    cfgPath,
     '-DD', // stay in the foreground, keep the process tree under our control
     '-E', // log to stderr
-    '-P', join(dir, 'kamailio.pid'),
-    '-Y', dir,
-    '-m', String(config.kamailio.sharedMemoryMb),
-    '-M', String(config.kamailio.pkgMemoryMb),
+    '-P',
+    join(dir, 'kamailio.pid'),
+    '-Y',
+    dir,
+    '-m',
+    String(config.kamailio.sharedMemoryMb),
+    '-M',
+    String(config.kamailio.pkgMemoryMb),
   ];
 }

@@ -24,7 +24,9 @@ function run(cmd: string, args: string[]): string {
 export function ensureLocalPostgres(): void {
   const lines = run('pg_lsclusters', ['--no-header']).trim().split('\n').filter(Boolean);
   if (lines.length === 0) {
-    throw new StackSetupError('no PostgreSQL cluster exists: run `pg_createcluster --start 15 main` or set DATABASE_URL');
+    throw new StackSetupError(
+      'no PostgreSQL cluster exists: run `pg_createcluster --start 15 main` or set DATABASE_URL',
+    );
   }
   let online: [string, string] | null = null;
   for (const line of lines) {

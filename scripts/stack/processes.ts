@@ -152,7 +152,11 @@ function isAlive(pid: number): boolean {
 }
 
 /** Polls `probe` until it resolves, the child exits, or the timeout passes. */
-export async function waitUntilReady(child: SupervisedChild, probe: () => Promise<unknown>, timeoutMs: number): Promise<void> {
+export async function waitUntilReady(
+  child: SupervisedChild,
+  probe: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
@@ -171,5 +175,7 @@ export async function waitUntilReady(child: SupervisedChild, probe: () => Promis
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${child.spec.name} not ready after ${timeoutMs} ms (${lastError}); last lines of ${child.logPath}:\n${child.tail()}`);
+  throw new Error(
+    `${child.spec.name} not ready after ${timeoutMs} ms (${lastError}); last lines of ${child.logPath}:\n${child.tail()}`,
+  );
 }

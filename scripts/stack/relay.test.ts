@@ -47,7 +47,9 @@ describe('relayLaunch / isRelayAvailable', () => {
   });
 
   it('rtpengine config: userspace only, relay address, loopback NG, port range, pid file, log level', () => {
-    const content = relayLaunch(configFor({ MEDIA_RELAY: 'rtpengine', LOG_LEVEL: 'warn' }), { searchPath: binDir }).files[0]?.content ?? '';
+    const content =
+      relayLaunch(configFor({ MEDIA_RELAY: 'rtpengine', LOG_LEVEL: 'warn' }), { searchPath: binDir }).files[0]
+        ?.content ?? '';
     const settings = content
       .split('\n')
       .filter((l) => l.trim() !== '' && !l.startsWith('#'))
@@ -73,26 +75,40 @@ describe('relayLaunch / isRelayAvailable', () => {
   });
 
   it('an unknown placeholder in the template is an error naming rtpengine.conf', () => {
-    expect(() => relayLaunch(configFor({}), { searchPath: binDir, template: 'x = {{NOPE}}' })).toThrow('rtpproxy/rtpengine.conf: no value for {{NOPE}}');
+    expect(() => relayLaunch(configFor({}), { searchPath: binDir, template: 'x = {{NOPE}}' })).toThrow(
+      'rtpproxy/rtpengine.conf: no value for {{NOPE}}',
+    );
   });
 
   it('rtpproxy: foreground, loopback UDP control socket, listen address, port range, log level, pid file', () => {
-    const launch = relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy', LOG_LEVEL: 'debug' }), { searchPath: binDir, root: false });
+    const launch = relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy', LOG_LEVEL: 'debug' }), {
+      searchPath: binDir,
+      root: false,
+    });
     expect(launch.command).toBe(join(binDir, 'rtpproxy'));
     expect(launch.args).toEqual([
       '-f',
-      '-s', 'udp:127.0.0.1:32225',
-      '-l', '192.0.2.10',
-      '-m', '46000',
-      '-M', '46999',
-      '-d', 'DBUG:LOG_LOCAL0',
-      '-p', '/tmp/sipai-launch-test/rtpproxy.pid',
+      '-s',
+      'udp:127.0.0.1:32225',
+      '-l',
+      '192.0.2.10',
+      '-m',
+      '46000',
+      '-M',
+      '46999',
+      '-d',
+      'DBUG:LOG_LOCAL0',
+      '-p',
+      '/tmp/sipai-launch-test/rtpproxy.pid',
     ]);
     expect(launch.files).toEqual([]);
   });
 
   it('rtpproxy as root gets -F (it refuses a network control socket as root otherwise); IPv6 uses -6', () => {
-    const launch = relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy', RELAY_ADDRESS: '2001:db8::10' }), { searchPath: binDir, root: true });
+    const launch = relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy', RELAY_ADDRESS: '2001:db8::10' }), {
+      searchPath: binDir,
+      root: true,
+    });
     expect(launch.args.slice(0, 2)).toEqual(['-f', '-F']);
     expect(launch.args).toEqual(expect.arrayContaining(['-6', '2001:db8::10']));
     expect(launch.args).not.toContain('-l');
@@ -101,11 +117,15 @@ describe('relayLaunch / isRelayAvailable', () => {
   it('a missing binary is a clear error, with what to do about it', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sipai-empty-'));
     try {
-      expect(() => relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy' }), { searchPath: empty })).toThrow(RelayNotInstalledError);
+      expect(() => relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy' }), { searchPath: empty })).toThrow(
+        RelayNotInstalledError,
+      );
       expect(() => relayLaunch(configFor({ MEDIA_RELAY: 'rtpproxy' }), { searchPath: empty })).toThrow(
         /rtpproxy not found on PATH: RTPProxy is not packaged in Debian bookworm/,
       );
-      expect(() => relayLaunch(configFor({ MEDIA_RELAY: 'rtpengine' }), { searchPath: empty })).toThrow(/apt-get install rtpengine-daemon/);
+      expect(() => relayLaunch(configFor({ MEDIA_RELAY: 'rtpengine' }), { searchPath: empty })).toThrow(
+        /apt-get install rtpengine-daemon/,
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -121,6 +141,8 @@ describe('relayLaunch / isRelayAvailable', () => {
   });
 
   it('a RELAY_ADDRESS that could break the config file is refused', () => {
-    expect(() => relayLaunch(configFor({ RELAY_ADDRESS: '127.0.0.1;evil' }), { searchPath: binDir })).toThrow(/RELAY_ADDRESS/);
+    expect(() => relayLaunch(configFor({ RELAY_ADDRESS: '127.0.0.1;evil' }), { searchPath: binDir })).toThrow(
+      /RELAY_ADDRESS/,
+    );
   });
 });

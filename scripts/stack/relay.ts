@@ -8,10 +8,14 @@ import { renderTemplate } from './kamailio';
 export const RTPENGINE_TEMPLATE = join(REPO_ROOT, 'rtpproxy', 'rtpengine.conf');
 
 /** Binary each relay runs as. */
-export const RELAY_BINARIES: Readonly<Record<MediaRelayKind, string>> = { rtpengine: 'rtpengine', rtpproxy: 'rtpproxy' };
+export const RELAY_BINARIES: Readonly<Record<MediaRelayKind, string>> = {
+  rtpengine: 'rtpengine',
+  rtpproxy: 'rtpproxy',
+};
 
 const INSTALL_HINTS: Readonly<Record<MediaRelayKind, string>> = {
-  rtpengine: 'install it with `apt-get install rtpengine-daemon` (Debian bookworm ships 10.5), or set MEDIA_RELAY=rtpproxy',
+  rtpengine:
+    'install it with `apt-get install rtpengine-daemon` (Debian bookworm ships 10.5), or set MEDIA_RELAY=rtpproxy',
   rtpproxy:
     'RTPProxy is not packaged in Debian bookworm: build it from https://github.com/sippy/rtpproxy and put the `rtpproxy` binary on PATH, or set MEDIA_RELAY=rtpengine',
 };
@@ -47,12 +51,15 @@ export class RelayNotInstalledError extends Error {
  */
 export function relayLaunch(config: Config, options: RelayLaunchOptions = {}): RelayLaunch {
   const { kind, address } = config.relay;
-  if (/[\s;#]/.test(address)) throw new Error(`RELAY_ADDRESS ${JSON.stringify(address)} cannot contain spaces, ';' or '#'`);
+  if (/[\s;#]/.test(address))
+    throw new Error(`RELAY_ADDRESS ${JSON.stringify(address)} cannot contain spaces, ';' or '#'`);
   const command = findOnPath(RELAY_BINARIES[kind], options.searchPath);
   if (!command) throw new RelayNotInstalledError(kind);
   // Directly in STATE_DIR, which the supervisor creates: RTPProxy has no file of its own to make a directory for.
   const pidFile = join(config.stateDir, `${kind}.pid`);
-  return kind === 'rtpengine' ? rtpengineLaunch(config, command, pidFile, options) : rtpproxyLaunch(config, command, pidFile, options);
+  return kind === 'rtpengine'
+    ? rtpengineLaunch(config, command, pidFile, options)
+    : rtpproxyLaunch(config, command, pidFile, options);
 }
 
 /** Whether the relay's binary is on PATH. */
@@ -94,12 +101,17 @@ function rtpproxyLaunch(config: Config, command: string, pidFile: string, option
     args: [
       '-f', // foreground; logs go to stderr
       ...(root ? ['-F'] : []),
-      '-s', `udp:127.0.0.1:${rtpproxyControlPort}`,
+      '-s',
+      `udp:127.0.0.1:${rtpproxyControlPort}`,
       ...(isIPv6(address) ? ['-6', address] : ['-l', address]),
-      '-m', String(rtpPortMin),
-      '-M', String(rtpPortMax),
-      '-d', `${RTPPROXY_LEVELS[config.logLevel]}:LOG_LOCAL0`,
-      '-p', pidFile,
+      '-m',
+      String(rtpPortMin),
+      '-M',
+      String(rtpPortMax),
+      '-d',
+      `${RTPPROXY_LEVELS[config.logLevel]}:LOG_LOCAL0`,
+      '-p',
+      pidFile,
     ],
     files: [],
     pidFile,
@@ -107,7 +119,12 @@ function rtpproxyLaunch(config: Config, command: string, pidFile: string, option
 }
 
 const SYSLOG_LEVELS: Readonly<Record<Config['logLevel'], number>> = { error: 3, warn: 4, info: 6, debug: 7 };
-const RTPPROXY_LEVELS: Readonly<Record<Config['logLevel'], string>> = { error: 'ERR', warn: 'WARN', info: 'INFO', debug: 'DBUG' };
+const RTPPROXY_LEVELS: Readonly<Record<Config['logLevel'], string>> = {
+  error: 'ERR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DBUG',
+};
 
 function findOnPath(binary: string, searchPath = process.env['PATH'] ?? ''): string | undefined {
   for (const dir of searchPath.split(delimiter)) {

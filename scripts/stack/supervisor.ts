@@ -6,7 +6,13 @@ import { portFree } from '../../services/common/src/net/ports';
 import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
 import { kamailioArgs, renderKamailioConfig } from './kamailio';
-import { applyMigrations, ensureLocalPostgres, ensureRoleAndDatabase, recreateDatabase, waitForDatabase } from './postgres';
+import {
+  applyMigrations,
+  ensureLocalPostgres,
+  ensureRoleAndDatabase,
+  recreateDatabase,
+  waitForDatabase,
+} from './postgres';
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
 import { ensureTlsCertificate, renderTlsConfig } from './tls';
@@ -90,11 +96,14 @@ export class LocalStack {
       api: `http://${c.api.host}:${c.api.port}`,
       kamailioRpc: `http://127.0.0.1:${c.kamailio.rpcPort}/RPC`,
       evapi: `127.0.0.1:${c.kamailio.evapiPort}`,
-      relay: c.relay.kind === 'rtpengine'
-        ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax} (SRTP: SDES and DTLS-SRTP)`
-        : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
+      relay:
+        c.relay.kind === 'rtpengine'
+          ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax} (SRTP: SDES and DTLS-SRTP)`
+          : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
       gateway: `sip:${c.gateway.sipAddress}:${c.gateway.sipPort} (UDP and TCP), metrics http://127.0.0.1:${c.gateway.httpPort}/metrics`,
-      ai: this.env['AI_PLATFORM_WS_URL'] ? `${c.ai.defaultUrl} (${c.ai.dialect})` : `demo agent ${c.ai.defaultUrl}/{olib,twilio,binary}`,
+      ai: this.env['AI_PLATFORM_WS_URL']
+        ? `${c.ai.defaultUrl} (${c.ai.dialect})`
+        : `demo agent ${c.ai.defaultUrl}/{olib,twilio,binary}`,
       database: redactUrl(c.databaseUrl),
       logs: join(c.stateDir, 'logs'),
     };
@@ -157,7 +166,12 @@ export class LocalStack {
       ['Kamailio RPC', 'tcp', '127.0.0.1', c.kamailio.rpcPort],
       ['evapi', 'tcp', '127.0.0.1', c.kamailio.evapiPort],
       ['REST API', 'tcp', c.api.host, c.api.port],
-      ['media relay control', 'udp', '127.0.0.1', c.relay.kind === 'rtpengine' ? c.relay.rtpengineNgPort : c.relay.rtpproxyControlPort],
+      [
+        'media relay control',
+        'udp',
+        '127.0.0.1',
+        c.relay.kind === 'rtpengine' ? c.relay.rtpengineNgPort : c.relay.rtpproxyControlPort,
+      ],
       ['gateway SIP', 'udp', c.gateway.sipAddress, c.gateway.sipPort],
       ['gateway SIP', 'tcp', c.gateway.sipAddress, c.gateway.sipPort],
       ['gateway metrics', 'tcp', '127.0.0.1', c.gateway.httpPort],
@@ -191,7 +205,10 @@ export class LocalStack {
   }
 
   private spawn(name: string, command: string, args: readonly string[]): SupervisedChild {
-    const child = new SupervisedChild({ name, command, args, env: this.env }, join(this.config.stateDir, 'logs', `${name}.log`));
+    const child = new SupervisedChild(
+      { name, command, args, env: this.env },
+      join(this.config.stateDir, 'logs', `${name}.log`),
+    );
     // A restarted component takes the place of the one that died.
     const previous = this.children.findIndex((c) => c.spec.name === name);
     if (previous >= 0) this.children.splice(previous, 1, child);
@@ -249,7 +266,8 @@ export class LocalStack {
 
   private async startKamailio(): Promise<void> {
     const cfgPath = join(this.config.stateDir, 'kamailio', 'kamailio.cfg');
-    if (ensureTlsCertificate(this.config) === 'generated') this.say(`SIP TLS: generated a self-signed certificate ${this.config.sip.tls.certFile}`);
+    if (ensureTlsCertificate(this.config) === 'generated')
+      this.say(`SIP TLS: generated a self-signed certificate ${this.config.sip.tls.certFile}`);
     writeFileSync(join(this.config.stateDir, 'kamailio', 'tls.cfg'), renderTlsConfig(this.config), { mode: 0o600 });
     writeFileSync(cfgPath, renderKamailioConfig(this.config), { mode: 0o600 });
     const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
@@ -279,9 +297,15 @@ export class LocalStack {
     const res = await fetch(`http://${this.config.api.host}:${this.config.api.port}/api/numbers/`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ number: DEMO_NUMBER, route_type: 'ai', ai_dialect: this.config.ai.dialect, description: 'Demo: talk to the AI' }),
+      body: JSON.stringify({
+        number: DEMO_NUMBER,
+        route_type: 'ai',
+        ai_dialect: this.config.ai.dialect,
+        description: 'Demo: talk to the AI',
+      }),
     });
-    if (res.status !== 201 && res.status !== 409) throw new Error(`creating the demo number ${DEMO_NUMBER} answered ${res.status}: ${await res.text()}`);
+    if (res.status !== 201 && res.status !== 409)
+      throw new Error(`creating the demo number ${DEMO_NUMBER} answered ${res.status}: ${await res.text()}`);
   }
 
   private async startMediaGateway(): Promise<void> {
@@ -289,7 +313,11 @@ export class LocalStack {
   }
 
   /** A service of this repo (dist/services/<name>/src/main.js), ready when its health URL answers (200 unless `ok` says otherwise). */
-  private async startNodeService(name: string, healthUrl: string, ok: (status: number) => boolean = (st) => st === 200): Promise<void> {
+  private async startNodeService(
+    name: string,
+    healthUrl: string,
+    ok: (status: number) => boolean = (st) => st === 200,
+  ): Promise<void> {
     const main = join(REPO_ROOT, 'dist', 'services', name, 'src', 'main.js');
     const child = this.spawn(name, process.execPath, [main]);
     await waitUntilReady(

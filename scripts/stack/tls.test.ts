@@ -24,8 +24,13 @@ describe('SIP TLS files and tls.cfg', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   test('names: a host-name domain and the proxy address → DNS and IP entries, 0.0.0.0 left out, no duplicates', () => {
-    const names = certificateNames(configFor({ SIP_DOMAIN: 'sip.example.com', SIP_LISTEN_ADDRESS: '0.0.0.0', SIP_PROXY_ADDRESS: '203.0.113.5' }));
-    expect(names).toEqual({ commonName: 'sip.example.com', subjectAltNames: ['DNS:sip.example.com', 'IP:203.0.113.5'] });
+    const names = certificateNames(
+      configFor({ SIP_DOMAIN: 'sip.example.com', SIP_LISTEN_ADDRESS: '0.0.0.0', SIP_PROXY_ADDRESS: '203.0.113.5' }),
+    );
+    expect(names).toEqual({
+      commonName: 'sip.example.com',
+      subjectAltNames: ['DNS:sip.example.com', 'IP:203.0.113.5'],
+    });
     expect(certificateNames(configFor()).subjectAltNames).toEqual(['IP:127.0.0.1']);
   });
 
@@ -46,11 +51,15 @@ describe('SIP TLS files and tls.cfg', () => {
   test('operator files that cannot be read → an error naming the variable', () => {
     const cert = join(dir, 'cert.pem');
     writeFileSync(cert, 'x');
-    expect(() => ensureTlsCertificate(configFor({ SIP_TLS_CERT_FILE: cert, SIP_TLS_KEY_FILE: join(dir, 'missing.pem') }))).toThrow(/SIP_TLS_KEY_FILE: cannot read/);
+    expect(() =>
+      ensureTlsCertificate(configFor({ SIP_TLS_CERT_FILE: cert, SIP_TLS_KEY_FILE: join(dir, 'missing.pem') })),
+    ).toThrow(/SIP_TLS_KEY_FILE: cannot read/);
   });
 
   test('tls.cfg: our certificate for the server side, trunk chains verified against the CA bundle by default', () => {
-    const text = renderTlsConfig(configFor({ SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem', SIP_TLS_KEY_FILE: '/etc/sipai/key.pem' }));
+    const text = renderTlsConfig(
+      configFor({ SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem', SIP_TLS_KEY_FILE: '/etc/sipai/key.pem' }),
+    );
     const server = text.slice(text.indexOf('[server:default]'), text.indexOf('[client:default]'));
     const client = text.slice(text.indexOf('[client:default]'));
     expect(server).toMatch(/^certificate = \/etc\/sipai\/fullchain\.pem$/m);
@@ -69,7 +78,9 @@ describe('SIP TLS files and tls.cfg', () => {
   });
 
   test('tls.cfg: a path that would break its syntax → an error', () => {
-    expect(() => renderTlsConfig(configFor({ SIP_TLS_CERT_FILE: '/etc/a#b.pem', SIP_TLS_KEY_FILE: '/etc/k.pem' }))).toThrow(/SIP_TLS_CERT_FILE/);
+    expect(() =>
+      renderTlsConfig(configFor({ SIP_TLS_CERT_FILE: '/etc/a#b.pem', SIP_TLS_KEY_FILE: '/etc/k.pem' })),
+    ).toThrow(/SIP_TLS_CERT_FILE/);
   });
 
   test('kamailio.cfg listens on TLS at SIP_TLS_PORT and loads the rendered tls.cfg', () => {

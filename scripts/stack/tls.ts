@@ -26,12 +26,24 @@ export function certificateNames(config: Config): { commonName: string; subjectA
 export function selfSignedArgs(config: Config): string[] {
   const { commonName, subjectAltNames } = certificateNames(config);
   return [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '825',
-    '-subj', `/O=sip-ai-bridge (self-signed)/CN=${commonName.replace(/[/\\]/g, '')}`,
-    '-addext', `subjectAltName=${subjectAltNames.join(',')}`,
-    '-addext', 'extendedKeyUsage=serverAuth,clientAuth',
-    '-keyout', config.sip.tls.keyFile,
-    '-out', config.sip.tls.certFile,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '825',
+    '-subj',
+    `/O=sip-ai-bridge (self-signed)/CN=${commonName.replace(/[/\\]/g, '')}`,
+    '-addext',
+    `subjectAltName=${subjectAltNames.join(',')}`,
+    '-addext',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    '-keyout',
+    config.sip.tls.keyFile,
+    '-out',
+    config.sip.tls.certFile,
   ];
 }
 
@@ -43,7 +55,10 @@ export function selfSignedArgs(config: Config): string[] {
 export function ensureTlsCertificate(config: Config): 'generated' | 'existing' {
   const { certFile, keyFile, selfSigned } = config.sip.tls;
   if (!selfSigned) {
-    for (const [name, file] of [['SIP_TLS_CERT_FILE', certFile], ['SIP_TLS_KEY_FILE', keyFile]] as const) {
+    for (const [name, file] of [
+      ['SIP_TLS_CERT_FILE', certFile],
+      ['SIP_TLS_KEY_FILE', keyFile],
+    ] as const) {
       try {
         accessSync(file, constants.R_OK);
       } catch {
@@ -57,7 +72,9 @@ export function ensureTlsCertificate(config: Config): 'generated' | 'existing' {
   const run = spawnSync('openssl', selfSignedArgs(config), { encoding: 'utf8', timeout: 30_000 });
   if (run.error || run.status !== 0) {
     const why = run.error ? run.error.message : run.stderr.trim();
-    throw new Error(`generating the self-signed SIP TLS certificate with openssl failed (apt-get install openssl, or set SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE): ${why}`);
+    throw new Error(
+      `generating the self-signed SIP TLS certificate with openssl failed (apt-get install openssl, or set SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE): ${why}`,
+    );
   }
   chmodSync(keyFile, 0o600);
   return 'generated';
@@ -71,8 +88,13 @@ export function ensureTlsCertificate(config: Config): 'generated' | 'existing' {
  */
 export function renderTlsConfig(config: Config): string {
   const { certFile, keyFile, caFile, verifyTrunks } = config.sip.tls;
-  for (const [name, value] of [['SIP_TLS_CERT_FILE', certFile], ['SIP_TLS_KEY_FILE', keyFile], ['SIP_TLS_CA_FILE', caFile]] as const) {
-    if (/[\n\r#[\]=]/.test(value)) throw new Error(`${name}: a path for tls.cfg cannot contain newlines, '#', '[', ']' or '='`);
+  for (const [name, value] of [
+    ['SIP_TLS_CERT_FILE', certFile],
+    ['SIP_TLS_KEY_FILE', keyFile],
+    ['SIP_TLS_CA_FILE', caFile],
+  ] as const) {
+    if (/[\n\r#[\]=]/.test(value))
+      throw new Error(`${name}: a path for tls.cfg cannot contain newlines, '#', '[', ']' or '='`);
   }
   const verify = verifyTrunks ? 'yes' : 'no';
   return [

@@ -1,6 +1,15 @@
 import { AiStream } from '../../services/media-gateway/src/ai-stream/ai-stream';
 import { AiStreamError } from '../../services/media-gateway/src/ai-stream/errors';
-import { expectHandlesBackTo, liveHandles, Recorder, SECRETS, startAgent, streamOptions, waitFor, type Agent } from './support/harness';
+import {
+  expectHandlesBackTo,
+  liveHandles,
+  Recorder,
+  SECRETS,
+  startAgent,
+  streamOptions,
+  waitFor,
+  type Agent,
+} from './support/harness';
 
 let agent: Agent;
 let baseline: Record<string, number>;
@@ -17,25 +26,28 @@ afterEach(async () => {
 
 const WRONG = 'not-the-secret-the-agent-knows-0123456789';
 
-describe('the demo agent checks the gateway\'s credentials', () => {
+describe("the demo agent checks the gateway's credentials", () => {
   test.each([
     ['a JWT signed with another JWT_SECRET_KEY', { ...SECRETS, jwtSecretKey: WRONG }, Date.now, 'ERR_AUTH_TOKEN'],
     ['an HMAC with another SIP_SHARED_SECRET', { ...SECRETS, sipSharedSecret: WRONG }, Date.now, 'ERR_AUTH_SIGNATURE'],
     ['a clock 400 s behind', SECRETS, () => Date.now() - 400_000, 'ERR_AUTH_TIMESTAMP'],
-  ])('olib and binary, %s → error frame and close 4401; start() rejects ERR_AI_AUTH_REJECTED', async (_what, secrets, clock, code) => {
-    for (const dialect of ['olib', 'binary'] as const) {
-      const stream = new AiStream(streamOptions(agent.url, dialect, { secrets, clock }));
-      const error = await stream.start().then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      expect(error).toBeInstanceOf(AiStreamError);
-      expect(error).toMatchObject({ code: 'ERR_AI_AUTH_REJECTED', details: { remoteCode: code } });
-      expect(stream.state).toBe('closed');
-    }
-    expect(agent.rejected).toEqual([code, code]);
-    expect(agent.authenticated).toEqual([]);
-  });
+  ])(
+    'olib and binary, %s → error frame and close 4401; start() rejects ERR_AI_AUTH_REJECTED',
+    async (_what, secrets, clock, code) => {
+      for (const dialect of ['olib', 'binary'] as const) {
+        const stream = new AiStream(streamOptions(agent.url, dialect, { secrets, clock }));
+        const error = await stream.start().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(error).toBeInstanceOf(AiStreamError);
+        expect(error).toMatchObject({ code: 'ERR_AI_AUTH_REJECTED', details: { remoteCode: code } });
+        expect(stream.state).toBe('closed');
+      }
+      expect(agent.rejected).toEqual([code, code]);
+      expect(agent.authenticated).toEqual([]);
+    },
+  );
 
   test('twilio, bad credentials in the upgrade headers → error event and close 4401 right after the stream opens → "down" auth_rejected', async () => {
     const stream = new AiStream(streamOptions(agent.url, 'twilio', { secrets: { ...SECRETS, jwtSecretKey: WRONG } }));
@@ -68,7 +80,10 @@ describe('the demo agent checks the gateway\'s credentials', () => {
 
   test('a path that is not a dialect → 404 → start() rejects ERR_AI_CONNECT_FAILED', async () => {
     const stream = new AiStream({ ...streamOptions(agent.url, 'olib'), url: `${agent.url}/nowhere` });
-    await expect(stream.start()).rejects.toMatchObject({ code: 'ERR_AI_CONNECT_FAILED', message: 'Unexpected server response: 404' });
+    await expect(stream.start()).rejects.toMatchObject({
+      code: 'ERR_AI_CONNECT_FAILED',
+      message: 'Unexpected server response: 404',
+    });
   });
 
   test('a first frame that is not auth → refused with ERR_AUTH_REQUIRED', async () => {
@@ -83,7 +98,9 @@ describe('the demo agent checks the gateway\'s credentials', () => {
     ws.send(JSON.stringify({ type: 'dtmf', data: { call_id: 'x', digit: '1', duration_ms: 100 } }));
     const { code, frames } = await closed;
     expect(code).toBe(4401);
-    expect(frames.map((f) => JSON.parse(f) as unknown)).toEqual([{ type: 'error', data: { code: 'ERR_AUTH_REQUIRED', message: 'the first frame must be auth' } }]);
+    expect(frames.map((f) => JSON.parse(f) as unknown)).toEqual([
+      { type: 'error', data: { code: 'ERR_AUTH_REQUIRED', message: 'the first frame must be auth' } },
+    ]);
   });
 
   test('plain HTTP: GET /health → 200 with the session count; anything else → 426 Upgrade Required', async () => {

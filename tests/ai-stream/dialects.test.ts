@@ -1,9 +1,26 @@
 import { AiStream } from '../../services/media-gateway/src/ai-stream/ai-stream';
 import type { WireFrame } from '../../services/media-gateway/src/ai-stream/queue';
 import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/media-gateway/src/ai-stream/wire/olib';
-import { parseTwilioGatewayFrame, type TwilioGatewayFrame } from '../../services/media-gateway/src/ai-stream/wire/twilio';
+import {
+  parseTwilioGatewayFrame,
+  type TwilioGatewayFrame,
+} from '../../services/media-gateway/src/ai-stream/wire/twilio';
 import { Upsampler2x } from '../../services/media-gateway/src/dsp/resampler';
-import { bestCorrelation, chirpFrames, expectHandlesBackTo, join, liveHandles, paced, Recorder, startAgent, streamOptions, tap, toneFrames, waitFor, type Agent } from './support/harness';
+import {
+  bestCorrelation,
+  chirpFrames,
+  expectHandlesBackTo,
+  join,
+  liveHandles,
+  paced,
+  Recorder,
+  startAgent,
+  streamOptions,
+  tap,
+  toneFrames,
+  waitFor,
+  type Agent,
+} from './support/harness';
 
 const FRAMES = 50;
 
@@ -48,7 +65,10 @@ describe('a call streamed to the demo agent in echo mode', () => {
     await stream.end('caller_hangup');
 
     const frames = olibFrames(sent);
-    expect(frames[0]).toMatchObject({ type: 'auth', auth: { reconnected: false, call_id: expect.stringMatching(/^it-/) } });
+    expect(frames[0]).toMatchObject({
+      type: 'auth',
+      auth: { reconnected: false, call_id: expect.stringMatching(/^it-/) },
+    });
     const audio = frames.filter((f) => f.type === 'audio_data');
     expect(audio).toHaveLength(FRAMES);
     audio.forEach((f, i) => {
@@ -64,7 +84,14 @@ describe('a call streamed to the demo agent in echo mode', () => {
     expect(heard.audio()).toEqual(join(tone));
     expect(heard.of('audio').every((e) => e.pcm.length === 320)).toBe(true);
     const session = agent.sessions[0];
-    expect(session?.stats).toMatchObject({ audioFrames: FRAMES, audioBytes: FRAMES * 640, sequenceGaps: 0, lastSequence: FRAMES, badFrames: 0, endReason: 'caller_hangup' });
+    expect(session?.stats).toMatchObject({
+      audioFrames: FRAMES,
+      audioBytes: FRAMES * 640,
+      sequenceGaps: 0,
+      lastSequence: FRAMES,
+      badFrames: 0,
+      endReason: 'caller_hangup',
+    });
     expect(stream.stats).toMatchObject({ framesSent: FRAMES, framesDropped: 0, badFrames: 0, state: 'closed' });
   });
 
@@ -99,7 +126,14 @@ describe('a call streamed to the demo agent in echo mode', () => {
     const { lag, r } = bestCorrelation(join(tone), echo, 200);
     expect(r).toBeGreaterThan(0.99);
     expect(Math.abs(lag - 2 * Upsampler2x.delay16k)).toBeLessThanOrEqual(1);
-    expect(agent.sessions[0]?.stats).toMatchObject({ audioFrames: FRAMES, audioBytes: FRAMES * 160, sequenceGaps: 0, lastSequence: FRAMES, badFrames: 0, endReason: 'stop' });
+    expect(agent.sessions[0]?.stats).toMatchObject({
+      audioFrames: FRAMES,
+      audioBytes: FRAMES * 160,
+      sequenceGaps: 0,
+      lastSequence: FRAMES,
+      badFrames: 0,
+      endReason: 'stop',
+    });
   });
 
   test('binary: 50 binary messages of 640 bytes, JSON control, the same audio back', async () => {
@@ -118,38 +152,49 @@ describe('a call streamed to the demo agent in echo mode', () => {
     const text = olibFrames(sent.filter((w): w is string => typeof w === 'string'));
     expect(text.map((f) => f.type)).toEqual(['auth', 'call_end']);
     expect(heard.audio()).toEqual(join(tone));
-    expect(agent.sessions[0]?.stats).toMatchObject({ audioFrames: FRAMES, audioBytes: FRAMES * 640, badFrames: 0, endReason: 'caller_hangup' });
+    expect(agent.sessions[0]?.stats).toMatchObject({
+      audioFrames: FRAMES,
+      audioBytes: FRAMES * 640,
+      badFrames: 0,
+      endReason: 'caller_hangup',
+    });
   });
 
-  test.each(['olib', 'twilio', 'binary'] as const)('%s: the agent\'s marks arrive after the audio before them; acknowledgements reach it with played_ms', async (dialect) => {
-    const stream = new AiStream(streamOptions(agent.url, dialect));
-    const heard = new Recorder(stream);
-    await stream.start();
-    await paced(stream, toneFrames(FRAMES));
-    await waitFor('two echo marks', () => heard.of('mark').length === 2);
-    // Echo mode marks every 25 frames: each arrives after exactly 25 more frames of audio.
-    expect(heard.of('mark')).toEqual([
-      { kind: 'mark', name: 'echo-1', samplesBefore: 25 * 320 },
-      { kind: 'mark', name: 'echo-2', samplesBefore: 50 * 320 },
-    ]);
-    // The gateway acknowledges once that audio has played.
-    for (const mark of heard.of('mark')) stream.markPlayed(mark.name, (mark.samplesBefore / 16000) * 1000, false);
-    const session = agent.sessions[0];
-    await waitFor('the acknowledgements', () => (session?.stats.marksAcked.length ?? 0) === 2);
-    expect(session?.stats.marksAcked).toEqual([
-      { name: 'echo-1', playedMs: 500, truncated: false },
-      { name: 'echo-2', playedMs: 1000, truncated: false },
-    ]);
-    await stream.end('caller_hangup');
-  });
+  test.each(['olib', 'twilio', 'binary'] as const)(
+    "%s: the agent's marks arrive after the audio before them; acknowledgements reach it with played_ms",
+    async (dialect) => {
+      const stream = new AiStream(streamOptions(agent.url, dialect));
+      const heard = new Recorder(stream);
+      await stream.start();
+      await paced(stream, toneFrames(FRAMES));
+      await waitFor('two echo marks', () => heard.of('mark').length === 2);
+      // Echo mode marks every 25 frames: each arrives after exactly 25 more frames of audio.
+      expect(heard.of('mark')).toEqual([
+        { kind: 'mark', name: 'echo-1', samplesBefore: 25 * 320 },
+        { kind: 'mark', name: 'echo-2', samplesBefore: 50 * 320 },
+      ]);
+      // The gateway acknowledges once that audio has played.
+      for (const mark of heard.of('mark')) stream.markPlayed(mark.name, (mark.samplesBefore / 16000) * 1000, false);
+      const session = agent.sessions[0];
+      await waitFor('the acknowledgements', () => (session?.stats.marksAcked.length ?? 0) === 2);
+      expect(session?.stats.marksAcked).toEqual([
+        { name: 'echo-1', playedMs: 500, truncated: false },
+        { name: 'echo-2', playedMs: 1000, truncated: false },
+      ]);
+      await stream.end('caller_hangup');
+    },
+  );
 
-  test.each(['olib', 'twilio', 'binary'] as const)('%s at the agent\'s base URL (no dialect path): the agent works the dialect out and echoes', async (dialect) => {
-    const stream = new AiStream({ ...streamOptions(agent.url, dialect), url: agent.url });
-    const heard = new Recorder(stream);
-    await stream.start();
-    await paced(stream, toneFrames(5));
-    await waitFor('the echo', () => heard.samples === 5 * 320);
-    expect(agent.sessions[0]?.dialect.name).toBe(dialect);
-    await stream.end('caller_hangup');
-  });
+  test.each(['olib', 'twilio', 'binary'] as const)(
+    "%s at the agent's base URL (no dialect path): the agent works the dialect out and echoes",
+    async (dialect) => {
+      const stream = new AiStream({ ...streamOptions(agent.url, dialect), url: agent.url });
+      const heard = new Recorder(stream);
+      await stream.start();
+      await paced(stream, toneFrames(5));
+      await waitFor('the echo', () => heard.samples === 5 * 320);
+      expect(agent.sessions[0]?.dialect.name).toBe(dialect);
+      await stream.end('caller_hangup');
+    },
+  );
 });

@@ -3,7 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { AiStream } from '../../services/media-gateway/src/ai-stream/ai-stream';
 import type { WireFrame } from '../../services/media-gateway/src/ai-stream/queue';
 import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/media-gateway/src/ai-stream/wire/olib';
-import { expectHandlesBackTo, liveHandles, paced, Recorder, sleep, startAgent, streamOptions, tap, toneFrames, waitFor, type Agent } from './support/harness';
+import {
+  expectHandlesBackTo,
+  liveHandles,
+  paced,
+  Recorder,
+  sleep,
+  startAgent,
+  streamOptions,
+  tap,
+  toneFrames,
+  waitFor,
+  type Agent,
+} from './support/harness';
 
 let baseline: Record<string, number>;
 
@@ -32,51 +44,58 @@ describe('the AI WebSocket dropping mid-call', () => {
     await agent.close();
   });
 
-  test.each(['olib', 'twilio', 'binary'] as const)('%s: server socket killed mid-stream → reconnect within the window, reconnected: true for the same call, audio flows again', async (dialect) => {
-    const sent: WireFrame[] = [];
-    const options = streamOptions(agent.url, dialect, { wsFactory: tap(sent) });
-    const stream = new AiStream(options);
-    const heard = new Recorder(stream);
-    await stream.start();
-    await paced(stream, toneFrames(10));
-    await waitFor('the first echo', () => heard.samples === 10 * 320);
+  test.each(['olib', 'twilio', 'binary'] as const)(
+    '%s: server socket killed mid-stream → reconnect within the window, reconnected: true for the same call, audio flows again',
+    async (dialect) => {
+      const sent: WireFrame[] = [];
+      const options = streamOptions(agent.url, dialect, { wsFactory: tap(sent) });
+      const stream = new AiStream(options);
+      const heard = new Recorder(stream);
+      await stream.start();
+      await paced(stream, toneFrames(10));
+      await waitFor('the first echo', () => heard.samples === 10 * 320);
 
-    const killedAt = Date.now();
-    agent.sessions[0]?.terminate();
-    await waitFor('the reconnection', () => heard.of('reconnected').length === 1);
-    const downFor = Date.now() - killedAt;
-    expect(downFor).toBeLessThan(options.reconnect.maxDownMs);
-    expect(heard.of('reconnecting')).toEqual([{ kind: 'reconnecting', attempt: 1 }]);
+      const killedAt = Date.now();
+      agent.sessions[0]?.terminate();
+      await waitFor('the reconnection', () => heard.of('reconnected').length === 1);
+      const downFor = Date.now() - killedAt;
+      expect(downFor).toBeLessThan(options.reconnect.maxDownMs);
+      expect(heard.of('reconnecting')).toEqual([{ kind: 'reconnecting', attempt: 1 }]);
 
-    // The agent saw the same call come back, flagged as a reconnection. (Twilio has no
-    // accept message: the stream counts as reconnected when the socket opens, which can
-    // be before the agent has read the new `start`.)
-    await waitFor('the agent to see the reconnection', () => agent.authenticated.length === 2);
-    expect(agent.authenticated.map((a) => [a.callId, a.reconnected])).toEqual([
-      [options.call.callId, false],
-      [options.call.callId, true],
-    ]);
-    if (dialect !== 'twilio') {
-      expect(olibAuthFrames(sent).map((f) => (f.type === 'auth' ? [f.auth.call_id, f.auth.reconnected] : []))).toEqual([
+      // The agent saw the same call come back, flagged as a reconnection. (Twilio has no
+      // accept message: the stream counts as reconnected when the socket opens, which can
+      // be before the agent has read the new `start`.)
+      await waitFor('the agent to see the reconnection', () => agent.authenticated.length === 2);
+      expect(agent.authenticated.map((a) => [a.callId, a.reconnected])).toEqual([
         [options.call.callId, false],
         [options.call.callId, true],
       ]);
-    }
+      if (dialect !== 'twilio') {
+        expect(
+          olibAuthFrames(sent).map((f) => (f.type === 'auth' ? [f.auth.call_id, f.auth.reconnected] : [])),
+        ).toEqual([
+          [options.call.callId, false],
+          [options.call.callId, true],
+        ]);
+      }
 
-    const before = heard.samples;
-    await paced(stream, toneFrames(10));
-    await waitFor('the echo after reconnecting', () => heard.samples >= before + 10 * 320);
-    if (dialect === 'olib') {
-      // Sequence numbers carry on across the reconnection.
-      expect(agent.sessions[1]?.stats.lastSequence).toBe(20);
-      expect(agent.sessions[1]?.stats.sequenceGaps).toBe(0);
-    }
-    expect(stream.stats).toMatchObject({ reconnects: 1, connects: 2 });
-    await stream.end('caller_hangup');
-  });
+      const before = heard.samples;
+      await paced(stream, toneFrames(10));
+      await waitFor('the echo after reconnecting', () => heard.samples >= before + 10 * 320);
+      if (dialect === 'olib') {
+        // Sequence numbers carry on across the reconnection.
+        expect(agent.sessions[1]?.stats.lastSequence).toBe(20);
+        expect(agent.sessions[1]?.stats.sequenceGaps).toBe(0);
+      }
+      expect(stream.stats).toMatchObject({ reconnects: 1, connects: 2 });
+      await stream.end('caller_hangup');
+    },
+  );
 
   test('caller audio sent while the socket is down waits in the bounded queue and is delivered after the reconnect', async () => {
-    const stream = new AiStream(streamOptions(agent.url, 'olib', { reconnect: { maxDownMs: 3000, initialDelayMs: 300, maxDelayMs: 400 } }));
+    const stream = new AiStream(
+      streamOptions(agent.url, 'olib', { reconnect: { maxDownMs: 3000, initialDelayMs: 300, maxDelayMs: 400 } }),
+    );
     const heard = new Recorder(stream);
     await stream.start();
     agent.sessions[0]?.terminate();
@@ -90,7 +109,9 @@ describe('the AI WebSocket dropping mid-call', () => {
   });
 
   test('the AI gone for longer than maxDownMs → "down" ai_unreachable after the window, nothing left open', async () => {
-    const stream = new AiStream(streamOptions(agent.url, 'olib', { reconnect: { maxDownMs: 800, initialDelayMs: 50, maxDelayMs: 200 } }));
+    const stream = new AiStream(
+      streamOptions(agent.url, 'olib', { reconnect: { maxDownMs: 800, initialDelayMs: 50, maxDelayMs: 200 } }),
+    );
     const heard = new Recorder(stream);
     await stream.start();
     const goneAt = Date.now();

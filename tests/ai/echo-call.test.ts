@@ -8,7 +8,10 @@ describe('a caller talks to the demo agent through Kamailio, the relay and the m
   test('SIPp calls an AI number with g711a.pcap as its audio: the echo comes back (≥ 95 % of frames, PCMA, steady timestamps)', async () => {
     const caller = await createUser();
     const number = `+1555778${String(Date.now() % 10000).padStart(4, '0')}`;
-    const created = await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } } });
+    const created = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } },
+    });
     expect(created.status).toBe(201);
 
     const audio = pcapRtp(G711A_PCAP, 8);
@@ -18,7 +21,12 @@ describe('a caller talks to the demo agent through Kamailio, the relay and the m
       const sipp = await startSipp({
         scenario: uacMediaScenario({ codec: 'PCMA', holdMs: audio.length * 20 + 1500 }),
         remote: proxy(),
-        keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: peer.port },
+        keys: {
+          user: caller.username,
+          callee: number.slice(1),
+          domain: testStack().config.sip.domain,
+          rtp_port: peer.port,
+        },
         auth: { user: caller.username, password: caller.password },
         timeoutSeconds: 30,
       });
@@ -36,7 +44,7 @@ describe('a caller talks to the demo agent through Kamailio, the relay and the m
       for (let i = 1; i < stream.length; i++) {
         const a = stream[i - 1]!.packet;
         const b = stream[i]!.packet;
-        if (((b.sequence - a.sequence) & 0xffff) === 1 && ((b.timestamp - a.timestamp) >>> 0) === 160) steady++;
+        if (((b.sequence - a.sequence) & 0xffff) === 1 && (b.timestamp - a.timestamp) >>> 0 === 160) steady++;
       }
       expect(steady).toBeGreaterThanOrEqual(stream.length - 3);
       // The echo carries the caller's audio, not comfort silence.

@@ -27,12 +27,23 @@ function tone(freqs: number[], ms: number, rate: number, level = 0.25): Int16Arr
 }
 
 /** 20 ms RTP packets carrying `pcm8k` (8 kHz) in `codec`. */
-function packetsOf(pcm8k: Int16Array, codec: 'PCMA' | 'PCMU', start = { seq: 1000, ts: 80_000, ssrc: 0x1234 }): RtpPacket[] {
+function packetsOf(
+  pcm8k: Int16Array,
+  codec: 'PCMA' | 'PCMU',
+  start = { seq: 1000, ts: 80_000, ssrc: 0x1234 },
+): RtpPacket[] {
   const out: RtpPacket[] = [];
   for (let i = 0; i + 160 <= pcm8k.length; i += 160) {
     const frame = pcm8k.subarray(i, i + 160);
     const bytes = codec === 'PCMA' ? encodeAlaw(frame) : encodeUlaw(frame);
-    out.push({ marker: i === 0, payloadType: codec === 'PCMA' ? 8 : 0, sequence: (start.seq + i / 160) & 0xffff, timestamp: start.ts + i, ssrc: start.ssrc, payload: Buffer.from(bytes) });
+    out.push({
+      marker: i === 0,
+      payloadType: codec === 'PCMA' ? 8 : 0,
+      sequence: (start.seq + i / 160) & 0xffff,
+      timestamp: start.ts + i,
+      ssrc: start.ssrc,
+      payload: Buffer.from(bytes),
+    });
   }
   return out;
 }
@@ -64,19 +75,39 @@ describe('the media gateway and an AI platform played by the test', () => {
 
   async function aiCall(
     dialect: 'olib' | 'twilio' | 'binary',
-    o: { codec?: 'PCMA' | 'PCMU'; holdMs: number; infoDigits?: string; remoteHangup?: boolean; telephoneEvent?: boolean },
+    o: {
+      codec?: 'PCMA' | 'PCMU';
+      holdMs: number;
+      infoDigits?: string;
+      remoteHangup?: boolean;
+      telephoneEvent?: boolean;
+    },
   ): Promise<AiCall> {
     const caller = await createUser();
     numbers++;
     const number = `+1555776${String((Date.now() + numbers) % 10000).padStart(4, '0')}`;
-    const created = await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: dialect, ai_agent_url: `${peer.url}/${dialect}` } });
+    const created = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      body: { number, route_type: 'ai', ai_dialect: dialect, ai_agent_url: `${peer.url}/${dialect}` },
+    });
     expect(created.status).toBe(201);
     const index = peer.connections.length;
     const rtp = await RtpPeer.open();
     const sipp = await startSipp({
-      scenario: uacMediaScenario({ codec: o.codec ?? 'PCMA', holdMs: o.holdMs, infoDigits: o.infoDigits, remoteHangup: o.remoteHangup, telephoneEvent: o.telephoneEvent }),
+      scenario: uacMediaScenario({
+        codec: o.codec ?? 'PCMA',
+        holdMs: o.holdMs,
+        infoDigits: o.infoDigits,
+        remoteHangup: o.remoteHangup,
+        telephoneEvent: o.telephoneEvent,
+      }),
       remote: proxy(),
-      keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: rtp.port },
+      keys: {
+        user: caller.username,
+        callee: number.slice(1),
+        domain: testStack().config.sip.domain,
+        rtp_port: rtp.port,
+      },
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: Math.ceil(o.holdMs / 1000) + 20,
     });
@@ -92,7 +123,9 @@ describe('the media gateway and an AI platform played by the test', () => {
     const call = await aiCall('olib', { holdMs: 9000 });
     try {
       await call.ai.waitFor('auth', (c) => c.of('auth').length === 1);
-      const auth = call.ai.of('auth')[0] as { auth: { token: string; signature: string; timestamp: string; call_id: string } };
+      const auth = call.ai.of('auth')[0] as {
+        auth: { token: string; signature: string; timestamp: string; call_id: string };
+      };
       expect(auth.auth.token).toMatch(/^Bearer ey/);
       expect(auth.auth.signature).toMatch(/^[0-9a-f]{64}$/);
 
@@ -100,7 +133,8 @@ describe('the media gateway and an AI platform played by the test', () => {
       await call.ai.waitFor('caller audio', (c) => c.of('audio_data').length >= 45);
       const frames = call.ai.of('audio_data') as Array<{ data: { audio: string; sequence: number } }>;
       expect(frames.every((f) => Buffer.from(f.data.audio, 'base64').length === 640)).toBe(true);
-      for (let i = 1; i < frames.length; i++) expect(frames[i]!.data.sequence).toBeGreaterThan(frames[i - 1]!.data.sequence);
+      for (let i = 1; i < frames.length; i++)
+        expect(frames[i]!.data.sequence).toBeGreaterThan(frames[i - 1]!.data.sequence);
 
       // One second of AI speech, then a mark: the caller hears it, the mark comes back after it.
       const sentAt = performance.now();
@@ -136,7 +170,7 @@ describe('the media gateway and an AI platform played by the test', () => {
     }
   });
 
-  test('twilio: connected, start (μ-law 8 kHz), 160-byte μ-law media, stop; the agent\'s media is heard', async () => {
+  test("twilio: connected, start (μ-law 8 kHz), 160-byte μ-law media, stop; the agent's media is heard", async () => {
     const call = await aiCall('twilio', { holdMs: 4000 });
     try {
       await call.rtp.send(packetsOf(tone([440], 600, 8000), 'PCMA'), call.relay);
@@ -146,8 +180,14 @@ describe('the media gateway and an AI platform played by the test', () => {
       const start = call.ai.of('start')[0] as { streamSid: string; start: { mediaFormat: unknown } };
       expect(start.start.mediaFormat).toEqual({ encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 });
       const media = call.ai.of('media') as Array<{ media: { track: string; payload: string } }>;
-      expect(media.every((m) => m.media.track === 'inbound' && Buffer.from(m.media.payload, 'base64').length === 160)).toBe(true);
-      call.ai.send({ event: 'media', streamSid: start.streamSid, media: { payload: Buffer.from(encodeUlaw(tone([1000], 500, 8000))).toString('base64') } });
+      expect(
+        media.every((m) => m.media.track === 'inbound' && Buffer.from(m.media.payload, 'base64').length === 160),
+      ).toBe(true);
+      call.ai.send({
+        event: 'media',
+        streamSid: start.streamSid,
+        media: { payload: Buffer.from(encodeUlaw(tone([1000], 500, 8000))).toString('base64') },
+      });
       await new Promise((r) => setTimeout(r, 800));
       expect(loudPackets(call.rtp).length).toBeGreaterThanOrEqual(20);
       expectSippSuccess(await call.sipp.done, 'call');
@@ -174,7 +214,7 @@ describe('the media gateway and an AI platform played by the test', () => {
     }
   });
 
-  test('DTMF: SIPp\'s RFC 2833 captures and SIP INFO reach the AI as exactly the keys pressed, once each', async () => {
+  test("DTMF: SIPp's RFC 2833 captures and SIP INFO reach the AI as exactly the keys pressed, once each", async () => {
     const call = await aiCall('olib', { holdMs: 6000, infoDigits: '7#' });
     try {
       const keys = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'star', 'pound'];
@@ -197,9 +237,17 @@ describe('the media gateway and an AI platform played by the test', () => {
         audio(10);
       }
       await call.rtp.send(events, call.relay);
-      await call.ai.waitFor(`all key presses (so far: ${JSON.stringify(call.ai.of('dtmf'))})`, (c) => c.of('dtmf').length >= 14, 15_000).catch((err: Error) => {
-        throw new Error(`${err.message}; got ${JSON.stringify((call.ai.of('dtmf') as Array<{ data: { digit: string } }>).map((d) => d.data.digit))}`);
-      });
+      await call.ai
+        .waitFor(
+          `all key presses (so far: ${JSON.stringify(call.ai.of('dtmf'))})`,
+          (c) => c.of('dtmf').length >= 14,
+          15_000,
+        )
+        .catch((err: Error) => {
+          throw new Error(
+            `${err.message}; got ${JSON.stringify((call.ai.of('dtmf') as Array<{ data: { digit: string } }>).map((d) => d.data.digit))}`,
+          );
+        });
       await new Promise((r) => setTimeout(r, 500));
       const digits = (call.ai.of('dtmf') as Array<{ data: { digit: string } }>).map((d) => d.data.digit);
       expect([...digits].sort()).toEqual([...'0123456789*#', '7', '#'].sort());
@@ -214,9 +262,21 @@ describe('the media gateway and an AI platform played by the test', () => {
     // GATEWAY_INBAND_DTMF=auto listens for tones only where keys cannot arrive as RFC 4733 events.
     const call = await aiCall('olib', { holdMs: 9000, codec: 'PCMU', telephoneEvent: false });
     try {
-      const press = (low: number, high: number, scale = 1): Int16Array => tone([low * scale, high * scale], 100, 8000, 0.3);
+      const press = (low: number, high: number, scale = 1): Int16Array =>
+        tone([low * scale, high * scale], 100, 8000, 0.3);
       const gap = new Int16Array(800);
-      const parts = [press(697, 1209), gap, press(770, 1336, 1.014), gap, press(852, 1477, 0.986), gap, press(941, 1336, 1.036), gap, press(697, 1477, 0.964), gap];
+      const parts = [
+        press(697, 1209),
+        gap,
+        press(770, 1336, 1.014),
+        gap,
+        press(852, 1477, 0.986),
+        gap,
+        press(941, 1336, 1.036),
+        gap,
+        press(697, 1477, 0.964),
+        gap,
+      ];
       const speech = readWav(readFileSync(join(REPO_ROOT, 'services/media-gateway/src/dtmf/inband-talkoff.ulaw.wav')));
       const speech8k = speech.pcm.subarray(0, 8000 * 5);
       let total = speech8k.length;
@@ -254,7 +314,10 @@ describe('the media gateway and an AI platform played by the test', () => {
       });
       // The caller kept getting packets while the AI was away.
       expect(call.rtp.received.length).toBeGreaterThan(beforeKill);
-      await call.rtp.send(packetsOf(tone([440], 400, 8000), 'PCMA', { seq: 3000, ts: 500_000, ssrc: 0x1234 }), call.relay);
+      await call.rtp.send(
+        packetsOf(tone([440], 400, 8000), 'PCMA', { seq: 3000, ts: 500_000, ssrc: 0x1234 }),
+        call.relay,
+      );
       await again.waitFor('audio after reconnect', (c) => c.of('audio_data').length >= 10);
 
       // Now the AI goes away for good.
@@ -266,12 +329,17 @@ describe('the media gateway and an AI platform played by the test', () => {
       const callId = (call.ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
       // The gateway writes the row right after its BYE is answered.
       const row = await waitFor('the call row to end', async () => {
-        const { rows } = await db.query<{ state: string; end_reason: string; ended_by: string }>('SELECT state, end_reason, ended_by FROM calls WHERE call_id = $1', [callId]);
+        const { rows } = await db.query<{ state: string; end_reason: string; ended_by: string }>(
+          'SELECT state, end_reason, ended_by FROM calls WHERE call_id = $1',
+          [callId],
+        );
         return rows[0]?.state === 'ended' ? rows[0] : undefined;
       });
       expect(row).toMatchObject({ state: 'ended', ended_by: 'ai' });
       expect(row.end_reason).toMatch(/^ai unavailable/);
-      const health = (await (await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`)).json()) as { active_calls: number };
+      const health = (await (await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`)).json()) as {
+        active_calls: number;
+      };
       expect(health.active_calls).toBe(0);
     } finally {
       peer.accepting = true;

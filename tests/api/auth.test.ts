@@ -94,7 +94,9 @@ describe('bearer tokens on /api/sip-users/* (admin only)', () => {
   });
 
   test('no exp claim → 401', async () => {
-    const forever = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secrets().sipJwtSecret));
+    const forever = await new SignJWT({ role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(secrets().sipJwtSecret));
     expect((await api('GET', '/api/sip-users/', { token: forever })).status).toBe(401);
   });
 
@@ -104,7 +106,13 @@ describe('bearer tokens on /api/sip-users/* (admin only)', () => {
   });
 
   test('auth is checked before validation: a bad body without a token → 401, not 400', async () => {
-    expect(await statusOf('/api/sip-users/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).toBe(401);
+    expect(
+      await statusOf('/api/sip-users/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{bad',
+      }),
+    ).toBe(401);
   });
 });
 

@@ -3,11 +3,18 @@ import { api } from '../support/api';
 const prefix = `bk${Date.now().toString(36)}`;
 
 interface BulkError {
-  error: { code: string; message: string; errors?: Array<{ index: number; field: string; code: string; message: string }>; fields?: unknown[] };
+  error: {
+    code: string;
+    message: string;
+    errors?: Array<{ index: number; field: string; code: string; message: string }>;
+    fields?: unknown[];
+  };
 }
 
 async function countMatching(search: string): Promise<number> {
-  const res = await api<{ total: number }>('GET', `/api/sip-users/?search=${encodeURIComponent(search)}`, { role: 'admin' });
+  const res = await api<{ total: number }>('GET', `/api/sip-users/?search=${encodeURIComponent(search)}`, {
+    role: 'admin',
+  });
   return res.body.total;
 }
 
@@ -50,7 +57,9 @@ describe('POST /api/sip-users/bulk-create', () => {
     const res = await api<BulkError>('POST', '/api/sip-users/bulk-create', { role: 'admin', body: { users } });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('ERR_SIP_USER_EXISTS');
-    expect(res.body.error.errors).toEqual([{ index: 2, field: 'username', code: 'ERR_SIP_USER_EXISTS', message: 'duplicates users[0].username' }]);
+    expect(res.body.error.errors).toEqual([
+      { index: 2, field: 'username', code: 'ERR_SIP_USER_EXISTS', message: 'duplicates users[0].username' },
+    ]);
     expect(await countMatching(`${prefix}twin`)).toBe(0);
     expect(await countMatching(`${prefix}solo`)).toBe(0);
   });
@@ -61,12 +70,18 @@ describe('POST /api/sip-users/bulk-create', () => {
     const users = [{ username: `${prefix}new1` }, { username: existing }, { username: `${prefix}new2` }];
     const res = await api<BulkError>('POST', '/api/sip-users/bulk-create', { role: 'admin', body: { users } });
     expect(res.status).toBe(409);
-    expect(res.body.error.errors).toEqual([{ index: 1, field: 'username', code: 'ERR_SIP_USER_EXISTS', message: 'already exists' }]);
+    expect(res.body.error.errors).toEqual([
+      { index: 1, field: 'username', code: 'ERR_SIP_USER_EXISTS', message: 'already exists' },
+    ]);
     expect(await countMatching(`${prefix}new`)).toBe(0);
   });
 
   test('a schema error and an in-batch duplicate together → 400 with both rows', async () => {
-    const users = [{ username: `${prefix}mix` }, { username: `${prefix}mix` }, { username: `${prefix}mix2`, enabled: 'yes' }];
+    const users = [
+      { username: `${prefix}mix` },
+      { username: `${prefix}mix` },
+      { username: `${prefix}mix2`, enabled: 'yes' },
+    ];
     const res = await api<BulkError>('POST', '/api/sip-users/bulk-create', { role: 'admin', body: { users } });
     expect(res.status).toBe(400);
     expect(res.body.error.errors?.map((e) => [e.index, e.code])).toEqual([
@@ -77,13 +92,19 @@ describe('POST /api/sip-users/bulk-create', () => {
 
   test('1000 users → 201 in one request; 1001 → 400 naming users; [] → 400', async () => {
     const thousand = Array.from({ length: 1000 }, (_, i) => ({ username: `${prefix}k${i}` }));
-    const ok = await api<{ created: number }>('POST', '/api/sip-users/bulk-create', { role: 'admin', body: { users: thousand } });
+    const ok = await api<{ created: number }>('POST', '/api/sip-users/bulk-create', {
+      role: 'admin',
+      body: { users: thousand },
+    });
     expect(ok.status).toBe(201);
     expect(ok.body.created).toBe(1000);
     expect(await countMatching(`${prefix}k`)).toBe(1000);
 
     const tooMany = Array.from({ length: 1001 }, (_, i) => ({ username: `${prefix}m${i}` }));
-    const over = await api<BulkError>('POST', '/api/sip-users/bulk-create', { role: 'admin', body: { users: tooMany } });
+    const over = await api<BulkError>('POST', '/api/sip-users/bulk-create', {
+      role: 'admin',
+      body: { users: tooMany },
+    });
     expect(over.status).toBe(400);
     expect(over.body.error.fields).toEqual([{ field: 'users', message: 'must NOT have more than 1000 items' }]);
 
@@ -93,7 +114,10 @@ describe('POST /api/sip-users/bulk-create', () => {
   });
 
   test('an operator token → 403, nothing created', async () => {
-    const res = await api<BulkError>('POST', '/api/sip-users/bulk-create', { role: 'operator', body: { users: [{ username: `${prefix}op` }] } });
+    const res = await api<BulkError>('POST', '/api/sip-users/bulk-create', {
+      role: 'operator',
+      body: { users: [{ username: `${prefix}op` }] },
+    });
     expect(res.status).toBe(403);
     expect(await countMatching(`${prefix}op`)).toBe(0);
   });

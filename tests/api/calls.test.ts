@@ -119,8 +119,19 @@ async function insertCall(client: Client, f: Fixture): Promise<void> {
   );
 }
 
-async function insertEvent(client: Client, callId: string, when: Date, type: string, data: Record<string, unknown>): Promise<void> {
-  await client.query('INSERT INTO call_events (call_id, at, type, data) VALUES ($1, $2, $3, $4)', [callId, when, type, JSON.stringify(data)]);
+async function insertEvent(
+  client: Client,
+  callId: string,
+  when: Date,
+  type: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await client.query('INSERT INTO call_events (call_id, at, type, data) VALUES ($1, $2, $3, $4)', [
+    callId,
+    when,
+    type,
+    JSON.stringify(data),
+  ]);
 }
 
 /** 200 ms of a ramp on the caller's side and its negative on the AI's, through the gateway's recorder. */
@@ -128,7 +139,10 @@ async function recordWav(path: string): Promise<number> {
   const recorder = new StereoWavRecorder(path);
   for (let frame = 0; frame < 10; frame++) {
     const caller = new Int16Array(160).map((_, i) => (frame * 160 + i) * 8);
-    recorder.write(caller, caller.map((s) => -s));
+    recorder.write(
+      caller,
+      caller.map((s) => -s),
+    );
   }
   return recorder.close();
 }
@@ -151,7 +165,13 @@ describe('/api/calls', () => {
     writeFileSync(outsideFile, 'NOT A RECORDING: calls-test outside secret');
 
     await withDb(async (client) => {
-      await insertCall(client, { call_id: IDS.old, state: 'ended', started: at(-60 * 24), ended: at(-60 * 24, 30), to: OTHER_NUMBER });
+      await insertCall(client, {
+        call_id: IDS.old,
+        state: 'ended',
+        started: at(-60 * 24),
+        ended: at(-60 * 24, 30),
+        to: OTHER_NUMBER,
+      });
       await insertCall(client, {
         call_id: IDS.recorded,
         state: 'ended',
@@ -161,8 +181,22 @@ describe('/api/calls', () => {
         recording_bytes: recordedBytes,
       });
       await insertCall(client, { call_id: IDS.unrecorded, state: 'ended', started: at(1), ended: at(2) });
-      await insertCall(client, { call_id: IDS.missing, state: 'ended', started: at(2), ended: at(3), recording_path: join(recordingsDir, `${IDS.missing}.wav`), recording_bytes: 1044 });
-      await insertCall(client, { call_id: IDS.outside, state: 'ended', started: at(3), ended: at(4), recording_path: outsideFile, recording_bytes: 42 });
+      await insertCall(client, {
+        call_id: IDS.missing,
+        state: 'ended',
+        started: at(2),
+        ended: at(3),
+        recording_path: join(recordingsDir, `${IDS.missing}.wav`),
+        recording_bytes: 1044,
+      });
+      await insertCall(client, {
+        call_id: IDS.outside,
+        state: 'ended',
+        started: at(3),
+        ended: at(4),
+        recording_path: outsideFile,
+        recording_bytes: 42,
+      });
       await insertCall(client, {
         call_id: IDS.traversal,
         state: 'ended',
@@ -171,11 +205,20 @@ describe('/api/calls', () => {
         recording_path: join(recordingsDir, '..', `calls-test-${RUN}-outside.wav`),
         recording_bytes: 42,
       });
-      await insertCall(client, { call_id: IDS.activeRecording, state: 'active', started: at(5), recording_path: join(recordingsDir, `${IDS.activeRecording}.wav`) });
+      await insertCall(client, {
+        call_id: IDS.activeRecording,
+        state: 'active',
+        started: at(5),
+        recording_path: join(recordingsDir, `${IDS.activeRecording}.wav`),
+      });
       await insertCall(client, { call_id: IDS.active, state: 'active', started: at(6), to: OTHER_NUMBER });
 
       const c = IDS.recorded;
-      await insertEvent(client, c, at(0, 1), 'transcript', { speaker: 'ai', text: 'Hello, this is the demo agent.', final: true });
+      await insertEvent(client, c, at(0, 1), 'transcript', {
+        speaker: 'ai',
+        text: 'Hello, this is the demo agent.',
+        final: true,
+      });
       await insertEvent(client, c, at(0, 5), 'dtmf', { digit: '5', duration_ms: 120, source: 'rfc4733' });
       await insertEvent(client, c, at(0, 6), 'transcript', { speaker: 'ai', text: 'You pressed', final: false });
       await insertEvent(client, c, at(0, 7), 'transcript', { speaker: 'ai', text: 'You pressed five.', final: true });
@@ -206,18 +249,29 @@ describe('/api/calls', () => {
     });
 
     test('a token signed with the wrong secret → 401, nothing about the call', async () => {
-      const forged = await mintToken({ role: 'operator', secret: 'not-the-secret-0123456789abcdef', ttlSeconds: 600, subject: 'tests' });
+      const forged = await mintToken({
+        role: 'operator',
+        secret: 'not-the-secret-0123456789abcdef',
+        ttlSeconds: 600,
+        subject: 'tests',
+      });
       const res = await api<ErrorBody>('GET', `/api/calls/${IDS.recorded}`, { token: forged });
       expect(res.status).toBe(401);
       expect(JSON.stringify(res.body)).not.toContain(CALLER);
     });
 
     test.each([['operator' as const], ['admin' as const]])('%s token → 200 on every endpoint', async (role) => {
-      for (const path of [`/api/calls/active?from_number=${CALLER}`, `/api/calls/?from_number=${CALLER}`, `/api/calls/${IDS.recorded}`]) {
+      for (const path of [
+        `/api/calls/active?from_number=${CALLER}`,
+        `/api/calls/?from_number=${CALLER}`,
+        `/api/calls/${IDS.recorded}`,
+      ]) {
         const res = await api('GET', path, { role });
         expect([path, res.status]).toEqual([path, 200]);
       }
-      const wav = await fetch(`${testStack().apiUrl}/api/calls/${IDS.recorded}/recording`, { headers: { authorization: `Bearer ${await token(role)}` } });
+      const wav = await fetch(`${testStack().apiUrl}/api/calls/${IDS.recorded}/recording`, {
+        headers: { authorization: `Bearer ${await token(role)}` },
+      });
       expect(wav.status).toBe(200);
       await wav.arrayBuffer();
     });
@@ -254,12 +308,25 @@ describe('/api/calls', () => {
 
     test('state is not a filter here → 400 naming it', async () => {
       const res = await op<ErrorBody>('/api/calls/active?state=ended');
-      expect([res.status, res.body.error.code, res.body.error.fields]).toEqual([400, 'ERR_VALIDATION', [{ field: 'state', message: 'is not allowed' }]]);
+      expect([res.status, res.body.error.code, res.body.error.fields]).toEqual([
+        400,
+        'ERR_VALIDATION',
+        [{ field: 'state', message: 'is not allowed' }],
+      ]);
     });
   });
 
   describe('GET /api/calls/', () => {
-    const all = [IDS.active, IDS.activeRecording, IDS.traversal, IDS.outside, IDS.missing, IDS.unrecorded, IDS.recorded, IDS.old];
+    const all = [
+      IDS.active,
+      IDS.activeRecording,
+      IDS.traversal,
+      IDS.outside,
+      IDS.missing,
+      IDS.unrecorded,
+      IDS.recorded,
+      IDS.old,
+    ];
 
     test('every call of the caller, newest first', async () => {
       const res = await op<PageBody>(`/api/calls/?from_number=${CALLER}`);
@@ -290,9 +357,13 @@ describe('/api/calls', () => {
     test('started_after is inclusive, started_before exclusive', async () => {
       const after = encodeURIComponent(at(1).toISOString());
       const before = encodeURIComponent(at(4).toISOString());
-      const res = await op<PageBody>(`/api/calls/?from_number=${CALLER}&started_after=${after}&started_before=${before}`);
+      const res = await op<PageBody>(
+        `/api/calls/?from_number=${CALLER}&started_after=${after}&started_before=${before}`,
+      );
       expect(res.body.items.map((c) => c.call_id)).toEqual([IDS.outside, IDS.missing, IDS.unrecorded]);
-      const old = await op<PageBody>(`/api/calls/?from_number=${CALLER}&started_before=${encodeURIComponent(at(-60).toISOString())}`);
+      const old = await op<PageBody>(
+        `/api/calls/?from_number=${CALLER}&started_before=${encodeURIComponent(at(-60).toISOString())}`,
+      );
       expect(old.body.items.map((c) => c.call_id)).toEqual([IDS.old]);
     });
 
@@ -355,16 +426,33 @@ describe('/api/calls', () => {
           { at: at(0, 7).toISOString(), speaker: 'ai', text: 'You pressed five.', final: true },
         ],
         events: [
-          { at: at(0, 1).toISOString(), type: 'transcript', data: { speaker: 'ai', text: 'Hello, this is the demo agent.', final: true } },
+          {
+            at: at(0, 1).toISOString(),
+            type: 'transcript',
+            data: { speaker: 'ai', text: 'Hello, this is the demo agent.', final: true },
+          },
           { at: at(0, 5).toISOString(), type: 'dtmf', data: { digit: '5', duration_ms: 120, source: 'rfc4733' } },
-          { at: at(0, 6).toISOString(), type: 'transcript', data: { speaker: 'ai', text: 'You pressed', final: false } },
-          { at: at(0, 7).toISOString(), type: 'transcript', data: { speaker: 'ai', text: 'You pressed five.', final: true } },
+          {
+            at: at(0, 6).toISOString(),
+            type: 'transcript',
+            data: { speaker: 'ai', text: 'You pressed', final: false },
+          },
+          {
+            at: at(0, 7).toISOString(),
+            type: 'transcript',
+            data: { speaker: 'ai', text: 'You pressed five.', final: true },
+          },
           { at: at(0, 20).toISOString(), type: 'hold', data: {} },
           { at: at(0, 30).toISOString(), type: 'resume', data: {} },
           { at: at(0, 40).toISOString(), type: 'ai_reconnecting', data: { attempt: 1 } },
           { at: at(0, 41).toISOString(), type: 'ai_reconnected', data: {} },
         ],
-        recording: { available: true, bytes: recordedBytes, download_url: `/api/calls/${IDS.recorded}/recording`, reason: null },
+        recording: {
+          available: true,
+          bytes: recordedBytes,
+          download_url: `/api/calls/${IDS.recorded}/recording`,
+          reason: null,
+        },
       });
       // Neither the AI URL's credentials nor the server's file path are shown.
       expect(JSON.stringify(res.body)).not.toMatch(/hunter2|recordings\//);
@@ -379,7 +467,9 @@ describe('/api/calls', () => {
     ])('%s → the recording entry says so', async (_name, callId, recording) => {
       const res = await op<CallDetailBody>(`/api/calls/${callId}`);
       expect(res.status).toBe(200);
-      expect(res.body.recording).toEqual(recording === null ? null : { ...recording, download_url: `/api/calls/${callId}/recording` });
+      expect(res.body.recording).toEqual(
+        recording === null ? null : { ...recording, download_url: `/api/calls/${callId}/recording` },
+      );
       expect([res.body.transcript, res.body.events]).toEqual([[], []]);
     });
 
@@ -396,7 +486,9 @@ describe('/api/calls', () => {
 
   describe('GET /api/calls/{call_id}/recording', () => {
     test('an ended, recorded call → the WAV as an attachment, byte for byte', async () => {
-      const res = await fetch(`${testStack().apiUrl}/api/calls/${IDS.recorded}/recording`, { headers: { authorization: `Bearer ${await token('operator')}` } });
+      const res = await fetch(`${testStack().apiUrl}/api/calls/${IDS.recorded}/recording`, {
+        headers: { authorization: `Bearer ${await token('operator')}` },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('audio/wav');
       expect(res.headers.get('content-length')).toBe(String(recordedBytes));
@@ -427,11 +519,15 @@ describe('/api/calls', () => {
       ['a path climbing out of RECORDINGS_DIR with ..', IDS.traversal],
     ])('a row whose recording_path is %s → 404 file_missing, never the file', async (_name, callId) => {
       expect(readFileSync(outsideFile, 'utf8')).toContain('outside secret');
-      const res = await fetch(`${testStack().apiUrl}/api/calls/${callId}/recording`, { headers: { authorization: `Bearer ${await token('admin')}` } });
+      const res = await fetch(`${testStack().apiUrl}/api/calls/${callId}/recording`, {
+        headers: { authorization: `Bearer ${await token('admin')}` },
+      });
       const text = await res.text();
       expect(res.status).toBe(404);
       expect(text).not.toContain('outside secret');
-      expect(JSON.parse(text)).toMatchObject({ error: { code: 'ERR_RECORDING_NOT_AVAILABLE', reason: 'file_missing' } });
+      expect(JSON.parse(text)).toMatchObject({
+        error: { code: 'ERR_RECORDING_NOT_AVAILABLE', reason: 'file_missing' },
+      });
     });
 
     test('an unknown call → 404 ERR_CALL_NOT_FOUND', async () => {
@@ -441,11 +537,22 @@ describe('/api/calls', () => {
   });
 
   describe('OpenAPI', () => {
-    test('the four call endpoints are documented; the seed\'s call-control endpoints are not mounted', async () => {
-      const res = await op<{ paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> }>('/api/openapi.json');
-      const callPaths = Object.keys(res.body.paths).filter((p) => p.startsWith('/api/calls')).sort();
-      expect(callPaths).toEqual(['/api/calls/', '/api/calls/active', '/api/calls/{call_id}', '/api/calls/{call_id}/recording']);
-      expect(Object.keys(res.body.paths['/api/calls/{call_id}/recording']?.['get']?.responses['200']?.content ?? {})).toEqual(['audio/wav']);
+    test("the four call endpoints are documented; the seed's call-control endpoints are not mounted", async () => {
+      const res = await op<{
+        paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+      }>('/api/openapi.json');
+      const callPaths = Object.keys(res.body.paths)
+        .filter((p) => p.startsWith('/api/calls'))
+        .sort();
+      expect(callPaths).toEqual([
+        '/api/calls/',
+        '/api/calls/active',
+        '/api/calls/{call_id}',
+        '/api/calls/{call_id}/recording',
+      ]);
+      expect(
+        Object.keys(res.body.paths['/api/calls/{call_id}/recording']?.['get']?.responses['200']?.content ?? {}),
+      ).toEqual(['audio/wav']);
       const initiate = await api<ErrorBody>('POST', '/api/calls/initiate', { role: 'operator', body: {} });
       expect([initiate.status, initiate.body.error.code]).toEqual([404, 'ERR_NOT_FOUND']);
     });

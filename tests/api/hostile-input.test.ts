@@ -52,9 +52,13 @@ const bearer: Record<string, string> = {};
 beforeAll(async () => {
   bearer['operator'] = await token('operator');
   bearer['admin'] = await token('admin');
-  const res = await fetch(`${testStack().apiUrl}/api/openapi.json`, { headers: { authorization: `Bearer ${bearer['operator']}` } });
+  const res = await fetch(`${testStack().apiUrl}/api/openapi.json`, {
+    headers: { authorization: `Bearer ${bearer['operator']}` },
+  });
   doc = (await res.json()) as Document;
-  ops = Object.entries(doc.paths).flatMap(([template, item]) => Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), template, op })));
+  ops = Object.entries(doc.paths).flatMap(([template, item]) =>
+    Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), template, op })),
+  );
 });
 
 /** The token a route admits: operator where it may, else admin; none for public routes. */
@@ -65,10 +69,18 @@ function authFor(op: Operation): Record<string, string> {
 }
 
 /** Sends to the route; a route with a body gets its valid example unless the test gives one. */
-async function send(o: Op, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function send(
+  o: Op,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const example = o.op.requestBody?.content['application/json'].example;
   const payload = init.body ?? (example ? JSON.stringify(example) : undefined);
-  const headers = { ...authFor(o.op), ...(init.body === undefined && example ? { 'content-type': 'application/json' } : {}), ...init.headers };
+  const headers = {
+    ...authFor(o.op),
+    ...(init.body === undefined && example ? { 'content-type': 'application/json' } : {}),
+    ...init.headers,
+  };
   const res = await fetch(`${testStack().apiUrl}${path}`, { method: o.method, headers, body: payload });
   const text = await res.text();
   let body: ErrorBody = {};
@@ -86,22 +98,25 @@ function fill(template: string, name?: string, hostile?: string): string {
 }
 
 const params = (o: Op, where: 'path' | 'query'): Parameter[] => (o.op.parameters ?? []).filter((p) => p.in === where);
-const numeric = (p: Parameter): boolean =>
-  [p.schema.type].flat().some((t) => t === 'integer' || t === 'number');
+const numeric = (p: Parameter): boolean => [p.schema.type].flat().some((t) => t === 'integer' || t === 'number');
 
 /** What is wrong with an answer that should be 400 ERR_VALIDATION naming `field`, or null. */
 function notNaming(a: Answer, field: string, row?: number): string | null {
   if (a.status !== 400 || a.body.error?.code !== 'ERR_VALIDATION') return `${a.status} ${a.body.error?.code ?? ''}`;
-  const named = row === undefined
-    ? (a.body.error.fields ?? []).some((f) => f.field === field)
-    : (a.body.error.errors ?? []).some((e) => e.index === row && e.field === field);
+  const named =
+    row === undefined
+      ? (a.body.error.fields ?? []).some((f) => f.field === field)
+      : (a.body.error.errors ?? []).some((e) => e.index === row && e.field === field);
   return named ? null : `400 without field ${field}: ${JSON.stringify(a.body.error)}`;
 }
 
 /** Every 4xx and 5xx answer is the API's JSON error with a catalogue code. */
 function notJsonError(a: Answer): string | null {
   if (a.status >= 500) return `${a.status} ${a.body.error?.code ?? ''}`;
-  if (a.status >= 400 && (!/^application\/json/.test(a.contentType ?? '') || !/^ERR_[A-Z_]+$/.test(a.body.error?.code ?? ''))) {
+  if (
+    a.status >= 400 &&
+    (!/^application\/json/.test(a.contentType ?? '') || !/^ERR_[A-Z_]+$/.test(a.body.error?.code ?? ''))
+  ) {
     return `${a.status} is not a JSON error (${a.contentType})`;
   }
   return null;
@@ -161,7 +176,9 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
     const failures: string[] = [];
     for (const o of ops.filter((x) => x.op.requestBody)) {
-      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content['application/json'];
+      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content[
+        'application/json'
+      ];
       if (example === undefined) failures.push(`${o.method} ${o.template}: no example`);
       else if (!ajv.validate(schema, example)) failures.push(`${o.method} ${o.template}: ${ajv.errorsText()}`);
     }
@@ -172,14 +189,19 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
     const failures: string[] = [];
     let sent = 0;
     for (const o of ops.filter((x) => x.op.requestBody?.content['application/json'].example)) {
-      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content['application/json'];
+      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content[
+        'application/json'
+      ];
       for (const path of stringFields(example as Json, schema)) {
         const body = structuredClone(example) as Json;
         setAt(body, path, 'a\u0000b');
         // A bulk body reports problems per row: users[i] → {index: i, field}.
         const row = path[0] === 'users' && typeof path[1] === 'number' ? path[1] : undefined;
         const field = row === undefined ? fieldPath(path) : fieldPath(path.slice(2));
-        const a = await send(o, fill(o.template), { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+        const a = await send(o, fill(o.template), {
+          body: JSON.stringify(body),
+          headers: { 'content-type': 'application/json' },
+        });
         sent++;
         const problem = notNaming(a, field, row);
         if (problem) failures.push(`${o.method} ${o.template} ${fieldPath(path)}: ${problem}`);
@@ -193,7 +215,10 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
     const o = ops.find((x) => x.method === 'POST' && x.template === '/api/numbers/') as Op;
     const example = o.op.requestBody?.content['application/json'].example as Json;
     const body = { ...example, ai_options: { 'voi\u0000ce': 'alloy' } };
-    const a = await send(o, '/api/numbers/', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const a = await send(o, '/api/numbers/', {
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(notNaming(a, 'ai_options.voi\\u0000ce')).toBeNull();
   });
 
@@ -216,18 +241,24 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
         ['{', send(o, fill(o.template), { body: '{"a": ', headers: json }), 400, 'ERR_BAD_JSON'],
         ['1e999', send(o, fill(o.template), { body: '{"x": 1e999}', headers: json }), 400, 'ERR_VALIDATION'],
         ['3 MiB', send(o, fill(o.template), { body: big, headers: json }), 413, 'ERR_PAYLOAD_TOO_LARGE'],
-        ['text/plain', send(o, fill(o.template), { body: 'hello', headers: { 'content-type': 'text/plain' } }), 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
+        [
+          'text/plain',
+          send(o, fill(o.template), { body: 'hello', headers: { 'content-type': 'text/plain' } }),
+          415,
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+        ],
       ];
       for (const [what, pending, status, code] of cases) {
         const a = await pending;
-        if (a.status !== status || a.body.error?.code !== code) failures.push(`${o.method} ${o.template} ${what}: ${a.status} ${a.body.error?.code ?? ''}`);
+        if (a.status !== status || a.body.error?.code !== code)
+          failures.push(`${o.method} ${o.template} ${what}: ${a.status} ${a.body.error?.code ?? ''}`);
       }
     }
     expect(failures).toEqual([]);
   });
 });
 
-describe('requests Express or Node refuse → the API\'s JSON errors, counted on /metrics', () => {
+describe("requests Express or Node refuse → the API's JSON errors, counted on /metrics", () => {
   test('broken percent-encoding in a path parameter → 400 ERR_VALIDATION naming path', async () => {
     const o = ops.find((x) => x.method === 'GET' && x.template === '/api/trunks/{trunk_id}') as Op;
     for (const segment of ['%E0%A4%A', 'abc%', '%zz']) {
@@ -243,7 +274,9 @@ describe('requests Express or Node refuse → the API\'s JSON errors, counted on
   });
 
   test('an absurd Content-Length → 400 ERR_BAD_REQUEST as JSON', async () => {
-    const a = await rawRequest(`POST /api/sip-users/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n{}`);
+    const a = await rawRequest(
+      `POST /api/sip-users/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n{}`,
+    );
     expect(a.status).toBe(400);
     expect(JSON.parse(a.body)).toMatchObject({ error: { code: 'ERR_BAD_REQUEST' } });
   });
@@ -254,13 +287,17 @@ describe('requests Express or Node refuse → the API\'s JSON errors, counted on
     await send(o, '/api/trunks/?page=1e999');
     await send(o, '/api/trunks/?page=1e999');
     // Counted when the response has finished, which the client may see a moment before.
-    for (let i = 0; i < 20 && (await rejected('ERR_VALIDATION')) < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 20 && (await rejected('ERR_VALIDATION')) < before + 2; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await rejected('ERR_VALIDATION')).toBe(before + 2);
     expect(await rejected('ERR_HEADERS_TOO_LARGE')).toBeGreaterThanOrEqual(1);
   });
 
   test('a thousand random paths add no /metrics series', async () => {
-    const series = async (): Promise<number> => (await (await fetch(`${testStack().apiUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('http_request_duration_seconds_count')).length;
+    const series = async (): Promise<number> =>
+      (await (await fetch(`${testStack().apiUrl}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('http_request_duration_seconds_count')).length;
     const o = ops[0] as Op;
     await send(o, `/api/${Math.random().toString(36).slice(2)}`);
     const before = await series();
@@ -285,14 +322,26 @@ describe('each defence that fires leaves a log line naming the source', () => {
     const operator = await token('operator', 600, app.stack);
     expect(await get('/api/trunks/?page=1e999', { authorization: `Bearer ${operator}` })).toBe(400);
     expect(await get('/api/trunks/', { authorization: 'Bearer forged.not.signed' })).toBe(401);
-    expect([await get('/health'), await get('/health'), await get('/health'), await get('/health')]).toEqual([200, 200, 429, 429]);
-    const lines = app.logs().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect([await get('/health'), await get('/health'), await get('/health'), await get('/health')]).toEqual([
+      200, 200, 429, 429,
+    ]);
+    const lines = app
+      .logs()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ message: 'http request', status: 400, code: 'ERR_VALIDATION', ip: '127.0.0.1' }),
         expect.objectContaining({ message: 'http request', status: 401, code: 'ERR_UNAUTHENTICATED', ip: '127.0.0.1' }),
         expect.objectContaining({ message: 'http request', status: 429, code: 'ERR_RATE_LIMITED', ip: '127.0.0.1' }),
-        expect.objectContaining({ level: 'warn', message: 'rate limit exceeded', limit: 'per_ip', ip: '127.0.0.1', requests_per_window: 4 }),
+        expect.objectContaining({
+          level: 'warn',
+          message: 'rate limit exceeded',
+          limit: 'per_ip',
+          ip: '127.0.0.1',
+          requests_per_window: 4,
+        }),
       ]),
     );
     expect(lines.filter((l) => l['message'] === 'rate limit exceeded')).toHaveLength(1);

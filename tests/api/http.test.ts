@@ -6,7 +6,11 @@ interface ErrorBody {
   error: { code: string; message: string; fields?: Array<{ field: string; message: string }> };
 }
 
-async function raw(method: string, path: string, init: { body?: string; headers?: Record<string, string>; role?: 'admin' | 'operator' } = {}) {
+async function raw(
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string>; role?: 'admin' | 'operator' } = {},
+) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (init.role) headers['authorization'] = `Bearer ${await token(init.role)}`;
   const res = await fetch(`${testStack().apiUrl}${path}`, { method, headers, body: init.body });
@@ -27,13 +31,21 @@ describe('HTTP errors are JSON from the catalogue', () => {
   });
 
   test('malformed JSON → 400 ERR_BAD_JSON', async () => {
-    const res = await raw('POST', '/api/sip-users/', { role: 'admin', body: '{"username": ', headers: { 'content-type': 'application/json' } });
+    const res = await raw('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: '{"username": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(res.json().error.code).toBe('ERR_BAD_JSON');
   });
 
   test('a JSON string instead of an object → 400', async () => {
-    const res = await raw('POST', '/api/sip-users/', { role: 'admin', body: '"alice"', headers: { 'content-type': 'application/json' } });
+    const res = await raw('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: '"alice"',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
   });
 
@@ -49,7 +61,11 @@ describe('HTTP errors are JSON from the catalogue', () => {
 
   test('a body over 2 MiB → 413 ERR_PAYLOAD_TOO_LARGE', async () => {
     const body = JSON.stringify({ users: [{ username: 'big', notes: 'x'.repeat(3 * 1024 * 1024) }] });
-    const res = await raw('POST', '/api/sip-users/bulk-create', { role: 'admin', body, headers: { 'content-type': 'application/json' } });
+    const res = await raw('POST', '/api/sip-users/bulk-create', {
+      role: 'admin',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(413);
     expect(res.json().error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
   });
@@ -79,7 +95,10 @@ describe('HTTP errors are JSON from the catalogue', () => {
   });
 
   test('max_concurrent_calls as a string → 400 (JSON bodies are not coerced)', async () => {
-    const res = await api<ErrorBody>('POST', '/api/sip-users/', { role: 'admin', body: { username: 'typed-user', max_concurrent_calls: '3' } });
+    const res = await api<ErrorBody>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: 'typed-user', max_concurrent_calls: '3' },
+    });
     expect(res.body.error.fields).toEqual([{ field: 'max_concurrent_calls', message: 'must be integer' }]);
   });
 
@@ -104,14 +123,21 @@ describe('monitoring endpoints', () => {
   test('GET /api/config/status → 200 "ok": PostgreSQL, Kamailio and the relay answer, with latencies', async () => {
     const res = await api<{
       status: string;
-      components: Record<string, { status: string; latency_ms: number; version?: string; events_connected?: boolean; kind?: string }>;
+      components: Record<
+        string,
+        { status: string; latency_ms: number; version?: string; events_connected?: boolean; kind?: string }
+      >;
       sip: { domain: string };
     }>('GET', '/api/config/status', { role: 'operator' });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ok');
     const { database, kamailio, media_relay: relay } = res.body.components;
     expect(database?.status).toBe('ok');
-    expect(kamailio).toMatchObject({ status: 'ok', version: expect.stringMatching(/^kamailio 5\./), events_connected: true });
+    expect(kamailio).toMatchObject({
+      status: 'ok',
+      version: expect.stringMatching(/^kamailio 5\./),
+      events_connected: true,
+    });
     expect(relay).toMatchObject({ status: 'ok', kind: testStack().config.relay.kind });
     for (const c of [database, kamailio, relay]) expect(c?.latency_ms).toBeGreaterThanOrEqual(0);
     expect(res.body.sip.domain).toBe(testStack().config.sip.domain);

@@ -40,7 +40,9 @@ describe('rate limits (a second app with tiny limits)', () => {
     const retryAfter = Number(limited?.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(await limited?.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED', retry_after_seconds: retryAfter } });
+    expect(await limited?.json()).toMatchObject({
+      error: { code: 'ERR_RATE_LIMITED', retry_after_seconds: retryAfter },
+    });
   });
 
   test('past the per-address limit → 429 on every endpoint, even without a token', async () => {
@@ -100,7 +102,11 @@ describe('Kamailio down (a second app pointed at a closed RPC port)', () => {
   });
 
   test('disable and DELETE → the DB change stands, with a warning that registrations were not removed', async () => {
-    const created = await api<{ id: number }>('POST', '/api/sip-users/', { role: 'admin', stack: app.stack, body: { username: `kd${Date.now().toString(36)}b` } });
+    const created = await api<{ id: number }>('POST', '/api/sip-users/', {
+      role: 'admin',
+      stack: app.stack,
+      body: { username: `kd${Date.now().toString(36)}b` },
+    });
     const disabled = await api<{ enabled: boolean; warning: string }>('PUT', `/api/sip-users/${created.body.id}`, {
       role: 'admin',
       stack: app.stack,
@@ -110,10 +116,14 @@ describe('Kamailio down (a second app pointed at a closed RPC port)', () => {
     expect(disabled.body.enabled).toBe(false);
     expect(disabled.body.warning).toMatch(/registrations were not removed/);
 
-    const deleted = await api<{ deleted: boolean; registrations_removed: boolean; warning: string }>('DELETE', `/api/sip-users/${created.body.id}`, {
-      role: 'admin',
-      stack: app.stack,
-    });
+    const deleted = await api<{ deleted: boolean; registrations_removed: boolean; warning: string }>(
+      'DELETE',
+      `/api/sip-users/${created.body.id}`,
+      {
+        role: 'admin',
+        stack: app.stack,
+      },
+    );
     expect(deleted.status).toBe(200);
     expect(deleted.body).toMatchObject({ deleted: true, registrations_removed: false });
     expect(deleted.body.warning).toMatch(/registrations were not removed/);
@@ -122,13 +132,28 @@ describe('Kamailio down (a second app pointed at a closed RPC port)', () => {
   });
 
   test('unlock → 503 ERR_KAMAILIO_UNAVAILABLE; stats → 200 with CDR totals and kamailio_error', async () => {
-    const created = await api<{ id: number }>('POST', '/api/sip-users/', { role: 'admin', stack: app.stack, body: { username: `kd${Date.now().toString(36)}c` } });
-    const unlock = await api<{ error: { code: string } }>('POST', `/api/sip-users/${created.body.id}/unlock`, { role: 'admin', stack: app.stack });
+    const created = await api<{ id: number }>('POST', '/api/sip-users/', {
+      role: 'admin',
+      stack: app.stack,
+      body: { username: `kd${Date.now().toString(36)}c` },
+    });
+    const unlock = await api<{ error: { code: string } }>('POST', `/api/sip-users/${created.body.id}/unlock`, {
+      role: 'admin',
+      stack: app.stack,
+    });
     expect(unlock.status).toBe(503);
     expect(unlock.body.error.code).toBe('ERR_KAMAILIO_UNAVAILABLE');
-    const stats = await api<Record<string, unknown>>('GET', `/api/sip-users/${created.body.id}/stats`, { role: 'admin', stack: app.stack });
+    const stats = await api<Record<string, unknown>>('GET', `/api/sip-users/${created.body.id}/stats`, {
+      role: 'admin',
+      stack: app.stack,
+    });
     expect(stats.status).toBe(200);
-    expect(stats.body).toMatchObject({ registrations: null, active_calls: null, lock: null, calls: { as_caller: { count: 0 } } });
+    expect(stats.body).toMatchObject({
+      registrations: null,
+      active_calls: null,
+      lock: null,
+      calls: { as_caller: { count: 0 } },
+    });
     expect(stats.body['kamailio_error']).toMatch(/did not answer/);
   });
 
@@ -141,11 +166,10 @@ describe('Kamailio down (a second app pointed at a closed RPC port)', () => {
   });
 
   test('GET /api/config/status → 200 "degraded" with the Kamailio error', async () => {
-    const res = await api<{ status: string; components: { kamailio: { status: string; error: string }; database: { status: string } } }>(
-      'GET',
-      '/api/config/status',
-      { role: 'operator', stack: app.stack },
-    );
+    const res = await api<{
+      status: string;
+      components: { kamailio: { status: string; error: string }; database: { status: string } };
+    }>('GET', '/api/config/status', { role: 'operator', stack: app.stack });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('degraded');
     expect(res.body.components.kamailio.status).toBe('error');

@@ -36,7 +36,10 @@ export interface InProcessApp {
  * limits, an allowlist, a Kamailio RPC port nobody listens on...). It listens on an
  * ephemeral port.
  */
-export async function startInProcessApp(overrides: Record<string, string> = {}, host = '127.0.0.1'): Promise<InProcessApp> {
+export async function startInProcessApp(
+  overrides: Record<string, string> = {},
+  host = '127.0.0.1',
+): Promise<InProcessApp> {
   const env = { ...testStack().env, ...overrides, API_HOST: host, API_PORT: '1' };
   const config = loadConfig(env, REPO_ROOT);
   const lines: string[] = [];

@@ -49,7 +49,8 @@ function nextNumber(): string {
   return `+44207946${String((offset + serial) % 1000).padStart(4, '0')}`;
 }
 
-const op = <T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> => api<T>(method, path, { role: 'operator', body });
+const op = <T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> =>
+  api<T>(method, path, { role: 'operator', body });
 
 function rpc(): HttpKamailioRpc {
   return new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
@@ -66,11 +67,17 @@ async function htableValue(table: string, key: string): Promise<string | number 
   }
 }
 
-async function viewRow(view: 'did_htable' | 'blocked_htable', key: string): Promise<Record<string, unknown> | undefined> {
+async function viewRow(
+  view: 'did_htable' | 'blocked_htable',
+  key: string,
+): Promise<Record<string, unknown> | undefined> {
   const client = new Client({ connectionString: testStack().env['DATABASE_URL'] });
   await client.connect();
   try {
-    const { rows } = await client.query(`SELECT key_name, key_type, value_type, key_value, expires FROM ${view} WHERE key_name = $1`, [key]);
+    const { rows } = await client.query(
+      `SELECT key_name, key_type, value_type, key_value, expires FROM ${view} WHERE key_name = $1`,
+      [key],
+    );
     return rows[0] as Record<string, unknown> | undefined;
   } finally {
     await client.end();
@@ -82,7 +89,7 @@ async function fresh(number: string): Promise<string> {
   return number;
 }
 
-describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
+describe("numbers: routes of DIDs, in Kamailio's htable did", () => {
   test('sip_user route → 201 with the route Kamailio holds; did_htable and htable did agree', async () => {
     const bob = await createUser();
     const number = await fresh(nextNumber());
@@ -108,14 +115,24 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
     });
     expect(res.body.warning).toBeUndefined();
     const digits = number.slice(1);
-    expect(await viewRow('did_htable', digits)).toEqual({ key_name: digits, key_type: 0, value_type: 0, key_value: `sip_user|${bob.username}`, expires: 0 });
+    expect(await viewRow('did_htable', digits)).toEqual({
+      key_name: digits,
+      key_type: 0,
+      value_type: 0,
+      key_value: `sip_user|${bob.username}`,
+      expires: 0,
+    });
     expect(await htableValue('did', digits)).toBe(`sip_user|${bob.username}`);
   });
 
   test('typed form "+44 20 7946 0xxx" → stored and keyed in E.164; GET by +, %2B and bare digits', async () => {
     const number = await fresh(nextNumber());
     const typed = `+44 20 7946 ${number.slice(-4)}`;
-    const res = await op<NumberBody>('POST', '/api/numbers/', { number: typed, route_type: 'queue', target: 'support' });
+    const res = await op<NumberBody>('POST', '/api/numbers/', {
+      number: typed,
+      route_type: 'queue',
+      target: 'support',
+    });
     expect(res.status).toBe(201);
     expect(res.body.number).toBe(number);
     for (const path of [number, encodeURIComponent(number), number.slice(1)]) {
@@ -128,7 +145,14 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
     const plain = await fresh(nextNumber());
     const a = await op<NumberBody>('POST', '/api/numbers/', { number: plain, route_type: 'ai' });
     expect(a.status).toBe(201);
-    expect(a.body).toMatchObject({ route_type: 'ai', target: null, ai_dialect: 'olib', ai_agent_url: null, ai_options: {}, kamailio_route: `ai|${plain.slice(1)}` });
+    expect(a.body).toMatchObject({
+      route_type: 'ai',
+      target: null,
+      ai_dialect: 'olib',
+      ai_agent_url: null,
+      ai_options: {},
+      kamailio_route: `ai|${plain.slice(1)}`,
+    });
     expect(await htableValue('did', plain.slice(1))).toBe(`ai|${plain.slice(1)}`);
 
     const custom = await fresh(nextNumber());
@@ -151,9 +175,16 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
 
   test('ivr and forward routes → ivr|<name>, forward|<E.164 digits>', async () => {
     const ivr = await fresh(nextNumber());
-    expect((await op<NumberBody>('POST', '/api/numbers/', { number: ivr, route_type: 'ivr', target: 'main-menu' })).body.kamailio_route).toBe('ivr|main-menu');
+    expect(
+      (await op<NumberBody>('POST', '/api/numbers/', { number: ivr, route_type: 'ivr', target: 'main-menu' })).body
+        .kamailio_route,
+    ).toBe('ivr|main-menu');
     const forward = await fresh(nextNumber());
-    const res = await op<NumberBody>('POST', '/api/numbers/', { number: forward, route_type: 'forward', target: '+1 (415) 555-0123' });
+    const res = await op<NumberBody>('POST', '/api/numbers/', {
+      number: forward,
+      route_type: 'forward',
+      target: '+1 (415) 555-0123',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ target: '+14155550123', kamailio_route: 'forward|14155550123' });
     expect(await htableValue('did', forward.slice(1))).toBe('forward|14155550123');
@@ -163,7 +194,10 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
     const res = await op<ErrorBody>('POST', '/api/numbers/', { number: '+0987654321', route_type: 'ai' });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('ERR_VALIDATION');
-    expect(res.body.error.fields?.[0]).toEqual({ field: 'number', message: expect.stringMatching(/country calling code/) });
+    expect(res.body.error.fields?.[0]).toEqual({
+      field: 'number',
+      message: expect.stringMatching(/country calling code/),
+    });
     expect(res.body.error.message).toMatch(/^request body is invalid: number /);
   });
 
@@ -192,9 +226,18 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
   test('PUT a new route_type → the whole route replaced, Kamailio routes it the new way; disable → gone from htable did', async () => {
     const number = await fresh(nextNumber());
     await op('POST', '/api/numbers/', { number, route_type: 'ai', ai_dialect: 'binary' });
-    const changed = await op<NumberBody>('PUT', `/api/numbers/${number.slice(1)}`, { route_type: 'queue', target: 'sales' });
+    const changed = await op<NumberBody>('PUT', `/api/numbers/${number.slice(1)}`, {
+      route_type: 'queue',
+      target: 'sales',
+    });
     expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ route_type: 'queue', target: 'sales', ai_dialect: null, ai_options: null, kamailio_route: 'queue|sales' });
+    expect(changed.body).toMatchObject({
+      route_type: 'queue',
+      target: 'sales',
+      ai_dialect: null,
+      ai_options: null,
+      kamailio_route: 'queue|sales',
+    });
     expect(await htableValue('did', number.slice(1))).toBe('queue|sales');
 
     const description = await op<NumberBody>('PUT', `/api/numbers/${number.slice(1)}`, { description: 'Sales queue' });
@@ -229,9 +272,15 @@ describe('numbers: routes of DIDs, in Kamailio\'s htable did', () => {
   test('list filters by route_type and by digits; pages', async () => {
     const numbers = [await fresh(nextNumber()), await fresh(nextNumber()), await fresh(nextNumber())];
     for (const number of numbers) await op('POST', '/api/numbers/', { number, route_type: 'ivr', target: 'listing' });
-    const byDigits = await op<{ items: NumberBody[]; total: number }>('GET', `/api/numbers/?search=${numbers[1]?.slice(-7)}`);
+    const byDigits = await op<{ items: NumberBody[]; total: number }>(
+      'GET',
+      `/api/numbers/?search=${numbers[1]?.slice(-7)}`,
+    );
     expect(byDigits.body.items.map((n) => n.number)).toEqual([numbers[1]]);
-    const ivrs = await op<{ items: NumberBody[]; total: number; per_page: number }>('GET', '/api/numbers/?route_type=ivr&per_page=2&page=1');
+    const ivrs = await op<{ items: NumberBody[]; total: number; per_page: number }>(
+      'GET',
+      '/api/numbers/?route_type=ivr&per_page=2&page=1',
+    );
     expect(ivrs.body.per_page).toBe(2);
     expect(ivrs.body.items.length).toBeLessThanOrEqual(2);
     expect(ivrs.body.total).toBeGreaterThanOrEqual(3);
@@ -244,14 +293,27 @@ describe('blocked numbers, as the seed: POST /api/numbers/block, DELETE /api/num
     await op('DELETE', '/api/numbers/block/1234567890');
     const res = await op<BlockedBody>('POST', '/api/numbers/block', { number: '+1234567890', reason: 'Spam caller' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ number: '+1234567890', reason: 'Spam caller', blocked_calls: 0, already_blocked: false });
+    expect(res.body).toMatchObject({
+      number: '+1234567890',
+      reason: 'Spam caller',
+      blocked_calls: 0,
+      already_blocked: false,
+    });
     expect(res.body.warning).toBeUndefined();
-    expect(await viewRow('blocked_htable', '1234567890')).toEqual({ key_name: '1234567890', key_type: 0, value_type: 1, key_value: '1', expires: 0 });
+    expect(await viewRow('blocked_htable', '1234567890')).toEqual({
+      key_name: '1234567890',
+      key_type: 0,
+      value_type: 1,
+      key_value: '1',
+      expires: 0,
+    });
     expect(await htableValue('blocked', '1234567890')).toBe(1);
 
     const listed = await op<{ items: BlockedBody[] }>('GET', '/api/numbers/blocked?per_page=200');
     expect(listed.status).toBe(200);
-    expect(listed.body.items).toContainEqual(expect.objectContaining({ number: '+1234567890', reason: 'Spam caller', blocked_calls: 0 }));
+    expect(listed.body.items).toContainEqual(
+      expect.objectContaining({ number: '+1234567890', reason: 'Spam caller', blocked_calls: 0 }),
+    );
   });
 
   test('blocking a blocked number → 200, already_blocked, reason updated', async () => {
@@ -273,7 +335,7 @@ describe('blocked numbers, as the seed: POST /api/numbers/block, DELETE /api/num
     expect(listed.body.items.find((b) => b.number === number)?.blocked_calls).toBe(4);
   });
 
-  test('unblock → 200 and gone from Kamailio\'s htable blocked at once; unblocking again → 404 ERR_NUMBER_NOT_BLOCKED', async () => {
+  test("unblock → 200 and gone from Kamailio's htable blocked at once; unblocking again → 404 ERR_NUMBER_NOT_BLOCKED", async () => {
     const number = nextNumber();
     await op('DELETE', `/api/numbers/block/${number.slice(1)}`);
     await op('POST', '/api/numbers/block', { number, reason: 'temporary' });

@@ -39,13 +39,21 @@ describe('GET /api/openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.title).toEqual(expect.any(String));
     expect(doc.info.version).toEqual(expect.any(String));
-    expect(doc.components.securitySchemes['bearerAuth']).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    expect(doc.components.securitySchemes['bearerAuth']).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
   });
 
   test('every mounted route is documented, and nothing else', () => {
     const mounted = app.app.routes.map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
     const documented = Object.entries(doc.paths)
-      .flatMap(([path, item]) => Object.keys(item).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`))
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((m) => METHODS.includes(m))
+          .map((m) => `${m.toUpperCase()} ${path}`),
+      )
       .sort();
     expect(documented).toEqual(mounted);
     expect(documented).toEqual(
@@ -75,7 +83,10 @@ describe('GET /api/openapi.json', () => {
         ids.add(op.operationId);
         expect(Object.keys(op.responses).length).toBeGreaterThan(0);
         for (const [status, response] of Object.entries(op.responses)) {
-          expect([`${method} ${path} ${status}`, typeof response.description]).toEqual([`${method} ${path} ${status}`, 'string']);
+          expect([`${method} ${path} ${status}`, typeof response.description]).toEqual([
+            `${method} ${path} ${status}`,
+            'string',
+          ]);
         }
         const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
         const declared = (op.parameters ?? []).filter((p) => p.in === 'path');
@@ -95,7 +106,8 @@ describe('GET /api/openapi.json', () => {
   test('every schema in the document compiles as JSON Schema 2020-12 (the OpenAPI 3.1 dialect)', () => {
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
     ajv.addSchema({ ...doc.components.schemas['Error'], $id: 'error' } as object);
-    const fix = (schema: object): object => JSON.parse(JSON.stringify(schema).replaceAll('#/components/schemas/Error', 'error')) as object;
+    const fix = (schema: object): object =>
+      JSON.parse(JSON.stringify(schema).replaceAll('#/components/schemas/Error', 'error')) as object;
     let compiled = 0;
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {
@@ -125,23 +137,58 @@ describe('GET /api/openapi.json', () => {
     const check = (path: string, method: string, status: number, body: unknown): void => {
       const schema = doc.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json']?.schema;
       expect([path, method, status, schema !== undefined]).toEqual([path, method, status, true]);
-      const validate = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('#/components/schemas/Error', 'error')) as object);
+      const validate = ajv.compile(
+        JSON.parse(JSON.stringify(schema).replaceAll('#/components/schemas/Error', 'error')) as object,
+      );
       const ok = validate(body);
       expect([path, method, status, ok ? [] : validate.errors]).toEqual([path, method, status, []]);
     };
     const username = `oa${Date.now().toString(36)}`;
-    const created = await api<{ id: number }>('POST', '/api/sip-users/', { role: 'admin', body: { username, email: 'oa@example.com' } });
+    const created = await api<{ id: number }>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username, email: 'oa@example.com' },
+    });
     check('/api/sip-users/', 'post', 201, created.body);
     const id = created.body.id;
     check('/api/sip-users/{id}', 'get', 200, (await api('GET', `/api/sip-users/${id}`, { role: 'admin' })).body);
-    check('/api/sip-users/', 'get', 200, (await api('GET', `/api/sip-users/?search=${username}`, { role: 'admin' })).body);
-    check('/api/sip-users/{id}', 'put', 200, (await api('PUT', `/api/sip-users/${id}`, { role: 'admin', body: { reset_password: true } })).body);
-    check('/api/sip-users/{id}/credentials', 'get', 200, (await api('GET', `/api/sip-users/${id}/credentials`, { role: 'admin' })).body);
-    check('/api/sip-users/{id}/stats', 'get', 200, (await api('GET', `/api/sip-users/${id}/stats`, { role: 'admin' })).body);
-    check('/api/sip-users/{id}/unlock', 'post', 200, (await api('POST', `/api/sip-users/${id}/unlock`, { role: 'admin' })).body);
+    check(
+      '/api/sip-users/',
+      'get',
+      200,
+      (await api('GET', `/api/sip-users/?search=${username}`, { role: 'admin' })).body,
+    );
+    check(
+      '/api/sip-users/{id}',
+      'put',
+      200,
+      (await api('PUT', `/api/sip-users/${id}`, { role: 'admin', body: { reset_password: true } })).body,
+    );
+    check(
+      '/api/sip-users/{id}/credentials',
+      'get',
+      200,
+      (await api('GET', `/api/sip-users/${id}/credentials`, { role: 'admin' })).body,
+    );
+    check(
+      '/api/sip-users/{id}/stats',
+      'get',
+      200,
+      (await api('GET', `/api/sip-users/${id}/stats`, { role: 'admin' })).body,
+    );
+    check(
+      '/api/sip-users/{id}/unlock',
+      'post',
+      200,
+      (await api('POST', `/api/sip-users/${id}/unlock`, { role: 'admin' })).body,
+    );
     check('/api/config/status', 'get', 200, (await api('GET', '/api/config/status', { role: 'operator' })).body);
     check('/api/sip-users/', 'post', 400, (await api('POST', '/api/sip-users/', { role: 'admin', body: {} })).body);
-    check('/api/sip-users/', 'post', 409, (await api('POST', '/api/sip-users/', { role: 'admin', body: { username } })).body);
+    check(
+      '/api/sip-users/',
+      'post',
+      409,
+      (await api('POST', '/api/sip-users/', { role: 'admin', body: { username } })).body,
+    );
     check('/api/sip-users/{id}', 'delete', 200, (await api('DELETE', `/api/sip-users/${id}`, { role: 'admin' })).body);
     check('/api/sip-users/{id}', 'get', 404, (await api('GET', `/api/sip-users/${id}`, { role: 'admin' })).body);
     check('/health', 'get', 200, (await api('GET', '/health')).body);

@@ -15,7 +15,10 @@ interface Created {
  * Drives every path that sees a password or a token, and returns each secret that
  * went over the wire, so the caller can look for them where they must not be.
  */
-async function exercise(stack: TestStack, tag: string): Promise<{ shownOnce: string[]; never: string[]; bodies: string[] }> {
+async function exercise(
+  stack: TestStack,
+  tag: string,
+): Promise<{ shownOnce: string[]; never: string[]; bodies: string[] }> {
   const admin = await token('admin', 600, stack);
   const operator = await token('operator', 600, stack);
   const bodies: string[] = [];
@@ -36,7 +39,9 @@ async function exercise(stack: TestStack, tag: string): Promise<{ shownOnce: str
   });
   const rejected = `rejected-${tag}-Pa55word`;
   await call('POST', '/api/sip-users/', { username: 'x', password: rejected });
-  await call('POST', '/api/sip-users/bulk-create', { users: [{ username: `${username}d`, password: rejected, bogus: 1 }] });
+  await call('POST', '/api/sip-users/bulk-create', {
+    users: [{ username: `${username}d`, password: rejected, bogus: 1 }],
+  });
   await call('GET', `/api/sip-users/${created.id}`);
   await call('GET', `/api/sip-users/?search=${username}`);
   await call('GET', `/api/sip-users/${created.id}/credentials`);
@@ -95,7 +100,7 @@ describe('secrets never leave: passwords, HA1, tokens, signing keys', () => {
     expect(all).not.toMatch(/"ha1b?"/);
   });
 
-  test('the running control-plane\'s log file holds none of them either', async () => {
+  test("the running control-plane's log file holds none of them either", async () => {
     const { shownOnce, never } = await exercise(testStack(), 'lf');
     const secrets = [...shownOnce, ...never];
     const logFile = join(testStack().config.stateDir, 'logs', 'control-plane.log');

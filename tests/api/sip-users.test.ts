@@ -37,7 +37,10 @@ async function subscriberRow(username: string): Promise<Record<string, unknown> 
   const client = new Client({ connectionString: testStack().env['DATABASE_URL'] });
   await client.connect();
   try {
-    const { rows } = await client.query('SELECT username, domain, password, ha1, ha1b, enabled FROM subscriber WHERE username = $1', [username]);
+    const { rows } = await client.query(
+      'SELECT username, domain, password, ha1, ha1b, enabled FROM subscriber WHERE username = $1',
+      [username],
+    );
     return rows[0] as Record<string, unknown> | undefined;
   } finally {
     await client.end();
@@ -83,7 +86,10 @@ describe('SIP users: create, read, update, delete', () => {
   });
 
   test('POST without a password → a generated 24-character password in credentials', async () => {
-    const res = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('gen'), enabled: false, max_concurrent_calls: 0 } });
+    const res = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('gen'), enabled: false, max_concurrent_calls: 0 },
+    });
     expect(res.status).toBe(201);
     expect(res.body.enabled).toBe(false);
     expect(res.body.max_concurrent_calls).toBe(0);
@@ -94,20 +100,32 @@ describe('SIP users: create, read, update, delete', () => {
   test('POST an existing username → 409 ERR_SIP_USER_EXISTS naming the field', async () => {
     const username = uniqueName('dup');
     expect((await api('POST', '/api/sip-users/', { role: 'admin', body: { username } })).status).toBe(201);
-    const res = await api<{ error: { code: string; fields: unknown[] } }>('POST', '/api/sip-users/', { role: 'admin', body: { username } });
+    const res = await api<{ error: { code: string; fields: unknown[] } }>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('ERR_SIP_USER_EXISTS');
     expect(res.body.error.fields).toEqual([{ field: 'username', message: 'already exists' }]);
   });
 
   test('PUT changes only the given fields', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('put'), notes: 'keep me' } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('put'), notes: 'keep me' },
+    });
     const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, {
       role: 'admin',
       body: { display_name: 'Renamed', max_concurrent_calls: 7, email: null },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ display_name: 'Renamed', max_concurrent_calls: 7, email: null, notes: 'keep me', enabled: true });
+    expect(res.body).toMatchObject({
+      display_name: 'Renamed',
+      max_concurrent_calls: 7,
+      email: null,
+      notes: 'keep me',
+      enabled: true,
+    });
     expect(res.body.credentials).toBeUndefined();
     expect(res.body.password_changed_at).toBe(created.body.password_changed_at);
     expect(Date.parse(res.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.body.updated_at));
@@ -116,7 +134,10 @@ describe('SIP users: create, read, update, delete', () => {
   test('PUT with a password → new HA1 and the password shown once in credentials', async () => {
     const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('pw') } });
     const username = created.body.username;
-    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, { role: 'admin', body: { password: 'another-good-password' } });
+    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, {
+      role: 'admin',
+      body: { password: 'another-good-password' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.credentials).toMatchObject({ username, password: 'another-good-password', generated: false });
     const { domain } = testStack().config.sip;
@@ -125,23 +146,39 @@ describe('SIP users: create, read, update, delete', () => {
   });
 
   test('PUT reset_password: true → a generated password; with password too → 400 naming reset_password', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('reset') } });
-    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, { role: 'admin', body: { reset_password: true } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('reset') },
+    });
+    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, {
+      role: 'admin',
+      body: { reset_password: true },
+    });
     expect(res.status).toBe(200);
     expect(res.body.credentials?.generated).toBe(true);
     expect(res.body.credentials?.password).not.toBe(created.body.credentials?.password);
 
-    const both = await api<{ error: { code: string; fields: Array<{ field: string }> } }>('PUT', `/api/sip-users/${created.body.id}`, {
-      role: 'admin',
-      body: { reset_password: true, password: 'x-long-enough-password' },
-    });
+    const both = await api<{ error: { code: string; fields: Array<{ field: string }> } }>(
+      'PUT',
+      `/api/sip-users/${created.body.id}`,
+      {
+        role: 'admin',
+        body: { reset_password: true, password: 'x-long-enough-password' },
+      },
+    );
     expect(both.status).toBe(400);
     expect(both.body.error.fields[0]?.field).toBe('reset_password');
   });
 
   test('PUT enabled: false → stored as 0 (Kamailio refuses the account from the next request)', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('dis') } });
-    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, { role: 'admin', body: { enabled: false } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('dis') },
+    });
+    const res = await api<User>('PUT', `/api/sip-users/${created.body.id}`, {
+      role: 'admin',
+      body: { enabled: false },
+    });
     expect(res.status).toBe(200);
     expect(res.body.enabled).toBe(false);
     expect(res.body.warning).toBeUndefined();
@@ -149,20 +186,33 @@ describe('SIP users: create, read, update, delete', () => {
   });
 
   test('PUT username → 400: the username cannot change', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('ren') } });
-    const res = await api<{ error: { fields: unknown[] } }>('PUT', `/api/sip-users/${created.body.id}`, { role: 'admin', body: { username: 'other' } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('ren') },
+    });
+    const res = await api<{ error: { fields: unknown[] } }>('PUT', `/api/sip-users/${created.body.id}`, {
+      role: 'admin',
+      body: { username: 'other' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([{ field: 'username', message: 'is not allowed' }]);
   });
 
   test('DELETE → 200 with registrations removed; then GET, PUT, DELETE → 404 ERR_SIP_USER_NOT_FOUND', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('del') } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('del') },
+    });
     const id = created.body.id;
     const res = await api('DELETE', `/api/sip-users/${id}`, { role: 'admin' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id, username: created.body.username, deleted: true, registrations_removed: true });
     expect(await subscriberRow(created.body.username)).toBeUndefined();
-    for (const [method, body] of [['GET', undefined], ['PUT', { notes: 'x' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PUT', { notes: 'x' }],
+      ['DELETE', undefined],
+    ] as const) {
       const gone = await api<{ error: { code: string } }>(method, `/api/sip-users/${id}`, { role: 'admin', body });
       expect(gone.status).toBe(404);
       expect(gone.body.error.code).toBe('ERR_SIP_USER_NOT_FOUND');
@@ -170,7 +220,9 @@ describe('SIP users: create, read, update, delete', () => {
   });
 
   test('GET /{id} with a non-numeric id → 400 naming id', async () => {
-    const res = await api<{ error: { code: string; fields: unknown[] } }>('GET', '/api/sip-users/abc', { role: 'admin' });
+    const res = await api<{ error: { code: string; fields: unknown[] } }>('GET', '/api/sip-users/abc', {
+      role: 'admin',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([{ field: 'id', message: 'must be integer' }]);
   });
@@ -233,7 +285,11 @@ describe('SIP users: list, pagination, search', () => {
   });
 
   test('per_page=201, page=0, unknown parameter → 400 naming each', async () => {
-    const res = await api<{ error: { fields: Array<{ field: string }> } }>('GET', '/api/sip-users/?per_page=201&page=0&sort=name', { role: 'admin' });
+    const res = await api<{ error: { fields: Array<{ field: string }> } }>(
+      'GET',
+      '/api/sip-users/?per_page=201&page=0&sort=name',
+      { role: 'admin' },
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.fields.map((f) => f.field).sort()).toEqual(['page', 'per_page', 'sort']);
   });
@@ -241,7 +297,10 @@ describe('SIP users: list, pagination, search', () => {
 
 describe('SIP users: credentials, stats, unlock', () => {
   test('GET credentials → client config with proxy, port, transports and no password', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('cfg'), password: 'client-config-pw' } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('cfg'), password: 'client-config-pw' },
+    });
     const res = await api('GET', `/api/sip-users/${created.body.id}/credentials`, { role: 'admin' });
     const { sip } = testStack().config;
     expect(res.status).toBe(200);
@@ -260,7 +319,10 @@ describe('SIP users: credentials, stats, unlock', () => {
   });
 
   test('GET stats of a new user → no registrations, 0 active calls, zero CDR totals', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('st'), max_concurrent_calls: 4 } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('st'), max_concurrent_calls: 4 },
+    });
     const res = await api('GET', `/api/sip-users/${created.body.id}/stats`, { role: 'admin' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -278,7 +340,10 @@ describe('SIP users: credentials, stats, unlock', () => {
   });
 
   test('GET stats counts acc_cdrs rows as caller and as callee', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('cdr') } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('cdr') },
+    });
     const username = created.body.username;
     const client = new Client({ connectionString: testStack().env['DATABASE_URL'] });
     await client.connect();
@@ -304,14 +369,20 @@ describe('SIP users: credentials, stats, unlock', () => {
   });
 
   test('POST unlock of an unlocked user → 200, still unlocked (idempotent)', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('unl') } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('unl') },
+    });
     const res = await api<User>('POST', `/api/sip-users/${created.body.id}/unlock`, { role: 'admin' });
     expect(res.status).toBe(200);
     expect(res.body.lock).toMatchObject({ locked: false, failed_attempts: 0 });
   });
 
   test('locked in Kamailio (htables lockout, pairlock, authfail set) → GET shows the locks; POST unlock clears them all', async () => {
-    const created = await api<User>('POST', '/api/sip-users/', { role: 'admin', body: { username: uniqueName('lock') } });
+    const created = await api<User>('POST', '/api/sip-users/', {
+      role: 'admin',
+      body: { username: uniqueName('lock') },
+    });
     const username = created.body.username;
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
     const lockedAt = Math.floor(Date.now() / 1000);
@@ -320,7 +391,9 @@ describe('SIP users: credentials, stats, unlock', () => {
     await rpc.call('htable.seti', 'pairlock', `${username}@127.0.0.66`, lockedAt);
     await rpc.call('htable.seti', 'authfail', `${username}@127.0.0.67`, 2);
 
-    const locked = await api<{ lock: Record<string, unknown> }>('GET', `/api/sip-users/${created.body.id}`, { role: 'admin' });
+    const locked = await api<{ lock: Record<string, unknown> }>('GET', `/api/sip-users/${created.body.id}`, {
+      role: 'admin',
+    });
     expect(locked.body.lock).toEqual({
       locked: true,
       failed_attempts: 2,
@@ -328,13 +401,22 @@ describe('SIP users: credentials, stats, unlock', () => {
       locked_at: new Date(lockedAt * 1000).toISOString(),
       locked_until: new Date((lockedAt + lockSeconds) * 1000).toISOString(),
       locked_sources: [
-        { source: '127.0.0.66', locked_at: new Date(lockedAt * 1000).toISOString(), locked_until: new Date((lockedAt + lockSeconds) * 1000).toISOString() },
+        {
+          source: '127.0.0.66',
+          locked_at: new Date(lockedAt * 1000).toISOString(),
+          locked_until: new Date((lockedAt + lockSeconds) * 1000).toISOString(),
+        },
       ],
     });
 
     const unlocked = await api<User>('POST', `/api/sip-users/${created.body.id}/unlock`, { role: 'admin' });
     expect(unlocked.status).toBe(200);
-    expect(unlocked.body.lock).toMatchObject({ locked: false, failed_attempts: 0, locked_at: null, locked_sources: [] });
+    expect(unlocked.body.lock).toMatchObject({
+      locked: false,
+      failed_attempts: 0,
+      locked_at: null,
+      locked_sources: [],
+    });
     await expect(rpc.call('htable.get', 'lockout', username)).rejects.toThrow(/doesn't exist/);
     await expect(rpc.call('htable.get', 'pairlock', `${username}@127.0.0.66`)).rejects.toThrow(/doesn't exist/);
   });

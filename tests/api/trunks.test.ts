@@ -127,7 +127,12 @@ let db: Client;
 /** Every response body of this suite, for the check that only /credentials shows passwords. */
 const bodies: Array<{ path: string; text: string }> = [];
 
-async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, role: 'operator' | 'admin' = 'operator'): Promise<ApiResponse<T>> {
+async function call<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  role: 'operator' | 'admin' = 'operator',
+): Promise<ApiResponse<T>> {
   const res = await api<T>(method, path, { role, body, stack });
   bodies.push({ path, text: JSON.stringify(res.body) });
   return res;
@@ -138,20 +143,32 @@ function rpc(): HttpKamailioRpc {
 }
 
 async function kamailioRows(trunkId: string): Promise<KamailioRows> {
-  const q = async (sql: string): Promise<Array<Record<string, unknown>>> => (await db.query(sql, [trunkId])).rows as Array<Record<string, unknown>>;
+  const q = async (sql: string): Promise<Array<Record<string, unknown>>> =>
+    (await db.query(sql, [trunkId])).rows as Array<Record<string, unknown>>;
   return {
-    dispatcher: await q('SELECT setid, destination, flags, priority, attrs, description FROM dispatcher WHERE description = $1'),
+    dispatcher: await q(
+      'SELECT setid, destination, flags, priority, attrs, description FROM dispatcher WHERE description = $1',
+    ),
     address: await q('SELECT grp, ip_addr, mask, port, tag FROM address WHERE tag = $1 ORDER BY ip_addr'),
     uacreg: await q(
       'SELECT l_uuid, l_username, l_domain, r_username, r_domain, realm, auth_username, auth_password, auth_proxy, expires, flags, reg_delay FROM uacreg WHERE l_uuid = $1',
     ),
-    trunkAuth: await q("SELECT key_name, key_type, value_type, key_value, expires FROM trunk_auth_htable WHERE key_name LIKE $1 || ':%' ORDER BY key_name"),
+    trunkAuth: await q(
+      "SELECT key_name, key_type, value_type, key_value, expires FROM trunk_auth_htable WHERE key_name LIKE $1 || ':%' ORDER BY key_name",
+    ),
   };
 }
 
 /** Set-1 destinations Kamailio has loaded, by the trunk named in their attrs. */
 async function loadedDestinations(): Promise<Map<string, { uri: string; priority: number }>> {
-  let reply: { RECORDS: Array<{ SET: { ID: number; TARGETS?: Array<{ DEST: { URI: string; PRIORITY: number; ATTRS?: { BODY?: string | null } } }> } }> };
+  let reply: {
+    RECORDS: Array<{
+      SET: {
+        ID: number;
+        TARGETS?: Array<{ DEST: { URI: string; PRIORITY: number; ATTRS?: { BODY?: string | null } } }>;
+      };
+    }>;
+  };
   try {
     reply = await rpc().call('dispatcher.list');
   } catch (err) {
@@ -171,15 +188,24 @@ async function loadedDestinations(): Promise<Map<string, { uri: string; priority
 
 /** Address-group-1 entries Kamailio has loaded (single addresses and subnets), as "ip/mask tag". */
 async function loadedAddresses(): Promise<string[]> {
-  const hosts = await rpc().call<Array<{ group: number; item: { ip: string; tag: string } }>>('permissions.addressDump');
-  const subnets = await rpc().call<Array<{ group: number; item: { ip: string; mask: number; tag: string } }>>('permissions.subnetDump');
+  const hosts =
+    await rpc().call<Array<{ group: number; item: { ip: string; tag: string } }>>('permissions.addressDump');
+  const subnets =
+    await rpc().call<Array<{ group: number; item: { ip: string; mask: number; tag: string } }>>(
+      'permissions.subnetDump',
+    );
   return [
     ...(hosts ?? []).filter((h) => h.group === 1).map((h) => `${h.item.ip} ${h.item.tag}`),
     ...(subnets ?? []).filter((s) => s.group === 1).map((s) => `${s.item.ip}/${s.item.mask} ${s.item.tag}`),
   ];
 }
 
-async function eventually<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 25_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 25_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   while (!ok(last)) {
@@ -203,7 +229,7 @@ afterAll(async () => {
   await local?.stop();
 });
 
-describe('trunks: the seed\'s example bodies', () => {
+describe("trunks: the seed's example bodies", () => {
   test('Skyetel body → 201 as sent, defaults filled in, password stored but not shown, host-name allowlist warning', async () => {
     const res = await call<Trunk>('POST', '/api/trunks/', SKYETEL);
     expect(res.status).toBe(201);
@@ -220,7 +246,9 @@ describe('trunks: the seed\'s example bodies', () => {
     });
     expect(res.body).not.toHaveProperty('password');
     expect(res.body.warning).toMatch(/proxy_address sip\.skyetel\.com is a host name.*allowed_ips/);
-    expect((await db.query('SELECT password FROM trunks WHERE trunk_id = $1', ['skyetel_main'])).rows).toEqual([{ password: 'your_skyetel_password' }]);
+    expect((await db.query('SELECT password FROM trunks WHERE trunk_id = $1', ['skyetel_main'])).rows).toEqual([
+      { password: 'your_skyetel_password' },
+    ]);
   });
 
   test('Skyetel → dispatcher set 1 row (priority 1001 - 100, attrs trunk;weight;maxcalls;cps), no allowlist, trunk_auth entries', async () => {
@@ -251,30 +279,54 @@ describe('trunks: the seed\'s example bodies', () => {
   test('DIDForSale body → 201 with the documented defaults (100 calls, 10 cps, realm falls back to the proxy for uac_auth)', async () => {
     const res = await call<Trunk>('POST', '/api/trunks/', DIDFORSALE);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ trunk_id: 'didforsale_main', realm: null, max_concurrent_calls: 100, calls_per_second_limit: 10, status: 'active' });
+    expect(res.body).toMatchObject({
+      trunk_id: 'didforsale_main',
+      realm: null,
+      max_concurrent_calls: 100,
+      calls_per_second_limit: 10,
+      status: 'active',
+    });
     const rows = await kamailioRows('didforsale_main');
     expect(rows.dispatcher[0]?.['attrs']).toBe('trunk=didforsale_main;weight=1;maxcalls=100;cps=10');
-    expect(rows.trunkAuth).toContainEqual(expect.objectContaining({ key_name: 'didforsale_main:realm', key_value: 'sip.didforsale.com' }));
+    expect(rows.trunkAuth).toContainEqual(
+      expect.objectContaining({ key_name: 'didforsale_main:realm', key_value: 'sip.didforsale.com' }),
+    );
   });
 
-  test('the seed\'s list call (?provider=skyetel&status=active&page=1&per_page=10) → just skyetel_main', async () => {
-    const res = await call<{ items: Trunk[]; total: number; page: number; per_page: number }>('GET', '/api/trunks/?provider=skyetel&status=active&page=1&per_page=10');
+  test("the seed's list call (?provider=skyetel&status=active&page=1&per_page=10) → just skyetel_main", async () => {
+    const res = await call<{ items: Trunk[]; total: number; page: number; per_page: number }>(
+      'GET',
+      '/api/trunks/?provider=skyetel&status=active&page=1&per_page=10',
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ total: 1, page: 1, per_page: 10 });
     expect(res.body.items.map((t) => t.trunk_id)).toEqual(['skyetel_main']);
   });
 
-  test('the seed\'s update body {max_concurrent_calls: 200, calls_per_second_limit: 20} → 200, attrs rewritten, the rest unchanged', async () => {
-    const res = await call<Trunk>('PUT', '/api/trunks/skyetel_main', { max_concurrent_calls: 200, calls_per_second_limit: 20 });
+  test("the seed's update body {max_concurrent_calls: 200, calls_per_second_limit: 20} → 200, attrs rewritten, the rest unchanged", async () => {
+    const res = await call<Trunk>('PUT', '/api/trunks/skyetel_main', {
+      max_concurrent_calls: 200,
+      calls_per_second_limit: 20,
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ max_concurrent_calls: 200, calls_per_second_limit: 20, name: 'Skyetel Main Trunk', has_password: true });
-    expect((await kamailioRows('skyetel_main')).dispatcher[0]?.['attrs']).toBe('trunk=skyetel_main;weight=1;maxcalls=200;cps=20');
+    expect(res.body).toMatchObject({
+      max_concurrent_calls: 200,
+      calls_per_second_limit: 20,
+      name: 'Skyetel Main Trunk',
+      has_password: true,
+    });
+    expect((await kamailioRows('skyetel_main')).dispatcher[0]?.['attrs']).toBe(
+      'trunk=skyetel_main;weight=1;maxcalls=200;cps=20',
+    );
   });
 
   test('the same trunk_id again → 409 ERR_TRUNK_EXISTS naming trunk_id', async () => {
     const res = await call<ErrorBody>('POST', '/api/trunks/', SKYETEL);
     expect(res.status).toBe(409);
-    expect(res.body.error).toMatchObject({ code: 'ERR_TRUNK_EXISTS', fields: [{ field: 'trunk_id', message: 'already exists' }] });
+    expect(res.body.error).toMatchObject({
+      code: 'ERR_TRUNK_EXISTS',
+      fields: [{ field: 'trunk_id', message: 'already exists' }],
+    });
   });
 
   test('GET …/credentials → the password, realm and where to register; no-store', async () => {
@@ -299,7 +351,13 @@ describe('trunks: the seed\'s example bodies', () => {
 
 describe('trunks: Kamailio follows every change without a restart', () => {
   test('outbound trunks at IP addresses → loaded by dispatcher in priority order; allowlists loaded by permissions', async () => {
-    const low = await call<Trunk>('POST', '/api/trunks/', { trunk_id: 'net_low', name: 'Low', provider: 'testnet', proxy_address: '192.0.2.10', priority: 500 });
+    const low = await call<Trunk>('POST', '/api/trunks/', {
+      trunk_id: 'net_low',
+      name: 'Low',
+      provider: 'testnet',
+      proxy_address: '192.0.2.10',
+      priority: 500,
+    });
     const high = await call<Trunk>('POST', '/api/trunks/', {
       trunk_id: 'net_high',
       name: 'High',
@@ -322,7 +380,9 @@ describe('trunks: Kamailio follows every change without a restart', () => {
       { grp: 1, ip_addr: '192.0.2.20', mask: 32, port: 0, tag: 'net_high' },
       { grp: 1, ip_addr: '198.51.100.0', mask: 24, port: 0, tag: 'net_high' },
     ]);
-    expect(await loadedAddresses()).toEqual(expect.arrayContaining(['192.0.2.10 net_low', '192.0.2.20 net_high', '198.51.100.0/24 net_high']));
+    expect(await loadedAddresses()).toEqual(
+      expect.arrayContaining(['192.0.2.10 net_low', '192.0.2.20 net_high', '198.51.100.0/24 net_high']),
+    );
   });
 
   test('deactivate → destination, allowlist and registration rows gone, and gone from Kamailio; activate → all back', async () => {
@@ -404,8 +464,20 @@ describe('trunks: Kamailio follows every change without a restart', () => {
   }, 90_000);
 
   test('DELETE → its rows gone from every Kamailio table; numbers that named it keep working with trunk_id null', async () => {
-    await call('POST', '/api/trunks/', { trunk_id: 'short_lived', name: 'S', provider: 'testnet', proxy_address: '192.0.2.30', username: 'u1', password: 'p1-secret' });
-    const number = await call<{ trunk_id: string | null }>('POST', '/api/numbers/', { number: '+442079460999', route_type: 'ivr', target: 'main', trunk_id: 'short_lived' });
+    await call('POST', '/api/trunks/', {
+      trunk_id: 'short_lived',
+      name: 'S',
+      provider: 'testnet',
+      proxy_address: '192.0.2.30',
+      username: 'u1',
+      password: 'p1-secret',
+    });
+    const number = await call<{ trunk_id: string | null }>('POST', '/api/numbers/', {
+      number: '+442079460999',
+      route_type: 'ivr',
+      target: 'main',
+      trunk_id: 'short_lived',
+    });
     expect(number.body.trunk_id).toBe('short_lived');
     const deleted = await call('DELETE', '/api/trunks/short_lived');
     expect(deleted.status).toBe(200);
@@ -418,18 +490,32 @@ describe('trunks: Kamailio follows every change without a restart', () => {
   });
 
   test('turning outbound off → no destination; turning inbound off → no allowlist; both back on → both back', async () => {
-    await call('POST', '/api/trunks/', { trunk_id: 'toggle', name: 'T', provider: 'testnet', proxy_address: '192.0.2.40' });
+    await call('POST', '/api/trunks/', {
+      trunk_id: 'toggle',
+      name: 'T',
+      provider: 'testnet',
+      proxy_address: '192.0.2.40',
+    });
     await call('PUT', '/api/trunks/toggle', { supports_outbound: false });
     expect(await kamailioRows('toggle')).toMatchObject({ dispatcher: [], address: [{ ip_addr: '192.0.2.40' }] });
     expect((await loadedDestinations()).has('toggle')).toBe(false);
     await call('PUT', '/api/trunks/toggle', { supports_inbound: false, supports_outbound: true });
-    expect(await kamailioRows('toggle')).toMatchObject({ dispatcher: [{ destination: 'sip:192.0.2.40:5060;transport=udp' }], address: [] });
+    expect(await kamailioRows('toggle')).toMatchObject({
+      dispatcher: [{ destination: 'sip:192.0.2.40:5060;transport=udp' }],
+      address: [],
+    });
     expect(await loadedAddresses()).not.toContain('192.0.2.40 toggle');
     expect((await loadedDestinations()).has('toggle')).toBe(true);
   });
 
   test('transport TLS without a port → 5061; a transport change moves a default port along', async () => {
-    const tls = await call<Trunk>('POST', '/api/trunks/', { trunk_id: 'tls_trunk', name: 'TLS', provider: 'testnet', proxy_address: '192.0.2.50', transport: 'TLS' });
+    const tls = await call<Trunk>('POST', '/api/trunks/', {
+      trunk_id: 'tls_trunk',
+      name: 'TLS',
+      provider: 'testnet',
+      proxy_address: '192.0.2.50',
+      transport: 'TLS',
+    });
     expect(tls.body.proxy_port).toBe(5061);
     const udp = await call<Trunk>('PUT', '/api/trunks/tls_trunk', { transport: 'UDP' });
     expect(udp.body.proxy_port).toBe(5060);
@@ -439,7 +525,12 @@ describe('trunks: Kamailio follows every change without a restart', () => {
 
 describe('trunks: status and summary', () => {
   test('status → dispatcher state from dispatcher.list, active calls from the trunk profile, figures from acc / acc_cdrs', async () => {
-    await call('POST', '/api/trunks/', { trunk_id: 'figures', name: 'F', provider: 'testnet', proxy_address: '192.0.2.60' });
+    await call('POST', '/api/trunks/', {
+      trunk_id: 'figures',
+      name: 'F',
+      provider: 'testnet',
+      proxy_address: '192.0.2.60',
+    });
     // What Kamailio's acc writes for calls through the trunk (kamailio.cfg fills trunk_id).
     await db.query(
       `INSERT INTO acc_cdrs (start_time, end_time, duration, callid, src_user, dst_user, trunk_id) VALUES
@@ -472,20 +563,37 @@ describe('trunks: status and summary', () => {
 
   test('a trunk whose host name does not resolve → dispatcher state not_loaded, and the API said so when it was saved', async () => {
     const res = await call<TrunkStatus>('GET', '/api/trunks/skyetel_main/status');
-    const resolvable = await lookup('sip.skyetel.com').then(() => true, () => false);
+    const resolvable = await lookup('sip.skyetel.com').then(
+      () => true,
+      () => false,
+    );
     if (resolvable) {
       expect(res.body.dispatcher?.state).not.toBe('not_loaded');
     } else {
-      expect(res.body.dispatcher).toEqual({ state: 'not_loaded', flags: null, probing: false, uri: 'sip:sip.skyetel.com:5060;transport=udp', priority: 901 });
+      expect(res.body.dispatcher).toEqual({
+        state: 'not_loaded',
+        flags: null,
+        probing: false,
+        uri: 'sip:sip.skyetel.com:5060;transport=udp',
+        priority: 901,
+      });
       const saved = await call<Trunk>('PUT', '/api/trunks/skyetel_main', { weight: 2 });
-      expect(saved.body.warning).toMatch(/dispatcher\.reload: Kamailio did not load sip:sip\.skyetel\.com:5060;transport=udp \(does the host name resolve\?\)/);
+      expect(saved.body.warning).toMatch(
+        /dispatcher\.reload: Kamailio did not load sip:sip\.skyetel\.com:5060;transport=udp \(does the host name resolve\?\)/,
+      );
       // Other trunks' changes are not blamed for it.
       expect((await call<Trunk>('PUT', '/api/trunks/net_low', { weight: 2 })).body.warning).toBeUndefined();
     }
   });
 
   test('summary → trunks by status and provider, active calls, calls today', async () => {
-    await call('POST', '/api/trunks/', { trunk_id: 'parked', name: 'P', provider: 'testnet', proxy_address: '192.0.2.70', status: 'inactive' });
+    await call('POST', '/api/trunks/', {
+      trunk_id: 'parked',
+      name: 'P',
+      provider: 'testnet',
+      proxy_address: '192.0.2.70',
+      status: 'inactive',
+    });
     const list = await call<{ items: Trunk[]; total: number }>('GET', '/api/trunks/?per_page=200');
     const res = await call<Record<string, unknown>>('GET', '/api/trunks/stats/summary');
     expect(res.status).toBe(200);
@@ -527,11 +635,24 @@ describe('trunks: validation, errors and access', () => {
   });
 
   test('PUT clearing the password of a registering trunk → 400; clearing both credentials of a plain trunk → fine', async () => {
-    await call('POST', '/api/trunks/', { trunk_id: 'creds', name: 'C', provider: 'testnet', proxy_address: '192.0.2.80', username: 'cu', password: 'cp-secret', requires_registration: true, status: 'inactive' });
+    await call('POST', '/api/trunks/', {
+      trunk_id: 'creds',
+      name: 'C',
+      provider: 'testnet',
+      proxy_address: '192.0.2.80',
+      username: 'cu',
+      password: 'cp-secret',
+      requires_registration: true,
+      status: 'inactive',
+    });
     const bad = await call<ErrorBody>('PUT', '/api/trunks/creds', { password: null });
     expect(bad.status).toBe(400);
     expect(bad.body.error.fields?.map((f) => f.field)).toEqual(['password', 'requires_registration']);
-    const ok = await call<Trunk>('PUT', '/api/trunks/creds', { requires_registration: false, username: null, password: null });
+    const ok = await call<Trunk>('PUT', '/api/trunks/creds', {
+      requires_registration: false,
+      username: null,
+      password: null,
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ username: null, has_password: false });
     expect((await kamailioRows('creds')).trunkAuth).toEqual([]);
@@ -558,14 +679,20 @@ describe('trunks: validation, errors and access', () => {
 });
 
 /** An app built in this process over the suite's stack with environment overrides; its log lines kept in memory. */
-async function inProcessApp(overrides: Record<string, string>): Promise<{ url: string; stack: TestStack; logs: () => string; close: () => Promise<void> }> {
+async function inProcessApp(
+  overrides: Record<string, string>,
+): Promise<{ url: string; stack: TestStack; logs: () => string; close: () => Promise<void> }> {
   const env = { ...local.env, ...overrides, API_PORT: '1' };
   const config = loadConfig(env, REPO_ROOT);
   const lines: string[] = [];
   const logger = winston.createLogger({
     level: 'debug',
     format: winston.format.json(),
-    transports: [new winston.transports.Stream({ stream: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) })],
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }),
+      }),
+    ],
   });
   const database = connectDatabase(config.databaseUrl, { max: 2 });
   const relay = createMediaRelay(config.relay);
@@ -594,11 +721,21 @@ describe('trunks: Kamailio down, and secrets', () => {
         body: { trunk_id: 'while_down', name: 'W', provider: 'testnet', proxy_address: '192.0.2.90' },
       });
       expect(res.status).toBe(201);
-      expect(res.body.warning).toMatch(/^saved, but Kamailio did not take all of it \(.*dispatcher\.reload: Kamailio did not answer/);
+      expect(res.body.warning).toMatch(
+        /^saved, but Kamailio did not take all of it \(.*dispatcher\.reload: Kamailio did not answer/,
+      );
       expect((await kamailioRows('while_down')).dispatcher).toHaveLength(1);
-      const status = await api<TrunkStatus>('GET', '/api/trunks/while_down/status', { role: 'operator', stack: app.stack });
+      const status = await api<TrunkStatus>('GET', '/api/trunks/while_down/status', {
+        role: 'operator',
+        stack: app.stack,
+      });
       expect(status.status).toBe(200);
-      expect(status.body).toMatchObject({ dispatcher: null, registration: null, active_calls: null, kamailio_error: expect.stringMatching(/did not answer/) });
+      expect(status.body).toMatchObject({
+        dispatcher: null,
+        registration: null,
+        active_calls: null,
+        kamailio_error: expect.stringMatching(/did not answer/),
+      });
     } finally {
       await app.close();
     }
@@ -616,7 +753,14 @@ describe('trunks: Kamailio down, and secrets', () => {
       mine.push({ path, text: JSON.stringify(res.body) });
       return res;
     };
-    await track('POST', '/api/trunks/', { trunk_id: 'secretive', name: 'S', provider: 'testnet', proxy_address: '192.0.2.95', username: 'su', password });
+    await track('POST', '/api/trunks/', {
+      trunk_id: 'secretive',
+      name: 'S',
+      provider: 'testnet',
+      proxy_address: '192.0.2.95',
+      username: 'su',
+      password,
+    });
     await track('GET', '/api/trunks/secretive');
     await track('GET', '/api/trunks/?provider=testnet&per_page=200');
     await track('PUT', '/api/trunks/secretive', { password: rotated, requires_registration: true });
@@ -624,24 +768,46 @@ describe('trunks: Kamailio down, and secrets', () => {
     await track('POST', '/api/trunks/secretive/deactivate');
     await track('POST', '/api/trunks/secretive/activate');
     await track('GET', '/api/trunks/stats/summary');
-    await track('POST', '/api/trunks/', { trunk_id: 'secretive', name: 'dup', provider: 'testnet', proxy_address: '192.0.2.95', username: 'su', password });
+    await track('POST', '/api/trunks/', {
+      trunk_id: 'secretive',
+      name: 'dup',
+      provider: 'testnet',
+      proxy_address: '192.0.2.95',
+      username: 'su',
+      password,
+    });
     await track('GET', '/api/openapi.json');
     const credentials = await track('GET', '/api/trunks/secretive/credentials');
     expect(credentials.body['password']).toBe(rotated);
     const leaking = mine.filter((b) => b.text.includes(password) || b.text.includes(rotated)).map((b) => b.path);
     expect(leaking).toEqual(['/api/trunks/secretive/credentials']);
     // Across the whole suite: every body holding a password came from a credentials endpoint.
-    const everywhere = bodies.filter((b) => /your_skyetel_password|your_did_password|drain-Pa55word|p1-secret|cp-secret/.test(b.text));
+    const everywhere = bodies.filter((b) =>
+      /your_skyetel_password|your_did_password|drain-Pa55word|p1-secret|cp-secret/.test(b.text),
+    );
     expect(everywhere.every((b) => b.path.endsWith('/credentials'))).toBe(true);
   });
 
-  test('trunk passwords never reach a log line: the in-process app at debug level, and the stack\'s control-plane log', async () => {
+  test("trunk passwords never reach a log line: the in-process app at debug level, and the stack's control-plane log", async () => {
     const password = 'Never-Logged-41d2';
     const app = await inProcessApp({});
     try {
       const as = { role: 'operator' as const, stack: app.stack };
-      await api('POST', '/api/trunks/', { ...as, body: { trunk_id: 'logged', name: 'L', provider: 'testnet', proxy_address: '192.0.2.96', username: 'lu', password } });
-      await api('PUT', '/api/trunks/logged', { ...as, body: { password: `${password}-2`, requires_registration: true } });
+      await api('POST', '/api/trunks/', {
+        ...as,
+        body: {
+          trunk_id: 'logged',
+          name: 'L',
+          provider: 'testnet',
+          proxy_address: '192.0.2.96',
+          username: 'lu',
+          password,
+        },
+      });
+      await api('PUT', '/api/trunks/logged', {
+        ...as,
+        body: { password: `${password}-2`, requires_registration: true },
+      });
       await api('GET', '/api/trunks/logged/credentials', as);
       await api('POST', '/api/trunks/logged/deactivate', as);
       await api('DELETE', '/api/trunks/logged', as);
@@ -656,7 +822,13 @@ describe('trunks: Kamailio down, and secrets', () => {
     expect(existsSync(logFile)).toBe(true);
     const stackLog = readFileSync(logFile, 'utf8');
     expect(stackLog).toContain('"route":"/api/trunks/{trunk_id}/credentials"');
-    for (const secret of ['your_skyetel_password', 'your_did_password', 'drain-Pa55word', 'Only-Via-Credentials-7f3a', 'Rotated-Only-Via-Credentials-9c1e']) {
+    for (const secret of [
+      'your_skyetel_password',
+      'your_did_password',
+      'drain-Pa55word',
+      'Only-Via-Credentials-7f3a',
+      'Rotated-Only-Via-Credentials-9c1e',
+    ]) {
       expect([secret, stackLog.includes(secret)]).toEqual([secret, false]);
     }
   });

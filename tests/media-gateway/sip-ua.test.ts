@@ -4,7 +4,14 @@
  * application behind the UA answers according to the Request-URI user.
  */
 import { join } from 'node:path';
-import { parseUri, UserAgent, type Dialog, type DtmfInfo, type IncomingCall, type TerminationReason } from '../../services/common/src/sip';
+import {
+  parseUri,
+  UserAgent,
+  type Dialog,
+  type DtmfInfo,
+  type IncomingCall,
+  type TerminationReason,
+} from '../../services/common/src/sip';
 import { runSipp, SCENARIOS, type SippRun } from '../support/sipp';
 import { freeSipPort } from '../../services/common/src/net/ports';
 
@@ -14,7 +21,9 @@ type Transport = 'udp' | 'tcp';
 function answerFor(offer: string | null, version = 1): string | null {
   if (offer !== null && !/^m=audio \d+ RTP\/AVP( \d+)*? (0|8)( |\r?$)/m.test(offer)) return null;
   const direction = /a=(sendonly|recvonly|inactive|sendrecv)/.exec(offer ?? '')?.[1] ?? 'sendrecv';
-  const mirrored = ({ sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive', sendrecv: 'sendrecv' } as Record<string, string>)[direction];
+  const mirrored = (
+    { sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive', sendrecv: 'sendrecv' } as Record<string, string>
+  )[direction];
   return [
     'v=0',
     `o=gw 4242 ${version} IN IP4 127.0.0.1`,
@@ -99,7 +108,10 @@ async function startUa(transports: Transport[], setup: (ua: UserAgent) => void):
 
 /** SIPp succeeded (exit 0); otherwise the failure shows SIPp's own account of it. */
 function expectSuccess(run: SippRun): void {
-  const why = run.code === 0 ? '' : `--- stderr\n${run.stderr}\n--- errors\n${run.errors.slice(-3000)}\n--- messages (tail)\n${run.messages.slice(-4000)}`;
+  const why =
+    run.code === 0
+      ? ''
+      : `--- stderr\n${run.stderr}\n--- errors\n${run.errors.slice(-3000)}\n--- messages (tail)\n${run.messages.slice(-4000)}`;
   expect({ code: run.code, why }).toEqual({ code: 0, why: '' });
 }
 
@@ -134,7 +146,11 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA ↔ SIPp over %s'
     await ua.close();
   });
 
-  const sipp = async (scenario: string, service: string, extra: { calls?: number; rate?: number; limit?: number; args?: string[]; timeoutSeconds?: number } = {}): Promise<SippRun> =>
+  const sipp = async (
+    scenario: string,
+    service: string,
+    extra: { calls?: number; rate?: number; limit?: number; args?: string[]; timeoutSeconds?: number } = {},
+  ): Promise<SippRun> =>
     runSipp({
       scenario: join(SCENARIOS, scenario),
       localPort: await quietPort(),

@@ -11,7 +11,10 @@ import { relayLaunch } from '../../scripts/stack/relay';
  * 10000-20000) and the test stack (12223, 17722, 40000-44999), a throwaway
  * STATE_DIR, and placeholder secrets (no database is involved).
  */
-export function relayTestConfig(kind: MediaRelayKind, ports: { control: number; rtpMin: number; rtpMax: number }): Config {
+export function relayTestConfig(
+  kind: MediaRelayKind,
+  ports: { control: number; rtpMin: number; rtpMax: number },
+): Config {
   const stateDir = mkdtempSync(join(tmpdir(), `sipai-${kind}-test-`));
   return loadConfig({
     STACK_INSTANCE: 'relay-test',

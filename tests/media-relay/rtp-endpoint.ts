@@ -49,7 +49,12 @@ export class RtpEndpoint {
   }
 
   /** Sends `count` packets of `payloadType`, 20 ms apart, with a G.711 frame of `fill`. */
-  async sendRtp(to: { address: string; port: number }, count: number, payloadType: number, fill: number): Promise<void> {
+  async sendRtp(
+    to: { address: string; port: number },
+    count: number,
+    payloadType: number,
+    fill: number,
+  ): Promise<void> {
     for (let i = 0; i < count; i++) {
       const packet = Buffer.alloc(12 + G711_FRAME_BYTES, fill);
       packet[0] = 0x80; // V=2, P=0, X=0, CC=0
@@ -58,7 +63,9 @@ export class RtpEndpoint {
       packet.writeUInt32BE((this.sequence * G711_FRAME_BYTES) >>> 0, 4);
       packet.writeUInt32BE(this.ssrc >>> 0, 8);
       this.sequence += 1;
-      await new Promise<void>((resolve, reject) => this.socket.send(packet, to.port, to.address, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        this.socket.send(packet, to.port, to.address, (err) => (err ? reject(err) : resolve())),
+      );
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -19,7 +19,11 @@ describe('rtpengine 10.5 (a real daemon started from scripts/stack/relay.ts)', (
   let alice: RtpEndpoint;
   let bob: RtpEndpoint;
   let call = 0;
-  const nextCall = () => ({ callId: `relay-test-${process.pid}-${++call}@127.0.0.2`, fromTag: `alice-${call}`, toTag: `bob-${call}` });
+  const nextCall = () => ({
+    callId: `relay-test-${process.pid}-${++call}@127.0.0.2`,
+    fromTag: `alice-${call}`,
+    toTag: `bob-${call}`,
+  });
 
   beforeAll(async () => {
     config = relayTestConfig('rtpengine', { control: 32223, rtpMin: RTP_MIN, rtpMax: RTP_MAX });
@@ -59,7 +63,12 @@ describe('rtpengine 10.5 (a real daemon started from scripts/stack/relay.ts)', (
 
   it('offer/answer of a PCMU/PCMA pair points both SDPs at the relay, and RTP flows both ways through it', async () => {
     const ids = nextCall();
-    const offer = await relay.offer({ ...ids, toTag: undefined, sdp: audioSdp('alice', alice, [0, 8, 101]), ice: 'remove' });
+    const offer = await relay.offer({
+      ...ids,
+      toTag: undefined,
+      sdp: audioSdp('alice', alice, [0, 8, 101]),
+      ice: 'remove',
+    });
     const answer = await relay.answer({ ...ids, sdp: audioSdp('bob', bob, [8, 101]), ice: 'remove' });
 
     for (const sdp of [offer.sdp, answer.sdp]) {
@@ -88,8 +97,18 @@ describe('rtpengine 10.5 (a real daemon started from scripts/stack/relay.ts)', (
 
     const stats = await relay.query(ids);
     const leg = (tag: string) => stats.legs.find((l) => l.tag === tag);
-    expect(leg(ids.fromTag)).toMatchObject({ packets: 10, bytes: 10 * (12 + G711_FRAME_BYTES), endpoint: { address: PARTY_ADDRESS, port: alice.port }, localPort: toRelayFromAlice.port });
-    expect(leg(ids.toTag)).toMatchObject({ packets: 7, bytes: 7 * (12 + G711_FRAME_BYTES), endpoint: { address: PARTY_ADDRESS, port: bob.port }, localPort: toRelayFromBob.port });
+    expect(leg(ids.fromTag)).toMatchObject({
+      packets: 10,
+      bytes: 10 * (12 + G711_FRAME_BYTES),
+      endpoint: { address: PARTY_ADDRESS, port: alice.port },
+      localPort: toRelayFromAlice.port,
+    });
+    expect(leg(ids.toTag)).toMatchObject({
+      packets: 7,
+      bytes: 7 * (12 + G711_FRAME_BYTES),
+      endpoint: { address: PARTY_ADDRESS, port: bob.port },
+      localPort: toRelayFromBob.port,
+    });
     expect(stats.totals.packets).toBe(17);
 
     expect(await relay.list(100)).toContain(ids.callId);

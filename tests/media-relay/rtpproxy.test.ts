@@ -21,7 +21,11 @@ if (!isRelayAvailable('rtpproxy')) {
     let alice: RtpEndpoint;
     let bob: RtpEndpoint;
     let call = 0;
-    const nextCall = () => ({ callId: `relay-test-${process.pid}-${++call}@127.0.0.2`, fromTag: `alice-${call}`, toTag: `bob-${call}` });
+    const nextCall = () => ({
+      callId: `relay-test-${process.pid}-${++call}@127.0.0.2`,
+      fromTag: `alice-${call}`,
+      toTag: `bob-${call}`,
+    });
     const inRelayRange = (port: number): boolean => port >= RTP_MIN && port <= RTP_MAX;
 
     beforeAll(async () => {
@@ -52,7 +56,12 @@ if (!isRelayAvailable('rtpproxy')) {
 
     it('offer/answer of a PCMU/PCMA pair points both SDPs at the relay, and RTP flows both ways through it', async () => {
       const ids = nextCall();
-      const offer = await relay.offer({ ...ids, toTag: undefined, sdp: audioSdp('alice', alice, [0, 8, 101]), ice: 'remove' });
+      const offer = await relay.offer({
+        ...ids,
+        toTag: undefined,
+        sdp: audioSdp('alice', alice, [0, 8, 101]),
+        ice: 'remove',
+      });
       const answer = await relay.answer({ ...ids, sdp: audioSdp('bob', bob, [8, 101]), ice: 'remove' });
 
       for (const sdp of [offer.sdp, answer.sdp]) {
@@ -98,7 +107,12 @@ if (!isRelayAvailable('rtpproxy')) {
       expect(relay.capabilities.transcoding).toBe(false);
       const ids = nextCall();
       await expect(
-        relay.offer({ ...ids, toTag: undefined, sdp: audioSdp('alice', alice, [8, 101]), codecs: { mask: ['PCMA'], transcode: ['PCMU'] } }),
+        relay.offer({
+          ...ids,
+          toTag: undefined,
+          sdp: audioSdp('alice', alice, [8, 101]),
+          codecs: { mask: ['PCMA'], transcode: ['PCMU'] },
+        }),
       ).rejects.toBeInstanceOf(RelayOptionUnsupportedError);
       await expect(relay.query(ids)).rejects.toMatchObject({ relayCode: 50 });
     });

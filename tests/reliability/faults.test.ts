@@ -48,17 +48,36 @@ async function query<T extends object>(sql: string, params: unknown[] = []): Pro
   }
 }
 
-interface CallRow { state: string; end_reason: string | null; ended_by: string | null }
+interface CallRow {
+  state: string;
+  end_reason: string | null;
+  ended_by: string | null;
+}
 const callRow = async (to: string): Promise<CallRow | undefined> =>
-  (await query<CallRow>('SELECT state, end_reason, ended_by FROM calls WHERE to_number IN ($1, $2) ORDER BY started_at DESC LIMIT 1', [to, to.replace(/^\+/, '')]))[0];
+  (
+    await query<CallRow>(
+      'SELECT state, end_reason, ended_by FROM calls WHERE to_number IN ($1, $2) ORDER BY started_at DESC LIMIT 1',
+      [to, to.replace(/^\+/, '')],
+    )
+  )[0];
 
 /** 20 ms PCMA frames of a 440 Hz tone. */
-function tonePackets(count: number): Array<{ marker: boolean; payloadType: number; sequence: number; timestamp: number; ssrc: number; payload: Buffer }> {
+function tonePackets(
+  count: number,
+): Array<{ marker: boolean; payloadType: number; sequence: number; timestamp: number; ssrc: number; payload: Buffer }> {
   const out = [];
   for (let i = 0; i < count; i++) {
     const payload = Buffer.alloc(160);
-    for (let j = 0; j < 160; j++) payload[j] = (Math.sin((2 * Math.PI * 440 * (i * 160 + j)) / 8000) > 0 ? 0xa5 : 0x25) ^ 0x55;
-    out.push({ marker: i === 0, payloadType: 8, sequence: (1000 + i) & 0xffff, timestamp: 8000 + i * 160, ssrc: 0x4242, payload });
+    for (let j = 0; j < 160; j++)
+      payload[j] = (Math.sin((2 * Math.PI * 440 * (i * 160 + j)) / 8000) > 0 ? 0xa5 : 0x25) ^ 0x55;
+    out.push({
+      marker: i === 0,
+      payloadType: 8,
+      sequence: (1000 + i) & 0xffff,
+      timestamp: 8000 + i * 160,
+      ssrc: 0x4242,
+      payload,
+    });
   }
   return out;
 }
@@ -82,16 +101,37 @@ describe('faults: a crashed component, a database restart, calls that end as the
   });
 
   /** An AI number served by the test's AI peer, and an authenticated SIPp call to it with RTP from `rtp`. */
-  async function aiCall(holdMs: number, opts: { remoteHangup?: boolean } = {}): Promise<{ number: string; sipp: RunningSipp; rtp: RtpPeer; relay: { address: string; port: number }; ai: AiConnection }> {
+  async function aiCall(
+    holdMs: number,
+    opts: { remoteHangup?: boolean } = {},
+  ): Promise<{
+    number: string;
+    sipp: RunningSipp;
+    rtp: RtpPeer;
+    relay: { address: string; port: number };
+    ai: AiConnection;
+  }> {
     const caller = await createUser();
     const number = `+1555775${String((Date.now() + ++numberSeq) % 10000).padStart(4, '0')}`;
-    expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` } })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/numbers/', {
+          role: 'operator',
+          body: { number, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` },
+        })
+      ).status,
+    ).toBe(201);
     const index = peer.connections.length;
     const rtp = await RtpPeer.open();
     const sipp = await startSipp({
       scenario: uacMediaScenario({ codec: 'PCMA', holdMs, remoteHangup: opts.remoteHangup }),
       remote: proxy(),
-      keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: rtp.port },
+      keys: {
+        user: caller.username,
+        callee: number.slice(1),
+        domain: testStack().config.sip.domain,
+        rtp_port: rtp.port,
+      },
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: Math.ceil(holdMs / 1000) + 20,
     });
@@ -109,7 +149,9 @@ describe('faults: a crashed component, a database restart, calls that end as the
       call.ai.socket.close(1000, 'conversation over');
       const run: SippRun = await call.sipp.done;
       expectSippSuccess(run, 'the gateway hangs up after the last words');
-      const heard = call.rtp.received.filter((r) => r.packet.payload.filter((b) => !SILENT_PCMA.has(b)).length > 20).length;
+      const heard = call.rtp.received.filter(
+        (r) => r.packet.payload.filter((b) => !SILENT_PCMA.has(b)).length > 20,
+      ).length;
       console.log(`last words: ${heard} of 250 frames of AI speech reached the caller before the BYE`);
       expect(heard).toBeGreaterThanOrEqual(245);
       const row = await waitFor('the call row', async () => {
@@ -125,7 +167,14 @@ describe('faults: a crashed component, a database restart, calls that end as the
   test('calls hung up in the same moment they are answered never stay in /api/calls/active', async () => {
     const caller = await createUser({ max_concurrent_calls: 10 });
     const number = `+1555774${String((Date.now() + ++numberSeq) % 10000).padStart(4, '0')}`;
-    expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } } })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/numbers/', {
+          role: 'operator',
+          body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } },
+        })
+      ).status,
+    ).toBe(201);
     const rtp = await RtpPeer.open();
     try {
       // SIPp sends its BYE right after the ACK: the gateway's end of the call races its start.
@@ -133,7 +182,12 @@ describe('faults: a crashed component, a database restart, calls that end as the
         await startSipp({
           scenario: uacMediaScenario({ codec: 'PCMA', holdMs: 0 }),
           remote: proxy(),
-          keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: rtp.port },
+          keys: {
+            user: caller.username,
+            callee: number.slice(1),
+            domain: testStack().config.sip.domain,
+            rtp_port: rtp.port,
+          },
           auth: { user: caller.username, password: caller.password },
           calls: 8,
           rate: 8,
@@ -142,12 +196,23 @@ describe('faults: a crashed component, a database restart, calls that end as the
         })
       ).done;
       expectSippSuccess(run, '8 calls answered and hung up at once');
-      const list = await waitFor('all 8 rows ended', async () => {
-        const rows = await query<{ state: string }>('SELECT state FROM calls WHERE to_number IN ($1, $2)', [number, number.slice(1)]);
-        return rows.length === 8 && rows.every((r) => r.state === 'ended') ? rows : undefined;
-      }, 15_000);
+      const list = await waitFor(
+        'all 8 rows ended',
+        async () => {
+          const rows = await query<{ state: string }>('SELECT state FROM calls WHERE to_number IN ($1, $2)', [
+            number,
+            number.slice(1),
+          ]);
+          return rows.length === 8 && rows.every((r) => r.state === 'ended') ? rows : undefined;
+        },
+        15_000,
+      );
       expect(list).toHaveLength(8);
-      const active = await api<{ items: unknown[] }>('GET', `/api/calls/active?to_number=${encodeURIComponent(number)}`, { role: 'operator' });
+      const active = await api<{ items: unknown[] }>(
+        'GET',
+        `/api/calls/active?to_number=${encodeURIComponent(number)}`,
+        { role: 'operator' },
+      );
       expect(active.body.items).toEqual([]);
     } finally {
       rtp.close();
@@ -161,16 +226,26 @@ describe('faults: a crashed component, a database restart, calls that end as the
       const before = childPid('media-gateway');
       expect(before).toBeDefined();
       process.kill(before!, 'SIGKILL');
-      const row = await waitFor('the row closed by the restarted gateway', async () => {
-        const r = await callRow(call.number);
-        return r?.state === 'ended' ? r : undefined;
-      }, 30_000);
+      const row = await waitFor(
+        'the row closed by the restarted gateway',
+        async () => {
+          const r = await callRow(call.number);
+          return r?.state === 'ended' ? r : undefined;
+        },
+        30_000,
+      );
       expect(row).toEqual({ state: 'ended', end_reason: 'gateway restarted', ended_by: 'gateway' });
       expect(childPid('media-gateway')).not.toBe(before);
-      const health = await waitFor('gateway health', async () => {
-        const res = await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`).catch(() => undefined);
-        return res?.status === 200 ? res.status : undefined;
-      }, 20_000);
+      const health = await waitFor(
+        'gateway health',
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`).catch(
+            () => undefined,
+          );
+          return res?.status === 200 ? res.status : undefined;
+        },
+        20_000,
+      );
       expect(health).toBe(200);
     } finally {
       call.sipp.kill();
@@ -189,12 +264,16 @@ describe('faults: a crashed component, a database restart, calls that end as the
     const user = await createUser();
     const killedAt = Date.now();
     process.kill(before!, 'SIGKILL');
-    await waitFor('a REGISTER answered 200 by the new Kamailio', async () => {
-      const now = childPid('kamailio');
-      if (!now || now === before) return undefined;
-      const run = await register(user.username, user.password, { first: 401, final: 200 });
-      return run.code === 0 ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'a REGISTER answered 200 by the new Kamailio',
+      async () => {
+        const now = childPid('kamailio');
+        if (!now || now === before) return undefined;
+        const run = await register(user.username, user.password, { first: 401, final: 200 });
+        return run.code === 0 ? true : undefined;
+      },
+      30_000,
+    );
     const seconds = (Date.now() - killedAt) / 1000;
     console.log(`Kamailio back and registering ${seconds.toFixed(1)} s after SIGKILL`);
     expect(seconds).toBeLessThan(20);
@@ -204,7 +283,7 @@ describe('faults: a crashed component, a database restart, calls that end as the
     expect(running.some((p) => oldWorkers.some((o) => o.pid === p.pid))).toBe(false);
   }, 60_000);
 
-  test('PostgreSQL restarted during an AI call: the call goes on, the API answers again within seconds, the call\'s row ends correctly', async () => {
+  test("PostgreSQL restarted during an AI call: the call goes on, the API answers again within seconds, the call's row ends correctly", async () => {
     const call = await aiCall(14_000);
     try {
       const send = call.rtp.send(tonePackets(600), call.relay);
@@ -214,21 +293,33 @@ describe('faults: a crashed component, a database restart, calls that end as the
       const framesBefore = call.ai.of('audio_data').length;
       const restartedAt = Date.now();
       execFileSync('pg_ctlcluster', [version!, cluster!, 'restart']);
-      await waitFor('the API to answer from the database again', async () => {
-        const res = await api('GET', '/api/numbers/?per_page=1', { role: 'operator' }).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
-      }, 20_000);
+      await waitFor(
+        'the API to answer from the database again',
+        async () => {
+          const res = await api('GET', '/api/numbers/?per_page=1', { role: 'operator' }).catch(() => undefined);
+          return res?.status === 200 ? true : undefined;
+        },
+        20_000,
+      );
       const apiBackSeconds = (Date.now() - restartedAt) / 1000;
-      await call.ai.waitFor('more caller audio after the restart', (c) => c.of('audio_data').length >= framesBefore + 100, 10_000);
+      await call.ai.waitFor(
+        'more caller audio after the restart',
+        (c) => c.of('audio_data').length >= framesBefore + 100,
+        10_000,
+      );
       await send;
       const run = await call.sipp.done;
-      expectSippSuccess(run, 'the call ends normally with the caller\'s BYE');
+      expectSippSuccess(run, "the call ends normally with the caller's BYE");
       console.log(`API answering again ${apiBackSeconds.toFixed(1)} s after the restart began`);
       expect(apiBackSeconds).toBeLessThan(15);
-      const row = await waitFor('the call row ended', async () => {
-        const r = await callRow(call.number);
-        return r?.state === 'ended' ? r : undefined;
-      }, 20_000);
+      const row = await waitFor(
+        'the call row ended',
+        async () => {
+          const r = await callRow(call.number);
+          return r?.state === 'ended' ? r : undefined;
+        },
+        20_000,
+      );
       expect(row.ended_by).toBe('caller');
       const health = await fetch(`${testStack().apiUrl}/health`);
       expect(health.status).toBe(200);
@@ -239,7 +330,12 @@ describe('faults: a crashed component, a database restart, calls that end as the
 
   test('/health says the database is down when this process can no longer log in to it (its password changed under it)', async () => {
     const role = `sipai_probe_${process.pid}`;
-    const psql = (sql: string): string => execFileSync('runuser', ['-u', 'postgres', '--', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    const psql = (sql: string): string =>
+      execFileSync(
+        'runuser',
+        ['-u', 'postgres', '--', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+        { encoding: 'utf8' },
+      );
     psql(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'first-password-1'`);
     const url = new URL(testStack().config.databaseUrl);
     url.username = role;

@@ -7,10 +7,19 @@ import { expectSippSuccess, proxy, register } from '../support/sip';
 import { freeUdpPort, runSipp, startSipp, uacInviteScenario, waitForAnswer } from '../support/sipp';
 import { testStack } from '../support/stack';
 
-interface Dialog { dialog_id: string; call_id: string; state: string; caller: string | null; end_reason: string | null; expires_at: string | null }
+interface Dialog {
+  dialog_id: string;
+  call_id: string;
+  state: string;
+  caller: string | null;
+  end_reason: string | null;
+  expires_at: string | null;
+}
 
 const dialogsOf = async (user: CreatedUser): Promise<Dialog[]> =>
-  (await api<{ items: Dialog[] }>('GET', '/api/dialogs', { role: 'operator' })).body.items.filter((d) => d.caller === user.username);
+  (await api<{ items: Dialog[] }>('GET', '/api/dialogs', { role: 'operator' })).body.items.filter(
+    (d) => d.caller === user.username,
+  );
 
 /**
  * Polls until the user's calls no longer count against max_concurrent_calls (the
@@ -20,7 +29,11 @@ const dialogsOf = async (user: CreatedUser): Promise<Dialog[]> =>
 async function slotFreed(user: CreatedUser, withinMs: number): Promise<number> {
   const rpc = new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
   const started = Date.now();
-  await waitFor(`${user.username}'s call slot`, async () => ((await rpc.call('dlg.profile_get_size', 'caller', user.username)) === 0 ? true : undefined), withinMs);
+  await waitFor(
+    `${user.username}'s call slot`,
+    async () => ((await rpc.call('dlg.profile_get_size', 'caller', user.username)) === 0 ? true : undefined),
+    withinMs,
+  );
   return (Date.now() - started) / 1000;
 }
 
@@ -28,7 +41,10 @@ async function slotFreed(user: CreatedUser, withinMs: number): Promise<number> {
 function byeRefusedScenario(): string {
   const file = uacInviteScenario({ expect: 200, authenticate: true, holdMs: 500 });
   const text = readFileSync(file, 'utf8');
-  const changed = text.replace('<recv response="200" crlf="true"/>\n</scenario>', '<recv response="404"/>\n</scenario>');
+  const changed = text.replace(
+    '<recv response="200" crlf="true"/>\n</scenario>',
+    '<recv response="404"/>\n</scenario>',
+  );
   if (changed === text) throw new Error('uacInviteScenario changed shape: no final 200 to replace');
   writeFileSync(file, changed);
   return file;
@@ -40,7 +56,12 @@ describe('dialogs whose parties vanished end within 2 minutes and free their cal
   afterAll(() => db.end());
 
   const cdrReason = (callId: string) =>
-    waitFor('the CDR', async () => (await db.query<{ end_reason: string }>('SELECT end_reason FROM acc_cdrs WHERE callid = $1', [callId])).rows[0], 15_000);
+    waitFor(
+      'the CDR',
+      async () =>
+        (await db.query<{ end_reason: string }>('SELECT end_reason FROM acc_cdrs WHERE callid = $1', [callId])).rows[0],
+      15_000,
+    );
 
   test('a callee that drops Record-Route (no ACK through the proxy), and a call whose phones disappear (no answer to keepalives): both end, slots free, CDRs say why', async () => {
     const stack = testStack();
@@ -50,37 +71,69 @@ describe('dialogs whose parties vanished end within 2 minutes and free their cal
     const alice = await createUser({ max_concurrent_calls: 1 });
     const bob = await createUser();
     const uasPort = await freeUdpPort();
-    expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }), 'bob registers');
-    const uas = await startSipp({ scenario: '', remote: proxy(stack), serverMode: true, localPort: uasPort, calls: 3, timeoutSeconds: 170, extraArgs: ['-sn', 'uas'] });
+    expectSippSuccess(
+      await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }),
+      'bob registers',
+    );
+    const uas = await startSipp({
+      scenario: '',
+      remote: proxy(stack),
+      serverMode: true,
+      localPort: uasPort,
+      calls: 3,
+      timeoutSeconds: 170,
+      extraArgs: ['-sn', 'uas'],
+    });
     const aliceCalls = (scenario: string) =>
-      runSipp({ scenario, remote: proxy(stack), keys: { user: alice.username, callee: bob.username, domain: stack.config.sip.domain }, auth: { user: alice.username, password: alice.password }, timeoutSeconds: 10 });
+      runSipp({
+        scenario,
+        remote: proxy(stack),
+        keys: { user: alice.username, callee: bob.username, domain: stack.config.sip.domain },
+        auth: { user: alice.username, password: alice.password },
+        timeoutSeconds: 10,
+      });
 
     // 2. Answered and ACKed through the proxy, then both phones vanish without a BYE.
     const carol = await createUser({ max_concurrent_calls: 1 });
     const dave = await createUser();
 
     try {
-      expectSippSuccess(await aliceCalls(byeRefusedScenario()), 'alice\'s call (ACK and BYE never pass the proxy)');
+      expectSippSuccess(await aliceCalls(byeRefusedScenario()), "alice's call (ACK and BYE never pass the proxy)");
       const [zombie] = await dialogsOf(alice);
-      console.log(`zombie dialog: expires in ${((Date.parse(zombie?.expires_at ?? '') - Date.now()) / 1000).toFixed(0)} s`);
+      console.log(
+        `zombie dialog: expires in ${((Date.parse(zombie?.expires_at ?? '') - Date.now()) / 1000).toFixed(0)} s`,
+      );
       expect(zombie?.state).toBe('answered_no_ack');
       expect(zombie?.end_reason).toBe('no_ack');
-      expectSippSuccess(await aliceCalls(uacInviteScenario({ expect: 486, authenticate: true })), 'the zombie holds alice\'s only slot');
+      expectSippSuccess(
+        await aliceCalls(uacInviteScenario({ expect: 486, authenticate: true })),
+        "the zombie holds alice's only slot",
+      );
 
       const call = await startCall(stack, carol, dave);
       await waitForAnswer(call.uac);
-      await waitFor('carol\'s dialog confirmed', async () => ((await dialogsOf(carol))[0]?.state === 'confirmed' ? true : undefined));
+      await waitFor("carol's dialog confirmed", async () =>
+        (await dialogsOf(carol))[0]?.state === 'confirmed' ? true : undefined,
+      );
       // The phones disappear: no BYE, nobody answers Kamailio's in-dialog OPTIONS.
       call.uac.kill();
       call.uas.kill();
 
       const [aliceFreed, carolFreed] = await Promise.all([
-        slotFreed(alice, 120_000).then((s) => (console.log(`no ACK through the proxy: slot free after ${s.toFixed(0)} s`), s)),
-        slotFreed(carol, 120_000).then((s) => (console.log(`phones vanished (no answer to keepalives): slot free after ${s.toFixed(0)} s`), s)),
+        slotFreed(alice, 120_000).then(
+          (s) => (console.log(`no ACK through the proxy: slot free after ${s.toFixed(0)} s`), s),
+        ),
+        slotFreed(carol, 120_000).then(
+          (s) => (console.log(`phones vanished (no answer to keepalives): slot free after ${s.toFixed(0)} s`), s),
+        ),
       ]);
       expect(aliceFreed).toBeLessThan(120);
       expect(carolFreed).toBeLessThan(120);
-      await waitFor('the ended dialogs to leave the list', async () => ((await dialogsOf(alice)).length + (await dialogsOf(carol)).length === 0 ? true : undefined), 60_000);
+      await waitFor(
+        'the ended dialogs to leave the list',
+        async () => ((await dialogsOf(alice)).length + (await dialogsOf(carol)).length === 0 ? true : undefined),
+        60_000,
+      );
       expect(await cdrReason(zombie!.call_id)).toEqual({ end_reason: 'no_ack' });
       expect(await cdrReason(call.callId)).toEqual({ end_reason: 'no_bye' });
       expectSippSuccess(await aliceCalls(byeRefusedScenario()), 'alice calls again: answered');
@@ -90,13 +143,13 @@ describe('dialogs whose parties vanished end within 2 minutes and free their cal
     }
   }, 200_000);
 
-  test('an operator lists a live call\'s dialog and ends it through the API: both parties get a BYE, the CDR is written', async () => {
+  test("an operator lists a live call's dialog and ends it through the API: both parties get a BYE, the CDR is written", async () => {
     const stack = testStack();
     const erin = await createUser();
     const frank = await createUser();
     const call = await startCall(stack, erin, frank);
     await waitForAnswer(call.uac);
-    const [dialog] = await waitFor('erin\'s dialog', async () => {
+    const [dialog] = await waitFor("erin's dialog", async () => {
       const d = await dialogsOf(erin);
       return d[0]?.state === 'confirmed' ? d : undefined;
     });
@@ -107,9 +160,13 @@ describe('dialogs whose parties vanished end within 2 minutes and free their cal
     expect(uac.messages).toMatch(/BYE sip:/);
     expect((await dialogsOf(erin)).length).toBe(0);
     expect(await cdrReason(call.callId)).toEqual({ end_reason: 'no_bye' });
-    const again = await api<{ error: { code: string } }>('DELETE', `/api/dialogs/${dialog!.dialog_id}`, { role: 'operator' });
+    const again = await api<{ error: { code: string } }>('DELETE', `/api/dialogs/${dialog!.dialog_id}`, {
+      role: 'operator',
+    });
     expect(again.status).toBe(404);
     expect(again.body.error.code).toBe('ERR_DIALOG_NOT_FOUND');
-    expect((await api<{ error: { code: string } }>('DELETE', '/api/dialogs/not-an-id', { role: 'operator' })).status).toBe(400);
+    expect(
+      (await api<{ error: { code: string } }>('DELETE', '/api/dialogs/not-an-id', { role: 'operator' })).status,
+    ).toBe(400);
   }, 60_000);
 });

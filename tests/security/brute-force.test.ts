@@ -27,12 +27,21 @@ const locks = async (): Promise<Locks> => {
 
 function attack(source: string, user: string, passwords: readonly string[]): Promise<GuessRun> {
   const { config, sipHost, sipPort } = testStack();
-  return guessPasswords({ target: { host: sipHost, port: sipPort }, source, user, domain: config.sip.domain, passwords });
+  return guessPasswords({
+    target: { host: sipHost, port: sipPort },
+    source,
+    user,
+    domain: config.sip.domain,
+    passwords,
+  });
 }
 
 /** One REGISTER with a wrong password from `source`, expecting `final`. */
 async function failOnce(user: CreatedUser, source: string, final: 401 | 403): Promise<void> {
-  expectSippSuccess(await register(user.username, `wrong-${source}`, { first: 401, final }, { localIp: source }), `wrong password from ${source}`);
+  expectSippSuccess(
+    await register(user.username, `wrong-${source}`, { first: 401, final }, { localIp: source }),
+    `wrong password from ${source}`,
+  );
 }
 
 describe('brute force: the attacker is stopped, the owner is not', () => {
@@ -58,9 +67,10 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
     const call = await startCall(testStack(), owner, friend);
 
     const run = await attackRun;
-    for (const [i, r] of (await ownerRegistrations).entries()) expectSippSuccess(r, `owner registration ${i + 1} during the attack`);
+    for (const [i, r] of (await ownerRegistrations).entries())
+      expectSippSuccess(r, `owner registration ${i + 1} during the attack`);
     const [uac, uas] = await Promise.all([call.uac.done, call.uas.done]);
-    expectSippSuccess(uac, 'owner\'s call during the attack');
+    expectSippSuccess(uac, "owner's call during the attack");
     expectSippSuccess(uas, 'the called friend');
 
     expect(run.statuses).not.toContain(200);
@@ -74,14 +84,23 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
 
     const held = await locks();
     expect(held.sources).toContainEqual(expect.objectContaining({ source: attacker, reason: 'brute_force' }));
-    expect(held.account_sources).toContainEqual(expect.objectContaining({ username: owner.username, source: attacker }));
+    expect(held.account_sources).toContainEqual(
+      expect.objectContaining({ username: owner.username, source: attacker }),
+    );
     expect(held.accounts.map((a) => a.username)).not.toContain(owner.username);
-    const user = await api<{ lock: { locked: boolean; locked_sources: Array<{ source: string }> } }>('GET', `/api/sip-users/${owner.id}`, { role: 'admin' });
+    const user = await api<{ lock: { locked: boolean; locked_sources: Array<{ source: string }> } }>(
+      'GET',
+      `/api/sip-users/${owner.id}`,
+      { role: 'admin' },
+    );
     expect(user.body.lock.locked).toBe(false);
     expect(user.body.lock.locked_sources.map((l) => l.source)).toEqual([attacker]);
 
     // The owner is still fine after the attack.
-    expectSippSuccess(await register(owner.username, owner.password, { first: 401, final: 200 }), 'owner after the attack');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 401, final: 200 }),
+      'owner after the attack',
+    );
 
     const metrics = await (await fetch(`${testStack().apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/^sip_auth_defence_total\{action="source_banned"\} [1-9]/m);
@@ -89,11 +108,16 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
 
     // Lifting the ban through the API: the source is answered again, but its lock on this
     // account still holds, so even the right password gets 403, never 200.
-    const lifted = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/sources/${attacker}`, { role: 'admin' });
+    const lifted = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/sources/${attacker}`, {
+      role: 'admin',
+    });
     expect(lifted.status).toBe(200);
     expect(lifted.body.cleared).toBe(true);
     expect((await locks()).sources.map((s) => s.source)).not.toContain(attacker);
-    expectSippSuccess(await register(owner.username, owner.password, { first: 403 }, { localIp: attacker }), 'unbanned attacker, right password');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 403 }, { localIp: attacker }),
+      'unbanned attacker, right password',
+    );
     await api('POST', `/api/sip-users/${owner.id}/unlock`, { role: 'admin' });
   }, 90_000);
 
@@ -107,17 +131,26 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
     const held = await locks();
     expect(held.sources).toContainEqual(expect.objectContaining({ source: stuffer, reason: 'credential_stuffing' }));
     // Banned: even a right password is not answered.
-    const silent = await register(victims[0]!.username, victims[0]!.password, { first: 401, final: 200 }, { localIp: stuffer });
+    const silent = await register(
+      victims[0]!.username,
+      victims[0]!.password,
+      { first: 401, final: 200 },
+      { localIp: stuffer },
+    );
     expect(silent.code).not.toBe(0);
     expect(silent.errors).toMatch(/timeout|timed out/i);
-    for (const v of victims) expectSippSuccess(await register(v.username, v.password, { first: 401, final: 200 }), `owner of ${v.username}`);
+    for (const v of victims)
+      expectSippSuccess(await register(v.username, v.password, { first: 401, final: 200 }), `owner of ${v.username}`);
     expect(held.accounts.map((a) => a.username)).toEqual(expect.not.arrayContaining(victims.map((v) => v.username)));
     await api('DELETE', `/api/security/locks/sources/${stuffer}`, { role: 'admin' });
   }, 90_000);
 
-  test('distributed attack: failures from SIP_ACCOUNT_LOCK_SOURCES sources lock the account; the owner\'s trusted source keeps working, a new source gets 403 until the lock is lifted', async () => {
+  test("distributed attack: failures from SIP_ACCOUNT_LOCK_SOURCES sources lock the account; the owner's trusted source keeps working, a new source gets 403 until the lock is lifted", async () => {
     const owner = await createUser();
-    expectSippSuccess(await register(owner.username, owner.password, { first: 401, final: 200 }), 'owner logs in from 127.0.0.1 (trusted from now on)');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 401, final: 200 }),
+      'owner logs in from 127.0.0.1 (trusted from now on)',
+    );
     const attackers = Array.from({ length: bruteForce.accountLockSources }, (_, i) => `127.0.0.${11 + i}`);
     for (const source of attackers) await failOnce(owner, source, 401);
 
@@ -126,14 +159,25 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
     const user = await api<{ lock: { locked: boolean } }>('GET', `/api/sip-users/${owner.id}`, { role: 'admin' });
     expect(user.body.lock.locked).toBe(true);
 
-    expectSippSuccess(await register(owner.username, owner.password, { first: 401, final: 200 }), 'owner from the trusted source');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 401, final: 200 }),
+      'owner from the trusted source',
+    );
     const newSource = '127.0.0.30';
-    expectSippSuccess(await register(owner.username, owner.password, { first: 403 }, { localIp: newSource }), 'a new source with the right password');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 403 }, { localIp: newSource }),
+      'a new source with the right password',
+    );
 
-    const lifted = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/accounts/${owner.username}`, { role: 'admin' });
+    const lifted = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/accounts/${owner.username}`, {
+      role: 'admin',
+    });
     expect(lifted.body).toEqual({ username: owner.username, cleared: true });
     expect((await locks()).accounts.map((a) => a.username)).not.toContain(owner.username);
-    expectSippSuccess(await register(owner.username, owner.password, { first: 401, final: 200 }, { localIp: newSource }), 'the new source after the lock is lifted');
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 401, final: 200 }, { localIp: newSource }),
+      'the new source after the lock is lifted',
+    );
   }, 90_000);
 
   test('the API lists a lock of an account for one source and lifts it; bad usernames and addresses → 400', async () => {
@@ -146,11 +190,22 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
     expect(lock).toBeDefined();
     expect(Date.parse(lock!.locked_until)).toBeGreaterThan(Date.now());
 
-    const lifted = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/accounts/${owner.username}/sources/${source}`, { role: 'admin' });
+    const lifted = await api<{ cleared: boolean }>(
+      'DELETE',
+      `/api/security/locks/accounts/${owner.username}/sources/${source}`,
+      { role: 'admin' },
+    );
     expect(lifted.status).toBe(200);
     expect(lifted.body).toEqual({ username: owner.username, source, cleared: true });
-    expectSippSuccess(await register(owner.username, owner.password, { first: 401, final: 200 }, { localIp: source }), 'after the lock is lifted');
-    const again = await api<{ cleared: boolean }>('DELETE', `/api/security/locks/accounts/${owner.username}/sources/${source}`, { role: 'admin' });
+    expectSippSuccess(
+      await register(owner.username, owner.password, { first: 401, final: 200 }, { localIp: source }),
+      'after the lock is lifted',
+    );
+    const again = await api<{ cleared: boolean }>(
+      'DELETE',
+      `/api/security/locks/accounts/${owner.username}/sources/${source}`,
+      { role: 'admin' },
+    );
     expect(again.body.cleared).toBe(false);
 
     for (const [path, field] of [
@@ -159,7 +214,9 @@ describe('brute force: the attacker is stopped, the owner is not', () => {
       [`/api/security/locks/accounts/${owner.username}/sources/127.0.0.300`, 'source'],
       ['/api/security/locks/accounts/a%40b', 'username'],
     ] as const) {
-      const res = await api<{ error: { code: string; fields: Array<{ field: string }> } }>('DELETE', path, { role: 'admin' });
+      const res = await api<{ error: { code: string; fields: Array<{ field: string }> } }>('DELETE', path, {
+        role: 'admin',
+      });
       expect([path, res.status]).toEqual([path, 400]);
       expect(res.body.error.code).toBe('ERR_VALIDATION');
       expect(res.body.error.fields.map((f) => f.field)).toContain(field);

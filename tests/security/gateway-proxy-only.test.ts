@@ -156,12 +156,14 @@ function directMessage(proof: boolean): string {
 async function counters(url: string, name: string): Promise<Record<string, number>> {
   const text = await (await fetch(url)).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(new RegExp(`^${name}\\{reason="(\\w+)"\\} (\\d+(?:\\.\\d+)?)`, 'gm'))) out[m[1] as string] = Number(m[2]);
+  for (const m of text.matchAll(new RegExp(`^${name}\\{reason="(\\w+)"\\} (\\d+(?:\\.\\d+)?)`, 'gm')))
+    out[m[1] as string] = Number(m[2]);
   return out;
 }
 const GATEWAY_METRICS = `http://127.0.0.1:${stack.config.gateway.httpPort}/metrics`;
 const gatewayRejected = (): Promise<Record<string, number>> => counters(GATEWAY_METRICS, 'gateway_sip_rejected_total');
-const smsRejected = (): Promise<Record<string, number>> => counters(`${stack.apiUrl}/metrics`, 'sms_sip_rejected_total');
+const smsRejected = (): Promise<Record<string, number>> =>
+  counters(`${stack.apiUrl}/metrics`, 'sms_sip_rejected_total');
 
 /** The final responses SIPp received, as `<status> <reason>`. */
 function finals(run: SippRun): string[] {
@@ -179,7 +181,10 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
     peer = await AiPeer.start();
     await db.connect();
     number = `1555779${String(Date.now() % 10000).padStart(4, '0')}`;
-    const created = await api('POST', '/api/numbers/', { role: 'operator', body: { number: `+${number}`, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` } });
+    const created = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      body: { number: `+${number}`, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` },
+    });
     expect(created.status).toBe(201);
   });
   afterAll(async () => {
@@ -187,7 +192,10 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
     await db.end();
   });
 
-  const callRows = async (callId: string): Promise<number> => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE sip_call_id = $1', [callId])).rows[0]?.n);
+  const callRows = async (callId: string): Promise<number> =>
+    Number(
+      (await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE sip_call_id = $1', [callId])).rows[0]?.n,
+    );
 
   /** An INVITE to the gateway's port from 127.0.0.7; `sign` makes its X-Bridge-Proof (none without). */
   async function direct(
@@ -228,7 +236,10 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
       const bad = await direct(transport, { expect: 403, sign: (id) => signProxyProof(OTHER_SECRET, id) });
       expectSippSuccess(bad.run, 'INVITE with a forged proof');
       expect(finals(bad.run)).toEqual(['403 Forbidden - Not Through The Proxy']);
-      const stale = await direct(transport, { expect: 403, sign: (id) => signProxyProof(SECRET, id, Date.now() / 1000 - 120) });
+      const stale = await direct(transport, {
+        expect: 403,
+        sign: (id) => signProxyProof(SECRET, id, Date.now() / 1000 - 120),
+      });
       expectSippSuccess(stale.run, 'INVITE with a stale proof');
       expect(finals(stale.run)).toEqual(['403 Forbidden - Not Through The Proxy']);
       expect(await callRows(bad.callId)).toBe(0);
@@ -248,7 +259,11 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
   });
 
   describe.each<[string, { connection?: string; port?: string }, RegExp]>([
-    ['c=IN IP4 999.999.999.999', { connection: '999.999.999.999' }, /^488 unusable connection address c=IN IP4 999\.999\.999\.999$/],
+    [
+      'c=IN IP4 999.999.999.999',
+      { connection: '999.999.999.999' },
+      /^488 unusable connection address c=IN IP4 999\.999\.999\.999$/,
+    ],
     ['m=audio 70000', { port: '70000' }, /^488 malformed SDP: line \d+: m= port "70000" is not a port$/],
   ])('an offer with %s', (_name, sdp, refusal) => {
     test('straight to the gateway with a valid proof → 488 naming what is wrong', async () => {
@@ -261,7 +276,7 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
 
     // rtpengine refuses the offer ("Failed to parse SDP"); Kamailio relays the INVITE
     // unanchored and the gateway's 488 reaches the caller.
-    test('through Kamailio from an authenticated caller → the gateway\'s 488', async () => {
+    test("through Kamailio from an authenticated caller → the gateway's 488", async () => {
       const caller = await createUser();
       const file = uacInviteScenario({ expect: 488, authenticate: true });
       let text = readFileSync(file, 'utf8');
@@ -286,11 +301,19 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
     const connections = peer.connections.length;
     const file = uacInviteScenario({ expect: 200, authenticate: true, holdMs: 1000 });
     // On INVITE, ACK and BYE. Were it relayed, it would come first and the gateway would refuse the call (bad_proof).
-    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('Max-Forwards: 70', 'Max-Forwards: 70\n      X-Bridge-Proof: [proof]'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replaceAll('Max-Forwards: 70', 'Max-Forwards: 70\n      X-Bridge-Proof: [proof]'),
+    );
     const run = await runSipp({
       scenario: file,
       remote: proxy(),
-      keys: { user: caller.username, callee: number, domain: stack.config.sip.domain, proof: signProxyProof(OTHER_SECRET, 'whatever') },
+      keys: {
+        user: caller.username,
+        callee: number,
+        domain: stack.config.sip.domain,
+        proof: signProxyProof(OTHER_SECRET, 'whatever'),
+      },
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: 15,
     });
@@ -302,26 +325,33 @@ describe('the media gateway and the SMS endpoint take only what came through Kam
 
   describe('the SMS endpoint', () => {
     const smsEndpoint = `${stack.config.sms.sipAddress}:${stack.config.sms.sipPort}`;
-    const smsRows = async (callId: string): Promise<number> => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM sms_messages WHERE sip_call_id = $1', [callId])).rows[0]?.n);
+    const smsRows = async (callId: string): Promise<number> =>
+      Number(
+        (await db.query<{ n: string }>('SELECT count(*) AS n FROM sms_messages WHERE sip_call_id = $1', [callId]))
+          .rows[0]?.n,
+      );
 
     test.each([
       ['no proof', false, 'no_proof'],
       ['a forged proof', true, 'bad_proof'],
-    ])('a MESSAGE with a forged X-Bridge-Source and %s → 403 Forbidden - Not Through The Proxy, nothing stored', async (_name, withProof, reason) => {
-      const before = await smsRejected();
-      const callId = newCallId();
-      const run = await runSipp({
-        scenario: directMessage(withProof),
-        remote: smsEndpoint,
-        localIp: ATTACKER,
-        keys: { number, proof: signProxyProof(OTHER_SECRET, callId) },
-        extraArgs: ['-cid_str', callId],
-        timeoutSeconds: 10,
-      });
-      expectSippSuccess(run, 'forged MESSAGE');
-      expect(finals(run)).toEqual(['403 Forbidden - Not Through The Proxy']);
-      expect(await smsRows(callId)).toBe(0);
-      expect((await smsRejected())[reason]).toBeGreaterThanOrEqual((before[reason] ?? 0) + 1);
-    });
+    ])(
+      'a MESSAGE with a forged X-Bridge-Source and %s → 403 Forbidden - Not Through The Proxy, nothing stored',
+      async (_name, withProof, reason) => {
+        const before = await smsRejected();
+        const callId = newCallId();
+        const run = await runSipp({
+          scenario: directMessage(withProof),
+          remote: smsEndpoint,
+          localIp: ATTACKER,
+          keys: { number, proof: signProxyProof(OTHER_SECRET, callId) },
+          extraArgs: ['-cid_str', callId],
+          timeoutSeconds: 10,
+        });
+        expectSippSuccess(run, 'forged MESSAGE');
+        expect(finals(run)).toEqual(['403 Forbidden - Not Through The Proxy']);
+        expect(await smsRows(callId)).toBe(0);
+        expect((await smsRejected())[reason]).toBeGreaterThanOrEqual((before[reason] ?? 0) + 1);
+      },
+    );
   });
 });

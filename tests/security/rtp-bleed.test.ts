@@ -47,7 +47,8 @@ function stream(ssrc: number, fill: number, count: number): RtpPacket[] {
   }));
 }
 
-const fromStranger = (peer: RtpPeer): number => peer.received.filter((r) => r.packet.ssrc === SSRC.stranger || r.packet.payload[0] === FILL.stranger).length;
+const fromStranger = (peer: RtpPeer): number =>
+  peer.received.filter((r) => r.packet.ssrc === SSRC.stranger || r.packet.payload[0] === FILL.stranger).length;
 const fromSsrc = (peer: RtpPeer, ssrc: number): number => peer.received.filter((r) => r.packet.ssrc === ssrc).length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -61,7 +62,9 @@ async function waitForOffer(run: RunningSipp, timeoutMs = 10_000): Promise<{ add
     } catch {
       // not written yet
     }
-    const invite = tracedMessages({ messages: trace } as SippRun).find((m) => m.direction === 'received' && m.text.startsWith('INVITE ') && /m=audio \d+/.test(m.text));
+    const invite = tracedMessages({ messages: trace } as SippRun).find(
+      (m) => m.direction === 'received' && m.text.startsWith('INVITE ') && /m=audio \d+/.test(m.text),
+    );
     if (invite) {
       const c = /c=IN IP4 ([0-9.]+)/.exec(invite.text);
       const m = /m=audio (\d+)/.exec(invite.text);
@@ -136,8 +139,18 @@ async function peerCall(stack: TestStack, holdMs: number, callerSdpAddress = '12
   const caller = await RtpPeer.open('127.0.0.1');
   const callee = await RtpPeer.open('127.0.0.1');
   const uasPort = await freeUdpPort();
-  expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }, { stack }), 'bob registers');
-  const uas = await startSipp({ scenario: uasToPeerScenario(), remote: proxy(stack), serverMode: true, localPort: uasPort, keys: { rtp_port: callee.port }, timeoutSeconds: 30 });
+  expectSippSuccess(
+    await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }, { stack }),
+    'bob registers',
+  );
+  const uas = await startSipp({
+    scenario: uasToPeerScenario(),
+    remote: proxy(stack),
+    serverMode: true,
+    localPort: uasPort,
+    keys: { rtp_port: callee.port },
+    timeoutSeconds: 30,
+  });
   // Behind NAT the SDP names a private port the caller does not send from either.
   const sdpPort = callerSdpAddress === '127.0.0.1' ? caller.port : 40000 + 2 * Math.floor(Math.random() * 2000);
   const uac = await startSipp({
@@ -204,9 +217,13 @@ function bleedTests(stackOf: () => TestStack): void {
         console.log(`media_relay_dropped_packets_total grew by ${dropped}`);
         expect(dropped).toBeGreaterThanOrEqual(100);
         const log = readFileSync(join(stack.config.stateDir, 'logs', 'control-plane.log'), 'utf8');
-        expect(log.split('\n').some((l) => l.includes('media relay dropped packets') && l.includes(call.callId))).toBe(true);
+        expect(log.split('\n').some((l) => l.includes('media relay dropped packets') && l.includes(call.callId))).toBe(
+          true,
+        );
       } else {
-        console.warn('MEDIA_RELAY=rtpproxy: no per-call drop counter to read (RTPProxy cannot list its sessions); the media assertions above still ran');
+        console.warn(
+          'MEDIA_RELAY=rtpproxy: no per-call drop counter to read (RTPProxy cannot list its sessions); the media assertions above still ran',
+        );
       }
       await call.done;
     } finally {
@@ -277,7 +294,11 @@ function bleedTests(stackOf: () => TestStack): void {
     const stack = stackOf();
     const caller = await createUser({}, stack);
     const number = `+1555779${String(Date.now() % 10000).padStart(4, '0')}`;
-    const created = await api('POST', '/api/numbers/', { role: 'operator', stack, body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } } });
+    const created = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      stack,
+      body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } },
+    });
     expect(created.status).toBe(201);
     const audio = pcapRtp(G711A_PCAP, PCMA).slice(0, 200);
     const peer = await RtpPeer.open('127.0.0.1');
@@ -293,7 +314,10 @@ function bleedTests(stackOf: () => TestStack): void {
       const relay = await waitForAnswer(sipp);
       await Promise.all([peer.send(audio, relay), stranger.send(stream(SSRC.stranger, FILL.stranger, 100), relay)]);
       expectSippSuccess(await sipp.done, 'call to the AI number');
-      const counts = { strangerReceived: stranger.received.length, callerGotEcho: peer.received.filter((r) => r.packet.payloadType === PCMA).length };
+      const counts = {
+        strangerReceived: stranger.received.length,
+        callerGotEcho: peer.received.filter((r) => r.packet.payloadType === PCMA).length,
+      };
       console.log(`AI call, 100 stranger packets: ${JSON.stringify(counts)}`);
       expect(counts.strangerReceived).toBe(0);
       expect(counts.callerGotEcho).toBeGreaterThanOrEqual(Math.floor(audio.length * 0.9));
@@ -310,12 +334,15 @@ describe('RTP bleed: a stranger who sends to a call’s relay port gets none of 
 // RTPProxy is not packaged in Debian bookworm: this part needs an `rtpproxy` binary on PATH.
 const rtpproxyAvailable = isRelayAvailable('rtpproxy');
 if (!rtpproxyAvailable) {
-  console.warn('rtpproxy not on PATH: the MEDIA_RELAY=rtpproxy RTP bleed tests are skipped (RTPProxy is not packaged in Debian bookworm)');
+  console.warn(
+    'rtpproxy not on PATH: the MEDIA_RELAY=rtpproxy RTP bleed tests are skipped (RTPProxy is not packaged in Debian bookworm)',
+  );
 }
 
 describe('RTP bleed with MEDIA_RELAY=rtpproxy', () => {
   if (!rtpproxyAvailable) {
-    test.skip('a stranger gets none of the call’s audio through RTPProxy (needs an rtpproxy binary on PATH)', () => undefined);
+    test.skip('a stranger gets none of the call’s audio through RTPProxy (needs an rtpproxy binary on PATH)', () =>
+      undefined);
     return;
   }
   let local: LocalStack;

@@ -22,7 +22,10 @@ const TONE_HZ = 1000;
 
 async function echoNumber(): Promise<string> {
   const number = `+1555331${String(Date.now() % 10000).padStart(4, '0')}`;
-  const created = await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } } });
+  const created = await api('POST', '/api/numbers/', {
+    role: 'operator',
+    body: { number, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } },
+  });
   expect(created.status).toBe(201);
   return number;
 }
@@ -68,7 +71,8 @@ function rms(block: Int16Array): number {
 /** 20 ms of a 1 kHz tone at -10 dBFS, μ-law. */
 function toneFrame(index: number): Uint8Array {
   const pcm = new Int16Array(160);
-  for (let i = 0; i < 160; i++) pcm[i] = Math.round(10000 * Math.sin((2 * Math.PI * TONE_HZ * (index * 160 + i)) / RATE));
+  for (let i = 0; i < 160; i++)
+    pcm[i] = Math.round(10000 * Math.sin((2 * Math.PI * TONE_HZ * (index * 160 + i)) / RATE));
   return encodeUlaw(pcm);
 }
 
@@ -81,7 +85,6 @@ function rtp(seq: number, timestamp: number, ssrc: number, payload: Uint8Array):
   header.writeUInt32BE(ssrc >>> 0, 8);
   return Buffer.concat([header, Buffer.from(payload)]);
 }
-
 
 // About one baresip call in a few dozen hears part of its echo garbled (correlation
 // about 0.7 instead of the usual 0.92, same delay); the cause is not found yet. One
@@ -101,7 +104,11 @@ describe('SIP over TLS', () => {
       const answer = await client.register();
       expect(answer.status).toBe(200);
       expect(answer.headers.get('Contact') ?? '').toMatch(/transport=tls/);
-      const stats = await api<{ registrations: Array<{ contact: string }> | null }>('GET', `/api/sip-users/${user.id}/stats`, { role: 'admin' });
+      const stats = await api<{ registrations: Array<{ contact: string }> | null }>(
+        'GET',
+        `/api/sip-users/${user.id}/stats`,
+        { role: 'admin' },
+      );
       expect(stats.body.registrations?.[0]?.contact).toMatch(/transport=tls/);
     } finally {
       client.close();
@@ -111,7 +118,14 @@ describe('SIP over TLS', () => {
   test('a client that does not trust the certificate gets no session (the handshake fails, nothing is registered)', async () => {
     const stack = testStack();
     await expect(
-      StreamSipClient.connect({ host: stack.config.sip.listenAddress, port: stack.config.sip.tls.port, tls: { ca: [] as unknown as string }, username: 'x', password: 'y', domain: stack.config.sip.domain }),
+      StreamSipClient.connect({
+        host: stack.config.sip.listenAddress,
+        port: stack.config.sip.tls.port,
+        tls: { ca: [] as unknown as string },
+        username: 'x',
+        password: 'y',
+        domain: stack.config.sip.domain,
+      }),
     ).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
   });
 
@@ -119,7 +133,13 @@ describe('SIP over TLS', () => {
     const user = await createUser();
     expectSippSuccess(await register(user.username, user.password, { first: 401, final: 200 }), 'UDP register');
     const stack = testStack();
-    const tcp = await StreamSipClient.connect({ host: stack.config.sip.listenAddress, port: stack.config.sip.port, username: user.username, password: user.password, domain: stack.config.sip.domain });
+    const tcp = await StreamSipClient.connect({
+      host: stack.config.sip.listenAddress,
+      port: stack.config.sip.port,
+      username: user.username,
+      password: user.password,
+      domain: stack.config.sip.domain,
+    });
     try {
       expect((await tcp.register()).status).toBe(200);
     } finally {
@@ -179,7 +199,9 @@ describe('SRTP between a phone and the relay, plain RTP to the AI gateway', () =
       expect(bye.status).toBe(200);
 
       // RTCP (PT 200-204, RFC 5761 §4) may come on the same port with rtcp-mux; RTP only.
-      const packets = fromRelay.filter((p) => p.length > 12 && (p[0]! & 0xc0) === 0x80 && !((p[1]! & 0x7f) >= 72 && (p[1]! & 0x7f) <= 76));
+      const packets = fromRelay.filter(
+        (p) => p.length > 12 && (p[0]! & 0xc0) === 0x80 && !((p[1]! & 0x7f) >= 72 && (p[1]! & 0x7f) <= 76),
+      );
       expect(packets.length).toBeGreaterThan(100);
       const receive = new SrtpContext(theirs!.master);
       let authenticated = 0;
@@ -195,7 +217,9 @@ describe('SRTP between a phone and the relay, plain RTP to the AI gateway', () =
         const pcm = decodeUlaw(plain.subarray(rtpHeaderLength(plain)));
         if (rms(pcm) > 500 && toneShare(pcm, TONE_HZ) > 0.5) toneDecrypted++;
       }
-      console.log(`SDES: ${packets.length} packets from the relay, ${authenticated} authenticated with the answer's key, ${toneDecrypted} decrypt to the echoed 1 kHz tone, ${toneRaw} read as tone without decrypting`);
+      console.log(
+        `SDES: ${packets.length} packets from the relay, ${authenticated} authenticated with the answer's key, ${toneDecrypted} decrypt to the echoed 1 kHz tone, ${toneRaw} read as tone without decrypting`,
+      );
       expect(authenticated).toBe(packets.length);
       // 150 frames of tone were sent; allow for the echo's delay and the jitter buffer.
       expect(toneDecrypted).toBeGreaterThanOrEqual(75);
@@ -239,7 +263,11 @@ describe('SRTP between a phone and the relay, plain RTP to the AI gateway', () =
         while (!contact) {
           if (Date.now() > deadline) throw new Error(`baresip did not register over TLS within 10 s:\n${phone.log()}`);
           await new Promise((r) => setTimeout(r, 200));
-          const stats = await api<{ registrations: Array<{ contact: string }> | null }>('GET', `/api/sip-users/${user.id}/stats`, { role: 'admin' });
+          const stats = await api<{ registrations: Array<{ contact: string }> | null }>(
+            'GET',
+            `/api/sip-users/${user.id}/stats`,
+            { role: 'admin' },
+          );
           contact = stats.body.registrations?.[0]?.contact ?? '';
         }
         expect(contact).toMatch(/transport=tls/);
@@ -254,7 +282,9 @@ describe('SRTP between a phone and the relay, plain RTP to the AI gateway', () =
         const log = phone.log();
         const heard = readWav(phone.received());
         const match = crossCorrelate(spoken, heard, 1.5);
-        console.log(`baresip ${mediaenc} over TLS heard its speech back: peak ${match.peak.toFixed(3)} at ${match.lagMs.toFixed(1)} ms`);
+        console.log(
+          `baresip ${mediaenc} over TLS heard its speech back: peak ${match.peak.toFixed(3)} at ${match.lagMs.toFixed(1)} ms`,
+        );
         // baresip says which media encryption the stream started with.
         expect(log).toMatch(mediaenc === 'srtp-mand' ? /mediaenc 'srtp-mand'|srtp/i : /dtls_srtp|DTLS/i);
         expect(match.peak).toBeGreaterThanOrEqual(0.8);

@@ -27,7 +27,10 @@ class TlsProvider {
   private constructor(private readonly server: Server) {}
 
   static async start(name: 'provider' | 'stranger'): Promise<TlsProvider> {
-    const server = createServer({ key: readFileSync(join(FIXTURES, `${name}-key.pem`)), cert: readFileSync(join(FIXTURES, `${name}-cert.pem`)) });
+    const server = createServer({
+      key: readFileSync(join(FIXTURES, `${name}-key.pem`)),
+      cert: readFileSync(join(FIXTURES, `${name}-cert.pem`)),
+    });
     const provider = new TlsProvider(server);
     server.on('secureConnection', (socket) => provider.serve(socket));
     server.on('tlsClientError', () => provider.handshakeErrors++);
@@ -62,9 +65,19 @@ class TlsProvider {
 
   private answer(req: SipRequest): string {
     const to = req.headers.get('To') ?? '';
-    const sdp = req.method === 'INVITE'
-      ? ['v=0', `o=- 1 1 IN IP4 ${PROVIDER_IP}`, 's=-', `c=IN IP4 ${PROVIDER_IP}`, 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n')
-      : '';
+    const sdp =
+      req.method === 'INVITE'
+        ? [
+            'v=0',
+            `o=- 1 1 IN IP4 ${PROVIDER_IP}`,
+            's=-',
+            `c=IN IP4 ${PROVIDER_IP}`,
+            't=0 0',
+            'm=audio 40000 RTP/AVP 0',
+            'a=rtpmap:0 PCMU/8000',
+            '',
+          ].join('\r\n')
+        : '';
     return [
       'SIP/2.0 200 OK',
       ...req.headers.getAll('Via').map((v) => `Via: ${v}`),
@@ -90,7 +103,17 @@ class TlsProvider {
 async function tlsTrunk(port: number): Promise<void> {
   const res = await api('POST', '/api/trunks/', {
     role: 'operator',
-    body: { trunk_id: 'tls_provider', name: 'TLS provider', provider: 'tls-test', proxy_address: PROVIDER_IP, proxy_port: port, transport: 'TLS', supports_outbound: true, supports_inbound: false, priority: 1 },
+    body: {
+      trunk_id: 'tls_provider',
+      name: 'TLS provider',
+      provider: 'tls-test',
+      proxy_address: PROVIDER_IP,
+      proxy_port: port,
+      transport: 'TLS',
+      supports_outbound: true,
+      supports_inbound: false,
+      priority: 1,
+    },
   });
   if (res.status !== 201) throw new Error(`creating the TLS trunk: ${res.status} ${JSON.stringify(res.body)}`);
 }
@@ -98,9 +121,24 @@ async function tlsTrunk(port: number): Promise<void> {
 async function callOut(number: string): Promise<number> {
   const stack = testStack();
   const user = await createUser();
-  const phone = await StreamSipClient.connect({ host: stack.config.sip.listenAddress, port: stack.config.sip.port, username: user.username, password: user.password, domain: stack.config.sip.domain });
+  const phone = await StreamSipClient.connect({
+    host: stack.config.sip.listenAddress,
+    port: stack.config.sip.port,
+    username: user.username,
+    password: user.password,
+    domain: stack.config.sip.domain,
+  });
   try {
-    const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40002 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    const sdp = [
+      'v=0',
+      'o=- 1 1 IN IP4 127.0.0.1',
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      'm=audio 40002 RTP/AVP 0',
+      'a=rtpmap:0 PCMU/8000',
+      '',
+    ].join('\r\n');
     const { response, dialog } = await phone.invite(number, sdp);
     if (dialog) expect((await phone.bye(dialog)).status).toBe(200);
     return response.status;
@@ -136,7 +174,9 @@ describe('trunks over TLS', () => {
     try {
       await tlsTrunk(provider.port);
       const status = await callOut('+15559870002');
-      console.log(`call through a TLS trunk with an untrusted certificate: ${status}; handshakes the provider saw fail: ${provider.handshakeErrors}`);
+      console.log(
+        `call through a TLS trunk with an untrusted certificate: ${status}; handshakes the provider saw fail: ${provider.handshakeErrors}`,
+      );
       expect(status).toBeGreaterThanOrEqual(400);
       expect(provider.invites()).toHaveLength(0);
       expect(provider.handshakeErrors).toBeGreaterThan(0);

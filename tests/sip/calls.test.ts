@@ -31,11 +31,15 @@ describe('calls between API-created users through Kamailio and the media relay',
     expect(cdr.duration).toBeGreaterThan(5);
 
     type Totals = { count: number; total_duration_seconds: number };
-    const aliceStats = await api<{ calls: { as_caller: Totals } }>('GET', `/api/sip-users/${alice.id}/stats`, { role: 'admin' });
+    const aliceStats = await api<{ calls: { as_caller: Totals } }>('GET', `/api/sip-users/${alice.id}/stats`, {
+      role: 'admin',
+    });
     expect(aliceStats.status).toBe(200);
     expect(aliceStats.body.calls.as_caller.count).toBe(1);
     expect(aliceStats.body.calls.as_caller.total_duration_seconds).toBeGreaterThan(5);
-    const bobStats = await api<{ calls: { as_callee: Totals } }>('GET', `/api/sip-users/${bob.id}/stats`, { role: 'admin' });
+    const bobStats = await api<{ calls: { as_callee: Totals } }>('GET', `/api/sip-users/${bob.id}/stats`, {
+      role: 'admin',
+    });
     expect(bobStats.body.calls.as_callee.count).toBe(1);
   });
 

@@ -43,7 +43,10 @@ describe('flood protection (pike + temporary IP ban)', () => {
     expect(afterwards.errors).toMatch(/timeout|timed out/i);
 
     const u = await createUser();
-    expectSippSuccess(await register(u.username, u.password, { first: 401, final: 200 }), 'a user on another address registers');
+    expectSippSuccess(
+      await register(u.username, u.password, { first: 401, final: 200 }),
+      'a user on another address registers',
+    );
 
     const metrics = await (await fetch(`${testStack().apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/flood/);

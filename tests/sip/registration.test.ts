@@ -42,7 +42,10 @@ describe('REGISTER with digest auth against API-created users', () => {
     const n = testStack().config.sip.lockout.maxFailures;
     for (let round = 0; round < 2; round++) {
       for (let i = 1; i < n; i++) {
-        expectSippSuccess(await register(u.username, 'wrong-password', { first: 401, final: 401 }), `round ${round} failure ${i}`);
+        expectSippSuccess(
+          await register(u.username, 'wrong-password', { first: 401, final: 401 }),
+          `round ${round} failure ${i}`,
+        );
       }
       expectSippSuccess(await register(u.username, u.password, { first: 401, final: 200 }), `round ${round} success`);
     }

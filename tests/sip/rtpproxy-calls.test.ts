@@ -7,7 +7,9 @@ import { stackView, type TestStack } from '../support/stack';
 // RTPProxy is not packaged in Debian bookworm: this suite needs an `rtpproxy` binary on PATH.
 const available = isRelayAvailable('rtpproxy');
 if (!available) {
-  console.warn('rtpproxy not on PATH: the MEDIA_RELAY=rtpproxy call test is skipped (RTPProxy is not packaged in Debian bookworm)');
+  console.warn(
+    'rtpproxy not on PATH: the MEDIA_RELAY=rtpproxy call test is skipped (RTPProxy is not packaged in Debian bookworm)',
+  );
 }
 
 describe('MEDIA_RELAY=rtpproxy', () => {

@@ -65,11 +65,14 @@ function didforsale(port: number, extra: Record<string, unknown> = {}): Record<s
 
 async function createTrunk(body: Record<string, unknown>): Promise<void> {
   const res = await api('POST', '/api/trunks/', { role: 'operator', body });
-  if (res.status !== 201) throw new Error(`creating trunk ${String(body['trunk_id'])}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`creating trunk ${String(body['trunk_id'])}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 async function deleteAllTrunks(): Promise<void> {
-  const list = await api<{ items: Array<{ trunk_id: string }> }>('GET', '/api/trunks/?per_page=200', { role: 'operator' });
+  const list = await api<{ items: Array<{ trunk_id: string }> }>('GET', '/api/trunks/?per_page=200', {
+    role: 'operator',
+  });
   for (const t of list.body.items ?? []) await api('DELETE', `/api/trunks/${t.trunk_id}`, { role: 'operator' });
 }
 
@@ -79,7 +82,16 @@ async function deleteAllTrunks(): Promise<void> {
  */
 async function provider(ip: string, behaviour: UasBehaviour): Promise<RunningSipp> {
   const port = await freeUdpPort(ip);
-  return startSipp({ scenario: uasScenario(behaviour), remote: proxy(), serverMode: true, localIp: ip, localPort: port, calls: 100_000, limit: 1000, timeoutSeconds: 60 });
+  return startSipp({
+    scenario: uasScenario(behaviour),
+    remote: proxy(),
+    serverMode: true,
+    localIp: ip,
+    localPort: port,
+    calls: 100_000,
+    limit: 1000,
+    timeoutSeconds: 60,
+  });
 }
 
 async function finish(p: RunningSipp): Promise<SippRun> {
@@ -90,7 +102,12 @@ async function finish(p: RunningSipp): Promise<SippRun> {
 const invitesSeen = (run: SippRun): number => requestsReceived(run, 'INVITE');
 const answered = (run: SippRun): number => responsesSent(run, 200, 'INVITE');
 
-function callOut(user: CreatedUser, number: string, expect: number, options: { calls?: number; rate?: number; holdMs?: number } = {}): Promise<SippRun> {
+function callOut(
+  user: CreatedUser,
+  number: string,
+  expect: number,
+  options: { calls?: number; rate?: number; holdMs?: number } = {},
+): Promise<SippRun> {
   return runSipp({
     scenario: uacInviteScenario({ expect, authenticate: true, holdMs: options.holdMs ?? 500 }),
     remote: proxy(),
@@ -165,17 +182,35 @@ describe('trunks: outbound routing, failover, limits, inbound DIDs, blocklist', 
   test('an INVITE from an allowlisted trunk to a DID rings its user; from 127.0.0.9 it reaches nobody', async () => {
     const bob = await createUser();
     const uasPort = await freeUdpPort();
-    expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }), 'bob registers');
+    expectSippSuccess(
+      await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }),
+      'bob registers',
+    );
     await createTrunk(skyetel(5060, { allowed_ips: [TRUNK_A] }));
     const did = '+15557770001';
-    const created = await api('POST', '/api/numbers/', { role: 'operator', body: { number: did, route_type: 'sip_user', target: bob.username } });
+    const created = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      body: { number: did, route_type: 'sip_user', target: bob.username },
+    });
     expect(created.status).toBe(201);
 
-    const bobPhone = await startSipp({ scenario: `${SCENARIOS}/uas-answer.xml`, remote: proxy(), serverMode: true, localPort: uasPort, timeoutSeconds: 15 });
+    const bobPhone = await startSipp({
+      scenario: `${SCENARIOS}/uas-answer.xml`,
+      remote: proxy(),
+      serverMode: true,
+      localPort: uasPort,
+      timeoutSeconds: 15,
+    });
     expectSippSuccess(await callIn(TRUNK_A, '+15550001111', did, 200), 'inbound from the trunk');
     expectSippSuccess(await bobPhone.done, 'bob answered');
 
-    const strangerTarget = await startSipp({ scenario: `${SCENARIOS}/uas-answer.xml`, remote: proxy(), serverMode: true, localPort: uasPort, timeoutSeconds: 15 });
+    const strangerTarget = await startSipp({
+      scenario: `${SCENARIOS}/uas-answer.xml`,
+      remote: proxy(),
+      serverMode: true,
+      localPort: uasPort,
+      timeoutSeconds: 15,
+    });
     const stranger = await callIn(STRANGER, '+15550001111', did, 407);
     expectSippSuccess(stranger, 'stranger challenged');
     expect(invitesSeen(await finish(strangerTarget))).toBe(0);
@@ -186,17 +221,38 @@ describe('trunks: outbound routing, failover, limits, inbound DIDs, blocklist', 
     await createTrunk(skyetel(a.localPort, { allowed_ips: [TRUNK_A] }));
     const bob = await createUser();
     const uasPort = await freeUdpPort();
-    expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }), 'bob registers');
+    expectSippSuccess(
+      await register(bob.username, bob.password, { first: 401, final: 200, contactPort: uasPort }),
+      'bob registers',
+    );
     const did = '+15557770002';
-    expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number: did, route_type: 'sip_user', target: bob.username } })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/numbers/', {
+          role: 'operator',
+          body: { number: did, route_type: 'sip_user', target: bob.username },
+        })
+      ).status,
+    ).toBe(201);
 
     const spammer = '+15550009999';
-    expect((await api('POST', '/api/numbers/block', { role: 'operator', body: { number: spammer, reason: 'Spam caller' } })).status).toBe(201);
+    expect(
+      (await api('POST', '/api/numbers/block', { role: 'operator', body: { number: spammer, reason: 'Spam caller' } }))
+        .status,
+    ).toBe(201);
     expectSippSuccess(await callIn(TRUNK_A, spammer, did, 603), 'blocked caller inbound');
     expectSippSuccess(await callOut(alice, spammer, 403), 'blocked number outbound');
 
-    expect([200, 204]).toContain((await api('DELETE', `/api/numbers/block/${encodeURIComponent(spammer)}`, { role: 'operator' })).status);
-    const bobPhone = await startSipp({ scenario: `${SCENARIOS}/uas-answer.xml`, remote: proxy(), serverMode: true, localPort: uasPort, timeoutSeconds: 15 });
+    expect([200, 204]).toContain(
+      (await api('DELETE', `/api/numbers/block/${encodeURIComponent(spammer)}`, { role: 'operator' })).status,
+    );
+    const bobPhone = await startSipp({
+      scenario: `${SCENARIOS}/uas-answer.xml`,
+      remote: proxy(),
+      serverMode: true,
+      localPort: uasPort,
+      timeoutSeconds: 15,
+    });
     expectSippSuccess(await callIn(TRUNK_A, spammer, did, 200), 'unblocked caller inbound');
     expectSippSuccess(await bobPhone.done, 'bob answered the unblocked caller');
     expectSippSuccess(await callOut(alice, spammer, 200), 'unblocked number outbound');
@@ -208,8 +264,12 @@ describe('trunks: outbound routing, failover, limits, inbound DIDs, blocklist', 
     await createTrunk(skyetel(a.localPort, { max_concurrent_calls: 3, calls_per_second_limit: 100 }));
     // Six calls at once, each held 3 s: three fit.
     const burst = await callOut(alice, '+15551230004', 200, { calls: 6, rate: 50, holdMs: 3000 });
-    const refused = tracedMessages(burst).filter((m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 503 All Trunks Busy')).length;
-    const answeredCalls = tracedMessages(burst).filter((m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200 OK') && /CSeq: 2 INVITE/.test(m.text)).length;
+    const refused = tracedMessages(burst).filter(
+      (m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 503 All Trunks Busy'),
+    ).length;
+    const answeredCalls = tracedMessages(burst).filter(
+      (m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200 OK') && /CSeq: 2 INVITE/.test(m.text),
+    ).length;
     expect(answeredCalls).toBe(3);
     expect(refused).toBe(3);
     expect(invitesSeen(await finish(a))).toBe(3);
@@ -254,11 +314,15 @@ describe('trunks: outbound routing, failover, limits, inbound DIDs, blocklist', 
       calls: 1,
       timeoutSeconds: 30,
     });
-    await createTrunk(skyetel(port, { proxy_address: REGISTRAR, requires_registration: true, supports_outbound: false }));
+    await createTrunk(
+      skyetel(port, { proxy_address: REGISTRAR, requires_registration: true, supports_outbound: false }),
+    );
     expectSippSuccess(await registrar.done, 'provider saw a correct digest REGISTER');
     let state = '';
     for (let i = 0; i < 40 && state !== 'registered'; i++) {
-      const status = await api<{ registration: { state: string } | null }>('GET', '/api/trunks/skyetel_main/status', { role: 'operator' });
+      const status = await api<{ registration: { state: string } | null }>('GET', '/api/trunks/skyetel_main/status', {
+        role: 'operator',
+      });
       state = status.body.registration?.state ?? '';
       if (state !== 'registered') await new Promise((r) => setTimeout(r, 250));
     }

@@ -48,19 +48,47 @@ describe('SMS queue: a sender killed mid-batch loses and duplicates nothing', ()
   const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
     api<T>(method, path, { role: 'operator', stack: view, ...(body === undefined ? {} : { body }) });
 
-  const countSent = async (): Promise<number> => (await call<{ total: number }>('GET', '/api/sms/history?per_page=1&status=sent')).body.total;
+  const countSent = async (): Promise<number> =>
+    (await call<{ total: number }>('GET', '/api/sms/history?per_page=1&status=sent')).body.total;
 
   test('SIGKILL during 1,000 messages, restart: the provider receives each exactly once', async () => {
     const provider = await smsProvider(PROVIDER, ['200 OK']);
     try {
       // 250 MESSAGEs a second: the batch takes about 4 s, so the kill lands in the middle.
-      expect((await call('POST', '/api/trunks/', { trunk_id: 'crash_trunk', name: 'Crash test', provider: 'test', proxy_address: PROVIDER, proxy_port: provider.localPort, transport: 'UDP', sms_rate_limit: 250 })).status).toBe(201);
-      expect((await call('POST', '/api/numbers/', { number: FROM, route_type: 'ai', ai_dialect: 'olib', ai_options: { mode: 'echo' } })).status).toBe(201);
+      expect(
+        (
+          await call('POST', '/api/trunks/', {
+            trunk_id: 'crash_trunk',
+            name: 'Crash test',
+            provider: 'test',
+            proxy_address: PROVIDER,
+            proxy_port: provider.localPort,
+            transport: 'UDP',
+            sms_rate_limit: 250,
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await call('POST', '/api/numbers/', {
+            number: FROM,
+            route_type: 'ai',
+            ai_dialect: 'olib',
+            ai_options: { mode: 'echo' },
+          })
+        ).status,
+      ).toBe(201);
 
       const ids: string[] = [];
       for (let i = 0; i < BATCH; i += 50) {
         const replies = await Promise.all(
-          Array.from({ length: Math.min(50, BATCH - i) }, (_, k) => call<{ message_id: string }>('POST', '/api/sms/send', { from_number: FROM, to_number: `+1415555${String(1000 + i + k).padStart(4, '0')}`, message: `batch message ${i + k}` })),
+          Array.from({ length: Math.min(50, BATCH - i) }, (_, k) =>
+            call<{ message_id: string }>('POST', '/api/sms/send', {
+              from_number: FROM,
+              to_number: `+1415555${String(1000 + i + k).padStart(4, '0')}`,
+              message: `batch message ${i + k}`,
+            }),
+          ),
         );
         for (const r of replies) {
           expect(r.status).toBe(202);
@@ -68,14 +96,26 @@ describe('SMS queue: a sender killed mid-batch loses and duplicates nothing', ()
         }
       }
 
-      await eventually('a third of the batch to be sent', async () => ((await countSent()) >= 300 ? true : undefined), 30_000);
+      await eventually(
+        'a third of the batch to be sent',
+        async () => ((await countSent()) >= 300 ? true : undefined),
+        30_000,
+      );
       const sentAtKill = await countSent();
       const pid = stack.pidOf('control-plane') as number;
       process.kill(pid, 'SIGKILL');
-      await eventually('the control-plane to be gone', async () => (stack.pidOf('control-plane') === undefined ? true : undefined), 10_000);
+      await eventually(
+        'the control-plane to be gone',
+        async () => (stack.pidOf('control-plane') === undefined ? true : undefined),
+        10_000,
+      );
       await stack.restartControlPlane();
 
-      await eventually('every message to be sent', async () => ((await countSent()) === BATCH ? true : undefined), 60_000);
+      await eventually(
+        'every message to be sent',
+        async () => ((await countSent()) === BATCH ? true : undefined),
+        60_000,
+      );
       const failed = await call<{ total: number }>('GET', '/api/sms/history?per_page=1&status=failed');
       expect(failed.body.total).toBe(0);
       // The restarted worker took over what the killed one had claimed and re-sent it with the
@@ -91,7 +131,9 @@ describe('SMS queue: a sender killed mid-batch loses and duplicates nothing', ()
         const row = res.rows[0] as { n: number; batch: number };
         expect(row.batch).toBe(BATCH);
         expect(row.n).toBeGreaterThan(0);
-        console.log(`SMS crash test: ${sentAtKill} sent when the sender was killed, ${row.n} taken over by the restarted worker`);
+        console.log(
+          `SMS crash test: ${sentAtKill} sent when the sender was killed, ${row.n} taken over by the restarted worker`,
+        );
       } finally {
         await db.end();
       }

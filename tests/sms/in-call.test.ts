@@ -20,14 +20,40 @@ describe('SMS the AI sends during a call', () => {
     let rtp: RtpPeer | undefined;
     let sipp: RunningSipp | undefined;
     try {
-      expect((await api('POST', '/api/trunks/', { role: 'operator', body: { trunk_id: 'in_call_sms', name: 'In-call SMS', provider: 'test', proxy_address: PROVIDER, proxy_port: provider.localPort, transport: 'UDP' } })).status).toBe(201);
-      expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` } })).status).toBe(201);
+      expect(
+        (
+          await api('POST', '/api/trunks/', {
+            role: 'operator',
+            body: {
+              trunk_id: 'in_call_sms',
+              name: 'In-call SMS',
+              provider: 'test',
+              proxy_address: PROVIDER,
+              proxy_port: provider.localPort,
+              transport: 'UDP',
+            },
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await api('POST', '/api/numbers/', {
+            role: 'operator',
+            body: { number, route_type: 'ai', ai_dialect: 'olib', ai_agent_url: `${peer.url}/olib` },
+          })
+        ).status,
+      ).toBe(201);
       const caller = await createUser();
       rtp = await RtpPeer.open();
       sipp = await startSipp({
         scenario: uacMediaScenario({ codec: 'PCMA', holdMs: 4000 }),
         remote: proxy(),
-        keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: rtp.port },
+        keys: {
+          user: caller.username,
+          callee: number.slice(1),
+          domain: testStack().config.sip.domain,
+          rtp_port: rtp.port,
+        },
         auth: { user: caller.username, password: caller.password },
         timeoutSeconds: 25,
       });
@@ -37,13 +63,18 @@ describe('SMS the AI sends during a call', () => {
       const callId = (ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
       ai.send({ type: 'sms', data: { text: 'Your code is 1234', to_number: customer } });
 
-      const sent = await eventually('the SMS to be sent', async () => (await smsHistory(`number=${encodeURIComponent(customer)}`)).find((m) => m.status === 'sent'));
+      const sent = await eventually('the SMS to be sent', async () =>
+        (await smsHistory(`number=${encodeURIComponent(customer)}`)).find((m) => m.status === 'sent'),
+      );
       expect(sent).toMatchObject({ from_number: number, to_number: customer, message: 'Your code is 1234' });
       const got = messagesReceived(await stop(provider));
       expect(got).toHaveLength(1);
       expect(got[0]).toMatch(new RegExp(`^From: <sip:\\${number}@`, 'm'));
       const events = await eventually('the call event', async () => {
-        const r = await db.query<{ data: { message_id: string } }>(`SELECT data FROM call_events WHERE type = 'sms' AND call_id = (SELECT call_id FROM calls WHERE sip_call_id = $1 OR call_id = $1 LIMIT 1)`, [callId]);
+        const r = await db.query<{ data: { message_id: string } }>(
+          `SELECT data FROM call_events WHERE type = 'sms' AND call_id = (SELECT call_id FROM calls WHERE sip_call_id = $1 OR call_id = $1 LIMIT 1)`,
+          [callId],
+        );
         return r.rows.length > 0 ? r.rows : undefined;
       });
       expect(events[0]?.data.message_id).toBe(sent.message_id);

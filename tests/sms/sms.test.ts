@@ -1,5 +1,16 @@
 import { api, createUser } from '../support/api';
-import { eventually, messageCount, messagesReceived, sendSms, smsHistory, smsProvider, smsUserSenderScenario, stop, userInboxScenario, type SmsItem } from '../support/sms';
+import {
+  eventually,
+  messageCount,
+  messagesReceived,
+  sendSms,
+  smsHistory,
+  smsProvider,
+  smsUserSenderScenario,
+  stop,
+  userInboxScenario,
+  type SmsItem,
+} from '../support/sms';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import { runSipp, startSipp } from '../support/sipp';
 import { testStack } from '../support/stack';
@@ -14,7 +25,16 @@ const CUSTOMER = '+14155550123';
 async function createTrunk(port: number, extra: Record<string, unknown> = {}): Promise<void> {
   const res = await api('POST', '/api/trunks/', {
     role: 'operator',
-    body: { trunk_id: 'sms_trunk', name: 'SMS provider', provider: 'test', proxy_address: PROVIDER, proxy_port: port, transport: 'UDP', priority: 10, ...extra },
+    body: {
+      trunk_id: 'sms_trunk',
+      name: 'SMS provider',
+      provider: 'test',
+      proxy_address: PROVIDER,
+      proxy_port: port,
+      transport: 'UDP',
+      priority: 10,
+      ...extra,
+    },
   });
   if (res.status !== 201) throw new Error(`trunk: ${res.status} ${JSON.stringify(res.body)}`);
 }
@@ -24,12 +44,22 @@ async function deleteTrunk(): Promise<void> {
 }
 
 function send(body: Record<string, unknown>, headers?: Record<string, string>) {
-  return api<SmsItem & { error?: { code: string } }>('POST', '/api/sms/send', { role: 'operator', body, ...(headers ? { headers } : {}) });
+  return api<SmsItem & { error?: { code: string } }>('POST', '/api/sms/send', {
+    role: 'operator',
+    body,
+    ...(headers ? { headers } : {}),
+  });
 }
 
-async function finalStatus(id: string): Promise<SmsItem & { history: Array<{ status: string; sip_status: number | null; attempt: number }> }> {
+async function finalStatus(
+  id: string,
+): Promise<SmsItem & { history: Array<{ status: string; sip_status: number | null; attempt: number }> }> {
   return eventually(`message ${id} to settle`, async () => {
-    const res = await api<SmsItem & { history: Array<{ status: string; sip_status: number | null; attempt: number }> }>('GET', `/api/sms/${id}`, { role: 'operator' });
+    const res = await api<SmsItem & { history: Array<{ status: string; sip_status: number | null; attempt: number }> }>(
+      'GET',
+      `/api/sms/${id}`,
+      { role: 'operator' },
+    );
     return ['sent', 'failed', 'delivered', 'undelivered'].includes(res.body.status) ? res.body : undefined;
   });
 }
@@ -46,13 +76,17 @@ describe('SMS over SIP MESSAGE', () => {
   });
   afterEach(deleteTrunk);
   afterAll(async () => {
-    for (const n of [AI_NUMBER, OUR_NUMBER]) await api('DELETE', `/api/numbers/${encodeURIComponent(n)}`, { role: 'operator' });
+    for (const n of [AI_NUMBER, OUR_NUMBER])
+      await api('DELETE', `/api/numbers/${encodeURIComponent(n)}`, { role: 'operator' });
   });
 
   test('a MESSAGE from a trunk reaches the AI, and its reply comes back to the provider as a MESSAGE', async () => {
     const provider = await smsProvider(PROVIDER, ['200 OK']);
     await createTrunk(provider.localPort);
-    expectSippSuccess(await sendSms(PROVIDER, CUSTOMER, AI_NUMBER, 'hello from the test', 202), 'inbound MESSAGE accepted');
+    expectSippSuccess(
+      await sendSms(PROVIDER, CUSTOMER, AI_NUMBER, 'hello from the test', 202),
+      'inbound MESSAGE accepted',
+    );
     const reply = await eventually('the AI reply to be sent', async () => {
       const out = await smsHistory(`number=${encodeURIComponent(CUSTOMER)}&direction=outbound`);
       return out.find((m) => m.status === 'sent');
@@ -68,11 +102,22 @@ describe('SMS over SIP MESSAGE', () => {
 
     const inbound = await smsHistory(`number=${encodeURIComponent(CUSTOMER)}&direction=inbound`);
     expect(inbound).toHaveLength(1);
-    expect(inbound[0]).toMatchObject({ from_number: CUSTOMER, to_number: AI_NUMBER, message: 'hello from the test', status: 'delivered', trunk_id: 'sms_trunk' });
-    expect(reply).toMatchObject({ from_number: AI_NUMBER, to_number: CUSTOMER, in_reply_to: inbound[0]?.message_id, last_sip_status: 200 });
+    expect(inbound[0]).toMatchObject({
+      from_number: CUSTOMER,
+      to_number: AI_NUMBER,
+      message: 'hello from the test',
+      status: 'delivered',
+      trunk_id: 'sms_trunk',
+    });
+    expect(reply).toMatchObject({
+      from_number: AI_NUMBER,
+      to_number: CUSTOMER,
+      in_reply_to: inbound[0]?.message_id,
+      last_sip_status: 200,
+    });
   });
 
-  test('POST /api/sms/send: the seed\'s +0987654321 is a 400 naming to_number; a real number reaches the provider', async () => {
+  test("POST /api/sms/send: the seed's +0987654321 is a 400 naming to_number; a real number reaches the provider", async () => {
     const bad = await send({ from_number: OUR_NUMBER, to_number: '+0987654321', message: 'Hello from SIP server!' });
     expect(bad.status).toBe(400);
     expect(bad.body.error?.code).toBe('ERR_VALIDATION');
@@ -146,9 +191,18 @@ describe('SMS over SIP MESSAGE', () => {
     expect(got).toHaveLength(7);
     const partsOf = (to: string): string[] => got.filter((m) => m.startsWith(`MESSAGE sip:${to}@`));
     const gsmParts = partsOf('+14155550128');
-    expect(gsmParts.map((m) => /^X-SMS-Part: (.*)$/m.exec(m)?.[1]?.replace(/ref=\d+; /, ''))).toEqual(['seq=1; total=3', 'seq=2; total=3', 'seq=3; total=3']);
+    expect(gsmParts.map((m) => /^X-SMS-Part: (.*)$/m.exec(m)?.[1]?.replace(/ref=\d+; /, ''))).toEqual([
+      'seq=1; total=3',
+      'seq=2; total=3',
+      'seq=3; total=3',
+    ]);
     // The parts' bodies, in order, are the text (SIPp's trace ends each body with a line break).
-    const bodies = gsmParts.map((m) => m.slice(m.search(/\r?\n\r?\n/)).replace(/^\r?\n\r?\n/, '').replace(/\r?\n$/, ''));
+    const bodies = gsmParts.map((m) =>
+      m
+        .slice(m.search(/\r?\n\r?\n/))
+        .replace(/^\r?\n\r?\n/, '')
+        .replace(/\r?\n$/, ''),
+    );
     expect(bodies.join('')).toBe(gsm);
     expect(partsOf('+14155550129')).toHaveLength(4);
   });
@@ -158,8 +212,15 @@ describe('SMS over SIP MESSAGE', () => {
     await createTrunk(provider.localPort);
     const from = '+14155550130';
     // Out of order, as networks deliver them.
-    for (const [seq, text] of [[2, 'second part, '], [1, 'First part, '], [3, 'third part.']] as const) {
-      expectSippSuccess(await sendSms(PROVIDER, from, AI_NUMBER, text, 202, `ref=77; seq=${seq}; total=3`), `part ${seq}`);
+    for (const [seq, text] of [
+      [2, 'second part, '],
+      [1, 'First part, '],
+      [3, 'third part.'],
+    ] as const) {
+      expectSippSuccess(
+        await sendSms(PROVIDER, from, AI_NUMBER, text, 202, `ref=77; seq=${seq}; total=3`),
+        `part ${seq}`,
+      );
     }
     const whole = await eventually('the reassembled message', async () => {
       const items = await smsHistory(`number=${encodeURIComponent(from)}&direction=inbound`);
@@ -167,9 +228,13 @@ describe('SMS over SIP MESSAGE', () => {
     });
     expect(whole.message).toBe('First part, second part, third part.');
     expect(whole.segments).toBe(3);
-    const detail = await api<{ parts: Array<{ seq: number }> }>('GET', `/api/sms/${whole.message_id}`, { role: 'operator' });
+    const detail = await api<{ parts: Array<{ seq: number }> }>('GET', `/api/sms/${whole.message_id}`, {
+      role: 'operator',
+    });
     expect(detail.body.parts.map((p) => p.seq)).toEqual([1, 2, 3]);
-    await eventually('the reply', async () => (await smsHistory(`number=${encodeURIComponent(from)}&direction=outbound`)).find((m) => m.status === 'sent'));
+    await eventually('the reply', async () =>
+      (await smsHistory(`number=${encodeURIComponent(from)}&direction=outbound`)).find((m) => m.status === 'sent'),
+    );
     const got = messagesReceived(await stop(provider));
     expect(got).toHaveLength(1);
     expect(got[0]).toContain('Demo agent got your message: First part, second part, third part.');
@@ -182,9 +247,20 @@ describe('SMS over SIP MESSAGE', () => {
     expectSippSuccess(await sendSms(PROVIDER, from, AI_NUMBER, 'Begin, ', 202, 'ref=78; seq=1; total=3'), 'part 1');
     expectSippSuccess(await sendSms(PROVIDER, from, AI_NUMBER, 'end.', 202, 'ref=78; seq=3; total=3'), 'part 3');
     // The test stack waits 4 s (SMS_PART_TIMEOUT_SECONDS) for a missing part.
-    const whole = await eventually('the incomplete message', async () => (await smsHistory(`number=${encodeURIComponent(from)}&direction=inbound`)).find((m) => m.status === 'delivered'), 20_000);
+    const whole = await eventually(
+      'the incomplete message',
+      async () =>
+        (await smsHistory(`number=${encodeURIComponent(from)}&direction=inbound`)).find(
+          (m) => m.status === 'delivered',
+        ),
+      20_000,
+    );
     expect(whole.message).toBe('Begin, [part 2 of 3 missing]end.');
-    const detail = await api<{ history: Array<{ status: string; detail: string | null }> }>('GET', `/api/sms/${whole.message_id}`, { role: 'operator' });
+    const detail = await api<{ history: Array<{ status: string; detail: string | null }> }>(
+      'GET',
+      `/api/sms/${whole.message_id}`,
+      { role: 'operator' },
+    );
     expect(detail.body.history[0]).toMatchObject({ status: 'received', detail: '1 of 3 parts never arrived' });
     await stop(provider);
   });
@@ -193,7 +269,10 @@ describe('SMS over SIP MESSAGE', () => {
     const provider = await smsProvider(PROVIDER, ['200 OK']);
     await createTrunk(provider.localPort);
     const spammer = '+14155550666';
-    expect((await api('POST', '/api/numbers/block', { role: 'operator', body: { number: spammer, reason: 'SMS spam' } })).status).toBe(201);
+    expect(
+      (await api('POST', '/api/numbers/block', { role: 'operator', body: { number: spammer, reason: 'SMS spam' } }))
+        .status,
+    ).toBe(201);
     try {
       expectSippSuccess(await sendSms(PROVIDER, spammer, AI_NUMBER, 'buy now', 403), 'blocked sender refused');
       const out = await send({ from_number: OUR_NUMBER, to_number: spammer, message: 'hi' });
@@ -209,7 +288,7 @@ describe('SMS over SIP MESSAGE', () => {
     expect(messageCount(await stop(provider))).toBe(0);
   });
 
-  test('a provider\'s delivery report (RFC 5438 IMDN in a MESSAGE) moves a sent message to delivered', async () => {
+  test("a provider's delivery report (RFC 5438 IMDN in a MESSAGE) moves a sent message to delivered", async () => {
     const provider = await smsProvider(PROVIDER, ['200 OK']);
     await createTrunk(provider.localPort);
     const res = await send({ from_number: OUR_NUMBER, to_number: '+14155550131', message: 'report back' });
@@ -218,13 +297,31 @@ describe('SMS over SIP MESSAGE', () => {
       '<?xml version="1.0" encoding="UTF-8"?><imdn xmlns="urn:ietf:params:xml:ns:imdn">' +
       `<message-id>${res.body.message_id}</message-id><datetime>2026-11-25T10:00:00Z</datetime>` +
       '<delivery-notification><status><delivered/></status></delivery-notification></imdn>';
-    expectSippSuccess(await sendSms(PROVIDER, '+14155550131', OUR_NUMBER, imdn, 200, undefined, 'message/imdn+xml'), 'delivery report accepted');
-    const done = await api<SmsItem & { history: Array<{ status: string; detail: string | null }> }>('GET', `/api/sms/${res.body.message_id}`, { role: 'operator' });
+    expectSippSuccess(
+      await sendSms(PROVIDER, '+14155550131', OUR_NUMBER, imdn, 200, undefined, 'message/imdn+xml'),
+      'delivery report accepted',
+    );
+    const done = await api<SmsItem & { history: Array<{ status: string; detail: string | null }> }>(
+      'GET',
+      `/api/sms/${res.body.message_id}`,
+      { role: 'operator' },
+    );
     expect(done.body.status).toBe('delivered');
     expect(done.body.history.map((h) => h.status)).toEqual(['queued', 'sending', 'sent', 'delivered']);
     expect(done.body.history.at(-1)?.detail).toBe('delivery report: delivered');
     // A report about a message we never sent is refused, and stored as nothing.
-    expectSippSuccess(await sendSms(PROVIDER, '+14155550131', OUR_NUMBER, imdn.replace(res.body.message_id, 'sms_000000000000000000000000'), 404, undefined, 'message/imdn+xml'), 'unknown report');
+    expectSippSuccess(
+      await sendSms(
+        PROVIDER,
+        '+14155550131',
+        OUR_NUMBER,
+        imdn.replace(res.body.message_id, 'sms_000000000000000000000000'),
+        404,
+        undefined,
+        'message/imdn+xml',
+      ),
+      'unknown report',
+    );
     await stop(provider);
   });
 
@@ -233,7 +330,14 @@ describe('SMS over SIP MESSAGE', () => {
     await createTrunk(provider.localPort);
     const bob = await createUser();
     const did = '+15557770202';
-    expect((await api('POST', '/api/numbers/', { role: 'operator', body: { number: did, route_type: 'sip_user', target: bob.username } })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/numbers/', {
+          role: 'operator',
+          body: { number: did, route_type: 'sip_user', target: bob.username },
+        })
+      ).status,
+    ).toBe(201);
     try {
       expectSippSuccess(await sendSms(PROVIDER, '+14155550132', did, 'are you there, bob?', 202), 'stored for bob');
       const waiting = await eventually('the message to wait for bob', async () => {
@@ -241,12 +345,22 @@ describe('SMS over SIP MESSAGE', () => {
         return items.find((m) => m.status === 'received' && m.last_sip_status === 404);
       });
       expect(waiting.error).toContain('kept until the user registers');
-      const inbox = await startSipp({ scenario: userInboxScenario(), remote: proxy(), serverMode: true, timeoutSeconds: 15 });
-      expectSippSuccess(await register(bob.username, bob.password, { first: 401, final: 200, contactPort: inbox.localPort }), 'bob registers');
+      const inbox = await startSipp({
+        scenario: userInboxScenario(),
+        remote: proxy(),
+        serverMode: true,
+        timeoutSeconds: 15,
+      });
+      expectSippSuccess(
+        await register(bob.username, bob.password, { first: 401, final: 200, contactPort: inbox.localPort }),
+        'bob registers',
+      );
       const run = await inbox.done;
       expectSippSuccess(run, 'bob registers and gets the message');
       expect(run.messages).toContain('are you there, bob?');
-      const delivered = await eventually('delivered', async () => (await smsHistory(`number=${encodeURIComponent(did)}`)).find((m) => m.status === 'delivered'));
+      const delivered = await eventually('delivered', async () =>
+        (await smsHistory(`number=${encodeURIComponent(did)}`)).find((m) => m.status === 'delivered'),
+      );
       expect(delivered.message_id).toBe(waiting.message_id);
     } finally {
       await api('DELETE', `/api/numbers/${encodeURIComponent(did)}`, { role: 'operator' });
@@ -254,10 +368,18 @@ describe('SMS over SIP MESSAGE', () => {
     }
   });
 
-  test('a registered user texts the AI number; the reply comes back to the user\'s phone', async () => {
+  test("a registered user texts the AI number; the reply comes back to the user's phone", async () => {
     const alice = await createUser();
-    const inbox = await startSipp({ scenario: userInboxScenario(), remote: proxy(), serverMode: true, timeoutSeconds: 15 });
-    expectSippSuccess(await register(alice.username, alice.password, { first: 401, final: 200, contactPort: inbox.localPort }), 'alice registers');
+    const inbox = await startSipp({
+      scenario: userInboxScenario(),
+      remote: proxy(),
+      serverMode: true,
+      timeoutSeconds: 15,
+    });
+    expectSippSuccess(
+      await register(alice.username, alice.password, { first: 401, final: 200, contactPort: inbox.localPort }),
+      'alice registers',
+    );
     const sent = await runSipp({
       scenario: smsUserSenderScenario(202),
       remote: proxy(),
@@ -265,11 +387,15 @@ describe('SMS over SIP MESSAGE', () => {
       auth: { user: alice.username, password: alice.password },
       timeoutSeconds: 10,
     });
-    expectSippSuccess(sent, 'alice\'s MESSAGE accepted');
+    expectSippSuccess(sent, "alice's MESSAGE accepted");
     const run = await inbox.done;
     expectSippSuccess(run, 'the reply reaches alice');
     expect(run.messages).toContain('Demo agent got your message: hi from my phone');
-    const inbound = await eventually('the inbound message to be marked delivered', async () => (await smsHistory(`number=${encodeURIComponent(alice.username)}&direction=inbound`)).find((m) => m.status === 'delivered'));
+    const inbound = await eventually('the inbound message to be marked delivered', async () =>
+      (await smsHistory(`number=${encodeURIComponent(alice.username)}&direction=inbound`)).find(
+        (m) => m.status === 'delivered',
+      ),
+    );
     expect(inbound).toMatchObject({ from_number: alice.username, to_number: AI_NUMBER, status: 'delivered' });
   });
 

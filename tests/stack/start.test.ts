@@ -8,7 +8,9 @@ import { REPO_ROOT } from '../../scripts/stack/env';
 async function freePort(): Promise<number> {
   for (;;) {
     const server = createServer();
-    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    );
     await new Promise((resolve) => server.close(resolve));
     if (await udpFree(port)) return port;
   }

@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-export type Frame = { kind: 'json'; value: Record<string, unknown> & { type?: string; event?: string }; atMs: number } | { kind: 'binary'; value: Buffer; atMs: number };
+export type Frame =
+  | { kind: 'json'; value: Record<string, unknown> & { type?: string; event?: string }; atMs: number }
+  | { kind: 'binary'; value: Buffer; atMs: number };
 
 /** One WebSocket the gateway opened to the test's AI platform. */
 export class AiConnection {
@@ -20,7 +22,12 @@ export class AiConnection {
       const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
       const atMs = performance.now();
       if (isBinary) this.frames.push({ kind: 'binary', value: buf, atMs });
-      else this.frames.push({ kind: 'json', value: JSON.parse(buf.toString('utf8')) as Frame['value'] & object, atMs } as Frame);
+      else
+        this.frames.push({
+          kind: 'json',
+          value: JSON.parse(buf.toString('utf8')) as Frame['value'] & object,
+          atMs,
+        } as Frame);
       for (const w of this.waiters.splice(0)) w();
     });
     socket.on('close', () => {

@@ -10,7 +10,12 @@ export interface ApiResponse<T = Record<string, unknown>> {
 /** A bearer token for the test stack's secrets. */
 export function token(role: Role, ttlSeconds = 600, stack: TestStack = testStack()): Promise<string> {
   const { secrets } = stack.config;
-  return mintToken({ role, secret: role === 'admin' ? secrets.sipJwtSecret : secrets.jwtSecretKey, ttlSeconds, subject: 'tests' });
+  return mintToken({
+    role,
+    secret: role === 'admin' ? secrets.sipJwtSecret : secrets.jwtSecretKey,
+    ttlSeconds,
+    subject: 'tests',
+  });
 }
 
 /** One JSON request to the test stack's control-plane. */
@@ -42,11 +47,18 @@ export interface CreatedUser {
 let counter = 0;
 
 /** Creates a SIP user through the API with a unique name and returns its password. */
-export async function createUser(fields: Record<string, unknown> = {}, stack: TestStack = testStack()): Promise<CreatedUser> {
+export async function createUser(
+  fields: Record<string, unknown> = {},
+  stack: TestStack = testStack(),
+): Promise<CreatedUser> {
   counter++;
   const username = (fields['username'] as string | undefined) ?? `u${process.pid}x${Date.now().toString(36)}${counter}`;
   const password = (fields['password'] as string | undefined) ?? `pw-${Math.random().toString(36).slice(2)}-secret`;
-  const res = await api<{ id: number }>('POST', '/api/sip-users/', { role: 'admin', stack, body: { ...fields, username, password } });
+  const res = await api<{ id: number }>('POST', '/api/sip-users/', {
+    role: 'admin',
+    stack,
+    body: { ...fields, username, password },
+  });
   if (res.status !== 201) throw new Error(`creating ${username} answered ${res.status}: ${JSON.stringify(res.body)}`);
   return { id: res.body.id, username, password };
 }

@@ -25,7 +25,8 @@ export interface Pcm {
 /** Reads a 16-bit PCM WAV (first channel when there are more). */
 export function readWav(path: string): Pcm {
   const buf = readFileSync(path);
-  if (buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${path}: not a WAV file`);
+  if (buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE')
+    throw new Error(`${path}: not a WAV file`);
   let offset = 12;
   let rate = 0;
   let channels = 1;
@@ -150,7 +151,6 @@ function prefixEnergy(x: Float64Array): Float64Array {
 }
 
 // --- ports ---
-
 
 /**
  * A block of 50 ports in 21000-29999, a range no local stack uses (their SIP, HTTP
@@ -320,7 +320,10 @@ export class Baresip {
   /** The WAV sndfile wrote of what baresip decoded from the network (`-dec.wav`). */
   received(): string {
     const files = readdirSync(this.recordings).filter((f) => f.endsWith('-dec.wav'));
-    if (files.length !== 1) throw new Error(`expected one *-dec.wav in ${this.recordings}, found: ${readdirSync(this.recordings).join(', ') || 'none'}`);
+    if (files.length !== 1)
+      throw new Error(
+        `expected one *-dec.wav in ${this.recordings}, found: ${readdirSync(this.recordings).join(', ') || 'none'}`,
+      );
     return join(this.recordings, files[0]!);
   }
 
@@ -345,7 +348,10 @@ export class Baresip {
       if (colon < 0) return;
       const length = Number(this.buffered.toString('ascii', 0, colon));
       if (this.buffered.length < colon + 1 + length + 1) return;
-      const message = JSON.parse(this.buffered.toString('utf8', colon + 1, colon + 1 + length)) as Record<string, unknown>;
+      const message = JSON.parse(this.buffered.toString('utf8', colon + 1, colon + 1 + length)) as Record<
+        string,
+        unknown
+      >;
       this.buffered = this.buffered.subarray(colon + 1 + length + 1);
       if (message['response']) {
         const token = String(message['token']);
@@ -362,14 +368,16 @@ export class Baresip {
 async function connectWithin(port: number, ms: number, child: ChildProcess, output: () => string): Promise<Socket> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`baresip exited (${child.exitCode}) before its ctrl_tcp was up:\n${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`baresip exited (${child.exitCode}) before its ctrl_tcp was up:\n${output()}`);
     const socket = await new Promise<Socket | undefined>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => resolve(s));
       s.once('error', () => resolve(undefined));
     });
     if (socket) return socket;
-    if (Date.now() > deadline) throw new Error(`baresip's ctrl_tcp (127.0.0.1:${port}) did not answer within ${ms} ms:\n${output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`baresip's ctrl_tcp (127.0.0.1:${port}) did not answer within ${ms} ms:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -20,7 +20,10 @@ export interface CallUnderTest {
  */
 export async function startCall(stack: TestStack, caller: CreatedUser, callee: CreatedUser): Promise<CallUnderTest> {
   const uasPort = await freeUdpPort();
-  expectSippSuccess(await register(callee.username, callee.password, { first: 401, final: 200, contactPort: uasPort }, { stack }), 'callee registers');
+  expectSippSuccess(
+    await register(callee.username, callee.password, { first: 401, final: 200, contactPort: uasPort }, { stack }),
+    'callee registers',
+  );
   const uasMediaPort = await freeMediaPort();
   const uas = await startSipp({
     scenario: `${SCENARIOS}/uas-answer.xml`,
@@ -93,7 +96,9 @@ export async function expectMediaAnchored(stack: TestStack, call: CallUnderTest)
     [answerSeenByCaller, call.uasMediaPort],
   ] as const) {
     if (seen.address !== relay.address || !inRange(seen.port) || seen.port === peerPort) {
-      throw new Error(`SDP points at ${seen.address}:${seen.port}, not at the relay (${relay.address}:${relay.rtpPortMin}-${relay.rtpPortMax})`);
+      throw new Error(
+        `SDP points at ${seen.address}:${seen.port}, not at the relay (${relay.address}:${relay.rtpPortMin}-${relay.rtpPortMax})`,
+      );
     }
   }
 }

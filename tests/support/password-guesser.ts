@@ -173,5 +173,7 @@ export async function guessPasswords(o: GuessOptions): Promise<GuessRun> {
 
 /** `count` wrong passwords with `right` at (0-based) `rightAt`: an attacker's list. */
 export function passwordList(count: number, right: string, rightAt: number): string[] {
-  return Array.from({ length: count }, (_, i) => (i === rightAt ? right : `guess-${i}-${randomBytes(3).toString('hex')}`));
+  return Array.from({ length: count }, (_, i) =>
+    i === rightAt ? right : `guess-${i}-${randomBytes(3).toString('hex')}`,
+  );
 }

@@ -54,7 +54,16 @@ export class StreamSipClient {
   static async connect(options: StreamSipOptions): Promise<StreamSipClient> {
     const socket = await new Promise<Socket | TLSSocket>((resolve, reject) => {
       const s = options.tls
-        ? tlsConnect({ host: options.host, port: options.port, ca: options.tls.ca, servername: options.tls.servername, rejectUnauthorized: true }, () => resolve(s))
+        ? tlsConnect(
+            {
+              host: options.host,
+              port: options.port,
+              ca: options.tls.ca,
+              servername: options.tls.servername,
+              rejectUnauthorized: true,
+            },
+            () => resolve(s),
+          )
         : netConnect({ host: options.host, port: options.port }, () => resolve(s));
       s.once('error', reject);
     });
@@ -111,7 +120,14 @@ export class StreamSipClient {
     const toTag = /;tag=([^;>\s]+)/.exec(response.headers.get('To') ?? '')?.[1] ?? '';
     const contact = /<([^>]+)>/.exec(response.headers.get('Contact') ?? '')?.[1] ?? uri;
     const routeSet = response.headers.getAll('Record-Route').reverse();
-    const dialog: Dialog = { callId, fromTag, toTag, remoteTarget: contact, routeSet, cseq: Number(/^\d+/.exec(response.headers.get('CSeq') ?? '1')?.[0]) };
+    const dialog: Dialog = {
+      callId,
+      fromTag,
+      toTag,
+      remoteTarget: contact,
+      routeSet,
+      cseq: Number(/^\d+/.exec(response.headers.get('CSeq') ?? '1')?.[0]),
+    };
     this.inDialog(dialog, 'ACK', dialog.cseq);
     return { response, dialog };
   }
@@ -147,7 +163,12 @@ export class StreamSipClient {
   }
 
   /** Sends a request; on 401/407 ACKs (INVITE) and sends it again with credentials, once. */
-  private async authenticated(method: string, uri: string, headers: () => string[], body: string): Promise<SipResponse> {
+  private async authenticated(
+    method: string,
+    uri: string,
+    headers: () => string[],
+    body: string,
+  ): Promise<SipResponse> {
     let authorization: string | null = null;
     for (let attempt = 0; attempt < 2; attempt++) {
       const cseq = this.cseq++;
@@ -213,11 +234,15 @@ export class StreamSipClient {
   private async finalFor(branch: string, ms: number): Promise<SipResponse> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const found = this.received.find((m) => m.type === 'response' && m.status >= 200 && (m.headers.get('Via') ?? '').includes(branch));
+      const found = this.received.find(
+        (m) => m.type === 'response' && m.status >= 200 && (m.headers.get('Via') ?? '').includes(branch),
+      );
       if (found && found.type === 'response') return found;
       const left = deadline - Date.now();
       if (left <= 0 || this.socket.destroyed) {
-        throw new Error(`no final answer for ${branch} within ${ms} ms; got: ${this.received.map((m) => (m.type === 'response' ? m.status : m.method)).join(', ') || 'nothing'}`);
+        throw new Error(
+          `no final answer for ${branch} within ${ms} ms; got: ${this.received.map((m) => (m.type === 'response' ? m.status : m.method)).join(', ') || 'nothing'}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200));

@@ -101,20 +101,31 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     ...(options.serverMode ? [] : [options.remote]),
     // An empty scenario: SIPp's built-in one, named in extraArgs with -sn.
     ...(options.scenario ? ['-sf', options.scenario] : []),
-    '-i', options.localIp ?? '127.0.0.1',
-    '-p', String(localPort),
-    '-t', options.transport ?? 'u1',
-    '-m', String(options.calls ?? 1),
-    '-r', String(options.rate ?? 10),
-    '-rp', String(options.ratePeriodMs ?? 1000),
-    '-l', String(options.limit ?? options.calls ?? 1),
-    '-timeout', `${options.timeoutSeconds ?? 20}s`,
+    '-i',
+    options.localIp ?? '127.0.0.1',
+    '-p',
+    String(localPort),
+    '-t',
+    options.transport ?? 'u1',
+    '-m',
+    String(options.calls ?? 1),
+    '-r',
+    String(options.rate ?? 10),
+    '-rp',
+    String(options.ratePeriodMs ?? 1000),
+    '-l',
+    String(options.limit ?? options.calls ?? 1),
+    '-timeout',
+    `${options.timeoutSeconds ?? 20}s`,
     '-timeout_error',
     '-nostdin',
-    '-trace_err', '-error_file', join(dir, 'errors.log'),
+    '-trace_err',
+    '-error_file',
+    join(dir, 'errors.log'),
     ...(options.traceMessages === false ? [] : ['-trace_msg', '-message_file', join(dir, 'messages.log')]),
     ...(options.rtt ? ['-trace_rtt', '-rtt_freq', '1'] : []),
-    '-mi', options.mediaIp ?? options.localIp ?? '127.0.0.1',
+    '-mi',
+    options.mediaIp ?? options.localIp ?? '127.0.0.1',
   ];
   if (options.mediaPort !== undefined) args.push('-mp', String(options.mediaPort));
   if (options.rtpEcho) args.push('-rtp_echo');
@@ -142,7 +153,13 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     });
   });
   // SIGTERM: SIPp has written its traces message by message; SIGINT would wait for calls.
-  return { done, localPort, pid: proc.pid ?? 0, messagesPath: join(dir, 'messages.log'), kill: () => proc.kill('SIGTERM') };
+  return {
+    done,
+    localPort,
+    pid: proc.pid ?? 0,
+    messagesPath: join(dir, 'messages.log'),
+    kill: () => proc.kill('SIGTERM'),
+  };
 }
 
 export interface TracedMessage {
@@ -168,7 +185,9 @@ export function requestsReceived(run: SippRun, method: string): number {
 /** How many `status` responses to `method` a SIPp instance sent. */
 export function responsesSent(run: SippRun, status: number, method: string): number {
   const cseq = new RegExp(`^CSeq:\\s*\\d+\\s+${method}\\s*$`, 'im');
-  return tracedMessages(run).filter((m) => m.direction === 'sent' && m.text.startsWith(`SIP/2.0 ${status} `) && cseq.test(m.text)).length;
+  return tracedMessages(run).filter(
+    (m) => m.direction === 'sent' && m.text.startsWith(`SIP/2.0 ${status} `) && cseq.test(m.text),
+  ).length;
 }
 
 /** SIPp's `<scenario>_<pid>_rtt.csv`: `Date_ms;response_time_ms;rtd_no` per measurement. */
@@ -345,7 +364,9 @@ export async function waitForAnswer(run: RunningSipp, timeoutMs = 10_000): Promi
         return '';
       }
     })();
-    const ok = tracedMessages({ messages: trace } as SippRun).find((m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200 OK') && /m=audio \d+/.test(m.text));
+    const ok = tracedMessages({ messages: trace } as SippRun).find(
+      (m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200 OK') && /m=audio \d+/.test(m.text),
+    );
     if (ok) {
       const c = /c=IN IP4 ([0-9.]+)/.exec(ok.text);
       const m = /m=audio (\d+)/.exec(ok.text);
@@ -518,7 +539,10 @@ export function uasScenario(b: UasBehaviour): string {
   if (b.challenge) {
     const { user, password, realm } = b.challenge;
     // 401 + WWW-Authenticate: SIPp's verifyauth checks the Authorization header.
-    body += reply('401 Unauthorized', `\n      WWW-Authenticate: Digest realm="${realm}", nonce="sippnonce[call_number][pid]", algorithm=MD5`);
+    body += reply(
+      '401 Unauthorized',
+      `\n      WWW-Authenticate: Digest realm="${realm}", nonce="sippnonce[call_number][pid]", algorithm=MD5`,
+    );
     body += `\n  <recv request="ACK"/>
   <recv request="INVITE" crlf="true">
     <action>
@@ -533,7 +557,9 @@ export function uasScenario(b: UasBehaviour): string {
     body += `\n  <pause milliseconds="15000"/>`;
   } else if (b.answer === 200) {
     body += (b.ring === false ? '' : reply('180 Ringing')) + reply('200 OK', '', true);
-    body += `\n  <recv request="ACK" crlf="true"/>\n  <recv request="BYE"/>` + reply('200 OK').replace(';tag=[pid]SIPpTag01[call_number]', '');
+    body +=
+      `\n  <recv request="ACK" crlf="true"/>\n  <recv request="BYE"/>` +
+      reply('200 OK').replace(';tag=[pid]SIPpTag01[call_number]', '');
   } else {
     body += reply(`${b.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
   }
@@ -543,7 +569,11 @@ export function uasScenario(b: UasBehaviour): string {
 }
 
 /** A provider registrar: challenges with 401 and answers 200 only to the right digest. */
-export function registrarScenario(c: { readonly user: string; readonly password: string; readonly realm: string }): string {
+export function registrarScenario(c: {
+  readonly user: string;
+  readonly password: string;
+  readonly realm: string;
+}): string {
   return writeScenario(
     'registrar',
     `

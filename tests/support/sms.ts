@@ -1,6 +1,16 @@
 import { api } from './api';
 import { proxy } from './sip';
-import { OPTIONS_OK, freeUdpPort, requestsReceived, runSipp, startSipp, tracedMessages, writeScenario, type RunningSipp, type SippRun } from './sipp';
+import {
+  OPTIONS_OK,
+  freeUdpPort,
+  requestsReceived,
+  runSipp,
+  startSipp,
+  tracedMessages,
+  writeScenario,
+  type RunningSipp,
+  type SippRun,
+} from './sipp';
 import { testStack, type TestStack } from './stack';
 
 /** A reply of the provider's: a SIP status line for one MESSAGE. */
@@ -83,12 +93,24 @@ export function smsUserSenderScenario(expect: number): string {
       [text]
     ]]>
   </send>`;
-  return writeScenario('sms-user-sender', `${message(1, false)}\n  <recv response="407" auth="true"/>${message(2, true)}\n  <recv response="${expect}"/>`);
+  return writeScenario(
+    'sms-user-sender',
+    `${message(1, false)}\n  <recv response="407" auth="true"/>${message(2, true)}\n  <recv response="${expect}"/>`,
+  );
 }
 
 export async function smsProvider(ip: string, answers: readonly string[]): Promise<RunningSipp> {
   const port = await freeUdpPort(ip);
-  return startSipp({ scenario: smsProviderScenario(answers), remote: proxy(), serverMode: true, localIp: ip, localPort: port, calls: 100_000, limit: 5000, timeoutSeconds: 120 });
+  return startSipp({
+    scenario: smsProviderScenario(answers),
+    remote: proxy(),
+    serverMode: true,
+    localIp: ip,
+    localPort: port,
+    calls: 100_000,
+    limit: 5000,
+    timeoutSeconds: 120,
+  });
 }
 
 export async function stop(p: RunningSipp): Promise<SippRun> {
@@ -106,7 +128,15 @@ export function messagesReceived(run: SippRun): string[] {
 export const messageCount = (run: SippRun): number => requestsReceived(run, 'MESSAGE');
 
 /** Sends one MESSAGE from `ip` (a trunk's address, or a stranger's). */
-export function sendSms(ip: string, from: string, to: string, text: string, expect: number, part?: string, contentType?: string): Promise<SippRun> {
+export function sendSms(
+  ip: string,
+  from: string,
+  to: string,
+  text: string,
+  expect: number,
+  part?: string,
+  contentType?: string,
+): Promise<SippRun> {
   return runSipp({
     scenario: smsSenderScenario(expect, part !== undefined, contentType),
     remote: proxy(),
@@ -133,7 +163,10 @@ export interface SmsItem {
 }
 
 export async function smsHistory(query: string, stack: TestStack = testStack()): Promise<SmsItem[]> {
-  const res = await api<{ items: SmsItem[] }>('GET', `/api/sms/history?per_page=200&${query}`, { role: 'operator', stack });
+  const res = await api<{ items: SmsItem[] }>('GET', `/api/sms/history?per_page=200&${query}`, {
+    role: 'operator',
+    stack,
+  });
   if (res.status !== 200) throw new Error(`history: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.items;
 }
@@ -149,7 +182,8 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -42,7 +42,12 @@ export function authSignature(sipSharedSecret: string, timestamp: string, callId
   return createHmac('sha256', sipSharedSecret).update(`${timestamp}.${callId}`).digest('hex');
 }
 
-export async function createAuthMaterial(secrets: AuthSecrets, callId: string, reconnected: boolean, nowMs: number = Date.now()): Promise<AuthMaterial> {
+export async function createAuthMaterial(
+  secrets: AuthSecrets,
+  callId: string,
+  reconnected: boolean,
+  nowMs: number = Date.now(),
+): Promise<AuthMaterial> {
   const iat = Math.floor(nowMs / 1000);
   const jwt = await new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -76,7 +81,8 @@ export function authHeaders(auth: AuthMaterial): Record<string, string> {
 
 export type AuthFailure = 'ERR_AUTH_MALFORMED' | 'ERR_AUTH_TOKEN' | 'ERR_AUTH_SIGNATURE' | 'ERR_AUTH_TIMESTAMP';
 
-export type AuthVerdict = { readonly ok: true } | { readonly ok: false; readonly code: AuthFailure; readonly reason: string };
+export type AuthVerdict =
+  { readonly ok: true } | { readonly ok: false; readonly code: AuthFailure; readonly reason: string };
 
 export interface PresentedAuth {
   /** "Bearer <jwt>" as received */
@@ -87,11 +93,19 @@ export interface PresentedAuth {
 }
 
 /** The AI side's check (used by the demo agent; an AI platform in TypeScript can reuse it). */
-export async function verifyAuth(secrets: AuthSecrets, presented: PresentedAuth, nowMs: number = Date.now()): Promise<AuthVerdict> {
+export async function verifyAuth(
+  secrets: AuthSecrets,
+  presented: PresentedAuth,
+  nowMs: number = Date.now(),
+): Promise<AuthVerdict> {
   if (!/^Bearer .+$/.test(presented.token) || presented.callId === '') {
     return { ok: false, code: 'ERR_AUTH_MALFORMED', reason: 'token, timestamp or call id is malformed' };
   }
-  const signed = checkSignature(authSignature(secrets.sipSharedSecret, presented.timestamp, presented.callId), presented, nowMs);
+  const signed = checkSignature(
+    authSignature(secrets.sipSharedSecret, presented.timestamp, presented.callId),
+    presented,
+    nowMs,
+  );
   if (!signed.ok) return signed;
   return verifyAiToken(secrets.jwtSecretKey, presented.token, presented.callId, nowMs);
 }
@@ -100,7 +114,12 @@ export async function verifyAuth(secrets: AuthSecrets, presented: PresentedAuth,
  * The JWT half of the check: HS256 only, audience `ai-platform`, not expired, `sub`
  * equal to the call or message id. `token` is "Bearer <jwt>" as received.
  */
-export async function verifyAiToken(jwtSecretKey: string, token: string, subject: string, nowMs: number = Date.now()): Promise<AuthVerdict> {
+export async function verifyAiToken(
+  jwtSecretKey: string,
+  token: string,
+  subject: string,
+  nowMs: number = Date.now(),
+): Promise<AuthVerdict> {
   const bearer = /^Bearer (.+)$/.exec(token);
   if (!bearer?.[1]) return { ok: false, code: 'ERR_AUTH_MALFORMED', reason: 'token is not "Bearer <jwt>"' };
   try {
@@ -109,9 +128,15 @@ export async function verifyAiToken(jwtSecretKey: string, token: string, subject
       audience: AI_JWT_AUDIENCE,
       currentDate: new Date(nowMs),
     });
-    if (payload.sub !== subject) return { ok: false, code: 'ERR_AUTH_TOKEN', reason: 'token subject is not this call or message' };
+    if (payload.sub !== subject)
+      return { ok: false, code: 'ERR_AUTH_TOKEN', reason: 'token subject is not this call or message' };
   } catch (err) {
-    const reason = err instanceof joseErrors.JWTExpired ? 'token expired' : err instanceof joseErrors.JOSEError ? err.code : 'token invalid';
+    const reason =
+      err instanceof joseErrors.JWTExpired
+        ? 'token expired'
+        : err instanceof joseErrors.JOSEError
+          ? err.code
+          : 'token invalid';
     return { ok: false, code: 'ERR_AUTH_TOKEN', reason };
   }
   return { ok: true };
@@ -129,7 +154,12 @@ export function webhookSignature(sipSharedSecret: string, timestamp: string, bod
 }
 
 /** The headers of a signed webhook request (besides Content-Type). */
-export async function webhookAuthHeaders(secrets: AuthSecrets, subject: string, body: string | Uint8Array, nowMs: number = Date.now()): Promise<Record<string, string>> {
+export async function webhookAuthHeaders(
+  secrets: AuthSecrets,
+  subject: string,
+  body: string | Uint8Array,
+  nowMs: number = Date.now(),
+): Promise<Record<string, string>> {
   const auth = await createAuthMaterial(secrets, subject, false, nowMs);
   return {
     [AUTH_HEADERS.authorization]: `Bearer ${auth.jwt}`,
@@ -143,14 +173,25 @@ export async function webhookAuthHeaders(secrets: AuthSecrets, subject: string, 
  * within ±AUTH_MAX_SKEW_S, signature over the body's exact bytes. The JWT is checked
  * afterwards with {@link verifyAiToken}, against the message id the body names.
  */
-export function verifyWebhookSignature(sipSharedSecret: string, presented: { readonly signature: string; readonly timestamp: string }, body: Uint8Array, nowMs: number = Date.now()): AuthVerdict {
+export function verifyWebhookSignature(
+  sipSharedSecret: string,
+  presented: { readonly signature: string; readonly timestamp: string },
+  body: Uint8Array,
+  nowMs: number = Date.now(),
+): AuthVerdict {
   return checkSignature(webhookSignature(sipSharedSecret, presented.timestamp, body), presented, nowMs);
 }
 
-function checkSignature(expectedHex: string, presented: { readonly signature: string; readonly timestamp: string }, nowMs: number): AuthVerdict {
-  if (!/^[0-9]{1,12}$/.test(presented.timestamp)) return { ok: false, code: 'ERR_AUTH_MALFORMED', reason: 'timestamp is malformed' };
+function checkSignature(
+  expectedHex: string,
+  presented: { readonly signature: string; readonly timestamp: string },
+  nowMs: number,
+): AuthVerdict {
+  if (!/^[0-9]{1,12}$/.test(presented.timestamp))
+    return { ok: false, code: 'ERR_AUTH_MALFORMED', reason: 'timestamp is malformed' };
   const skew = Math.abs(Math.floor(nowMs / 1000) - Number(presented.timestamp));
-  if (skew > AUTH_MAX_SKEW_S) return { ok: false, code: 'ERR_AUTH_TIMESTAMP', reason: `timestamp is ${skew} s away from now` };
+  if (skew > AUTH_MAX_SKEW_S)
+    return { ok: false, code: 'ERR_AUTH_TIMESTAMP', reason: `timestamp is ${skew} s away from now` };
   const expected = Buffer.from(expectedHex, 'hex');
   const given = /^[0-9a-f]{64}$/.test(presented.signature) ? Buffer.from(presented.signature, 'hex') : Buffer.alloc(0);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -22,7 +22,12 @@ describe('loadConfig', () => {
   });
 
   test('strings from the environment are coerced and validated', () => {
-    const c = loadConfig({ ...SECRETS, SIP_PROXY_PORT: '5070', MEDIA_RELAY: 'rtpproxy', API_ALLOWED_CIDRS: '10.0.0.0/8, 127.0.0.1/32' });
+    const c = loadConfig({
+      ...SECRETS,
+      SIP_PROXY_PORT: '5070',
+      MEDIA_RELAY: 'rtpproxy',
+      API_ALLOWED_CIDRS: '10.0.0.0/8, 127.0.0.1/32',
+    });
     expect(c.sip.port).toBe(5070);
     expect(c.relay.kind).toBe('rtpproxy');
     expect(c.api.allowedCidrs).toEqual(['10.0.0.0/8', '127.0.0.1/32']);
@@ -63,12 +68,24 @@ describe('loadConfig', () => {
   });
 
   test('both TLS files given → used as they are; trunk verification can be turned off', () => {
-    const c = loadConfig({ ...SECRETS, SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem', SIP_TLS_KEY_FILE: '/etc/sipai/key.pem', SIP_TLS_VERIFY_TRUNKS: 'false' });
-    expect(c.sip.tls).toMatchObject({ certFile: '/etc/sipai/fullchain.pem', keyFile: '/etc/sipai/key.pem', selfSigned: false, verifyTrunks: false });
+    const c = loadConfig({
+      ...SECRETS,
+      SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem',
+      SIP_TLS_KEY_FILE: '/etc/sipai/key.pem',
+      SIP_TLS_VERIFY_TRUNKS: 'false',
+    });
+    expect(c.sip.tls).toMatchObject({
+      certFile: '/etc/sipai/fullchain.pem',
+      keyFile: '/etc/sipai/key.pem',
+      selfSigned: false,
+      verifyTrunks: false,
+    });
   });
 
   test('a TLS certificate without its key, or the TLS port on the SIP port → ConfigError', () => {
-    expect(() => loadConfig({ ...SECRETS, SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem' })).toThrow(/SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together/);
+    expect(() => loadConfig({ ...SECRETS, SIP_TLS_CERT_FILE: '/etc/sipai/fullchain.pem' })).toThrow(
+      /SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together/,
+    );
     expect(() => loadConfig({ ...SECRETS, SIP_TLS_KEY_FILE: '/etc/sipai/key.pem' })).toThrow(ConfigError);
     expect(() => loadConfig({ ...SECRETS, SIP_TLS_PORT: '5060' })).toThrow(/SIP_TLS_PORT must differ/);
   });

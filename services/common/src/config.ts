@@ -9,83 +9,444 @@ import Ajv from 'ajv';
 export const ENV_SCHEMA = {
   type: 'object',
   properties: {
-    STACK_INSTANCE: { type: 'string', pattern: '^[a-z0-9-]{1,32}$', default: 'dev', description: 'Name of this local stack; keeps runtime files of parallel stacks apart.' },
-    STATE_DIR: { type: 'string', default: '', description: 'Runtime directory (rendered configs, sockets, logs). Default: .local/<STACK_INSTANCE>.' },
-    LOG_LEVEL: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info', description: 'Log level of every process.' },
+    STACK_INSTANCE: {
+      type: 'string',
+      pattern: '^[a-z0-9-]{1,32}$',
+      default: 'dev',
+      description: 'Name of this local stack; keeps runtime files of parallel stacks apart.',
+    },
+    STATE_DIR: {
+      type: 'string',
+      default: '',
+      description: 'Runtime directory (rendered configs, sockets, logs). Default: .local/<STACK_INSTANCE>.',
+    },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['error', 'warn', 'info', 'debug'],
+      default: 'info',
+      description: 'Log level of every process.',
+    },
 
-    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL URL used by the control-plane and Kamailio.' },
+    DATABASE_URL: {
+      type: 'string',
+      pattern: '^postgres(ql)?://',
+      description: 'PostgreSQL URL used by the control-plane and Kamailio.',
+    },
     JWT_SECRET_KEY: { type: 'string', minLength: 32, description: 'HMAC secret of operator API tokens.' },
-    SIP_JWT_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret of admin API tokens (SIP user management).' },
+    SIP_JWT_SECRET: {
+      type: 'string',
+      minLength: 32,
+      description: 'HMAC secret of admin API tokens (SIP user management).',
+    },
     SIP_SHARED_SECRET: { type: 'string', minLength: 32, description: 'HMAC secret shared with the AI platform.' },
-    PROXY_SHARED_SECRET: { type: 'string', minLength: 32, pattern: '^[A-Za-z0-9._~+/=-]+$', description: 'HMAC secret Kamailio signs every request it relays to a media gateway or SMS endpoint with (X-Bridge-Proof); they refuse anything else with 403. Letters, digits and ._~+/=- only (it is written into kamailio.cfg).' },
-    PROXY_PROOF_MAX_AGE_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'How far the timestamp of an X-Bridge-Proof may be from the receiver\'s clock (either way). Kamailio signs each request as it relays it: this covers transit and clock skew between nodes.' },
+    PROXY_SHARED_SECRET: {
+      type: 'string',
+      minLength: 32,
+      pattern: '^[A-Za-z0-9._~+/=-]+$',
+      description:
+        'HMAC secret Kamailio signs every request it relays to a media gateway or SMS endpoint with (X-Bridge-Proof); they refuse anything else with 403. Letters, digits and ._~+/=- only (it is written into kamailio.cfg).',
+    },
+    PROXY_PROOF_MAX_AGE_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3600,
+      default: 30,
+      description:
+        "How far the timestamp of an X-Bridge-Proof may be from the receiver's clock (either way). Kamailio signs each request as it relays it: this covers transit and clock skew between nodes.",
+    },
 
-    SIP_DOMAIN: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'SIP domain and digest realm. HA1 hashes depend on it.' },
-    SIP_LISTEN_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address Kamailio binds for SIP (UDP, TCP and TLS).' },
-    SIP_PROXY_ADDRESS: { type: 'string', default: '', description: 'Address SIP clients are told to use. Default: SIP_LISTEN_ADDRESS.' },
-    SIP_PROXY_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5060, description: 'SIP port (UDP and TCP).' },
-    SIP_TLS_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5061, description: 'SIP over TLS port (RFC 3261 §26.2: sips and transport=tls).' },
-    SIP_TLS_CERT_FILE: { type: 'string', default: '', description: 'PEM certificate (chain) Kamailio presents on the TLS port. Default: a self-signed one generated on first start into STATE_DIR/tls/ (set SIP_TLS_KEY_FILE with it).' },
-    SIP_TLS_KEY_FILE: { type: 'string', default: '', description: 'PEM private key of SIP_TLS_CERT_FILE. Default: generated with the self-signed certificate (mode 0600).' },
-    SIP_TLS_CA_FILE: { type: 'string', minLength: 1, default: '/etc/ssl/certs/ca-certificates.crt', description: 'CA bundle that trunk providers\' TLS certificates are verified against (the system store).' },
-    SIP_TLS_VERIFY_TRUNKS: { type: 'boolean', default: true, description: 'Verify the certificate chain of trunks reached over TLS; `false` accepts any certificate (a provider with a private CA you cannot add to SIP_TLS_CA_FILE). Kamailio 5.6 checks the chain, not the host name.' },
-    SIP_LOCKOUT_MAX_FAILURES: { type: 'integer', minimum: 1, default: 5, description: 'Failed digest attempts on one account from one source address before that source is locked out of that account (403 whatever the password). Other sources, the owner\'s among them, are not affected.' },
-    SIP_LOCKOUT_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'Failures older than this (since the last one) are forgotten.' },
-    SIP_LOCKOUT_SECONDS: { type: 'integer', minimum: 1, default: 900, description: 'How long a lock (of an account for one source, or account-wide) lasts.' },
-    SIP_SOURCE_MAX_FAILURES: { type: 'integer', minimum: 1, default: 20, description: 'Failed or refused (locked) digest attempts from one source address, on any accounts, before the source is banned (brute force).' },
-    SIP_STUFFING_MAX_ACCOUNTS: { type: 'integer', minimum: 1, default: 5, description: 'Distinct accounts one source address may fail on before it is banned (credential stuffing).' },
-    SIP_SOURCE_BAN_SECONDS: { type: 'integer', minimum: 1, default: 3600, description: 'How long a source banned for brute force or credential stuffing gets no answer at all.' },
-    SIP_ACCOUNT_LOCK_SOURCES: { type: 'integer', minimum: 1, default: 5, description: 'Distinct source addresses failing on one account before the whole account is locked (distributed attack); its trusted sources keep working.' },
-    SIP_TRUSTED_SOURCE_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 14, description: 'A source address the account logged in from successfully within this many days is trusted: an account-wide lock does not apply to it, and its failures on that account count only towards its own lock.' },
-    SIP_FLOOD_REQUESTS: { type: 'integer', minimum: 1, maximum: 65535, default: 100, description: 'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike). At most 65535: pike keeps the limit in 16 bits, and a larger value would silently wrap to a smaller one.' },
-    SIP_FLOOD_WINDOW_SECONDS: { type: 'integer', minimum: 1, default: 2, description: 'Sampling window of the flood check.' },
-    SIP_FLOOD_BAN_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'How long a flooding source gets no answer at all.' },
+    SIP_DOMAIN: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'SIP domain and digest realm. HA1 hashes depend on it.',
+    },
+    SIP_LISTEN_ADDRESS: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'Address Kamailio binds for SIP (UDP, TCP and TLS).',
+    },
+    SIP_PROXY_ADDRESS: {
+      type: 'string',
+      default: '',
+      description: 'Address SIP clients are told to use. Default: SIP_LISTEN_ADDRESS.',
+    },
+    SIP_PROXY_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 5060,
+      description: 'SIP port (UDP and TCP).',
+    },
+    SIP_TLS_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 5061,
+      description: 'SIP over TLS port (RFC 3261 §26.2: sips and transport=tls).',
+    },
+    SIP_TLS_CERT_FILE: {
+      type: 'string',
+      default: '',
+      description:
+        'PEM certificate (chain) Kamailio presents on the TLS port. Default: a self-signed one generated on first start into STATE_DIR/tls/ (set SIP_TLS_KEY_FILE with it).',
+    },
+    SIP_TLS_KEY_FILE: {
+      type: 'string',
+      default: '',
+      description:
+        'PEM private key of SIP_TLS_CERT_FILE. Default: generated with the self-signed certificate (mode 0600).',
+    },
+    SIP_TLS_CA_FILE: {
+      type: 'string',
+      minLength: 1,
+      default: '/etc/ssl/certs/ca-certificates.crt',
+      description: "CA bundle that trunk providers' TLS certificates are verified against (the system store).",
+    },
+    SIP_TLS_VERIFY_TRUNKS: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Verify the certificate chain of trunks reached over TLS; `false` accepts any certificate (a provider with a private CA you cannot add to SIP_TLS_CA_FILE). Kamailio 5.6 checks the chain, not the host name.',
+    },
+    SIP_LOCKOUT_MAX_FAILURES: {
+      type: 'integer',
+      minimum: 1,
+      default: 5,
+      description:
+        "Failed digest attempts on one account from one source address before that source is locked out of that account (403 whatever the password). Other sources, the owner's among them, are not affected.",
+    },
+    SIP_LOCKOUT_WINDOW_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 300,
+      description: 'Failures older than this (since the last one) are forgotten.',
+    },
+    SIP_LOCKOUT_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 900,
+      description: 'How long a lock (of an account for one source, or account-wide) lasts.',
+    },
+    SIP_SOURCE_MAX_FAILURES: {
+      type: 'integer',
+      minimum: 1,
+      default: 20,
+      description:
+        'Failed or refused (locked) digest attempts from one source address, on any accounts, before the source is banned (brute force).',
+    },
+    SIP_STUFFING_MAX_ACCOUNTS: {
+      type: 'integer',
+      minimum: 1,
+      default: 5,
+      description: 'Distinct accounts one source address may fail on before it is banned (credential stuffing).',
+    },
+    SIP_SOURCE_BAN_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 3600,
+      description: 'How long a source banned for brute force or credential stuffing gets no answer at all.',
+    },
+    SIP_ACCOUNT_LOCK_SOURCES: {
+      type: 'integer',
+      minimum: 1,
+      default: 5,
+      description:
+        'Distinct source addresses failing on one account before the whole account is locked (distributed attack); its trusted sources keep working.',
+    },
+    SIP_TRUSTED_SOURCE_DAYS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 365,
+      default: 14,
+      description:
+        'A source address the account logged in from successfully within this many days is trusted: an account-wide lock does not apply to it, and its failures on that account count only towards its own lock.',
+    },
+    SIP_FLOOD_REQUESTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 100,
+      description:
+        'Requests one source IP may send per SIP_FLOOD_WINDOW_SECONDS (pike). At most 65535: pike keeps the limit in 16 bits, and a larger value would silently wrap to a smaller one.',
+    },
+    SIP_FLOOD_WINDOW_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 2,
+      description: 'Sampling window of the flood check.',
+    },
+    SIP_FLOOD_BAN_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 300,
+      description: 'How long a flooding source gets no answer at all.',
+    },
 
     KAMAILIO_SHARED_MEMORY: { type: 'integer', minimum: 16, default: 256, description: 'Kamailio shared memory, MB.' },
-    KAMAILIO_PKG_MEMORY: { type: 'integer', minimum: 4, default: 32, description: 'Kamailio private memory per process, MB.' },
-    KAMAILIO_CHILDREN: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Kamailio worker processes per UDP socket (and TCP workers).' },
-    KAMAILIO_RPC_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5081, description: 'Loopback-only JSON-RPC over HTTP.' },
-    KAMAILIO_EVAPI_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8448, description: 'Loopback-only evapi event stream.' },
+    KAMAILIO_PKG_MEMORY: {
+      type: 'integer',
+      minimum: 4,
+      default: 32,
+      description: 'Kamailio private memory per process, MB.',
+    },
+    KAMAILIO_CHILDREN: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 4,
+      description: 'Kamailio worker processes per UDP socket (and TCP workers).',
+    },
+    KAMAILIO_RPC_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 5081,
+      description: 'Loopback-only JSON-RPC over HTTP.',
+    },
+    KAMAILIO_EVAPI_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 8448,
+      description: 'Loopback-only evapi event stream.',
+    },
 
-    MEDIA_RELAY: { type: 'string', enum: ['rtpengine', 'rtpproxy'], default: 'rtpengine', description: 'Which media relay anchors RTP.' },
-    RELAY_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the relay advertises for RTP.' },
-    RTPENGINE_NG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 22223, description: 'rtpengine NG control port (Debian\'s own rtpengine service uses 2223)' },
-    RTPPROXY_CONTROL_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 7722, description: 'RTPProxy control socket (UDP, loopback).' },
-    RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 10000, description: 'First RTP port of the relay.' },
-    RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 20000, description: 'Last RTP port of the relay.' },
+    MEDIA_RELAY: {
+      type: 'string',
+      enum: ['rtpengine', 'rtpproxy'],
+      default: 'rtpengine',
+      description: 'Which media relay anchors RTP.',
+    },
+    RELAY_ADDRESS: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'Address the relay advertises for RTP.',
+    },
+    RTPENGINE_NG_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 22223,
+      description: "rtpengine NG control port (Debian's own rtpengine service uses 2223)",
+    },
+    RTPPROXY_CONTROL_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 7722,
+      description: 'RTPProxy control socket (UDP, loopback).',
+    },
+    RTP_PORT_MIN: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 65535,
+      default: 10000,
+      description: 'First RTP port of the relay.',
+    },
+    RTP_PORT_MAX: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 65535,
+      default: 20000,
+      description: 'Last RTP port of the relay.',
+    },
 
-    GATEWAY_SIP_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the media gateway\'s SIP user agent binds (UDP and TCP) and Kamailio sends AI calls to.' },
-    GATEWAY_SIP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5070, description: 'SIP port of the media gateway.' },
-    GATEWAY_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8081, description: 'Health and Prometheus metrics of the media gateway (loopback).' },
-    GATEWAY_RTP_PORT_MIN: { type: 'integer', minimum: 1024, maximum: 65535, default: 30000, description: 'First RTP port of the media gateway.' },
-    GATEWAY_RTP_PORT_MAX: { type: 'integer', minimum: 1024, maximum: 65535, default: 31999, description: 'Last RTP port of the media gateway.' },
-    GATEWAY_MAX_CALLS: { type: 'integer', minimum: 1, default: 500, description: 'Calls one gateway takes at once; more get 503 and Kamailio tries another gateway.' },
-    GATEWAY_ID: { type: 'string', default: '', description: 'Name of this gateway replica in the dispatcher set. Default: address:port.' },
-    GATEWAY_WORKERS: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Gateway processes on this host. Above 1, a primary forks that many replicas, each a whole gateway on its own event loop (replica i: SIP port GATEWAY_SIP_PORT + i, the i-th equal share of the RTP port range, id GATEWAY_ID/i, its own row in Kamailio\'s gateway set), and serves their health and metrics on GATEWAY_HTTP_PORT.' },
-    GATEWAY_INBAND_DTMF: { type: 'string', enum: ['auto', 'always', 'never'], default: 'auto', description: 'In-band DTMF tone detection on the caller\'s audio: `auto` only on calls that did not negotiate telephone-event (RFC 4733), `always` on every call (keys a phone sends both ways are reported once), `never`.' },
-    AI_PLATFORM_WS_URL: { type: 'string', default: '', description: 'WebSocket URL of the AI platform. Empty: the built-in demo agent.' },
-    AI_DIALECT: { type: 'string', enum: ['olib', 'twilio', 'binary'], default: 'olib', description: 'Dialect spoken to the AI platform unless a number says otherwise.' },
-    AI_RECONNECT_WINDOW_MS: { type: 'integer', minimum: 0, default: 10000, description: 'How long a call waits (on hold audio) for a lost AI WebSocket to come back before hanging up.' },
-    RECORDINGS_DIR: { type: 'string', default: '', description: 'Where call recordings are written. Default: STATE_DIR/recordings.' },
-    DEMO_AGENT_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address of the built-in demo agent.' },
-    DEMO_AGENT_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8090, description: 'Port of the built-in demo agent.' },
-    DEMO_AGENT_MODE: { type: 'string', enum: ['echo', 'greeting', 'dtmf-menu'], default: 'greeting', description: 'What the demo agent does when a number does not say (ai_options.mode).' },
-    SMS_SIP_ADDRESS: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the control-plane\'s SMS endpoint binds (SIP MESSAGE over UDP and TCP); Kamailio sends it every MESSAGE for our numbers.' },
-    SMS_SIP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5090, description: 'SIP port of the SMS endpoint.' },
-    SMS_WORKER: { type: 'boolean', default: true, description: 'Whether this control-plane replica sends and delivers queued SMS (the API and the SIP endpoint run either way).' },
-    SMS_MAX_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 50, default: 6, description: 'Attempts before a message that keeps meeting 408/480/5xx/timeouts is failed.' },
-    SMS_RETRY_BASE_MS: { type: 'integer', minimum: 10, default: 2000, description: 'First retry delay; it doubles each attempt (with jitter: between half and all of it), up to SMS_RETRY_MAX_MS.' },
-    SMS_RETRY_MAX_MS: { type: 'integer', minimum: 10, default: 300000, description: 'Longest delay between two attempts.' },
-    SMS_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 5000, default: 500, description: 'Messages a worker claims from the queue at once.' },
-    SMS_USER_OFFLINE_RETRY_SECONDS: { type: 'integer', minimum: 1, default: 300, description: 'A message for a user who is not registered waits this long (or until the user registers) before the next try.' },
-    SMS_USER_HOLD_HOURS: { type: 'integer', minimum: 1, default: 168, description: 'How long a message waits for an offline user before it is failed.' },
-    SMS_PART_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, default: 600, description: 'How long the parts of a concatenated inbound message wait for the missing ones; then what arrived is delivered.' },
-    SMS_AI_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10000, description: 'Deadline of one delivery to the AI platform (WebSocket or webhook).' },
+    GATEWAY_SIP_ADDRESS: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: "Address the media gateway's SIP user agent binds (UDP and TCP) and Kamailio sends AI calls to.",
+    },
+    GATEWAY_SIP_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 5070,
+      description: 'SIP port of the media gateway.',
+    },
+    GATEWAY_HTTP_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 8081,
+      description: 'Health and Prometheus metrics of the media gateway (loopback).',
+    },
+    GATEWAY_RTP_PORT_MIN: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 65535,
+      default: 30000,
+      description: 'First RTP port of the media gateway.',
+    },
+    GATEWAY_RTP_PORT_MAX: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 65535,
+      default: 31999,
+      description: 'Last RTP port of the media gateway.',
+    },
+    GATEWAY_MAX_CALLS: {
+      type: 'integer',
+      minimum: 1,
+      default: 500,
+      description: 'Calls one gateway takes at once; more get 503 and Kamailio tries another gateway.',
+    },
+    GATEWAY_ID: {
+      type: 'string',
+      default: '',
+      description: 'Name of this gateway replica in the dispatcher set. Default: address:port.',
+    },
+    GATEWAY_WORKERS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 1,
+      description:
+        "Gateway processes on this host. Above 1, a primary forks that many replicas, each a whole gateway on its own event loop (replica i: SIP port GATEWAY_SIP_PORT + i, the i-th equal share of the RTP port range, id GATEWAY_ID/i, its own row in Kamailio's gateway set), and serves their health and metrics on GATEWAY_HTTP_PORT.",
+    },
+    GATEWAY_INBAND_DTMF: {
+      type: 'string',
+      enum: ['auto', 'always', 'never'],
+      default: 'auto',
+      description:
+        "In-band DTMF tone detection on the caller's audio: `auto` only on calls that did not negotiate telephone-event (RFC 4733), `always` on every call (keys a phone sends both ways are reported once), `never`.",
+    },
+    AI_PLATFORM_WS_URL: {
+      type: 'string',
+      default: '',
+      description: 'WebSocket URL of the AI platform. Empty: the built-in demo agent.',
+    },
+    AI_DIALECT: {
+      type: 'string',
+      enum: ['olib', 'twilio', 'binary'],
+      default: 'olib',
+      description: 'Dialect spoken to the AI platform unless a number says otherwise.',
+    },
+    AI_RECONNECT_WINDOW_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 10000,
+      description: 'How long a call waits (on hold audio) for a lost AI WebSocket to come back before hanging up.',
+    },
+    RECORDINGS_DIR: {
+      type: 'string',
+      default: '',
+      description: 'Where call recordings are written. Default: STATE_DIR/recordings.',
+    },
+    DEMO_AGENT_HOST: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'Address of the built-in demo agent.',
+    },
+    DEMO_AGENT_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 8090,
+      description: 'Port of the built-in demo agent.',
+    },
+    DEMO_AGENT_MODE: {
+      type: 'string',
+      enum: ['echo', 'greeting', 'dtmf-menu'],
+      default: 'greeting',
+      description: 'What the demo agent does when a number does not say (ai_options.mode).',
+    },
+    SMS_SIP_ADDRESS: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description:
+        "Address the control-plane's SMS endpoint binds (SIP MESSAGE over UDP and TCP); Kamailio sends it every MESSAGE for our numbers.",
+    },
+    SMS_SIP_PORT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 5090,
+      description: 'SIP port of the SMS endpoint.',
+    },
+    SMS_WORKER: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Whether this control-plane replica sends and delivers queued SMS (the API and the SIP endpoint run either way).',
+    },
+    SMS_MAX_ATTEMPTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 50,
+      default: 6,
+      description: 'Attempts before a message that keeps meeting 408/480/5xx/timeouts is failed.',
+    },
+    SMS_RETRY_BASE_MS: {
+      type: 'integer',
+      minimum: 10,
+      default: 2000,
+      description:
+        'First retry delay; it doubles each attempt (with jitter: between half and all of it), up to SMS_RETRY_MAX_MS.',
+    },
+    SMS_RETRY_MAX_MS: {
+      type: 'integer',
+      minimum: 10,
+      default: 300000,
+      description: 'Longest delay between two attempts.',
+    },
+    SMS_BATCH_SIZE: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 5000,
+      default: 500,
+      description: 'Messages a worker claims from the queue at once.',
+    },
+    SMS_USER_OFFLINE_RETRY_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 300,
+      description:
+        'A message for a user who is not registered waits this long (or until the user registers) before the next try.',
+    },
+    SMS_USER_HOLD_HOURS: {
+      type: 'integer',
+      minimum: 1,
+      default: 168,
+      description: 'How long a message waits for an offline user before it is failed.',
+    },
+    SMS_PART_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 600,
+      description:
+        'How long the parts of a concatenated inbound message wait for the missing ones; then what arrived is delivered.',
+    },
+    SMS_AI_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      default: 10000,
+      description: 'Deadline of one delivery to the AI platform (WebSocket or webhook).',
+    },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
-    API_ALLOWED_CIDRS: { type: 'string', default: '', description: 'Comma-separated CIDRs allowed to call the API; empty allows all.' },
-    API_RATE_LIMIT_PER_IP: { type: 'integer', minimum: 1, default: 600, description: 'Requests per minute per source IP.' },
-    API_RATE_LIMIT_PER_TOKEN: { type: 'integer', minimum: 1, default: 1200, description: 'Requests per minute per bearer token.' },
+    API_ALLOWED_CIDRS: {
+      type: 'string',
+      default: '',
+      description: 'Comma-separated CIDRs allowed to call the API; empty allows all.',
+    },
+    API_RATE_LIMIT_PER_IP: {
+      type: 'integer',
+      minimum: 1,
+      default: 600,
+      description: 'Requests per minute per source IP.',
+    },
+    API_RATE_LIMIT_PER_TOKEN: {
+      type: 'integer',
+      minimum: 1,
+      default: 1200,
+      description: 'Requests per minute per bearer token.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -194,10 +555,16 @@ export interface SipTlsConfig {
  * The certificate and key: both given, or neither (then a self-signed pair under
  * STATE_DIR/tls/, generated on first start). One without the other is an error.
  */
-export function resolveTlsFiles(certFile: string, keyFile: string, stateDir: string): Pick<SipTlsConfig, 'certFile' | 'keyFile' | 'selfSigned'> {
+export function resolveTlsFiles(
+  certFile: string,
+  keyFile: string,
+  stateDir: string,
+): Pick<SipTlsConfig, 'certFile' | 'keyFile' | 'selfSigned'> {
   if (certFile && keyFile) return { certFile, keyFile, selfSigned: false };
   if (certFile || keyFile) {
-    throw new ConfigError('invalid configuration: SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together (set both, or neither for a generated self-signed pair)');
+    throw new ConfigError(
+      'invalid configuration: SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE go together (set both, or neither for a generated self-signed pair)',
+    );
   }
   return { certFile: `${stateDir}/tls/sip-cert.pem`, keyFile: `${stateDir}/tls/sip-key.pem`, selfSigned: true };
 }
@@ -332,7 +699,10 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
     api: {
       host: str('API_HOST'),
       port: num('API_PORT'),
-      allowedCidrs: str('API_ALLOWED_CIDRS').split(',').map((s) => s.trim()).filter(Boolean),
+      allowedCidrs: str('API_ALLOWED_CIDRS')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       rateLimitPerIp: num('API_RATE_LIMIT_PER_IP'),
       rateLimitPerToken: num('API_RATE_LIMIT_PER_TOKEN'),
     },

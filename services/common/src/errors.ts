@@ -21,7 +21,7 @@ export const ERRORS = {
   ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call' },
   ERR_DIALOG_NOT_FOUND: { status: 404, message: 'no such dialog in Kamailio' },
   ERR_SMS_NOT_FOUND: { status: 404, message: 'no such message' },
-  ERR_SMS_FROM_NOT_OURS: { status: 400, message: 'from_number must be one of this system\'s numbers' },
+  ERR_SMS_FROM_NOT_OURS: { status: 400, message: "from_number must be one of this system's numbers" },
   ERR_NUMBER_BLOCKED: { status: 403, message: 'this number is blocked' },
   ERR_IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'this idempotency key was used for a different request' },
   ERR_RECORDING_NOT_AVAILABLE: { status: 404, message: 'this call has no recording to download' },

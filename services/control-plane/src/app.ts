@@ -84,7 +84,12 @@ export function createApp(deps: AppDeps): App {
     floodBanSeconds: config.sip.flood.banSeconds,
   });
   const metrics = new ControlPlaneMetrics(kamailio, logger.child({ component: 'metrics' }));
-  new RelayDropCounter(deps.relay, metrics.registry, logger.child({ component: 'media-relay' }), KAMAILIO_SCRAPE_TIMEOUT_MS);
+  new RelayDropCounter(
+    deps.relay,
+    metrics.registry,
+    logger.child({ component: 'media-relay' }),
+    KAMAILIO_SCRAPE_TIMEOUT_MS,
+  );
   const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
   const users = new SipUserService(
     new SipUserStore(deps.db),
@@ -93,12 +98,21 @@ export function createApp(deps: AppDeps): App {
     logger.child({ component: 'sip-users' }),
   );
   const kamailioSync = new KamailioSync(kamailio, logger.child({ component: 'kamailio-sync' }));
-  const trunks = new TrunkService(new TrunkStore(deps.db), kamailio, kamailioSync, logger.child({ component: 'trunks' }));
+  const trunks = new TrunkService(
+    new TrunkStore(deps.db),
+    kamailio,
+    kamailioSync,
+    logger.child({ component: 'trunks' }),
+  );
   const numberStore = new NumberStore(deps.db);
   const numbers = new NumberService(numberStore, kamailioSync, logger.child({ component: 'numbers' }));
   const blocklist = new BlocklistService(numberStore, kamailio, kamailioSync, logger.child({ component: 'blocklist' }));
   const callsLogger = logger.child({ component: 'calls' });
-  const calls = new CallService(new CallStore(deps.db), new RecordingFiles(config.gateway.recordingsDir, callsLogger), callsLogger);
+  const calls = new CallService(
+    new CallStore(deps.db),
+    new RecordingFiles(config.gateway.recordingsDir, callsLogger),
+    callsLogger,
+  );
 
   const sms = new SmsService(deps.db, new SmsStore(deps.db), logger.child({ component: 'sms' }));
 
@@ -114,11 +128,15 @@ export function createApp(deps: AppDeps): App {
     ...callRoutes(calls),
     ...dialogRoutes(new KamailioDialogs(deps.kamailio)),
     ...smsRoutes(sms),
-    ...openApiRoutes(() => (openApiDocument ??= buildOpenApiDocument(routes, {
-      title: 'SIP-to-AI bridge control-plane API',
-      version: API_VERSION,
-      description: 'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, send and follow SMS, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
-    }))),
+    ...openApiRoutes(
+      () =>
+        (openApiDocument ??= buildOpenApiDocument(routes, {
+          title: 'SIP-to-AI bridge control-plane API',
+          version: API_VERSION,
+          description:
+            'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, send and follow SMS, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+        })),
+    ),
   ];
 
   const sourceAllowed: RequestHandler = (req, _res, next) => {
@@ -129,9 +147,14 @@ export function createApp(deps: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestLog(logger.child({ component: 'http' }), (m, r, s, sec, code) => metrics.observeRequest(m, r, s, sec, code)));
+  app.use(
+    requestLog(logger.child({ component: 'http' }), (m, r, s, sec, code) => metrics.observeRequest(m, r, s, sec, code)),
+  );
   app.use(sourceAllowed);
-  const limiter = new RateLimiter({ perIp: config.api.rateLimitPerIp, perToken: config.api.rateLimitPerToken }, logger.child({ component: 'http' }));
+  const limiter = new RateLimiter(
+    { perIp: config.api.rateLimitPerIp, perToken: config.api.rateLimitPerToken },
+    logger.child({ component: 'http' }),
+  );
   app.use(limiter.sources);
   app.use(
     buildRouter(routes, {
@@ -153,7 +176,10 @@ export function createApp(deps: AppDeps): App {
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);
-      s.on('clientError', clientErrorHandler(logger.child({ component: 'http' }), (code) => metrics.countRejection(code)));
+      s.on(
+        'clientError',
+        clientErrorHandler(logger.child({ component: 'http' }), (code) => metrics.countRejection(code)),
+      );
       server = s;
       return new Promise((resolve, reject) => {
         s.once('error', reject);

@@ -23,12 +23,26 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger('control-plane', config.logLevel);
-  const database = connectDatabase(config.databaseUrl, { onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }) });
+  const database = connectDatabase(config.databaseUrl, {
+    onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }),
+  });
   const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
   const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
-  const events = new EvapiClient({ host: '127.0.0.1', port: config.kamailio.evapiPort, logger: logger.child({ component: 'evapi' }) });
+  const events = new EvapiClient({
+    host: '127.0.0.1',
+    port: config.kamailio.evapiPort,
+    logger: logger.child({ component: 'evapi' }),
+  });
   const app = createApp({ config, logger, db: database.db, kamailio, relay, events });
-  const sms = new SmsRuntime({ config, db: database.db, rpc: kamailio, events, service: app.sms, registry: app.metrics.registry, logger: logger.child({ component: 'sms' }) });
+  const sms = new SmsRuntime({
+    config,
+    db: database.db,
+    rpc: kamailio,
+    events,
+    service: app.sms,
+    registry: app.metrics.registry,
+    logger: logger.child({ component: 'sms' }),
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> =>

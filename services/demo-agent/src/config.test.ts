@@ -14,7 +14,12 @@ describe('loadDemoAgentConfig', () => {
   });
 
   test('reads DEMO_AGENT_HOST, DEMO_AGENT_PORT and DEMO_AGENT_MODE; the result is frozen', () => {
-    const config = loadDemoAgentConfig({ ...secrets, DEMO_AGENT_HOST: '0.0.0.0', DEMO_AGENT_PORT: '9000', DEMO_AGENT_MODE: 'dtmf-menu' });
+    const config = loadDemoAgentConfig({
+      ...secrets,
+      DEMO_AGENT_HOST: '0.0.0.0',
+      DEMO_AGENT_PORT: '9000',
+      DEMO_AGENT_MODE: 'dtmf-menu',
+    });
     expect(config).toMatchObject({ host: '0.0.0.0', port: 9000, mode: 'dtmf-menu' });
     expect(Object.isFrozen(config) && Object.isFrozen(config.secrets)).toBe(true);
   });
@@ -23,6 +28,8 @@ describe('loadDemoAgentConfig', () => {
     expect(() => loadDemoAgentConfig({ ...secrets, DEMO_AGENT_MODE: 'karaoke' })).toThrow(/DEMO_AGENT_MODE/);
     expect(() => loadDemoAgentConfig({ ...secrets, DEMO_AGENT_PORT: '70000' })).toThrow(/DEMO_AGENT_PORT/);
     expect(() => loadDemoAgentConfig({})).toThrow(DemoAgentConfigError);
-    expect(() => loadDemoAgentConfig({})).toThrow(/JWT_SECRET_KEY.*SIP_SHARED_SECRET|SIP_SHARED_SECRET.*JWT_SECRET_KEY/);
+    expect(() => loadDemoAgentConfig({})).toThrow(
+      /JWT_SECRET_KEY.*SIP_SHARED_SECRET|SIP_SHARED_SECRET.*JWT_SECRET_KEY/,
+    );
   });
 });

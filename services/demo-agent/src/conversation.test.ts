@@ -105,7 +105,9 @@ describe('Conversation', () => {
     conversation.onDtmf('5');
     expect(out[0]).toBe('clear');
     expect(out[1]).toBe('text:You pressed 5.');
-    expect(out.filter((o) => o[0] === 'speak').reduce((n, o) => n + (o[1] as number), 0)).toBe(prompts.pressed('5').length);
+    expect(out.filter((o) => o[0] === 'speak').reduce((n, o) => n + (o[1] as number), 0)).toBe(
+      prompts.pressed('5').length,
+    );
     expect(out.at(-1)).toBe('mark:pressed-5');
     out.length = 0;
     conversation.onDtmf('#');

@@ -36,7 +36,11 @@ const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
  */
 export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
   private readonly http: Server;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_PAYLOAD_BYTES,
+    perMessageDeflate: false,
+  });
   private readonly live = new Set<AgentSession>();
   /** every SMS received: SMS sessions, the webhook, and `sms` frames in calls */
   readonly smsStats = new SmsStats();
@@ -47,7 +51,9 @@ export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
     this.http = createServer((req, res) => {
       // A probe for supervisors and Kubernetes; everything else here is WebSocket.
       if (req.method === 'GET' && req.url === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', sessions: this.live.size, voice: options.prompts.voice }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'ok', sessions: this.live.size, voice: options.prompts.voice }));
         return;
       }
       if (new URL(req.url ?? '/', 'http://agent').pathname === '/sms') {
@@ -112,7 +118,11 @@ export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
       }
       void answerSmsWebhook(this.options.secrets, req.headers, Buffer.concat(chunks)).then((answer) => {
         if (answer.sms) this.smsStats.record({ ...answer.sms, transport: 'webhook' });
-        else this.options.logger.warn('demo-agent: SMS webhook refused', { status: answer.status, code: 'error' in answer.body ? answer.body.error.code : undefined });
+        else
+          this.options.logger.warn('demo-agent: SMS webhook refused', {
+            status: answer.status,
+            code: 'error' in answer.body ? answer.body.error.code : undefined,
+          });
         json(answer.status, answer.body);
       });
     });
@@ -121,7 +131,9 @@ export class DemoAgentServer extends EventEmitter<DemoAgentEvents> {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const dialect = dialectForPath(new URL(req.url ?? '/', 'http://agent').pathname);
     if (!dialect || this.closing) {
-      socket.end(`HTTP/1.1 ${dialect ? 503 : 404} ${dialect ? 'Service Unavailable' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${dialect ? 503 : 404} ${dialect ? 'Service Unavailable' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {

@@ -84,7 +84,17 @@ export class AgentSession extends EventEmitter<SessionEvents> {
   private verifying = false;
   private readonly waiting: { data: Buffer; isBinary: boolean }[] = [];
   private authTimer: NodeJS.Timeout | undefined;
-  readonly stats: SessionStats = { audioFrames: 0, audioBytes: 0, sequenceGaps: 0, lastSequence: undefined, dtmf: [], marksAcked: [], badFrames: 0, endReason: undefined, sms: [] };
+  readonly stats: SessionStats = {
+    audioFrames: 0,
+    audioBytes: 0,
+    sequenceGaps: 0,
+    lastSequence: undefined,
+    dtmf: [],
+    marksAcked: [],
+    badFrames: 0,
+    endReason: undefined,
+    sms: [],
+  };
 
   constructor(
     private readonly socket: WebSocket,
@@ -97,7 +107,10 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     socket.on('message', (data: Buffer, isBinary) => this.onFrame(data, isBinary));
     socket.on('close', () => this.close());
     socket.on('error', (err) => deps.logger.debug('demo-agent: socket error', { message: err.message }));
-    this.authTimer = setTimeout(() => this.refuse('ERR_AUTH_TIMEOUT', 'no credentials in time'), deps.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
+    this.authTimer = setTimeout(
+      () => this.refuse('ERR_AUTH_TIMEOUT', 'no credentials in time'),
+      deps.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+    );
     const fromHeaders = dialect.headerCredentials(headers);
     if (fromHeaders) void this.verify(fromHeaders, undefined);
   }
@@ -132,7 +145,8 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     clearTimeout(this.authTimer);
     this.conversation?.close();
     this.waiting.length = 0;
-    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(CLOSE_CODES.NORMAL);
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING)
+      this.socket.close(CLOSE_CODES.NORMAL);
     this.emit('closed');
   }
 
@@ -145,8 +159,12 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     const decoded = this.dialect.decode(data, isBinary);
     if (!decoded.ok) {
       this.stats.badFrames++;
-      this.deps.logger.warn('demo-agent: bad frame from the gateway', { reason: decoded.reason, dialect: this.dialect.name });
-      if (this.state === 'authenticating') this.refuse('ERR_AUTH_REQUIRED', `the first frame must be auth (${decoded.reason})`);
+      this.deps.logger.warn('demo-agent: bad frame from the gateway', {
+        reason: decoded.reason,
+        dialect: this.dialect.name,
+      });
+      if (this.state === 'authenticating')
+        this.refuse('ERR_AUTH_REQUIRED', `the first frame must be auth (${decoded.reason})`);
       return;
     }
     for (const event of decoded.events) this.handle(event);
@@ -181,7 +199,8 @@ export class AgentSession extends EventEmitter<SessionEvents> {
         this.stats.audioFrames++;
         this.stats.audioBytes += event.payload.length;
         if (event.sequence !== undefined) {
-          if (this.stats.lastSequence !== undefined && event.sequence !== this.stats.lastSequence + 1) this.stats.sequenceGaps++;
+          if (this.stats.lastSequence !== undefined && event.sequence !== this.stats.lastSequence + 1)
+            this.stats.sequenceGaps++;
           this.stats.lastSequence = event.sequence;
         }
         conversation.onAudio(event.payload);
@@ -217,7 +236,10 @@ export class AgentSession extends EventEmitter<SessionEvents> {
         this.close();
         return;
       case 'error':
-        this.deps.logger.warn('demo-agent: the gateway reported an error', { code: event.code, message: event.message });
+        this.deps.logger.warn('demo-agent: the gateway reported an error', {
+          code: event.code,
+          message: event.message,
+        });
         return;
       case 'auth':
       case 'start':
@@ -260,7 +282,11 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     if (reply !== null) this.send(reply);
   }
 
-  private async verify(credentials: Credentials, mode: string | undefined, session: 'call' | 'sms' = 'call'): Promise<void> {
+  private async verify(
+    credentials: Credentials,
+    mode: string | undefined,
+    session: 'call' | 'sms' = 'call',
+  ): Promise<void> {
     this.verifying = true;
     const verdict = await verifyAuth(this.deps.secrets, credentials, (this.deps.clock ?? Date.now)());
     this.verifying = false;
@@ -281,7 +307,8 @@ export class AgentSession extends EventEmitter<SessionEvents> {
   }
 
   private activate(requested: string | undefined, reconnected: boolean): void {
-    if (requested !== undefined && !isMode(requested)) this.deps.logger.warn('demo-agent: unknown mode, using the default', { requested });
+    if (requested !== undefined && !isMode(requested))
+      this.deps.logger.warn('demo-agent: unknown mode, using the default', { requested });
     this.mode = isMode(requested) ? requested : this.deps.defaultMode;
     this.reconnected = reconnected;
     this.setState('active');
@@ -300,7 +327,12 @@ export class AgentSession extends EventEmitter<SessionEvents> {
       this.deps.prompts,
       this.deps.speaker,
     );
-    this.deps.logger.info('demo-agent: call connected', { callId: this.callId, dialect: this.dialect.name, mode: this.mode, reconnected });
+    this.deps.logger.info('demo-agent: call connected', {
+      callId: this.callId,
+      dialect: this.dialect.name,
+      mode: this.mode,
+      reconnected,
+    });
     this.emit('authenticated', { callId: this.callId, reconnected, mode: this.mode });
     this.conversation.start(reconnected);
   }

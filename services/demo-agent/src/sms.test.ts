@@ -4,10 +4,15 @@ import { renderPrompts } from './audio/prompts';
 import { DemoAgentServer } from './server';
 import { answerSmsWebhook, SmsStats } from './sms';
 
-const secrets = { jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef', sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef' };
+const secrets = {
+  jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef',
+  sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef',
+};
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 const NOW = 1_764_064_800_000;
-const body = Buffer.from('{"type":"sms","data":{"message_id":"sms-1","from_number":"+15551230001","to_number":"+15559870002","text":"hi","timestamp":1764064799,"segments":1,"custom":{}}}');
+const body = Buffer.from(
+  '{"type":"sms","data":{"message_id":"sms-1","from_number":"+15551230001","to_number":"+15559870002","text":"hi","timestamp":1764064799,"segments":1,"custom":{}}}',
+);
 
 describe('answerSmsWebhook', () => {
   test('signed by the control-plane → 200 with the reply to the sender', async () => {
@@ -25,11 +30,35 @@ describe('answerSmsWebhook', () => {
       const answer = await answerSmsWebhook(secrets, h, b, now);
       return [answer.status, 'error' in answer.body ? answer.body.error.code : 'none'];
     };
-    await expect(code({ authorization: headers['authorization'] as string })).resolves.toEqual([401, 'ERR_AUTH_MALFORMED']);
-    await expect(code(await webhookAuthHeaders({ ...secrets, sipSharedSecret: 'another-shared-secret-0123456789abcdef' }, 'sms-1', body, NOW))).resolves.toEqual([401, 'ERR_AUTH_SIGNATURE']);
-    await expect(code(headers, Buffer.from(body.toString().replace('hi', 'ho')))).resolves.toEqual([401, 'ERR_AUTH_SIGNATURE']);
+    await expect(code({ authorization: headers['authorization'] as string })).resolves.toEqual([
+      401,
+      'ERR_AUTH_MALFORMED',
+    ]);
+    await expect(
+      code(
+        await webhookAuthHeaders(
+          { ...secrets, sipSharedSecret: 'another-shared-secret-0123456789abcdef' },
+          'sms-1',
+          body,
+          NOW,
+        ),
+      ),
+    ).resolves.toEqual([401, 'ERR_AUTH_SIGNATURE']);
+    await expect(code(headers, Buffer.from(body.toString().replace('hi', 'ho')))).resolves.toEqual([
+      401,
+      'ERR_AUTH_SIGNATURE',
+    ]);
     await expect(code(headers, body, NOW + 301_000)).resolves.toEqual([401, 'ERR_AUTH_TIMESTAMP']);
-    await expect(code(await webhookAuthHeaders({ ...secrets, jwtSecretKey: 'another-jwt-secret-0123456789abcdefgh' }, 'sms-1', body, NOW))).resolves.toEqual([401, 'ERR_AUTH_TOKEN']);
+    await expect(
+      code(
+        await webhookAuthHeaders(
+          { ...secrets, jwtSecretKey: 'another-jwt-secret-0123456789abcdefgh' },
+          'sms-1',
+          body,
+          NOW,
+        ),
+      ),
+    ).resolves.toEqual([401, 'ERR_AUTH_TOKEN']);
     await expect(code(await webhookAuthHeaders(secrets, 'sms-2', body, NOW))).resolves.toEqual([401, 'ERR_AUTH_TOKEN']);
   });
 
@@ -43,7 +72,8 @@ describe('answerSmsWebhook', () => {
 describe('SmsStats', () => {
   test('counts by transport and keeps the last 100', () => {
     const stats = new SmsStats();
-    for (let i = 0; i < 105; i++) stats.record({ messageId: `m${i}`, from: 'a', to: 'b', text: 't', transport: i % 2 ? 'webhook' : 'websocket' });
+    for (let i = 0; i < 105; i++)
+      stats.record({ messageId: `m${i}`, from: 'a', to: 'b', text: 't', transport: i % 2 ? 'webhook' : 'websocket' });
     expect(stats.received).toBe(105);
     expect(stats.byTransport).toEqual({ websocket: 53, webhook: 52, call: 0 });
     expect(stats.recent).toHaveLength(100);
@@ -75,13 +105,34 @@ describe('the demo agent server', () => {
     const frames: string[] = [];
     ws.on('message', (d) => frames.push(String(d)));
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ type: 'auth', session: 'sms', auth: { token: `Bearer ${auth.jwt}`, signature: auth.signature, timestamp: auth.timestamp, call_id: 'sms-1', reconnected: false }, call: null }));
-    ws.send(JSON.stringify({ type: 'sms', data: { message_id: 'sms-2', from_number: '+1', to_number: '+2', text: 'x', timestamp: 1 } }));
+    ws.send(
+      JSON.stringify({
+        type: 'auth',
+        session: 'sms',
+        auth: {
+          token: `Bearer ${auth.jwt}`,
+          signature: auth.signature,
+          timestamp: auth.timestamp,
+          call_id: 'sms-1',
+          reconnected: false,
+        },
+        call: null,
+      }),
+    );
+    ws.send(
+      JSON.stringify({
+        type: 'sms',
+        data: { message_id: 'sms-2', from_number: '+1', to_number: '+2', text: 'x', timestamp: 1 },
+      }),
+    );
     const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
     expect(code).toBe(4401);
     expect(frames.map((f) => JSON.parse(f))).toEqual([
       { type: 'auth_ok', data: { call_id: 'sms-1' } },
-      { type: 'error', data: { code: 'ERR_AUTH_MESSAGE_MISMATCH', message: 'sms.message_id is not the authenticated message' } },
+      {
+        type: 'error',
+        data: { code: 'ERR_AUTH_MESSAGE_MISMATCH', message: 'sms.message_id is not the authenticated message' },
+      },
     ]);
   });
 
@@ -90,12 +141,40 @@ describe('the demo agent server', () => {
     const ws = new WebSocket(`${base}/binary`);
     const frames: string[] = [];
     await new Promise((r) => ws.once('open', r));
-    const acked = new Promise<void>((r) => ws.on('message', (d) => {
-      frames.push(String(d));
-      if (String(d).includes('sms_ack')) r();
-    }));
-    ws.send(JSON.stringify({ type: 'auth', session: 'sms', auth: { token: `Bearer ${auth.jwt}`, signature: auth.signature, timestamp: auth.timestamp, call_id: 'sms-9', reconnected: false }, call: null }));
-    ws.send(JSON.stringify({ type: 'sms', data: { message_id: 'sms-9', from_number: '+1555', to_number: '+2', text: 'yo', timestamp: 1, segments: 1, custom: {} } }));
+    const acked = new Promise<void>((r) =>
+      ws.on('message', (d) => {
+        frames.push(String(d));
+        if (String(d).includes('sms_ack')) r();
+      }),
+    );
+    ws.send(
+      JSON.stringify({
+        type: 'auth',
+        session: 'sms',
+        auth: {
+          token: `Bearer ${auth.jwt}`,
+          signature: auth.signature,
+          timestamp: auth.timestamp,
+          call_id: 'sms-9',
+          reconnected: false,
+        },
+        call: null,
+      }),
+    );
+    ws.send(
+      JSON.stringify({
+        type: 'sms',
+        data: {
+          message_id: 'sms-9',
+          from_number: '+1555',
+          to_number: '+2',
+          text: 'yo',
+          timestamp: 1,
+          segments: 1,
+          custom: {},
+        },
+      }),
+    );
     await acked;
     ws.close(1000);
     expect(frames.map((f) => JSON.parse(f))).toEqual([
@@ -103,6 +182,12 @@ describe('the demo agent server', () => {
       { type: 'sms', data: { text: 'Demo agent got your message: yo', to_number: '+1555', in_reply_to: 'sms-9' } },
       { type: 'sms_ack', data: { message_id: 'sms-9' } },
     ]);
-    expect(server.smsStats.recent.at(-1)).toEqual({ messageId: 'sms-9', from: '+1555', to: '+2', text: 'yo', transport: 'websocket' });
+    expect(server.smsStats.recent.at(-1)).toEqual({
+      messageId: 'sms-9',
+      from: '+1555',
+      to: '+2',
+      text: 'yo',
+      transport: 'websocket',
+    });
   });
 });

@@ -43,7 +43,10 @@ export interface WebhookAnswer {
   readonly sms?: Omit<ReceivedSms, 'transport'>;
 }
 
-const fail = (status: number, code: string, message: string): WebhookAnswer => ({ status, body: { error: { code, message } } });
+const fail = (status: number, code: string, message: string): WebhookAnswer => ({
+  status,
+  body: { error: { code, message } },
+});
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -56,18 +59,32 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
  * names. 401 with `{"error":{code,message}}` for any credential problem, 400 for a body
  * that is not an `sms`; 200 with the reply otherwise.
  */
-export async function answerSmsWebhook(secrets: AuthSecrets, headers: IncomingHttpHeaders, body: Buffer, nowMs: number = Date.now()): Promise<WebhookAnswer> {
+export async function answerSmsWebhook(
+  secrets: AuthSecrets,
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  nowMs: number = Date.now(),
+): Promise<WebhookAnswer> {
   const token = header(headers, AUTH_HEADERS.authorization);
   const signature = header(headers, AUTH_HEADERS.signature);
   const timestamp = header(headers, AUTH_HEADERS.timestamp);
   if (token === undefined || signature === undefined || timestamp === undefined) {
-    return fail(401, 'ERR_AUTH_MALFORMED', `Authorization, ${AUTH_HEADERS.signature} and ${AUTH_HEADERS.timestamp} are required`);
+    return fail(
+      401,
+      'ERR_AUTH_MALFORMED',
+      `Authorization, ${AUTH_HEADERS.signature} and ${AUTH_HEADERS.timestamp} are required`,
+    );
   }
   const signed = verifyWebhookSignature(secrets.sipSharedSecret, { signature, timestamp }, body, nowMs);
   if (!signed.ok) return fail(401, signed.code, signed.reason);
 
   const parsed = parseOlibGatewayFrame(body.toString('utf8'));
-  if (!parsed.ok || parsed.frame.type !== 'sms') return fail(400, 'ERR_BAD_REQUEST', `the body must be an olib sms frame (${parsed.ok ? parsed.frame.type : parsed.reason})`);
+  if (!parsed.ok || parsed.frame.type !== 'sms')
+    return fail(
+      400,
+      'ERR_BAD_REQUEST',
+      `the body must be an olib sms frame (${parsed.ok ? parsed.frame.type : parsed.reason})`,
+    );
   const data = parsed.frame.data;
 
   const verified = await verifyAiToken(secrets.jwtSecretKey, token, data.message_id, nowMs);

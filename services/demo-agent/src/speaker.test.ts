@@ -4,7 +4,10 @@ const ms = (n: number): Int16Array => new Int16Array((n * 16000) / 1000).fill(10
 
 function setup(options = { chunkMs: 100, leadMs: 300 }) {
   const sent: (number | string)[] = [];
-  const speaker = new Speaker({ audio: (pcm) => sent.push((pcm.length * 1000) / 16000), mark: (name) => sent.push(name) }, options);
+  const speaker = new Speaker(
+    { audio: (pcm) => sent.push((pcm.length * 1000) / 16000), mark: (name) => sent.push(name) },
+    options,
+  );
   return { speaker, sent };
 }
 

@@ -24,7 +24,16 @@ import { GatewayPrimary, READY_MESSAGE, REPLICA_INDEX_ENV } from './replicas/pri
 import { replicaPorts } from './replicas/slice';
 import { JitterBuffer } from './rtp/jitter-buffer';
 import { SdpAnswerer } from './sdp/negotiate';
-import { NOT_THROUGH_PROXY, parseUri, PROXY_PROOF_HEADER, ProxyProofVerifier, UserAgent, type Dialog, type IncomingCall, type RequestAdmission } from '../../common/src/sip';
+import {
+  NOT_THROUGH_PROXY,
+  parseUri,
+  PROXY_PROOF_HEADER,
+  ProxyProofVerifier,
+  UserAgent,
+  type Dialog,
+  type IncomingCall,
+  type RequestAdmission,
+} from '../../common/src/sip';
 
 /** The user part of a From/To URI (the caller's number or name). */
 function userOf(uri: string): string {
@@ -52,11 +61,13 @@ function callRequest(inc: IncomingCall): CallRequest {
 
 function dialogPort(d: Dialog): DialogLike {
   return {
-    onReinvite: (listener) => void d.on('reinvite', (offer, reply, reject) => {
-      listener(offer, (answer) => (answer ? reply(answer) : reject(488, 'Not Acceptable Here')));
-    }),
+    onReinvite: (listener) =>
+      void d.on('reinvite', (offer, reply, reject) => {
+        listener(offer, (answer) => (answer ? reply(answer) : reject(488, 'Not Acceptable Here')));
+      }),
     onInfoDtmf: (listener) => void d.on('info', (dtmf) => dtmf && listener(dtmf.digit, dtmf.durationMs)),
-    onTerminated: (listener) => void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
+    onTerminated: (listener) =>
+      void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
     refer: (target) => d.refer(target),
   };
@@ -68,7 +79,10 @@ function dialogPort(d: Dialog): DialogLike {
  * blocklist and CDRs and get 403.
  */
 function proxyAdmission(config: Config): RequestAdmission {
-  const verifier = new ProxyProofVerifier({ secret: config.secrets.proxySharedSecret, maxAgeSeconds: config.proxyProofMaxAgeSeconds });
+  const verifier = new ProxyProofVerifier({
+    secret: config.secrets.proxySharedSecret,
+    maxAgeSeconds: config.proxyProofMaxAgeSeconds,
+  });
   return {
     admit: (req) => verifier.verify(req.headers.get(PROXY_PROOF_HEADER), req.headers.get('Call-ID') ?? ''),
     refusalReason: NOT_THROUGH_PROXY,
@@ -116,7 +130,12 @@ async function main(): Promise<void> {
 
 /** GATEWAY_WORKERS > 1: fork the replicas and serve their health and metrics. */
 async function supervise(config: Config, logger: ReturnType<typeof createLogger>): Promise<void> {
-  const primary = new GatewayPrimary({ replicas: config.gateway.workers, id: config.gateway.id, httpPort: config.gateway.httpPort, logger });
+  const primary = new GatewayPrimary({
+    replicas: config.gateway.workers,
+    id: config.gateway.id,
+    httpPort: config.gateway.httpPort,
+    logger,
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void primary.stop());
   try {
     await primary.start();
@@ -128,12 +147,29 @@ async function supervise(config: Config, logger: ReturnType<typeof createLogger>
 }
 
 /** One gateway: the whole process, or replica `index` of `replicas` under a primary. */
-async function runGateway(config: Config, logger: ReturnType<typeof createLogger>, index: number, replicas: number): Promise<void> {
-  const own = replicaPorts({ id: config.gateway.id, sipPort: config.gateway.sipPort, rtpPortMin: config.gateway.rtpPortMin, rtpPortMax: config.gateway.rtpPortMax }, index, replicas);
+async function runGateway(
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  index: number,
+  replicas: number,
+): Promise<void> {
+  const own = replicaPorts(
+    {
+      id: config.gateway.id,
+      sipPort: config.gateway.sipPort,
+      rtpPortMin: config.gateway.rtpPortMin,
+      rtpPortMax: config.gateway.rtpPortMax,
+    },
+    index,
+    replicas,
+  );
   const g = { ...config.gateway, ...own };
   const replica = cluster.isWorker;
   mkdirSync(g.recordingsDir, { recursive: true });
-  const database = connectDatabase(config.databaseUrl, { max: 5, onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }) });
+  const database = connectDatabase(config.databaseUrl, {
+    max: 5,
+    onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }),
+  });
   const records = new PgCallStore(database.db);
   const store = new OrderedCallStore(records, { logger: logger.child({ component: 'call-records' }) });
   const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
@@ -161,7 +197,11 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     },
   });
 
-  const sendSms = controlPlaneSms({ host: config.api.host, port: config.api.port, jwtSecretKey: config.secrets.jwtSecretKey });
+  const sendSms = controlPlaneSms({
+    host: config.api.host,
+    port: config.api.port,
+    jwtSecretKey: config.secrets.jwtSecretKey,
+  });
   const callDeps = (request: CallRequest, target: AiTarget): CallDeps => ({
     request,
     target,
@@ -173,7 +213,15 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
       new AiStream({
         url: target.url,
         dialect: target.dialect,
-        call: { callId: info.callId, conversationId: info.callId, from: info.from, to: info.to, direction: 'incoming', codec: info.codec, customParameters: info.customParameters },
+        call: {
+          callId: info.callId,
+          conversationId: info.callId,
+          from: info.from,
+          to: info.to,
+          direction: 'incoming',
+          codec: info.codec,
+          customParameters: info.customParameters,
+        },
         secrets: { jwtSecretKey: config.secrets.jwtSecretKey, sipSharedSecret: config.secrets.sipSharedSecret },
         reconnect: { maxDownMs: config.ai.reconnectWindowMs, initialDelayMs: 200, maxDelayMs: 2000 },
         queue: { maxBufferedMs: 2000 },
@@ -251,12 +299,21 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     res.end();
   });
 
-  const membership = new DispatcherMembership(database.db, rpc, GATEWAY_SET, g.id, `sip:${g.sipAddress}:${g.sipPort}`, `gateway=${g.id}`);
+  const membership = new DispatcherMembership(
+    database.db,
+    rpc,
+    GATEWAY_SET,
+    g.id,
+    `sip:${g.sipAddress}:${g.sipPort}`,
+    `gateway=${g.id}`,
+  );
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info('media-gateway stopping', { reason });
-      await membership.leave().catch((err: Error) => logger.warn('could not leave the gateway set', { error: err.message }));
+      await membership
+        .leave()
+        .catch((err: Error) => logger.warn('could not leave the gateway set', { error: err.message }));
       await manager.close();
       await ua.close();
       clock.close();
@@ -273,7 +330,8 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
     // A gateway with this id that stopped without ending its calls (killed, crashed)
     // left their rows active; those calls died with it.
     const orphans = await records.closeOrphans(g.id, 'gateway restarted');
-    if (orphans > 0) logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
+    if (orphans > 0)
+      logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
     await ua.start();
     if (replica) {
       // The primary serves health and metrics; it collects this registry over IPC.
@@ -287,7 +345,9 @@ async function runGateway(config: Config, logger: ReturnType<typeof createLogger
       });
     }
     await membership.join();
-    logger.info(`media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${replica ? ` as replica ${index} of ${replicas}` : `, metrics on http://127.0.0.1:${g.httpPort}/metrics`}`);
+    logger.info(
+      `media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${replica ? ` as replica ${index} of ${replicas}` : `, metrics on http://127.0.0.1:${g.httpPort}/metrics`}`,
+    );
     process.send?.(READY_MESSAGE);
   } catch (err) {
     logger.error('media-gateway failed to start', { message: (err as Error).message });

@@ -27,7 +27,14 @@ export class GatewayMetrics implements CallMetrics {
   constructor(live: LiveCalls) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'gateway_' });
-    new Gauge({ name: 'gateway_active_ai_calls', help: 'AI calls in progress on this gateway.', registers, collect() { this.set(live.active); } });
+    new Gauge({
+      name: 'gateway_active_ai_calls',
+      help: 'AI calls in progress on this gateway.',
+      registers,
+      collect() {
+        this.set(live.active);
+      },
+    });
     new Gauge({
       name: 'gateway_playout_queue_ms',
       help: 'AI speech waiting to be played, summed over calls in progress.',
@@ -46,14 +53,49 @@ export class GatewayMetrics implements CallMetrics {
       },
     });
     this.callsTotal = new Counter({ name: 'gateway_calls_total', help: 'AI calls answered.', registers });
-    this.callsEnded = new Counter({ name: 'gateway_calls_ended_total', help: 'AI calls ended, by reason class.', labelNames: ['reason'], registers });
-    this.callDuration = new Histogram({ name: 'gateway_call_duration_seconds', help: 'Length of AI calls.', buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600], registers });
+    this.callsEnded = new Counter({
+      name: 'gateway_calls_ended_total',
+      help: 'AI calls ended, by reason class.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.callDuration = new Histogram({
+      name: 'gateway_call_duration_seconds',
+      help: 'Length of AI calls.',
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    });
     const latencyBuckets = [1, 2, 5, 10, 20, 40, 60, 80, 100, 150, 200, 300, 500];
-    this.rtpToWs = new Histogram({ name: 'gateway_bridge_latency_rtp_to_ws_ms', help: 'Caller audio: RTP packet arrival → frame handed to the AI WebSocket (jitter buffer included).', buckets: latencyBuckets, registers });
-    this.wsToRtp = new Histogram({ name: 'gateway_bridge_latency_ws_to_rtp_ms', help: 'AI speech: first audio of an utterance from the WebSocket → its first RTP packet.', buckets: latencyBuckets, registers });
-    this.frames_ = new Counter({ name: 'gateway_frames_total', help: 'Media frames by direction: in (RTP from caller), out (RTP to caller), lost, concealed, to_ai, from_ai.', labelNames: ['direction'], registers });
-    this.wsEvents = new Counter({ name: 'gateway_ai_ws_events_total', help: 'AI WebSocket connects, reconnects and failures.', labelNames: ['event'], registers });
-    this.dtmfPresses = new Counter({ name: 'gateway_dtmf_total', help: 'Key presses reported to the AI, by source.', labelNames: ['source'], registers });
+    this.rtpToWs = new Histogram({
+      name: 'gateway_bridge_latency_rtp_to_ws_ms',
+      help: 'Caller audio: RTP packet arrival → frame handed to the AI WebSocket (jitter buffer included).',
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.wsToRtp = new Histogram({
+      name: 'gateway_bridge_latency_ws_to_rtp_ms',
+      help: 'AI speech: first audio of an utterance from the WebSocket → its first RTP packet.',
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.frames_ = new Counter({
+      name: 'gateway_frames_total',
+      help: 'Media frames by direction: in (RTP from caller), out (RTP to caller), lost, concealed, to_ai, from_ai.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.wsEvents = new Counter({
+      name: 'gateway_ai_ws_events_total',
+      help: 'AI WebSocket connects, reconnects and failures.',
+      labelNames: ['event'],
+      registers,
+    });
+    this.dtmfPresses = new Counter({
+      name: 'gateway_dtmf_total',
+      help: 'Key presses reported to the AI, by source.',
+      labelNames: ['source'],
+      registers,
+    });
     this.sipRejected_ = new Counter({
       name: 'gateway_sip_rejected_total',
       help: 'SIP requests refused with 403 because they did not come through Kamailio: no_proof, bad_proof (forged or another Call-ID), stale_proof (outside PROXY_PROOF_MAX_AGE_SECONDS), foreign_cancel (CANCEL from another address than its INVITE).',
@@ -61,7 +103,8 @@ export class GatewayMetrics implements CallMetrics {
       registers,
     });
     // Present at 0 from the start, so an alert on a rate has a series to read.
-    for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel']) this.sipRejected_.inc({ reason }, 0);
+    for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel'])
+      this.sipRejected_.inc({ reason }, 0);
   }
 
   callStarted(): void {

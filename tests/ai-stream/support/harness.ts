@@ -20,7 +20,13 @@ export const SECRETS = Object.freeze({
   sipSharedSecret: 'integration-shared-secret-0123456789abcdef',
 });
 
-const quiet = { debug: () => undefined, info: () => undefined, warn: (m: string, meta?: object) => { if (process.env['AI_STREAM_TEST_LOG']) console.warn(m, meta); } };
+const quiet = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string, meta?: object) => {
+    if (process.env['AI_STREAM_TEST_LOG']) console.warn(m, meta);
+  },
+};
 
 let tonePrompts: Promise<Prompts> | undefined;
 
@@ -54,7 +60,11 @@ export async function startAgent(defaultMode: Mode = 'echo'): Promise<Agent> {
 
 let calls = 0;
 
-export function streamOptions(url: string, dialect: DialectName, overrides: Partial<AiStreamOptions> = {}): AiStreamOptions {
+export function streamOptions(
+  url: string,
+  dialect: DialectName,
+  overrides: Partial<AiStreamOptions> = {},
+): AiStreamOptions {
   calls++;
   return {
     url: `${url}/${dialect}`,
@@ -96,7 +106,12 @@ export type Entry =
   | { readonly kind: 'mark'; readonly name: string; readonly samplesBefore: number }
   | { readonly kind: 'clear'; readonly samplesBefore: number }
   | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'sms'; readonly text: string; readonly to: string | undefined; readonly inReplyTo: string | undefined }
+  | {
+      readonly kind: 'sms';
+      readonly text: string;
+      readonly to: string | undefined;
+      readonly inReplyTo: string | undefined;
+    }
   | { readonly kind: 'hangup' | 'down'; readonly reason: string }
   | { readonly kind: 'reconnecting'; readonly attempt: number }
   | { readonly kind: 'reconnected' }
@@ -154,7 +169,9 @@ export function sleep(ms: number): Promise<void> {
 
 /** `count` 20 ms frames (320 samples at 16 kHz) of a continuous sine. */
 export function toneFrames(count: number, hz = 1000, amplitude = 8000): Int16Array[] {
-  return Array.from({ length: count }, (_, f) => new Int16Array(320).map((_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * (f * 320 + i)) / 16000))));
+  return Array.from({ length: count }, (_, f) =>
+    new Int16Array(320).map((_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * (f * 320 + i)) / 16000))),
+  );
 }
 
 /**
@@ -172,7 +189,11 @@ export function chirpFrames(count: number, fromHz = 300, toHz = 3000, amplitude 
 }
 
 /** Sends frames every 20 ms, as the gateway's media clock does. */
-export async function paced(stream: AiStream, frames: readonly Int16Array[], onFrame?: (index: number) => void): Promise<void> {
+export async function paced(
+  stream: AiStream,
+  frames: readonly Int16Array[],
+  onFrame?: (index: number) => void,
+): Promise<void> {
   for (let i = 0; i < frames.length; i++) {
     stream.sendAudio(frames[i] as Int16Array);
     onFrame?.(i);
@@ -221,7 +242,9 @@ export function liveHandles(): Record<string, number> {
 export async function expectHandlesBackTo(baseline: Record<string, number>, timeoutMs = 2000): Promise<void> {
   const extra = (): string[] => {
     const now = liveHandles();
-    return ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'].filter((t) => (now[t] ?? 0) > (baseline[t] ?? 0)).map((t) => `${t}: ${now[t]} > ${baseline[t] ?? 0}`);
+    return ['TCPSocketWrap', 'TCPServerWrap', 'Timeout']
+      .filter((t) => (now[t] ?? 0) > (baseline[t] ?? 0))
+      .map((t) => `${t}: ${now[t]} > ${baseline[t] ?? 0}`);
   };
   try {
     await waitFor('handles to be released', () => extra().length === 0, timeoutMs);

@@ -41,7 +41,8 @@ export function connectDatabase(url: string, options: DbOptions = {}): DbHandle 
 
 /** SQLSTATE classes and socket errors that mean "the database went away", not "the query is wrong". */
 const TRANSIENT_SQLSTATE = /^(08|57P0[1-3]|53300|40001|40P01)/;
-const TRANSIENT_MESSAGE = /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|EPIPE|the database system is (starting up|shutting down)|Client has encountered a connection error/i;
+const TRANSIENT_MESSAGE =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|EPIPE|the database system is (starting up|shutting down)|Client has encountered a connection error/i;
 
 /**
  * Whether a failed query is worth retrying once the database is back: lost or refused

@@ -52,7 +52,9 @@ export async function migrate(client: SqlClient, migrations: readonly Migration[
       const previous = done.get(m.id);
       if (previous !== undefined) {
         if (previous !== m.checksum) {
-          throw new Error(`migration ${m.id} was changed after it was applied (checksum mismatch); add a new migration instead`);
+          throw new Error(
+            `migration ${m.id} was changed after it was applied (checksum mismatch); add a new migration instead`,
+          );
         }
         alreadyApplied.push(m.id);
         continue;

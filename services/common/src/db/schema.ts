@@ -197,7 +197,8 @@ export interface CallEventsTable {
 }
 
 export type SmsDirection = 'inbound' | 'outbound';
-export type SmsStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'received' | 'delivering' | 'partial';
+export type SmsStatus =
+  'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'received' | 'delivering' | 'partial';
 export type SmsSource = 'api' | 'ai' | 'trunk' | 'user';
 export type SmsDestination = 'trunk' | 'user' | 'ai';
 

@@ -29,7 +29,17 @@ export class DispatcherMembership {
   async join(): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('dispatcher').where('setid', '=', this.setId).where('description', '=', this.id).execute();
-      await tx.insertInto('dispatcher').values({ setid: this.setId, destination: this.sipUri, flags: 0, priority: 0, attrs: this.attrs, description: this.id }).execute();
+      await tx
+        .insertInto('dispatcher')
+        .values({
+          setid: this.setId,
+          destination: this.sipUri,
+          flags: 0,
+          priority: 0,
+          attrs: this.attrs,
+          description: this.id,
+        })
+        .execute();
     });
     await this.reload();
   }

@@ -15,7 +15,9 @@ function recordingLogger(): RelayLogger & { lines: Array<{ level: string; messag
 describe('ControlChannel', () => {
   let peer: FakeUdpPeer;
   const channels: ControlChannel[] = [];
-  const open = (options: { timeoutMs?: number; retransmitMs?: number; logger?: RelayLogger; port?: number } = {}): ControlChannel => {
+  const open = (
+    options: { timeoutMs?: number; retransmitMs?: number; logger?: RelayLogger; port?: number } = {},
+  ): ControlChannel => {
     const channel = new ControlChannel({
       relay: 'rtpengine',
       transport: udpTransport('127.0.0.1', options.port ?? peer.port),

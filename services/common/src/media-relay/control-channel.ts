@@ -84,7 +84,10 @@ export class ControlChannel {
       return Promise.reject(new RelayUnavailableError(this.relay, command, 'closed', 'client closed'));
     }
     const cookie = `${this.prefix}_${++this.seq}`;
-    const datagram = Buffer.concat([Buffer.from(`${cookie} `, 'ascii'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')]);
+    const datagram = Buffer.concat([
+      Buffer.from(`${cookie} `, 'ascii'),
+      Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
+    ]);
     return new Promise<Buffer>((resolve, reject) => {
       const pending: Pending = {
         command,
@@ -94,7 +97,12 @@ export class ControlChannel {
         deadline: setTimeout(() => {
           this.settle(cookie);
           reject(
-            new RelayUnavailableError(this.relay, command, 'timeout', `no reply within ${timeoutMs} ms, ${pending.attempts} attempt(s)`),
+            new RelayUnavailableError(
+              this.relay,
+              command,
+              'timeout',
+              `no reply within ${timeoutMs} ms, ${pending.attempts} attempt(s)`,
+            ),
           );
         }, timeoutMs),
         retransmit: undefined,
@@ -122,7 +130,12 @@ export class ControlChannel {
     pending.attempts += 1;
     this.transport.send(pending.datagram);
     pending.retransmit = setTimeout(() => {
-      this.logger?.debug('relay request retransmitted', { relay: this.relay, command: pending.command, requestId: cookie, attempt: pending.attempts + 1 });
+      this.logger?.debug('relay request retransmitted', {
+        relay: this.relay,
+        command: pending.command,
+        requestId: cookie,
+        attempt: pending.attempts + 1,
+      });
       pending.interval = Math.min(pending.interval * 2, MAX_RETRANSMIT_MS);
       this.transmit(cookie, pending);
     }, pending.interval);
@@ -155,7 +168,11 @@ export class ControlChannel {
       if (this.recent.has(cookie)) {
         this.logger?.debug('late or duplicate relay reply dropped', { relay: this.relay, requestId: cookie });
       } else {
-        this.logger?.warn('unmatched relay reply dropped', { relay: this.relay, requestId: cookie, bytes: datagram.length });
+        this.logger?.warn('unmatched relay reply dropped', {
+          relay: this.relay,
+          requestId: cookie,
+          bytes: datagram.length,
+        });
       }
       return;
     }
@@ -168,7 +185,9 @@ export class ControlChannel {
       // out the deadline would only delay the same answer.
       for (const [cookie, pending] of [...this.pending]) {
         this.settle(cookie);
-        pending.reject(new RelayUnavailableError(this.relay, pending.command, 'unreachable', 'control port refused (ECONNREFUSED)'));
+        pending.reject(
+          new RelayUnavailableError(this.relay, pending.command, 'unreachable', 'control port refused (ECONNREFUSED)'),
+        );
       }
       return;
     }

@@ -6,10 +6,7 @@ import type { MediaRelayKind } from '../config';
  * matching on messages: an unavailable relay is a 503, the rest are 500s.
  */
 export type MediaRelayErrorCode =
-  | 'ERR_RELAY_UNAVAILABLE'
-  | 'ERR_RELAY_REJECTED'
-  | 'ERR_RELAY_PROTOCOL'
-  | 'ERR_RELAY_OPTION_UNSUPPORTED';
+  'ERR_RELAY_UNAVAILABLE' | 'ERR_RELAY_REJECTED' | 'ERR_RELAY_PROTOCOL' | 'ERR_RELAY_OPTION_UNSUPPORTED';
 
 export abstract class MediaRelayError extends Error {
   abstract readonly code: MediaRelayErrorCode;

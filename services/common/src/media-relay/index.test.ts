@@ -29,7 +29,9 @@ describe('createMediaRelay', () => {
   it('config.relay with MEDIA_RELAY=rtpproxy → a client on RTPPROXY_CONTROL_PORT', async () => {
     const peer = await FakeUdpPeer.start();
     peer.respond(() => '20040107\n');
-    const relay = createMediaRelay(loadConfig({ ...SECRETS, MEDIA_RELAY: 'rtpproxy', RTPPROXY_CONTROL_PORT: String(peer.port) }).relay);
+    const relay = createMediaRelay(
+      loadConfig({ ...SECRETS, MEDIA_RELAY: 'rtpproxy', RTPPROXY_CONTROL_PORT: String(peer.port) }).relay,
+    );
     try {
       expect(relay).toBeInstanceOf(RtpproxyClient);
       await expect(relay.ping()).resolves.toMatchObject({ version: '20040107' });
@@ -41,7 +43,9 @@ describe('createMediaRelay', () => {
 
   it('passes timeouts through: a silent relay fails within timeoutMs', async () => {
     const peer = await FakeUdpPeer.start();
-    const relay = createMediaRelay(loadConfig({ ...SECRETS, RTPENGINE_NG_PORT: String(peer.port) }).relay, undefined, { timeoutMs: 200 });
+    const relay = createMediaRelay(loadConfig({ ...SECRETS, RTPENGINE_NG_PORT: String(peer.port) }).relay, undefined, {
+      timeoutMs: 200,
+    });
     const started = Date.now();
     try {
       await expect(relay.ping()).rejects.toMatchObject({ code: 'ERR_RELAY_UNAVAILABLE', reason: 'timeout' });

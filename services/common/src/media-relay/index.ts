@@ -24,7 +24,11 @@ export interface MediaRelayOptions {
  * `rtpengineNgPort`, or RTPProxy on `rtpproxyControlPort`. The caller owns it and
  * closes it.
  */
-export function createMediaRelay(relayConfig: Config['relay'], logger?: RelayLogger, options: MediaRelayOptions = {}): MediaRelay {
+export function createMediaRelay(
+  relayConfig: Config['relay'],
+  logger?: RelayLogger,
+  options: MediaRelayOptions = {},
+): MediaRelay {
   const common = {
     host: options.controlHost ?? '127.0.0.1',
     timeoutMs: options.timeoutMs,

@@ -2,10 +2,30 @@
  * The media gateway's SIP layer (RFC 3261 subset for a UAS behind Kamailio). The
  * gateway uses {@link UserAgent}; the layers below are exported for tools and tests.
  */
-export { UserAgent, type UserAgentOptions, type RequestAdmission, type AdmissionVerdict, type RefusedRequest } from './user-agent';
-export { ProxyProofVerifier, signProxyProof, PROXY_PROOF_HEADER, NOT_THROUGH_PROXY, DEFAULT_PROOF_MAX_AGE_SECONDS, type ProxyProofFailure, type ProxyProofVerdict } from './proxy-proof';
+export {
+  UserAgent,
+  type UserAgentOptions,
+  type RequestAdmission,
+  type AdmissionVerdict,
+  type RefusedRequest,
+} from './user-agent';
+export {
+  ProxyProofVerifier,
+  signProxyProof,
+  PROXY_PROOF_HEADER,
+  NOT_THROUGH_PROXY,
+  DEFAULT_PROOF_MAX_AGE_SECONDS,
+  type ProxyProofFailure,
+  type ProxyProofVerdict,
+} from './proxy-proof';
 export { IncomingCall, type IncomingCallState } from './dialog/incoming-call';
-export { Dialog, type DialogState, type TerminationReason, type ReinviteReply, type ReinviteReject } from './dialog/dialog';
+export {
+  Dialog,
+  type DialogState,
+  type TerminationReason,
+  type ReinviteReply,
+  type ReinviteReject,
+} from './dialog/dialog';
 export type { DtmfInfo } from './dialog/dtmf';
 export { SipError, SipParseError, SIP_ERRORS, type SipErrorCode } from './errors';
 export type { SipLogger } from './logger';

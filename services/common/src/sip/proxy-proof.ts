@@ -33,7 +33,11 @@ function mac(secret: string, timestamp: string, callId: string): Buffer {
 }
 
 /** The header value Kamailio computes, for tools and tests that stand in for it. */
-export function signProxyProof(secret: string, callId: string, unixSeconds: number = Math.floor(Date.now() / 1000)): string {
+export function signProxyProof(
+  secret: string,
+  callId: string,
+  unixSeconds: number = Math.floor(Date.now() / 1000),
+): string {
   const ts = String(Math.floor(unixSeconds));
   return `${ts};${mac(secret, ts, callId).toString('base64url')}`;
 }
@@ -67,7 +71,8 @@ export class ProxyProofVerifier {
     const ts = m[1] as string;
     const given = Buffer.from(m[2] as string, 'base64url');
     // The MAC first: an attacker learns nothing about the window from a forged proof.
-    if (given.length !== SHA256_BYTES || !timingSafeEqual(given, mac(this.secret, ts, callId))) return { ok: false, reason: 'bad_proof' };
+    if (given.length !== SHA256_BYTES || !timingSafeEqual(given, mac(this.secret, ts, callId)))
+      return { ok: false, reason: 'bad_proof' };
     if (Math.abs(this.now() / 1000 - Number(ts)) > this.maxAgeSeconds) return { ok: false, reason: 'stale_proof' };
     return { ok: true };
   }

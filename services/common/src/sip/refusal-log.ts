@@ -38,6 +38,9 @@ export class RefusalLog {
     if (!entry && this.seen.size >= this.maxSources) this.seen.clear();
     this.seen.set(key, { at: t, suppressed: 0 });
     const { address: _address, ...fields } = r;
-    this.logger.warn(this.message, { ...fields, ...(entry && entry.suppressed > 0 ? { suppressed_since_last: entry.suppressed } : {}) });
+    this.logger.warn(this.message, {
+      ...fields,
+      ...(entry && entry.suppressed > 0 ? { suppressed_since_last: entry.suppressed } : {}),
+    });
   }
 }

@@ -12,9 +12,11 @@ import { UserAgent, type RefusedRequest, type RequestAdmission, type UserAgentOp
 
 // The caller side as Kamailio forwards it (same shape as fixtures/kam-uas-udp-*).
 const KAMAILIO: MessageSource = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
-const OFFER = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
+const OFFER =
+  'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
 const HOLD = OFFER.replace('o=alice 1 1', 'o=alice 1 2').replace('a=sendrecv', 'a=sendonly');
-const ANSWER = 'v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
+const ANSWER =
+  'v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
 
 let branchCounter = 0;
 
@@ -83,7 +85,10 @@ async function harness(opts: Partial<UserAgentOptions> = {}, listen = true): Pro
 }
 
 /** Sends an INVITE and accepts it; returns the dialog and our To tag. */
-async function answered(h: Harness, offer: string | null = OFFER): Promise<{ dialog: Dialog; tag: string; call: IncomingCall }> {
+async function answered(
+  h: Harness,
+  offer: string | null = OFFER,
+): Promise<{ dialog: Dialog; tag: string; call: IncomingCall }> {
   h.transport.receive(request('INVITE', offer === null ? {} : { body: offer }), KAMAILIO);
   const call = h.calls[h.calls.length - 1] as IncomingCall;
   const dialog = await call.accept(ANSWER);
@@ -215,7 +220,11 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       h.transport.receive(request('INVITE', { body: OFFER }), KAMAILIO);
       const call = h.calls[0] as IncomingCall;
       expect(call.callId).toBe('call-1');
-      expect(call.from).toEqual({ displayName: 'Alice', uri: 'sip:+15551230001@127.0.0.1', params: [['tag', 'caller1']] });
+      expect(call.from).toEqual({
+        displayName: 'Alice',
+        uri: 'sip:+15551230001@127.0.0.1',
+        params: [['tag', 'caller1']],
+      });
       expect(call.to.uri).toBe('sip:ai@127.0.0.1');
       expect(call.requestUri).toBe('sip:ai@127.0.0.1:25070');
       expect(call.headers.get('x-route')).toEqual(['ai:demo-echo']);
@@ -240,7 +249,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       expect(ok.headers.get('Content-Type')).toBe('application/sdp');
       expect(ok.body.toString()).toBe(ANSWER);
       expect(h.transport.sent.every((s) => s.target.address === '127.0.0.1' && s.target.port === 25070)).toBe(true);
-      expect([dialog.state, dialog.callId, dialog.remoteSdp, dialog.localSdp]).toEqual(['confirmed', 'call-1', OFFER, ANSWER]);
+      expect([dialog.state, dialog.callId, dialog.remoteSdp, dialog.localSdp]).toEqual([
+        'confirmed',
+        'call-1',
+        OFFER,
+        ANSWER,
+      ]);
       await done(h);
     });
 
@@ -323,7 +337,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       call.progress(183, ANSWER);
       const tag = toTagOf(h.last()) as string;
       h.transport.receive(request('BYE', { toTag: tag, cseq: 2 }), KAMAILIO);
-      expect(h.responses().map((r) => `${r.status} ${r.headers.get('CSeq')}`)).toEqual(['100 1 INVITE', '183 1 INVITE', '200 2 BYE', '487 1 INVITE']);
+      expect(h.responses().map((r) => `${r.status} ${r.headers.get('CSeq')}`)).toEqual([
+        '100 1 INVITE',
+        '183 1 INVITE',
+        '200 2 BYE',
+        '487 1 INVITE',
+      ]);
       expect(cancelled).toHaveBeenCalled();
       await done(h);
     });
@@ -402,7 +421,11 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       expect(req.headers.get('Call-ID')).toBe('call-1');
       const via = parseVia(req.headers.get('Via') as string);
       expect([via.transport, via.host, via.port]).toEqual(['UDP', '127.0.0.1', 5090]);
-      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'udp', address: '127.0.0.1', port: 25070 });
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({
+        protocol: 'udp',
+        address: '127.0.0.1',
+        port: 25070,
+      });
       expect(ended).toEqual([{ by: 'local' }]);
       const ok = `SIP/2.0 200 OK\r\nVia: ${req.headers.get('Via')}\r\nFrom: ${req.headers.get('From')}\r\nTo: ${req.headers.get('To')}\r\nCall-ID: call-1\r\nCSeq: ${req.headers.get('CSeq')}\r\nContent-Length: 0\r\n\r\n`;
       h.transport.receive(ok, KAMAILIO);
@@ -422,7 +445,10 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       const bye = h.last() as SipRequest;
       expect(bye.uri).toBe('sip:127.0.0.1:25070;ftag=caller1');
       expect(bye.headers.getAll('Route')).toEqual(['<sip:alice@127.0.0.1:25063>']);
-      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toMatchObject({ address: '127.0.0.1', port: 25070 });
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toMatchObject({
+        address: '127.0.0.1',
+        port: 25070,
+      });
       await done(h);
     });
 
@@ -499,7 +525,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       dialog.on('reinvite', () => undefined);
       h.transport.receive(request('INVITE', { toTag: tag, cseq: 2, body: HOLD }), KAMAILIO);
       h.transport.receive(request('BYE', { toTag: tag, cseq: 3 }), KAMAILIO);
-      expect(h.responses().slice(-2).map((r) => `${r.status} ${r.headers.get('CSeq')}`)).toEqual(['200 3 BYE', '487 2 INVITE']);
+      expect(
+        h
+          .responses()
+          .slice(-2)
+          .map((r) => `${r.status} ${r.headers.get('CSeq')}`),
+      ).toEqual(['200 3 BYE', '487 2 INVITE']);
       await done(h);
     });
 
@@ -508,10 +539,29 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       const { dialog, tag } = await confirmed(h);
       const seen: Array<DtmfInfo | null> = [];
       dialog.on('info', (dtmf) => seen.push(dtmf));
-      h.transport.receive(request('INFO', { toTag: tag, cseq: 2, body: 'Signal=5\r\nDuration=160\r\n', contentType: 'application/dtmf-relay' }), KAMAILIO);
-      h.transport.receive(request('INFO', { toTag: tag, cseq: 3, body: '#', contentType: 'application/dtmf' }), KAMAILIO);
-      expect(h.responses().slice(-2).map((r) => r.status)).toEqual([200, 200]);
-      expect(seen).toEqual([{ digit: '5', durationMs: 160 }, { digit: '#', durationMs: 250 }]);
+      h.transport.receive(
+        request('INFO', {
+          toTag: tag,
+          cseq: 2,
+          body: 'Signal=5\r\nDuration=160\r\n',
+          contentType: 'application/dtmf-relay',
+        }),
+        KAMAILIO,
+      );
+      h.transport.receive(
+        request('INFO', { toTag: tag, cseq: 3, body: '#', contentType: 'application/dtmf' }),
+        KAMAILIO,
+      );
+      expect(
+        h
+          .responses()
+          .slice(-2)
+          .map((r) => r.status),
+      ).toEqual([200, 200]);
+      expect(seen).toEqual([
+        { digit: '5', durationMs: 160 },
+        { digit: '#', durationMs: 250 },
+      ]);
       await done(h);
     });
 
@@ -521,7 +571,10 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       dialog.on('info', () => {
         throw new Error('boom');
       });
-      h.transport.receive(request('INFO', { toTag: tag, cseq: 2, body: 'Signal=1', contentType: 'application/dtmf-relay' }), KAMAILIO);
+      h.transport.receive(
+        request('INFO', { toTag: tag, cseq: 2, body: 'Signal=1', contentType: 'application/dtmf-relay' }),
+        KAMAILIO,
+      );
       expect((h.last() as SipResponse).status).toBe(200);
       await done(h);
     });
@@ -540,14 +593,22 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       const { tag } = await confirmed(h);
       h.transport.receive(request('INFO', { toTag: tag, cseq: 5 }), KAMAILIO);
       h.transport.receive(request('INFO', { toTag: tag, cseq: 4 }), KAMAILIO);
-      expect(h.responses().slice(-2).map((r) => r.status)).toEqual([200, 500]);
+      expect(
+        h
+          .responses()
+          .slice(-2)
+          .map((r) => r.status),
+      ).toEqual([200, 500]);
       await done(h);
     });
 
     it('request() INFO → sent in the dialog; resolves with the final response', async () => {
       const h = await harness();
       const { dialog } = await confirmed(h);
-      const pending = dialog.request('INFO', { body: 'Signal=9\r\nDuration=100\r\n', contentType: 'application/dtmf-relay' });
+      const pending = dialog.request('INFO', {
+        body: 'Signal=9\r\nDuration=100\r\n',
+        contentType: 'application/dtmf-relay',
+      });
       await flush();
       const req = h.last() as SipRequest;
       expect([req.method, req.headers.get('Content-Type')]).toEqual(['INFO', 'application/dtmf-relay']);
@@ -558,7 +619,13 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
 
     describe('refer() (RFC 3515)', () => {
       function notify(tag: string, cseq: number, frag: string, state = 'active;expires=60'): string {
-        return request('NOTIFY', { toTag: tag, cseq, body: frag, contentType: 'message/sipfrag', headers: ['Event: refer', `Subscription-State: ${state}`] });
+        return request('NOTIFY', {
+          toTag: tag,
+          cseq,
+          body: frag,
+          contentType: 'message/sipfrag',
+          headers: ['Event: refer', `Subscription-State: ${state}`],
+        });
       }
 
       it('202 then NOTIFY 100 and NOTIFY 200 → resolves { status: 200 }; each NOTIFY answered 200', async () => {
@@ -575,7 +642,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         h.transport.receive(notify(tag, 2, 'SIP/2.0 100 Trying\r\n'), KAMAILIO);
         h.transport.receive(notify(tag, 3, 'SIP/2.0 200 OK\r\n', 'terminated;reason=noresource'), KAMAILIO);
         await expect(result).resolves.toEqual({ status: 200 });
-        expect(h.responses().slice(-2).map((r) => `${r.status} ${r.headers.get('CSeq')}`)).toEqual(['200 2 NOTIFY', '200 3 NOTIFY']);
+        expect(
+          h
+            .responses()
+            .slice(-2)
+            .map((r) => `${r.status} ${r.headers.get('CSeq')}`),
+        ).toEqual(['200 2 NOTIFY', '200 3 NOTIFY']);
         await done(h);
       });
 
@@ -630,7 +702,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         expect.stringMatching(/^<sip:127\.0\.0\.1:25070;r2=on;lr;ftag=/),
       ]);
       expect(ok.headers.get('Contact')).toBe('<sip:gw@127.0.0.1:5090;transport=tcp>');
-      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-9' });
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({
+        protocol: 'tcp',
+        address: '127.0.0.1',
+        port: 25070,
+        connectionId: 'tcp-9',
+      });
       expect(h.calls[0]?.headers.get('x-route')).toEqual(['ai:demo-echo']);
       await done(h);
     });
@@ -640,7 +717,15 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       h.transport.receive(fixture, FLOW);
       const dialog = await (h.calls[0] as IncomingCall).accept(ANSWER);
       const tag = toTagOf(h.last()) as string;
-      const ack = fixture.toString().replace(/^INVITE \S+/, 'ACK sip:gw@127.0.0.1:5090;transport=tcp').replace('CSeq: 1 INVITE', 'CSeq: 1 ACK').replace(/^To: (.*)$/m, `To: $1;tag=${tag}`).replace(/branch=z9hG4bK[^;\r\n]*/, 'branch=z9hG4bKack1').replace(/^Content-Type:.*\r\n/m, '').replace(/\r\n\r\n[\s\S]*$/, '\r\n\r\n').replace(/Content-Length:\s*\d+/, 'Content-Length: 0');
+      const ack = fixture
+        .toString()
+        .replace(/^INVITE \S+/, 'ACK sip:gw@127.0.0.1:5090;transport=tcp')
+        .replace('CSeq: 1 INVITE', 'CSeq: 1 ACK')
+        .replace(/^To: (.*)$/m, `To: $1;tag=${tag}`)
+        .replace(/branch=z9hG4bK[^;\r\n]*/, 'branch=z9hG4bKack1')
+        .replace(/^Content-Type:.*\r\n/m, '')
+        .replace(/\r\n\r\n[\s\S]*$/, '\r\n\r\n')
+        .replace(/Content-Length:\s*\d+/, 'Content-Length: 0');
       h.transport.receive(ack, FLOW);
       void dialog.bye();
       await flush();
@@ -652,7 +737,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         expect.stringMatching(/^<sip:127\.0\.0\.1:25070;r2=on;lr;ftag=/),
       ]);
       expect(parseVia(bye.headers.get('Via') as string).transport).toBe('TCP');
-      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: 25070, connectionId: 'tcp-9' });
+      expect(h.transport.sent[h.transport.sent.length - 1]?.target).toEqual({
+        protocol: 'tcp',
+        address: '127.0.0.1',
+        port: 25070,
+        connectionId: 'tcp-9',
+      });
       await done(h);
     });
   });
@@ -714,9 +804,17 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       expect((h.last() as SipResponse).status).toBe(403);
       expect((h.calls[0] as IncomingCall).state).not.toBe('cancelled');
       expect(refused.map((r) => r.reason)).toEqual(['foreign_cancel']);
-      h.transport.receive(request('INVITE', { body: OFFER, branch: 'z9hG4bK-b', callId: 'call-2', headers: [PROOF] }), KAMAILIO);
+      h.transport.receive(
+        request('INVITE', { body: OFFER, branch: 'z9hG4bK-b', callId: 'call-2', headers: [PROOF] }),
+        KAMAILIO,
+      );
       h.transport.receive(request('CANCEL', { branch: 'z9hG4bK-b', callId: 'call-2' }), KAMAILIO);
-      expect(h.responses().map((r) => r.status).slice(-2)).toEqual([200, 487]);
+      expect(
+        h
+          .responses()
+          .map((r) => r.status)
+          .slice(-2),
+      ).toEqual([200, 487]);
       expect((h.calls[1] as IncomingCall).state).toBe('cancelled');
       await done(h);
     });
@@ -738,7 +836,12 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
       await flush();
       const bye = h.requests().find((r) => r.method === 'BYE') as SipRequest;
       expect(parseNameAddr(bye.headers.get('From') as string).params).toContainEqual(['tag', tag]);
-      expect(h.responses().find((r) => r.headers.get('Call-ID') === 'ringing' && r.status === 503)?.headers.get('Retry-After')).toBe('5');
+      expect(
+        h
+          .responses()
+          .find((r) => r.headers.get('Call-ID') === 'ringing' && r.status === 503)
+          ?.headers.get('Retry-After'),
+      ).toBe('5');
       expect(cancelled).toHaveBeenCalled();
       h.transport.receive(answer(bye, 200), KAMAILIO);
       await jest.advanceTimersByTimeAsync(0);

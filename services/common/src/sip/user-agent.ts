@@ -103,8 +103,10 @@ export class UserAgent extends EventEmitter<Events> {
   constructor(opts: UserAgentOptions) {
     super();
     if (!opts.transport && isIP(opts.host) === 0) throw new TypeError(`host must be an IP address, got "${opts.host}"`);
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new TypeError(`bad port ${opts.port}`);
-    if (opts.transports.length === 0 || opts.transports.some((t) => t !== 'udp' && t !== 'tcp')) throw new TypeError('transports must list udp and/or tcp');
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
+      throw new TypeError(`bad port ${opts.port}`);
+    if (opts.transports.length === 0 || opts.transports.some((t) => t !== 'udp' && t !== 'tcp'))
+      throw new TypeError('transports must list udp and/or tcp');
     this.opts = opts;
     this.logger = opts.logger ?? SILENT_LOGGER;
     this.timers = timerValues(opts.timers);
@@ -150,7 +152,12 @@ export class UserAgent extends EventEmitter<Events> {
     if (this.opts.transport) {
       this.transport = this.opts.transport;
     } else {
-      const network = new NetworkTransport({ host: this.opts.host, port: this.opts.port, protocols: this.opts.transports, logger: this.logger });
+      const network = new NetworkTransport({
+        host: this.opts.host,
+        port: this.opts.port,
+        protocols: this.opts.transports,
+        logger: this.logger,
+      });
       this.boundPort = await network.start();
       this.transport = network;
     }
@@ -160,7 +167,11 @@ export class UserAgent extends EventEmitter<Events> {
       logger: this.logger,
       tu: { onRequest: (req, txn) => this.onRequest(req, txn), onAck: (req, source) => this.onAck(req, source) },
     });
-    this.logger.info('SIP user agent listening', { host: this.opts.host, port: this.boundPort, transports: this.opts.transports });
+    this.logger.info('SIP user agent listening', {
+      host: this.opts.host,
+      port: this.boundPort,
+      transports: this.opts.transports,
+    });
   }
 
   private async doClose(): Promise<void> {
@@ -168,7 +179,10 @@ export class UserAgent extends EventEmitter<Events> {
     for (const call of [...this.calls]) call.abort(503, 'Service Unavailable');
     const byes = [...this.dialogs.values()].map((d) => d.close().catch(() => undefined));
     let deadline: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(byes), new Promise<void>((resolve) => (deadline = setTimeout(resolve, 64 * this.timers.t1)))]);
+    await Promise.race([
+      Promise.all(byes),
+      new Promise<void>((resolve) => (deadline = setTimeout(resolve, 64 * this.timers.t1))),
+    ]);
     clearTimeout(deadline);
     // Whatever did not finish in time (no ACK yet, no answer to BYE) is dropped without more signalling.
     for (const d of [...this.dialogs.values()]) d.shutdown();
@@ -187,21 +201,32 @@ export class UserAgent extends EventEmitter<Events> {
     try {
       this.route(req, txn);
     } catch (err) {
-      this.logger.error('SIP request handling failed', { method: req.method, callId: req.headers.get('Call-ID'), err: (err as Error).message });
+      this.logger.error('SIP request handling failed', {
+        method: req.method,
+        callId: req.headers.get('Call-ID'),
+        err: (err as Error).message,
+      });
       txn.respond(createResponse(req, 500, { toTag: newTag(), headers: [['Server', this.userAgentName]] }));
     }
   }
 
   private route(req: SipRequest, txn: ServerTransaction): void {
     const reply = (status: number, headers: Array<[string, string]> = [], reason?: string): void => {
-      txn.respond(createResponse(req, status, { toTag: this.tagFor(txn), headers: [...headers, ['Server', this.userAgentName]], ...(reason === undefined ? {} : { reason }) }));
+      txn.respond(
+        createResponse(req, status, {
+          toTag: this.tagFor(txn),
+          headers: [...headers, ['Server', this.userAgentName]],
+          ...(reason === undefined ? {} : { reason }),
+        }),
+      );
     };
     const allow: [string, string] = ['Allow', ALLOWED_METHODS.join(', ')];
     if (!this.admitted(req, txn.source)) return reply(403, [], this.opts.admission?.refusalReason);
     // Max-Forwards 0 is answered 483 whatever the method (OPTIONS included: §11 leaves it to us).
     if (req.headers.get('Max-Forwards')?.trim() === '0') return reply(483);
     // §8.2.1: methods we do not serve.
-    if (!(ALLOWED_METHODS as readonly string[]).includes(req.method)) return reply(KNOWN_METHODS.has(req.method) ? 405 : 501, [allow]);
+    if (!(ALLOWED_METHODS as readonly string[]).includes(req.method))
+      return reply(KNOWN_METHODS.has(req.method) ? 405 : 501, [allow]);
     // §8.2.2.1: Request-URI scheme.
     const scheme = req.uri.slice(0, Math.max(0, req.uri.indexOf(':'))).toLowerCase();
     if (!URI_SCHEMES.has(scheme)) return reply(416);
@@ -224,14 +249,23 @@ export class UserAgent extends EventEmitter<Events> {
       case 'OPTIONS':
         // §11.2; while closing, 503 tells Kamailio's dispatcher to stop sending us calls.
         if (this.closing) return reply(503, [['Retry-After', String(this.retryAfter)]]);
-        return reply(200, [allow, ['Accept', ACCEPTED_TYPES.join(', ')], ['Accept-Encoding', 'identity'], ['Accept-Language', 'en']]);
+        return reply(200, [
+          allow,
+          ['Accept', ACCEPTED_TYPES.join(', ')],
+          ['Accept-Encoding', 'identity'],
+          ['Accept-Language', 'en'],
+        ]);
       default:
         // §15.1.2 (BYE) and §12.2.2: a request for a dialog that does not exist.
         return reply(481);
     }
   }
 
-  private onInvite(req: SipRequest, txn: ServerInviteTransaction, reply: (status: number, headers?: Array<[string, string]>, reason?: string) => void): void {
+  private onInvite(
+    req: SipRequest,
+    txn: ServerInviteTransaction,
+    reply: (status: number, headers?: Array<[string, string]>, reason?: string) => void,
+  ): void {
     const retryAfter: [string, string] = ['Retry-After', String(this.retryAfter)];
     // §8.2.2.2: same Call-ID, From tag and CSeq as an INVITE in progress but another branch: a merged request.
     const mergeKey = `${callIdOf(req)}|${fromTagOf(req) ?? ''}|${cseqOf(req).seq}`;
@@ -239,15 +273,20 @@ export class UserAgent extends EventEmitter<Events> {
     if (other && other !== txn) return reply(482);
     if (this.closing) return reply(503, [retryAfter], 'Shutting Down');
     if (this.listenerCount('invite') === 0) return reply(503, [retryAfter], 'No Application');
-    if (this.opts.maxCalls !== undefined && this.activeCalls >= this.opts.maxCalls) return reply(503, [retryAfter], 'Too Many Calls');
+    if (this.opts.maxCalls !== undefined && this.activeCalls >= this.opts.maxCalls)
+      return reply(503, [retryAfter], 'Too Many Calls');
     // §8.1.1.8: an INVITE must carry Contact (it becomes our remote target).
     if (!req.headers.has('Contact')) return reply(400, [], 'Missing Contact');
     // §8.2.3: we read SDP only, uncompressed.
-    if (req.body.length > 0 && (req.headers.get('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? '') !== 'application/sdp') {
+    if (
+      req.body.length > 0 &&
+      (req.headers.get('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? '') !== 'application/sdp'
+    ) {
       return reply(415, [['Accept', 'application/sdp']]);
     }
     const encoding = req.headers.get('Content-Encoding');
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return reply(415, [['Accept-Encoding', 'identity']]);
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity')
+      return reply(415, [['Accept-Encoding', 'identity']]);
 
     this.inProgress.set(mergeKey, txn);
     txn.once('terminated', () => {
@@ -257,7 +296,12 @@ export class UserAgent extends EventEmitter<Events> {
       settled: (c) => this.calls.delete(c),
     });
     this.calls.add(call);
-    this.logger.info('incoming call', { callId: call.callId, from: call.from.uri, to: call.to.uri, via: `${call.source.protocol}:${call.source.address}:${call.source.port}` });
+    this.logger.info('incoming call', {
+      callId: call.callId,
+      from: call.from.uri,
+      to: call.to.uri,
+      via: `${call.source.protocol}:${call.source.address}:${call.source.port}`,
+    });
     try {
       this.emit('invite', call);
     } catch (err) {
@@ -277,12 +321,20 @@ export class UserAgent extends EventEmitter<Events> {
     if (this.opts.admission && txn.source.address !== invite.source.address) {
       // The previous hop of the INVITE sends its CANCEL (§9.1); anyone else is guessing transaction ids.
       this.refuse(req, txn.source, 'foreign_cancel');
-      txn.respond(createResponse(req, 403, { toTag: newTag(), reason: this.opts.admission.refusalReason, headers: [['Server', this.userAgentName]] }));
+      txn.respond(
+        createResponse(req, 403, {
+          toTag: newTag(),
+          reason: this.opts.admission.refusalReason,
+          headers: [['Server', this.userAgentName]],
+        }),
+      );
       return;
     }
     txn.respond(createResponse(req, 200, { toTag: owner.tag, headers: [['Server', this.userAgentName]] }));
     if (invite.answered) return;
-    invite.respond(createResponse(invite.request, 487, { toTag: owner.tag, headers: [['Server', this.userAgentName]] }));
+    invite.respond(
+      createResponse(invite.request, 487, { toTag: owner.tag, headers: [['Server', this.userAgentName]] }),
+    );
     this.invites.delete(invite);
     owner.onCancel();
   }
@@ -306,7 +358,13 @@ export class UserAgent extends EventEmitter<Events> {
 
   private refuse(req: SipRequest, source: MessageSource, reason: string): void {
     const callId = req.headers.get('Call-ID') ?? '';
-    this.refusals.log({ method: req.method, callId, reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
+    this.refusals.log({
+      method: req.method,
+      callId,
+      reason,
+      from: `${source.protocol}:${source.address}:${source.port}`,
+      address: source.address,
+    });
     try {
       this.emit('refused', { method: req.method, callId, reason, source });
     } catch (err) {
@@ -343,8 +401,10 @@ export class UserAgent extends EventEmitter<Events> {
       resolver: this.opts.resolver ?? systemResolver,
       userAgent: this.userAgentName,
       referTimeoutMs: this.opts.referTimeoutMs ?? 64 * this.timers.t1,
-      contact: (protocol) => `<sip:${this.opts.contactUser ?? 'gw'}@${this.contactHost}:${this.boundPort}${protocol === 'tcp' ? ';transport=tcp' : ''}>`,
-      via: (protocol, branch) => `SIP/2.0/${protocol.toUpperCase()} ${this.contactHost}:${this.boundPort};branch=${branch};rport`,
+      contact: (protocol) =>
+        `<sip:${this.opts.contactUser ?? 'gw'}@${this.contactHost}:${this.boundPort}${protocol === 'tcp' ? ';transport=tcp' : ''}>`,
+      via: (protocol, branch) =>
+        `SIP/2.0/${protocol.toUpperCase()} ${this.contactHost}:${this.boundPort};branch=${branch};rport`,
       trackInvite: (txn, tag, onCancel) => {
         this.invites.set(txn, { tag, onCancel });
         txn.once('terminated', () => this.invites.delete(txn));

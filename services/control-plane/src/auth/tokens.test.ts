@@ -52,7 +52,9 @@ describe('tokens', () => {
   });
 
   test('token without exp → 401 naming the claim', async () => {
-    const token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secrets.admin));
+    const token = await new SignJWT({ role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(secrets.admin));
     const err = await rejectionOf(verifier.verify(token));
     expect(err.code).toBe('ERR_UNAUTHENTICATED');
     expect(err.message).toMatch(/"exp"/);
@@ -94,7 +96,9 @@ describe('tokens', () => {
   });
 
   test('mintToken with an unknown role or a bad ttl → TypeError', async () => {
-    await expect(mintToken({ role: 'root' as never, secret: secrets.admin, ttlSeconds: 60 })).rejects.toThrow(TypeError);
+    await expect(mintToken({ role: 'root' as never, secret: secrets.admin, ttlSeconds: 60 })).rejects.toThrow(
+      TypeError,
+    );
     await expect(mintToken({ role: 'admin', secret: secrets.admin, ttlSeconds: 0 })).rejects.toThrow(TypeError);
   });
 

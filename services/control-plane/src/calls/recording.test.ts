@@ -71,7 +71,9 @@ describe('RecordingFiles', () => {
   test('missing file, a directory, a missing recordings directory → null', async () => {
     await expect(new RecordingFiles(dir, logger).locate(join(dir, 'gone.wav'))).resolves.toBeNull();
     await expect(new RecordingFiles(dir, logger).locate(join(dir, 'sub'))).resolves.toBeNull();
-    await expect(new RecordingFiles(join(base, 'nowhere'), logger).locate(join(base, 'nowhere', 'call.wav'))).resolves.toBeNull();
+    await expect(
+      new RecordingFiles(join(base, 'nowhere'), logger).locate(join(base, 'nowhere', 'call.wav')),
+    ).resolves.toBeNull();
   });
 
   test('open → size and a stream of exactly the file', async () => {

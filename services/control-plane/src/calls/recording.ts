@@ -66,7 +66,10 @@ export class RecordingFiles {
   async locate(stored: string): Promise<LocatedRecording | null> {
     const path = recordingPathIn(this.root, stored);
     if (path === null) {
-      this.logger.warn('recording path outside RECORDINGS_DIR refused', { recording_path: stored, recordings_dir: this.root });
+      this.logger.warn('recording path outside RECORDINGS_DIR refused', {
+        recording_path: stored,
+        recordings_dir: this.root,
+      });
       return null;
     }
     let realRoot: string;
@@ -78,7 +81,10 @@ export class RecordingFiles {
       throw err;
     }
     if (!isInside(realRoot, real)) {
-      this.logger.warn('recording is a link to outside RECORDINGS_DIR; refused', { recording_path: stored, target: real });
+      this.logger.warn('recording is a link to outside RECORDINGS_DIR; refused', {
+        recording_path: stored,
+        target: real,
+      });
       return null;
     }
     const s = await stat(real);

@@ -51,8 +51,16 @@ export const LIST_CALLS_QUERY_SCHEMA = {
   properties: {
     ...activeQueryProperties,
     state: { type: 'string', enum: CALL_STATES },
-    started_after: { type: 'string', format: 'date-time', description: 'Calls that started at or after this time (RFC 3339, with a zone).' },
-    started_before: { type: 'string', format: 'date-time', description: 'Calls that started before this time (RFC 3339, with a zone).' },
+    started_after: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Calls that started at or after this time (RFC 3339, with a zone).',
+    },
+    started_before: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Calls that started before this time (RFC 3339, with a zone).',
+    },
   },
   additionalProperties: false,
 } as const;
@@ -66,7 +74,12 @@ export interface ListCallsQuery extends ActiveCallsQuery {
 export const CALL_PARAMS_SCHEMA = {
   type: 'object',
   properties: {
-    call_id: { type: 'string', minLength: 1, maxLength: 64, description: 'The gateway\'s call id (a UUID), as in `call_id` of the call.' },
+    call_id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: "The gateway's call id (a UUID), as in `call_id` of the call.",
+    },
   },
   required: ['call_id'],
   additionalProperties: false,
@@ -86,7 +99,7 @@ export const CALL_SCHEMA = {
   type: 'object',
   properties: {
     call_id: { type: 'string' },
-    sip_call_id: { type: 'string', description: 'Call-ID of the gateway\'s SIP dialog.' },
+    sip_call_id: { type: 'string', description: "Call-ID of the gateway's SIP dialog." },
     direction: { type: 'string', enum: ['inbound', 'outbound'] },
     from_number: { type: 'string' },
     to_number: { type: 'string' },
@@ -95,7 +108,10 @@ export const CALL_SCHEMA = {
       type: 'object',
       properties: {
         dialect: { ...nullableString, description: 'olib, twilio or binary.' },
-        url: { ...nullableString, description: 'The AI WebSocket URL the call was bridged to (any user:password part is dropped).' },
+        url: {
+          ...nullableString,
+          description: 'The AI WebSocket URL the call was bridged to (any user:password part is dropped).',
+        },
       },
       required: ['dialect', 'url'],
       additionalProperties: false,
@@ -112,12 +128,33 @@ export const CALL_SCHEMA = {
     },
     end_reason: nullableString,
     ended_by: { ...nullableString, description: 'caller, ai, gateway, ...' },
-    recorded: { type: 'boolean', description: 'Whether the gateway recorded the call (see `recording` of GET /api/calls/{call_id}).' },
-    stats: { type: ['object', 'null'], description: 'The media leg\'s counters when the call ended (packets, frames lost and concealed, ...).' },
+    recorded: {
+      type: 'boolean',
+      description: 'Whether the gateway recorded the call (see `recording` of GET /api/calls/{call_id}).',
+    },
+    stats: {
+      type: ['object', 'null'],
+      description: "The media leg's counters when the call ended (packets, frames lost and concealed, ...).",
+    },
   },
   required: [
-    'call_id', 'sip_call_id', 'direction', 'from_number', 'to_number', 'route', 'ai', 'codec', 'state', 'gateway',
-    'started_at', 'ended_at', 'duration_seconds', 'end_reason', 'ended_by', 'recorded', 'stats',
+    'call_id',
+    'sip_call_id',
+    'direction',
+    'from_number',
+    'to_number',
+    'route',
+    'ai',
+    'codec',
+    'state',
+    'gateway',
+    'started_at',
+    'ended_at',
+    'duration_seconds',
+    'end_reason',
+    'ended_by',
+    'recorded',
+    'stats',
   ],
   additionalProperties: false,
 } as const;
@@ -142,7 +179,8 @@ const EVENT_SCHEMA = {
     at: timestamp,
     type: {
       type: 'string',
-      description: 'transcript ({speaker, text, final}), dtmf ({digit, duration_ms, source}), hold, resume, ai_reconnecting ({attempt}), ai_reconnected, transfer ({target}), ...',
+      description:
+        'transcript ({speaker, text, final}), dtmf ({digit, duration_ms, source}), hold, resume, ai_reconnecting ({attempt}), ai_reconnected, transfer ({target}), ...',
     },
     data: { type: 'object' },
   },
@@ -155,7 +193,11 @@ const RECORDING_SCHEMA = {
   description: 'null when the call was not recorded.',
   properties: {
     available: { type: 'boolean', description: 'true when GET download_url answers the WAV.' },
-    bytes: { type: ['integer', 'null'], minimum: 0, description: 'Size of the WAV file (null until it can be downloaded).' },
+    bytes: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description: 'Size of the WAV file (null until it can be downloaded).',
+    },
     download_url: { type: 'string' },
     reason: {
       type: ['string', 'null'],

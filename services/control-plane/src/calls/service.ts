@@ -62,7 +62,10 @@ export class CallService {
     if (!row) throw notFound(callId);
     // The file is looked at only once the call has ended: before that it is not a finished WAV.
     const path = rowRecordingProblem(row) === null ? row.recording_path : null;
-    const [events, file] = await Promise.all([this.store.events(callId), path === null ? null : this.recordings.locate(path)]);
+    const [events, file] = await Promise.all([
+      this.store.events(callId),
+      path === null ? null : this.recordings.locate(path),
+    ]);
     return callDetail(row, events, file, this.now());
   }
 

@@ -52,7 +52,13 @@ export class CallStore {
     if (filter.started_after !== undefined) query = query.where('started_at', '>=', filter.started_after);
     if (filter.started_before !== undefined) query = query.where('started_at', '<', filter.started_before);
     const [rows, count] = await Promise.all([
-      query.select(COLUMNS).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(perPage).offset((page - 1) * perPage).execute(),
+      query
+        .select(COLUMNS)
+        .orderBy('started_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(perPage)
+        .offset((page - 1) * perPage)
+        .execute(),
       query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
     ]);
     return { rows, total: Number(count.total) };
@@ -64,6 +70,11 @@ export class CallStore {
 
   /** The call's events in the order the gateway wrote them. */
   async events(callId: string): Promise<CallEventRow[]> {
-    return this.db.selectFrom('call_events').select(['at', 'type', 'data']).where('call_id', '=', callId).orderBy('id').execute();
+    return this.db
+      .selectFrom('call_events')
+      .select(['at', 'type', 'data'])
+      .where('call_id', '=', callId)
+      .orderBy('id')
+      .execute();
   }
 }

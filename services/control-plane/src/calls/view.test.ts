@@ -80,8 +80,18 @@ describe('callView', () => {
   });
 
   test('an active call → duration so far, null end fields', () => {
-    const view = callView(row({ state: 'active', ended_at: null, end_reason: null, ended_by: null, stats: null }), STARTED.getTime() + 4500);
-    expect(view).toMatchObject({ state: 'active', ended_at: null, duration_seconds: 4.5, end_reason: null, ended_by: null, stats: null });
+    const view = callView(
+      row({ state: 'active', ended_at: null, end_reason: null, ended_by: null, stats: null }),
+      STARTED.getTime() + 4500,
+    );
+    expect(view).toMatchObject({
+      state: 'active',
+      ended_at: null,
+      duration_seconds: 4.5,
+      end_reason: null,
+      ended_by: null,
+      stats: null,
+    });
   });
 
   test('a clock behind the start → duration 0, never negative', () => {
@@ -99,7 +109,18 @@ describe('callView', () => {
   test('matches the published CALL_SCHEMA', () => {
     const validate = addFormats(new Ajv({ strict: true, allowUnionTypes: true })).compile(CALL_SCHEMA);
     expect(validate(JSON.parse(JSON.stringify(callView(row(), Date.now()))))).toBe(true);
-    expect(validate(JSON.parse(JSON.stringify(callView(row({ state: 'active', ended_at: null, stats: null, ai_dialect: null, ai_url: null, codec: null }), Date.now()))))).toBe(true);
+    expect(
+      validate(
+        JSON.parse(
+          JSON.stringify(
+            callView(
+              row({ state: 'active', ended_at: null, stats: null, ai_dialect: null, ai_url: null, codec: null }),
+              Date.now(),
+            ),
+          ),
+        ),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -167,7 +188,11 @@ describe('recording availability', () => {
   });
 
   test('recordingView: in progress or missing → unavailable, no size, the reason', () => {
-    expect(recordingView(row({ state: 'active' }), null)).toMatchObject({ available: false, bytes: null, reason: 'in_progress' });
+    expect(recordingView(row({ state: 'active' }), null)).toMatchObject({
+      available: false,
+      bytes: null,
+      reason: 'in_progress',
+    });
     expect(recordingView(row(), null)).toMatchObject({ available: false, bytes: null, reason: 'file_missing' });
   });
 
@@ -185,7 +210,14 @@ describe('callDetail', () => {
   test('the call, its transcript, all events and the recording → matches the published CALL_DETAIL_SCHEMA', () => {
     const detail = callDetail(row(), EVENTS, { bytes: 1044 }, Date.now());
     expect(detail.transcript).toHaveLength(3);
-    expect(detail.events.map((e) => e.type)).toEqual(['transcript', 'dtmf', 'transcript', 'hold', 'transcript', 'transcript']);
+    expect(detail.events.map((e) => e.type)).toEqual([
+      'transcript',
+      'dtmf',
+      'transcript',
+      'hold',
+      'transcript',
+      'transcript',
+    ]);
     expect(detail.recording).toMatchObject({ available: true, bytes: 1044 });
     const validate = addFormats(new Ajv({ strict: true, allowUnionTypes: true })).compile(CALL_DETAIL_SCHEMA);
     expect([validate(JSON.parse(JSON.stringify(detail))), validate.errors]).toEqual([true, null]);

@@ -125,7 +125,9 @@ export function transcriptOf(events: readonly CallEventRow[]): TranscriptEntry[]
 }
 
 /** What the row alone says against downloading the recording (before looking for the file). */
-export function rowRecordingProblem(row: Pick<CallRow, 'recording_path' | 'state'>): Exclude<RecordingProblem, 'file_missing'> | null {
+export function rowRecordingProblem(
+  row: Pick<CallRow, 'recording_path' | 'state'>,
+): Exclude<RecordingProblem, 'file_missing'> | null {
   if (row.recording_path === null) return 'not_recorded';
   // The gateway writes the WAV header's sizes when the call ends: before that the file is not a valid WAV.
   if (row.state !== 'ended') return 'in_progress';
@@ -133,7 +135,10 @@ export function rowRecordingProblem(row: Pick<CallRow, 'recording_path' | 'state
 }
 
 /** Why a call's recording cannot be downloaded, or null when it can. */
-export function recordingProblem(row: Pick<CallRow, 'recording_path' | 'state'>, file: RecordingFileState): RecordingProblem | null {
+export function recordingProblem(
+  row: Pick<CallRow, 'recording_path' | 'state'>,
+  file: RecordingFileState,
+): RecordingProblem | null {
   return rowRecordingProblem(row) ?? (file === null ? 'file_missing' : null);
 }
 
@@ -152,7 +157,12 @@ export function recordingView(row: CallRow, file: RecordingFileState): Recording
   };
 }
 
-export function callDetail(row: CallRow, events: readonly CallEventRow[], file: RecordingFileState, nowMs: number): CallDetail {
+export function callDetail(
+  row: CallRow,
+  events: readonly CallEventRow[],
+  file: RecordingFileState,
+  nowMs: number,
+): CallDetail {
   return {
     ...callView(row, nowMs),
     transcript: transcriptOf(events),

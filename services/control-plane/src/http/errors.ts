@@ -76,14 +76,16 @@ export function toAppError(err: unknown): AppError {
     });
   }
   if (err instanceof KamailioUnavailableError) return new AppError('ERR_KAMAILIO_UNAVAILABLE', err.message);
-  if (err instanceof KamailioRpcError || err instanceof KamailioReplyError) return new AppError('ERR_KAMAILIO_BAD_REPLY', err.message);
+  if (err instanceof KamailioRpcError || err instanceof KamailioReplyError)
+    return new AppError('ERR_KAMAILIO_BAD_REPLY', err.message);
   if (err instanceof Error) {
     const type = (err as Error & { type?: unknown }).type;
     if (typeof type === 'string') {
       const code = BODY_PARSER_ERRORS[type];
       if (code) return new AppError(code);
       const status = (err as Error & { status?: unknown }).status;
-      if (typeof status === 'number' && status >= 400 && status < 500) return new AppError('ERR_BAD_REQUEST', err.message);
+      if (typeof status === 'number' && status >= 400 && status < 500)
+        return new AppError('ERR_BAD_REQUEST', err.message);
     }
     if (isDatabaseUnavailable(err)) return new AppError('ERR_DATABASE_UNAVAILABLE');
     // Anything else Express or its parsers refuse as the client's fault (http-errors' 4xx).
@@ -96,7 +98,8 @@ export function toAppError(err: unknown): AppError {
 /** RFC 6750 §3: 401 answers name the scheme (and say why the token was refused). */
 function wwwAuthenticate(err: AppError): string | undefined {
   if (err.code === 'ERR_UNAUTHENTICATED') return 'Bearer realm="sip-ai-bridge"';
-  if (err.code === 'ERR_TOKEN_EXPIRED') return 'Bearer realm="sip-ai-bridge", error="invalid_token", error_description="token expired"';
+  if (err.code === 'ERR_TOKEN_EXPIRED')
+    return 'Bearer realm="sip-ai-bridge", error="invalid_token", error_description="token expired"';
   return undefined;
 }
 
@@ -136,11 +139,15 @@ export const notFound: RequestHandler = (req, _res, next) => {
  * server.requestTimeout. Node would answer with a bare status line; this answers in
  * the API's error format, logs the source and counts the refusal.
  */
-export function clientErrorHandler(logger: Logger, count: (code: ErrorCode) => void): (err: Error & { code?: string }, socket: Duplex) => void {
+export function clientErrorHandler(
+  logger: Logger,
+  count: (code: ErrorCode) => void,
+): (err: Error & { code?: string }, socket: Duplex) => void {
   return (err, socket) => {
     const ip = normalizeAddress((socket as Duplex & { remoteAddress?: string }).remoteAddress);
     // The client left, or a response to this request is under way: nothing to answer.
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    const inFlight =
+      (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
     if (err.code === 'ECONNRESET' || !socket.writable || inFlight) {
       socket.destroy();
       return;

@@ -38,15 +38,23 @@ function operation(route: Route): JsonObject {
   const responses: JsonObject = {};
   for (const [status, spec] of Object.entries(route.responses)) {
     const contentType = spec.contentType ?? 'application/json';
-    responses[status] = spec.schema || spec.contentType
-      ? { description: spec.description, content: { [contentType]: { schema: spec.schema ?? { type: 'string' } } } }
-      : { description: spec.description };
+    responses[status] =
+      spec.schema || spec.contentType
+        ? { description: spec.description, content: { [contentType]: { schema: spec.schema ?? { type: 'string' } } } }
+        : { description: spec.description };
   }
   // The failures every route shares, from the catalogue.
-  if (route.params || route.query || route.body) responses['400'] ??= errorResponse('Invalid request (ERR_VALIDATION, ERR_BAD_JSON); `fields` names each bad field.');
+  if (route.params || route.query || route.body)
+    responses['400'] ??= errorResponse(
+      'Invalid request (ERR_VALIDATION, ERR_BAD_JSON); `fields` names each bad field.',
+    );
   if (route.access !== 'public') {
-    responses['401'] ??= errorResponse('Missing, invalid or expired bearer token (ERR_UNAUTHENTICATED, ERR_TOKEN_EXPIRED).');
-    responses['403'] ??= errorResponse('Token role not allowed here (ERR_FORBIDDEN) or source address not allowed (ERR_SOURCE_NOT_ALLOWED).');
+    responses['401'] ??= errorResponse(
+      'Missing, invalid or expired bearer token (ERR_UNAUTHENTICATED, ERR_TOKEN_EXPIRED).',
+    );
+    responses['403'] ??= errorResponse(
+      'Token role not allowed here (ERR_FORBIDDEN) or source address not allowed (ERR_SOURCE_NOT_ALLOWED).',
+    );
   } else {
     responses['403'] ??= errorResponse('Source address not allowed (ERR_SOURCE_NOT_ALLOWED).');
   }
@@ -68,13 +76,23 @@ function operation(route: Route): JsonObject {
     tags: [route.tag],
     ...(roles.length > 0 ? { security: [{ bearerAuth: [] }], 'x-roles': roles } : { security: [] }),
     ...(route.params || route.query
-      ? { parameters: [...parameters('path', boundedSchema(route.params)), ...parameters('query', boundedSchema(route.query))] }
+      ? {
+          parameters: [
+            ...parameters('path', boundedSchema(route.params)),
+            ...parameters('query', boundedSchema(route.query)),
+          ],
+        }
       : {}),
     ...(route.body
       ? {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: boundedSchema(route.body), ...(route.bodyExample ? { example: route.bodyExample } : {}) } },
+            content: {
+              'application/json': {
+                schema: boundedSchema(route.body),
+                ...(route.bodyExample ? { example: route.bodyExample } : {}),
+              },
+            },
           },
         }
       : {}),
@@ -116,6 +134,8 @@ export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo
       },
       schemas: { Error: ERROR_RESPONSE_SCHEMA },
     },
-    'x-error-codes': Object.fromEntries(Object.entries(ERRORS).map(([code, e]) => [code, { status: e.status, message: e.message }])),
+    'x-error-codes': Object.fromEntries(
+      Object.entries(ERRORS).map(([code, e]) => [code, { status: e.status, message: e.message }]),
+    ),
   };
 }

@@ -2,7 +2,10 @@
  * The response schema of every paginated list: `{items, total, page, per_page}`,
  * plus any extra top-level properties a list needs (e.g. a `kamailio_error`).
  */
-export function pageSchema<Item extends object, Extra extends Record<string, object> = Record<never, never>>(item: Item, extra?: Extra) {
+export function pageSchema<Item extends object, Extra extends Record<string, object> = Record<never, never>>(
+  item: Item,
+  extra?: Extra,
+) {
   return {
     type: 'object',
     properties: {

@@ -126,19 +126,32 @@ export class RateLimiter {
     if (!hit.allowed) throw this.refuse(res, hit, 'per_token', ip, subject);
   }
 
-  private refuse(res: Response, hit: WindowHit, limit: 'per_ip' | 'per_token', ip: string, subject: string | undefined): AppError {
+  private refuse(
+    res: Response,
+    hit: WindowHit,
+    limit: 'per_ip' | 'per_token',
+    ip: string,
+    subject: string | undefined,
+  ): AppError {
     const counter = limit === 'per_ip' ? this.bySource : this.byToken;
     if (hit.count === counter.limit + 1) {
-      this.logger.warn(hit.shared ? 'rate limit exceeded by sources beyond the limiter table (they share one allowance)' : 'rate limit exceeded', {
-        limit,
-        ip,
-        ...(subject !== undefined ? { subject } : {}),
-        requests_per_window: counter.limit,
-        retry_after_seconds: hit.retryAfterSeconds,
-        ...(hit.shared ? { tracked_keys: counter.size } : {}),
-      });
+      this.logger.warn(
+        hit.shared
+          ? 'rate limit exceeded by sources beyond the limiter table (they share one allowance)'
+          : 'rate limit exceeded',
+        {
+          limit,
+          ip,
+          ...(subject !== undefined ? { subject } : {}),
+          requests_per_window: counter.limit,
+          retry_after_seconds: hit.retryAfterSeconds,
+          ...(hit.shared ? { tracked_keys: counter.size } : {}),
+        },
+      );
     }
     res.setHeader('Retry-After', String(hit.retryAfterSeconds));
-    return new AppError('ERR_RATE_LIMITED', `too many requests; retry in ${hit.retryAfterSeconds} s`, { retry_after_seconds: hit.retryAfterSeconds });
+    return new AppError('ERR_RATE_LIMITED', `too many requests; retry in ${hit.retryAfterSeconds} s`, {
+      retry_after_seconds: hit.retryAfterSeconds,
+    });
   }
 }

@@ -19,8 +19,18 @@ export interface RouteContext<B, Q, P> {
 /** What a handler answers: JSON (`body`), text (`text` with its content type) or bytes piped from `stream` (files). */
 export type RouteReply =
   | { readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
-  | { readonly status: number; readonly text: string; readonly contentType: string; readonly headers?: Record<string, string> }
-  | { readonly status: number; readonly stream: Readable; readonly contentType: string; readonly headers?: Record<string, string> };
+  | {
+      readonly status: number;
+      readonly text: string;
+      readonly contentType: string;
+      readonly headers?: Record<string, string>;
+    }
+  | {
+      readonly status: number;
+      readonly stream: Readable;
+      readonly contentType: string;
+      readonly headers?: Record<string, string>;
+    };
 
 export interface ResponseSpec {
   readonly description: string;

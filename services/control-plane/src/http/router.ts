@@ -44,9 +44,13 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
       res.locals['principal'] = principal;
       res.locals['role'] = principal?.role;
       const token = principal ? bearerToken(req.headers.authorization) : undefined;
-      if (token !== undefined) deps.limiter?.token(token, res, normalizeAddress(req.socket.remoteAddress), principal?.subject);
+      if (token !== undefined)
+        deps.limiter?.token(token, res, normalizeAddress(req.socket.remoteAddress), principal?.subject);
       if (checkBody && !req.is('application/json')) {
-        throw new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'request body must be JSON with Content-Type: application/json');
+        throw new AppError(
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+          'request body must be JSON with Content-Type: application/json',
+        );
       }
       next();
     };

@@ -9,7 +9,15 @@ import {
 import { bulkValidationError } from './routes/sip-users';
 import { LIST_CALLS_QUERY_SCHEMA } from '../calls/schemas';
 import { CREATE_NUMBER_SCHEMA } from '../numbers/schemas';
-import { boundedSchema, fieldPath, hostileValueErrors, MAX_HOSTILE_ERRORS, MAX_JSON_DEPTH, PG_INTEGER_MAX, SchemaValidator } from './validation';
+import {
+  boundedSchema,
+  fieldPath,
+  hostileValueErrors,
+  MAX_HOSTILE_ERRORS,
+  MAX_JSON_DEPTH,
+  PG_INTEGER_MAX,
+  SchemaValidator,
+} from './validation';
 
 const validator = new SchemaValidator();
 const createUser = validator.compile<Record<string, unknown>>('body', CREATE_SIP_USER_SCHEMA);
@@ -76,17 +84,27 @@ describe('request validation messages', () => {
   });
 
   test('query per_page=500 → "query string is invalid: per_page must be <= 200"', () => {
-    expect(failure(() => listQuery({ per_page: '500' })).message).toBe('query string is invalid: per_page must be <= 200');
+    expect(failure(() => listQuery({ per_page: '500' })).message).toBe(
+      'query string is invalid: per_page must be <= 200',
+    );
   });
 
   test('path id "12" → 12; "abc" → field id must be integer', () => {
     expect(idParams({ id: '12' })).toEqual({ id: 12 });
-    expect(failure(() => idParams({ id: 'abc' })).details['fields']).toEqual([{ field: 'id', message: 'must be integer' }]);
+    expect(failure(() => idParams({ id: 'abc' })).details['fields']).toEqual([
+      { field: 'id', message: 'must be integer' },
+    ]);
   });
 
   test('bulk: problems inside users[i] → per-row errors sorted by index, duplicates included', () => {
     const f = failure(() =>
-      bulk({ users: [{ username: 'alice' }, { username: 'bob', enabled: 'no' }, { username: 'alice', max_concurrent_calls: -5 }] }),
+      bulk({
+        users: [
+          { username: 'alice' },
+          { username: 'bob', enabled: 'no' },
+          { username: 'alice', max_concurrent_calls: -5 },
+        ],
+      }),
     );
     expect(f.code).toBe('ERR_VALIDATION');
     expect(f.message).toBe('2 of 3 users are invalid; nothing was created');
@@ -115,35 +133,56 @@ describe('hostile values: a 400 naming the field, whatever the schema says', () 
     (page) => {
       const f = failure(() => listQuery({ page }));
       expect(f.code).toBe('ERR_VALIDATION');
-      expect(f.details['fields']).toEqual([{ field: 'page', message: expect.stringMatching(/^must be (integer|<= 2147483647)$/) }]);
+      expect(f.details['fields']).toEqual([
+        { field: 'page', message: expect.stringMatching(/^must be (integer|<= 2147483647)$/) },
+      ]);
     },
   );
 
   test('query page without a declared maximum → bounded by PostgreSQL integer (2147483647 passes, one more does not)', () => {
     expect(listQuery({ page: String(PG_INTEGER_MAX) })).toMatchObject({ page: PG_INTEGER_MAX });
-    expect(failure(() => listQuery({ page: String(PG_INTEGER_MAX + 1) })).details['fields']).toEqual([{ field: 'page', message: 'must be <= 2147483647' }]);
+    expect(failure(() => listQuery({ page: String(PG_INTEGER_MAX + 1) })).details['fields']).toEqual([
+      { field: 'page', message: 'must be <= 2147483647' },
+    ]);
   });
 
   test('query per_page=-1 → "must be >= 1"; a repeated parameter → must be integer', () => {
-    expect(failure(() => listQuery({ per_page: '-1' })).details['fields']).toEqual([{ field: 'per_page', message: 'must be >= 1' }]);
-    expect(failure(() => listQuery({ page: ['1', '2'] })).details['fields']).toEqual([{ field: 'page', message: 'must be integer' }]);
+    expect(failure(() => listQuery({ per_page: '-1' })).details['fields']).toEqual([
+      { field: 'per_page', message: 'must be >= 1' },
+    ]);
+    expect(failure(() => listQuery({ page: ['1', '2'] })).details['fields']).toEqual([
+      { field: 'page', message: 'must be integer' },
+    ]);
   });
 
   test('path id of 1,000 digits or 1e999 → field id (ajv alone lets Infinity through)', () => {
     for (const id of ['9'.repeat(1000), '1e999']) {
-      expect(failure(() => idParams({ id })).details['fields']).toEqual([{ field: 'id', message: expect.stringMatching(/^must be (integer|<= 2147483647)$/) }]);
+      expect(failure(() => idParams({ id })).details['fields']).toEqual([
+        { field: 'id', message: expect.stringMatching(/^must be (integer|<= 2147483647)$/) },
+      ]);
     }
   });
 
   test('NUL in a path segment or query value → "must not contain NUL" naming it, once', () => {
-    expect(failure(() => idParams({ id: '1\u0000' })).details['fields']).toEqual([{ field: 'id', message: 'must not contain NUL (\\u0000) characters' }]);
-    expect(failure(() => callsQuery({ from_number: 'a\u0000b' })).details['fields']).toEqual([{ field: 'from_number', message: 'must not contain NUL (\\u0000) characters' }]);
-    expect(failure(() => anyQuery({ cache: '\u0000' })).details['fields']).toEqual([{ field: 'cache', message: 'must not contain NUL (\\u0000) characters' }]);
+    expect(failure(() => idParams({ id: '1\u0000' })).details['fields']).toEqual([
+      { field: 'id', message: 'must not contain NUL (\\u0000) characters' },
+    ]);
+    expect(failure(() => callsQuery({ from_number: 'a\u0000b' })).details['fields']).toEqual([
+      { field: 'from_number', message: 'must not contain NUL (\\u0000) characters' },
+    ]);
+    expect(failure(() => anyQuery({ cache: '\u0000' })).details['fields']).toEqual([
+      { field: 'cache', message: 'must not contain NUL (\\u0000) characters' },
+    ]);
   });
 
   test('NUL in JSON strings, nested values and keys → each field named', () => {
     const f = failure(() =>
-      createNumber({ number: '+14155550123', route_type: 'ai', description: 'a\u0000', ai_options: { greeting: 'hi\u0000', ['k\u0000']: 'v' } }),
+      createNumber({
+        number: '+14155550123',
+        route_type: 'ai',
+        description: 'a\u0000',
+        ai_options: { greeting: 'hi\u0000', ['k\u0000']: 'v' },
+      }),
     );
     expect(f.details['fields']).toEqual(
       expect.arrayContaining([
@@ -161,7 +200,9 @@ describe('hostile values: a 400 naming the field, whatever the schema says', () 
 
   test('bulk: a NUL inside users[i] → a row error for that row', () => {
     const f = failure(() => bulk({ users: [{ username: 'alice' }, { username: 'bob', notes: '\u0000' }] }));
-    expect(f.details['errors']).toEqual([{ index: 1, field: 'notes', code: 'ERR_VALIDATION', message: 'must not contain NUL (\\u0000) characters' }]);
+    expect(f.details['errors']).toEqual([
+      { index: 1, field: 'notes', code: 'ERR_VALIDATION', message: 'must not contain NUL (\\u0000) characters' },
+    ]);
   });
 
   test('JSON numbers: 1e999 (Infinity) and 1e20 → field named', () => {
@@ -178,7 +219,10 @@ describe('hostile values: a 400 naming the field, whatever the schema says', () 
     for (let i = 0; i < 1_000_000; i++) deep = [deep];
     const errors = hostileValueErrors({ ai_options: { a: deep } });
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ instancePath: `/ai_options/a${'/0'.repeat(MAX_JSON_DEPTH - 1)}`, message: 'must not nest deeper than 32 levels' });
+    expect(errors[0]).toMatchObject({
+      instancePath: `/ai_options/a${'/0'.repeat(MAX_JSON_DEPTH - 1)}`,
+      message: 'must not nest deeper than 32 levels',
+    });
     expect(hostileValueErrors(Array.from({ length: 1000 }, () => '\u0000'))).toHaveLength(MAX_HOSTILE_ERRORS);
   });
 

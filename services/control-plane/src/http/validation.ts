@@ -38,10 +38,25 @@ export const MAX_JSON_DEPTH = 32;
  */
 export class SchemaValidator {
   // strictNumbers: NaN and Infinity (JSON's 1e999 parses to Infinity) are not numbers.
-  private readonly json = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: true, strictNumbers: true, allowUnionTypes: true }));
-  private readonly text = addFormats(new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, strictNumbers: true, allowUnionTypes: true }));
+  private readonly json = addFormats(
+    new Ajv({ allErrors: true, useDefaults: true, strict: true, strictNumbers: true, allowUnionTypes: true }),
+  );
+  private readonly text = addFormats(
+    new Ajv({
+      allErrors: true,
+      useDefaults: true,
+      coerceTypes: true,
+      strict: true,
+      strictNumbers: true,
+      allowUnionTypes: true,
+    }),
+  );
 
-  compile<T>(source: Source, schema: object, onInvalid: (errors: ErrorObject[], value: unknown) => AppError = invalid(source)): Check<T> {
+  compile<T>(
+    source: Source,
+    schema: object,
+    onInvalid: (errors: ErrorObject[], value: unknown) => AppError = invalid(source),
+  ): Check<T> {
     const bounded = boundedSchema(schema);
     const validate: ValidateFunction = (source === 'body' ? this.json : this.text).compile(bounded);
     const numeric = source === 'body' ? new Map<string, NumericField>() : numericFields(bounded);
@@ -108,14 +123,16 @@ export function hostileValueErrors(value: unknown): ErrorObject[] {
       if (v.includes('\u0000')) errors.push(hostile(path, NUL_MESSAGE));
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) errors.push(hostile(path, 'must be a finite number'));
-      else if (Math.abs(v) > Number.MAX_SAFE_INTEGER) errors.push(hostile(path, `must be between ${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`));
+      else if (Math.abs(v) > Number.MAX_SAFE_INTEGER)
+        errors.push(hostile(path, `must be between ${-Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`));
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}/${i}`, depth + 1]);
     } else if (isRecord(v)) {
       const keys = Object.keys(v);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i] as string;
-        if (key.includes('\u0000')) errors.push(hostile(path + pointer(key.replace(/\u0000/g, '\\u0000')), NUL_MESSAGE));
+        if (key.includes('\u0000'))
+          errors.push(hostile(path + pointer(key.replace(/\u0000/g, '\\u0000')), NUL_MESSAGE));
         else stack.push([v[key], path + pointer(key), depth + 1]);
       }
     }
@@ -194,9 +211,14 @@ export function validationError(source: Source, fields: FieldError[]): AppError 
 /** One ERR_VALIDATION for problems found in several parts of a request (path, query, body). */
 export function mergeValidationErrors(errors: readonly AppError[]): AppError {
   if (errors.length === 1) return errors[0] as AppError;
-  const fields = errors.flatMap((e) => (Array.isArray(e.details?.['fields']) ? (e.details['fields'] as FieldError[]) : []));
+  const fields = errors.flatMap((e) =>
+    Array.isArray(e.details?.['fields']) ? (e.details['fields'] as FieldError[]) : [],
+  );
   const rows = errors.flatMap((e) => (Array.isArray(e.details?.['errors']) ? (e.details['errors'] as unknown[]) : []));
-  return new AppError('ERR_VALIDATION', errors.map((e) => e.message).join('; '), { fields, ...(rows.length > 0 ? { errors: rows } : {}) });
+  return new AppError('ERR_VALIDATION', errors.map((e) => e.message).join('; '), {
+    fields,
+    ...(rows.length > 0 ? { errors: rows } : {}),
+  });
 }
 
 /** `/users/3/username` → `users[3].username`; the root is `(root)`. */

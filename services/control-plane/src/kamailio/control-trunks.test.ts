@@ -74,7 +74,9 @@ describe('dispatcher', () => {
 
   test('dispatcher.reload answered → resolves; "Reload Failed" (a host did not resolve) → KamailioRpcError', async () => {
     await expect(control(capture('dispatcher-reload')).kamailio.reloadDispatcher()).resolves.toBeUndefined();
-    await expect(control(capture('dispatcher-reload-skipped')).kamailio.reloadDispatcher()).rejects.toThrow('dispatcher.reload: 500 Reload Failed');
+    await expect(control(capture('dispatcher-reload-skipped')).kamailio.reloadDispatcher()).rejects.toThrow(
+      'dispatcher.reload: 500 Reload Failed',
+    );
   });
 
   test('permissions.addressReload answered → resolves', async () => {
@@ -89,7 +91,13 @@ describe('uac registrations', () => {
     const registration = await kamailio.registration('regtrunk');
     const secondsLeft = (captured.reply.result as { diff_expires: number }).diff_expires;
     expect(secondsLeft).toBeGreaterThan(0);
-    expect(registration).toEqual({ l_uuid: 'regtrunk', state: 'registered', flags: 20, expires: 300, expires_in: secondsLeft });
+    expect(registration).toEqual({
+      l_uuid: 'regtrunk',
+      state: 'registered',
+      flags: 20,
+      expires: 300,
+      expires_in: secondsLeft,
+    });
     expect(JSON.stringify(registration)).not.toContain('trunk-secret-1');
   });
 
@@ -147,7 +155,10 @@ describe('uac registrations', () => {
   });
 
   test('refreshRegistration with neither row nor record → removed, nothing thrown', async () => {
-    const { kamailio } = control(as(capture('uac-reg-refresh-missing'), ['gone']), as(capture('uac-reg-remove-missing'), ['gone']));
+    const { kamailio } = control(
+      as(capture('uac-reg-refresh-missing'), ['gone']),
+      as(capture('uac-reg-remove-missing'), ['gone']),
+    );
     expect(await kamailio.refreshRegistration('gone')).toBe('removed');
   });
 
@@ -186,7 +197,9 @@ describe('dialog profile trunk and htables', () => {
 
   test('htable.reload did → resolves; unknown htable → KamailioRpcError', async () => {
     await expect(control(capture('htable-reload')).kamailio.reloadHtable('did')).resolves.toBeUndefined();
-    await expect(control(capture('htable-reload-missing')).kamailio.reloadHtable('nosuch')).rejects.toThrow('No such htable');
+    await expect(control(capture('htable-reload-missing')).kamailio.reloadHtable('nosuch')).rejects.toThrow(
+      'No such htable',
+    );
   });
 
   test('htableDeleteKey of a missing key (captured 404) → fine, answers false', async () => {

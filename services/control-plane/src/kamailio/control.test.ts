@@ -67,17 +67,30 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
       max_failures: 5,
       locked_at: null,
       locked_until: null,
-      locked_sources: [{ source: '127.0.0.9', locked_at: new Date(1795595683 * 1000).toISOString(), locked_until: new Date((1795595683 + 900) * 1000).toISOString() }],
+      locked_sources: [
+        {
+          source: '127.0.0.9',
+          locked_at: new Date(1795595683 * 1000).toISOString(),
+          locked_until: new Date((1795595683 + 900) * 1000).toISOString(),
+        },
+      ],
     });
   });
 
   test('lockStates of several users → three htable.dump calls, one state each; account-wide lock with its expiry', async () => {
-    const rpc = new ReplayRpc(capture('htable-dump-authfail'), as(capture('htable-dump-empty'), ['pairlock']), dump('lockout', { dave: 1795595683 }));
+    const rpc = new ReplayRpc(
+      capture('htable-dump-authfail'),
+      as(capture('htable-dump-empty'), ['pairlock']),
+      dump('lockout', { dave: 1795595683 }),
+    );
     const states = await new KamailioControl(rpc, policy).lockStates(['alice', 'dave', 'zed']);
     expect(rpc.calls).toEqual(['htable.dump authfail', 'htable.dump pairlock', 'htable.dump lockout']);
     // The captured keys are bare usernames (before keys named the source): not counted.
     expect(states.get('alice')).toMatchObject({ locked: false, failed_attempts: 0, locked_sources: [] });
-    expect(states.get('dave')).toMatchObject({ locked: true, locked_until: new Date((1795595683 + 900) * 1000).toISOString() });
+    expect(states.get('dave')).toMatchObject({
+      locked: true,
+      locked_until: new Date((1795595683 + 900) * 1000).toISOString(),
+    });
     expect(states.get('zed')).toMatchObject({ locked: false, failed_attempts: 0 });
   });
 
@@ -91,10 +104,17 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
     const iso = (s: number): string => new Date(s * 1000).toISOString();
     expect(locks).toEqual({
       accounts: [{ username: 'carol', locked_at: iso(1795595100), locked_until: iso(1795595100 + 900) }],
-      account_sources: [{ username: 'alice', source: '127.0.0.5', locked_at: iso(1795595000), locked_until: iso(1795595000 + 900) }],
+      account_sources: [
+        { username: 'alice', source: '127.0.0.5', locked_at: iso(1795595000), locked_until: iso(1795595000 + 900) },
+      ],
       sources: [
         { source: '127.0.0.11', reason: 'unknown', banned_at: null, banned_until: null },
-        { source: '127.0.0.5', reason: 'brute_force', banned_at: iso(1795595200), banned_until: iso(1795595200 + 3600) },
+        {
+          source: '127.0.0.5',
+          reason: 'brute_force',
+          banned_at: iso(1795595200),
+          banned_until: iso(1795595200 + 3600),
+        },
         { source: '127.0.0.9', reason: 'flood', banned_at: iso(1795595300), banned_until: iso(1795595300 + 300) },
       ],
     });
@@ -126,9 +146,17 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
 
   test('clearBan: true when the source was banned, its counts deleted as well', async () => {
     const missing = capture('htable-delete-missing');
-    const rpc = new ReplayRpc(as(capture('htable-delete'), ['ipban', '127.0.0.5']), as(missing, ['srcfail', '127.0.0.5']), as(missing, ['srcacct', '127.0.0.5']));
+    const rpc = new ReplayRpc(
+      as(capture('htable-delete'), ['ipban', '127.0.0.5']),
+      as(missing, ['srcfail', '127.0.0.5']),
+      as(missing, ['srcacct', '127.0.0.5']),
+    );
     expect(await new KamailioControl(rpc, policy).clearBan('127.0.0.5')).toBe(true);
-    expect(rpc.calls).toEqual(['htable.delete ipban 127.0.0.5', 'htable.delete srcfail 127.0.0.5', 'htable.delete srcacct 127.0.0.5']);
+    expect(rpc.calls).toEqual([
+      'htable.delete ipban 127.0.0.5',
+      'htable.delete srcfail 127.0.0.5',
+      'htable.delete srcacct 127.0.0.5',
+    ]);
   });
 
   test('activeCalls: dlg.profile_get_size caller <user> → the count', async () => {
@@ -164,7 +192,10 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
     const lookup = capture('ul-lookup');
     const result = lookup.reply.result as { Contacts: Array<{ Contact: Record<string, unknown> }> };
     const first = result.Contacts[0] as { Contact: Record<string, unknown> };
-    const permanent = { ...lookup, reply: { result: { ...result, Contacts: [{ Contact: { ...first.Contact, Expires: 'permanent' } }] } } };
+    const permanent = {
+      ...lookup,
+      reply: { result: { ...result, Contacts: [{ Contact: { ...first.Contact, Expires: 'permanent' } }] } },
+    };
     const [contact] = await new KamailioControl(new ReplayRpc(permanent), policy).registrations('alice');
     expect(contact).toMatchObject({ state: 'permanent', expires_in: null, expires_at: null });
   });
@@ -185,18 +216,31 @@ describe('KamailioControl over captured Kamailio 5.6 replies', () => {
   });
 
   test('info: core.version and core.uptime → version string and seconds', async () => {
-    const info = await new KamailioControl(new ReplayRpc(capture('core-version'), capture('core-uptime')), policy).info();
+    const info = await new KamailioControl(
+      new ReplayRpc(capture('core-version'), capture('core-uptime')),
+      policy,
+    ).info();
     expect(info.version).toBe('kamailio 5.6.3 (x86_64/linux)');
     expect(info.uptime_seconds).toBeGreaterThanOrEqual(0);
   });
 
   test('a reply of the wrong shape → KamailioReplyError naming the method', async () => {
-    const bogus: Capture = { method: 'ul.lookup', params: ['location', 'alice'], reply: { result: { AoR: 'alice', Contacts: 'none' } } };
-    await expect(new KamailioControl(new ReplayRpc(bogus), policy).registrations('alice')).rejects.toThrow(KamailioReplyError);
+    const bogus: Capture = {
+      method: 'ul.lookup',
+      params: ['location', 'alice'],
+      reply: { result: { AoR: 'alice', Contacts: 'none' } },
+    };
+    await expect(new KamailioControl(new ReplayRpc(bogus), policy).registrations('alice')).rejects.toThrow(
+      KamailioReplyError,
+    );
   });
 
   test('other RPC errors (no such htable) → propagate', async () => {
-    const wrong: Capture = { method: 'htable.dump', params: ['authfail'], reply: { error: { code: 500, message: 'No such htable' } } };
+    const wrong: Capture = {
+      method: 'htable.dump',
+      params: ['authfail'],
+      reply: { error: { code: 500, message: 'No such htable' } },
+    };
     const empty = capture('htable-dump-empty');
     const rpc = new ReplayRpc(wrong, as(empty, ['pairlock']), as(empty, ['lockout']));
     await expect(new KamailioControl(rpc, policy).lockState('x')).rejects.toThrow(KamailioRpcError);

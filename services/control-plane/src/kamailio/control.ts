@@ -412,7 +412,11 @@ export class KamailioControl {
       if (!pair) continue;
       const at = htableNumber(item);
       const list = sourceLocksOf.get(pair.username) ?? [];
-      list.push({ source: pair.source, locked_at: this.iso(at), locked_until: this.iso(at + this.lockout.lockSeconds) });
+      list.push({
+        source: pair.source,
+        locked_at: this.iso(at),
+        locked_until: this.iso(at + this.lockout.lockSeconds),
+      });
       sourceLocksOf.set(pair.username, list);
     }
     for (const name of usernames) {
@@ -452,7 +456,11 @@ export class KamailioControl {
     const sources = [...bans].map(([source, item]) => this.banOf(source, item));
     const byName = <T extends { username?: string; source?: string }>(a: T, b: T): number =>
       `${a.username ?? ''}@${a.source ?? ''}`.localeCompare(`${b.username ?? ''}@${b.source ?? ''}`);
-    return { accounts: accounts.sort(byName), account_sources: accountSources.sort(byName), sources: sources.sort(byName) };
+    return {
+      accounts: accounts.sort(byName),
+      account_sources: accountSources.sort(byName),
+      sources: sources.sort(byName),
+    };
   }
 
   // kamailio.cfg writes `<reason>:<unix time>`; a bare number is a ban from before reasons were recorded.
@@ -467,9 +475,16 @@ export class KamailioControl {
 
   /** Every lock of an account: account-wide, per source, and the failure counts behind them. */
   async unlock(username: string): Promise<void> {
-    const [failures, pairLocks] = await Promise.all([this.htableDump(HTABLE_AUTH_FAILURES), this.htableDump(HTABLE_PAIR_LOCKS)]);
+    const [failures, pairLocks] = await Promise.all([
+      this.htableDump(HTABLE_AUTH_FAILURES),
+      this.htableDump(HTABLE_PAIR_LOCKS),
+    ]);
     const prefix = `${username}@`;
-    const pairs = new Set([...failures.keys(), ...pairLocks.keys()].filter((k) => k.startsWith(prefix) && splitPairKey(k)?.username === username));
+    const pairs = new Set(
+      [...failures.keys(), ...pairLocks.keys()].filter(
+        (k) => k.startsWith(prefix) && splitPairKey(k)?.username === username,
+      ),
+    );
     await this.clearAccountLock(username);
     for (const key of pairs) {
       await this.htableDeleteKey(HTABLE_PAIR_LOCKS, key);
@@ -522,7 +537,9 @@ export class KamailioControl {
     return checked('ul.lookup', validateUlLookup, reply).Contacts.map(({ Contact: c }) => {
       // usrloc prints seconds left, or "permanent" / "expired" / "deleted".
       const active = typeof c.Expires === 'number';
-      const state: ContactState = active ? 'active' : (['permanent', 'expired', 'deleted'] as const).find((s) => s === c.Expires) ?? 'expired';
+      const state: ContactState = active
+        ? 'active'
+        : ((['permanent', 'expired', 'deleted'] as const).find((s) => s === c.Expires) ?? 'expired');
       const expiresIn = typeof c.Expires === 'number' ? c.Expires : null;
       return {
         contact: c.Address,
@@ -642,9 +659,10 @@ export class KamailioControl {
 
   /** Dialogs in a profile, or in one value of a profile with values. */
   async profileSize(profile: string, value?: string): Promise<number> {
-    const reply = value === undefined
-      ? await this.rpc.call('dlg.profile_get_size', profile)
-      : await this.rpc.call('dlg.profile_get_size', profile, value);
+    const reply =
+      value === undefined
+        ? await this.rpc.call('dlg.profile_get_size', profile)
+        : await this.rpc.call('dlg.profile_get_size', profile, value);
     if (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0) {
       throw new KamailioReplyError('dlg.profile_get_size', `expected a count, got ${JSON.stringify(reply)}`);
     }

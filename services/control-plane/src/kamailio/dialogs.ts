@@ -22,7 +22,13 @@ export interface DialogView {
 }
 
 // dialog module states (README.dialog §3).
-const STATES: Record<number, DialogView['state']> = { 1: 'unconfirmed', 2: 'early', 3: 'answered_no_ack', 4: 'confirmed', 5: 'ended' };
+const STATES: Record<number, DialogView['state']> = {
+  1: 'unconfirmed',
+  2: 'early',
+  3: 'answered_no_ack',
+  4: 'confirmed',
+  5: 'ended',
+};
 
 interface RawDialog {
   h_entry?: unknown;
@@ -43,7 +49,8 @@ function variables(raw: unknown): Map<string, string> {
   const out = new Map<string, string>();
   if (!Array.isArray(raw)) return out;
   for (const item of raw) {
-    if (item && typeof item === 'object') for (const [k, v] of Object.entries(item as Record<string, unknown>)) if (typeof v === 'string') out.set(k, v);
+    if (item && typeof item === 'object')
+      for (const [k, v] of Object.entries(item as Record<string, unknown>)) if (typeof v === 'string') out.set(k, v);
   }
   return out;
 }

@@ -27,7 +27,9 @@ class FakeKamailio {
   }
 
   listen(port = 0): Promise<number> {
-    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)));
+    return new Promise((resolve) =>
+      this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)),
+    );
   }
 
   nextConnection(): Promise<Socket> {
@@ -56,13 +58,25 @@ function collect(client: EvapiClient, count: number): Promise<KamailioEvent[]> {
   });
 }
 
-const registration = { event: 'registration', user: 'alice', contact: 'sip:alice@127.0.0.1:5062', expires: 3600, src_ip: '127.0.0.1' };
+const registration = {
+  event: 'registration',
+  user: 'alice',
+  contact: 'sip:alice@127.0.0.1:5062',
+  expires: 3600,
+  src_ip: '127.0.0.1',
+};
 const unregister = { ...registration, expires: 0 };
 const authFailed = { event: 'auth_failed', user: 'alice', src_ip: '192.0.2.7' };
 const locked = { event: 'account_locked', user: 'alice', src_ip: '192.0.2.7' };
 const dialogStart = { event: 'dialog_start', callid: 'c1@x', from_user: 'alice', to_user: 'bob', src_ip: '127.0.0.1' };
 const dialogEnd = { event: 'dialog_end', callid: 'c1@x', from_user: 'alice', to_user: 'bob' };
-const dialogFailed = { event: 'dialog_failed', callid: 'c2@x', from_user: 'alice', to_user: 'bob', src_ip: '127.0.0.1' };
+const dialogFailed = {
+  event: 'dialog_failed',
+  callid: 'c2@x',
+  from_user: 'alice',
+  to_user: 'bob',
+  src_ip: '127.0.0.1',
+};
 const floodBan = { event: 'flood_ban', src_ip: '198.51.100.9' };
 
 // Socket tests fail fast instead of waiting for jest's global timeout.
@@ -92,7 +106,8 @@ describe('evapi client', () => {
     const wire = Buffer.concat(all.map((e) => encodeNetstring(JSON.stringify(e))));
     const received = collect(client, all.length);
     // Two frames in the first write, then the rest cut at awkward places.
-    const two = encodeNetstring(JSON.stringify(registration)).length + encodeNetstring(JSON.stringify(unregister)).length;
+    const two =
+      encodeNetstring(JSON.stringify(registration)).length + encodeNetstring(JSON.stringify(unregister)).length;
     const cuts = [0, two, two + 2, two + 3, two + 40, two + 200, wire.length];
     for (let i = 1; i < cuts.length; i++) {
       socket.write(wire.subarray(cuts[i - 1], cuts[i]));
@@ -111,7 +126,13 @@ describe('evapi client', () => {
     expect(events.map((e) => e.event)).toEqual(['registration', 'registration', 'dialog_start']);
     expect(events[0]).toMatchObject({ user: 'alice', expires: 3600, src_ip: '127.0.0.1' });
     expect(events[1]).toMatchObject({ expires: 0 });
-    expect(events[2]).toEqual({ event: 'dialog_start', callid: 'call-1@test', from_user: 'alice', to_user: 'bob', src_ip: '127.0.0.1' });
+    expect(events[2]).toEqual({
+      event: 'dialog_start',
+      callid: 'call-1@test',
+      from_user: 'alice',
+      to_user: 'bob',
+      src_ip: '127.0.0.1',
+    });
   });
 
   test('invalid JSON and unknown events → "invalid", and the stream goes on', async () => {

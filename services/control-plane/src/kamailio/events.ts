@@ -6,7 +6,13 @@ import Ajv from 'ajv';
  * tolerated (a newer kamailio.cfg may add some) but never travel inward.
  */
 export type KamailioEvent =
-  | { readonly event: 'registration'; readonly user: string; readonly contact: string; readonly expires: number; readonly src_ip: string }
+  | {
+      readonly event: 'registration';
+      readonly user: string;
+      readonly contact: string;
+      readonly expires: number;
+      readonly src_ip: string;
+    }
   | { readonly event: 'auth_failed'; readonly user: string; readonly src_ip: string }
   /** One source locked out of one account (too many failures from it). */
   | { readonly event: 'pair_locked'; readonly user: string; readonly src_ip: string }
@@ -50,11 +56,20 @@ export const KAMAILIO_EVENT_SCHEMA = {
   discriminator: { propertyName: 'event' },
   required: ['event'],
   oneOf: [
-    variant('registration', { user: str, contact: str, expires: { type: 'integer', minimum: 0 }, src_ip: ip }, ['user', 'contact', 'expires', 'src_ip']),
+    variant('registration', { user: str, contact: str, expires: { type: 'integer', minimum: 0 }, src_ip: ip }, [
+      'user',
+      'contact',
+      'expires',
+      'src_ip',
+    ]),
     variant('auth_failed', { user: str, src_ip: ip }, ['user', 'src_ip']),
     variant('pair_locked', { user: str, src_ip: ip }, ['user', 'src_ip']),
     variant('account_locked', { user: str, src_ip: ip }, ['user', 'src_ip']),
-    variant('source_banned', { src_ip: ip, reason: { enum: ['brute_force', 'credential_stuffing'] }, user: str }, ['src_ip', 'reason', 'user']),
+    variant('source_banned', { src_ip: ip, reason: { enum: ['brute_force', 'credential_stuffing'] }, user: str }, [
+      'src_ip',
+      'reason',
+      'user',
+    ]),
     variant('dialog_start', dialogFields, ['callid', 'from_user', 'to_user', 'src_ip']),
     variant('dialog_end', dialogFields, ['callid', 'from_user', 'to_user']),
     variant('dialog_failed', dialogFields, ['callid', 'from_user', 'to_user']),

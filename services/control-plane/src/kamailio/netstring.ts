@@ -45,7 +45,8 @@ export class NetstringDecoder {
       const digits = digitsEnd - offset;
       for (let i = offset; i < digitsEnd; i++) {
         const b = this.buffer[i] as number;
-        if (b < DIGIT_0 || b > DIGIT_9) throw new NetstringError(`length contains a non-digit byte 0x${b.toString(16)}`);
+        if (b < DIGIT_0 || b > DIGIT_9)
+          throw new NetstringError(`length contains a non-digit byte 0x${b.toString(16)}`);
       }
       const maxDigits = String(this.maxPayloadBytes).length;
       if (digits > maxDigits) throw new NetstringError(`length has more than ${maxDigits} digits`);
@@ -54,7 +55,8 @@ export class NetstringDecoder {
       // The spec forbids leading zeros ("012:" is not a netstring), except "0:" itself.
       if (digits > 1 && this.buffer[offset] === DIGIT_0) throw new NetstringError('length has a leading zero');
       const length = Number(this.buffer.toString('latin1', offset, colon));
-      if (length > this.maxPayloadBytes) throw new NetstringError(`frame of ${length} bytes exceeds ${this.maxPayloadBytes}`);
+      if (length > this.maxPayloadBytes)
+        throw new NetstringError(`frame of ${length} bytes exceeds ${this.maxPayloadBytes}`);
       const end = colon + 1 + length;
       if (end >= this.buffer.length) break;
       if (this.buffer[end] !== COMMA) throw new NetstringError(`frame of ${length} bytes is not followed by ","`);

@@ -10,7 +10,9 @@ import { ControlPlaneMetrics } from './metrics';
 
 const silent = winston.createLogger({ silent: true });
 const statsReply = (
-  JSON.parse(readFileSync(join(__dirname, '..', 'kamailio', 'fixtures', 'stats-fetch.json'), 'utf8')) as { reply: { result: unknown } }
+  JSON.parse(readFileSync(join(__dirname, '..', 'kamailio', 'fixtures', 'stats-fetch.json'), 'utf8')) as {
+    reply: { result: unknown };
+  }
 ).reply.result;
 
 /** stats.fetch answered from the captured reply, or refused while `down`. */
@@ -29,7 +31,11 @@ class FakeEvents extends EventEmitter implements KamailioEventSource {
 }
 
 function metricsOver(rpc: KamailioRpc): ControlPlaneMetrics {
-  return new ControlPlaneMetrics(new KamailioControl(rpc, { maxFailures: 5, lockSeconds: 900, sourceBanSeconds: 3600, floodBanSeconds: 300 }), silent, 200);
+  return new ControlPlaneMetrics(
+    new KamailioControl(rpc, { maxFailures: 5, lockSeconds: 900, sourceBanSeconds: 3600, floodBanSeconds: 300 }),
+    silent,
+    200,
+  );
 }
 
 function value(text: string, series: string): number | undefined {
@@ -105,7 +111,9 @@ describe('control-plane metrics', () => {
     const metrics = metricsOver(new SwitchableRpc());
     metrics.observeRequest('GET', '/api/sip-users/{id}', 404, 0.003);
     const text = await metrics.render();
-    expect(value(text, 'http_request_duration_seconds_count{method="GET",route="/api/sip-users/{id}",status="404"}')).toBe(1);
+    expect(
+      value(text, 'http_request_duration_seconds_count{method="GET",route="/api/sip-users/{id}",status="404"}'),
+    ).toBe(1);
   });
 
   test('refused requests → http_requests_rejected_total by catalogue code, zero series from the start', async () => {

@@ -12,18 +12,38 @@ import { deadline } from '../health/deadline';
  * with Kamailio; Prometheus' rate() copes with the reset either way.
  */
 export const KAMAILIO_GAUGES = [
-  { name: 'kamailio_registered_users', stat: 'usrloc.registered_users', help: 'Users with at least one registered contact.' },
-  { name: 'kamailio_registered_contacts', stat: 'usrloc.location_contacts', help: 'Registered contacts in the location table.' },
+  {
+    name: 'kamailio_registered_users',
+    stat: 'usrloc.registered_users',
+    help: 'Users with at least one registered contact.',
+  },
+  {
+    name: 'kamailio_registered_contacts',
+    stat: 'usrloc.location_contacts',
+    help: 'Registered contacts in the location table.',
+  },
   { name: 'kamailio_active_dialogs', stat: 'dialog.active_dialogs', help: 'Confirmed calls in progress.' },
   { name: 'kamailio_early_dialogs', stat: 'dialog.early_dialogs', help: 'Calls ringing (early dialogs).' },
   { name: 'kamailio_active_transactions', stat: 'tmx.active_transactions', help: 'SIP transactions in progress.' },
   { name: 'kamailio_inuse_transactions', stat: 'tmx.inuse_transactions', help: 'SIP transactions held in memory.' },
-  { name: 'kamailio_accepted_registrations', stat: 'registrar.accepted_regs', help: 'REGISTERs accepted since Kamailio started (refreshes included).' },
-  { name: 'kamailio_received_requests', stat: 'core.rcv_requests', help: 'SIP requests received since Kamailio started.' },
+  {
+    name: 'kamailio_accepted_registrations',
+    stat: 'registrar.accepted_regs',
+    help: 'REGISTERs accepted since Kamailio started (refreshes included).',
+  },
+  {
+    name: 'kamailio_received_requests',
+    stat: 'core.rcv_requests',
+    help: 'SIP requests received since Kamailio started.',
+  },
   { name: 'kamailio_received_replies', stat: 'core.rcv_replies', help: 'SIP replies received since Kamailio started.' },
   { name: 'kamailio_shm_used_bytes', stat: 'shmem.used_size', help: 'Shared memory in use.' },
   { name: 'kamailio_shm_free_bytes', stat: 'shmem.free_size', help: 'Shared memory free.' },
-  { name: 'kamailio_unauthenticated_invites', stat: 'script.unauthenticated_invites', help: 'INVITEs without credentials from sources that are not trunks (challenged).' },
+  {
+    name: 'kamailio_unauthenticated_invites',
+    stat: 'script.unauthenticated_invites',
+    help: 'INVITEs without credentials from sources that are not trunks (challenged).',
+  },
   { name: 'kamailio_blocked_calls', stat: 'script.blocked_calls', help: 'Calls refused because a number is blocked.' },
   { name: 'kamailio_flood_blocked_ips', stat: 'pike.blocked_ips', help: 'Source addresses pike is blocking now.' },
 ] as const;
@@ -31,7 +51,9 @@ export const KAMAILIO_GAUGES = [
 export const KAMAILIO_SCRAPE_TIMEOUT_MS = 1000;
 
 // The codes of 4xx answers, each with a zero series from the start so rate() sees the first one.
-const CLIENT_ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => ERRORS[c].status >= 400 && ERRORS[c].status < 500);
+const CLIENT_ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter(
+  (c) => ERRORS[c].status >= 400 && ERRORS[c].status < 500,
+);
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
 /**
@@ -52,7 +74,11 @@ export class ControlPlaneMetrics {
   private readonly evapiConnected: Gauge;
   private readonly evapiInvalid: Counter;
   private readonly kamailioUp: Gauge;
-  private readonly kamailioGauges: ReadonlyArray<{ readonly name: string; readonly stat: string; readonly gauge: Gauge }>;
+  private readonly kamailioGauges: ReadonlyArray<{
+    readonly name: string;
+    readonly stat: string;
+    readonly gauge: Gauge;
+  }>;
 
   constructor(
     private readonly kamailio: KamailioControl,
@@ -70,7 +96,7 @@ export class ControlPlaneMetrics {
     });
     this.httpRejected = new Counter({
       name: 'http_requests_rejected_total',
-      help: 'API requests refused by a defence or the client\'s own mistake, by error code (ERR_VALIDATION, ERR_UNAUTHENTICATED, ERR_RATE_LIMITED, ERR_BAD_REQUEST, ...).',
+      help: "API requests refused by a defence or the client's own mistake, by error code (ERR_VALIDATION, ERR_UNAUTHENTICATED, ERR_RATE_LIMITED, ERR_BAD_REQUEST, ...).",
       labelNames: ['code'],
       registers,
     });
@@ -80,8 +106,16 @@ export class ControlPlaneMetrics {
       labelNames: ['kind'],
       registers,
     });
-    this.authFailures = new Counter({ name: 'kamailio_auth_failures_total', help: 'Failed SIP digest authentications (evapi).', registers });
-    this.lockouts = new Counter({ name: 'kamailio_account_lockouts_total', help: 'SIP accounts locked account-wide after failures from many sources (evapi).', registers });
+    this.authFailures = new Counter({
+      name: 'kamailio_auth_failures_total',
+      help: 'Failed SIP digest authentications (evapi).',
+      registers,
+    });
+    this.lockouts = new Counter({
+      name: 'kamailio_account_lockouts_total',
+      help: 'SIP accounts locked account-wide after failures from many sources (evapi).',
+      registers,
+    });
     this.authDefences = new Counter({
       name: 'sip_auth_defence_total',
       help: 'Brute-force defences that fired (evapi): action="pair_locked" (a source locked out of one account), "account_locked" (account-wide), "source_banned" (brute force or credential stuffing).',
@@ -94,12 +128,32 @@ export class ControlPlaneMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.floodBans = new Counter({ name: 'kamailio_flood_bans_total', help: 'Source addresses banned for flooding (evapi).', registers });
-    this.evapiConnected = new Gauge({ name: 'kamailio_evapi_connected', help: '1 while the evapi event stream is connected.', registers });
-    this.evapiInvalid = new Counter({ name: 'kamailio_evapi_invalid_events_total', help: 'evapi payloads dropped as invalid.', registers });
-    this.kamailioUp = new Gauge({ name: 'kamailio_up', help: '1 if stats.fetch answered during this scrape.', registers });
+    this.floodBans = new Counter({
+      name: 'kamailio_flood_bans_total',
+      help: 'Source addresses banned for flooding (evapi).',
+      registers,
+    });
+    this.evapiConnected = new Gauge({
+      name: 'kamailio_evapi_connected',
+      help: '1 while the evapi event stream is connected.',
+      registers,
+    });
+    this.evapiInvalid = new Counter({
+      name: 'kamailio_evapi_invalid_events_total',
+      help: 'evapi payloads dropped as invalid.',
+      registers,
+    });
+    this.kamailioUp = new Gauge({
+      name: 'kamailio_up',
+      help: '1 if stats.fetch answered during this scrape.',
+      registers,
+    });
     // Not registered until a scrape reads them: while Kamailio is down they are absent, not 0.
-    this.kamailioGauges = KAMAILIO_GAUGES.map((g) => ({ name: g.name, stat: g.stat, gauge: new Gauge({ name: g.name, help: g.help, registers: [] }) }));
+    this.kamailioGauges = KAMAILIO_GAUGES.map((g) => ({
+      name: g.name,
+      stat: g.stat,
+      gauge: new Gauge({ name: g.name, help: g.help, registers: [] }),
+    }));
     // Zero series for every label value, so rate() works from the first event.
     for (const kind of ['register', 'unregister']) this.registrations.inc({ kind }, 0);
     for (const outcome of ['started', 'ended', 'failed']) this.dialogs.inc({ outcome }, 0);
@@ -113,8 +167,12 @@ export class ControlPlaneMetrics {
    * scan of a million random paths adds no series.
    */
   observeRequest(method: string, route: string, status: number, seconds: number, code?: string): void {
-    this.httpDuration.observe({ method: KNOWN_METHODS.has(method) ? method : 'other', route, status: String(status) }, seconds);
-    if (status >= 400 && status < 500) this.countRejection(code !== undefined && code in ERRORS ? (code as ErrorCode) : 'ERR_BAD_REQUEST');
+    this.httpDuration.observe(
+      { method: KNOWN_METHODS.has(method) ? method : 'other', route, status: String(status) },
+      seconds,
+    );
+    if (status >= 400 && status < 500)
+      this.countRejection(code !== undefined && code in ERRORS ? (code as ErrorCode) : 'ERR_BAD_REQUEST');
   }
 
   /** A request refused before or outside the router (e.g. by Node's HTTP parser). */

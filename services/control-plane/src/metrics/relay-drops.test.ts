@@ -17,7 +17,11 @@ class FakeRelay implements RelayCallReader {
   async query(call: CallRef): Promise<CallStats> {
     this.queried.push(call);
     const errors = this.calls.get(call.callId) ?? [];
-    return { callId: call.callId, legs: errors.map((e, i) => ({ tag: `tag-${i}`, packets: 10, errors: e })), totals: { packets: 10 * errors.length } };
+    return {
+      callId: call.callId,
+      legs: errors.map((e, i) => ({ tag: `tag-${i}`, packets: 10, errors: e })),
+      totals: { packets: 10 * errors.length },
+    };
   }
 }
 
@@ -29,7 +33,10 @@ function memoryLogger(lines: string[]): winston.Logger {
       done();
     },
   });
-  return winston.createLogger({ format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
+  return winston.createLogger({
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  });
 }
 
 async function total(registry: Registry): Promise<number | undefined> {

@@ -65,11 +65,14 @@ export class RelayDropCounter {
       const grown = errors - (this.seen.get(callId) ?? 0);
       if (grown > 0) {
         this.counter.inc(grown);
-        this.logger.warn('media relay dropped packets on a call’s ports (strict-source: from an address that is not the party; the relay log names it)', {
-          call_id: callId,
-          dropped: grown,
-          parties: stats.legs.map((l) => ({ tag: l.tag, endpoint: l.endpoint, errors: l.errors ?? 0 })),
-        });
+        this.logger.warn(
+          'media relay dropped packets on a call’s ports (strict-source: from an address that is not the party; the relay log names it)',
+          {
+            call_id: callId,
+            dropped: grown,
+            parties: stats.legs.map((l) => ({ tag: l.tag, endpoint: l.endpoint, errors: l.errors ?? 0 })),
+          },
+        );
       }
     }
     this.seen = now;

@@ -11,11 +11,17 @@ describe('parseE164', () => {
     expect(parseE164(input)).toEqual({ ok: true, e164, digits: e164.slice(1), valid, country });
   });
 
-  test('the seed\'s example +1234567890 is well-formed E.164 but not an assigned NANP number', () => {
-    expect(parseE164('+1234567890')).toEqual({ ok: true, e164: '+1234567890', digits: '1234567890', valid: false, country: null });
+  test("the seed's example +1234567890 is well-formed E.164 but not an assigned NANP number", () => {
+    expect(parseE164('+1234567890')).toEqual({
+      ok: true,
+      e164: '+1234567890',
+      digits: '1234567890',
+      valid: false,
+      country: null,
+    });
   });
 
-  test('+0987654321 (the seed\'s to_number) → rejected: no country code starts with 0', () => {
+  test("+0987654321 (the seed's to_number) → rejected: no country code starts with 0", () => {
     const result = parseE164('+0987654321');
     expect(result.ok).toBe(false);
     expect(result.ok ? '' : result.problem).toMatch(/country calling code/);

@@ -12,7 +12,13 @@ import { parsePhoneNumberWithError, ParseError } from 'libphonenumber-js/max';
  * warn about it.
  */
 export type E164Result =
-  | { readonly ok: true; readonly e164: string; readonly digits: string; readonly valid: boolean; readonly country: string | null }
+  | {
+      readonly ok: true;
+      readonly e164: string;
+      readonly digits: string;
+      readonly valid: boolean;
+      readonly country: string | null;
+    }
   | { readonly ok: false; readonly problem: string };
 
 /** E.164 §6.2.1: at most 15 digits, country code included. */

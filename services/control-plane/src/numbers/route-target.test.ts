@@ -18,12 +18,21 @@ describe('checkRoute', () => {
   });
 
   test('ai with dialect, agent URL and options → kept as given', () => {
-    const result = checkRoute({ route_type: 'ai', ai_dialect: 'twilio', ai_agent_url: 'wss://agent.example/ws', ai_options: { voice: 'x' } }, DID);
-    expect(result).toMatchObject({ ok: true, route: { ai_dialect: 'twilio', ai_agent_url: 'wss://agent.example/ws', ai_options: { voice: 'x' } } });
+    const result = checkRoute(
+      { route_type: 'ai', ai_dialect: 'twilio', ai_agent_url: 'wss://agent.example/ws', ai_options: { voice: 'x' } },
+      DID,
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      route: { ai_dialect: 'twilio', ai_agent_url: 'wss://agent.example/ws', ai_options: { voice: 'x' } },
+    });
   });
 
   test('forward target in typed form → normalised E.164', () => {
-    expect(checkRoute({ route_type: 'forward', target: '+44 20 7946 0958' }, DID)).toMatchObject({ ok: true, route: { target: '+442079460958' } });
+    expect(checkRoute({ route_type: 'forward', target: '+44 20 7946 0958' }, DID)).toMatchObject({
+      ok: true,
+      route: { target: '+442079460958' },
+    });
   });
 
   test.each([
@@ -34,7 +43,11 @@ describe('checkRoute', () => {
     [{ route_type: 'forward' as const, target: '+0987654321' }, 'target', /country calling code/],
     [{ route_type: 'forward' as const, target: DID }, 'target', /loop/],
     [{ route_type: 'ai' as const, target: 'alice' }, 'target', /must be absent/],
-    [{ route_type: 'queue' as const, target: 'support', ai_dialect: 'olib' as const }, 'ai_dialect', /only allowed with route_type ai/],
+    [
+      { route_type: 'queue' as const, target: 'support', ai_dialect: 'olib' as const },
+      'ai_dialect',
+      /only allowed with route_type ai/,
+    ],
   ])('%j → 400 on %s', (fields, field, message) => {
     const result = checkRoute(fields, DID);
     expect(result.ok).toBe(false);

@@ -13,7 +13,8 @@ export interface NumberRoute {
   readonly ai_options: Record<string, unknown> | null;
 }
 
-export type RouteCheck = { readonly ok: true; readonly route: NumberRoute } | { readonly ok: false; readonly fields: FieldError[] };
+export type RouteCheck =
+  { readonly ok: true; readonly route: NumberRoute } | { readonly ok: false; readonly fields: FieldError[] };
 
 const AI_FIELDS = ['ai_dialect', 'ai_agent_url', 'ai_options'] as const;
 const username = new RegExp(USERNAME_PATTERN);
@@ -28,7 +29,11 @@ export function checkRoute(fields: RouteFields, ownNumber: string): RouteCheck {
   const problems: FieldError[] = [];
   const target = fields.target ?? null;
   if (fields.route_type === 'ai') {
-    if (target !== null) problems.push({ field: 'target', message: 'must be absent for route_type ai (the AI answers the number itself)' });
+    if (target !== null)
+      problems.push({
+        field: 'target',
+        message: 'must be absent for route_type ai (the AI answers the number itself)',
+      });
     if (problems.length > 0) return { ok: false, fields: problems };
     return {
       ok: true,
@@ -42,7 +47,8 @@ export function checkRoute(fields: RouteFields, ownNumber: string): RouteCheck {
     };
   }
   for (const key of AI_FIELDS) {
-    if (fields[key] !== undefined && fields[key] !== null) problems.push({ field: key, message: 'is only allowed with route_type ai' });
+    if (fields[key] !== undefined && fields[key] !== null)
+      problems.push({ field: key, message: 'is only allowed with route_type ai' });
   }
   let normalised = target;
   if (target === null) {
@@ -50,15 +56,28 @@ export function checkRoute(fields: RouteFields, ownNumber: string): RouteCheck {
   } else if (fields.route_type === 'sip_user' && !username.test(target)) {
     problems.push({ field: 'target', message: 'must be a SIP username' });
   } else if ((fields.route_type === 'queue' || fields.route_type === 'ivr') && !name.test(target)) {
-    problems.push({ field: 'target', message: `must be a ${fields.route_type} name: 1–64 letters, digits, "_", "." or "-"` });
+    problems.push({
+      field: 'target',
+      message: `must be a ${fields.route_type} name: 1–64 letters, digits, "_", "." or "-"`,
+    });
   } else if (fields.route_type === 'forward') {
     const parsed = parseE164(target);
     if (!parsed.ok) problems.push({ field: 'target', message: parsed.problem });
-    else if (parsed.e164 === ownNumber) problems.push({ field: 'target', message: 'is the number itself (the call would loop)' });
+    else if (parsed.e164 === ownNumber)
+      problems.push({ field: 'target', message: 'is the number itself (the call would loop)' });
     else normalised = parsed.e164;
   }
   if (problems.length > 0) return { ok: false, fields: problems };
-  return { ok: true, route: { route_type: fields.route_type, target: normalised, ai_dialect: null, ai_agent_url: null, ai_options: null } };
+  return {
+    ok: true,
+    route: {
+      route_type: fields.route_type,
+      target: normalised,
+      ai_dialect: null,
+      ai_agent_url: null,
+      ai_options: null,
+    },
+  };
 }
 
 /**

@@ -18,7 +18,8 @@ const e164 = {
   type: 'string',
   minLength: 2,
   maxLength: 32,
-  description: 'E.164: "+", the country code and the number (spaces, dots, dashes and brackets are dropped), e.g. +14155550123.',
+  description:
+    'E.164: "+", the country code and the number (spaces, dots, dashes and brackets are dropped), e.g. +14155550123.',
 } as const;
 const routeType = {
   type: 'string',
@@ -28,15 +29,26 @@ const routeType = {
     'forward: out through the trunks to target (an E.164 number).',
 } as const;
 const target = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
-const aiDialect = { type: ['string', 'null'], enum: [...AI_DIALECTS, null], description: 'AI WebSocket dialect (default olib).' } as const;
+const aiDialect = {
+  type: ['string', 'null'],
+  enum: [...AI_DIALECTS, null],
+  description: 'AI WebSocket dialect (default olib).',
+} as const;
 const aiAgentUrl = {
   type: ['string', 'null'],
   maxLength: 1024,
   pattern: '^wss?://[^\\s]+$',
   description: 'ws:// or wss:// URL of the agent; null: the configured default. Never put credentials in it.',
 } as const;
-const aiOptions = { type: ['object', 'null'], description: 'Free-form options handed to the AI agent (greeting, voice, ...).' } as const;
-const trunkId = { type: ['string', 'null'], maxLength: 48, description: 'The trunk this DID arrives on (informational; null: any).' } as const;
+const aiOptions = {
+  type: ['object', 'null'],
+  description: 'Free-form options handed to the AI agent (greeting, voice, ...).',
+} as const;
+const trunkId = {
+  type: ['string', 'null'],
+  maxLength: 48,
+  description: 'The trunk this DID arrives on (informational; null: any).',
+} as const;
 const description = { type: ['string', 'null'], maxLength: 255 } as const;
 
 const routeProperties = {
@@ -88,7 +100,9 @@ export const UPDATE_NUMBER_SCHEMA = {
   additionalProperties: false,
 } as const;
 
-export type UpdateNumberInput = Partial<Omit<CreateNumberInput, 'number' | 'route_type'>> & { readonly route_type?: NumberRouteType };
+export type UpdateNumberInput = Partial<Omit<CreateNumberInput, 'number' | 'route_type'>> & {
+  readonly route_type?: NumberRouteType;
+};
 
 export const LIST_NUMBERS_QUERY_SCHEMA = {
   type: 'object',
@@ -115,7 +129,12 @@ export interface ListNumbersQuery {
 export const NUMBER_PARAMS_SCHEMA = {
   type: 'object',
   properties: {
-    number: { type: 'string', minLength: 1, maxLength: 40, description: 'E.164 number: +14155550123, %2B14155550123 or 14155550123' },
+    number: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 40,
+      description: 'E.164 number: +14155550123, %2B14155550123 or 14155550123',
+    },
   },
   required: ['number'],
   additionalProperties: false,
@@ -157,7 +176,10 @@ export interface ListBlockedQuery {
 // ----- responses -----
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
-const warning = { type: 'string', description: 'Saved, but something needs attention (Kamailio not told, unassigned number, ...).' } as const;
+const warning = {
+  type: 'string',
+  description: 'Saved, but something needs attention (Kamailio not told, unassigned number, ...).',
+} as const;
 
 export const NUMBER_SCHEMA = {
   type: 'object',
@@ -172,14 +194,28 @@ export const NUMBER_SCHEMA = {
     recording_enabled: { type: 'boolean' },
     enabled: { type: 'boolean' },
     description: { type: ['string', 'null'] },
-    kamailio_route: { type: ['string', 'null'], description: 'The value Kamailio\'s htable `did` holds for it (null when disabled).' },
+    kamailio_route: {
+      type: ['string', 'null'],
+      description: "The value Kamailio's htable `did` holds for it (null when disabled).",
+    },
     created_at: timestamp,
     updated_at: timestamp,
     warning,
   },
   required: [
-    'number', 'route_type', 'target', 'ai_dialect', 'ai_agent_url', 'ai_options', 'trunk_id', 'recording_enabled', 'enabled',
-    'description', 'kamailio_route', 'created_at', 'updated_at',
+    'number',
+    'route_type',
+    'target',
+    'ai_dialect',
+    'ai_agent_url',
+    'ai_options',
+    'trunk_id',
+    'recording_enabled',
+    'enabled',
+    'description',
+    'kamailio_route',
+    'created_at',
+    'updated_at',
   ],
   additionalProperties: false,
 } as const;
@@ -200,15 +236,24 @@ export const BLOCKED_NUMBER_SCHEMA = {
     reason: { type: ['string', 'null'] },
     blocked_at: timestamp,
     updated_at: timestamp,
-    blocked_calls: { type: ['integer', 'null'], description: 'Calls Kamailio refused for this number since it started (htable blockhits); null: Kamailio did not answer.' },
-    already_blocked: { type: 'boolean', description: 'In a block response: true when the number was blocked before (its reason is updated).' },
+    blocked_calls: {
+      type: ['integer', 'null'],
+      description:
+        'Calls Kamailio refused for this number since it started (htable blockhits); null: Kamailio did not answer.',
+    },
+    already_blocked: {
+      type: 'boolean',
+      description: 'In a block response: true when the number was blocked before (its reason is updated).',
+    },
     warning,
   },
   required: ['number', 'reason', 'blocked_at', 'updated_at', 'blocked_calls'],
   additionalProperties: false,
 } as const;
 
-export const BLOCKED_LIST_SCHEMA = pageSchema(BLOCKED_NUMBER_SCHEMA, { kamailio_error: { type: 'string', description: 'Why blocked_calls is null.' } });
+export const BLOCKED_LIST_SCHEMA = pageSchema(BLOCKED_NUMBER_SCHEMA, {
+  kamailio_error: { type: 'string', description: 'Why blocked_calls is null.' },
+});
 
 export const UNBLOCKED_NUMBER_SCHEMA = {
   type: 'object',

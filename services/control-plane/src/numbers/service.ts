@@ -4,8 +4,21 @@ import type { KamailioControl } from '../kamailio/control';
 import { kamailioProblem, reloadWarning, type KamailioSync } from '../trunks/kamailio-sync';
 import { parseE164, parseE164Path } from './e164';
 import { checkRoute, kamailioRouteValue, type NumberRoute } from './route-target';
-import type { BlockNumberInput, CreateNumberInput, ListBlockedQuery, ListNumbersQuery, UpdateNumberInput } from './schemas';
-import { NumberExistsError, UnknownTrunkError, type BlockedNumberRow, type NumberPatch, type NumberRow, type NumberStore } from './store';
+import type {
+  BlockNumberInput,
+  CreateNumberInput,
+  ListBlockedQuery,
+  ListNumbersQuery,
+  UpdateNumberInput,
+} from './schemas';
+import {
+  NumberExistsError,
+  UnknownTrunkError,
+  type BlockedNumberRow,
+  type NumberPatch,
+  type NumberRow,
+  type NumberStore,
+} from './store';
 
 /** Kamailio's htables over the views did_htable and blocked_htable (db/migrations/0003). */
 export const HTABLE_DID = 'did';
@@ -147,9 +160,12 @@ export class NumberService {
       });
     } catch (err) {
       if (err instanceof NumberExistsError) {
-        throw new AppError('ERR_NUMBER_EXISTS', `${e164} already exists`, { fields: [{ field: 'number', message: 'already exists' }] });
+        throw new AppError('ERR_NUMBER_EXISTS', `${e164} already exists`, {
+          fields: [{ field: 'number', message: 'already exists' }],
+        });
       }
-      if (err instanceof UnknownTrunkError) throw invalid('body', [{ field: 'trunk_id', message: `names no trunk (${input.trunk_id})` }]);
+      if (err instanceof UnknownTrunkError)
+        throw invalid('body', [{ field: 'trunk_id', message: `names no trunk (${input.trunk_id})` }]);
       throw err;
     }
     this.logger.info('number created', { number: e164, route_type: route.route_type });
@@ -184,7 +200,12 @@ export class NumberService {
       route_type: input.route_type ?? current.route_type,
       // A new route type starts from the fields given; the same type keeps the rest.
       ...(input.route_type === undefined || input.route_type === current.route_type
-        ? { target: current.target, ai_dialect: current.ai_dialect, ai_agent_url: current.ai_agent_url, ai_options: current.ai_options }
+        ? {
+            target: current.target,
+            ai_dialect: current.ai_dialect,
+            ai_agent_url: current.ai_agent_url,
+            ai_options: current.ai_options,
+          }
         : {}),
       ...pick(input, ['target', 'ai_dialect', 'ai_agent_url', 'ai_options']),
     };
@@ -200,7 +221,8 @@ export class NumberService {
         return patch;
       });
     } catch (err) {
-      if (err instanceof UnknownTrunkError) throw invalid('body', [{ field: 'trunk_id', message: `names no trunk (${input.trunk_id ?? ''})` }]);
+      if (err instanceof UnknownTrunkError)
+        throw invalid('body', [{ field: 'trunk_id', message: `names no trunk (${input.trunk_id ?? ''})` }]);
       throw err;
     }
     if (!row) throw notFound(number);
@@ -231,7 +253,13 @@ export class BlocklistService {
   ) {}
 
   private view(row: BlockedNumberRow, blockedCalls: number | null): BlockedNumberView {
-    return { number: row.number, reason: row.reason, blocked_at: iso(row.created_at), updated_at: iso(row.updated_at), blocked_calls: blockedCalls };
+    return {
+      number: row.number,
+      reason: row.reason,
+      blocked_at: iso(row.created_at),
+      updated_at: iso(row.updated_at),
+      blocked_calls: blockedCalls,
+    };
   }
 
   /** Refused-call counts by E.164 number; null with the reason when Kamailio cannot say. */

@@ -94,7 +94,12 @@ export class NumberStore {
     const digits = filter.search?.replace(/[^0-9]/g, '') ?? '';
     if (digits !== '') query = query.where('number', 'like', `%${digits}%`);
     const [rows, count] = await Promise.all([
-      query.select(COLUMNS).orderBy('number').limit(perPage).offset((page - 1) * perPage).execute(),
+      query
+        .select(COLUMNS)
+        .orderBy('number')
+        .limit(perPage)
+        .offset((page - 1) * perPage)
+        .execute(),
       query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
     ]);
     return { rows, total: Number(count.total) };
@@ -104,13 +109,22 @@ export class NumberStore {
   async update(number: string, change: (current: NumberRow) => NumberPatch): Promise<NumberRow | undefined> {
     try {
       return await this.db.transaction().execute(async (trx) => {
-        const current = await trx.selectFrom('numbers').select(COLUMNS).where('number', '=', number).forUpdate().executeTakeFirst();
+        const current = await trx
+          .selectFrom('numbers')
+          .select(COLUMNS)
+          .where('number', '=', number)
+          .forUpdate()
+          .executeTakeFirst();
         if (!current) return undefined;
         const patch = change(current);
         const { ai_options: options, ...rest } = patch;
         return trx
           .updateTable('numbers')
-          .set({ ...rest, ...(options === undefined ? {} : { ai_options: json(options) }), updated_at: sql<Date>`now()` })
+          .set({
+            ...rest,
+            ...(options === undefined ? {} : { ai_options: json(options) }),
+            updated_at: sql<Date>`now()`,
+          })
           .where('number', '=', number)
           .returning(COLUMNS)
           .executeTakeFirstOrThrow();
@@ -150,14 +164,28 @@ export class NumberStore {
   }
 
   async unblock(number: string): Promise<boolean> {
-    const row = await this.db.deleteFrom('blocked_numbers').where('number', '=', number).returning('number').executeTakeFirst();
+    const row = await this.db
+      .deleteFrom('blocked_numbers')
+      .where('number', '=', number)
+      .returning('number')
+      .executeTakeFirst();
     return row !== undefined;
   }
 
   async blocked(page: number, perPage: number): Promise<{ rows: BlockedNumberRow[]; total: number }> {
     const [rows, count] = await Promise.all([
-      this.db.selectFrom('blocked_numbers').select(BLOCKED_COLUMNS).orderBy('created_at', 'desc').orderBy('number').limit(perPage).offset((page - 1) * perPage).execute(),
-      this.db.selectFrom('blocked_numbers').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('blocked_numbers')
+        .select(BLOCKED_COLUMNS)
+        .orderBy('created_at', 'desc')
+        .orderBy('number')
+        .limit(perPage)
+        .offset((page - 1) * perPage)
+        .execute(),
+      this.db
+        .selectFrom('blocked_numbers')
+        .select((eb) => eb.fn.countAll<number>().as('total'))
+        .executeTakeFirstOrThrow(),
     ]);
     return { rows, total: Number(count.total) };
   }

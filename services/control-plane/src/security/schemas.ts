@@ -58,7 +58,8 @@ export const SECURITY_LOCKS_SCHEMA = {
   properties: {
     accounts: {
       type: 'array',
-      description: 'Accounts locked account-wide (failures from SIP_ACCOUNT_LOCK_SOURCES sources); their trusted sources still get in.',
+      description:
+        'Accounts locked account-wide (failures from SIP_ACCOUNT_LOCK_SOURCES sources); their trusted sources still get in.',
       items: {
         type: 'object',
         properties: { username: { type: 'string' }, locked_at: timestamp, locked_until: timestamp },
@@ -68,10 +69,16 @@ export const SECURITY_LOCKS_SCHEMA = {
     },
     account_sources: {
       type: 'array',
-      description: 'Sources locked out of one account (SIP_LOCKOUT_MAX_FAILURES failures from them): 403 to them for that account only.',
+      description:
+        'Sources locked out of one account (SIP_LOCKOUT_MAX_FAILURES failures from them): 403 to them for that account only.',
       items: {
         type: 'object',
-        properties: { username: { type: 'string' }, source: { type: 'string' }, locked_at: timestamp, locked_until: timestamp },
+        properties: {
+          username: { type: 'string' },
+          source: { type: 'string' },
+          locked_at: timestamp,
+          locked_until: timestamp,
+        },
         required: ['username', 'source', 'locked_at', 'locked_until'],
         additionalProperties: false,
       },
@@ -101,7 +108,10 @@ export const CLEARED_SCHEMA = {
   properties: {
     username: { type: 'string' },
     source: { type: 'string' },
-    cleared: { type: 'boolean', description: 'Whether there was a lock or ban to lift (the failure counts behind it are reset either way).' },
+    cleared: {
+      type: 'boolean',
+      description: 'Whether there was a lock or ban to lift (the failure counts behind it are reset either way).',
+    },
   },
   required: ['cleared'],
   additionalProperties: false,

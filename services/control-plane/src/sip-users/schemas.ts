@@ -13,7 +13,8 @@ export const MAX_PER_PAGE = 200;
 const username = {
   type: 'string',
   pattern: USERNAME_PATTERN,
-  description: 'SIP username (digest user and AoR): 3–64 letters, digits, "_", "." or "-", starting with a letter or digit.',
+  description:
+    'SIP username (digest user and AoR): 3–64 letters, digits, "_", "." or "-", starting with a letter or digit.',
 } as const;
 const password = {
   type: 'string',
@@ -62,10 +63,13 @@ export const UPDATE_SIP_USER_SCHEMA = {
   description: 'Changes only the fields given. The username cannot change (the HA1 hashes depend on it).',
   properties: {
     password,
-    reset_password: { type: 'boolean', description: 'true: generate a new password and show it once in `credentials`.' },
+    reset_password: {
+      type: 'boolean',
+      description: 'true: generate a new password and show it once in `credentials`.',
+    },
     display_name: displayName,
     max_concurrent_calls: maxConcurrentCalls,
-    enabled: { type: 'boolean', description: 'false also removes the user\'s current registrations.' },
+    enabled: { type: 'boolean', description: "false also removes the user's current registrations." },
     email,
     notes,
   },
@@ -141,12 +145,20 @@ export const SOURCE_LOCK_SCHEMA = {
 export const LOCK_STATE_SCHEMA = {
   type: 'object',
   description:
-    'Brute-force locks of the account in Kamailio. `locked`: locked account-wide (failures from SIP_ACCOUNT_LOCK_SOURCES sources; the account\'s trusted sources still get in). ' +
-    '`locked_sources`: sources locked out of this account only; every other source, the owner\'s among them, is unaffected.',
+    "Brute-force locks of the account in Kamailio. `locked`: locked account-wide (failures from SIP_ACCOUNT_LOCK_SOURCES sources; the account's trusted sources still get in). " +
+    "`locked_sources`: sources locked out of this account only; every other source, the owner's among them, is unaffected.",
   properties: {
     locked: { type: 'boolean' },
-    failed_attempts: { type: 'integer', minimum: 0, description: 'Failures in the current window, summed over sources.' },
-    max_failures: { type: 'integer', minimum: 1, description: 'Failures from one source before that source is locked out.' },
+    failed_attempts: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Failures in the current window, summed over sources.',
+    },
+    max_failures: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Failures from one source before that source is locked out.',
+    },
     locked_at: nullableTimestamp,
     locked_until: nullableTimestamp,
     locked_sources: { type: 'array', items: SOURCE_LOCK_SCHEMA },
@@ -186,11 +198,24 @@ export const SIP_USER_SCHEMA = {
     lock: { anyOf: [LOCK_STATE_SCHEMA, { type: 'null' }] },
     lock_error: { type: 'string', description: 'Why `lock` is null (Kamailio did not answer).' },
     credentials: ONE_TIME_CREDENTIALS_SCHEMA,
-    warning: { type: 'string', description: 'The change is stored, but Kamailio could not be told (e.g. registrations not removed).' },
+    warning: {
+      type: 'string',
+      description: 'The change is stored, but Kamailio could not be told (e.g. registrations not removed).',
+    },
   },
   required: [
-    'id', 'username', 'domain', 'display_name', 'max_concurrent_calls', 'enabled', 'email', 'notes',
-    'created_at', 'updated_at', 'password_changed_at', 'lock',
+    'id',
+    'username',
+    'domain',
+    'display_name',
+    'max_concurrent_calls',
+    'enabled',
+    'email',
+    'notes',
+    'created_at',
+    'updated_at',
+    'password_changed_at',
+    'lock',
   ],
   additionalProperties: false,
 } as const;
@@ -225,7 +250,20 @@ export const CLIENT_CONFIG_SCHEMA = {
     password_hint: { type: 'string' },
     enabled: { type: 'boolean' },
   },
-  required: ['username', 'auth_username', 'domain', 'realm', 'proxy', 'port', 'transport', 'transports', 'sip_uri', 'password', 'password_hint', 'enabled'],
+  required: [
+    'username',
+    'auth_username',
+    'domain',
+    'realm',
+    'proxy',
+    'port',
+    'transport',
+    'transports',
+    'sip_uri',
+    'password',
+    'password_hint',
+    'enabled',
+  ],
   additionalProperties: false,
 } as const;
 

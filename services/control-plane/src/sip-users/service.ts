@@ -5,7 +5,14 @@ import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
 import { digestHa1, digestHa1b } from './digest';
 import { generatePassword } from './password';
 import type { CreateSipUserInput, ListSipUsersQuery, UpdateSipUserInput } from './schemas';
-import { DuplicateUsernamesError, type CallTotals, type NewSipUserRow, type SipUserPatch, type SipUserRow, type SipUserStore } from './store';
+import {
+  DuplicateUsernamesError,
+  type CallTotals,
+  type NewSipUserRow,
+  type SipUserPatch,
+  type SipUserRow,
+  type SipUserStore,
+} from './store';
 
 export interface SipSettings {
   /** SIP domain and digest realm (SIP_DOMAIN). */
@@ -99,7 +106,13 @@ export function duplicateRows(users: ReadonlyArray<{ readonly username?: unknown
     if (typeof user?.username !== 'string') return;
     const first = firstIndex.get(user.username);
     if (first === undefined) firstIndex.set(user.username, index);
-    else errors.push({ index, field: 'username', code: 'ERR_SIP_USER_EXISTS', message: `duplicates users[${first}].username` });
+    else
+      errors.push({
+        index,
+        field: 'username',
+        code: 'ERR_SIP_USER_EXISTS',
+        message: `duplicates users[${first}].username`,
+      });
   });
   return errors;
 }
@@ -228,7 +241,9 @@ export class SipUserService {
       }
       const taken = new Set(err.usernames);
       const errors: BulkRowError[] = inputs.flatMap((u, index) =>
-        taken.has(u.username) ? [{ index, field: 'username', code: 'ERR_SIP_USER_EXISTS' as const, message: 'already exists' }] : [],
+        taken.has(u.username)
+          ? [{ index, field: 'username', code: 'ERR_SIP_USER_EXISTS' as const, message: 'already exists' }]
+          : [],
       );
       throw bulkConflict(errors, inputs.length);
     }
@@ -350,7 +365,11 @@ export class SipUserService {
 }
 
 function bulkConflict(errors: BulkRowError[], total: number): AppError {
-  return new AppError('ERR_SIP_USER_EXISTS', `${errors.length} of ${total} users have a username that is taken; nothing was created`, {
-    errors,
-  });
+  return new AppError(
+    'ERR_SIP_USER_EXISTS',
+    `${errors.length} of ${total} users have a username that is taken; nothing was created`,
+    {
+      errors,
+    },
+  );
 }

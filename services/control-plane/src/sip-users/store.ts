@@ -65,10 +65,18 @@ export class SipUserStore {
         const existing = await trx
           .selectFrom('subscriber')
           .select('username')
-          .where('username', 'in', rows.map((r) => r.username))
+          .where(
+            'username',
+            'in',
+            rows.map((r) => r.username),
+          )
           .execute();
         if (existing.length > 0) throw new DuplicateUsernamesError(existing.map((r) => r.username));
-        return trx.insertInto('subscriber').values([...rows]).returning(PUBLIC_COLUMNS).execute();
+        return trx
+          .insertInto('subscriber')
+          .values([...rows])
+          .returning(PUBLIC_COLUMNS)
+          .execute();
       });
     } catch (err) {
       // A concurrent insert of the same username got in between the check and ours.
@@ -89,7 +97,12 @@ export class SipUserStore {
     }
     if (filter.enabled !== undefined) query = query.where('enabled', '=', filter.enabled ? 1 : 0);
     const [rows, count] = await Promise.all([
-      query.select(PUBLIC_COLUMNS).orderBy('id').limit(perPage).offset((page - 1) * perPage).execute(),
+      query
+        .select(PUBLIC_COLUMNS)
+        .orderBy('id')
+        .limit(perPage)
+        .offset((page - 1) * perPage)
+        .execute(),
       query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
     ]);
     return { rows, total: Number(count.total) };

@@ -3,7 +3,13 @@ import { createAuthMaterial, webhookAuthHeaders, type AuthSecrets } from '../../
 import type { Logger } from '../../../common/src/logger';
 import { CLOSE_CODES } from '../../../media-gateway/src/ai-stream/errors';
 import { createWsSocket, messageBytes, type WebSocketLike } from '../../../media-gateway/src/ai-stream/socket';
-import { OLIB_AI_FRAME_SCHEMA, OLIB_GATEWAY_FRAME_SCHEMA, type OlibAiFrame, type OlibAuth, type OlibSmsIn } from '../../../media-gateway/src/ai-stream/wire/olib';
+import {
+  OLIB_AI_FRAME_SCHEMA,
+  OLIB_GATEWAY_FRAME_SCHEMA,
+  type OlibAiFrame,
+  type OlibAuth,
+  type OlibSmsIn,
+} from '../../../media-gateway/src/ai-stream/wire/olib';
 import { parseJsonFrame, type Parsed } from '../../../media-gateway/src/ai-stream/wire/parse';
 
 /**
@@ -137,18 +143,33 @@ const callAuthSchema = OLIB_GATEWAY_FRAME_SCHEMA.oneOf[0];
 
 export const SMS_SESSION_AUTH_SCHEMA = {
   type: 'object',
-  properties: { type: { const: 'auth' }, session: { const: 'sms' }, auth: callAuthSchema.properties.auth, call: { type: 'null' } },
+  properties: {
+    type: { const: 'auth' },
+    session: { const: 'sms' },
+    auth: callAuthSchema.properties.auth,
+    call: { type: 'null' },
+  },
   required: ['type', 'session', 'auth'],
 } as const;
 
 export const SMS_ACK_SCHEMA = {
   type: 'object',
-  properties: { type: { const: 'sms_ack' }, data: { type: 'object', properties: { message_id: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['message_id'] } },
+  properties: {
+    type: { const: 'sms_ack' },
+    data: {
+      type: 'object',
+      properties: { message_id: { type: 'string', minLength: 1, maxLength: 256 } },
+      required: ['message_id'],
+    },
+  },
   required: ['type', 'data'],
 } as const;
 
 /** What an agent may send in an SMS session: the olib AI frames plus `sms_ack`. */
-export const SMS_SESSION_AI_FRAME_SCHEMA = { ...OLIB_AI_FRAME_SCHEMA, oneOf: [...OLIB_AI_FRAME_SCHEMA.oneOf, SMS_ACK_SCHEMA] } as const;
+export const SMS_SESSION_AI_FRAME_SCHEMA = {
+  ...OLIB_AI_FRAME_SCHEMA,
+  oneOf: [...OLIB_AI_FRAME_SCHEMA.oneOf, SMS_ACK_SCHEMA],
+} as const;
 
 /** Each reply is then checked as the `data` of an olib `sms` frame (the same rules as over the WebSocket). */
 export const SMS_WEBHOOK_RESPONSE_SCHEMA = {
@@ -157,9 +178,12 @@ export const SMS_WEBHOOK_RESPONSE_SCHEMA = {
 } as const;
 
 const ajv = new Ajv({ discriminator: true, allErrors: false, strict: true, strictRequired: false });
-const validateSessionAuth: ValidateFunction<OlibSmsSessionAuth> = ajv.compile<OlibSmsSessionAuth>(SMS_SESSION_AUTH_SCHEMA);
-const validateSessionAi: ValidateFunction<SmsSessionAiFrame> = ajv.compile<SmsSessionAiFrame>(SMS_SESSION_AI_FRAME_SCHEMA);
-const validateWebhookResponse: ValidateFunction<SmsWebhookResponse> = ajv.compile<SmsWebhookResponse>(SMS_WEBHOOK_RESPONSE_SCHEMA);
+const validateSessionAuth: ValidateFunction<OlibSmsSessionAuth> =
+  ajv.compile<OlibSmsSessionAuth>(SMS_SESSION_AUTH_SCHEMA);
+const validateSessionAi: ValidateFunction<SmsSessionAiFrame> =
+  ajv.compile<SmsSessionAiFrame>(SMS_SESSION_AI_FRAME_SCHEMA);
+const validateWebhookResponse: ValidateFunction<SmsWebhookResponse> =
+  ajv.compile<SmsWebhookResponse>(SMS_WEBHOOK_RESPONSE_SCHEMA);
 
 /** AI side: is this first frame an SMS session's `auth`? */
 export function parseSmsSessionAuth(text: string): Parsed<OlibSmsSessionAuth> {
@@ -176,13 +200,20 @@ export function parseSmsWebhookResponse(text: string): Parsed<SmsWebhookResponse
   const parsed = parseJsonFrame(validateWebhookResponse, text, 'type');
   if (!parsed.ok) return parsed;
   for (const [i, reply] of (parsed.frame.replies ?? []).entries()) {
-    if (!validateSessionAi({ type: 'sms', data: reply })) return { ok: false, reason: `/replies/${i}${validateSessionAi.errors?.[0]?.instancePath.replace(/^\/data/, '') ?? ''} ${validateSessionAi.errors?.[0]?.message ?? 'is invalid'}` };
+    if (!validateSessionAi({ type: 'sms', data: reply }))
+      return {
+        ok: false,
+        reason: `/replies/${i}${validateSessionAi.errors?.[0]?.instancePath.replace(/^\/data/, '') ?? ''} ${validateSessionAi.errors?.[0]?.message ?? 'is invalid'}`,
+      };
   }
   return parsed;
 }
 
 /** The `sms` frame / webhook body for one message. Key order is fixed: the webhook signs these bytes. */
-export function smsDeliveryFrame(sms: InboundSmsForAi, custom: Readonly<Record<string, unknown>> | undefined): OlibSmsDelivery {
+export function smsDeliveryFrame(
+  sms: InboundSmsForAi,
+  custom: Readonly<Record<string, unknown>> | undefined,
+): OlibSmsDelivery {
   return {
     type: 'sms',
     data: {
@@ -211,7 +242,10 @@ function scalarStrings(options: Readonly<Record<string, unknown>> | undefined): 
 type Failure = Extract<AiSmsOutcome, { ok: false }>;
 
 const refused = (reason: string): Failure => ({ ok: false, retryable: false, reason });
-const retry = (reason: string, retryAfterMs?: number): Failure => (retryAfterMs === undefined ? { ok: false, retryable: true, reason } : { ok: false, retryable: true, reason, retryAfterMs });
+const retry = (reason: string, retryAfterMs?: number): Failure =>
+  retryAfterMs === undefined
+    ? { ok: false, retryable: true, reason }
+    : { ok: false, retryable: true, reason, retryAfterMs };
 
 /** Why an in-flight delivery was cut short (the AbortSignal's reason). */
 class Cut {
@@ -261,11 +295,15 @@ export class AiSmsDelivery {
     if (this.closed) return retry('delivery_closed');
     const transport = target.webhookUrl !== undefined ? 'webhook' : 'websocket';
     const controller = new AbortController();
-    const deadline = setTimeout(() => controller.abort(new Cut(retry(`timeout: no acknowledgement within ${this.timeoutMs} ms`))), this.timeoutMs);
+    const deadline = setTimeout(
+      () => controller.abort(new Cut(retry(`timeout: no acknowledgement within ${this.timeoutMs} ms`))),
+      this.timeoutMs,
+    );
     this.inFlight.add(controller);
     let outcome: AiSmsOutcome;
     try {
-      if (transport === 'webhook') outcome = await this.viaWebhook(sms, target, target.webhookUrl as string, controller.signal);
+      if (transport === 'webhook')
+        outcome = await this.viaWebhook(sms, target, target.webhookUrl as string, controller.signal);
       else if (target.dialect === 'twilio') outcome = refused('sms_not_supported_by_dialect');
       else outcome = await this.viaWebSocket(sms, target, controller.signal);
     } catch (err) {
@@ -274,22 +312,39 @@ export class AiSmsDelivery {
       clearTimeout(deadline);
       this.inFlight.delete(controller);
     }
-    const meta = { messageId: sms.messageId, transport, dialect: target.dialect, target: origin(transport === 'webhook' ? target.webhookUrl : target.url) };
+    const meta = {
+      messageId: sms.messageId,
+      transport,
+      dialect: target.dialect,
+      target: origin(transport === 'webhook' ? target.webhookUrl : target.url),
+    };
     if (outcome.ok) this.opts.logger?.info('sms: delivered to the AI', { ...meta, replies: outcome.replies.length });
-    else this.opts.logger?.warn('sms: not delivered to the AI', { ...meta, retryable: outcome.retryable, reason: outcome.reason });
+    else
+      this.opts.logger?.warn('sms: not delivered to the AI', {
+        ...meta,
+        retryable: outcome.retryable,
+        reason: outcome.reason,
+      });
     return outcome;
   }
 
   // ─── WebSocket `sms` session ───────────────────────────────────────────────────
 
   private async viaWebSocket(sms: InboundSmsForAi, target: AiSmsTarget, signal: AbortSignal): Promise<AiSmsOutcome> {
-    if (!/^wss?:\/\//i.test(target.url) || !URL.canParse(target.url)) return refused('invalid_target: the agent URL is not ws:// or wss://');
+    if (!/^wss?:\/\//i.test(target.url) || !URL.canParse(target.url))
+      return refused('invalid_target: the agent URL is not ws:// or wss://');
     const auth = await createAuthMaterial(this.secrets, sms.messageId, false);
     if (signal.aborted) return (signal.reason as Cut).outcome;
     const opening: OlibSmsSessionAuth = {
       type: 'auth',
       session: 'sms',
-      auth: { token: `Bearer ${auth.jwt}`, signature: auth.signature, timestamp: auth.timestamp, call_id: sms.messageId, reconnected: false },
+      auth: {
+        token: `Bearer ${auth.jwt}`,
+        signature: auth.signature,
+        timestamp: auth.timestamp,
+        call_id: sms.messageId,
+        reconnected: false,
+      },
       call: null,
     };
     const frames = [JSON.stringify(opening), JSON.stringify(smsDeliveryFrame(sms, target.custom))];
@@ -308,7 +363,11 @@ export class AiSmsDelivery {
       };
       const onAbort = (): void => settle((signal.reason as Cut).outcome);
       try {
-        socket = createWsSocket(target.url, [], { headers: {}, handshakeTimeoutMs: this.timeoutMs, maxPayloadBytes: MAX_PAYLOAD_BYTES });
+        socket = createWsSocket(target.url, [], {
+          headers: {},
+          handshakeTimeoutMs: this.timeoutMs,
+          maxPayloadBytes: MAX_PAYLOAD_BYTES,
+        });
       } catch (err) {
         resolve(refused(`invalid_target: ${(err as Error).message}`));
         return;
@@ -321,7 +380,9 @@ export class AiSmsDelivery {
       socket.on('unexpected-response', (_req, res) => {
         res.resume?.();
         const status = res.statusCode ?? 0;
-        settle(retryableStatus(status) ? retry(`upgrade_failed: http ${status}`) : refused(`upgrade_failed: http ${status}`));
+        settle(
+          retryableStatus(status) ? retry(`upgrade_failed: http ${status}`) : refused(`upgrade_failed: http ${status}`),
+        );
       });
       socket.on('message', (data, isBinary) => {
         if (settled) return;
@@ -331,21 +392,38 @@ export class AiSmsDelivery {
         }
         const parsed = parseSmsSessionAiFrame(messageBytes(data).toString('utf8'));
         if (!parsed.ok) {
-          this.opts.logger?.warn('sms: bad frame from the agent ignored', { messageId: sms.messageId, reason: parsed.reason });
+          this.opts.logger?.warn('sms: bad frame from the agent ignored', {
+            messageId: sms.messageId,
+            reason: parsed.reason,
+          });
           return;
         }
         const frame = parsed.frame;
         switch (frame.type) {
           case 'sms':
-            if (replies.length < MAX_SMS_REPLIES) replies.push({ text: frame.data.text, to: frame.data.to_number ?? sms.from });
-            else this.opts.logger?.warn('sms: too many replies, the rest dropped', { messageId: sms.messageId, max: MAX_SMS_REPLIES });
+            if (replies.length < MAX_SMS_REPLIES)
+              replies.push({ text: frame.data.text, to: frame.data.to_number ?? sms.from });
+            else
+              this.opts.logger?.warn('sms: too many replies, the rest dropped', {
+                messageId: sms.messageId,
+                max: MAX_SMS_REPLIES,
+              });
             return;
           case 'sms_ack':
             if (frame.data.message_id === sms.messageId) settle({ ok: true, replies }, CLOSE_CODES.NORMAL);
-            else this.opts.logger?.warn('sms: sms_ack for another message ignored', { messageId: sms.messageId, acked: frame.data.message_id });
+            else
+              this.opts.logger?.warn('sms: sms_ack for another message ignored', {
+                messageId: sms.messageId,
+                acked: frame.data.message_id,
+              });
             return;
           case 'error':
-            settle(refused(`refused: ${frame.data.code}${frame.data.message ? `: ${frame.data.message.slice(0, 200)}` : ''}`), CLOSE_CODES.NORMAL);
+            settle(
+              refused(
+                `refused: ${frame.data.code}${frame.data.message ? `: ${frame.data.message.slice(0, 200)}` : ''}`,
+              ),
+              CLOSE_CODES.NORMAL,
+            );
             return;
           case 'ping':
             socket.send(JSON.stringify({ type: 'pong', data: { id: frame.data.id } }));
@@ -365,7 +443,8 @@ export class AiSmsDelivery {
         const why = `close ${code}${reason.length > 0 ? ` ${reason.toString('utf8').slice(0, 120)}` : ''}`;
         if (code === CLOSE_CODES.AUTH_FAILED || code === CLOSE_CODES.FORBIDDEN) settle(refused(`refused: ${why}`));
         // 1000 and the application's 4000–4999 are deliberate, as for calls: retrying would repeat the refusal.
-        else if (code === CLOSE_CODES.NORMAL || (code >= 4000 && code <= 4999)) settle(refused(`closed_without_ack: ${why}`));
+        else if (code === CLOSE_CODES.NORMAL || (code >= 4000 && code <= 4999))
+          settle(refused(`closed_without_ack: ${why}`));
         else settle(retry(`connection_lost: ${why}`));
       });
     });
@@ -373,10 +452,19 @@ export class AiSmsDelivery {
 
   // ─── webhook ───────────────────────────────────────────────────────────────────
 
-  private async viaWebhook(sms: InboundSmsForAi, target: AiSmsTarget, url: string, signal: AbortSignal): Promise<AiSmsOutcome> {
-    if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) return refused('invalid_target: the webhook URL is not http:// or https://');
+  private async viaWebhook(
+    sms: InboundSmsForAi,
+    target: AiSmsTarget,
+    url: string,
+    signal: AbortSignal,
+  ): Promise<AiSmsOutcome> {
+    if (!/^https?:\/\//i.test(url) || !URL.canParse(url))
+      return refused('invalid_target: the webhook URL is not http:// or https://');
     const body = JSON.stringify(smsDeliveryFrame(sms, target.custom));
-    const headers = { 'content-type': 'application/json', ...(await webhookAuthHeaders(this.secrets, sms.messageId, body)) };
+    const headers = {
+      'content-type': 'application/json',
+      ...(await webhookAuthHeaders(this.secrets, sms.messageId, body)),
+    };
     let response: Response;
     try {
       // A signed request goes where it was configured to, not where a 3xx points.
@@ -389,25 +477,40 @@ export class AiSmsDelivery {
     const status = response.status;
     if (status < 200 || status >= 300) {
       void response.body?.cancel().catch(() => undefined);
-      if (!retryableStatus(status)) return refused(`http ${status}${status >= 300 && status < 400 ? ' (redirects are not followed)' : ''}`);
+      if (!retryableStatus(status))
+        return refused(`http ${status}${status >= 300 && status < 400 ? ' (redirects are not followed)' : ''}`);
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-      return retryAfterMs === undefined ? retry(`http ${status}`) : retry(`http ${status} (retry after ${Math.ceil(retryAfterMs / 1000)} s)`, retryAfterMs);
+      return retryAfterMs === undefined
+        ? retry(`http ${status}`)
+        : retry(`http ${status} (retry after ${Math.ceil(retryAfterMs / 1000)} s)`, retryAfterMs);
     }
     // Acknowledged: the status says so. A body we cannot read costs the replies, not the delivery.
     const text = await readBounded(response, MAX_WEBHOOK_RESPONSE_BYTES).catch(() => null);
     if (text === null) {
-      this.opts.logger?.warn('sms: webhook reply body unreadable or too large, replies ignored', { messageId: sms.messageId });
+      this.opts.logger?.warn('sms: webhook reply body unreadable or too large, replies ignored', {
+        messageId: sms.messageId,
+      });
       return { ok: true, replies: [] };
     }
     if (text.trim() === '') return { ok: true, replies: [] };
     const parsed = parseSmsWebhookResponse(text);
     if (!parsed.ok) {
-      this.opts.logger?.warn('sms: webhook reply body is not {"replies":[…]}, replies ignored', { messageId: sms.messageId, reason: parsed.reason });
+      this.opts.logger?.warn('sms: webhook reply body is not {"replies":[…]}, replies ignored', {
+        messageId: sms.messageId,
+        reason: parsed.reason,
+      });
       return { ok: true, replies: [] };
     }
     const all = parsed.frame.replies ?? [];
-    if (all.length > MAX_SMS_REPLIES) this.opts.logger?.warn('sms: too many replies, the rest dropped', { messageId: sms.messageId, max: MAX_SMS_REPLIES });
-    return { ok: true, replies: all.slice(0, MAX_SMS_REPLIES).map((r) => ({ text: r.text, to: r.to_number ?? sms.from })) };
+    if (all.length > MAX_SMS_REPLIES)
+      this.opts.logger?.warn('sms: too many replies, the rest dropped', {
+        messageId: sms.messageId,
+        max: MAX_SMS_REPLIES,
+      });
+    return {
+      ok: true,
+      replies: all.slice(0, MAX_SMS_REPLIES).map((r) => ({ text: r.text, to: r.to_number ?? sms.from })),
+    };
   }
 }
 

@@ -37,9 +37,15 @@ function params(value: string): { kind: string; p: Record<string, string> } {
 /** RFC 5438 IMDN delivery notification: the message id it is about and whether it was delivered. */
 export function parseDeliveryReport(body: string): { messageId: string; delivered: boolean; status: string } | null {
   const id = /<(?:\w+:)?message-id>\s*([^<\s]+)\s*<\/(?:\w+:)?message-id>/i.exec(body)?.[1];
-  const status = /<(?:\w+:)?status>\s*<(?:\w+:)?(delivered|failed|forbidden|error|displayed|processed|stored)\s*\/>/i.exec(body)?.[1]?.toLowerCase();
+  const status = /<(?:\w+:)?status>\s*<(?:\w+:)?(delivered|failed|forbidden|error|displayed|processed|stored)\s*\/>/i
+    .exec(body)?.[1]
+    ?.toLowerCase();
   if (!id || !status) return null;
-  return { messageId: id, delivered: status === 'delivered' || status === 'displayed' || status === 'processed' || status === 'stored', status };
+  return {
+    messageId: id,
+    delivered: status === 'delivered' || status === 'displayed' || status === 'processed' || status === 'stored',
+    status,
+  };
 }
 
 const ANSWER = {
@@ -70,7 +76,8 @@ export class SmsInbound {
     // Line ends after the text are framing some user agents add (SIPp ends every body line with CRLF), not content.
     const text = req.body.toString('utf8').replace(/(\r?\n)+$/, '');
     if (req.method === 'NOTIFY' || contentType === 'message/imdn+xml') return this.deliveryReport(text);
-    if (contentType !== 'text/plain') return { status: 415, reason: 'Unsupported Media Type', headers: [['Accept', 'text/plain, message/imdn+xml']] };
+    if (contentType !== 'text/plain')
+      return { status: 415, reason: 'Unsupported Media Type', headers: [['Accept', 'text/plain, message/imdn+xml']] };
     if (text.length === 0) return { status: 400, reason: 'Bad Request - Empty Message' };
 
     const fromUser = parseUri(parseNameAddr(req.headers.get('From') ?? '').uri).user ?? '';
@@ -89,10 +96,24 @@ export class SmsInbound {
       if (!from) return { status: 403, reason: 'Forbidden - No Number For This User' };
       const to = e164Of(parseUri(req.uri).user ?? '');
       if (!to) return { status: 404, reason: 'Not Found - Not A Phone Number' };
-      const trunk = await this.db.selectFrom('numbers').select('trunk_id').where('number', '=', from).executeTakeFirst();
+      const trunk = await this.db
+        .selectFrom('numbers')
+        .select('trunk_id')
+        .where('number', '=', from)
+        .executeTakeFirst();
       const { row, created } = await this.store.insert({
-        messageId: newMessageId(), direction: 'outbound', from, to, body: text, encoding: a.encoding, segments: a.segments,
-        status: 'queued', source: 'user', destination: 'trunk', senderUser, trunkId: trunk?.trunk_id ?? null,
+        messageId: newMessageId(),
+        direction: 'outbound',
+        from,
+        to,
+        body: text,
+        encoding: a.encoding,
+        segments: a.segments,
+        status: 'queued',
+        source: 'user',
+        destination: 'trunk',
+        senderUser,
+        trunkId: trunk?.trunk_id ?? null,
         idempotencyKey: `sip:${callId}:${cseq}`,
       });
       if (created) this.nudge();
@@ -163,7 +184,10 @@ export class SmsInbound {
       if (!created) return false;
       const bySeq = bySequence(await load());
       if (bySeq.size < p.total) return false;
-      const text = [...bySeq.keys()].sort((x, y) => x - y).map((k) => (bySeq.get(k) as SmsRow).body).join('');
+      const text = [...bySeq.keys()]
+        .sort((x, y) => x - y)
+        .map((k) => (bySeq.get(k) as SmsRow).body)
+        .join('');
       return { ...part, body: text, lastError: null };
     });
   }
@@ -182,18 +206,35 @@ export class SmsInbound {
     let assembled = 0;
     for (const g of groups.rows) {
       const total = g.part_total;
-      const done = await this.inGroup({ from: g.from_number, to: g.to_number, ref: g.part_ref, total }, async (_tx, load) => {
-        const parts = await load();
-        const first = parts[0];
-        if (!first) return false;
-        const bySeq = bySequence(parts);
-        const text = Array.from({ length: total }, (_, i) => bySeq.get(i + 1)?.body ?? `[part ${i + 1} of ${total} missing]`).join('');
-        return {
-          messageId: '', direction: 'inbound', from: first.from_number, to: first.to_number, body: text, encoding: 'gsm7', segments: 1,
-          status: 'received', source: first.source, destination: first.destination, targetUser: first.target_user,
-          trunkId: first.trunk_id, senderUser: first.sender_user, lastError: `${total - bySeq.size} of ${total} parts never arrived`,
-        };
-      });
+      const done = await this.inGroup(
+        { from: g.from_number, to: g.to_number, ref: g.part_ref, total },
+        async (_tx, load) => {
+          const parts = await load();
+          const first = parts[0];
+          if (!first) return false;
+          const bySeq = bySequence(parts);
+          const text = Array.from(
+            { length: total },
+            (_, i) => bySeq.get(i + 1)?.body ?? `[part ${i + 1} of ${total} missing]`,
+          ).join('');
+          return {
+            messageId: '',
+            direction: 'inbound',
+            from: first.from_number,
+            to: first.to_number,
+            body: text,
+            encoding: 'gsm7',
+            segments: 1,
+            status: 'received',
+            source: first.source,
+            destination: first.destination,
+            targetUser: first.target_user,
+            trunkId: first.trunk_id,
+            senderUser: first.sender_user,
+            lastError: `${total - bySeq.size} of ${total} parts never arrived`,
+          };
+        },
+      );
       if (done) assembled++;
     }
     if (assembled > 0) this.nudge();
@@ -213,21 +254,44 @@ export class SmsInbound {
     return this.db.transaction().execute(async (tx) => {
       await sql`SELECT pg_advisory_xact_lock(hashtext(${`sms-parts|${g.from}|${g.to}|${g.ref}`}))`.execute(tx);
       const load = (): Promise<SmsRow[]> =>
-        tx.selectFrom('sms_messages').selectAll()
-          .where('status', '=', 'partial').where('parent_id', 'is', null)
-          .where('from_number', '=', g.from).where('to_number', '=', g.to)
-          .where('part_ref', '=', g.ref).where('part_total', '=', g.total)
-          .orderBy('part_seq').orderBy('id')
+        tx
+          .selectFrom('sms_messages')
+          .selectAll()
+          .where('status', '=', 'partial')
+          .where('parent_id', 'is', null)
+          .where('from_number', '=', g.from)
+          .where('to_number', '=', g.to)
+          .where('part_ref', '=', g.ref)
+          .where('part_total', '=', g.total)
+          .orderBy('part_seq')
+          .orderBy('id')
           .execute();
       const whole = await fn(tx, load);
       if (!whole) return false;
       const parts = await load();
       const a = analyzeSms(whole.body);
       const stored = await this.store.insert(
-        { ...whole, messageId: newMessageId(), encoding: a.encoding, segments: Math.max(a.segments, g.total), status: 'received', part: null, sipCallId: null, sipCseq: null },
+        {
+          ...whole,
+          messageId: newMessageId(),
+          encoding: a.encoding,
+          segments: Math.max(a.segments, g.total),
+          status: 'received',
+          part: null,
+          sipCallId: null,
+          sipCseq: null,
+        },
         tx,
       );
-      await tx.updateTable('sms_messages').set({ parent_id: stored.row.message_id }).where('message_id', 'in', parts.map((r) => r.message_id)).execute();
+      await tx
+        .updateTable('sms_messages')
+        .set({ parent_id: stored.row.message_id })
+        .where(
+          'message_id',
+          'in',
+          parts.map((r) => r.message_id),
+        )
+        .execute();
       return true;
     });
   }

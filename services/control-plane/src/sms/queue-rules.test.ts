@@ -39,9 +39,17 @@ describe('SMS queue rules', () => {
     const body = (status: string, prefix = ''): string =>
       `<?xml version="1.0"?><${prefix}imdn xmlns${prefix ? `:${prefix.slice(0, -1)}` : ''}="urn:ietf:params:xml:ns:imdn"><${prefix}message-id>sms_abc</${prefix}message-id>` +
       `<${prefix}delivery-notification><${prefix}status><${prefix}${status}/></${prefix}status></${prefix}delivery-notification></${prefix}imdn>`;
-    expect(parseDeliveryReport(body('delivered'))).toEqual({ messageId: 'sms_abc', delivered: true, status: 'delivered' });
+    expect(parseDeliveryReport(body('delivered'))).toEqual({
+      messageId: 'sms_abc',
+      delivered: true,
+      status: 'delivered',
+    });
     expect(parseDeliveryReport(body('failed'))).toEqual({ messageId: 'sms_abc', delivered: false, status: 'failed' });
-    expect(parseDeliveryReport(body('delivered', 'i:'))).toEqual({ messageId: 'sms_abc', delivered: true, status: 'delivered' });
+    expect(parseDeliveryReport(body('delivered', 'i:'))).toEqual({
+      messageId: 'sms_abc',
+      delivered: true,
+      status: 'delivered',
+    });
     expect(parseDeliveryReport('<imdn><status><delivered/></status></imdn>')).toBeNull();
     expect(parseDeliveryReport('not xml')).toBeNull();
   });

@@ -49,7 +49,11 @@ describe('SmsReassembler.add', () => {
     const r = new SmsReassembler();
     expect(r.add(part(5, 1, 3, 'Hello, '), 0)).toEqual({ complete: false });
     expect(r.add(part(5, 2, 3, 'wor'), 1)).toEqual({ complete: false });
-    expect(r.add(part(5, 3, 3, 'ld!'), 2)).toEqual({ complete: true, text: 'Hello, world!', ids: ['id-5-1', 'id-5-2', 'id-5-3'] });
+    expect(r.add(part(5, 3, 3, 'ld!'), 2)).toEqual({
+      complete: true,
+      text: 'Hello, world!',
+      ids: ['id-5-1', 'id-5-2', 'id-5-3'],
+    });
     expect(r.size).toBe(0);
   });
 

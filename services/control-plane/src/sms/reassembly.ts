@@ -35,9 +35,7 @@ export interface SmsPart extends SmsPartHeader {
 }
 
 /** What `add()` returns: the whole message once its last missing part arrives. */
-export type SmsAddResult =
-  | { complete: true; text: string; ids: string[] }
-  | { complete: false };
+export type SmsAddResult = { complete: true; text: string; ids: string[] } | { complete: false };
 
 /**
  * Why a group left the reassembler incomplete:
@@ -137,7 +135,8 @@ export class SmsReassembler {
   constructor(options: SmsReassemblerOptions = {}) {
     const { timeoutMs = 10 * 60_000, maxGroups = 10_000 } = options;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`timeoutMs must be > 0, got ${timeoutMs}`);
-    if (!Number.isInteger(maxGroups) || maxGroups < 1) throw new TypeError(`maxGroups must be an integer ≥ 1, got ${maxGroups}`);
+    if (!Number.isInteger(maxGroups) || maxGroups < 1)
+      throw new TypeError(`maxGroups must be an integer ≥ 1, got ${maxGroups}`);
     this.timeoutMs = timeoutMs;
     this.maxGroups = maxGroups;
   }
@@ -156,7 +155,8 @@ export class SmsReassembler {
   add(part: SmsPart, now: number): SmsAddResult {
     const { from, to, ref, seq, total } = part;
     if (!Number.isInteger(ref) || ref < 1 || ref > SMS_PART_REF_MAX) throw new TypeError(`ref out of range: ${ref}`);
-    if (!Number.isInteger(total) || total < 2 || total > SMS_PART_TOTAL_MAX) throw new TypeError(`total out of range: ${total}`);
+    if (!Number.isInteger(total) || total < 2 || total > SMS_PART_TOTAL_MAX)
+      throw new TypeError(`total out of range: ${total}`);
     if (!Number.isInteger(seq) || seq < 1 || seq > total) throw new TypeError(`seq out of range: ${seq} of ${total}`);
 
     // NUL cannot occur in a SIP URI user part or an E.164 number.
@@ -218,9 +218,7 @@ export class SmsReassembler {
 }
 
 function sortedParts(group: Group): Array<{ seq: number; text: string; id: string }> {
-  return [...group.parts]
-    .sort(([a], [b]) => a - b)
-    .map(([seq, { text, id }]) => ({ seq, text, id }));
+  return [...group.parts].sort(([a], [b]) => a - b).map(([seq, { text, id }]) => ({ seq, text, id }));
 }
 
 function toIncomplete(group: Group, reason: SmsIncompleteReason): SmsIncompleteGroup {

@@ -42,8 +42,18 @@ export class SmsRuntime {
     const { config, logger } = deps;
     this.store = new SmsStore(deps.db);
     const registers = [deps.registry];
-    const outcomes = new Counter({ name: 'sms_outcomes_total', help: 'SMS attempts by resulting status (sent, delivered, failed, queued = retry scheduled, received = waiting).', labelNames: ['direction', 'status'], registers });
-    const received = new Counter({ name: 'sms_received_total', help: 'MESSAGE / NOTIFY requests the SMS endpoint answered, by SIP status.', labelNames: ['status'], registers });
+    const outcomes = new Counter({
+      name: 'sms_outcomes_total',
+      help: 'SMS attempts by resulting status (sent, delivered, failed, queued = retry scheduled, received = waiting).',
+      labelNames: ['direction', 'status'],
+      registers,
+    });
+    const received = new Counter({
+      name: 'sms_received_total',
+      help: 'MESSAGE / NOTIFY requests the SMS endpoint answered, by SIP status.',
+      labelNames: ['status'],
+      registers,
+    });
     const rejected = new Counter({
       name: 'sms_sip_rejected_total',
       help: 'MESSAGE / NOTIFY requests refused with 403 because they did not come through Kamailio: no_proof, bad_proof, stale_proof.',
@@ -51,7 +61,10 @@ export class SmsRuntime {
       registers,
     });
     for (const reason of ['no_proof', 'bad_proof', 'stale_proof']) rejected.inc({ reason }, 0);
-    const proof = new ProxyProofVerifier({ secret: config.secrets.proxySharedSecret, maxAgeSeconds: config.proxyProofMaxAgeSeconds });
+    const proof = new ProxyProofVerifier({
+      secret: config.secrets.proxySharedSecret,
+      maxAgeSeconds: config.proxyProofMaxAgeSeconds,
+    });
     // Both queue gauges come from one query per scrape.
     let depth: { at: number; value: ReturnType<SmsStore['depth']> } | undefined;
     const readDepth = (): ReturnType<SmsStore['depth']> => {
@@ -80,7 +93,12 @@ export class SmsRuntime {
       },
     });
 
-    const inbound = new SmsInbound(deps.db, this.store, () => this.worker?.nudge(), logger.child({ component: 'sms-inbound' }));
+    const inbound = new SmsInbound(
+      deps.db,
+      this.store,
+      () => this.worker?.nudge(),
+      logger.child({ component: 'sms-inbound' }),
+    );
     this.inbound = inbound;
     this.endpoint = new SmsSipEndpoint(
       {
@@ -101,7 +119,12 @@ export class SmsRuntime {
         return answer;
       },
     );
-    this.ai = new AiSmsDelivery({ jwtSecret: config.secrets.jwtSecretKey, sharedSecret: config.secrets.sipSharedSecret, timeoutMs: config.sms.aiTimeoutMs, logger: logger.child({ component: 'sms-ai' }) });
+    this.ai = new AiSmsDelivery({
+      jwtSecret: config.secrets.jwtSecretKey,
+      sharedSecret: config.secrets.sipSharedSecret,
+      timeoutMs: config.sms.aiTimeoutMs,
+      logger: logger.child({ component: 'sms-ai' }),
+    });
     if (config.sms.worker) {
       this.worker = new SmsWorker(
         {
@@ -130,27 +153,43 @@ export class SmsRuntime {
     deps.events?.on('event', (event) => {
       const e = event as { event?: unknown; user?: unknown; expires?: unknown };
       if (e.event !== 'registration' || typeof e.user !== 'string' || e.expires === 0) return;
-      void this.store.wakeUser(e.user).then((n) => n > 0 && this.worker?.nudge(), (err: Error) => logger.warn('SMS wake-up on registration failed', { err: err.message }));
+      void this.store.wakeUser(e.user).then(
+        (n) => n > 0 && this.worker?.nudge(),
+        (err: Error) => logger.warn('SMS wake-up on registration failed', { err: err.message }),
+      );
     });
   }
 
   async start(): Promise<void> {
     await this.endpoint.start();
     await this.worker?.start();
-    const membership = new DispatcherMembership(this.deps.db, this.deps.rpc, SMS_SET, `sms ${this.deps.config.sms.sipAddress}:${this.endpoint.port}`, this.endpoint.uri);
+    const membership = new DispatcherMembership(
+      this.deps.db,
+      this.deps.rpc,
+      SMS_SET,
+      `sms ${this.deps.config.sms.sipAddress}:${this.endpoint.port}`,
+      this.endpoint.uri,
+    );
     await membership.join();
     this.membership = membership;
     if (this.worker) {
       const timeout = this.deps.config.sms.partTimeoutSeconds;
-      this.partsTimer = setInterval(() => {
-        this.inbound.flushExpiredParts(timeout).catch((err: Error) => this.deps.logger.warn('flushing incomplete SMS parts failed', { err: err.message }));
-      }, Math.min(10_000, timeout * 500));
+      this.partsTimer = setInterval(
+        () => {
+          this.inbound
+            .flushExpiredParts(timeout)
+            .catch((err: Error) => this.deps.logger.warn('flushing incomplete SMS parts failed', { err: err.message }));
+        },
+        Math.min(10_000, timeout * 500),
+      );
     }
   }
 
   async close(): Promise<void> {
     clearInterval(this.partsTimer);
-    await this.membership?.leave().catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
+    await this.membership
+      ?.leave()
+      .catch((err: Error) => this.deps.logger.warn('leaving the SMS dispatcher set failed', { err: err.message }));
     await this.worker?.close();
     await this.ai.close();
     await this.endpoint.close();

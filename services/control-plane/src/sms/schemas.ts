@@ -2,17 +2,37 @@ import { pageSchema } from '../http/page';
 
 /** JSON Schemas of the SMS API, compiled by the validator and published in the OpenAPI document. */
 
-export const SMS_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'received', 'delivering'] as const;
+export const SMS_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'failed',
+  'received',
+  'delivering',
+] as const;
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullable = (schema: object): object => ({ anyOf: [schema, { type: 'null' }] });
 
 export const SEND_SMS_BODY_SCHEMA = {
   type: 'object',
   properties: {
-    from_number: { type: 'string', minLength: 1, maxLength: 32, description: 'One of this system\'s numbers (E.164).' },
+    from_number: { type: 'string', minLength: 1, maxLength: 32, description: "One of this system's numbers (E.164)." },
     to_number: { type: 'string', minLength: 1, maxLength: 32, description: 'The recipient (E.164).' },
-    message: { type: 'string', minLength: 1, maxLength: 1600, description: 'The text; GSM-7 or UCS-2 is chosen from it, and segments counted.' },
-    idempotency_key: { type: 'string', minLength: 1, maxLength: 255, description: 'Same as the Idempotency-Key header (the header wins): a retry with the same key and body queues nothing new.' },
+    message: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1600,
+      description: 'The text; GSM-7 or UCS-2 is chosen from it, and segments counted.',
+    },
+    idempotency_key: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description:
+        'Same as the Idempotency-Key header (the header wins): a retry with the same key and body queues nothing new.',
+    },
   },
   required: ['from_number', 'to_number', 'message'],
   additionalProperties: false,
@@ -39,7 +59,12 @@ const smsProperties = {
   delivered_at: nullable(timestamp),
 } as const;
 
-export const SMS_SCHEMA = { type: 'object', properties: smsProperties, required: Object.keys(smsProperties), additionalProperties: false } as const;
+export const SMS_SCHEMA = {
+  type: 'object',
+  properties: smsProperties,
+  required: Object.keys(smsProperties),
+  additionalProperties: false,
+} as const;
 
 export const SMS_DETAIL_SCHEMA = {
   type: 'object',
@@ -48,14 +73,27 @@ export const SMS_DETAIL_SCHEMA = {
     parts: {
       type: 'array',
       description: 'For a message reassembled from concatenated parts: the parts as they arrived.',
-      items: { type: 'object', properties: { message_id: { type: 'string' }, seq: { type: 'integer' }, total: { type: 'integer' } }, required: ['message_id', 'seq', 'total'], additionalProperties: false },
+      items: {
+        type: 'object',
+        properties: { message_id: { type: 'string' }, seq: { type: 'integer' }, total: { type: 'integer' } },
+        required: ['message_id', 'seq', 'total'],
+        additionalProperties: false,
+      },
     },
     history: {
       type: 'array',
-      description: 'Every status the message went through, oldest first, with the SIP answer and trunk of each attempt.',
+      description:
+        'Every status the message went through, oldest first, with the SIP answer and trunk of each attempt.',
       items: {
         type: 'object',
-        properties: { status: { type: 'string' }, at: timestamp, attempt: { type: 'integer' }, sip_status: nullable({ type: 'integer' }), trunk_id: nullable({ type: 'string' }), detail: nullable({ type: 'string' }) },
+        properties: {
+          status: { type: 'string' },
+          at: timestamp,
+          attempt: { type: 'integer' },
+          sip_status: nullable({ type: 'integer' }),
+          trunk_id: nullable({ type: 'string' }),
+          detail: nullable({ type: 'string' }),
+        },
         required: ['status', 'at', 'attempt', 'sip_status', 'trunk_id', 'detail'],
         additionalProperties: false,
       },
@@ -70,7 +108,12 @@ export const SMS_HISTORY_QUERY_SCHEMA = {
   properties: {
     page: { type: 'integer', minimum: 1, default: 1 },
     per_page: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-    number: { type: 'string', minLength: 1, maxLength: 64, description: 'Messages from or to this number (with or without "+").' },
+    number: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'Messages from or to this number (with or without "+").',
+    },
     direction: { type: 'string', enum: ['inbound', 'outbound'] },
     status: { type: 'string', enum: SMS_STATUSES },
     since: { type: 'string', format: 'date-time', description: 'Created at or after (inclusive).' },

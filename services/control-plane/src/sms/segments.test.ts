@@ -1,9 +1,4 @@
-import {
-  GSM7_BASIC_TABLE,
-  GSM7_EXTENSION_TABLE,
-  analyzeSms,
-  splitSms,
-} from './segments';
+import { GSM7_BASIC_TABLE, GSM7_EXTENSION_TABLE, analyzeSms, splitSms } from './segments';
 
 const EMOJI = '😀'; // U+1F600, a surrogate pair in UTF-16
 
@@ -20,7 +15,7 @@ function expectNoBrokenPair(parts: string[]): void {
 }
 
 describe('GSM 03.38 tables (TS 23.038 §6.2.1, §6.2.1.1)', () => {
-  test('basic table has 128 positions with the spec\'s characters at known septet values', () => {
+  test("basic table has 128 positions with the spec's characters at known septet values", () => {
     expect(GSM7_BASIC_TABLE).toHaveLength(128);
     expect(GSM7_BASIC_TABLE[0x00]).toBe('@');
     expect(GSM7_BASIC_TABLE[0x09]).toBe('Ç');
@@ -37,11 +32,19 @@ describe('GSM 03.38 tables (TS 23.038 §6.2.1, §6.2.1.1)', () => {
 
   test('every basic character but ESC costs 1 septet', () => {
     const printable = [...GSM7_BASIC_TABLE].filter((c) => c !== '\x1b').join('');
-    expect(analyzeSms(printable)).toEqual({ encoding: 'gsm7', units: 127, segments: 1, perSegment: 160, characters: 127 });
+    expect(analyzeSms(printable)).toEqual({
+      encoding: 'gsm7',
+      units: 127,
+      segments: 1,
+      perSegment: 160,
+      characters: 127,
+    });
   });
 
   test('extension table: ^ { } \\ [ ~ ] | € and form feed, 2 septets each', () => {
-    expect([...GSM7_EXTENSION_TABLE.values()].sort()).toEqual(['\f', '[', '\\', ']', '^', '{', '|', '}', '~', '€'].sort());
+    expect([...GSM7_EXTENSION_TABLE.values()].sort()).toEqual(
+      ['\f', '[', '\\', ']', '^', '{', '|', '}', '~', '€'].sort(),
+    );
     expect(GSM7_EXTENSION_TABLE.get(0x65)).toBe('€');
     expect(GSM7_EXTENSION_TABLE.get(0x0a)).toBe('\f');
     for (const char of GSM7_EXTENSION_TABLE.values()) {
@@ -61,7 +64,13 @@ describe('analyzeSms', () => {
   });
 
   test('ü is in the basic table → gsm7', () => {
-    expect(analyzeSms('Grüße aus Köln')).toEqual({ encoding: 'gsm7', units: 14, segments: 1, perSegment: 160, characters: 14 });
+    expect(analyzeSms('Grüße aus Köln')).toEqual({
+      encoding: 'gsm7',
+      units: 14,
+      segments: 1,
+      perSegment: 160,
+      characters: 14,
+    });
   });
 
   test('ł is not in GSM-7 → ucs2, 1 unit per BMP character', () => {
@@ -69,7 +78,13 @@ describe('analyzeSms', () => {
   });
 
   test('an emoji → ucs2, 2 units (surrogate pair) but 1 character', () => {
-    expect(analyzeSms(`ok ${EMOJI}`)).toEqual({ encoding: 'ucs2', units: 5, segments: 1, perSegment: 70, characters: 4 });
+    expect(analyzeSms(`ok ${EMOJI}`)).toEqual({
+      encoding: 'ucs2',
+      units: 5,
+      segments: 1,
+      perSegment: 70,
+      characters: 4,
+    });
   });
 
   test('ç (lowercase) is not folded into Ç → ucs2', () => {
@@ -78,12 +93,30 @@ describe('analyzeSms', () => {
   });
 
   test('one non-GSM character turns a long GSM text into ucs2, every character then counts', () => {
-    expect(analyzeSms('a'.repeat(100) + 'ł')).toEqual({ encoding: 'ucs2', units: 101, segments: 2, perSegment: 67, characters: 101 });
+    expect(analyzeSms('a'.repeat(100) + 'ł')).toEqual({
+      encoding: 'ucs2',
+      units: 101,
+      segments: 2,
+      perSegment: 67,
+      characters: 101,
+    });
   });
 
   test('160 GSM characters → 1 segment; 161 → 2 of 153 capacity', () => {
-    expect(analyzeSms('a'.repeat(160))).toEqual({ encoding: 'gsm7', units: 160, segments: 1, perSegment: 160, characters: 160 });
-    expect(analyzeSms('a'.repeat(161))).toEqual({ encoding: 'gsm7', units: 161, segments: 2, perSegment: 153, characters: 161 });
+    expect(analyzeSms('a'.repeat(160))).toEqual({
+      encoding: 'gsm7',
+      units: 160,
+      segments: 1,
+      perSegment: 160,
+      characters: 160,
+    });
+    expect(analyzeSms('a'.repeat(161))).toEqual({
+      encoding: 'gsm7',
+      units: 161,
+      segments: 2,
+      perSegment: 153,
+      characters: 161,
+    });
   });
 
   test('306 septets → 2 segments; 307 → 3', () => {
@@ -97,8 +130,20 @@ describe('analyzeSms', () => {
   });
 
   test('70 UCS-2 units → 1 segment; 71 → 2 of 67 capacity', () => {
-    expect(analyzeSms('ł'.repeat(70))).toEqual({ encoding: 'ucs2', units: 70, segments: 1, perSegment: 70, characters: 70 });
-    expect(analyzeSms('ł'.repeat(71))).toEqual({ encoding: 'ucs2', units: 71, segments: 2, perSegment: 67, characters: 71 });
+    expect(analyzeSms('ł'.repeat(70))).toEqual({
+      encoding: 'ucs2',
+      units: 70,
+      segments: 1,
+      perSegment: 70,
+      characters: 70,
+    });
+    expect(analyzeSms('ł'.repeat(71))).toEqual({
+      encoding: 'ucs2',
+      units: 71,
+      segments: 2,
+      perSegment: 67,
+      characters: 71,
+    });
   });
 
   test('35 emoji = 70 units → 1 segment; 36 emoji = 72 units → 2', () => {
@@ -107,7 +152,13 @@ describe('analyzeSms', () => {
   });
 
   test('400-character GSM-7 text → gsm7, 400 septets, 3 segments', () => {
-    expect(analyzeSms('x'.repeat(400))).toEqual({ encoding: 'gsm7', units: 400, segments: 3, perSegment: 153, characters: 400 });
+    expect(analyzeSms('x'.repeat(400))).toEqual({
+      encoding: 'gsm7',
+      units: 400,
+      segments: 3,
+      perSegment: 153,
+      characters: 400,
+    });
   });
 
   test('400 characters with 10 € → 410 septets, 3 segments', () => {
@@ -117,7 +168,13 @@ describe('analyzeSms', () => {
   });
 
   test('100 emoji → ucs2, 200 units, 4 segments (33 emoji a part), not the units-only ceil(200/67) = 3', () => {
-    expect(analyzeSms(EMOJI.repeat(100))).toEqual({ encoding: 'ucs2', units: 200, segments: 4, perSegment: 67, characters: 100 });
+    expect(analyzeSms(EMOJI.repeat(100))).toEqual({
+      encoding: 'ucs2',
+      units: 200,
+      segments: 4,
+      perSegment: 67,
+      characters: 100,
+    });
     expect(Math.ceil(200 / 67)).toBe(3);
   });
 

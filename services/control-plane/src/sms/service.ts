@@ -113,17 +113,37 @@ export class SmsService {
     const from = this.e164(body.from_number, 'from_number');
     const key = headerKey ?? body.idempotency_key ?? null;
     if (key !== null && (key.length === 0 || key.length > 255)) {
-      throw new AppError('ERR_VALIDATION', 'Idempotency-Key must be 1 to 255 characters', { fields: [{ field: 'idempotency_key', message: 'must be 1 to 255 characters' }] });
+      throw new AppError('ERR_VALIDATION', 'Idempotency-Key must be 1 to 255 characters', {
+        fields: [{ field: 'idempotency_key', message: 'must be 1 to 255 characters' }],
+      });
     }
     const a = analyzeSms(body.message);
-    const hash = key === null ? null : createHash('sha256').update(JSON.stringify([from, to, body.message])).digest('hex');
-    const send: ApiSend = { messageId: newMessageId(), from, to, body: body.message, encoding: a.encoding, segments: a.segments, idempotencyKey: key, requestHash: hash };
+    const hash =
+      key === null
+        ? null
+        : createHash('sha256')
+            .update(JSON.stringify([from, to, body.message]))
+            .digest('hex');
+    const send: ApiSend = {
+      messageId: newMessageId(),
+      from,
+      to,
+      body: body.message,
+      encoding: a.encoding,
+      segments: a.segments,
+      idempotencyKey: key,
+      requestHash: hash,
+    };
     const result = await new Promise<ApiSendResult>((resolve, reject) => {
       this.waiting.push({ send, resolve, reject });
       this.commitSoon();
     });
     if (!result.ours) {
-      throw new AppError('ERR_SMS_FROM_NOT_OURS', `from_number ${from} is not one of this system's numbers (see /api/numbers)`, { fields: [{ field: 'from_number', message: 'is not one of this system\'s numbers' }] });
+      throw new AppError(
+        'ERR_SMS_FROM_NOT_OURS',
+        `from_number ${from} is not one of this system's numbers (see /api/numbers)`,
+        { fields: [{ field: 'from_number', message: "is not one of this system's numbers" }] },
+      );
     }
     if (result.blocked) throw new AppError('ERR_NUMBER_BLOCKED', `${to} is blocked`, { field: 'to_number' });
     if (result.row) {
@@ -132,11 +152,25 @@ export class SmsService {
     }
     // The idempotency key was taken (before, or by another request in the same group).
     const { row, created } = await this.store.insert({
-      messageId: send.messageId, direction: 'outbound', from, to, body: body.message, encoding: a.encoding, segments: a.segments,
-      status: 'queued', source: 'api', destination: 'trunk', trunkId: result.trunkId, idempotencyKey: key, requestHash: hash,
+      messageId: send.messageId,
+      direction: 'outbound',
+      from,
+      to,
+      body: body.message,
+      encoding: a.encoding,
+      segments: a.segments,
+      status: 'queued',
+      source: 'api',
+      destination: 'trunk',
+      trunkId: result.trunkId,
+      idempotencyKey: key,
+      requestHash: hash,
     });
     if (!created && row.request_hash !== hash) {
-      throw new AppError('ERR_IDEMPOTENCY_KEY_REUSED', `idempotency key was used for message ${row.message_id} with a different body`);
+      throw new AppError(
+        'ERR_IDEMPOTENCY_KEY_REUSED',
+        `idempotency key was used for message ${row.message_id} with a different body`,
+      );
     }
     if (created) this.onQueued();
     return { created, view: smsView(row) };
@@ -185,7 +219,11 @@ export class SmsService {
           if (group.length === 1) return (group[0] as Waiting).reject(err);
           // One bad row must not fail the rest of its group: each alone, and only its own error.
           this.logger.warn('SMS group insert failed, inserting one by one', { count: group.length, err: err.message });
-          await Promise.all(group.map((w) => this.store.insertApiSends([w.send]).then((r) => w.resolve(r[0] as ApiSendResult), w.reject)));
+          await Promise.all(
+            group.map((w) =>
+              this.store.insertApiSends([w.send]).then((r) => w.resolve(r[0] as ApiSendResult), w.reject),
+            ),
+          );
         },
       )
       .finally(() => {
@@ -206,7 +244,13 @@ export class SmsService {
     if (q.since) query = query.where('created_at', '>=', new Date(q.since));
     if (q.until) query = query.where('created_at', '<', new Date(q.until));
     const [rows, count] = await Promise.all([
-      query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.per_page).offset((q.page - 1) * q.per_page).execute(),
+      query
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(q.per_page)
+        .offset((q.page - 1) * q.per_page)
+        .execute(),
       query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
     return { items: rows.map(smsView), total: Number(count?.n ?? 0), page: q.page, per_page: q.per_page };
@@ -217,12 +261,24 @@ export class SmsService {
     if (!row) throw new AppError('ERR_SMS_NOT_FOUND', `no message ${messageId}`);
     const [events, parts] = await Promise.all([
       this.store.events(messageId),
-      this.db.selectFrom('sms_messages').select(['message_id', 'part_seq', 'part_total']).where('parent_id', '=', messageId).orderBy('part_seq').execute(),
+      this.db
+        .selectFrom('sms_messages')
+        .select(['message_id', 'part_seq', 'part_total'])
+        .where('parent_id', '=', messageId)
+        .orderBy('part_seq')
+        .execute(),
     ]);
     return {
       ...smsView(row),
       parts: parts.map((p) => ({ message_id: p.message_id, seq: p.part_seq, total: p.part_total })),
-      history: events.map((e) => ({ status: e.status, at: e.at.toISOString(), attempt: e.attempt, sip_status: e.sip_status, trunk_id: e.trunk_id, detail: e.detail })),
+      history: events.map((e) => ({
+        status: e.status,
+        at: e.at.toISOString(),
+        attempt: e.attempt,
+        sip_status: e.sip_status,
+        trunk_id: e.trunk_id,
+        detail: e.detail,
+      })),
     };
   }
 }

@@ -110,7 +110,12 @@ export class SmsSipEndpoint {
   }
 
   async start(): Promise<void> {
-    const transport = new NetworkTransport({ host: this.opts.host, port: this.opts.port, protocols: ['udp', 'tcp'], logger: this.opts.logger });
+    const transport = new NetworkTransport({
+      host: this.opts.host,
+      port: this.opts.port,
+      protocols: ['udp', 'tcp'],
+      logger: this.opts.logger,
+    });
     this.boundPort = await transport.start();
     this.transport = transport;
     this.layer = new TransactionLayer({
@@ -136,7 +141,13 @@ export class SmsSipEndpoint {
       ...(sms.headers ?? []),
       ['Content-Type', sms.contentType ?? 'text/plain;charset=UTF-8'],
     ]);
-    const req: SipRequest = { type: 'request', method: 'MESSAGE', uri: sms.requestUri, headers, body: Buffer.from(sms.body, 'utf8') };
+    const req: SipRequest = {
+      type: 'request',
+      method: 'MESSAGE',
+      uri: sms.requestUri,
+      headers,
+      body: Buffer.from(sms.body, 'utf8'),
+    };
     return new Promise((resolve) => {
       let txn;
       try {
@@ -165,7 +176,13 @@ export class SmsSipEndpoint {
 
   private onRequest(req: SipRequest, txn: ServerTransaction): void {
     const reply = (status: number, reason?: string, headers: ReadonlyArray<readonly [string, string]> = []): void => {
-      txn.respond(createResponse(req, status, { toTag: smsBranch(req.headers.get('Call-ID') ?? '', 'to').slice(7, 19), headers: [...headers, ['Server', SERVER]], ...(reason ? { reason } : {}) }));
+      txn.respond(
+        createResponse(req, status, {
+          toTag: smsBranch(req.headers.get('Call-ID') ?? '', 'to').slice(7, 19),
+          headers: [...headers, ['Server', SERVER]],
+          ...(reason ? { reason } : {}),
+        }),
+      );
     };
     if (req.method === 'OPTIONS') return reply(this.closing ? 503 : 200, undefined, [['Allow', ALLOW]]);
     if (req.method !== 'MESSAGE' && req.method !== 'NOTIFY') return reply(405, undefined, [['Allow', ALLOW]]);
@@ -174,7 +191,13 @@ export class SmsSipEndpoint {
     if (!verdict.ok) {
       const callId = req.headers.get('Call-ID') ?? '';
       const source = txn.source;
-      this.refusals.log({ method: req.method, callId, reason: verdict.reason, from: `${source.protocol}:${source.address}:${source.port}`, address: source.address });
+      this.refusals.log({
+        method: req.method,
+        callId,
+        reason: verdict.reason,
+        from: `${source.protocol}:${source.address}:${source.port}`,
+        address: source.address,
+      });
       this.opts.onRefused?.({ method: req.method, callId, reason: verdict.reason, source });
       return reply(403, admission?.refusalReason);
     }
@@ -182,7 +205,11 @@ export class SmsSipEndpoint {
     this.handler(req, txn.source)
       .then((answer) => reply(answer.status, answer.reason, answer.headers ?? []))
       .catch((err: unknown) => {
-        this.opts.logger.error('SMS request handling failed', { method: req.method, callId: req.headers.get('Call-ID'), err: (err as Error).message });
+        this.opts.logger.error('SMS request handling failed', {
+          method: req.method,
+          callId: req.headers.get('Call-ID'),
+          err: (err as Error).message,
+        });
         reply(500, 'Server Internal Error');
       });
   }

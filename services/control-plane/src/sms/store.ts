@@ -1,5 +1,12 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { Database, SmsDestination, SmsDirection, SmsMessagesTable, SmsSource, SmsStatus } from '../../../common/src/db/schema';
+import type {
+  Database,
+  SmsDestination,
+  SmsDirection,
+  SmsMessagesTable,
+  SmsSource,
+  SmsStatus,
+} from '../../../common/src/db/schema';
 
 export type SmsRow = Selectable<SmsMessagesTable>;
 
@@ -68,7 +75,9 @@ export interface ApiSendResult {
   readonly row: SmsRow | null;
 }
 
-function stripChecks(r: SmsRow & { ord?: number; ours?: boolean; blocked?: boolean; number_trunk?: string | null }): SmsRow {
+function stripChecks(
+  r: SmsRow & { ord?: number; ours?: boolean; blocked?: boolean; number_trunk?: string | null },
+): SmsRow {
   const { ord: _o, ours: _u, blocked: _b, number_trunk: _t, ...row } = r;
   return row;
 }
@@ -175,7 +184,12 @@ export class SmsStore {
       SELECT c.ord::int AS ord, c.ours, c.blocked, c.trunk_id AS number_trunk, m.*
       FROM c LEFT JOIN m ON m.message_id = c.message_id
       ORDER BY c.ord`.execute(this.db);
-    return res.rows.map((r) => ({ ours: r.ours, blocked: r.blocked, trunkId: r.number_trunk, row: r.id === null ? null : stripChecks(r) }));
+    return res.rows.map((r) => ({
+      ours: r.ours,
+      blocked: r.blocked,
+      trunkId: r.number_trunk,
+      row: r.id === null ? null : stripChecks(r),
+    }));
   }
 
   async get(messageId: string): Promise<SmsRow | undefined> {

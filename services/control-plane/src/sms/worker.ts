@@ -133,13 +133,19 @@ export class SmsWorker {
    * took its claims over while this one was cut off from the database.
    */
   private async openSession(): Promise<void> {
-    const lock = new Client({ connectionString: this.opts.databaseUrl, application_name: `sms-worker ${this.opts.name}` });
+    const lock = new Client({
+      connectionString: this.opts.databaseUrl,
+      application_name: `sms-worker ${this.opts.name}`,
+    });
     lock.on('error', (err) => this.sessionLost(lock, err));
     try {
       await lock.connect();
-      const known = this.id > 0 ? await lock.query('SELECT 1 FROM sms_workers WHERE id = $1', [this.id]) : { rowCount: 0 };
+      const known =
+        this.id > 0 ? await lock.query('SELECT 1 FROM sms_workers WHERE id = $1', [this.id]) : { rowCount: 0 };
       if (!known.rowCount) {
-        const res = await lock.query<{ id: number }>('INSERT INTO sms_workers (name) VALUES ($1) RETURNING id', [this.opts.name]);
+        const res = await lock.query<{ id: number }>('INSERT INTO sms_workers (name) VALUES ($1) RETURNING id', [
+          this.opts.name,
+        ]);
         this.id = (res.rows[0] as { id: number }).id;
       }
       await lock.query('SELECT pg_advisory_lock($1, $2)', [SMS_WORKER_LOCK, this.id]);
@@ -171,7 +177,10 @@ export class SmsWorker {
         this.nudge();
       } catch (err) {
         delay = Math.min(delay * 2, 5000);
-        this.deps.logger.warn('SMS worker still cannot reach the database', { worker: this.id, err: (err as Error).message });
+        this.deps.logger.warn('SMS worker still cannot reach the database', {
+          worker: this.id,
+          err: (err as Error).message,
+        });
       }
     }
   }
@@ -241,12 +250,19 @@ export class SmsWorker {
     if (!lock || this.closing) return;
     try {
       for (const other of await this.deps.store.claimants(this.id)) {
-        const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [SMS_WORKER_LOCK, other]);
+        const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [
+          SMS_WORKER_LOCK,
+          other,
+        ]);
         if (!got.rows[0]?.ok) continue; // alive
         try {
           const rows = await this.deps.store.takeOver(other, this.id);
           await lock.query('DELETE FROM sms_workers WHERE id = $1', [other]);
-          if (rows.length > 0) this.deps.logger.warn('took over the messages of a stopped SMS worker', { worker: other, messages: rows.length });
+          if (rows.length > 0)
+            this.deps.logger.warn('took over the messages of a stopped SMS worker', {
+              worker: other,
+              messages: rows.length,
+            });
           this.batch++;
           for (const row of rows) this.process(row);
         } finally {
@@ -262,7 +278,10 @@ export class SmsWorker {
     this.inFlight++;
     this.attempt(row)
       .catch((err: unknown): SmsOutcome => {
-        this.deps.logger.error('SMS attempt failed unexpectedly', { message_id: row.message_id, err: (err as Error).message });
+        this.deps.logger.error('SMS attempt failed unexpectedly', {
+          message_id: row.message_id,
+          err: (err as Error).message,
+        });
         return this.retryOrFail(row, null, `internal error: ${(err as Error).message}`, row.trunk_id, row.parts_sent);
       })
       .then((outcome) => {
@@ -280,10 +299,18 @@ export class SmsWorker {
     const batch = this.pending.splice(0);
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing
-      .then(() => this.deps.store.recordOutcomes(this.id, batch.map((b) => b.outcome)))
+      .then(() =>
+        this.deps.store.recordOutcomes(
+          this.id,
+          batch.map((b) => b.outcome),
+        ),
+      )
       .catch((err: unknown) => {
         // The rows stay claimed by us: the next reaper after a restart re-sends them identically.
-        this.deps.logger.error('SMS outcomes could not be written', { count: batch.length, err: (err as Error).message });
+        this.deps.logger.error('SMS outcomes could not be written', {
+          count: batch.length,
+          err: (err as Error).message,
+        });
       });
     return this.flushing;
   }
@@ -304,16 +331,28 @@ export class SmsWorker {
   private async toTrunk(row: SmsRow): Promise<SmsOutcome> {
     const trunk = await this.pickTrunk(row);
     if (!trunk) return this.retryOrFail(row, 503, 'no active outbound trunk', null, row.parts_sent);
-    if (trunk.transport === 'TLS') return this.final(row, 'failed', null, `trunk ${trunk.trunkId} uses TLS, which the SIP edge does not serve`, trunk.trunkId, row.parts_sent);
+    if (trunk.transport === 'TLS')
+      return this.final(
+        row,
+        'failed',
+        null,
+        `trunk ${trunk.trunkId} uses TLS, which the SIP edge does not serve`,
+        trunk.trunkId,
+        row.parts_sent,
+      );
     const parts = trunk.splitSegments ? splitSms(row.body) : [row.body];
-    const ref = parts.length > 1 ? (parseInt(createHash('sha256').update(row.message_id).digest('hex').slice(0, 8), 16) % 65535) + 1 : 0;
+    const ref =
+      parts.length > 1
+        ? (parseInt(createHash('sha256').update(row.message_id).digest('hex').slice(0, 8), 16) % 65535) + 1
+        : 0;
     const host = trunk.address.includes(':') ? `[${trunk.address}]` : trunk.address;
     const transport = trunk.transport === 'TCP' ? ';transport=tcp' : '';
     let sent = Math.min(row.parts_sent, parts.length);
     let last: SmsSendResult | undefined;
     for (; sent < parts.length; sent++) {
       await this.gate(trunk).take();
-      const partHeaders: Array<readonly [string, string]> = parts.length > 1 ? [['X-SMS-Part', `ref=${ref}; seq=${sent + 1}; total=${parts.length}`]] : [];
+      const partHeaders: Array<readonly [string, string]> =
+        parts.length > 1 ? [['X-SMS-Part', `ref=${ref}; seq=${sent + 1}; total=${parts.length}`]] : [];
       last = await this.deps.sender.send({
         requestUri: `sip:${row.to_number}@${host}:${trunk.port}${transport}`,
         from: `sip:${row.from_number}@${this.opts.domain}`,
@@ -323,7 +362,12 @@ export class SmsWorker {
         cseq: row.attempts,
         branch: smsBranch(row.message_id, sent, row.attempts),
         body: parts[sent] as string,
-        headers: [['X-Bridge-Trunk', trunk.trunkId], ['X-Bridge-Deliver', 'trunk'], ['X-SMS-Id', row.message_id], ...partHeaders],
+        headers: [
+          ['X-Bridge-Trunk', trunk.trunkId],
+          ['X-Bridge-Deliver', 'trunk'],
+          ['X-SMS-Id', row.message_id],
+          ...partHeaders,
+        ],
       });
       if (last.status < 200 || last.status >= 300) break;
     }
@@ -345,7 +389,10 @@ export class SmsWorker {
       cseq: row.attempts,
       branch: smsBranch(row.message_id, 'user', row.attempts),
       body: row.body,
-      headers: [['X-Bridge-Deliver', 'user'], ['X-SMS-Id', row.message_id]],
+      headers: [
+        ['X-Bridge-Deliver', 'user'],
+        ['X-SMS-Id', row.message_id],
+      ],
     });
     const done = row.direction === 'inbound' ? 'delivered' : 'sent';
     if (res.status >= 200 && res.status < 300) return this.final(row, done, res.status, null, null, 1);
@@ -353,7 +400,15 @@ export class SmsWorker {
     // Not registered (404 from the location lookup, 480/408 from a phone that went away): store and forward.
     if (res.status === 404 || res.status === 480 || res.status === 408) {
       const ageHours = (Date.now() - row.created_at.getTime()) / 3_600_000;
-      if (ageHours >= this.opts.userHoldHours) return this.final(row, 'failed', res.status, `user ${user} did not come online within ${this.opts.userHoldHours} h`, null, 0);
+      if (ageHours >= this.opts.userHoldHours)
+        return this.final(
+          row,
+          'failed',
+          res.status,
+          `user ${user} did not come online within ${this.opts.userHoldHours} h`,
+          null,
+          0,
+        );
       return {
         ...this.base(row),
         status: row.direction === 'inbound' ? 'received' : 'queued',
@@ -372,7 +427,14 @@ export class SmsWorker {
     const target = await this.deps.aiTarget(row.to_number);
     if (!target) return this.final(row, 'failed', null, `${row.to_number} is not an AI number any more`, null, 0);
     const outcome = await this.deps.ai.deliver(
-      { messageId: row.message_id, from: row.from_number, to: row.to_number, text: row.body, segments: row.segments, receivedAt: row.created_at },
+      {
+        messageId: row.message_id,
+        from: row.from_number,
+        to: row.to_number,
+        text: row.body,
+        segments: row.segments,
+        receivedAt: row.created_at,
+      },
       target,
     );
     if (!outcome.ok) {
@@ -385,7 +447,8 @@ export class SmsWorker {
       i++;
       const to = reply.to ?? row.from_number;
       // Back to a registered user (by name, or the sender's own number) over the location service; else out through a trunk.
-      const toUser = e164Of(to) === null || (row.source === 'user' && row.sender_user !== null && to === row.from_number);
+      const toUser =
+        e164Of(to) === null || (row.source === 'user' && row.sender_user !== null && to === row.from_number);
       const targetUser = e164Of(to) === null ? to : row.sender_user;
       const a = analyzeSms(reply.text);
       const reply_: NewSms = {
@@ -415,11 +478,35 @@ export class SmsWorker {
     return { id: row.id, messageId: row.message_id, trunkId: null, partsSent: row.parts_sent };
   }
 
-  private final(row: SmsRow, status: SmsOutcome['status'], sipStatus: number | null, error: string | null, trunkId: string | null, partsSent: number): SmsOutcome {
-    return { id: row.id, messageId: row.message_id, status, retryInMs: null, sipStatus, error, trunkId, partsSent, refundAttempt: false, detail: error };
+  private final(
+    row: SmsRow,
+    status: SmsOutcome['status'],
+    sipStatus: number | null,
+    error: string | null,
+    trunkId: string | null,
+    partsSent: number,
+  ): SmsOutcome {
+    return {
+      id: row.id,
+      messageId: row.message_id,
+      status,
+      retryInMs: null,
+      sipStatus,
+      error,
+      trunkId,
+      partsSent,
+      refundAttempt: false,
+      detail: error,
+    };
   }
 
-  private retryOrFail(row: SmsRow, sipStatus: number | null, error: string, trunkId: string | null, partsSent: number): SmsOutcome {
+  private retryOrFail(
+    row: SmsRow,
+    sipStatus: number | null,
+    error: string,
+    trunkId: string | null,
+    partsSent: number,
+  ): SmsOutcome {
     if (row.attempts >= this.opts.maxAttempts) {
       return this.final(row, 'failed', sipStatus, `${error} (after ${row.attempts} attempts)`, trunkId, partsSent);
     }
@@ -470,7 +557,14 @@ export class SmsWorker {
         .execute();
       this.trunks = {
         at: this.batch,
-        list: rows.map((t) => ({ trunkId: t.trunk_id, address: t.proxy_address, port: t.proxy_port, transport: t.transport, rateLimit: t.sms_rate_limit, splitSegments: t.sms_split_segments })),
+        list: rows.map((t) => ({
+          trunkId: t.trunk_id,
+          address: t.proxy_address,
+          port: t.proxy_port,
+          transport: t.transport,
+          rateLimit: t.sms_rate_limit,
+          splitSegments: t.sms_split_segments,
+        })),
       };
     }
     const list = this.trunks.list;

@@ -40,7 +40,11 @@ describe('dispatcher destination of a trunk', () => {
   });
 
   test('attrs read back as kamailio.cfg reads them ({param.value,key})', () => {
-    expect(parseDispatcherAttrs(dispatcherAttrs({ ...skyetel, weight: 30, max_concurrent_calls: 5, calls_per_second_limit: 2 }))).toEqual({
+    expect(
+      parseDispatcherAttrs(
+        dispatcherAttrs({ ...skyetel, weight: 30, max_concurrent_calls: 5, calls_per_second_limit: 2 }),
+      ),
+    ).toEqual({
       trunk: 'skyetel_main',
       weight: '30',
       maxcalls: '5',
@@ -57,9 +61,15 @@ describe('dispatcher destination of a trunk', () => {
   });
 
   test.each([
-    [{ proxy_address: 'sip.skyetel.com', proxy_port: 5060, transport: 'UDP' as const }, 'sip:sip.skyetel.com:5060;transport=udp'],
+    [
+      { proxy_address: 'sip.skyetel.com', proxy_port: 5060, transport: 'UDP' as const },
+      'sip:sip.skyetel.com:5060;transport=udp',
+    ],
     [{ proxy_address: '127.0.0.3', proxy_port: 5070, transport: 'TCP' as const }, 'sip:127.0.0.3:5070;transport=tcp'],
-    [{ proxy_address: '2001:db8::5', proxy_port: 5061, transport: 'TLS' as const }, 'sip:[2001:db8::5]:5061;transport=tls'],
+    [
+      { proxy_address: '2001:db8::5', proxy_port: 5061, transport: 'TLS' as const },
+      'sip:[2001:db8::5]:5061;transport=tls',
+    ],
   ])('%j → %s', (trunk, uri) => {
     expect(dispatcherDestination(trunk)).toBe(uri);
   });
@@ -81,9 +91,12 @@ describe('allowed source addresses', () => {
     expect(parseAllowedIp(entry)).toEqual({ ok: true, ...expected });
   });
 
-  test.each(['10.1', '10.0.0.0/33', '2001:db8::/129', 'sip.skyetel.com', '1.2.3.4/8/9', '1.2.3.4/x', ''])('%j → not an address', (entry) => {
-    expect(parseAllowedIp(entry)).toEqual({ ok: false });
-  });
+  test.each(['10.1', '10.0.0.0/33', '2001:db8::/129', 'sip.skyetel.com', '1.2.3.4/8/9', '1.2.3.4/x', ''])(
+    '%j → not an address',
+    (entry) => {
+      expect(parseAllowedIp(entry)).toEqual({ ok: false });
+    },
+  );
 
   test('no allowed_ips and an IP-literal proxy → the proxy itself', () => {
     expect(effectiveAllowedIps({ allowed_ips: null, proxy_address: '127.0.0.2' })).toEqual(['127.0.0.2']);
@@ -94,7 +107,9 @@ describe('allowed source addresses', () => {
   });
 
   test('given allowed_ips → exactly those, even an empty list', () => {
-    expect(effectiveAllowedIps({ allowed_ips: ['198.51.100.0/24'], proxy_address: '127.0.0.2' })).toEqual(['198.51.100.0/24']);
+    expect(effectiveAllowedIps({ allowed_ips: ['198.51.100.0/24'], proxy_address: '127.0.0.2' })).toEqual([
+      '198.51.100.0/24',
+    ]);
     expect(effectiveAllowedIps({ allowed_ips: [], proxy_address: '127.0.0.2' })).toEqual([]);
   });
 });
@@ -123,7 +138,13 @@ describe('kamailioRows', () => {
   });
 
   test('requires_registration → one uacreg row keyed by trunk_id, REGISTER through the proxy', () => {
-    const rows = kamailioRows({ ...skyetel, requires_registration: true, realm: null, proxy_address: '127.0.0.3', proxy_port: 5070 });
+    const rows = kamailioRows({
+      ...skyetel,
+      requires_registration: true,
+      realm: null,
+      proxy_address: '127.0.0.3',
+      proxy_port: 5070,
+    });
     expect(rows.uacreg).toEqual([
       {
         l_uuid: 'skyetel_main',
@@ -152,7 +173,11 @@ describe('kamailioRows', () => {
   });
 
   test('inbound-only trunk → allowlist only; outbound-only → destination only', () => {
-    const inbound = kamailioRows({ ...skyetel, supports_outbound: false, allowed_ips: ['198.51.100.0/24', '203.0.113.9'] });
+    const inbound = kamailioRows({
+      ...skyetel,
+      supports_outbound: false,
+      allowed_ips: ['198.51.100.0/24', '203.0.113.9'],
+    });
     expect(inbound.dispatcher).toEqual([]);
     expect(inbound.address).toEqual([
       { grp: 1, ip_addr: '198.51.100.0', mask: 24, port: 0, tag: 'skyetel_main' },
@@ -190,7 +215,9 @@ describe('reloadsBetween', () => {
   });
 
   test('cps limit change → dispatcher only (attrs)', () => {
-    expect(reloadsBetween('skyetel_main', kamailioRows(skyetel), kamailioRows({ ...skyetel, calls_per_second_limit: 20 }))).toEqual([{ kind: 'dispatcher' }]);
+    expect(
+      reloadsBetween('skyetel_main', kamailioRows(skyetel), kamailioRows({ ...skyetel, calls_per_second_limit: 20 })),
+    ).toEqual([{ kind: 'dispatcher' }]);
   });
 
   test('password change on a registering trunk → its registration and trunk_auth', () => {
@@ -205,16 +232,32 @@ describe('reloadsBetween', () => {
   test('deactivation of a registering trunk → dispatcher, address and registration, not trunk_auth', () => {
     const before = kamailioRows({ ...skyetel, requires_registration: true });
     const after = kamailioRows({ ...skyetel, requires_registration: true, status: 'inactive' });
-    expect(reloadsBetween('skyetel_main', before, after).map((r) => r.kind)).toEqual(['dispatcher', 'address', 'registration']);
+    expect(reloadsBetween('skyetel_main', before, after).map((r) => r.kind)).toEqual([
+      'dispatcher',
+      'address',
+      'registration',
+    ]);
   });
 });
 
 describe('isHostOrIp (proxy_address)', () => {
-  test.each(['sip.skyetel.com', 'sip.didforsale.com', '127.0.0.2', '2001:db8::1', 'localhost', 'a-b.example'])('%s → accepted', (host) => {
-    expect(isHostOrIp(host)).toBe(true);
-  });
+  test.each(['sip.skyetel.com', 'sip.didforsale.com', '127.0.0.2', '2001:db8::1', 'localhost', 'a-b.example'])(
+    '%s → accepted',
+    (host) => {
+      expect(isHostOrIp(host)).toBe(true);
+    },
+  );
 
-  test.each(['not a host!', 'sip..example.com', '-bad.example', '999.1.1.1', '10.1', 'sip.example.com.', '[2001:db8::1]', 'sip:host'])('%s → refused', (host) => {
+  test.each([
+    'not a host!',
+    'sip..example.com',
+    '-bad.example',
+    '999.1.1.1',
+    '10.1',
+    'sip.example.com.',
+    '[2001:db8::1]',
+    'sip:host',
+  ])('%s → refused', (host) => {
     expect(isHostOrIp(host)).toBe(false);
   });
 });

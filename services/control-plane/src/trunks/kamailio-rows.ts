@@ -95,7 +95,8 @@ export const NO_ROWS: KamailioRows = { dispatcher: [], address: [], uacreg: [], 
 
 // ----- addresses -----
 
-export type ParsedAllowedIp = { readonly ok: true; readonly ip: string; readonly mask: number; readonly text: string } | { readonly ok: false };
+export type ParsedAllowedIp =
+  { readonly ok: true; readonly ip: string; readonly mask: number; readonly text: string } | { readonly ok: false };
 
 /**
  * An allowlist entry: an IPv4 address (four decimal parts), an IPv6 address, or either
@@ -117,7 +118,12 @@ export function parseAllowedIp(entry: string): ParsedAllowedIp {
     if (mask > max) return { ok: false };
   }
   const address = ipaddr.parse(addressText);
-  const network = mask === max ? address : v4 ? ipaddr.IPv4.networkAddressFromCIDR(`${addressText}/${mask}`) : ipaddr.IPv6.networkAddressFromCIDR(`${addressText}/${mask}`);
+  const network =
+    mask === max
+      ? address
+      : v4
+        ? ipaddr.IPv4.networkAddressFromCIDR(`${addressText}/${mask}`)
+        : ipaddr.IPv6.networkAddressFromCIDR(`${addressText}/${mask}`);
   const ip = network.toString();
   return { ok: true, ip, mask, text: mask === max ? ip : `${ip}/${mask}` };
 }
@@ -152,7 +158,9 @@ export function dispatcherDestination(trunk: Pick<TrunkRouting, 'proxy_address' 
 }
 
 /** `;`-separated key=value list, read in kamailio.cfg with `{param.value,<key>}`. */
-export function dispatcherAttrs(trunk: Pick<TrunkRouting, 'trunk_id' | 'weight' | 'max_concurrent_calls' | 'calls_per_second_limit'>): string {
+export function dispatcherAttrs(
+  trunk: Pick<TrunkRouting, 'trunk_id' | 'weight' | 'max_concurrent_calls' | 'calls_per_second_limit'>,
+): string {
   return `trunk=${trunk.trunk_id};weight=${trunk.weight};maxcalls=${trunk.max_concurrent_calls};cps=${trunk.calls_per_second_limit}`;
 }
 
@@ -199,7 +207,14 @@ export function kamailioRows(trunk: TrunkRouting): KamailioRows {
   if (active && trunk.supports_inbound) {
     for (const entry of effectiveAllowedIps(trunk)) {
       const parsed = parseAllowedIp(entry);
-      if (parsed.ok) address.push({ grp: ADDRESS_GROUP_TRUNKS, ip_addr: parsed.ip, mask: parsed.mask, port: 0, tag: trunk.trunk_id });
+      if (parsed.ok)
+        address.push({
+          grp: ADDRESS_GROUP_TRUNKS,
+          ip_addr: parsed.ip,
+          mask: parsed.mask,
+          port: 0,
+          tag: trunk.trunk_id,
+        });
     }
   }
   const uacreg: UacregRow[] =
@@ -249,7 +264,11 @@ export type Reload =
 export const HTABLE_TRUNK_AUTH = 'trunk_auth';
 
 function sameRows<T extends object>(a: readonly T[], b: readonly T[]): boolean {
-  const key = (rows: readonly T[]): string => rows.map((r) => JSON.stringify(r, Object.keys(r).sort())).sort().join('\n');
+  const key = (rows: readonly T[]): string =>
+    rows
+      .map((r) => JSON.stringify(r, Object.keys(r).sort()))
+      .sort()
+      .join('\n');
   return key(a) === key(b);
 }
 

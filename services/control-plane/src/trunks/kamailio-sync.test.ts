@@ -54,7 +54,11 @@ describe('KamailioSync', () => {
     const kamailio = new FakeKamailio();
     kamailio.script = [async () => undefined, async () => undefined, async () => undefined];
     const sync = new KamailioSync(kamailio, silent);
-    const outcome = await sync.apply([{ kind: 'dispatcher' }, { kind: 'address' }, { kind: 'htable', table: 'trunk_auth' }]);
+    const outcome = await sync.apply([
+      { kind: 'dispatcher' },
+      { kind: 'address' },
+      { kind: 'htable', table: 'trunk_auth' },
+    ]);
     expect(kamailio.calls).toEqual(['dispatcher.reload', 'permissions.addressReload', 'htable.reload trunk_auth']);
     expect(outcome.failures).toEqual([]);
     expect(reloadWarning(outcome)).toBeUndefined();
@@ -78,7 +82,9 @@ describe('KamailioSync', () => {
     kamailio.script = [() => Promise.reject(ongoing), () => Promise.reject(ongoing)];
     const sync = new KamailioSync(kamailio, silent, { attempts: 2, sleep: async () => undefined });
     const outcome = await sync.apply([{ kind: 'address' }]);
-    expect(outcome.failures).toEqual([{ rpc: 'permissions.addressReload', problem: 'permissions.addressReload: 500 ongoing reload' }]);
+    expect(outcome.failures).toEqual([
+      { rpc: 'permissions.addressReload', problem: 'permissions.addressReload: 500 ongoing reload' },
+    ]);
   });
 
   test('requests while a reload runs → wait for one more run that starts after it, shared by all of them', async () => {
@@ -107,7 +113,9 @@ describe('KamailioSync', () => {
     await flush();
     const second = sync.apply([{ kind: 'htable', table: 'did' }]);
     kamailio.pending.shift()?.reject(capturedError('htable-reload-missing'));
-    expect((await first).failures).toEqual([{ rpc: 'htable.reload did', problem: 'htable.reload: 500 No such htable' }]);
+    expect((await first).failures).toEqual([
+      { rpc: 'htable.reload did', problem: 'htable.reload: 500 No such htable' },
+    ]);
     await flush();
     kamailio.pending.shift()?.resolve();
     expect((await second).failures).toEqual([]);
@@ -117,7 +125,10 @@ describe('KamailioSync', () => {
     const kamailio = new FakeKamailio();
     const sync = new KamailioSync(kamailio, silent);
     void sync.apply([{ kind: 'registration', l_uuid: 'a' }]);
-    void sync.apply([{ kind: 'registration', l_uuid: 'b' }, { kind: 'htable', table: 'did' }]);
+    void sync.apply([
+      { kind: 'registration', l_uuid: 'b' },
+      { kind: 'htable', table: 'did' },
+    ]);
     await flush();
     expect(kamailio.calls).toEqual(['uac.reg_refresh a', 'uac.reg_refresh b', 'htable.reload did']);
     for (const p of kamailio.pending) p.resolve();
@@ -136,7 +147,9 @@ describe('KamailioSync', () => {
     const kamailio = new FakeKamailio();
     kamailio.script = [() => Promise.reject(capturedError('dispatcher-reload-skipped'))];
     const outcome = await new KamailioSync(kamailio, silent).apply([{ kind: 'dispatcher' }]);
-    expect(reloadWarning(outcome)).toMatch(/skipped at least one trunk destination \(a proxy host name that does not resolve\?\)/);
+    expect(reloadWarning(outcome)).toMatch(
+      /skipped at least one trunk destination \(a proxy host name that does not resolve\?\)/,
+    );
   });
 
   test('a programming error is not turned into a warning', async () => {

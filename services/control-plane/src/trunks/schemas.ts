@@ -15,7 +15,8 @@ export type Codec = (typeof CODECS)[number];
 const trunkId = {
   type: 'string',
   pattern: TRUNK_ID_PATTERN,
-  description: 'The trunk\'s key: 1–48 lower-case letters, digits, "_" or "-", starting with a letter or digit. Cannot change.',
+  description:
+    'The trunk\'s key: 1–48 lower-case letters, digits, "_" or "-", starting with a letter or digit. Cannot change.',
 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
 const provider = {
@@ -27,9 +28,14 @@ const proxyAddress = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
-  description: 'The provider\'s SIP proxy: a host name or an IP address (checked by the service, one message for both).',
+  description: "The provider's SIP proxy: a host name or an IP address (checked by the service, one message for both).",
 } as const;
-const proxyPort = { type: 'integer', minimum: 1, maximum: 65535, description: 'Default 5060, or 5061 for TLS.' } as const;
+const proxyPort = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 65535,
+  description: 'Default 5060, or 5061 for TLS.',
+} as const;
 const transport = { type: 'string', enum: ['UDP', 'TCP', 'TLS'] } as const;
 const credential = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
 const username = { ...credential, pattern: '^[^\\s:;@]+$', description: 'Digest / registration user name.' } as const;
@@ -38,7 +44,10 @@ const password = {
   writeOnly: true,
   description: 'Digest password. Stored (Kamailio needs it to answer challenges); shown only by GET …/credentials.',
 } as const;
-const realm = { ...credential, description: 'Digest realm the provider challenges with; default: accept the realm it sends.' } as const;
+const realm = {
+  ...credential,
+  description: 'Digest realm the provider challenges with; default: accept the realm it sends.',
+} as const;
 const codecs = {
   type: 'array',
   minItems: 1,
@@ -47,7 +56,12 @@ const codecs = {
   items: { type: 'string', enum: CODECS },
   description: 'In order of preference.',
 } as const;
-const maxCalls = { type: 'integer', minimum: 1, maximum: 100000, description: 'Concurrent calls through the trunk, both directions.' } as const;
+const maxCalls = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 100000,
+  description: 'Concurrent calls through the trunk, both directions.',
+} as const;
 const cps = { type: 'integer', minimum: 1, maximum: 10000, description: 'New outbound calls per second.' } as const;
 const allowedIps = {
   type: ['array', 'null'],
@@ -55,10 +69,20 @@ const allowedIps = {
   uniqueItems: true,
   items: { type: 'string', minLength: 2, maxLength: 49, description: 'An IPv4/IPv6 address or CIDR range.' },
   description:
-    'Source addresses whose INVITEs are accepted as this trunk\'s (no digest). Omitted or null: the proxy address when it is an IP address, else none.',
+    "Source addresses whose INVITEs are accepted as this trunk's (no digest). Omitted or null: the proxy address when it is an IP address, else none.",
 } as const;
-const priority = { type: 'integer', minimum: 1, maximum: 1000, description: 'Lower is tried first (like DNS SRV).' } as const;
-const weight = { type: 'integer', minimum: 1, maximum: 100, description: 'Share among trunks of equal priority.' } as const;
+const priority = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 1000,
+  description: 'Lower is tried first (like DNS SRV).',
+} as const;
+const weight = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 100,
+  description: 'Share among trunks of equal priority.',
+} as const;
 const status = { type: 'string', enum: ['active', 'inactive'] } as const;
 
 const writableProperties = {
@@ -75,8 +99,17 @@ const writableProperties = {
   preferred_codecs: codecs,
   max_concurrent_calls: maxCalls,
   calls_per_second_limit: cps,
-  sms_rate_limit: { type: 'integer', minimum: 0, maximum: 100000, description: 'SMS (SIP MESSAGE) per second through this trunk; 0 = no limit.' },
-  sms_split_segments: { type: 'boolean', description: 'Send multi-segment SMS as one MESSAGE per 3GPP segment (with an X-SMS-Part header) for providers with a MESSAGE size limit.' },
+  sms_rate_limit: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 100000,
+    description: 'SMS (SIP MESSAGE) per second through this trunk; 0 = no limit.',
+  },
+  sms_split_segments: {
+    type: 'boolean',
+    description:
+      'Send multi-segment SMS as one MESSAGE per 3GPP segment (with an X-SMS-Part header) for providers with a MESSAGE size limit.',
+  },
   allowed_ips: allowedIps,
   priority,
   weight,
@@ -132,7 +165,8 @@ export interface CreateTrunkInput {
 
 export const UPDATE_TRUNK_SCHEMA = {
   type: 'object',
-  description: 'Changes only the fields given; null clears username, password, realm or allowed_ips. trunk_id cannot change.',
+  description:
+    'Changes only the fields given; null clears username, password, realm or allowed_ips. trunk_id cannot change.',
   properties: writableProperties,
   minProperties: 1,
   additionalProperties: false,
@@ -173,7 +207,10 @@ export interface TrunkIdParams {
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
-const warning = { type: 'string', description: 'Saved, but something needs attention (Kamailio not told, no inbound source allowed, ...).' } as const;
+const warning = {
+  type: 'string',
+  description: 'Saved, but something needs attention (Kamailio not told, no inbound source allowed, ...).',
+} as const;
 
 export const TRUNK_SCHEMA = {
   type: 'object',
@@ -194,7 +231,11 @@ export const TRUNK_SCHEMA = {
     calls_per_second_limit: { type: 'integer' },
     sms_rate_limit: { type: 'integer' },
     sms_split_segments: { type: 'boolean' },
-    allowed_ips: { type: 'array', items: { type: 'string' }, description: 'The effective allowlist (CIDR ranges in network form).' },
+    allowed_ips: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'The effective allowlist (CIDR ranges in network form).',
+    },
     allowed_ips_default: { type: 'boolean', description: 'true when allowed_ips was derived from proxy_address.' },
     priority: { type: 'integer' },
     weight: { type: 'integer' },
@@ -205,9 +246,30 @@ export const TRUNK_SCHEMA = {
     warning,
   },
   required: [
-    'trunk_id', 'name', 'provider', 'proxy_address', 'proxy_port', 'transport', 'username', 'has_password', 'realm',
-    'supports_inbound', 'supports_outbound', 'preferred_codecs', 'max_concurrent_calls', 'calls_per_second_limit',
-    'sms_rate_limit', 'sms_split_segments', 'allowed_ips', 'allowed_ips_default', 'priority', 'weight', 'requires_registration', 'status', 'created_at', 'updated_at',
+    'trunk_id',
+    'name',
+    'provider',
+    'proxy_address',
+    'proxy_port',
+    'transport',
+    'username',
+    'has_password',
+    'realm',
+    'supports_inbound',
+    'supports_outbound',
+    'preferred_codecs',
+    'max_concurrent_calls',
+    'calls_per_second_limit',
+    'sms_rate_limit',
+    'sms_split_segments',
+    'allowed_ips',
+    'allowed_ips_default',
+    'priority',
+    'weight',
+    'requires_registration',
+    'status',
+    'created_at',
+    'updated_at',
   ],
   additionalProperties: false,
 } as const;
@@ -239,26 +301,39 @@ export const TRUNK_CREDENTIALS_SCHEMA = {
     proxy_port: { type: 'integer' },
     transport,
     registrar: { type: 'string', description: 'SIP URI REGISTER goes to.' },
-    sip_uri: { type: ['string', 'null'], description: 'The account\'s address of record at the provider.' },
+    sip_uri: { type: ['string', 'null'], description: "The account's address of record at the provider." },
     requires_registration: { type: 'boolean' },
   },
   required: [
-    'trunk_id', 'username', 'auth_username', 'password', 'realm', 'proxy_address', 'proxy_port', 'transport', 'registrar',
-    'sip_uri', 'requires_registration',
+    'trunk_id',
+    'username',
+    'auth_username',
+    'password',
+    'realm',
+    'proxy_address',
+    'proxy_port',
+    'transport',
+    'registrar',
+    'sip_uri',
+    'requires_registration',
   ],
   additionalProperties: false,
 } as const;
 
 const dispatcherState = {
   type: ['object', 'null'],
-  description: 'The trunk\'s outbound destination in Kamailio\'s dispatcher set 1 (null: it should have none).',
+  description: "The trunk's outbound destination in Kamailio's dispatcher set 1 (null: it should have none).",
   properties: {
     state: {
       type: 'string',
       enum: ['active', 'inactive', 'trying', 'disabled', 'not_loaded'],
-      description: 'From dispatcher.list flags (A/I/T/D); not_loaded: Kamailio has no such destination (host names that do not resolve are skipped).',
+      description:
+        'From dispatcher.list flags (A/I/T/D); not_loaded: Kamailio has no such destination (host names that do not resolve are skipped).',
     },
-    flags: { type: ['string', 'null'], description: 'Kamailio\'s flags, e.g. AP = active and probed by OPTIONS, IP = unreachable.' },
+    flags: {
+      type: ['string', 'null'],
+      description: "Kamailio's flags, e.g. AP = active and probed by OPTIONS, IP = unreachable.",
+    },
     probing: { type: 'boolean' },
     uri: { type: 'string' },
     priority: { type: ['integer', 'null'] },
@@ -274,10 +349,14 @@ const registrationState = {
     state: {
       type: 'string',
       enum: ['registered', 'registering', 'failed', 'disabled', 'pending', 'expired', 'not_loaded'],
-      description: 'pending: not tried yet; failed: the last attempt was refused or timed out (retried later); not_loaded: Kamailio has no such record.',
+      description:
+        'pending: not tried yet; failed: the last attempt was refused or timed out (retried later); not_loaded: Kamailio has no such record.',
     },
     flags: { type: ['integer', 'null'] },
-    expires_in: { type: ['integer', 'null'], description: 'Seconds until the registration lapses (registered) or the next attempt.' },
+    expires_in: {
+      type: ['integer', 'null'],
+      description: 'Seconds until the registration lapses (registered) or the next attempt.',
+    },
     expires: { type: ['integer', 'null'], description: 'Expiry asked for, seconds.' },
   },
   required: ['state', 'flags', 'expires_in', 'expires'],
@@ -291,7 +370,10 @@ export const TRUNK_STATUS_SCHEMA = {
     status,
     dispatcher: dispatcherState,
     registration: registrationState,
-    active_calls: { type: ['integer', 'null'], description: 'Dialogs in Kamailio\'s profile `trunk` with this trunk_id.' },
+    active_calls: {
+      type: ['integer', 'null'],
+      description: "Dialogs in Kamailio's profile `trunk` with this trunk_id.",
+    },
     max_concurrent_calls: { type: 'integer' },
     calls_per_second_limit: { type: 'integer' },
     cps: {
@@ -316,15 +398,28 @@ export const TRUNK_STATUS_SCHEMA = {
     last_error: {
       type: ['object', 'null'],
       description: 'The latest failed call attempt through the trunk (acc, SIP status >= 300).',
-      properties: { sip_code: { type: 'integer' }, sip_reason: { type: 'string' }, at: timestamp, call_id: { type: 'string' } },
+      properties: {
+        sip_code: { type: 'integer' },
+        sip_reason: { type: 'string' },
+        at: timestamp,
+        call_id: { type: 'string' },
+      },
       required: ['sip_code', 'sip_reason', 'at', 'call_id'],
       additionalProperties: false,
     },
     kamailio_error: { type: 'string', description: 'Why dispatcher, registration or active_calls could not be read.' },
   },
   required: [
-    'trunk_id', 'status', 'dispatcher', 'registration', 'active_calls', 'max_concurrent_calls', 'calls_per_second_limit', 'cps',
-    'calls', 'last_error',
+    'trunk_id',
+    'status',
+    'dispatcher',
+    'registration',
+    'active_calls',
+    'max_concurrent_calls',
+    'calls_per_second_limit',
+    'cps',
+    'calls',
+    'last_error',
   ],
   additionalProperties: false,
 } as const;
@@ -346,15 +441,31 @@ export const TRUNK_SUMMARY_SCHEMA = {
       type: 'object',
       properties: {
         required: { type: 'integer', minimum: 0, description: 'Active trunks that register to their provider.' },
-        registered: { type: ['integer', 'null'], description: 'Of those, registered now (null: Kamailio did not answer).' },
+        registered: {
+          type: ['integer', 'null'],
+          description: 'Of those, registered now (null: Kamailio did not answer).',
+        },
       },
       required: ['required', 'registered'],
       additionalProperties: false,
     },
     active_calls: { type: ['integer', 'null'], description: 'Calls through any trunk now (dialog profile `trunk`).' },
-    calls_today: { type: 'integer', minimum: 0, description: 'Answered trunk calls since midnight (database time zone).' },
+    calls_today: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Answered trunk calls since midnight (database time zone).',
+    },
     kamailio_error: { type: 'string' },
   },
-  required: ['total', 'by_status', 'by_provider', 'outbound_active', 'inbound_active', 'registrations', 'active_calls', 'calls_today'],
+  required: [
+    'total',
+    'by_status',
+    'by_provider',
+    'outbound_active',
+    'inbound_active',
+    'registrations',
+    'active_calls',
+    'calls_today',
+  ],
   additionalProperties: false,
 } as const;

@@ -3,7 +3,11 @@ import { configurationWarnings, defaultPort, normaliseAllowedIps } from './servi
 
 describe('normaliseAllowedIps', () => {
   test('addresses and CIDRs → network form, duplicates once', () => {
-    expect(normaliseAllowedIps(['203.0.113.7', '10.9.8.7/8', '10.0.0.0/8', '2001:DB8::/32'])).toEqual(['203.0.113.7', '10.0.0.0/8', '2001:db8::/32']);
+    expect(normaliseAllowedIps(['203.0.113.7', '10.9.8.7/8', '10.0.0.0/8', '2001:DB8::/32'])).toEqual([
+      '203.0.113.7',
+      '10.0.0.0/8',
+      '2001:db8::/32',
+    ]);
   });
 
   test('a bad entry → 400 ERR_VALIDATION naming allowed_ips[i]', () => {
@@ -23,14 +27,40 @@ describe('normaliseAllowedIps', () => {
 
 describe('configurationWarnings', () => {
   test('inbound trunk behind a host name without allowed_ips → warns that inbound calls are refused', () => {
-    const warnings = configurationWarnings({ supports_inbound: true, allowed_ips: null, proxy_address: 'sip.skyetel.com', status: 'active' });
+    const warnings = configurationWarnings({
+      supports_inbound: true,
+      allowed_ips: null,
+      proxy_address: 'sip.skyetel.com',
+      status: 'active',
+    });
     expect(warnings).toEqual([expect.stringMatching(/sip\.skyetel\.com is a host name.*allowed_ips/)]);
   });
 
   test('IP-literal proxy, explicit allowlist, or outbound only → no warning', () => {
-    expect(configurationWarnings({ supports_inbound: true, allowed_ips: null, proxy_address: '127.0.0.2', status: 'active' })).toEqual([]);
-    expect(configurationWarnings({ supports_inbound: true, allowed_ips: ['198.51.100.0/24'], proxy_address: 'sip.skyetel.com', status: 'active' })).toEqual([]);
-    expect(configurationWarnings({ supports_inbound: false, allowed_ips: null, proxy_address: 'sip.skyetel.com', status: 'active' })).toEqual([]);
+    expect(
+      configurationWarnings({
+        supports_inbound: true,
+        allowed_ips: null,
+        proxy_address: '127.0.0.2',
+        status: 'active',
+      }),
+    ).toEqual([]);
+    expect(
+      configurationWarnings({
+        supports_inbound: true,
+        allowed_ips: ['198.51.100.0/24'],
+        proxy_address: 'sip.skyetel.com',
+        status: 'active',
+      }),
+    ).toEqual([]);
+    expect(
+      configurationWarnings({
+        supports_inbound: false,
+        allowed_ips: null,
+        proxy_address: 'sip.skyetel.com',
+        status: 'active',
+      }),
+    ).toEqual([]);
   });
 });
 

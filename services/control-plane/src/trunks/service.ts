@@ -1,7 +1,12 @@
 import { AppError, type FieldError } from '../../../common/src/errors';
 import type { TrunkStatus } from '../../../common/src/db/schema';
 import type { Logger } from '../../../common/src/logger';
-import { DIALOG_PROFILE_TRUNK, type DispatcherDestination, type KamailioControl, type UacRegistration } from '../kamailio/control';
+import {
+  DIALOG_PROFILE_TRUNK,
+  type DispatcherDestination,
+  type KamailioControl,
+  type UacRegistration,
+} from '../kamailio/control';
 import {
   DISPATCHER_SET_TRUNKS,
   dispatcherDestination,
@@ -15,7 +20,14 @@ import {
 } from './kamailio-rows';
 import { kamailioProblem, reloadWarning, type KamailioSync, type ReloadOutcome } from './kamailio-sync';
 import type { CreateTrunkInput, ListTrunksQuery, UpdateTrunkInput } from './schemas';
-import { TrunkExistsError, type NewTrunkRow, type TrunkPatch, type TrunkRow, type TrunkSecretRow, type TrunkStore } from './store';
+import {
+  TrunkExistsError,
+  type NewTrunkRow,
+  type TrunkPatch,
+  type TrunkRow,
+  type TrunkSecretRow,
+  type TrunkStore,
+} from './store';
 
 export interface TrunkView {
   readonly trunk_id: string;
@@ -93,7 +105,12 @@ export interface TrunkStatusReport {
   readonly max_concurrent_calls: number;
   readonly calls_per_second_limit: number;
   readonly cps: { readonly last_minute_attempts: number; readonly average: number };
-  readonly calls: { readonly today: number; readonly total: number; readonly total_duration_seconds: number; readonly last_call_at: string | null };
+  readonly calls: {
+    readonly today: number;
+    readonly total: number;
+    readonly total_duration_seconds: number;
+    readonly last_call_at: string | null;
+  };
   readonly last_error: { sip_code: number; sip_reason: string; at: string; call_id: string } | null;
   readonly kamailio_error?: string;
 }
@@ -121,7 +138,11 @@ export function normaliseAllowedIps(entries: readonly string[]): string[] {
   const fields: FieldError[] = [];
   entries.forEach((entry, i) => {
     const parsed = parseAllowedIp(entry);
-    if (!parsed.ok) fields.push({ field: `allowed_ips[${i}]`, message: 'must be an IPv4/IPv6 address or CIDR range (e.g. 203.0.113.7 or 203.0.113.0/24)' });
+    if (!parsed.ok)
+      fields.push({
+        field: `allowed_ips[${i}]`,
+        message: 'must be an IPv4/IPv6 address or CIDR range (e.g. 203.0.113.7 or 203.0.113.0/24)',
+      });
     else if (!out.includes(parsed.text)) out.push(parsed.text);
   });
   if (fields.length > 0) throw invalid(fields);
@@ -134,12 +155,14 @@ function invalid(fields: FieldError[]): AppError {
 }
 
 /** The trunk's own configuration problems, as the sentence a `warning` starts with. */
-export function configurationWarnings(row: Pick<TrunkRow, 'supports_inbound' | 'allowed_ips' | 'proxy_address' | 'status'>): string[] {
+export function configurationWarnings(
+  row: Pick<TrunkRow, 'supports_inbound' | 'allowed_ips' | 'proxy_address' | 'status'>,
+): string[] {
   const warnings: string[] = [];
   if (row.supports_inbound && effectiveAllowedIps(row).length === 0) {
     warnings.push(
       `supports_inbound is true but no source address is allowed: proxy_address ${row.proxy_address} is a host name, ` +
-        'so list the provider\'s signalling addresses in allowed_ips (inbound calls from it are refused until then)',
+        "so list the provider's signalling addresses in allowed_ips (inbound calls from it are refused until then)",
     );
   }
   return warnings;
@@ -150,11 +173,16 @@ function iso(value: Date): string {
 }
 
 /** Checks what the schema cannot, on the row as it would be stored. */
-function checkConsistency(row: Pick<TrunkSecretRow, 'proxy_address' | 'username' | 'password' | 'requires_registration'>): void {
+function checkConsistency(
+  row: Pick<TrunkSecretRow, 'proxy_address' | 'username' | 'password' | 'requires_registration'>,
+): void {
   const fields: FieldError[] = [];
-  if (!isHostOrIp(row.proxy_address)) fields.push({ field: 'proxy_address', message: 'must be a host name or an IP address' });
-  if (row.username !== null && row.password === null) fields.push({ field: 'password', message: 'is required when username is set' });
-  if (row.password !== null && row.username === null) fields.push({ field: 'username', message: 'is required when password is set' });
+  if (!isHostOrIp(row.proxy_address))
+    fields.push({ field: 'proxy_address', message: 'must be a host name or an IP address' });
+  if (row.username !== null && row.password === null)
+    fields.push({ field: 'password', message: 'is required when username is set' });
+  if (row.password !== null && row.username === null)
+    fields.push({ field: 'username', message: 'is required when password is set' });
   if (row.requires_registration && (row.username === null || row.password === null)) {
     fields.push({ field: 'requires_registration', message: 'needs username and password' });
   }
@@ -218,18 +246,33 @@ export class TrunkService {
     if (!skipped) return reloadWarning(outcome);
     let explained: ReloadOutcome['failures'][number] | undefined = skipped;
     try {
-      const [expected, loaded] = await Promise.all([this.store.dispatcherDestination(trunkId), this.kamailio.dispatcherList()]);
-      const held = loaded.find((d) => d.setid === DISPATCHER_SET_TRUNKS && parseDispatcherAttrs(d.attrs)['trunk'] === trunkId);
+      const [expected, loaded] = await Promise.all([
+        this.store.dispatcherDestination(trunkId),
+        this.kamailio.dispatcherList(),
+      ]);
+      const held = loaded.find(
+        (d) => d.setid === DISPATCHER_SET_TRUNKS && parseDispatcherAttrs(d.attrs)['trunk'] === trunkId,
+      );
       if (expected === undefined && held === undefined) explained = undefined;
-      else if (expected !== undefined && held !== undefined && held.uri === expected.destination && held.attrs === expected.attrs) explained = undefined;
+      else if (
+        expected !== undefined &&
+        held !== undefined &&
+        held.uri === expected.destination &&
+        held.attrs === expected.attrs
+      )
+        explained = undefined;
       else if (expected !== undefined && held === undefined) {
-        explained = { rpc: skipped.rpc, problem: `dispatcher.reload: Kamailio did not load ${expected.destination} (does the host name resolve?)` };
+        explained = {
+          rpc: skipped.rpc,
+          problem: `dispatcher.reload: Kamailio did not load ${expected.destination} (does the host name resolve?)`,
+        };
       }
     } catch (err) {
       if (kamailioProblem(err) === undefined) throw err;
     }
     const failures = outcome.failures.flatMap((f) => (f !== skipped ? [f] : explained ? [explained] : []));
-    if (explained === undefined) this.logger.info('dispatcher skipped other trunks\' destinations', { trunk_id: trunkId });
+    if (explained === undefined)
+      this.logger.info("dispatcher skipped other trunks' destinations", { trunk_id: trunkId });
     return reloadWarning({ failures });
   }
 
@@ -257,7 +300,8 @@ export class TrunkService {
       calls_per_second_limit: input.calls_per_second_limit,
       sms_rate_limit: input.sms_rate_limit,
       sms_split_segments: input.sms_split_segments,
-      allowed_ips: input.allowed_ips === undefined || input.allowed_ips === null ? null : normaliseAllowedIps(input.allowed_ips),
+      allowed_ips:
+        input.allowed_ips === undefined || input.allowed_ips === null ? null : normaliseAllowedIps(input.allowed_ips),
       priority: input.priority,
       weight: input.weight,
       requires_registration: input.requires_registration,
@@ -296,7 +340,12 @@ export class TrunkService {
     return { items: rows.map((r) => this.view(r)), total, page: query.page, per_page: query.per_page };
   }
 
-  private async change(trunkId: string, what: string, patchOf: (current: TrunkSecretRow) => TrunkPatch, fields: readonly string[]): Promise<TrunkView> {
+  private async change(
+    trunkId: string,
+    what: string,
+    patchOf: (current: TrunkSecretRow) => TrunkPatch,
+    fields: readonly string[],
+  ): Promise<TrunkView> {
     const change = await this.store.update(trunkId, patchOf);
     if (!change) throw notFound(trunkId);
     this.logger.info(`trunk ${what}`, { trunk_id: trunkId, fields, reloads: change.reloads.map((r) => r.kind) });
@@ -305,7 +354,10 @@ export class TrunkService {
   }
 
   async update(trunkId: string, input: UpdateTrunkInput): Promise<TrunkView> {
-    const allowed = input.allowed_ips === undefined || input.allowed_ips === null ? input.allowed_ips : normaliseAllowedIps(input.allowed_ips);
+    const allowed =
+      input.allowed_ips === undefined || input.allowed_ips === null
+        ? input.allowed_ips
+        : normaliseAllowedIps(input.allowed_ips);
     return this.change(
       trunkId,
       'updated',
@@ -318,7 +370,11 @@ export class TrunkService {
         if (allowed !== undefined) patch.allowed_ips = allowed;
         if (input.preferred_codecs !== undefined) patch.preferred_codecs = [...input.preferred_codecs];
         // A transport change without a port moves a default port along (5060 ↔ 5061).
-        if (input.transport !== undefined && input.proxy_port === undefined && current.proxy_port === defaultPort(current.transport)) {
+        if (
+          input.transport !== undefined &&
+          input.proxy_port === undefined &&
+          current.proxy_port === defaultPort(current.transport)
+        ) {
           patch.proxy_port = defaultPort(input.transport);
         }
         const merged = { ...current, ...patch } as TrunkSecretRow;
@@ -386,8 +442,16 @@ export class TrunkService {
       status: row.status,
       max_concurrent_calls: row.max_concurrent_calls,
       calls_per_second_limit: row.calls_per_second_limit,
-      cps: { last_minute_attempts: figures.last_minute_attempts, average: Math.round((figures.last_minute_attempts / 60) * 1000) / 1000 },
-      calls: { today: figures.today, total: figures.total, total_duration_seconds: figures.total_duration_seconds, last_call_at: figures.last_call_at },
+      cps: {
+        last_minute_attempts: figures.last_minute_attempts,
+        average: Math.round((figures.last_minute_attempts / 60) * 1000) / 1000,
+      },
+      calls: {
+        today: figures.today,
+        total: figures.total,
+        total_duration_seconds: figures.total_duration_seconds,
+        last_call_at: figures.last_call_at,
+      },
       last_error: figures.last_error,
     };
     try {
@@ -396,18 +460,37 @@ export class TrunkService {
         expectsRegistration ? this.kamailio.registration(trunkId) : Promise.resolve(undefined),
         this.kamailio.profileSize(DIALOG_PROFILE_TRUNK, trunkId),
       ]);
-      const destination = destinations.find((d) => d.setid === DISPATCHER_SET_TRUNKS && parseDispatcherAttrs(d.attrs)['trunk'] === trunkId);
+      const destination = destinations.find(
+        (d) => d.setid === DISPATCHER_SET_TRUNKS && parseDispatcherAttrs(d.attrs)['trunk'] === trunkId,
+      );
       return {
         ...base,
         dispatcher: !expectsDestination
           ? null
           : destination
-            ? { state: destination.state, flags: destination.flags, probing: destination.probing, uri: destination.uri, priority: destination.priority }
-            : { state: 'not_loaded', flags: null, probing: false, uri: dispatcherDestination(row), priority: dispatcherPriority(row.priority) },
+            ? {
+                state: destination.state,
+                flags: destination.flags,
+                probing: destination.probing,
+                uri: destination.uri,
+                priority: destination.priority,
+              }
+            : {
+                state: 'not_loaded',
+                flags: null,
+                probing: false,
+                uri: dispatcherDestination(row),
+                priority: dispatcherPriority(row.priority),
+              },
         registration: !expectsRegistration
           ? null
           : registration
-            ? { state: registration.state, flags: registration.flags, expires_in: registration.expires_in, expires: registration.expires }
+            ? {
+                state: registration.state,
+                flags: registration.flags,
+                expires_in: registration.expires_in,
+                expires: registration.expires,
+              }
             : { state: 'not_loaded', flags: null, expires_in: null, expires: null },
         active_calls: activeCalls,
       };
@@ -419,7 +502,11 @@ export class TrunkService {
   }
 
   async summary(): Promise<TrunkSummary> {
-    const [counts, callsToday, registeringIds] = await Promise.all([this.store.counts(), this.store.callsToday(), this.store.registeringTrunkIds()]);
+    const [counts, callsToday, registeringIds] = await Promise.all([
+      this.store.counts(),
+      this.store.callsToday(),
+      this.store.registeringTrunkIds(),
+    ]);
     const byStatus = { active: 0, inactive: 0 };
     const byProvider: Record<string, number> = {};
     let outbound = 0;
@@ -457,7 +544,12 @@ export class TrunkService {
     } catch (err) {
       const problem = kamailioProblem(err);
       if (problem === undefined) throw err;
-      return { ...base, registrations: { required: registering, registered: null }, active_calls: null, kamailio_error: problem };
+      return {
+        ...base,
+        registrations: { required: registering, registered: null },
+        active_calls: null,
+        kamailio_error: problem,
+      };
     }
   }
 }

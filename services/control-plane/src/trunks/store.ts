@@ -36,7 +36,9 @@ const PUBLIC_COLUMNS = [
   'updated_at',
 ] as const;
 
-export type TrunkRow = Pick<Selectable<TrunksTable>, (typeof PUBLIC_COLUMNS)[number]> & { readonly has_password: boolean };
+export type TrunkRow = Pick<Selectable<TrunksTable>, (typeof PUBLIC_COLUMNS)[number]> & {
+  readonly has_password: boolean;
+};
 export type TrunkSecretRow = Selectable<TrunksTable>;
 export type NewTrunkRow = Insertable<TrunksTable>;
 export type TrunkPatch = Omit<Updateable<TrunksTable>, 'id' | 'trunk_id' | 'created_at' | 'updated_at'>;
@@ -88,7 +90,11 @@ export class TrunkStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** The rows Kamailio's tables hold for a trunk now. */
-  private async currentRows(trx: Transaction<Database>, trunkId: string, trunkAuth: KamailioRows['trunkAuth']): Promise<KamailioRows> {
+  private async currentRows(
+    trx: Transaction<Database>,
+    trunkId: string,
+    trunkAuth: KamailioRows['trunkAuth'],
+  ): Promise<KamailioRows> {
     const [dispatcher, address, uacreg] = await Promise.all([
       trx
         .selectFrom('dispatcher')
@@ -104,7 +110,20 @@ export class TrunkStore {
         .execute(),
       trx
         .selectFrom('uacreg')
-        .select(['l_uuid', 'l_username', 'l_domain', 'r_username', 'r_domain', 'realm', 'auth_username', 'auth_password', 'auth_proxy', 'expires', 'flags', 'reg_delay'])
+        .select([
+          'l_uuid',
+          'l_username',
+          'l_domain',
+          'r_username',
+          'r_domain',
+          'realm',
+          'auth_username',
+          'auth_password',
+          'auth_proxy',
+          'expires',
+          'flags',
+          'reg_delay',
+        ])
         .where('l_uuid', '=', trunkId)
         .execute(),
     ]);
@@ -116,20 +135,41 @@ export class TrunkStore {
    * trunk_auth htable is a view of `trunks`, so only its before/after entries are
    * compared.
    */
-  private async syncRows(trx: Transaction<Database>, trunkId: string, before: KamailioRows['trunkAuth'], rows: KamailioRows): Promise<Reload[]> {
+  private async syncRows(
+    trx: Transaction<Database>,
+    trunkId: string,
+    before: KamailioRows['trunkAuth'],
+    rows: KamailioRows,
+  ): Promise<Reload[]> {
     const current = await this.currentRows(trx, trunkId, before);
     const reloads = reloadsBetween(trunkId, current, rows);
     if (reloads.some((r) => r.kind === 'dispatcher')) {
-      await trx.deleteFrom('dispatcher').where('setid', '=', DISPATCHER_SET_TRUNKS).where('description', '=', trunkId).execute();
-      if (rows.dispatcher.length > 0) await trx.insertInto('dispatcher').values([...rows.dispatcher]).execute();
+      await trx
+        .deleteFrom('dispatcher')
+        .where('setid', '=', DISPATCHER_SET_TRUNKS)
+        .where('description', '=', trunkId)
+        .execute();
+      if (rows.dispatcher.length > 0)
+        await trx
+          .insertInto('dispatcher')
+          .values([...rows.dispatcher])
+          .execute();
     }
     if (reloads.some((r) => r.kind === 'address')) {
       await trx.deleteFrom('address').where('grp', '=', ADDRESS_GROUP_TRUNKS).where('tag', '=', trunkId).execute();
-      if (rows.address.length > 0) await trx.insertInto('address').values([...rows.address]).execute();
+      if (rows.address.length > 0)
+        await trx
+          .insertInto('address')
+          .values([...rows.address])
+          .execute();
     }
     if (reloads.some((r) => r.kind === 'registration')) {
       await trx.deleteFrom('uacreg').where('l_uuid', '=', trunkId).execute();
-      if (rows.uacreg.length > 0) await trx.insertInto('uacreg').values([...rows.uacreg]).execute();
+      if (rows.uacreg.length > 0)
+        await trx
+          .insertInto('uacreg')
+          .values([...rows.uacreg])
+          .execute();
     }
     return reloads;
   }
@@ -178,9 +218,17 @@ export class TrunkStore {
    * Applies `change` to the locked current row (it may throw to abort), stores the
    * patch it returns and brings Kamailio's rows in line. Undefined: no such trunk.
    */
-  async update(trunkId: string, change: (current: TrunkSecretRow) => TrunkPatch): Promise<TrunkChange<TrunkRow> | undefined> {
+  async update(
+    trunkId: string,
+    change: (current: TrunkSecretRow) => TrunkPatch,
+  ): Promise<TrunkChange<TrunkRow> | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('trunks').selectAll().where('trunk_id', '=', trunkId).forUpdate().executeTakeFirst();
+      const current = await trx
+        .selectFrom('trunks')
+        .selectAll()
+        .where('trunk_id', '=', trunkId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!current) return undefined;
       const patch = change(current);
       const updated = await trx
@@ -197,9 +245,18 @@ export class TrunkStore {
   /** Deletes the trunk and its Kamailio rows; numbers that named it name none. */
   async delete(trunkId: string): Promise<TrunkChange<{ numbersDetached: number }> | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('trunks').selectAll().where('trunk_id', '=', trunkId).forUpdate().executeTakeFirst();
+      const current = await trx
+        .selectFrom('trunks')
+        .selectAll()
+        .where('trunk_id', '=', trunkId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!current) return undefined;
-      const detached = await trx.selectFrom('numbers').select((eb) => eb.fn.countAll<number>().as('n')).where('trunk_id', '=', trunkId).executeTakeFirstOrThrow();
+      const detached = await trx
+        .selectFrom('numbers')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('trunk_id', '=', trunkId)
+        .executeTakeFirstOrThrow();
       await trx.deleteFrom('trunks').where('trunk_id', '=', trunkId).execute();
       const reloads = await this.syncRows(trx, trunkId, kamailioRows(current).trunkAuth, NO_ROWS);
       return { result: { numbersDetached: Number(detached.n) }, reloads };
@@ -254,7 +311,12 @@ export class TrunkStore {
       last_call_at: last ? last.toISOString() : null,
       last_minute_attempts: Number(attempts.n),
       last_error: lastError
-        ? { sip_code: Number(lastError.sip_code), sip_reason: lastError.sip_reason, at: lastError.time.toISOString(), call_id: lastError.callid }
+        ? {
+            sip_code: Number(lastError.sip_code),
+            sip_reason: lastError.sip_reason,
+            at: lastError.time.toISOString(),
+            call_id: lastError.callid,
+          }
         : null,
     };
   }
@@ -282,10 +344,26 @@ export class TrunkStore {
   }
 
   /** Counts for the summary. */
-  async counts(): Promise<Array<{ provider: string; status: TrunkStatus; supports_inbound: boolean; supports_outbound: boolean; requires_registration: boolean; n: number }>> {
+  async counts(): Promise<
+    Array<{
+      provider: string;
+      status: TrunkStatus;
+      supports_inbound: boolean;
+      supports_outbound: boolean;
+      requires_registration: boolean;
+      n: number;
+    }>
+  > {
     const rows = await this.db
       .selectFrom('trunks')
-      .select((eb) => ['provider', 'status', 'supports_inbound', 'supports_outbound', 'requires_registration', eb.fn.countAll<number>().as('n')])
+      .select((eb) => [
+        'provider',
+        'status',
+        'supports_inbound',
+        'supports_outbound',
+        'requires_registration',
+        eb.fn.countAll<number>().as('n'),
+      ])
       .groupBy(['provider', 'status', 'supports_inbound', 'supports_outbound', 'requires_registration'])
       .execute();
     return rows.map((r) => ({ ...r, n: Number(r.n) }));

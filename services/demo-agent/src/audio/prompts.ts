@@ -33,7 +33,11 @@ export function findEspeak(command = 'espeak-ng'): string | null {
 
 /** Speaks `text` with espeak-ng and returns it as PCM16 at 16 kHz. */
 export async function speak(command: string, text: string): Promise<Int16Array> {
-  const { stdout } = await run(command, ['--stdout', '-v', 'en-us', '-s', '165', '--', text], { encoding: 'buffer', maxBuffer: 32 * 1024 * 1024, timeout: 20000 });
+  const { stdout } = await run(command, ['--stdout', '-v', 'en-us', '-s', '165', '--', text], {
+    encoding: 'buffer',
+    maxBuffer: 32 * 1024 * 1024,
+    timeout: 20000,
+  });
   const wav = parseWav(stdout);
   return resample(wav.samples, wav.sampleRate, RATE);
 }
@@ -49,7 +53,11 @@ export async function renderPrompts(command: string | null): Promise<Prompts> {
       pressed: (digit) => pressed.get(digit as (typeof KEYS)[number]) ?? keyBeeps(digit),
     };
   }
-  const [greeting, menu, ...keys] = await Promise.all([speak(command, GREETING_TEXT), speak(command, MENU_TEXT), ...KEYS.map((k) => speak(command, pressedText(k)))]);
+  const [greeting, menu, ...keys] = await Promise.all([
+    speak(command, GREETING_TEXT),
+    speak(command, MENU_TEXT),
+    ...KEYS.map((k) => speak(command, pressedText(k))),
+  ]);
   const pressed = new Map(KEYS.map((k, i) => [k, keys[i] as Int16Array] as const));
   return {
     voice: 'espeak-ng',

@@ -18,7 +18,8 @@ function gcd(a: number, b: number): number {
 }
 
 export function resample(input: Int16Array, fromRate: number, toRate: number): Int16Array {
-  if (!Number.isInteger(fromRate) || !Number.isInteger(toRate) || fromRate <= 0 || toRate <= 0) throw new TypeError('rates must be positive integers');
+  if (!Number.isInteger(fromRate) || !Number.isInteger(toRate) || fromRate <= 0 || toRate <= 0)
+    throw new TypeError('rates must be positive integers');
   if (fromRate === toRate) return input.slice();
   const g = gcd(fromRate, toRate);
   const phases = toRate / g; // L

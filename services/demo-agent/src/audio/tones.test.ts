@@ -19,7 +19,8 @@ describe('tones', () => {
     const t = tone([500], 100);
     expect(t.length).toBe(1600);
     let crossings = 0;
-    for (let i = 1; i < t.length; i++) if (Math.sign(t[i - 1] as number) !== Math.sign(t[i] as number) && t[i] !== 0) crossings++;
+    for (let i = 1; i < t.length; i++)
+      if (Math.sign(t[i - 1] as number) !== Math.sign(t[i] as number) && t[i] !== 0) crossings++;
     expect(crossings).toBeGreaterThanOrEqual(98);
     expect(crossings).toBeLessThanOrEqual(101);
     expect(Math.abs(t[0] as number)).toBe(0);

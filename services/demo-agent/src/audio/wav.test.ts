@@ -18,7 +18,12 @@ function wav(channels: number, rate: number, samples: number[]): Buffer {
     head.writeUInt32LE(body.length, 4);
     return Buffer.concat([head, body, Buffer.alloc(body.length & 1)]); // RIFF pads odd chunks
   };
-  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('LIST', Buffer.from('INFOxyz')), chunk('data', data)]);
+  const body = Buffer.concat([
+    Buffer.from('WAVE'),
+    chunk('fmt ', fmt),
+    chunk('LIST', Buffer.from('INFOxyz')),
+    chunk('data', data),
+  ]);
   return Buffer.concat([Buffer.from('RIFF'), Buffer.from(new Uint32Array([body.length]).buffer), body]);
 }
 

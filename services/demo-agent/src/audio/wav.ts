@@ -19,10 +19,16 @@ export function parseWav(bytes: Buffer): Pcm {
     const size = bytes.readUInt32LE(at + 4);
     const body = at + 8;
     if (id === 'fmt ') {
-      format = { tag: bytes.readUInt16LE(body), channels: bytes.readUInt16LE(body + 2), sampleRate: bytes.readUInt32LE(body + 4), bits: bytes.readUInt16LE(body + 14) };
+      format = {
+        tag: bytes.readUInt16LE(body),
+        channels: bytes.readUInt16LE(body + 2),
+        sampleRate: bytes.readUInt32LE(body + 4),
+        bits: bytes.readUInt16LE(body + 14),
+      };
     } else if (id === 'data') {
       if (!format) throw new Error('WAVE data before its format');
-      if (format.tag !== 1 || format.bits !== 16) throw new Error(`WAVE format ${format.tag}/${format.bits} bits is not 16-bit PCM`);
+      if (format.tag !== 1 || format.bits !== 16)
+        throw new Error(`WAVE format ${format.tag}/${format.bits} bits is not 16-bit PCM`);
       const frameBytes = 2 * format.channels;
       const end = Math.min(bytes.length, body + size);
       const frames = Math.floor((end - body) / frameBytes);

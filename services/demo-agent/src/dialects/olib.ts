@@ -1,5 +1,10 @@
 import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../media-gateway/src/ai-stream/wire/pcm';
-import { parseOlibGatewayFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
+import {
+  parseOlibGatewayFrame,
+  serialize,
+  type OlibAiFrame,
+  type OlibGatewayFrame,
+} from '../../../media-gateway/src/ai-stream/wire/olib';
 import { parseSmsSessionAuth, type OlibSmsAck } from '../../../control-plane/src/sms/ai-delivery';
 import type { AgentDialect, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
@@ -40,7 +45,23 @@ export class OlibAgentDialect implements AgentDialect {
       if (!sms.ok) return parsed;
       this.undecided = false;
       const a = sms.frame.auth;
-      return { ok: true, events: [{ kind: 'auth', credentials: { token: a.token, signature: a.signature, timestamp: a.timestamp, callId: a.call_id, reconnected: false }, mode: undefined, session: 'sms' }] };
+      return {
+        ok: true,
+        events: [
+          {
+            kind: 'auth',
+            credentials: {
+              token: a.token,
+              signature: a.signature,
+              timestamp: a.timestamp,
+              callId: a.call_id,
+              reconnected: false,
+            },
+            mode: undefined,
+            session: 'sms',
+          },
+        ],
+      };
     }
     if (parsed.frame.type === 'auth' && this.undecided) {
       this.binaryAudio = parsed.frame.call.audio_format?.framing === 'binary';
@@ -63,7 +84,9 @@ export class OlibAgentDialect implements AgentDialect {
   }
 
   speak(pcm16k: Int16Array): WireFrame {
-    return this.binaryAudio ? int16ToPcm16le(pcm16k) : this.frame({ type: 'audio', data: { audio: int16ToBase64(pcm16k) } });
+    return this.binaryAudio
+      ? int16ToPcm16le(pcm16k)
+      : this.frame({ type: 'audio', data: { audio: int16ToBase64(pcm16k) } });
   }
 
   text(text: string): WireFrame {
@@ -105,7 +128,13 @@ function toEvent(frame: OlibGatewayFrame): GatewayEvent | { invalid: string } {
     case 'auth':
       return {
         kind: 'auth',
-        credentials: { token: frame.auth.token, signature: frame.auth.signature, timestamp: frame.auth.timestamp, callId: frame.auth.call_id, reconnected: frame.auth.reconnected },
+        credentials: {
+          token: frame.auth.token,
+          signature: frame.auth.signature,
+          timestamp: frame.auth.timestamp,
+          callId: frame.auth.call_id,
+          reconnected: frame.auth.reconnected,
+        },
         mode: frame.call.custom?.['mode'],
         session: 'call',
       };
@@ -123,7 +152,13 @@ function toEvent(frame: OlibGatewayFrame): GatewayEvent | { invalid: string } {
     case 'resume':
       return { kind: 'resume' };
     case 'sms':
-      return { kind: 'sms', messageId: frame.data.message_id, from: frame.data.from_number, to: frame.data.to_number, text: frame.data.text };
+      return {
+        kind: 'sms',
+        messageId: frame.data.message_id,
+        from: frame.data.from_number,
+        to: frame.data.to_number,
+        text: frame.data.text,
+      };
     case 'flow':
       return { kind: 'flow', paused: frame.data.state === 'paused' };
     case 'ping':

@@ -3,7 +3,11 @@ import { encodeUlaw } from '../../../media-gateway/src/codec/g711';
 import { Downsampler2x } from '../../../media-gateway/src/dsp/resampler';
 import { AUTH_HEADERS } from '../../../common/src/ai-auth';
 import { decodeBase64 } from '../../../media-gateway/src/ai-stream/wire/pcm';
-import { parseTwilioGatewayFrame, type TwilioAgentFrame, type TwilioGatewayFrame } from '../../../media-gateway/src/ai-stream/wire/twilio';
+import {
+  parseTwilioGatewayFrame,
+  type TwilioAgentFrame,
+  type TwilioGatewayFrame,
+} from '../../../media-gateway/src/ai-stream/wire/twilio';
 import type { AgentDialect, Credentials, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
 /**

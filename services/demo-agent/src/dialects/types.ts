@@ -12,16 +12,37 @@ export interface Credentials extends PresentedAuth {
 /** What the gateway said, once validated, whatever the dialect. */
 export type GatewayEvent =
   /** olib/binary: the first frame; `session: 'sms'` opens an SMS delivery (the message id in `callId`). */
-  | { readonly kind: 'auth'; readonly credentials: Credentials; readonly mode: string | undefined; readonly session: 'call' | 'sms' }
+  | {
+      readonly kind: 'auth';
+      readonly credentials: Credentials;
+      readonly mode: string | undefined;
+      readonly session: 'call' | 'sms';
+    }
   /** twilio: the stream's metadata (credentials came with the upgrade request). */
-  | { readonly kind: 'start'; readonly callId: string; readonly mode: string | undefined; readonly reconnected: boolean }
+  | {
+      readonly kind: 'start';
+      readonly callId: string;
+      readonly mode: string | undefined;
+      readonly reconnected: boolean;
+    }
   /** caller audio in the dialect's own encoding (PCM16LE 16 kHz, or μ-law 8 kHz for twilio) */
   | { readonly kind: 'audio'; readonly payload: Buffer; readonly sequence: number | undefined }
   | { readonly kind: 'dtmf'; readonly digit: string }
-  | { readonly kind: 'mark'; readonly name: string; readonly playedMs: number | undefined; readonly truncated: boolean | undefined }
+  | {
+      readonly kind: 'mark';
+      readonly name: string;
+      readonly playedMs: number | undefined;
+      readonly truncated: boolean | undefined;
+    }
   | { readonly kind: 'hold' }
   | { readonly kind: 'resume' }
-  | { readonly kind: 'sms'; readonly messageId: string; readonly from: string; readonly to: string; readonly text: string }
+  | {
+      readonly kind: 'sms';
+      readonly messageId: string;
+      readonly from: string;
+      readonly to: string;
+      readonly text: string;
+    }
   | { readonly kind: 'flow'; readonly paused: boolean }
   | { readonly kind: 'ping'; readonly id: number }
   | { readonly kind: 'pong' }
@@ -30,7 +51,8 @@ export type GatewayEvent =
   /** understood, nothing to do (twilio `connected`, binary `audio_gap`) */
   | { readonly kind: 'noop' };
 
-export type DecodedEvents = { readonly ok: true; readonly events: readonly GatewayEvent[] } | { readonly ok: false; readonly reason: string };
+export type DecodedEvents =
+  { readonly ok: true; readonly events: readonly GatewayEvent[] } | { readonly ok: false; readonly reason: string };
 
 /**
  * One dialect, AI side: turns the gateway's frames into {@link GatewayEvent}s and

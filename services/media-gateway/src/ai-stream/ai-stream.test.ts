@@ -64,14 +64,24 @@ class FakeSocket extends EventEmitter implements WebSocketLike {
 }
 
 const FRAME = new Int16Array(320).fill(1000);
-const secrets = { jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef', sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef' };
+const secrets = {
+  jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef',
+  sipSharedSecret: 'shared-secret-for-tests-0123456789abcdef',
+};
 
 function setup(overrides: Partial<AiStreamOptions> = {}) {
   const sockets: FakeSocket[] = [];
   const stream = new AiStream({
     url: 'ws://ai.example/olib',
     dialect: 'olib',
-    call: { callId: 'call-1', conversationId: 'conv-1', from: '+15550001', to: '+15550002', direction: 'incoming', codec: 'PCMU' },
+    call: {
+      callId: 'call-1',
+      conversationId: 'conv-1',
+      from: '+15550001',
+      to: '+15550002',
+      direction: 'incoming',
+      codec: 'PCMU',
+    },
     secrets,
     reconnect: { maxDownMs: 5000, initialDelayMs: 100, maxDelayMs: 800 },
     queue: { maxBufferedMs: 100 },
@@ -85,7 +95,20 @@ function setup(overrides: Partial<AiStreamOptions> = {}) {
     ...overrides,
   });
   const events: unknown[][] = [];
-  for (const name of ['audio', 'clear', 'mark', 'text', 'hangup', 'transfer', 'send_dtmf', 'sms', 'reconnecting', 'reconnected', 'down', 'error'] as const) {
+  for (const name of [
+    'audio',
+    'clear',
+    'mark',
+    'text',
+    'hangup',
+    'transfer',
+    'send_dtmf',
+    'sms',
+    'reconnecting',
+    'reconnected',
+    'down',
+    'error',
+  ] as const) {
     stream.on(name, (...args: unknown[]) => events.push([name, ...args]));
   }
   return { stream, sockets, events };
@@ -121,7 +144,11 @@ describe('start()', () => {
     expect(socket.protocols).toEqual([]);
     expect(socket.options.headers).toEqual({});
     const [auth] = socket.frames();
-    expect(auth).toMatchObject({ type: 'auth', auth: { call_id: 'call-1', reconnected: false }, call: { conversation_id: 'conv-1', codec: 'PCMU', sample_rate: 8000 } });
+    expect(auth).toMatchObject({
+      type: 'auth',
+      auth: { call_id: 'call-1', reconnected: false },
+      call: { conversation_id: 'conv-1', codec: 'PCMU', sample_rate: 8000 },
+    });
     expect(stream.state).toBe('open');
     expect(stream.stats.connects).toBe(1);
     stream.close();
@@ -151,7 +178,10 @@ describe('start()', () => {
     await until(() => b.sockets.length === 1);
     b.sockets[0]?.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:9'));
     b.sockets[0]?.drop(1006);
-    await expect(startedB).rejects.toMatchObject({ code: 'ERR_AI_CONNECT_FAILED', message: 'connect ECONNREFUSED 127.0.0.1:9' });
+    await expect(startedB).rejects.toMatchObject({
+      code: 'ERR_AI_CONNECT_FAILED',
+      message: 'connect ECONNREFUSED 127.0.0.1:9',
+    });
   });
 
   test('an HTTP 401 to the upgrade → ERR_AI_AUTH_REJECTED', async () => {
@@ -246,23 +276,29 @@ describe('messages from the AI', () => {
 
   test('a bad frame with no error listener is logged, never thrown', async () => {
     const warnings: string[] = [];
-    const { stream, socket } = await connected({ logger: { debug: () => undefined, info: () => undefined, warn: (m: string) => warnings.push(m) } });
+    const { stream, socket } = await connected({
+      logger: { debug: () => undefined, info: () => undefined, warn: (m: string) => warnings.push(m) },
+    });
     stream.removeAllListeners('error');
     expect(() => socket.receive('garbage')).not.toThrow();
     expect(warnings).toEqual(['ai-stream: error']);
     stream.close();
   });
 
-  test('an error frame after acceptance → error event ERR_AI_REMOTE_ERROR with the AI\'s code', async () => {
+  test("an error frame after acceptance → error event ERR_AI_REMOTE_ERROR with the AI's code", async () => {
     const { stream, socket, events } = await connected();
     socket.receive({ type: 'error', data: { code: 'ERR_TTS', message: 'voice unavailable' } });
     const [[name, error]] = events as [[string, AiStreamError]];
     expect(name).toBe('error');
-    expect(error).toMatchObject({ code: 'ERR_AI_REMOTE_ERROR', message: 'voice unavailable', details: { remoteCode: 'ERR_TTS' } });
+    expect(error).toMatchObject({
+      code: 'ERR_AI_REMOTE_ERROR',
+      message: 'voice unavailable',
+      details: { remoteCode: 'ERR_TTS' },
+    });
     stream.close();
   });
 
-  test('the AI\'s ping is answered with a pong of the same id', async () => {
+  test("the AI's ping is answered with a pong of the same id", async () => {
     const { stream, socket } = await connected();
     socket.receive({ type: 'ping', data: { id: 42 } });
     expect(socket.frames().at(-1)).toEqual({ type: 'pong', data: { call_id: 'call-1', id: 42 } });
@@ -304,9 +340,14 @@ describe('sending', () => {
     for (let i = 0; i < 5; i++) stream.sendAudio(FRAME);
     socket.bufferedAmount = 0;
     jest.advanceTimersByTime(20);
-    const kinds = socket.sent.map((w) => (typeof w === 'string' ? (JSON.parse(w) as { type: string }).type : `bin${w.byteLength}`));
+    const kinds = socket.sent.map((w) =>
+      typeof w === 'string' ? (JSON.parse(w) as { type: string }).type : `bin${w.byteLength}`,
+    );
     expect(kinds).toEqual(['auth', 'audio_gap', 'bin640', 'bin640']);
-    expect(JSON.parse(socket.sent[1] as string)).toEqual({ type: 'audio_gap', data: { call_id: 'call-1', dropped_frames: 3, dropped_ms: 60 } });
+    expect(JSON.parse(socket.sent[1] as string)).toEqual({
+      type: 'audio_gap',
+      data: { call_id: 'call-1', dropped_frames: 3, dropped_ms: 60 },
+    });
     stream.close();
   });
 
@@ -318,7 +359,9 @@ describe('sending', () => {
   });
 
   test('playout depth: flow paused at playoutPauseMs, resumed at playoutResumeMs, once each', async () => {
-    const { stream, socket } = await connected({ queue: { maxBufferedMs: 100, playoutPauseMs: 3000, playoutResumeMs: 500 } });
+    const { stream, socket } = await connected({
+      queue: { maxBufferedMs: 100, playoutPauseMs: 3000, playoutResumeMs: 500 },
+    });
     for (const depth of [1000, 3000, 3500, 2000, 600, 500, 400, 3100]) stream.reportPlayoutDepth(depth);
     const flows = socket.frames().flatMap((f) => (f.type === 'flow' ? [[f.data.state, f.data.buffered_ms]] : []));
     expect(flows).toEqual([
@@ -346,7 +389,12 @@ describe('heartbeat', () => {
     socket.receive({ type: 'pong', data: { id: 1 } });
     jest.advanceTimersByTime(1000);
     expect(socket.pings).toBe(2);
-    expect(socket.frames().filter((f) => f.type === 'ping').map((f) => (f.type === 'ping' ? f.data.id : 0))).toEqual([1, 2]);
+    expect(
+      socket
+        .frames()
+        .filter((f) => f.type === 'ping')
+        .map((f) => (f.type === 'ping' ? f.data.id : 0)),
+    ).toEqual([1, 2]);
     stream.close();
   });
 
@@ -396,7 +444,9 @@ describe('reconnecting', () => {
   });
 
   test('failed attempts back off exponentially, then "down" once maxDownMs is spent, leaving no timer or socket', async () => {
-    const { stream, sockets, socket, events } = await connected({ reconnect: { maxDownMs: 2000, initialDelayMs: 100, maxDelayMs: 800 } });
+    const { stream, sockets, socket, events } = await connected({
+      reconnect: { maxDownMs: 2000, initialDelayMs: 100, maxDelayMs: 800 },
+    });
     socket.drop(1001);
     const startedAt = Date.now();
     const attemptTimes: number[] = [];
@@ -471,7 +521,10 @@ describe('end() and close()', () => {
     stream.sendAudio(FRAME);
     const ended = stream.end('caller_hangup');
     expect(stream.end('again')).toBe(ended);
-    expect(socket.frames().at(-1)).toMatchObject({ type: 'call_end', data: { call_id: 'call-1', reason: 'caller_hangup' } });
+    expect(socket.frames().at(-1)).toMatchObject({
+      type: 'call_end',
+      data: { call_id: 'call-1', reason: 'caller_hangup' },
+    });
     expect(socket.closedWith).toEqual({ code: 1000, reason: 'caller_hangup' });
     stream.sendAudio(FRAME);
     expect(socket.types().at(-1)).toBe('call_end');
@@ -480,7 +533,7 @@ describe('end() and close()', () => {
     expect(stream.state).toBe('closed');
   });
 
-  test('end() gives up waiting for the AI\'s close after closeTimeoutMs and terminates', async () => {
+  test("end() gives up waiting for the AI's close after closeTimeoutMs and terminates", async () => {
     const { stream, socket } = await connected({ closeTimeoutMs: 500 });
     const ended = stream.end('caller_hangup');
     jest.advanceTimersByTime(500);

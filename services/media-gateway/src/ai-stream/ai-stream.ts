@@ -1,7 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from '../../../common/src/ai-auth';
 import { nextReconnectDelay, type ReconnectPolicy } from './backoff';
-import { createDialect, type AiMessage, type CallEvent, type CallInfo, type DialectName, type GatewayDialect, type UlawTranscoder } from './dialects';
+import {
+  createDialect,
+  type AiMessage,
+  type CallEvent,
+  type CallInfo,
+  type DialectName,
+  type GatewayDialect,
+  type UlawTranscoder,
+} from './dialects';
 import { createUlawTranscoder } from './dialects/ulaw-transcoder';
 import { AiStreamError, CLOSE_CODES } from './errors';
 import { OutboundQueue, type WireFrame } from './queue';
@@ -138,7 +146,16 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
   private ended: Promise<void> | undefined;
   private resolveEnded: (() => void) | undefined;
 
-  private counters = { framesSent: 0, controlDropped: 0, audioChunksReceived: 0, audioMsReceived: 0, badFrames: 0, connects: 0, reconnects: 0, reconnectAttempts: 0 };
+  private counters = {
+    framesSent: 0,
+    controlDropped: 0,
+    audioChunksReceived: 0,
+    audioMsReceived: 0,
+    badFrames: 0,
+    connects: 0,
+    reconnects: 0,
+    reconnectAttempts: 0,
+  };
 
   constructor(private readonly options: AiStreamOptions) {
     super();
@@ -171,7 +188,8 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
 
   /** Connects and authenticates; resolves once the AI accepted, rejects with an {@link AiStreamError}. */
   start(): Promise<void> {
-    if (this.currentState !== 'idle') return Promise.reject(new TypeError('start() may be called once, on a new stream'));
+    if (this.currentState !== 'idle')
+      return Promise.reject(new TypeError('start() may be called once, on a new stream'));
     this.setState('connecting');
     return new Promise<void>((resolve, reject) => {
       this.pendingStart = { resolve, reject };
@@ -181,7 +199,8 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
 
   /** One 20 ms frame of caller audio: 320 samples of PCM16 at 16 kHz. */
   sendAudio(frame16k: Int16Array): void {
-    if (frame16k.length !== FRAME_SAMPLES_16K) throw new TypeError(`an audio frame is ${FRAME_SAMPLES_16K} samples, not ${frame16k.length}`);
+    if (frame16k.length !== FRAME_SAMPLES_16K)
+      throw new TypeError(`an audio frame is ${FRAME_SAMPLES_16K} samples, not ${frame16k.length}`);
     if (this.currentState === 'closing' || this.currentState === 'closed') return;
     // Encode now, even if the frame is dropped later: sequence numbers and resampler
     // state follow the caller's clock, so a drop shows as a gap, not as a time warp.
@@ -209,7 +228,10 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
   sendEvent(event: CallEvent): void {
     const frame = this.dialect.event(event, this.clock());
     if (frame === null) {
-      this.options.logger?.debug('ai-stream: event has no message in this dialect', { type: event.type, dialect: this.dialect.name });
+      this.options.logger?.debug('ai-stream: event has no message in this dialect', {
+        type: event.type,
+        dialect: this.dialect.name,
+      });
       return;
     }
     this.sendControl(frame);
@@ -281,14 +303,21 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
     try {
       auth = await createAuthMaterial(this.options.secrets, this.options.call.callId, this.everAccepted, this.clock());
     } catch (err) {
-      this.attemptFailed(new AiStreamError('ERR_AI_CONNECT_FAILED', `could not sign credentials: ${(err as Error).message}`), true);
+      this.attemptFailed(
+        new AiStreamError('ERR_AI_CONNECT_FAILED', `could not sign credentials: ${(err as Error).message}`),
+        true,
+      );
       return;
     }
     if (this.currentState !== 'connecting') return; // ended while signing
     const timeoutMs = this.attemptTimeoutMs();
     let socket: WebSocketLike;
     try {
-      socket = this.factory(this.options.url, [], { headers: this.dialect.handshakeHeaders(auth), handshakeTimeoutMs: timeoutMs, maxPayloadBytes: MAX_PAYLOAD_BYTES });
+      socket = this.factory(this.options.url, [], {
+        headers: this.dialect.handshakeHeaders(auth),
+        handshakeTimeoutMs: timeoutMs,
+        maxPayloadBytes: MAX_PAYLOAD_BYTES,
+      });
     } catch (err) {
       this.attemptFailed(new AiStreamError('ERR_AI_CONNECT_FAILED', (err as Error).message), true);
       return;
@@ -377,7 +406,10 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
         // Refused before acceptance: credentials, or the AI will not take this call.
         const code = /AUTH/i.test(message.code) ? 'ERR_AI_AUTH_REJECTED' : 'ERR_AI_REMOTE_ERROR';
         this.disposeSocket();
-        this.attemptFailed(new AiStreamError(code, message.message ?? message.code, { remoteCode: message.code }), true);
+        this.attemptFailed(
+          new AiStreamError(code, message.message ?? message.code, { remoteCode: message.code }),
+          true,
+        );
         return;
       }
       // An AI that skips `auth_ok` is taken to have accepted by talking.
@@ -420,7 +452,9 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       case 'pong':
         return;
       case 'error':
-        this.emitError(new AiStreamError('ERR_AI_REMOTE_ERROR', message.message ?? message.code, { remoteCode: message.code }));
+        this.emitError(
+          new AiStreamError('ERR_AI_REMOTE_ERROR', message.message ?? message.code, { remoteCode: message.code }),
+        );
         return;
     }
   }
@@ -433,10 +467,17 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       return;
     }
     if (!wasAccepted) {
-      const refused = code === CLOSE_CODES.AUTH_FAILED || code === CLOSE_CODES.FORBIDDEN || /Unexpected server response: 40[13]\b/.test(this.lastSocketError);
+      const refused =
+        code === CLOSE_CODES.AUTH_FAILED ||
+        code === CLOSE_CODES.FORBIDDEN ||
+        /Unexpected server response: 40[13]\b/.test(this.lastSocketError);
       const detail = { closeCode: code, closeReason: reason, socketError: this.lastSocketError || undefined };
       if (refused) this.attemptFailed(new AiStreamError('ERR_AI_AUTH_REJECTED', reason || undefined, detail), true);
-      else this.attemptFailed(new AiStreamError('ERR_AI_CONNECT_FAILED', this.lastSocketError || `socket closed (${code})`, detail), false);
+      else
+        this.attemptFailed(
+          new AiStreamError('ERR_AI_CONNECT_FAILED', this.lastSocketError || `socket closed (${code})`, detail),
+          false,
+        );
       return;
     }
     // Open, then closed by the far end.
@@ -446,7 +487,11 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       // docs/ai-protocol.md: a close 1000 without `hangup` is a hangup with reason
       // `ai_closed`; the close frame's own text is free-form and only logged.
       if (!hungUp) {
-        if (reason) this.options.logger?.info('ai-stream: AI closed the socket', { callId: this.options.call.callId, closeReason: reason.slice(0, 123) });
+        if (reason)
+          this.options.logger?.info('ai-stream: AI closed the socket', {
+            callId: this.options.call.callId,
+            closeReason: reason.slice(0, 123),
+          });
         this.emit('hangup', 'ai_closed');
       }
       return;
@@ -472,7 +517,12 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       reject(error);
       return;
     }
-    this.options.logger?.debug('ai-stream: reconnect attempt failed', { callId: this.options.call.callId, attempt: this.attempt, code: error.code, message: error.message });
+    this.options.logger?.debug('ai-stream: reconnect attempt failed', {
+      callId: this.options.call.callId,
+      attempt: this.attempt,
+      code: error.code,
+      message: error.message,
+    });
     if (fatal) this.goDown(error.code === 'ERR_AI_AUTH_REJECTED' ? 'auth_rejected' : `ai_refused: ${error.message}`);
     else this.scheduleReconnect();
   }
@@ -569,7 +619,12 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
   private emitError(error: AiStreamError): void {
     // An 'error' event without a listener would throw; a bad frame must never crash the gateway.
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else this.options.logger?.warn('ai-stream: error', { callId: this.options.call.callId, code: error.code, message: error.message });
+    else
+      this.options.logger?.warn('ai-stream: error', {
+        callId: this.options.call.callId,
+        code: error.code,
+        message: error.message,
+      });
   }
 
   // ─── heartbeat ────────────────────────────────────────────────────────────────
@@ -641,5 +696,10 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
 /** RFC 6455 §5.5: a close frame's body is at most 125 bytes, 2 of them the code. */
 function truncateReason(reason: string): string {
   const bytes = Buffer.from(reason, 'utf8');
-  return bytes.length <= 123 ? reason : bytes.subarray(0, 123).toString('utf8').replace(/\uFFFD$/, '');
+  return bytes.length <= 123
+    ? reason
+    : bytes
+        .subarray(0, 123)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '');
 }

@@ -13,7 +13,7 @@ describe('backoffDelay', () => {
 
   test('jitter spreads delays across the band', () => {
     let seed = 7;
-    const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const delays = Array.from({ length: 200 }, () => backoffDelay(3, policy, random));
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(200);
     expect(Math.max(...delays)).toBeLessThan(400);
@@ -41,7 +41,11 @@ describe('nextReconnectDelay', () => {
   test('attempts that each fail at once still run out', () => {
     let down = 0;
     let attempts = 0;
-    for (let delay = nextReconnectDelay(1, down, policy, () => 0.5); delay !== null; delay = nextReconnectDelay(++attempts + 1, down, policy, () => 0.5)) {
+    for (
+      let delay = nextReconnectDelay(1, down, policy, () => 0.5);
+      delay !== null;
+      delay = nextReconnectDelay(++attempts + 1, down, policy, () => 0.5)
+    ) {
       down += delay;
     }
     expect(attempts).toBeLessThan(20);

@@ -25,7 +25,12 @@ export function backoffDelay(attempt: number, policy: ReconnectPolicy, random: (
  * once less than one initial delay is left, it is over. Every path shrinks what is
  * left, so attempts are finite even when each fails at once.
  */
-export function nextReconnectDelay(attempt: number, downForMs: number, policy: ReconnectPolicy, random: () => number = Math.random): number | null {
+export function nextReconnectDelay(
+  attempt: number,
+  downForMs: number,
+  policy: ReconnectPolicy,
+  random: () => number = Math.random,
+): number | null {
   const remaining = policy.maxDownMs - downForMs;
   if (remaining <= 0) return null;
   const delay = backoffDelay(attempt, policy, random);

@@ -20,7 +20,8 @@ export class OutboundQueue {
     readonly maxAudioFrames: number,
     readonly maxControlFrames = 256,
   ) {
-    if (!Number.isInteger(maxAudioFrames) || maxAudioFrames < 1) throw new TypeError('maxAudioFrames must be a positive integer');
+    if (!Number.isInteger(maxAudioFrames) || maxAudioFrames < 1)
+      throw new TypeError('maxAudioFrames must be a positive integer');
     this.audio = new Array<WireFrame | undefined>(maxAudioFrames);
   }
 

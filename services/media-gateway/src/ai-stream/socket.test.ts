@@ -15,7 +15,11 @@ describe('createWsSocket', () => {
         }),
       );
     });
-    const socket = createWsSocket(`ws://127.0.0.1:${port}`, [], { headers: {}, handshakeTimeoutMs: 2000, maxPayloadBytes: 1 << 20 });
+    const socket = createWsSocket(`ws://127.0.0.1:${port}`, [], {
+      headers: {},
+      handshakeTimeoutMs: 2000,
+      maxPayloadBytes: 1 << 20,
+    });
     await new Promise<void>((resolve) => socket.on('open', resolve));
     expect(socket.readyState).toBe(WS_OPEN);
     socket.send('{"type":"sms","data":{"text":"héllo ✓"}}');

@@ -18,7 +18,10 @@ export interface WebSocketLike {
   on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'pong', listener: () => void): unknown;
-  on(event: 'unexpected-response', listener: (req: unknown, res: { statusCode?: number; resume?: () => void }) => void): unknown;
+  on(
+    event: 'unexpected-response',
+    listener: (req: unknown, res: { statusCode?: number; resume?: () => void }) => void,
+  ): unknown;
   removeAllListeners(): unknown;
 }
 

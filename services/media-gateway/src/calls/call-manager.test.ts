@@ -34,17 +34,28 @@ function request(route = ''): CallRequest & { rejected: Array<[number, string]> 
 
 describe('CallManager', () => {
   test('an AI number with its own agent and dialect → that agent, that dialect, its options and recording flag', async () => {
-    const m = manager({ dialect: 'twilio', agentUrl: 'wss://agent.example/stream', options: { persona: 'sales' }, recordingEnabled: true });
+    const m = manager({
+      dialect: 'twilio',
+      agentUrl: 'wss://agent.example/stream',
+      options: { persona: 'sales' },
+      recordingEnabled: true,
+    });
     const t = await m.resolveTarget('ai|15557770001');
     expect(t).toEqual({
       url: 'wss://agent.example/stream',
       dialect: 'twilio',
-      customParameters: { route: 'ai|15557770001', route_type: 'ai', route_target: '15557770001', number: '+15557770001', persona: 'sales' },
+      customParameters: {
+        route: 'ai|15557770001',
+        route_type: 'ai',
+        route_target: '15557770001',
+        number: '+15557770001',
+        persona: 'sales',
+      },
       record: true,
     });
   });
 
-  test('a number without an agent URL → the demo agent on its dialect\'s path', async () => {
+  test("a number without an agent URL → the demo agent on its dialect's path", async () => {
     const m = manager({ dialect: 'binary', agentUrl: null, options: {}, recordingEnabled: false });
     expect((await m.resolveTarget('ai|15557770001')).url).toBe('ws://127.0.0.1:8090/binary');
   });

@@ -64,7 +64,11 @@ export class CallManager {
     const base: AiTarget = {
       url: this.options.defaultTarget.url,
       dialect: this.options.defaultTarget.dialect,
-      customParameters: { route: route || 'direct', ...(kind ? { route_type: kind } : {}), ...(name ? { route_target: name } : {}) },
+      customParameters: {
+        route: route || 'direct',
+        ...(kind ? { route_type: kind } : {}),
+        ...(name ? { route_target: name } : {}),
+      },
       record: false,
     };
     if (kind !== 'ai' || !/^[0-9]{3,15}$/.test(name)) return this.withDemoPath(base);

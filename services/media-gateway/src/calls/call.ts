@@ -54,7 +54,14 @@ export interface DialogLike {
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 export type Negotiation =
-  | { ok: true; sdp: string; codec: 'PCMU' | 'PCMA'; telephoneEventPt: number | null; remote: { address: string; port: number }; remoteDirection: Direction }
+  | {
+      ok: true;
+      sdp: string;
+      codec: 'PCMU' | 'PCMA';
+      telephoneEventPt: number | null;
+      remote: { address: string; port: number };
+      remoteDirection: Direction;
+    }
   | { ok: false; status: number; reason: string };
 
 /** SDP offer/answer for the gateway as answerer (RFC 3264 §6). */
@@ -84,16 +91,31 @@ export interface CallDeps {
   readonly rtpAddress: string;
   readonly openSocket: () => Promise<RtpSocket>;
   readonly negotiate: Negotiate;
-  readonly createAiStream: (info: { callId: string; from: string; to: string; codec: 'PCMU' | 'PCMA'; customParameters: Record<string, string> }) => AiStream;
+  readonly createAiStream: (info: {
+    callId: string;
+    from: string;
+    to: string;
+    codec: 'PCMU' | 'PCMA';
+    customParameters: Record<string, string>;
+  }) => AiStream;
   /** Jitter buffer, concealment, DTMF detectors… for a leg carrying `codecPt` (and telephone-event `telephoneEventPt`, if negotiated). */
-  readonly mediaParts: (codecPt: number, telephoneEventPt: number | null) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
+  readonly mediaParts: (
+    codecPt: number,
+    telephoneEventPt: number | null,
+  ) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
   readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
   readonly store: CallStore;
   /**
    * Queues an SMS the AI asked for during the call (the control-plane's SMS API;
    * `key` makes a repeat harmless). Absent: the request is recorded and refused.
    */
-  readonly sendSms?: (sms: { from: string; to: string; text: string; inReplyTo?: string; key: string }) => Promise<{ messageId: string }>;
+  readonly sendSms?: (sms: {
+    from: string;
+    to: string;
+    text: string;
+    inReplyTo?: string;
+    key: string;
+  }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
   readonly recordingsDir: string;
   /**
@@ -137,7 +159,8 @@ export class Call {
   }
 
   private transition(to: CallState): void {
-    if (!EDGES[this.current].includes(to)) throw new Error(`call ${this.id}: illegal transition ${this.current} → ${to}`);
+    if (!EDGES[this.current].includes(to))
+      throw new Error(`call ${this.id}: illegal transition ${this.current} → ${to}`);
     this.current = to;
   }
 
@@ -173,15 +196,31 @@ export class Call {
       this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
       this.recorder = new StereoWavRecorder(this.recordingPath);
     }
-    this.leg = new MediaLeg({ ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt), socket, codec, telephoneEventPt: n.telephoneEventPt, remote: n.remote, recorder: this.recorder });
-    this.ai = this.deps.createAiStream({ callId: this.id, from: request.fromUser, to: request.toUser, codec: n.codec, customParameters: target.customParameters });
+    this.leg = new MediaLeg({
+      ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt),
+      socket,
+      codec,
+      telephoneEventPt: n.telephoneEventPt,
+      remote: n.remote,
+      recorder: this.recorder,
+    });
+    this.ai = this.deps.createAiStream({
+      callId: this.id,
+      from: request.fromUser,
+      to: request.toUser,
+      codec: n.codec,
+      customParameters: target.customParameters,
+    });
     this.wireAi(this.ai, this.leg);
     try {
       await this.ai.start();
       this.deps.metrics.wsEvent('connect');
     } catch (err) {
       this.deps.metrics.wsEvent('failure');
-      this.deps.logger.warn('AI platform refused or unreachable; call refused', { callId: this.id, error: (err as Error).message });
+      this.deps.logger.warn('AI platform refused or unreachable; call refused', {
+        callId: this.id,
+        error: (err as Error).message,
+      });
       this.refuse(503, 'AI Platform Unavailable');
       return;
     }
@@ -298,7 +337,9 @@ export class Call {
     leg.on('dtmf', (press, source) => {
       ai.sendDtmf(press.digit, press.durationMs);
       this.deps.metrics.dtmf(source);
-      void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }));
+      void this.record(() =>
+        this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }),
+      );
     });
     leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
     ai.on('audio', (pcm) => leg.playAi(pcm));
@@ -315,12 +356,21 @@ export class Call {
     let smsCount = 0;
     ai.on('sms', (req) => {
       // From the number the caller dialled, to the caller unless the AI names someone else.
-      const sms = { from: this.deps.request.toUser, to: req.to ?? this.deps.request.fromUser, text: req.text, key: `call:${this.id}:sms:${++smsCount}`, ...(req.inReplyTo ? { inReplyTo: req.inReplyTo } : {}) };
-      const queued = this.deps.sendSms ? this.deps.sendSms(sms) : Promise.reject(new Error('SMS is not available on this gateway'));
+      const sms = {
+        from: this.deps.request.toUser,
+        to: req.to ?? this.deps.request.fromUser,
+        text: req.text,
+        key: `call:${this.id}:sms:${++smsCount}`,
+        ...(req.inReplyTo ? { inReplyTo: req.inReplyTo } : {}),
+      };
+      const queued = this.deps.sendSms
+        ? this.deps.sendSms(sms)
+        : Promise.reject(new Error('SMS is not available on this gateway'));
       void queued.then(
-        ({ messageId }) => this.record(() => this.deps.store.event(this.id, 'sms', { to: sms.to, message_id: messageId })),
+        ({ messageId }) =>
+          this.record(() => this.deps.store.event(this.id, 'sms', { to: sms.to, message_id: messageId })),
         (err: Error) => {
-          this.deps.logger.warn('the AI\'s SMS was not queued', { callId: this.id, err: err.message });
+          this.deps.logger.warn("the AI's SMS was not queued", { callId: this.id, err: err.message });
           return this.record(() => this.deps.store.event(this.id, 'sms_failed', { to: sms.to, error: err.message }));
         },
       );
@@ -339,7 +389,9 @@ export class Call {
       this.deps.metrics.wsEvent('down');
       void this.end(`ai unavailable: ${reason}`, 'ai');
     });
-    ai.on('error', (err) => this.deps.logger.warn('AI stream error', { callId: this.id, code: err.code, error: err.message }));
+    ai.on('error', (err) =>
+      this.deps.logger.warn('AI stream error', { callId: this.id, code: err.code, error: err.message }),
+    );
   }
 
   private wireDialog(dialog: DialogLike): void {
@@ -350,7 +402,9 @@ export class Call {
     dialog.onInfoDtmf((digit, durationMs) => {
       this.ai?.sendDtmf(digit, durationMs);
       this.deps.metrics.dtmf('sip-info');
-      void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source: 'sip-info' }));
+      void this.record(() =>
+        this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source: 'sip-info' }),
+      );
     });
     dialog.onReinvite((offer, reply) => {
       if (!offer || !this.leg) {

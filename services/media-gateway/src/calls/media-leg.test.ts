@@ -63,7 +63,14 @@ describe('MediaLeg', () => {
     const { m, socket, tick } = leg();
     const frames: Array<[Int16Array, number | null]> = [];
     m.on('audio', (pcm, latency) => frames.push([pcm, latency]));
-    socket.deliver({ marker: true, payloadType: 0, sequence: 1, timestamp: 160, ssrc: 7, payload: Buffer.alloc(160, 0x80) });
+    socket.deliver({
+      marker: true,
+      payloadType: 0,
+      sequence: 1,
+      timestamp: 160,
+      ssrc: 7,
+      payload: Buffer.alloc(160, 0x80),
+    });
     tick();
     expect(frames).toHaveLength(1);
     expect(frames[0]![0].length).toBe(320);

@@ -18,7 +18,10 @@ export interface RtpSocket {
 }
 
 /** Output of the jitter buffer for one 20 ms tick. */
-export type JitterOutput = { kind: 'frame'; payload: Buffer; timestamp: number; seq: number } | { kind: 'lost'; timestamp: number } | { kind: 'empty' };
+export type JitterOutput =
+  | { kind: 'frame'; payload: Buffer; timestamp: number; seq: number }
+  | { kind: 'lost'; timestamp: number }
+  | { kind: 'empty' };
 
 export interface JitterBufferLike {
   push(packet: RtpPacket, arrivalMs: number): void;
@@ -102,7 +105,17 @@ const INBAND_DEDUP_MS = 600;
  * or RFC 4733 events the AI asked for. Owns its socket; `close()` is idempotent.
  */
 export class MediaLeg extends EventEmitter<MediaLegEvents> {
-  readonly stats: MediaLegStats = { packetsIn: 0, packetsOut: 0, framesToAi: 0, framesFromAi: 0, framesLost: 0, framesConcealed: 0, badPackets: 0, dtmfIn: 0, dtmfOut: 0 };
+  readonly stats: MediaLegStats = {
+    packetsIn: 0,
+    packetsOut: 0,
+    framesToAi: 0,
+    framesFromAi: 0,
+    framesLost: 0,
+    framesConcealed: 0,
+    badPackets: 0,
+    dtmfIn: 0,
+    dtmfOut: 0,
+  };
   private readonly sender: RtpSender;
   private readonly up = new Upsampler2x();
   private readonly down = new Downsampler2x();
@@ -317,14 +330,19 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     if (!this.activeEvent) {
       const next = now >= this.eventGapUntil ? this.pendingDigits.shift() : undefined;
       if (!next || this.deps.telephoneEventPt === null) return false;
-      const frames = telephoneEventPackets(next.digit, next.durationMs, { payloadType: this.deps.telephoneEventPt, timestamp: this.sender.timestamp });
+      const frames = telephoneEventPackets(next.digit, next.durationMs, {
+        payloadType: this.deps.telephoneEventPt,
+        timestamp: this.sender.timestamp,
+      });
       this.activeEvent = { frames, startedAt: now, next: 0 };
       this.stats.dtmfOut++;
     }
     const ev = this.activeEvent;
     while (ev.next < ev.frames.length && (ev.frames[ev.next] as TelephoneEventFrame).offsetMs <= now - ev.startedAt) {
       const f = ev.frames[ev.next++] as TelephoneEventFrame;
-      this.transmit(this.sender.send({ payloadType: f.payloadType, timestamp: f.timestamp, marker: f.marker, payload: f.payload }));
+      this.transmit(
+        this.sender.send({ payloadType: f.payloadType, timestamp: f.timestamp, marker: f.marker, payload: f.payload }),
+      );
     }
     if (ev.next >= ev.frames.length) {
       this.activeEvent = null;

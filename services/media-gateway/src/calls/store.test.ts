@@ -1,8 +1,16 @@
 import { OrderedCallStore, type CallRecordEnd, type CallRecordStart, type CallStore } from './store';
 
 const START: CallRecordStart = {
-  callId: 'c1', sipCallId: 's1', from: 'alice', to: '18005550100', route: 'ai|default', aiDialect: 'olib',
-  aiUrl: 'ws://x', codec: 'PCMU', gateway: 'gw', recordingPath: null,
+  callId: 'c1',
+  sipCallId: 's1',
+  from: 'alice',
+  to: '18005550100',
+  route: 'ai|default',
+  aiDialect: 'olib',
+  aiUrl: 'ws://x',
+  codec: 'PCMU',
+  gateway: 'gw',
+  recordingPath: null,
 };
 const END: CallRecordEnd = { reason: 'caller hung up', by: 'caller', recordingBytes: null, stats: {} };
 
@@ -18,9 +26,22 @@ describe('OrderedCallStore', () => {
     let releaseStart!: () => void;
     const inner: CallStore = {
       numberSettings: () => Promise.resolve(null),
-      started: () => new Promise<void>((r) => (releaseStart = () => { log.push('started'); r(); })),
-      event: (_c, type) => { log.push(`event ${type}`); return Promise.resolve(); },
-      ended: () => { log.push('ended'); return Promise.resolve(); },
+      started: () =>
+        new Promise<void>(
+          (r) =>
+            (releaseStart = () => {
+              log.push('started');
+              r();
+            }),
+        ),
+      event: (_c, type) => {
+        log.push(`event ${type}`);
+        return Promise.resolve();
+      },
+      ended: () => {
+        log.push('ended');
+        return Promise.resolve();
+      },
     };
     const store = new OrderedCallStore(inner, { logger: quiet });
     await store.started(START);
@@ -42,7 +63,8 @@ describe('OrderedCallStore', () => {
       started: () => Promise.resolve(),
       event: () => Promise.resolve(),
       ended: () => {
-        if (failures-- > 0) return Promise.reject(pgError('57P01', 'terminating connection due to administrator command'));
+        if (failures-- > 0)
+          return Promise.reject(pgError('57P01', 'terminating connection due to administrator command'));
         written.push('ended');
         return Promise.resolve();
       },
@@ -59,11 +81,17 @@ describe('OrderedCallStore', () => {
     let attempts = 0;
     const inner: CallStore = {
       numberSettings: () => Promise.resolve(null),
-      started: () => { attempts++; return Promise.reject(pgError('23505', 'duplicate key value violates unique constraint')); },
+      started: () => {
+        attempts++;
+        return Promise.reject(pgError('23505', 'duplicate key value violates unique constraint'));
+      },
       event: () => Promise.resolve(),
       ended: () => Promise.resolve(),
     };
-    const store = new OrderedCallStore(inner, { logger: { warn: () => undefined, error: (m) => errors.push(m) }, firstDelayMs: 5 });
+    const store = new OrderedCallStore(inner, {
+      logger: { warn: () => undefined, error: (m) => errors.push(m) },
+      firstDelayMs: 5,
+    });
     await store.started(START);
     await store.drain(1000);
     expect(attempts).toBe(1);
@@ -74,7 +102,8 @@ describe('OrderedCallStore', () => {
     const log: string[] = [];
     const inner: CallStore = {
       numberSettings: () => Promise.resolve(null),
-      started: (r) => (r.callId === 'slow' ? new Promise<void>(() => undefined) : (log.push(r.callId), Promise.resolve())),
+      started: (r) =>
+        r.callId === 'slow' ? new Promise<void>(() => undefined) : (log.push(r.callId), Promise.resolve()),
       event: () => Promise.resolve(),
       ended: () => Promise.resolve(),
     };

@@ -48,7 +48,12 @@ export class PgCallStore implements CallStore {
       .where('number', '=', `+${digits}`)
       .executeTakeFirst();
     if (!row) return null;
-    return { dialect: row.ai_dialect, agentUrl: row.ai_agent_url, options: row.ai_options, recordingEnabled: row.recording_enabled };
+    return {
+      dialect: row.ai_dialect,
+      agentUrl: row.ai_agent_url,
+      options: row.ai_options,
+      recordingEnabled: row.recording_enabled,
+    };
   }
 
   async started(r: CallRecordStart): Promise<void> {
@@ -70,13 +75,23 @@ export class PgCallStore implements CallStore {
   }
 
   async event(callId: string, type: string, data: Record<string, unknown>): Promise<void> {
-    await this.db.insertInto('call_events').values({ call_id: callId, type, data: JSON.stringify(data) }).execute();
+    await this.db
+      .insertInto('call_events')
+      .values({ call_id: callId, type, data: JSON.stringify(data) })
+      .execute();
   }
 
   async ended(callId: string, r: CallRecordEnd): Promise<void> {
     await this.db
       .updateTable('calls')
-      .set({ state: 'ended', ended_at: new Date(), end_reason: r.reason, ended_by: r.by, recording_bytes: r.recordingBytes, stats: JSON.stringify(r.stats) })
+      .set({
+        state: 'ended',
+        ended_at: new Date(),
+        end_reason: r.reason,
+        ended_by: r.by,
+        recording_bytes: r.recordingBytes,
+        stats: JSON.stringify(r.stats),
+      })
       .where('call_id', '=', callId)
       .execute();
   }
@@ -97,7 +112,10 @@ export class PgCallStore implements CallStore {
 }
 
 export interface OrderedCallStoreOptions {
-  readonly logger: { warn(message: string, meta?: Record<string, unknown>): void; error(message: string, meta?: Record<string, unknown>): void };
+  readonly logger: {
+    warn(message: string, meta?: Record<string, unknown>): void;
+    error(message: string, meta?: Record<string, unknown>): void;
+  };
   /** How long a write waits for the database to come back before it is given up (logged). */
   readonly retryForMs?: number;
   readonly firstDelayMs?: number;
@@ -169,14 +187,29 @@ export class OrderedCallStore implements CallStore {
     for (let attempt = 1; ; attempt++) {
       try {
         await write();
-        if (attempt > 1) this.opts.logger.warn('call record written after the database came back', { callId, what, attempts: attempt });
+        if (attempt > 1)
+          this.opts.logger.warn('call record written after the database came back', {
+            callId,
+            what,
+            attempts: attempt,
+          });
         return;
       } catch (err) {
         if (!isTransientDbError(err) || Date.now() + delay > giveUpAt) {
-          this.opts.logger.error('call record not written', { callId, what, attempts: attempt, error: (err as Error).message });
+          this.opts.logger.error('call record not written', {
+            callId,
+            what,
+            attempts: attempt,
+            error: (err as Error).message,
+          });
           return;
         }
-        if (attempt === 1) this.opts.logger.warn('database unavailable; call record will be retried', { callId, what, error: (err as Error).message });
+        if (attempt === 1)
+          this.opts.logger.warn('database unavailable; call record will be retried', {
+            callId,
+            what,
+            error: (err as Error).message,
+          });
         this.opts.onRetry?.();
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.opts.maxDelayMs ?? 5000);

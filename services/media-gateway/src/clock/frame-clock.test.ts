@@ -223,7 +223,7 @@ describe('FrameClock', () => {
     expect(ticks).toEqual([ticks[0]!, ticks[0]! + 1, ticks[0]! + 2, ticks[0]! + 3, ticks[0]! + 4]);
   });
 
-  it('alignTo → ticks fall on the shared clock\'s multiples of the period, whenever the first subscriber came', () => {
+  it("alignTo → ticks fall on the shared clock's multiples of the period, whenever the first subscriber came", () => {
     const timers = new FakeTimers();
     timers.now = 1_007;
     // The shared (wall) clock reads 5 ms past a multiple of 20 when the local one reads 1007.

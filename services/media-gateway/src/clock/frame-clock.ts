@@ -129,7 +129,12 @@ export class FrameClock {
   }
 
   get stats(): FrameClockStats {
-    return { ticks: this.delivered, skipped: this.skippedTicks, late: this.lateTicks, subscribers: this.subscriptions.length };
+    return {
+      ticks: this.delivered,
+      skipped: this.skippedTicks,
+      late: this.lateTicks,
+      subscribers: this.subscriptions.length,
+    };
   }
 
   /** Scheduled time of tick `n` (undefined before the first subscriber). */

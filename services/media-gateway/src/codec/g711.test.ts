@@ -108,7 +108,9 @@ describe('G.711 μ-law', () => {
   });
 
   test('extreme codes → ±32124 and the two zeros', () => {
-    expect([ulawToLinear(0x00), ulawToLinear(0x80), ulawToLinear(0xff), ulawToLinear(0x7f)]).toEqual([-32124, 32124, 0, 0]);
+    expect([ulawToLinear(0x00), ulawToLinear(0x80), ulawToLinear(0xff), ulawToLinear(0x7f)]).toEqual([
+      -32124, 32124, 0, 0,
+    ]);
   });
 
   test('every 16-bit sample → the code of the Table 2a interval that encloses it', () => {
@@ -148,7 +150,9 @@ describe('G.711 A-law', () => {
   });
 
   test('extreme codes → ±32256 and the smallest steps ±8', () => {
-    expect([alawToLinear(0xaa), alawToLinear(0x2a), alawToLinear(0xd5), alawToLinear(0x55)]).toEqual([32256, -32256, 8, -8]);
+    expect([alawToLinear(0xaa), alawToLinear(0x2a), alawToLinear(0xd5), alawToLinear(0x55)]).toEqual([
+      32256, -32256, 8, -8,
+    ]);
   });
 
   test('every 16-bit sample → the code of the Table 1a interval that encloses it', () => {
@@ -196,7 +200,9 @@ describe('G.711 both laws', () => {
   });
 
   test('array codecs → the single-sample codecs, sample by sample', () => {
-    const pcm = Int16Array.from({ length: 4096 }, (_, i) => Math.round(30000 * Math.sin(i * 0.0123) * Math.cos(i * 0.0007)));
+    const pcm = Int16Array.from({ length: 4096 }, (_, i) =>
+      Math.round(30000 * Math.sin(i * 0.0123) * Math.cos(i * 0.0007)),
+    );
     const u = encodeUlaw(pcm);
     const a = encodeAlaw(pcm);
     const du = decodeUlaw(u);

@@ -184,5 +184,17 @@ export interface G711Codec {
   decode(bytes: Uint8Array, out?: Int16Array): Int16Array;
 }
 
-export const PCMU: G711Codec = Object.freeze({ name: 'PCMU', payloadType: 0, silence: ULAW_SILENCE, encode: encodeUlaw, decode: decodeUlaw });
-export const PCMA: G711Codec = Object.freeze({ name: 'PCMA', payloadType: 8, silence: ALAW_SILENCE, encode: encodeAlaw, decode: decodeAlaw });
+export const PCMU: G711Codec = Object.freeze({
+  name: 'PCMU',
+  payloadType: 0,
+  silence: ULAW_SILENCE,
+  encode: encodeUlaw,
+  decode: decodeUlaw,
+});
+export const PCMA: G711Codec = Object.freeze({
+  name: 'PCMA',
+  payloadType: 8,
+  silence: ALAW_SILENCE,
+  encode: encodeAlaw,
+  decode: decodeAlaw,
+});

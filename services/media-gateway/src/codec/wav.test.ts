@@ -5,7 +5,7 @@ import { readWav, writeWav } from './wav';
 
 describe('WAV files', () => {
   test('stereo PCM16 written then read → same samples, rate and channels', () => {
-    const pcm = Int16Array.from({ length: 2000 }, (_, i) => (i * 7919) % 65536 - 32768);
+    const pcm = Int16Array.from({ length: 2000 }, (_, i) => ((i * 7919) % 65536) - 32768);
     const file = writeWav(pcm, 8000, 2);
     expect(file.length).toBe(44 + 4000);
     const back = readWav(file);

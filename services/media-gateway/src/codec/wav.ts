@@ -24,13 +24,18 @@ export function readWav(file: Buffer): WavAudio {
     throw new TypeError('not a RIFF/WAVE file');
   }
   let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
-  for (let o = 12; o + 8 <= file.length; ) {
+  for (let o = 12; o + 8 <= file.length;) {
     const id = file.toString('ascii', o, o + 4);
     const size = file.readUInt32LE(o + 4);
     const body = file.subarray(o + 8, Math.min(o + 8 + size, file.length));
     if (id === 'fmt ') {
       if (body.length < 16) throw new TypeError('WAV fmt chunk is too short');
-      fmt = { format: body.readUInt16LE(0), channels: body.readUInt16LE(2), sampleRate: body.readUInt32LE(4), bits: body.readUInt16LE(14) };
+      fmt = {
+        format: body.readUInt16LE(0),
+        channels: body.readUInt16LE(2),
+        sampleRate: body.readUInt32LE(4),
+        bits: body.readUInt16LE(14),
+      };
     } else if (id === 'data') {
       if (!fmt) throw new TypeError('WAV data chunk before fmt chunk');
       const { format, channels, sampleRate, bits } = fmt;

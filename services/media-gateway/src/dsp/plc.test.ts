@@ -33,7 +33,8 @@ function maxStep(s: Int16Array, from = 1): number {
 /** Largest second difference: a click (a step in the waveform) shows here even when it is smaller than the voice's own steps. */
 function maxCurvature(s: Int16Array, from = 2): number {
   let m = 0;
-  for (let n = Math.max(2, from); n < s.length; n++) m = Math.max(m, Math.abs((s[n] as number) - 2 * (s[n - 1] as number) + (s[n - 2] as number)));
+  for (let n = Math.max(2, from); n < s.length; n++)
+    m = Math.max(m, Math.abs((s[n] as number) - 2 * (s[n - 1] as number) + (s[n - 2] as number)));
   return m;
 }
 
@@ -77,26 +78,33 @@ describe('G711Plc (G.711 Appendix I concealment)', () => {
     [2, 137],
     [3, 137],
     [6, 137],
-  ])('%i lost frame(s) of a %i Hz voice → output continuous: no step or kink beyond what the voice itself makes', (lost, f0) => {
-    const v = voiced(f0, TOTAL_FRAMES * FRAME);
-    const y = play(v, lost);
-    expect(maxStep(y, DELAY + 1)).toBeLessThanOrEqual(1.1 * maxStep(v));
-    expect(maxCurvature(y, DELAY + 2)).toBeLessThanOrEqual(1.5 * maxCurvature(v));
-  });
+  ])(
+    '%i lost frame(s) of a %i Hz voice → output continuous: no step or kink beyond what the voice itself makes',
+    (lost, f0) => {
+      const v = voiced(f0, TOTAL_FRAMES * FRAME);
+      const y = play(v, lost);
+      expect(maxStep(y, DELAY + 1)).toBeLessThanOrEqual(1.1 * maxStep(v));
+      expect(maxCurvature(y, DELAY + 2)).toBeLessThanOrEqual(1.5 * maxCurvature(v));
+    },
+  );
 
-  test.each([1, 2, 3, 6])('%i lost frame(s) → every 10 ms concealed follows the Appendix I gain: 1, then −20 %% per 10 ms, silence from 60 ms', (lost) => {
-    const y = play(x, lost);
-    for (let unit = 0; unit < 2 * lost; unit++) {
-      const start = LOSS_AT * FRAME + unit * 80;
-      const played = rms(y, start + DELAY, 80);
-      // The gain ramps from 1 − 0.2·(unit − 1) down by 0.0025 per sample during units 1–5.
-      const g0 = unit === 0 ? 1 : 1 - 0.2 * (unit - 1);
-      const gainRamp = Array.from({ length: 80 }, (_, i) => (unit === 0 ? 1 : Math.max(0, g0 - 0.0025 * i)));
-      const expected = unit >= 6 ? 0 : rms(Array.from({ length: 80 }, (_, i) => (x[start + i] as number) * (gainRamp[i] as number)));
-      if (unit >= 6) expect(played).toBe(0);
-      else expect(Math.abs(played - expected)).toBeLessThan(0.05 * rms(x, start, 80));
-    }
-  });
+  test.each([1, 2, 3, 6])(
+    '%i lost frame(s) → every 10 ms concealed follows the Appendix I gain: 1, then −20 %% per 10 ms, silence from 60 ms',
+    (lost) => {
+      const y = play(x, lost);
+      for (let unit = 0; unit < 2 * lost; unit++) {
+        const start = LOSS_AT * FRAME + unit * 80;
+        const played = rms(y, start + DELAY, 80);
+        // The gain ramps from 1 − 0.2·(unit − 1) down by 0.0025 per sample during units 1–5.
+        const g0 = unit === 0 ? 1 : 1 - 0.2 * (unit - 1);
+        const gainRamp = Array.from({ length: 80 }, (_, i) => (unit === 0 ? 1 : Math.max(0, g0 - 0.0025 * i)));
+        const expected =
+          unit >= 6 ? 0 : rms(Array.from({ length: 80 }, (_, i) => (x[start + i] as number) * (gainRamp[i] as number)));
+        if (unit >= 6) expect(played).toBe(0);
+        else expect(Math.abs(played - expected)).toBeLessThan(0.05 * rms(x, start, 80));
+      }
+    },
+  );
 
   test('a 120 ms loss → silent from 60 ms until the next good frame, which fades in over 10 ms', () => {
     const y = play(x, 6);
@@ -104,9 +112,14 @@ describe('G711Plc (G.711 Appendix I concealment)', () => {
     const goodAt = (LOSS_AT + 6) * FRAME + DELAY;
     expect(y.subarray(silentFrom, goodAt).every((v) => v === 0)).toBe(true);
     // Fade-in: the first good samples are scaled up from zero; after 80 samples the voice passes unchanged.
-    const fadeIn = Array.from({ length: 80 }, (_, i) => Math.abs(y[goodAt + i] as number) <= Math.abs(x[goodAt - DELAY + i] as number));
+    const fadeIn = Array.from(
+      { length: 80 },
+      (_, i) => Math.abs(y[goodAt + i] as number) <= Math.abs(x[goodAt - DELAY + i] as number),
+    );
     expect(fadeIn.every(Boolean)).toBe(true);
-    expect([...y.subarray(goodAt + 80, goodAt + 400)]).toEqual([...x.subarray(goodAt + 80 - DELAY, goodAt + 400 - DELAY)]);
+    expect([...y.subarray(goodAt + 80, goodAt + 400)]).toEqual([
+      ...x.subarray(goodAt + 80 - DELAY, goodAt + 400 - DELAY),
+    ]);
   });
 
   test('first good frame after a 20 ms loss → merged with the synthetic signal over ¼ period + 4 ms, then passed through', () => {
@@ -115,7 +128,9 @@ describe('G711Plc (G.711 Appendix I concealment)', () => {
     const overlap = (findPitch(Float64Array.from(x.subarray(LOSS_AT * FRAME - 390, LOSS_AT * FRAME))) >> 2) + 32;
     const merged = y.subarray(goodAt + DELAY, goodAt + DELAY + overlap);
     expect([...merged]).not.toEqual([...x.subarray(goodAt, goodAt + overlap)]);
-    expect([...y.subarray(goodAt + DELAY + overlap, goodAt + DELAY + 640)]).toEqual([...x.subarray(goodAt + overlap, goodAt + 640)]);
+    expect([...y.subarray(goodAt + DELAY + overlap, goodAt + DELAY + 640)]).toEqual([
+      ...x.subarray(goodAt + overlap, goodAt + 640),
+    ]);
   });
 
   test.each([
@@ -162,7 +177,7 @@ describe('G711Plc (G.711 Appendix I concealment)', () => {
     expect(plc.lost(80).length).toBe(80);
   });
 
-  test('good() → the caller\'s frame is left untouched', () => {
+  test("good() → the caller's frame is left untouched", () => {
     const frame = x.slice(0, FRAME);
     new G711Plc().good(frame);
     expect([...frame]).toEqual([...x.subarray(0, FRAME)]);

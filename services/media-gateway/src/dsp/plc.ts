@@ -68,7 +68,8 @@ function clamp16(t: number): number {
  * shorter lag, in the fine search to the first (longest) candidate, as in the reference.
  */
 export function findPitch(pitchbuf: Float64Array): number {
-  if (pitchbuf.length !== HISTORYLEN) throw new TypeError(`pitch history must hold ${HISTORYLEN} samples, got ${pitchbuf.length}`);
+  if (pitchbuf.length !== HISTORYLEN)
+    throw new TypeError(`pitch history must hold ${HISTORYLEN} samples, got ${pitchbuf.length}`);
   const l = HISTORYLEN - CORRLEN;
   const r = HISTORYLEN - CORRBUFLEN;
 
@@ -190,7 +191,8 @@ export class G711Plc {
       this.pitchbufstart = end - this.pitchblen;
       this.overlapAddPitchBuffer();
       // The delayed output not yet played ends with the smoothed ¼ period.
-      for (let i = 0; i < this.poverlap; i++) this.history[HISTORYLEN - this.poverlap + i] = this.pitchbuf[end - this.poverlap + i] as number;
+      for (let i = 0; i < this.poverlap; i++)
+        this.history[HISTORYLEN - this.poverlap + i] = this.pitchbuf[end - this.poverlap + i] as number;
       this.getSynthetic(out, 0, FRAMESZ);
     } else if (this.erasecnt === 1 || this.erasecnt === 2) {
       // Continue the old buffer for ¼ period, then cross-fade into one a period longer.
@@ -301,5 +303,6 @@ function overlapAddInt16(l: Int16Array, r: Int16Array, o: Int16Array, cnt: numbe
 }
 
 function checkLength(samples: number): void {
-  if (samples <= 0 || samples % FRAMESZ !== 0) throw new TypeError(`PLC frames are multiples of ${FRAMESZ} samples (10 ms), got ${samples}`);
+  if (samples <= 0 || samples % FRAMESZ !== 0)
+    throw new TypeError(`PLC frames are multiples of ${FRAMESZ} samples (10 ms), got ${samples}`);
 }

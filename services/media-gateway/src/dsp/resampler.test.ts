@@ -8,9 +8,13 @@ const PASSBAND = Array.from({ length: 67 }, (_, i) => 100 + 50 * i);
 const FOLDING = Array.from({ length: 69 }, (_, i) => 4600 + 50 * i);
 
 /** Runs `process` over `input` in chunks of `chunk` samples and joins the outputs. */
-function inChunks(input: Int16Array, chunk: number | (() => number), process: (x: Int16Array) => Int16Array): Int16Array {
+function inChunks(
+  input: Int16Array,
+  chunk: number | (() => number),
+  process: (x: Int16Array) => Int16Array,
+): Int16Array {
   const out: Int16Array[] = [];
-  for (let i = 0; i < input.length; ) {
+  for (let i = 0; i < input.length;) {
     const size = typeof chunk === 'number' ? chunk : chunk();
     out.push(process(input.subarray(i, Math.min(i + size, input.length))));
     i += size;
@@ -68,7 +72,14 @@ describe('half-band filter', () => {
       if (m !== c && (m - c) % 2 === 0) expect(h[m]).toBe(0);
     }
     expect(h[c]).toBe(0.5);
-    expect(Math.abs(db(h.reduce((s, v) => s + v, 0), 1))).toBeLessThan(0.005);
+    expect(
+      Math.abs(
+        db(
+          h.reduce((s, v) => s + v, 0),
+          1,
+        ),
+      ),
+    ).toBeLessThan(0.005);
   });
 });
 
@@ -84,7 +95,9 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
   });
 
   test('tones 100 Hz–3.4 kHz → images at 4.6–7.9 kHz below −60 dB', () => {
-    const images = PASSBAND.map((f) => db(measureTone(upsampleTone(f), 16000, 8000 - f, 8000, 16000).amplitude, AMPLITUDE));
+    const images = PASSBAND.map((f) =>
+      db(measureTone(upsampleTone(f), 16000, 8000 - f, 8000, 16000).amplitude, AMPLITUDE),
+    );
     expect(Math.max(...images)).toBeLessThan(-60);
   });
 
@@ -94,7 +107,10 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
       // The output is the input tone (phase 0 at input sample 0) delayed by D output samples.
       const measured = measureTone(y, 16000, f, 8000, 16000).phase;
       const w = (2 * Math.PI * f) / 16000;
-      const residual = Math.atan2(Math.sin(measured + w * HALFBAND_GROUP_DELAY_16K), Math.cos(measured + w * HALFBAND_GROUP_DELAY_16K));
+      const residual = Math.atan2(
+        Math.sin(measured + w * HALFBAND_GROUP_DELAY_16K),
+        Math.cos(measured + w * HALFBAND_GROUP_DELAY_16K),
+      );
       expect(Math.abs(residual / w)).toBeLessThan(0.01);
     }
     expect(Upsampler2x.delay16k).toBe(27);
@@ -112,7 +128,9 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
 
   test('any input → the direct-form convolution of the zero-stuffed input with 2h, rounded and saturated', () => {
     const rand = seededRandom(7);
-    const x = toInt16(Array.from({ length: 2000 }, (_, n) => (n < 1000 ? (rand() - 0.5) * 65535 : 20000 * Math.sin(n / 3))));
+    const x = toInt16(
+      Array.from({ length: 2000 }, (_, n) => (n < 1000 ? (rand() - 0.5) * 65535 : 20000 * Math.sin(n / 3))),
+    );
     const stuffed = new Float64Array(4000);
     x.forEach((v, i) => (stuffed[2 * i] = v));
     expect([...new Upsampler2x().process(x)]).toEqual([...toInt16(convolve(stuffed, 2))]);
@@ -124,7 +142,12 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
     expect(Math.max(...y)).toBe(32767);
     expect(Math.min(...y)).toBe(-32768);
     // Gibbs overshoot beyond full scale is clamped, sample for sample as the direct form clamps it.
-    const reference = toInt16(convolve(Float64Array.from({ length: 1600 }, (_, i) => (i % 2 === 0 ? (x[i / 2] as number) : 0)), 2));
+    const reference = toInt16(
+      convolve(
+        Float64Array.from({ length: 1600 }, (_, i) => (i % 2 === 0 ? (x[i / 2] as number) : 0)),
+        2,
+      ),
+    );
     expect([...y]).toEqual([...reference]);
   });
 
@@ -132,10 +155,24 @@ describe('Upsampler2x (8 → 16 kHz)', () => {
     const x = toInt16(mix(sweep(80000, 8000, 50, 3900, 12000), gaussianNoise(80000, 1000, 3)));
     const whole = new Upsampler2x().process(x);
     const framed = new Upsampler2x();
-    expect(firstDifference(inChunks(x, 160, (c) => framed.process(c)), whole)).toBe(-1);
+    expect(
+      firstDifference(
+        inChunks(x, 160, (c) => framed.process(c)),
+        whole,
+      ),
+    ).toBe(-1);
     const rand = seededRandom(11);
     const odd = new Upsampler2x();
-    expect(firstDifference(inChunks(x, () => 1 + Math.floor(rand() * 400), (c) => odd.process(c)), whole)).toBe(-1);
+    expect(
+      firstDifference(
+        inChunks(
+          x,
+          () => 1 + Math.floor(rand() * 400),
+          (c) => odd.process(c),
+        ),
+        whole,
+      ),
+    ).toBe(-1);
   });
 
   test('reset() → output as from a fresh upsampler', () => {
@@ -164,7 +201,9 @@ describe('Downsampler2x (16 → 8 kHz)', () => {
 
   test('tones 4.6–8 kHz → folded products at 8 kHz − f below −60 dB', () => {
     // Cosine phase so that the 8 kHz tone (Nyquist at 16 kHz) is not all zeros.
-    const folded = FOLDING.map((f) => db(measureTone(downsampleTone(f), 8000, 8000 - f, 4000, 8000).amplitude, AMPLITUDE));
+    const folded = FOLDING.map((f) =>
+      db(measureTone(downsampleTone(f), 8000, 8000 - f, 4000, 8000).amplitude, AMPLITUDE),
+    );
     expect(Math.max(...folded)).toBeLessThan(-60);
   });
 
@@ -172,7 +211,10 @@ describe('Downsampler2x (16 → 8 kHz)', () => {
     for (const f of [200, 700, 1200, 1800, 2500, 3000, 3400]) {
       const measured = measureTone(downsampleTone(f), 8000, f, 4000, 8000).phase;
       const w = (2 * Math.PI * f) / 8000;
-      const residual = Math.atan2(Math.sin(measured + w * Downsampler2x.delay8k), Math.cos(measured + w * Downsampler2x.delay8k));
+      const residual = Math.atan2(
+        Math.sin(measured + w * Downsampler2x.delay8k),
+        Math.cos(measured + w * Downsampler2x.delay8k),
+      );
       expect(Math.abs(residual / w)).toBeLessThan(0.01);
     }
     expect([Downsampler2x.delay16k, Downsampler2x.delay8k]).toEqual([27, 13]);
@@ -180,7 +222,9 @@ describe('Downsampler2x (16 → 8 kHz)', () => {
 
   test('any input → the direct-form convolution with h, taken at every odd input index', () => {
     const rand = seededRandom(5);
-    const x = toInt16(Array.from({ length: 4001 }, (_, n) => (n < 2000 ? (rand() - 0.5) * 65535 : 25000 * Math.sin(n / 2.2))));
+    const x = toInt16(
+      Array.from({ length: 4001 }, (_, n) => (n < 2000 ? (rand() - 0.5) * 65535 : 25000 * Math.sin(n / 2.2))),
+    );
     const full = toInt16(convolve(x, 1));
     const expected = [...full].filter((_, n) => n % 2 === 1);
     expect([...new Downsampler2x().process(x)]).toEqual(expected);
@@ -190,10 +234,24 @@ describe('Downsampler2x (16 → 8 kHz)', () => {
     const x = toInt16(mix(sweep(160000, 16000, 50, 7900, 12000), gaussianNoise(160000, 1000, 9)));
     const whole = new Downsampler2x().process(x);
     const framed = new Downsampler2x();
-    expect(firstDifference(inChunks(x, 320, (c) => framed.process(c)), whole)).toBe(-1);
+    expect(
+      firstDifference(
+        inChunks(x, 320, (c) => framed.process(c)),
+        whole,
+      ),
+    ).toBe(-1);
     const rand = seededRandom(13);
     const odd = new Downsampler2x();
-    expect(firstDifference(inChunks(x, () => 1 + Math.floor(rand() * 700), (c) => odd.process(c)), whole)).toBe(-1);
+    expect(
+      firstDifference(
+        inChunks(
+          x,
+          () => 1 + Math.floor(rand() * 700),
+          (c) => odd.process(c),
+        ),
+        whole,
+      ),
+    ).toBe(-1);
   });
 
   test('odd-length chunks → outputLength() tells how many samples come back', () => {

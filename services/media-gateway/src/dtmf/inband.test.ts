@@ -123,7 +123,7 @@ describe('InbandDtmfDetector: Q.23 digits and Q.24 acceptance', () => {
   test.each([1, 2, 3])('all 16 digits in white noise at 15 dB SNR (seed %i) → each detected once', (seed) => {
     const clean = sequence(ALL_DIGITS, { dbm0: -10 });
     // Signal power: two tones of −10 dBm0; noise 15 dB below it.
-    const signalPower = 2 * (DBM0_PEAK * 10 ** (-10 / 20)) ** 2 / 2;
+    const signalPower = (2 * (DBM0_PEAK * 10 ** (-10 / 20)) ** 2) / 2;
     const noisy = mix(clean, gaussianNoise(clean.length, Math.sqrt(signalPower / 10 ** 1.5), seed));
     expect(digits(detect(noisy))).toBe(ALL_DIGITS.join(''));
   });
@@ -136,7 +136,9 @@ describe('InbandDtmfDetector: one report per key press', () => {
   });
 
   test('same key twice with a 40 ms pause (Q.24 minimum) → two reports', () => {
-    expect(digits(detect(concatSignals(silence(50), dtmfTone('#', 60), silence(40), dtmfTone('#', 60), silence(100))))).toBe('##');
+    expect(
+      digits(detect(concatSignals(silence(50), dtmfTone('#', 60), silence(40), dtmfTone('#', 60), silence(100)))),
+    ).toBe('##');
   });
 
   test('a 20 ms dropout inside one press → one report spanning it', () => {
@@ -159,7 +161,8 @@ describe('InbandDtmfDetector: one report per key press', () => {
     const signal = decodeUlaw(encodeUlaw(toInt16(concatSignals(silence(40), dtmfTone('5', 100), silence(200)))));
     const detector = new InbandDtmfDetector();
     const reportedAt: number[] = [];
-    for (let i = 0; i < signal.length; i += 160) if (detector.process(signal.subarray(i, i + 160)).length > 0) reportedAt.push(i + 160);
+    for (let i = 0; i < signal.length; i += 160)
+      if (detector.process(signal.subarray(i, i + 160)).length > 0) reportedAt.push(i + 160);
     const toneEndsAt = (40 + 100) * 8;
     expect(reportedAt).toHaveLength(1);
     expect(reportedAt[0]).toBeGreaterThan(toneEndsAt);
@@ -189,7 +192,12 @@ describe('InbandDtmfDetector: one report per key press', () => {
 });
 
 /** Glottal pulse train at f0 through three formant resonators (Klatt-style cascade), peak-normalised. */
-function vowel(formants: readonly (readonly [number, number])[], f0: (n: number) => number, length: number, peak: number): Float64Array {
+function vowel(
+  formants: readonly (readonly [number, number])[],
+  f0: (n: number) => number,
+  length: number,
+  peak: number,
+): Float64Array {
   let signal = new Float64Array(length);
   let phase = 0;
   for (let n = 0; n < length; n++) {
@@ -212,14 +220,46 @@ function vowel(formants: readonly (readonly [number, number])[], f0: (n: number)
 
 /** Peterson & Barney average formant frequencies and typical bandwidths (Hz). */
 const VOWELS: Record<string, readonly (readonly [number, number])[]> = {
-  a: [[730, 90], [1090, 110], [2440, 170]],
-  i: [[270, 60], [2290, 100], [3010, 120]],
-  u: [[300, 60], [870, 90], [2240, 120]],
-  e: [[530, 70], [1840, 100], [2480, 120]],
-  o: [[570, 70], [840, 80], [2410, 120]],
-  ae: [[660, 80], [1720, 100], [2410, 120]],
-  er: [[490, 70], [1350, 90], [1690, 110]],
-  uh: [[520, 80], [1190, 90], [2390, 120]],
+  a: [
+    [730, 90],
+    [1090, 110],
+    [2440, 170],
+  ],
+  i: [
+    [270, 60],
+    [2290, 100],
+    [3010, 120],
+  ],
+  u: [
+    [300, 60],
+    [870, 90],
+    [2240, 120],
+  ],
+  e: [
+    [530, 70],
+    [1840, 100],
+    [2480, 120],
+  ],
+  o: [
+    [570, 70],
+    [840, 80],
+    [2410, 120],
+  ],
+  ae: [
+    [660, 80],
+    [1720, 100],
+    [2410, 120],
+  ],
+  er: [
+    [490, 70],
+    [1350, 90],
+    [1690, 110],
+  ],
+  uh: [
+    [520, 80],
+    [1190, 90],
+    [2390, 120],
+  ],
 };
 
 /** A mono 8 kHz WAV file as PCM16. */
@@ -239,7 +279,9 @@ const FIXTURE = join(__dirname, 'inband-talkoff.ulaw.wav');
 
 /** Speech to test talk-off on: the committed fixture, plus fresh espeak-ng speech when espeak-ng and sox are installed. */
 function speechSources(): [string, () => Int16Array][] {
-  const sources: [string, () => Int16Array][] = [['committed espeak-ng fixture (4 voices, 23 s)', () => readSpeech(FIXTURE)]];
+  const sources: [string, () => Int16Array][] = [
+    ['committed espeak-ng fixture (4 voices, 23 s)', () => readSpeech(FIXTURE)],
+  ];
   const has = (bin: string): boolean => {
     try {
       execFileSync(bin, ['--version'], { stdio: 'ignore' });
@@ -264,7 +306,18 @@ function speechSources(): [string, () => Int16Array][] {
           const dir = mkdtempSync(join(tmpdir(), 'talkoff-'));
           try {
             execFileSync('espeak-ng', ['-v', voice, '-p', pitch, '-s', '165', '-w', join(dir, 'raw.wav'), text]);
-            execFileSync('sox', [join(dir, 'raw.wav'), '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', join(dir, 'speech.wav')]);
+            execFileSync('sox', [
+              join(dir, 'raw.wav'),
+              '-r',
+              '8000',
+              '-c',
+              '1',
+              '-b',
+              '16',
+              '-e',
+              'signed-integer',
+              join(dir, 'speech.wav'),
+            ]);
             return readSpeech(join(dir, 'speech.wav'));
           } finally {
             rmSync(dir, { recursive: true, force: true });
@@ -327,7 +380,12 @@ describe('InbandDtmfDetector: talk-off', () => {
         const length = Math.round((500 / rate) * RATE);
         const low = direction > 0 ? [600, 1100] : [1100, 600];
         const high = direction > 0 ? [1150, 1650] : [1650, 1150];
-        const hits = detect(mix(sweep(length, RATE, low[0] as number, low[1] as number, 8000), sweep(length, RATE, high[0] as number, high[1] as number, 8000)));
+        const hits = detect(
+          mix(
+            sweep(length, RATE, low[0] as number, low[1] as number, 8000),
+            sweep(length, RATE, high[0] as number, high[1] as number, 8000),
+          ),
+        );
         if (hits.length > 0) found.push(`${rate} Hz/s ${direction}: ${digits(hits)}`);
       }
     }

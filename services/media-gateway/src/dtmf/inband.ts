@@ -367,14 +367,30 @@ export class InbandDtmfDetector {
     let a4 = 0, b4 = 0, a5 = 0, b5 = 0, a6 = 0, b6 = 0, a7 = 0, b7 = 0; // prettier-ignore
     for (let m = 0; m < WINDOW; m++) {
       const x = y[m] as number;
-      let t = x + c0 * a0 - b0; b0 = a0; a0 = t; // prettier-ignore
-      t = x + c1 * a1 - b1; b1 = a1; a1 = t; // prettier-ignore
-      t = x + c2 * a2 - b2; b2 = a2; a2 = t; // prettier-ignore
-      t = x + c3 * a3 - b3; b3 = a3; a3 = t; // prettier-ignore
-      t = x + c4 * a4 - b4; b4 = a4; a4 = t; // prettier-ignore
-      t = x + c5 * a5 - b5; b5 = a5; a5 = t; // prettier-ignore
-      t = x + c6 * a6 - b6; b6 = a6; a6 = t; // prettier-ignore
-      t = x + c7 * a7 - b7; b7 = a7; a7 = t; // prettier-ignore
+      let t = x + c0 * a0 - b0;
+      b0 = a0;
+      a0 = t; // prettier-ignore
+      t = x + c1 * a1 - b1;
+      b1 = a1;
+      a1 = t; // prettier-ignore
+      t = x + c2 * a2 - b2;
+      b2 = a2;
+      a2 = t; // prettier-ignore
+      t = x + c3 * a3 - b3;
+      b3 = a3;
+      a3 = t; // prettier-ignore
+      t = x + c4 * a4 - b4;
+      b4 = a4;
+      a4 = t; // prettier-ignore
+      t = x + c5 * a5 - b5;
+      b5 = a5;
+      a5 = t; // prettier-ignore
+      t = x + c6 * a6 - b6;
+      b6 = a6;
+      a6 = t; // prettier-ignore
+      t = x + c7 * a7 - b7;
+      b7 = a7;
+      a7 = t; // prettier-ignore
     }
     const s1 = [a0, a1, a2, a3, a4, a5, a6, a7];
     const s2 = [b0, b1, b2, b3, b4, b5, b6, b7];
@@ -397,8 +413,12 @@ export class InbandDtmfDetector {
 
   /** Frequency offset (Hz) of bin k's tone, from the phase advance over one hop. */
   private offsetHz(k: number): number {
-    const re = (this.current[2 * k] as number) * (this.previous[2 * k] as number) + (this.current[2 * k + 1] as number) * (this.previous[2 * k + 1] as number);
-    const im = (this.current[2 * k + 1] as number) * (this.previous[2 * k] as number) - (this.current[2 * k] as number) * (this.previous[2 * k + 1] as number);
+    const re =
+      (this.current[2 * k] as number) * (this.previous[2 * k] as number) +
+      (this.current[2 * k + 1] as number) * (this.previous[2 * k + 1] as number);
+    const im =
+      (this.current[2 * k + 1] as number) * (this.previous[2 * k] as number) -
+      (this.current[2 * k] as number) * (this.previous[2 * k + 1] as number);
     const w0 = (2 * Math.PI * (BINS[k] as Bin).frequency) / RATE;
     return (wrapPhase(Math.atan2(im, re) - w0 * HOP) * RATE) / (2 * Math.PI * HOP);
   }
@@ -434,7 +454,8 @@ export class InbandDtmfDetector {
     // 6. Second harmonics, at twice the measured frequencies.
     const hr = 2 * (fr + dr);
     const hc = 2 * (fc + dc);
-    if (Math.abs(hr - (fc + dc)) >= HARMONIC_GUARD_HZ && goertzel(y, hr) * BIN_TO_ENERGY > tr * SECOND_HARMONIC) return -1;
+    if (Math.abs(hr - (fc + dc)) >= HARMONIC_GUARD_HZ && goertzel(y, hr) * BIN_TO_ENERGY > tr * SECOND_HARMONIC)
+      return -1;
     if (hc < RATE / 2 && goertzel(y, hc) * BIN_TO_ENERGY > tc * SECOND_HARMONIC) return -1;
     return row * 4 + (column - 4);
   }
@@ -505,7 +526,18 @@ export class InbandDtmfDetector {
     const column = 4 + (w.digit & 3);
     const track = this.recent.map((r) => ({ time: r.time, amplitude: pairAmplitude(r, row, column) }));
     const offsets = { rowMin: w.rowOffset, rowMax: w.rowOffset, columnMin: w.columnOffset, columnMax: w.columnOffset };
-    this.press = { digit: w.digit, row, column, track, firstValid: track.length - 1, lastValid: track.length - 1, validWindows: 1, offsets, start, end: undefined };
+    this.press = {
+      digit: w.digit,
+      row,
+      column,
+      track,
+      firstValid: track.length - 1,
+      lastValid: track.length - 1,
+      validWindows: 1,
+      offsets,
+      start,
+      end: undefined,
+    };
     this.transition('tone');
   }
 
@@ -572,7 +604,8 @@ function pairAmplitude(w: WindowResult, row: number, column: number): number {
 /** Largest amplitude over track[from … to], clamped to the track. */
 function steadyAmplitude(track: readonly TrackPoint[], from: number, to: number): number {
   let m = 0;
-  for (let i = Math.max(0, from); i <= Math.min(track.length - 1, to); i++) m = Math.max(m, (track[i] as TrackPoint).amplitude);
+  for (let i = Math.max(0, from); i <= Math.min(track.length - 1, to); i++)
+    m = Math.max(m, (track[i] as TrackPoint).amplitude);
   return m;
 }
 

@@ -16,12 +16,24 @@ import {
 const PT = 101;
 
 /** Packets of one key press as the receiver sees them: what the sender built, numbered. */
-function press(digit: string, durationMs: number, startTimestamp: number, sender = new RtpSender({ payloadType: 0, ssrc: 0xabc, initialSequence: 1 })) {
-  return telephoneEventPackets(digit, durationMs, { payloadType: PT, timestamp: startTimestamp }).map((f) => ({ atMs: f.offsetMs, packet: sender.send(f) }));
+function press(
+  digit: string,
+  durationMs: number,
+  startTimestamp: number,
+  sender = new RtpSender({ payloadType: 0, ssrc: 0xabc, initialSequence: 1 }),
+) {
+  return telephoneEventPackets(digit, durationMs, { payloadType: PT, timestamp: startTimestamp }).map((f) => ({
+    atMs: f.offsetMs,
+    packet: sender.send(f),
+  }));
 }
 
 /** Feeds `(atMs, packet)` pairs in order, ticking every 20 ms in between, and collects what comes out. */
-function run(receiver: TelephoneEventReceiver, packets: ReadonlyArray<{ atMs: number; packet: RtpPacket }>, untilMs: number): DtmfKeyPress[] {
+function run(
+  receiver: TelephoneEventReceiver,
+  packets: ReadonlyArray<{ atMs: number; packet: RtpPacket }>,
+  untilMs: number,
+): DtmfKeyPress[] {
   const out: DtmfKeyPress[] = [];
   let i = 0;
   for (let now = 0; now <= untilMs; now += 20) {
@@ -38,11 +50,21 @@ function run(receiver: TelephoneEventReceiver, packets: ReadonlyArray<{ atMs: nu
 
 describe('telephone-event payload (RFC 4733 §2.3)', () => {
   it('octets 05 8a 08 c0 → event 5, end, volume 10, duration 2240', () => {
-    expect(parseTelephoneEvent(Buffer.from([0x05, 0x8a, 0x08, 0xc0]))).toEqual({ event: 5, end: true, volume: 10, duration: 2240 });
+    expect(parseTelephoneEvent(Buffer.from([0x05, 0x8a, 0x08, 0xc0]))).toEqual({
+      event: 5,
+      end: true,
+      volume: 10,
+      duration: 2240,
+    });
   });
 
   it('R bit set by a sender → ignored, volume still read', () => {
-    expect(parseTelephoneEvent(Buffer.from([0x0b, 0x4a, 0x00, 0xa0]))).toEqual({ event: 11, end: false, volume: 10, duration: 160 });
+    expect(parseTelephoneEvent(Buffer.from([0x0b, 0x4a, 0x00, 0xa0]))).toEqual({
+      event: 11,
+      end: false,
+      volume: 10,
+      duration: 160,
+    });
   });
 
   it('serialised event → parses back; R written as 0', () => {
@@ -95,11 +117,15 @@ describe('TelephoneEventReceiver on SIPp captures', () => {
   ])('SIPp digit 5 with %s lost → 5 once, 280 ms', (_name, lost) => {
     const captured = rtpFromPcap(readSippCapture('dtmf_2833_5.pcap')).filter((_, i) => !lost.includes(i));
     const receiver = new TelephoneEventReceiver({ payloadType: PT });
-    const out = run(receiver, captured.map((c, i) => ({ atMs: i * 20, packet: c.packet })), 1000);
+    const out = run(
+      receiver,
+      captured.map((c, i) => ({ atMs: i * 20, packet: c.packet })),
+      1000,
+    );
     expect(out).toEqual([{ digit: '5', durationMs: 280 }]);
   });
 
-  it('SIPp digit 9 with all three end packets lost → 9 once, after the end timeout, with the last update\'s duration', () => {
+  it("SIPp digit 9 with all three end packets lost → 9 once, after the end timeout, with the last update's duration", () => {
     const captured = rtpFromPcap(readSippCapture('dtmf_2833_9.pcap')).slice(0, 7);
     const receiver = new TelephoneEventReceiver({ payloadType: PT, endTimeoutMs: 250 });
     const seen: Array<[number, DtmfKeyPress]> = [];
@@ -122,11 +148,16 @@ describe('TelephoneEventReceiver on synthetic loss and order', () => {
     const receiver = new TelephoneEventReceiver();
     const end = packets.find((p) => parseTelephoneEvent(p.packet.payload).end)!;
     const update = packets[2]!;
-    const out = [receiver.onPacket(packets[0]!.packet, 0), receiver.onPacket(end.packet, 200), receiver.onPacket(update.packet, 210), receiver.tick(2000)];
+    const out = [
+      receiver.onPacket(packets[0]!.packet, 0),
+      receiver.onPacket(end.packet, 200),
+      receiver.onPacket(update.packet, 210),
+      receiver.tick(2000),
+    ];
     expect(out.filter(Boolean)).toEqual([{ digit: '7', durationMs: 200 }]);
   });
 
-  it('the same digit twice with the first press\'s end packets lost → two presses, the first ended by the second\'s start', () => {
+  it("the same digit twice with the first press's end packets lost → two presses, the first ended by the second's start", () => {
     const sender = new RtpSender({ payloadType: 0, ssrc: 1, initialSequence: 1 });
     const first = press('3', 150, 1000, sender).filter((p) => !parseTelephoneEvent(p.packet.payload).end);
     const second = press('3', 150, 1000 + 8 * 400, sender).map((p) => ({ ...p, atMs: p.atMs + 400 }));
@@ -181,7 +212,12 @@ describe('TelephoneEventReceiver on synthetic loss and order', () => {
 
   it('a payload too short → counted as malformed, nothing reported', () => {
     const receiver = new TelephoneEventReceiver();
-    expect(receiver.onPacket({ marker: true, payloadType: PT, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(2) }, 0)).toBeNull();
+    expect(
+      receiver.onPacket(
+        { marker: true, payloadType: PT, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(2) },
+        0,
+      ),
+    ).toBeNull();
     expect(receiver.malformed).toBe(1);
     expect(receiver.tick(10_000)).toBeNull();
   });
@@ -196,7 +232,12 @@ describe('TelephoneEventReceiver on synthetic loss and order', () => {
       ssrc: 1,
       payload: serializeTelephoneEvent({ event: 16, end, volume: 10, duration: end ? 800 : 0 }),
     });
-    const out = [receiver.onPacket(flash(false, 1), 0), receiver.onPacket(flash(true, 2), 100), receiver.onPacket(flash(true, 3), 120), receiver.tick(5000)];
+    const out = [
+      receiver.onPacket(flash(false, 1), 0),
+      receiver.onPacket(flash(true, 2), 100),
+      receiver.onPacket(flash(true, 3), 120),
+      receiver.tick(5000),
+    ];
     expect(out.filter(Boolean)).toEqual([]);
   });
 
@@ -254,7 +295,14 @@ describe('telephoneEventPackets (RFC 4733 §2.5.1)', () => {
   });
 
   it('options → update interval, end spacing, copies and volume as asked', () => {
-    const frames = telephoneEventPackets('1', 100, { payloadType: 96, timestamp: 0, updateIntervalMs: 40, endIntervalMs: 20, endPackets: 2, volume: 5 });
+    const frames = telephoneEventPackets('1', 100, {
+      payloadType: 96,
+      timestamp: 0,
+      updateIntervalMs: 40,
+      endIntervalMs: 20,
+      endPackets: 2,
+      volume: 5,
+    });
     expect(frames.map((f) => [f.offsetMs, f.event.end])).toEqual([
       [0, false],
       [40, false],

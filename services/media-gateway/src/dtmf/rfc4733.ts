@@ -72,14 +72,17 @@ export function isDtmfDigit(value: string): value is DtmfDigit {
  * so only the first is read.)
  */
 export function parseTelephoneEvent(payload: Buffer): TelephoneEvent {
-  if (payload.length < TELEPHONE_EVENT_PAYLOAD_LENGTH) throw new Rfc4733Error('ERR_DTMF_TRUNCATED', `telephone-event payload of ${payload.length} octets`);
+  if (payload.length < TELEPHONE_EVENT_PAYLOAD_LENGTH)
+    throw new Rfc4733Error('ERR_DTMF_TRUNCATED', `telephone-event payload of ${payload.length} octets`);
   const flags = payload[1]!;
   return { event: payload[0]!, end: (flags & 0x80) !== 0, volume: flags & 0x3f, duration: payload.readUInt16BE(2) };
 }
 
 export function serializeTelephoneEvent(e: TelephoneEvent): Buffer {
-  if (!Number.isInteger(e.event) || e.event < 0 || e.event > 255) throw new TypeError(`event must be 0..255, got ${e.event}`);
-  if (!Number.isInteger(e.volume) || e.volume < 0 || e.volume > 63) throw new TypeError(`volume must be 0..63, got ${e.volume}`);
+  if (!Number.isInteger(e.event) || e.event < 0 || e.event > 255)
+    throw new TypeError(`event must be 0..255, got ${e.event}`);
+  if (!Number.isInteger(e.volume) || e.volume < 0 || e.volume > 63)
+    throw new TypeError(`volume must be 0..63, got ${e.volume}`);
   if (!Number.isInteger(e.duration) || e.duration < 0 || e.duration > MAX_EVENT_DURATION) {
     throw new TypeError(`duration must be 0..${MAX_EVENT_DURATION}, got ${e.duration}`);
   }
@@ -254,7 +257,8 @@ export class TelephoneEventReceiver {
     this.remember(event);
     this.current = undefined;
     const digit = eventToDigit(event.event);
-    if (digit) this.ready.push({ digit, durationMs: Math.round((event.earlierSegments + event.duration) / this.samplesPerMs) });
+    if (digit)
+      this.ready.push({ digit, durationMs: Math.round((event.earlierSegments + event.duration) / this.samplesPerMs) });
   }
 
   private remember(event: OngoingEvent): void {
@@ -283,7 +287,7 @@ export class TelephoneEventReceiver {
       current.ssrc === ssrc &&
       current.event === event &&
       current.duration >= MAX_EVENT_DURATION &&
-      ((current.timestamp + MAX_EVENT_DURATION) >>> 0) === timestamp
+      (current.timestamp + MAX_EVENT_DURATION) >>> 0 === timestamp
     );
   }
 
@@ -326,7 +330,11 @@ export interface TelephoneEventFrame extends RtpPacketFields {
  * its `offsetMs`. Presses longer than 0xFFFF samples (8.19 s at 8 kHz) would need
  * §2.5.1.3 segments and are refused: no key press lasts that long.
  */
-export function telephoneEventPackets(digit: string, durationMs: number, options: TelephoneEventSendOptions): TelephoneEventFrame[] {
+export function telephoneEventPackets(
+  digit: string,
+  durationMs: number,
+  options: TelephoneEventSendOptions,
+): TelephoneEventFrame[] {
   const event = digitToEvent(digit);
   const samplesPerMs = (options.clockRate ?? 8000) / 1000;
   const volume = options.volume ?? 10;
@@ -335,7 +343,10 @@ export function telephoneEventPackets(digit: string, durationMs: number, options
   const endInterval = options.endIntervalMs ?? interval;
   const total = Math.round(durationMs * samplesPerMs);
   if (!(durationMs > 0)) throw new RangeError(`durationMs must be positive, got ${durationMs}`);
-  if (total > MAX_EVENT_DURATION) throw new RangeError(`a ${durationMs} ms event needs segments (longest is ${Math.floor(MAX_EVENT_DURATION / samplesPerMs)} ms)`);
+  if (total > MAX_EVENT_DURATION)
+    throw new RangeError(
+      `a ${durationMs} ms event needs segments (longest is ${Math.floor(MAX_EVENT_DURATION / samplesPerMs)} ms)`,
+    );
   if (!(interval > 0) || !(endInterval >= 0) || !Number.isInteger(endPackets) || endPackets < 1) {
     throw new RangeError('updateIntervalMs must be positive, endIntervalMs non-negative, endPackets at least 1');
   }

@@ -37,7 +37,7 @@ describe('PlayoutQueue', () => {
     expect(q.queuedMs).toBe(0);
   });
 
-  test('a mark is acknowledged after the audio before it played, with that audio\'s length', () => {
+  test("a mark is acknowledged after the audio before it played, with that audio's length", () => {
     const { q, acks } = queue();
     q.push(ms(60));
     q.mark('greeting');

@@ -80,7 +80,8 @@ export class PlayoutQueue {
     this.partialTicks = 0;
     let frame: Int16Array;
     if (out) {
-      if (out.length !== FRAME_SAMPLES_16K) throw new TypeError(`a frame is ${FRAME_SAMPLES_16K} samples, not ${out.length}`);
+      if (out.length !== FRAME_SAMPLES_16K)
+        throw new TypeError(`a frame is ${FRAME_SAMPLES_16K} samples, not ${out.length}`);
       frame = out;
     } else frame = new Int16Array(FRAME_SAMPLES_16K);
     const taken = this.take(frame);
@@ -116,7 +117,12 @@ export class PlayoutQueue {
   }
 
   stats(): PlayoutStats {
-    return { queuedMs: this.queuedMs, framesPlayed: this.framesPlayed, samplesDropped: this.samplesDropped, clears: this.clears };
+    return {
+      queuedMs: this.queuedMs,
+      framesPlayed: this.framesPlayed,
+      samplesDropped: this.samplesDropped,
+      clears: this.clears,
+    };
   }
 
   private queuedSamples(): number {

@@ -94,7 +94,8 @@ class DgramRtpSocket implements RtpSocket {
 
   onDatagram(listener: (datagram: Buffer, address: string, port: number) => void): void {
     this.socket.on('message', (msg, rinfo) => {
-      if (this.connection === 'none' && rinfo.port === this.targetPort && rinfo.address === this.targetAddress) this.latch();
+      if (this.connection === 'none' && rinfo.port === this.targetPort && rinfo.address === this.targetAddress)
+        this.latch();
       listener(msg, rinfo.address, rinfo.port);
     });
   }

@@ -19,7 +19,9 @@ describe('WAV recording', () => {
 
   test('interleave → caller left, AI right', () => {
     const out = interleave(Int16Array.of(1, -2), Int16Array.of(300, -400));
-    expect([out.readInt16LE(0), out.readInt16LE(2), out.readInt16LE(4), out.readInt16LE(6)]).toEqual([1, 300, -2, -400]);
+    expect([out.readInt16LE(0), out.readInt16LE(2), out.readInt16LE(4), out.readInt16LE(6)]).toEqual([
+      1, 300, -2, -400,
+    ]);
   });
 
   test('a recorded call → a file whose header sizes match its frames', async () => {

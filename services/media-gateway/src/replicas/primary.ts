@@ -55,7 +55,14 @@ export class GatewayPrimary {
             }
             const active = Number(/^gateway_active_ai_calls (\S+)$/m.exec(text)?.[1] ?? 0);
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ status: 'ok', gateway: this.options.id, replicas: this.workers.size, active_calls: active }));
+            res.end(
+              JSON.stringify({
+                status: 'ok',
+                gateway: this.options.id,
+                replicas: this.workers.size,
+                active_calls: active,
+              }),
+            );
           })
           .catch((err: Error) => {
             res.writeHead(503);
@@ -71,7 +78,9 @@ export class GatewayPrimary {
       http.listen(this.options.httpPort, '127.0.0.1', () => resolve());
     });
     this.http = http;
-    this.options.logger.info(`media-gateway: ${this.options.replicas} replicas ready, health and metrics on http://127.0.0.1:${this.options.httpPort}/metrics`);
+    this.options.logger.info(
+      `media-gateway: ${this.options.replicas} replicas ready, health and metrics on http://127.0.0.1:${this.options.httpPort}/metrics`,
+    );
   }
 
   /** Asks every replica to stop (each ends its calls and leaves the gateway set), then closes. Idempotent. */
@@ -116,7 +125,12 @@ export class GatewayPrimary {
         }
         if (this.stopping) return;
         this.options.logger.error('media-gateway replica died; starting a new one', { replica: index, code, signal });
-        this.fork(index).catch((err: Error) => this.options.logger.error('media-gateway replica could not be replaced', { replica: index, error: err.message }));
+        this.fork(index).catch((err: Error) =>
+          this.options.logger.error('media-gateway replica could not be replaced', {
+            replica: index,
+            error: err.message,
+          }),
+        );
       });
     });
   }

@@ -8,8 +8,18 @@ describe('replicaPorts', () => {
   });
 
   test('two replicas → consecutive SIP ports, suffixed ids, disjoint even-aligned halves of the RTP range', () => {
-    expect(replicaPorts(base, 0, 2)).toEqual({ id: '127.0.0.1:5070/0', sipPort: 5070, rtpPortMin: 30000, rtpPortMax: 30999 });
-    expect(replicaPorts(base, 1, 2)).toEqual({ id: '127.0.0.1:5070/1', sipPort: 5071, rtpPortMin: 31000, rtpPortMax: 31999 });
+    expect(replicaPorts(base, 0, 2)).toEqual({
+      id: '127.0.0.1:5070/0',
+      sipPort: 5070,
+      rtpPortMin: 30000,
+      rtpPortMax: 30999,
+    });
+    expect(replicaPorts(base, 1, 2)).toEqual({
+      id: '127.0.0.1:5070/1',
+      sipPort: 5071,
+      rtpPortMin: 31000,
+      rtpPortMax: 31999,
+    });
   });
 
   test('an odd range start and a share of odd size → every slice starts even and holds whole pairs, none overlap', () => {

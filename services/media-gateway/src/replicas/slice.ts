@@ -17,13 +17,21 @@ export interface GatewayPorts {
  * whole RTP/RTCP pairs.
  */
 export function replicaPorts(base: GatewayPorts, index: number, count: number): GatewayPorts {
-  if (!Number.isInteger(count) || count < 1) throw new TypeError(`replica count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(index) || index < 0 || index >= count) throw new TypeError(`replica index ${index} is not in 0..${count - 1}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new TypeError(`replica count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(index) || index < 0 || index >= count)
+    throw new TypeError(`replica index ${index} is not in 0..${count - 1}`);
   if (count === 1) return base;
   const first = base.rtpPortMin + (base.rtpPortMin % 2);
   const pairs = Math.floor((base.rtpPortMax - first + 1) / 2);
   const share = Math.floor(pairs / count);
-  if (share < 1) throw new RangeError(`RTP ports ${base.rtpPortMin}-${base.rtpPortMax} cannot be shared by ${count} replicas`);
+  if (share < 1)
+    throw new RangeError(`RTP ports ${base.rtpPortMin}-${base.rtpPortMax} cannot be shared by ${count} replicas`);
   const rtpPortMin = first + 2 * share * index;
-  return { id: `${base.id}/${index}`, sipPort: base.sipPort + index, rtpPortMin, rtpPortMax: rtpPortMin + 2 * share - 1 };
+  return {
+    id: `${base.id}/${index}`,
+    sipPort: base.sipPort + index,
+    rtpPortMin,
+    rtpPortMax: rtpPortMin + 2 * share - 1,
+  };
 }

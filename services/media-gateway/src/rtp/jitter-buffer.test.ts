@@ -165,7 +165,9 @@ describe('JitterBuffer', () => {
   it('duplicated packets (some at once, some 100 ms later) → each frame played once, duplicates counted', () => {
     const jb = new JitterBuffer();
     const base = stream({ count: 1000 });
-    const copies = base.filter((_, i) => i % 7 === 3).map((a, k) => ({ ...a, arrivalMs: a.arrivalMs + (k % 2 === 0 ? 0.5 : 100) }));
+    const copies = base
+      .filter((_, i) => i % 7 === 3)
+      .map((a, k) => ({ ...a, arrivalMs: a.arrivalMs + (k % 2 === 0 ? 0.5 : 100) }));
     const ticks = drive(jb, [...base, ...copies], 21_000);
     const order = played(ticks);
     const s = jb.stats;
@@ -223,31 +225,35 @@ describe('JitterBuffer', () => {
   it.each([
     ['0.5 % fast', 19.9],
     ['0.5 % slow', 20.1],
-  ])('sender clock %s for 10 minutes → delay stays bounded, about one adjustment per 200 frames, nothing lost', (_name, period) => {
-    const jb = new JitterBuffer();
-    const count = 30_000;
-    const arrivals = stream({ count, sendPeriodMs: period });
-    const delays: number[] = [];
-    const ticks: Tick[] = [];
-    let k = 0;
-    const lastArrival = arrivals[arrivals.length - 1]!.arrivalMs;
-    for (let now = 0; now <= lastArrival + 100; now += 20) {
-      while (k < arrivals.length && arrivals[k]!.arrivalMs <= now) jb.push(arrivals[k]!.packet, arrivals[k++]!.arrivalMs);
-      ticks.push({ nowMs: now, out: jb.pop(now) });
-      if (now > 1000 && now < lastArrival) delays.push(jb.stats.delayMs);
-    }
-    const s = jb.stats;
-    const order = played(ticks);
-    expect(isAscending(order)).toBe(true);
-    expect(s.lost).toBe(0);
-    expect(Math.max(...delays)).toBeLessThan(70);
-    const adjustments = period < 20 ? s.skipped : s.underruns;
-    // 0.5 % of 30 000 frames is 150: the buffer must adjust about that often, not much more.
-    expect(adjustments).toBeGreaterThan(100);
-    expect(adjustments).toBeLessThan(250);
-    expect(order.length + s.skipped).toBe(count);
-    expect(Math.min(...delays)).toBeGreaterThanOrEqual(0);
-  });
+  ])(
+    'sender clock %s for 10 minutes → delay stays bounded, about one adjustment per 200 frames, nothing lost',
+    (_name, period) => {
+      const jb = new JitterBuffer();
+      const count = 30_000;
+      const arrivals = stream({ count, sendPeriodMs: period });
+      const delays: number[] = [];
+      const ticks: Tick[] = [];
+      let k = 0;
+      const lastArrival = arrivals[arrivals.length - 1]!.arrivalMs;
+      for (let now = 0; now <= lastArrival + 100; now += 20) {
+        while (k < arrivals.length && arrivals[k]!.arrivalMs <= now)
+          jb.push(arrivals[k]!.packet, arrivals[k++]!.arrivalMs);
+        ticks.push({ nowMs: now, out: jb.pop(now) });
+        if (now > 1000 && now < lastArrival) delays.push(jb.stats.delayMs);
+      }
+      const s = jb.stats;
+      const order = played(ticks);
+      expect(isAscending(order)).toBe(true);
+      expect(s.lost).toBe(0);
+      expect(Math.max(...delays)).toBeLessThan(70);
+      const adjustments = period < 20 ? s.skipped : s.underruns;
+      // 0.5 % of 30 000 frames is 150: the buffer must adjust about that often, not much more.
+      expect(adjustments).toBeGreaterThan(100);
+      expect(adjustments).toBeLessThan(250);
+      expect(order.length + s.skipped).toBe(count);
+      expect(Math.min(...delays)).toBeGreaterThanOrEqual(0);
+    },
+  );
 
   it('talkspurts separated by silence → the gap is not loss, each marked talkspurt restarts at the target delay', () => {
     const jb = new JitterBuffer();
@@ -314,9 +320,18 @@ describe('JitterBuffer', () => {
     // The 15 frames of the pause carry 10 event packets that take sequence numbers 1050–1059.
     const events: Arrival[] = range(10).map((k) => ({
       arrivalMs: 50 * 20 + 10 + k * 25,
-      packet: { marker: k === 0, payloadType: 101, sequence: 1050 + k, timestamp: 160_000 + 160 * 50, ssrc: 0x5151, payload: Buffer.from([5, k >= 7 ? 0x8a : 0x0a, 0, 160]) },
+      packet: {
+        marker: k === 0,
+        payloadType: 101,
+        sequence: 1050 + k,
+        timestamp: 160_000 + 160 * 50,
+        ssrc: 0x5151,
+        payload: Buffer.from([5, k >= 7 ? 0x8a : 0x0a, 0, 160]),
+      },
     }));
-    const resumed = audio.map((a) => (indexOf(a) >= 65 ? { ...a, packet: { ...a.packet, sequence: a.packet.sequence + 10 } } : a));
+    const resumed = audio.map((a) =>
+      indexOf(a) >= 65 ? { ...a, packet: { ...a.packet, sequence: a.packet.sequence + 10 } } : a,
+    );
     const ticks = drive(jb, [...resumed, ...events], 3000);
     expect(played(ticks)).toEqual(range(120).filter((i) => i < 50 || i >= 65));
     expect(jb.stats).toMatchObject({ lost: 0, concealed: 0, ignored: 10 });
@@ -365,7 +380,8 @@ describe('JitterBuffer', () => {
     const delays: number[] = [];
     let k = 0;
     for (let now = 0; now <= 10_500; now += 20) {
-      while (k < arrivals.length && arrivals[k]!.arrivalMs <= now) jb.push(arrivals[k]!.packet, arrivals[k++]!.arrivalMs);
+      while (k < arrivals.length && arrivals[k]!.arrivalMs <= now)
+        jb.push(arrivals[k]!.packet, arrivals[k++]!.arrivalMs);
       jb.pop(now);
       delays.push(jb.stats.delayMs);
     }
@@ -393,7 +409,14 @@ describe('JitterBuffer', () => {
 
   it('payload types filter → comfort noise and events ignored and counted', () => {
     const jb = new JitterBuffer({ payloadTypes: [0, 8] });
-    const cn: RtpPacket = { marker: false, payloadType: 13, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(1) };
+    const cn: RtpPacket = {
+      marker: false,
+      payloadType: 13,
+      sequence: 1,
+      timestamp: 0,
+      ssrc: 1,
+      payload: Buffer.alloc(1),
+    };
     jb.push(cn, 0);
     expect(jb.stats.ignored).toBe(1);
     expect(jb.state).toBe('idle');

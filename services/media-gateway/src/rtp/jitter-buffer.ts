@@ -12,7 +12,13 @@ import { signed32 } from './session';
  *   played speech should keep concealing; otherwise play comfort silence.
  */
 export type JitterOutput =
-  | { readonly kind: 'frame'; readonly payload: Buffer; readonly timestamp: number; readonly seq: number; readonly payloadType: number }
+  | {
+      readonly kind: 'frame';
+      readonly payload: Buffer;
+      readonly timestamp: number;
+      readonly seq: number;
+      readonly payloadType: number;
+    }
   | { readonly kind: 'lost'; readonly timestamp: number }
   | { readonly kind: 'empty' };
 
@@ -227,7 +233,8 @@ export class JitterBuffer {
     this.resyncMs = options.resyncMs ?? 1000;
     this.payloadTypes = options.payloadTypes ? new Set(options.payloadTypes) : undefined;
     this.isSilence = options.isSilence;
-    if (!(this.minDelayMs >= 0 && this.maxDelayMs >= this.minDelayMs)) throw new TypeError('need 0 <= minDelayMs <= maxDelayMs');
+    if (!(this.minDelayMs >= 0 && this.maxDelayMs >= this.minDelayMs))
+      throw new TypeError('need 0 <= minDelayMs <= maxDelayMs');
   }
 
   get state(): JitterBufferState {
@@ -449,11 +456,23 @@ export class JitterBuffer {
     const head = this.queue[0];
     if (!head || head.ts > start) return undefined;
     if (head.ts === start && head.end === end) {
-      return { kind: 'frame', payload: head.packet.payload, timestamp: wrap32(start), seq: head.seq, payloadType: head.packet.payloadType };
+      return {
+        kind: 'frame',
+        payload: head.packet.payload,
+        timestamp: wrap32(start),
+        seq: head.seq,
+        payloadType: head.packet.payloadType,
+      };
     }
     if (head.end >= end) {
       const offset = start - head.ts;
-      return { kind: 'frame', payload: head.packet.payload.subarray(offset, offset + this.frameSamples), timestamp: wrap32(start), seq: head.seq, payloadType: head.packet.payloadType };
+      return {
+        kind: 'frame',
+        payload: head.packet.payload.subarray(offset, offset + this.frameSamples),
+        timestamp: wrap32(start),
+        seq: head.seq,
+        payloadType: head.packet.payloadType,
+      };
     }
     // The frame spans packets (e.g. 30 ms packetisation): copy the pieces together.
     const out = Buffer.allocUnsafe(this.frameSamples);
@@ -468,7 +487,13 @@ export class JitterBuffer {
       if (filled >= end) break;
     }
     if (filled < end) return undefined;
-    return { kind: 'frame', payload: out, timestamp: wrap32(start), seq: head.seq, payloadType: head.packet.payloadType };
+    return {
+      kind: 'frame',
+      payload: out,
+      timestamp: wrap32(start),
+      seq: head.seq,
+      payloadType: head.packet.payloadType,
+    };
   }
 
   /** Whether the frame starting at `ts` is fully buffered. */
@@ -616,7 +641,8 @@ export class JitterBuffer {
   }
 
   private targetDelayMs(): number {
-    const floor = this.lastNowMs < this.learningUntilMs ? Math.max(this.minDelayMs, this.initialDelayMs) : this.minDelayMs;
+    const floor =
+      this.lastNowMs < this.learningUntilMs ? Math.max(this.minDelayMs, this.initialDelayMs) : this.minDelayMs;
     return Math.min(this.maxDelayMs, Math.max(floor, this.jitterEstimateMs()));
   }
 
@@ -627,7 +653,8 @@ export class JitterBuffer {
   }
 
   private transition(to: JitterBufferState): void {
-    if (!TRANSITIONS[this.stateValue].includes(to)) throw new Error(`jitter buffer: illegal transition ${this.stateValue} → ${to}`);
+    if (!TRANSITIONS[this.stateValue].includes(to))
+      throw new Error(`jitter buffer: illegal transition ${this.stateValue} → ${to}`);
     this.stateValue = to;
   }
 }

@@ -8,15 +8,39 @@ function handBuilt(): Buffer {
   return Buffer.from([
     0b1011_0010, // V=2, P=1, X=1, CC=2
     0b1000_0000 | 101, // M=1, PT=101
-    0xfe, 0xdc, // sequence 65244
-    0x01, 0x02, 0x03, 0x04, // timestamp
-    0xca, 0xfe, 0xba, 0xbe, // SSRC
-    0x00, 0x00, 0x00, 0x01, // CSRC 1
-    0xff, 0xff, 0xff, 0xff, // CSRC 2
-    0xbe, 0xde, 0x00, 0x01, // extension profile 0xBEDE (RFC 8285), 1 word
-    0x10, 0xaa, 0x00, 0x00, // extension data
-    0x05, 0x0a, 0x00, 0xa0, // payload: telephone-event '5'
-    0x00, 0x00, 0x03, // padding
+    0xfe,
+    0xdc, // sequence 65244
+    0x01,
+    0x02,
+    0x03,
+    0x04, // timestamp
+    0xca,
+    0xfe,
+    0xba,
+    0xbe, // SSRC
+    0x00,
+    0x00,
+    0x00,
+    0x01, // CSRC 1
+    0xff,
+    0xff,
+    0xff,
+    0xff, // CSRC 2
+    0xbe,
+    0xde,
+    0x00,
+    0x01, // extension profile 0xBEDE (RFC 8285), 1 word
+    0x10,
+    0xaa,
+    0x00,
+    0x00, // extension data
+    0x05,
+    0x0a,
+    0x00,
+    0xa0, // payload: telephone-event '5'
+    0x00,
+    0x00,
+    0x03, // padding
   ]);
 }
 
@@ -66,7 +90,11 @@ describe('RTP packet parse (RFC 3550 §5.1)', () => {
     ['version 0 (e.g. STUN)', 'ERR_RTP_VERSION', Buffer.from([0x00, 0x01, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0])],
     ['CC=3 with no CSRCs present', 'ERR_RTP_TRUNCATED', Buffer.from([0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])],
     ['X set with no extension header', 'ERR_RTP_TRUNCATED', Buffer.from([0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])],
-    ['extension longer than the datagram', 'ERR_RTP_TRUNCATED', Buffer.from([0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 2, 0, 0, 0, 0])],
+    [
+      'extension longer than the datagram',
+      'ERR_RTP_TRUNCATED',
+      Buffer.from([0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 2, 0, 0, 0, 0]),
+    ],
     ['padding count 0', 'ERR_RTP_PADDING', Buffer.from([0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])],
     ['padding count past the header', 'ERR_RTP_PADDING', Buffer.from([0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3])],
   ])('%s → %s', (_name, code, datagram) => {
@@ -81,7 +109,14 @@ describe('RTP packet parse (RFC 3550 §5.1)', () => {
 });
 
 describe('RTP packet serialise', () => {
-  const packet: RtpPacket = { marker: false, payloadType: 0, sequence: 65535, timestamp: 4294967295, ssrc: 0x12345678, payload: Buffer.alloc(160, 0xff) };
+  const packet: RtpPacket = {
+    marker: false,
+    payloadType: 0,
+    sequence: 65535,
+    timestamp: 4294967295,
+    ssrc: 0x12345678,
+    payload: Buffer.alloc(160, 0xff),
+  };
 
   it('plain packet → 12-octet header then the payload', () => {
     const out = serializeRtp(packet);
@@ -127,21 +162,32 @@ describe('RTP round-trips of real captures', () => {
     }
   });
 
-  it.each(SIPP_DTMF_CAPTURES.map((c) => [c.file]))('every packet of SIPp %s → parse then serialise is byte-identical', (file) => {
-    const captured = rtpFromPcap(readSippCapture(file));
-    expect(captured.length).toBe(10);
-    for (const { payload, packet } of captured) {
-      expect(serializeRtp(packet).equals(payload)).toBe(true);
-    }
-  });
+  it.each(SIPP_DTMF_CAPTURES.map((c) => [c.file]))(
+    'every packet of SIPp %s → parse then serialise is byte-identical',
+    (file) => {
+      const captured = rtpFromPcap(readSippCapture(file));
+      expect(captured.length).toBe(10);
+      for (const { payload, packet } of captured) {
+        expect(serializeRtp(packet).equals(payload)).toBe(true);
+      }
+    },
+  );
 });
 
 describe('RTCP demultiplexing (RFC 5761 §4)', () => {
   it('an RTCP receiver report → RTCP; RTP PCMU and telephone-event → not', () => {
     const receiverReport = Buffer.from([0x81, 201, 0x00, 0x07, 0, 0, 0, 1, ...new Array<number>(24).fill(0)]);
     expect(isRtcpPacket(receiverReport)).toBe(true);
-    expect(isRtcpPacket(serializeRtp({ marker: false, payloadType: 0, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(160) }))).toBe(false);
+    expect(
+      isRtcpPacket(
+        serializeRtp({ marker: false, payloadType: 0, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(160) }),
+      ),
+    ).toBe(false);
     // M=1 with PT 101 makes a second octet of 229: outside 192–223, still RTP.
-    expect(isRtcpPacket(serializeRtp({ marker: true, payloadType: 101, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(4) }))).toBe(false);
+    expect(
+      isRtcpPacket(
+        serializeRtp({ marker: true, payloadType: 101, sequence: 1, timestamp: 0, ssrc: 1, payload: Buffer.alloc(4) }),
+      ),
+    ).toBe(false);
   });
 });

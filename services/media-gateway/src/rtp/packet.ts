@@ -138,14 +138,18 @@ export function writeRtp(packet: RtpPacket, target: Buffer, offset = 0): number 
   const csrcs = packet.csrcs ?? NO_CSRCS;
   const extension = packet.extension;
   const paddingLength = packet.paddingLength ?? 0;
-  if (csrcs.length > RTP_MAX_CSRCS) throw new TypeError(`at most ${RTP_MAX_CSRCS} CSRCs fit in an RTP header, got ${csrcs.length}`);
+  if (csrcs.length > RTP_MAX_CSRCS)
+    throw new TypeError(`at most ${RTP_MAX_CSRCS} CSRCs fit in an RTP header, got ${csrcs.length}`);
   if (!Number.isInteger(packet.payloadType) || packet.payloadType < 0 || packet.payloadType > 127) {
     throw new TypeError(`payload type must be 0..127, got ${packet.payloadType}`);
   }
-  if (extension && extension.data.length % 4 !== 0) throw new TypeError('an RTP header extension is a whole number of 32-bit words');
-  if (paddingLength < 0 || paddingLength > 255) throw new TypeError(`padding must be 0..255 octets, got ${paddingLength}`);
+  if (extension && extension.data.length % 4 !== 0)
+    throw new TypeError('an RTP header extension is a whole number of 32-bit words');
+  if (paddingLength < 0 || paddingLength > 255)
+    throw new TypeError(`padding must be 0..255 octets, got ${paddingLength}`);
   const total = rtpPacketLength(packet);
-  if (offset + total > target.length) throw new RangeError(`RTP packet needs ${total} octets, ${target.length - offset} available`);
+  if (offset + total > target.length)
+    throw new RangeError(`RTP packet needs ${total} octets, ${target.length - offset} available`);
 
   target[offset] = (RTP_VERSION << 6) | (paddingLength > 0 ? 0x20 : 0) | (extension ? 0x10 : 0) | csrcs.length;
   target[offset + 1] = (packet.marker ? 0x80 : 0) | packet.payloadType;

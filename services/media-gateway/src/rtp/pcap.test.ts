@@ -140,7 +140,14 @@ describe('pcap writer', () => {
     timestampMs: 1_700_000_000_000 + 20 * i + 0.123,
     source: { address: '192.0.2.1', port: 40000 },
     destination: { address: '198.51.100.7', port: 6000 },
-    payload: serializeRtp({ marker: i === 0, payloadType: 0, sequence: 100 + i, timestamp: 160 * i, ssrc: 7, payload: Buffer.alloc(160, i) }),
+    payload: serializeRtp({
+      marker: i === 0,
+      payloadType: 0,
+      sequence: 100 + i,
+      timestamp: 160 * i,
+      ssrc: 7,
+      payload: Buffer.alloc(160, i),
+    }),
   }));
 
   it('written datagrams → read back with the same addresses, ports, payloads and µs times', () => {

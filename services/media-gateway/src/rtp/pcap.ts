@@ -75,7 +75,8 @@ export interface CapturedRtp extends UdpDatagram {
 
 /** Splits a classic pcap file into its records. Throws {@link RtpError} (ERR_PCAP_*) on anything else. */
 export function readPcap(file: Buffer): PcapFile {
-  if (file.length < GLOBAL_HEADER_LENGTH) throw new RtpError('ERR_PCAP_FORMAT', `pcap file is ${file.length} octets, shorter than its header`);
+  if (file.length < GLOBAL_HEADER_LENGTH)
+    throw new RtpError('ERR_PCAP_FORMAT', `pcap file is ${file.length} octets, shorter than its header`);
   const magicLE = file.readUInt32LE(0);
   let littleEndian: boolean;
   let nanos: boolean;
@@ -108,9 +109,16 @@ export function readPcap(file: Buffer): PcapFile {
     const original = u32(offset + 12);
     const start = offset + RECORD_HEADER_LENGTH;
     if (start + included > file.length) {
-      throw new RtpError('ERR_PCAP_TRUNCATED', `record at octet ${offset} claims ${included} octets, ${file.length - start} remain`);
+      throw new RtpError(
+        'ERR_PCAP_TRUNCATED',
+        `record at octet ${offset} claims ${included} octets, ${file.length - start} remain`,
+      );
     }
-    records.push({ timestampMs: seconds * 1000 + fraction / fractionPerMs, data: file.subarray(start, start + included), originalLength: original });
+    records.push({
+      timestampMs: seconds * 1000 + fraction / fractionPerMs,
+      data: file.subarray(start, start + included),
+      originalLength: original,
+    });
     offset = start + included;
   }
   return { linkType, snapLength, records };
@@ -188,7 +196,10 @@ function networkLayer(linkType: number, frame: Buffer): NetworkPacket | undefine
       return version === 4 || version === 6 ? { version, data: frame } : undefined;
     }
     default:
-      throw new RtpError('ERR_PCAP_LINK_TYPE', `pcap link type ${linkType} is not supported (Ethernet, Linux cooked v1/v2, BSD loopback and raw IP are)`);
+      throw new RtpError(
+        'ERR_PCAP_LINK_TYPE',
+        `pcap link type ${linkType} is not supported (Ethernet, Linux cooked v1/v2, BSD loopback and raw IP are)`,
+      );
   }
 }
 
@@ -260,7 +271,8 @@ export function writePcap(datagrams: readonly UdpDatagram[]): Buffer {
   let ipId = 0;
   for (const d of datagrams) {
     const frameLength = 14 + 20 + 8 + d.payload.length;
-    if (20 + 8 + d.payload.length > 0xffff) throw new RangeError(`a ${d.payload.length}-octet payload does not fit in one IPv4 datagram`);
+    if (20 + 8 + d.payload.length > 0xffff)
+      throw new RangeError(`a ${d.payload.length}-octet payload does not fit in one IPv4 datagram`);
     const record = Buffer.alloc(RECORD_HEADER_LENGTH + frameLength);
     const seconds = Math.floor(d.timestampMs / 1000);
     const micros = Math.round((d.timestampMs - seconds * 1000) * 1000);

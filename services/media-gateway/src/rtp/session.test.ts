@@ -52,7 +52,7 @@ describe('RtpSender', () => {
     expect(sent.map((p) => p.timestamp)).toEqual([4294967136, 0, 160]);
   });
 
-  it('send() for an event packet → next sequence number, caller\'s timestamp, media clock untouched', () => {
+  it("send() for an event packet → next sequence number, caller's timestamp, media clock untouched", () => {
     const sender = new RtpSender({ payloadType: 0, ssrc: 1, initialSequence: 5, initialTimestamp: 800 });
     const event = sender.send({ payloadType: 101, timestamp: 800, marker: true, payload: Buffer.alloc(4) });
     expect([event.sequence, event.timestamp, event.payloadType, event.marker]).toEqual([5, 800, 101, true]);
@@ -125,7 +125,13 @@ describe('RtpReceiverStats (RFC 3550 A.1, A.3, A.8)', () => {
     expect(s.cumulativeLost).toBe(1);
     expect(s.fractionLost).toBeCloseTo(1 / 11, 12);
     const block = stats.report()!;
-    expect(block).toEqual({ ssrc: 0x1234, fractionLost: Math.floor(256 / 11), cumulativeLost: 1, extendedHighestSequence: 10, jitter: 0 });
+    expect(block).toEqual({
+      ssrc: 0x1234,
+      fractionLost: Math.floor(256 / 11),
+      cumulativeLost: 1,
+      extendedHighestSequence: 10,
+      jitter: 0,
+    });
     stats.update(packet(11, 1760), 220);
     expect(stats.snapshot().fractionLost).toBe(0);
     expect(stats.report()!.fractionLost).toBe(0);

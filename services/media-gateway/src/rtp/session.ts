@@ -93,7 +93,12 @@ export class RtpSender {
 
   /** The next media frame at the current media time; the clock then advances by `samples`. */
   frame(payload: Buffer, samples = this.samplesPerFrame): RtpPacket {
-    const packet = this.send({ payloadType: this.payloadTypeValue, timestamp: this.mediaTimestamp, marker: this.talkspurtStart, payload });
+    const packet = this.send({
+      payloadType: this.payloadTypeValue,
+      timestamp: this.mediaTimestamp,
+      marker: this.talkspurtStart,
+      payload,
+    });
     this.talkspurtStart = false;
     this.advance(samples);
     return packet;
@@ -129,7 +134,8 @@ export class RtpSender {
   }
 
   private advance(samples: number): void {
-    if (!Number.isInteger(samples) || samples < 0) throw new TypeError(`samples must be a non-negative integer, got ${samples}`);
+    if (!Number.isInteger(samples) || samples < 0)
+      throw new TypeError(`samples must be a non-negative integer, got ${samples}`);
     this.mediaTimestamp = (this.mediaTimestamp + samples) % TIMESTAMP_MOD;
   }
 }
@@ -249,7 +255,10 @@ export class RtpReceiverStats {
   }
 
   /** Accounts for one arriving packet; `arrivalMs` on any monotonic millisecond clock. */
-  update(packet: Pick<RtpPacket, 'sequence' | 'timestamp' | 'ssrc' | 'payloadType' | 'payload'>, arrivalMs: number): RtpReceiveVerdict {
+  update(
+    packet: Pick<RtpPacket, 'sequence' | 'timestamp' | 'ssrc' | 'payloadType' | 'payload'>,
+    arrivalMs: number,
+  ): RtpReceiveVerdict {
     const seq = packet.sequence;
     if (packet.ssrc !== this.ssrc) {
       this.startSource(packet.ssrc, seq);
@@ -338,7 +347,8 @@ export class RtpReceiverStats {
     this.receivedPrior = this.received;
     return {
       ssrc: this.ssrc,
-      fractionLost: expectedInterval === 0 || lostInterval <= 0 ? 0 : Math.floor((lostInterval * 256) / expectedInterval),
+      fractionLost:
+        expectedInterval === 0 || lostInterval <= 0 ? 0 : Math.floor((lostInterval * 256) / expectedInterval),
       cumulativeLost: Math.max(-0x800000, Math.min(0x7fffff, s.cumulativeLost)),
       extendedHighestSequence: s.extendedHighestSequence % TIMESTAMP_MOD,
       jitter: Math.floor(this.jitter),
@@ -377,7 +387,11 @@ export class RtpReceiverStats {
     return extended;
   }
 
-  private accept(packet: Pick<RtpPacket, 'timestamp' | 'payloadType' | 'payload'>, seq: number, arrivalMs: number): void {
+  private accept(
+    packet: Pick<RtpPacket, 'timestamp' | 'payloadType' | 'payload'>,
+    seq: number,
+    arrivalMs: number,
+  ): void {
     const extended = this.extend(seq);
     this.seen[extended % SEEN_WINDOW] = extended;
     this.received += 1;
@@ -399,5 +413,5 @@ export class RtpReceiverStats {
 
 /** The difference of two 32-bit timestamps read as a signed 32-bit number. */
 export function signed32(delta: number): number {
-  return (delta | 0);
+  return delta | 0;
 }

@@ -67,13 +67,21 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
     const result = ok(new SdpAnswerer(ours).answer(fixture('rtpengine-multicodec-offer.sdp')));
     expect(result.media.codec.name).toBe('PCMU');
     expect(result.media.telephoneEvent).toEqual({ payloadType: 101, events: '0-15' });
-    expect(result.media.remote).toEqual({ address: '127.0.0.1', port: 47328, rtcpAddress: '127.0.0.1', rtcpPort: 47329, rtcpMux: false });
+    expect(result.media.remote).toEqual({
+      address: '127.0.0.1',
+      port: 47328,
+      rtcpAddress: '127.0.0.1',
+      rtcpPort: 47329,
+      rtcpMux: false,
+    });
     expect(result.media.remotePtime).toBe(20);
     expect(result.answer.media[0]!.formats).toEqual(['0', '101']);
   });
 
   it('preference PCMA first → PCMA chosen from the same offer', () => {
-    const result = ok(new SdpAnswerer({ ...ours, codecs: ['PCMA', 'PCMU'] }).answer(fixture('rtpengine-transcode-offer.sdp')));
+    const result = ok(
+      new SdpAnswerer({ ...ours, codecs: ['PCMA', 'PCMU'] }).answer(fixture('rtpengine-transcode-offer.sdp')),
+    );
     expect(result.media.codec).toEqual({ name: 'PCMA', payloadType: 8, clockRate: 8000 });
   });
 
@@ -87,8 +95,15 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
   });
 
   it('a=rtcp with an address (RFC 3605) → RTCP goes there', () => {
-    const result = ok(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\na=rtcp:6001 IN IP4 192.0.2.99\r\n')));
-    expect(result.media.remote).toMatchObject({ address: '192.0.2.10', port: 5000, rtcpAddress: '192.0.2.99', rtcpPort: 6001 });
+    const result = ok(
+      new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\na=rtcp:6001 IN IP4 192.0.2.99\r\n')),
+    );
+    expect(result.media.remote).toMatchObject({
+      address: '192.0.2.10',
+      port: 5000,
+      rtcpAddress: '192.0.2.99',
+      rtcpPort: 6001,
+    });
   });
 
   it('hold with a=sendonly (rtpengine) → hold, answer recvonly, we stop sending', () => {
@@ -117,7 +132,9 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
   });
 
   it('session-level a=sendonly → applies to the stream (hold)', () => {
-    const result = ok(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\n', 'c=IN IP4 192.0.2.10', 'a=sendonly\r\n')));
+    const result = ok(
+      new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\n', 'c=IN IP4 192.0.2.10', 'a=sendonly\r\n')),
+    );
     expect(result.media).toMatchObject({ hold: true, direction: 'recvonly' });
   });
 
@@ -131,7 +148,11 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
   });
 
   it('audio and video → video rejected with port 0 and its formats, audio accepted', () => {
-    const result = ok(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\nm=video 5010 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n')));
+    const result = ok(
+      new SdpAnswerer(ours).answer(
+        offer('m=audio 5000 RTP/AVP 0\r\nm=video 5010 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n'),
+      ),
+    );
     expect(result.sdp).toContain('m=video 0 RTP/AVP 96\r\n');
     expect(result.media.index).toBe(0);
   });
@@ -143,17 +164,27 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
 
   it('only G722 and G729 offered → 488 naming what was offered', () => {
     const result = new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 9 18\r\n'));
-    expect(result).toEqual({ ok: false, status: 488, reason: 'no common codec: offered G722/8000 G729/8000, we take PCMU PCMA' });
+    expect(result).toEqual({
+      ok: false,
+      status: 488,
+      reason: 'no common codec: offered G722/8000 G729/8000, we take PCMU PCMA',
+    });
   });
 
   it('SRTP offer (RTP/SAVP) → 488', () => {
-    const result = new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n'));
+    const result = new SdpAnswerer(ours).answer(
+      offer('m=audio 5000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n'),
+    );
     expect(result).toMatchObject({ ok: false, status: 488 });
   });
 
   it('every stream disabled, or no m= line → 488', () => {
     expect(new SdpAnswerer(ours).answer(offer('m=audio 0 RTP/AVP 0\r\n'))).toMatchObject({ ok: false, status: 488 });
-    expect(new SdpAnswerer(ours).answer(offer(''))).toMatchObject({ ok: false, status: 488, reason: 'the offer has no media stream' });
+    expect(new SdpAnswerer(ours).answer(offer(''))).toMatchObject({
+      ok: false,
+      status: 488,
+      reason: 'the offer has no media stream',
+    });
   });
 
   it('no c= at any level → 488', () => {
@@ -174,25 +205,37 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
   });
 
   it('an impossible address on a stream-level c= → 488; on a rejected stream (port 0) it does not matter', () => {
-    expect(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\nc=IN IP4 300.1.1.1\r\n'))).toMatchObject({ ok: false, status: 488 });
-    const fine = new SdpAnswerer(ours).answer(offer('m=video 0 RTP/AVP 31\r\nc=IN IP4 300.1.1.1\r\nm=audio 5000 RTP/AVP 0\r\n'));
+    expect(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0\r\nc=IN IP4 300.1.1.1\r\n'))).toMatchObject({
+      ok: false,
+      status: 488,
+    });
+    const fine = new SdpAnswerer(ours).answer(
+      offer('m=video 0 RTP/AVP 31\r\nc=IN IP4 300.1.1.1\r\nm=audio 5000 RTP/AVP 0\r\n'),
+    );
     expect(fine.ok).toBe(true);
   });
 
-  it.each([['70000'], ['65536'], ['abc'], ['-1']])('m= port %s → 488 (RFC 3264 §5.1: 0 only disables a stream)', (port) => {
-    const result = new SdpAnswerer(ours).answer(offer(`m=audio ${port} RTP/AVP 0\r\n`));
-    expect(result).toMatchObject({ ok: false, status: 488 });
-    expect(!result.ok && result.reason).toMatch(/is not a port/);
-  });
+  it.each([['70000'], ['65536'], ['abc'], ['-1']])(
+    'm= port %s → 488 (RFC 3264 §5.1: 0 only disables a stream)',
+    (port) => {
+      const result = new SdpAnswerer(ours).answer(offer(`m=audio ${port} RTP/AVP 0\r\n`));
+      expect(result).toMatchObject({ ok: false, status: 488 });
+      expect(!result.ok && result.reason).toMatch(/is not a port/);
+    },
+  );
 
-  it('malformed SDP → 400 with the parser\'s reason', () => {
+  it("malformed SDP → 400 with the parser's reason", () => {
     const result = new SdpAnswerer(ours).answer('v=0\r\nnot sdp\r\n');
     expect(result).toMatchObject({ ok: false, status: 400 });
     expect(!result.ok && result.reason).toMatch(/^malformed SDP: line 2/);
   });
 
   it('telephone-event offering only event 16 (flash) → answered without telephone-event', () => {
-    const result = ok(new SdpAnswerer(ours).answer(offer('m=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 16\r\n')));
+    const result = ok(
+      new SdpAnswerer(ours).answer(
+        offer('m=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 16\r\n'),
+      ),
+    );
     expect(result.media.telephoneEvent).toBeUndefined();
     expect(result.answer.media[0]!.formats).toEqual(['0']);
   });
@@ -214,7 +257,11 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
       const answerer = new SdpAnswerer(ours);
       const first = ok(answerer.answer(fixture('sipp-uac-pcap-offer.sdp')));
       const refresh = ok(answerer.answer(fixture('sipp-uac-pcap-offer.sdp')));
-      const hold = ok(answerer.answer(fixture('sipp-uac-pcap-offer.sdp').replace('a=fmtp:101 0-11,16\r\n', 'a=fmtp:101 0-11,16\r\na=sendonly\r\n')));
+      const hold = ok(
+        answerer.answer(
+          fixture('sipp-uac-pcap-offer.sdp').replace('a=fmtp:101 0-11,16\r\n', 'a=fmtp:101 0-11,16\r\na=sendonly\r\n'),
+        ),
+      );
       const resume = ok(answerer.answer(fixture('sipp-uac-pcap-offer.sdp')));
       const v = (r: typeof first) => BigInt(r.answer.origin.sessionVersion);
       expect(refresh.sdp).toBe(first.sdp);

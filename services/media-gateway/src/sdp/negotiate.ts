@@ -108,7 +108,8 @@ export class SdpAnswerer {
   private mediaCount = 0;
 
   constructor(options: AnswererOptions) {
-    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new TypeError(`port must be 1..65535, got ${options.port}`);
+    if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
+      throw new TypeError(`port must be 1..65535, got ${options.port}`);
     const codecs = options.codecs ?? ['PCMU', 'PCMA'];
     if (codecs.length === 0) throw new TypeError('at least one codec is needed');
     this.options = {
@@ -137,7 +138,8 @@ export class SdpAnswerer {
       sdp = typeof offer === 'string' ? parseSdp(offer) : offer;
     } catch (err) {
       // RFC 3261 §21.4.26: a description we read but cannot use (here: a port no socket has) is 488.
-      if (err instanceof SdpError) return { ok: false, status: err.code === 'ERR_SDP_PORT' ? 488 : 400, reason: `malformed SDP: ${err.message}` };
+      if (err instanceof SdpError)
+        return { ok: false, status: err.code === 'ERR_SDP_PORT' ? 488 : 400, reason: `malformed SDP: ${err.message}` };
       throw err;
     }
     if (sdp.media.length === 0) return { ok: false, status: 488, reason: 'the offer has no media stream' };
@@ -145,16 +147,31 @@ export class SdpAnswerer {
     if (unusable) return { ok: false, status: 488, reason: unusable };
     if (sdp.media.length < this.mediaCount) {
       // RFC 3264 §8: m= lines are never removed from a session.
-      return { ok: false, status: 488, reason: `the re-offer has ${sdp.media.length} m= lines, the session ${this.mediaCount}` };
+      return {
+        ok: false,
+        status: 488,
+        reason: `the re-offer has ${sdp.media.length} m= lines, the session ${this.mediaCount}`,
+      };
     }
 
-    const candidates = sdp.media.map((m, index) => ({ m, index })).filter(({ m }) => m.type === 'audio' && m.port !== 0 && ACCEPTED_PROTOCOLS.has(m.protocol));
+    const candidates = sdp.media
+      .map((m, index) => ({ m, index }))
+      .filter(({ m }) => m.type === 'audio' && m.port !== 0 && ACCEPTED_PROTOCOLS.has(m.protocol));
     if (candidates.length === 0) {
       const protocols = [...new Set(sdp.media.filter((m) => m.port !== 0).map((m) => `${m.type} ${m.protocol}`))];
-      return { ok: false, status: 488, reason: `no RTP/AVP audio stream offered (${protocols.join(', ') || 'all streams disabled'})` };
+      return {
+        ok: false,
+        status: 488,
+        reason: `no RTP/AVP audio stream offered (${protocols.join(', ') || 'all streams disabled'})`,
+      };
     }
     // Keep the stream accepted before when it still qualifies.
-    const ordered = this.current ? [...candidates.filter((c) => c.index === this.current!.index), ...candidates.filter((c) => c.index !== this.current!.index)] : candidates;
+    const ordered = this.current
+      ? [
+          ...candidates.filter((c) => c.index === this.current!.index),
+          ...candidates.filter((c) => c.index !== this.current!.index),
+        ]
+      : candidates;
 
     let chosen: { m: SdpMedia; index: number; codec: NegotiatedCodec } | undefined;
     for (const c of ordered) {
@@ -165,8 +182,14 @@ export class SdpAnswerer {
       }
     }
     if (!chosen) {
-      const offered = [...new Set(candidates.flatMap(({ m }) => rtpMapsOf(m).map((r) => `${r.encoding}/${r.clockRate}`)))];
-      return { ok: false, status: 488, reason: `no common codec: offered ${offered.join(' ') || 'nothing known'}, we take ${this.options.codecs.join(' ')}` };
+      const offered = [
+        ...new Set(candidates.flatMap(({ m }) => rtpMapsOf(m).map((r) => `${r.encoding}/${r.clockRate}`))),
+      ];
+      return {
+        ok: false,
+        status: 488,
+        reason: `no common codec: offered ${offered.join(' ') || 'nothing known'}, we take ${this.options.codecs.join(' ')}`,
+      };
     }
 
     const connection = connectionOf(chosen.m, sdp);
@@ -177,7 +200,10 @@ export class SdpAnswerer {
     const body = serializeSdp(answer);
     if (this.previousBody !== undefined && body !== this.previousBody) this.version += 1n;
     this.previousBody = body;
-    const versioned: SessionDescription = { ...answer, origin: { ...answer.origin, sessionVersion: this.version.toString() } };
+    const versioned: SessionDescription = {
+      ...answer,
+      origin: { ...answer.origin, sessionVersion: this.version.toString() },
+    };
     this.current = negotiated;
     this.mediaCount = sdp.media.length;
     return { ok: true, answer: versioned, sdp: serializeSdp(versioned), media: negotiated };
@@ -195,15 +221,24 @@ export class SdpAnswerer {
     return undefined;
   }
 
-  private describe(sdp: SessionDescription, m: SdpMedia, index: number, codec: NegotiatedCodec, address: string): NegotiatedMedia {
+  private describe(
+    sdp: SessionDescription,
+    m: SdpMedia,
+    index: number,
+    codec: NegotiatedCodec,
+    address: string,
+  ): NegotiatedMedia {
     const offered = directionOf(m, sdp);
     // RFC 3264 §8.4 (and RFC 2543): c=0.0.0.0 asks us not to send.
     const legacyHold = address === '0.0.0.0' || address === '::';
     const hold = offered === 'sendonly' || offered === 'inactive' || legacyHold;
 
     // §6.1: the answer mirrors the offer; a legacy hold offer keeps us from sending.
-    let direction: MediaDirection = ({ sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' } as const)[offered];
-    if (legacyHold) direction = direction === 'sendrecv' ? 'recvonly' : direction === 'sendonly' ? 'inactive' : direction;
+    let direction: MediaDirection = (
+      { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' } as const
+    )[offered];
+    if (legacyHold)
+      direction = direction === 'sendrecv' ? 'recvonly' : direction === 'sendonly' ? 'inactive' : direction;
 
     const telephoneEvent = this.options.telephoneEvent ? chooseTelephoneEvent(m) : undefined;
     const rtcpMux = this.options.rtcpMux && attributeValue(m.attributes, 'rtcp-mux') !== undefined;
@@ -238,23 +273,53 @@ export class SdpAnswerer {
     const media: SdpMedia[] = offer.media.map((m, index) => {
       if (index !== negotiated.index) {
         // §6: a rejected stream keeps its type, protocol and formats, with port 0.
-        return { type: m.type, port: 0, protocol: m.protocol, formats: m.formats.length > 0 ? m.formats : ['0'], connections: [], bandwidths: [], attributes: [], otherLines: [] };
+        return {
+          type: m.type,
+          port: 0,
+          protocol: m.protocol,
+          formats: m.formats.length > 0 ? m.formats : ['0'],
+          connections: [],
+          bandwidths: [],
+          attributes: [],
+          otherLines: [],
+        };
       }
       const formats = [String(negotiated.codec.payloadType)];
-      const attributes: SdpAttribute[] = [{ name: 'rtpmap', value: `${negotiated.codec.payloadType} ${negotiated.codec.name}/8000` }];
+      const attributes: SdpAttribute[] = [
+        { name: 'rtpmap', value: `${negotiated.codec.payloadType} ${negotiated.codec.name}/8000` },
+      ];
       if (negotiated.telephoneEvent) {
         const te = negotiated.telephoneEvent;
         formats.push(String(te.payloadType));
-        attributes.push({ name: 'rtpmap', value: `${te.payloadType} telephone-event/8000` }, { name: 'fmtp', value: `${te.payloadType} ${te.events}` });
+        attributes.push(
+          { name: 'rtpmap', value: `${te.payloadType} telephone-event/8000` },
+          { name: 'fmtp', value: `${te.payloadType} ${te.events}` },
+        );
       }
       attributes.push({ name: 'ptime', value: String(o.ptime) });
       if (negotiated.remote.rtcpMux) attributes.push({ name: 'rtcp-mux' });
       attributes.push({ name: negotiated.direction });
-      return { type: 'audio', port: o.port, protocol: m.protocol, formats, connections: [], bandwidths: [], attributes, otherLines: [] };
+      return {
+        type: 'audio',
+        port: o.port,
+        protocol: m.protocol,
+        formats,
+        connections: [],
+        bandwidths: [],
+        attributes,
+        otherLines: [],
+      };
     });
     return {
       version: 0,
-      origin: { username: o.username, sessionId: this.sessionId, sessionVersion: '0', netType: 'IN', addrType, address: o.address },
+      origin: {
+        username: o.username,
+        sessionId: this.sessionId,
+        sessionVersion: '0',
+        netType: 'IN',
+        addrType,
+        address: o.address,
+      },
       sessionName: o.sessionName,
       emails: [],
       phones: [],
@@ -276,9 +341,14 @@ export class SdpAnswerer {
  * name is refused like any impossible address (999.999.999.999).
  */
 function unusableConnection(sdp: SessionDescription): string | null {
-  const lines = [...(sdp.connection ? [sdp.connection] : []), ...sdp.media.filter((m) => m.port !== 0).flatMap((m) => m.connections)];
+  const lines = [
+    ...(sdp.connection ? [sdp.connection] : []),
+    ...sdp.media.filter((m) => m.port !== 0).flatMap((m) => m.connections),
+  ];
   for (const c of lines) {
-    const ok = c.netType === 'IN' && ((c.addrType === 'IP4' && isIPv4(c.address)) || (c.addrType === 'IP6' && isIPv6(c.address)));
+    const ok =
+      c.netType === 'IN' &&
+      ((c.addrType === 'IP4' && isIPv4(c.address)) || (c.addrType === 'IP6' && isIPv6(c.address)));
     if (!ok) return `unusable connection address c=${c.netType} ${c.addrType} ${c.address}`;
   }
   return null;
@@ -295,7 +365,10 @@ function chooseTelephoneEvent(m: SdpMedia): { payloadType: number; events: strin
       .map(([from, to]) => [Math.max(from, SUPPORTED_EVENTS.from), Math.min(to, SUPPORTED_EVENTS.to)] as const)
       .filter(([from, to]) => from <= to);
     if (common.length === 0) continue;
-    return { payloadType: r.payloadType, events: common.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(',') };
+    return {
+      payloadType: r.payloadType,
+      events: common.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(','),
+    };
   }
   return undefined;
 }

@@ -45,7 +45,14 @@ describe('SDP parse/serialise (RFC 4566)', () => {
 
   it('RFC 4566 §5 example → every field read, and written back identically', () => {
     const sdp = parseSdp(RFC4566_EXAMPLE);
-    expect(sdp.origin).toEqual({ username: 'jdoe', sessionId: '2890844526', sessionVersion: '2890842807', netType: 'IN', addrType: 'IP4', address: '10.47.16.5' });
+    expect(sdp.origin).toEqual({
+      username: 'jdoe',
+      sessionId: '2890844526',
+      sessionVersion: '2890842807',
+      netType: 'IN',
+      addrType: 'IP4',
+      address: '10.47.16.5',
+    });
     expect(sdp.sessionName).toBe('SDP Seminar');
     expect(sdp.uri).toBe('http://www.example.com/seminars/sdp.pdf');
     expect(sdp.emails).toEqual(['j.doe@example.com (Jane Doe)']);
@@ -66,7 +73,10 @@ describe('SDP parse/serialise (RFC 4566)', () => {
     expect(attributeValue(audio.attributes, 'rtcp')).toBe('47301');
     expect(attributeValue(audio.attributes, 'rtcp-mux')).toBe('');
     expect(attributeValue(audio.attributes, 'ice-ufrag')).toBe('NJZE7og1');
-    expect(audio.attributes.filter((a) => a.name === 'candidate').map((a) => a.value!.split(' ')[1])).toEqual(['1', '2']);
+    expect(audio.attributes.filter((a) => a.name === 'candidate').map((a) => a.value!.split(' ')[1])).toEqual([
+      '1',
+      '2',
+    ]);
     expect(rtpMapsOf(audio)).toEqual([
       { payloadType: 8, encoding: 'PCMA', clockRate: 8000 },
       { payloadType: 101, encoding: 'telephone-event', clockRate: 8000 },
@@ -77,7 +87,9 @@ describe('SDP parse/serialise (RFC 4566)', () => {
 
   it('multi-codec offer → rtpmaps in m= order with channels, both telephone-event rates', () => {
     const audio = parseSdp(fixture('rtpengine-multicodec-offer.sdp')).media[0]!;
-    expect(rtpMapsOf(audio).map((r) => `${r.payloadType} ${r.encoding}/${r.clockRate}${r.channels ? `/${r.channels}` : ''}`)).toEqual([
+    expect(
+      rtpMapsOf(audio).map((r) => `${r.payloadType} ${r.encoding}/${r.clockRate}${r.channels ? `/${r.channels}` : ''}`),
+    ).toEqual([
       '96 opus/48000/2',
       '9 G722/8000',
       '0 PCMU/8000',
@@ -89,8 +101,14 @@ describe('SDP parse/serialise (RFC 4566)', () => {
   });
 
   it('static payload types without rtpmap → RFC 3551 table (0 PCMU, 8 PCMA, 18 G729); unknown dynamic ones left out', () => {
-    const sdp = parseSdp('v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 18 97\r\n');
-    expect(rtpMapsOf(sdp.media[0]!).map((r) => `${r.payloadType}:${r.encoding}`)).toEqual(['0:PCMU', '8:PCMA', '18:G729']);
+    const sdp = parseSdp(
+      'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 18 97\r\n',
+    );
+    expect(rtpMapsOf(sdp.media[0]!).map((r) => `${r.payloadType}:${r.encoding}`)).toEqual([
+      '0:PCMU',
+      '8:PCMA',
+      '18:G729',
+    ]);
   });
 
   it('LF line ends and blank lines → parsed like CRLF; written back with CRLF', () => {
@@ -101,7 +119,8 @@ describe('SDP parse/serialise (RFC 4566)', () => {
   });
 
   it('unknown attributes and unknown line types → kept (the latter at the end of their section)', () => {
-    const text = 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\na=x-custom:42\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\na=x-foo\r\ny=odd\r\n';
+    const text =
+      'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\na=x-custom:42\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\na=x-foo\r\ny=odd\r\n';
     const sdp = parseSdp(text);
     expect(sdp.attributes).toEqual([{ name: 'x-custom', value: '42' }]);
     expect(sdp.media[0]!.otherLines).toEqual([{ type: 'y', value: 'odd' }]);
@@ -109,7 +128,9 @@ describe('SDP parse/serialise (RFC 4566)', () => {
   });
 
   it('media-level c= and direction → override the session-level ones', () => {
-    const sdp = parseSdp('v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\nc=IN IP6 2001:db8::5\r\na=inactive\r\n');
+    const sdp = parseSdp(
+      'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\nc=IN IP6 2001:db8::5\r\na=inactive\r\n',
+    );
     const [a, b] = sdp.media;
     expect([connectionOf(a!, sdp)?.address, directionOf(a!, sdp)]).toEqual(['192.0.2.1', 'sendonly']);
     expect([connectionOf(b!, sdp)?.address, directionOf(b!, sdp)]).toEqual(['2001:db8::5', 'inactive']);

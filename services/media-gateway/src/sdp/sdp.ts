@@ -156,10 +156,12 @@ export function parseSdp(text: string): SessionDescription {
     const lineNo = i + 1;
     if (raw === '') continue;
     const m = LINE.exec(raw);
-    if (!m) throw new SdpError('ERR_SDP_SYNTAX', `expected <type>=<value>, got ${JSON.stringify(raw.slice(0, 80))}`, lineNo);
+    if (!m)
+      throw new SdpError('ERR_SDP_SYNTAX', `expected <type>=<value>, got ${JSON.stringify(raw.slice(0, 80))}`, lineNo);
     const type = m[1]!;
     const value = m[2]!;
-    if (version === undefined && type !== 'v') throw new SdpError('ERR_SDP_MISSING', 'a session description starts with v=', lineNo);
+    if (version === undefined && type !== 'v')
+      throw new SdpError('ERR_SDP_MISSING', 'a session description starts with v=', lineNo);
 
     const current = media[media.length - 1];
     if (current) {
@@ -220,7 +222,8 @@ export function parseSdp(text: string): SessionDescription {
         break;
       case 't': {
         const [start, stop, ...rest] = value.split(' ');
-        if (start === undefined || stop === undefined || rest.length > 0) throw new SdpError('ERR_SDP_FIELD', `t=${value} needs <start> <stop>`, lineNo);
+        if (start === undefined || stop === undefined || rest.length > 0)
+          throw new SdpError('ERR_SDP_FIELD', `t=${value} needs <start> <stop>`, lineNo);
         timings.push({ start, stop, repeats: [] });
         break;
       }
@@ -304,13 +307,15 @@ export function serializeSdp(sdp: SessionDescription): string {
 
 function parseOrigin(value: string, lineNo: number): SdpOrigin {
   const f = value.split(' ');
-  if (f.length !== 6 || f.some((x) => x === '')) throw new SdpError('ERR_SDP_FIELD', `o=${value} needs 6 fields`, lineNo);
+  if (f.length !== 6 || f.some((x) => x === ''))
+    throw new SdpError('ERR_SDP_FIELD', `o=${value} needs 6 fields`, lineNo);
   return { username: f[0]!, sessionId: f[1]!, sessionVersion: f[2]!, netType: f[3]!, addrType: f[4]!, address: f[5]! };
 }
 
 function parseConnection(value: string, lineNo: number): SdpConnection {
   const f = value.split(' ');
-  if (f.length !== 3 || f.some((x) => x === '')) throw new SdpError('ERR_SDP_FIELD', `c=${value} needs <nettype> <addrtype> <address>`, lineNo);
+  if (f.length !== 3 || f.some((x) => x === ''))
+    throw new SdpError('ERR_SDP_FIELD', `c=${value} needs <nettype> <addrtype> <address>`, lineNo);
   const slash = f[2]!.indexOf('/');
   if (slash < 0) return { netType: f[0]!, addrType: f[1]!, address: f[2]! };
   return { netType: f[0]!, addrType: f[1]!, address: f[2]!.slice(0, slash), suffix: f[2]!.slice(slash) };
@@ -329,9 +334,11 @@ function parseAttribute(value: string): SdpAttribute {
 
 function parseMediaLine(value: string, lineNo: number): MutableMedia {
   const f = value.split(' ');
-  if (f.length < 3 || f.slice(0, 3).some((x) => x === '')) throw new SdpError('ERR_SDP_FIELD', `m=${value} needs <media> <port> <proto> <fmt>…`, lineNo);
+  if (f.length < 3 || f.slice(0, 3).some((x) => x === ''))
+    throw new SdpError('ERR_SDP_FIELD', `m=${value} needs <media> <port> <proto> <fmt>…`, lineNo);
   const portMatch = /^(\d+)(?:\/(\d+))?$/.exec(f[1]!);
-  if (!portMatch || Number(portMatch[1]) > 65535) throw new SdpError('ERR_SDP_PORT', `m= port ${JSON.stringify(f[1])} is not a port`, lineNo);
+  if (!portMatch || Number(portMatch[1]) > 65535)
+    throw new SdpError('ERR_SDP_PORT', `m= port ${JSON.stringify(f[1])} is not a port`, lineNo);
   const media: MutableMedia = {
     type: f[0]!,
     port: Number(portMatch[1]),
@@ -416,13 +423,22 @@ export function rtpMapsOf(media: SdpMedia): RtpMap[] {
     if (!m) continue;
     const payloadType = Number(m[1]);
     if (declared.has(payloadType)) continue;
-    declared.set(payloadType, { payloadType, encoding: m[2]!, clockRate: Number(m[3]), ...(m[4] !== undefined ? { channels: Number(m[4]) } : {}) });
+    declared.set(payloadType, {
+      payloadType,
+      encoding: m[2]!,
+      clockRate: Number(m[3]),
+      ...(m[4] !== undefined ? { channels: Number(m[4]) } : {}),
+    });
   }
   const out: RtpMap[] = [];
   for (const format of media.formats) {
     if (!/^\d+$/.test(format)) continue;
     const payloadType = Number(format);
-    const map = declared.get(payloadType) ?? (STATIC_AUDIO_PAYLOAD_TYPES[payloadType] ? { payloadType, ...STATIC_AUDIO_PAYLOAD_TYPES[payloadType] } : undefined);
+    const map =
+      declared.get(payloadType) ??
+      (STATIC_AUDIO_PAYLOAD_TYPES[payloadType]
+        ? { payloadType, ...STATIC_AUDIO_PAYLOAD_TYPES[payloadType] }
+        : undefined);
     if (map) out.push(map);
   }
   return out;

@@ -8,7 +8,8 @@ import { decodeNgDict, encodeNgDict, type NgDict } from './ng';
 const FIXTURES = join(__dirname, '../../../../../tests/media-relay/fixtures');
 const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, name));
 
-const OFFER = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n';
+const OFFER =
+  'v=0\r\no=alice 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n';
 const REWRITTEN = OFFER.replace(/127\.0\.0\.2/g, '127.0.0.1').replace('6000', '46000');
 
 describe('RtpengineClient', () => {
@@ -69,7 +70,12 @@ describe('RtpengineClient', () => {
     peer.respond(() => encodeNgDict({ result: 'ok', sdp: REWRITTEN, warning: 'something odd' }));
     const result = await client.answer({ callId: 'call-1', fromTag: 'alice', toTag: 'bob', sdp: OFFER });
     expect(result).toEqual({ sdp: REWRITTEN, warning: 'something odd' });
-    expect(requests()[0]).toMatchObject({ command: 'answer', 'call-id': 'call-1', 'from-tag': 'alice', 'to-tag': 'bob' });
+    expect(requests()[0]).toMatchObject({
+      command: 'answer',
+      'call-id': 'call-1',
+      'from-tag': 'alice',
+      'to-tag': 'bob',
+    });
   });
 
   it('an error reply becomes RelayCommandError with the error-reason', async () => {
@@ -97,10 +103,19 @@ describe('RtpengineClient', () => {
   });
 
   it('delete asks for immediate removal and reports whether rtpengine knew the call', async () => {
-    peer.respond((_req) => (peer.received.length === 1 ? fixture('rtpengine-10.5-delete-reply.bencode') : fixture('rtpengine-10.5-delete-unknown-reply.bencode')));
+    peer.respond((_req) =>
+      peer.received.length === 1
+        ? fixture('rtpengine-10.5-delete-reply.bencode')
+        : fixture('rtpengine-10.5-delete-unknown-reply.bencode'),
+    );
     await expect(client.delete({ callId: 'fixture-call', fromTag: 'alice-tag' })).resolves.toEqual({ deleted: true });
     await expect(client.delete({ callId: 'fixture-call', fromTag: 'alice-tag' })).resolves.toEqual({ deleted: false });
-    expect(requests()[0]).toEqual({ command: 'delete', 'call-id': 'fixture-call', 'from-tag': 'alice-tag', 'delete-delay': 0 });
+    expect(requests()[0]).toEqual({
+      command: 'delete',
+      'call-id': 'fixture-call',
+      'from-tag': 'alice-tag',
+      'delete-delay': 0,
+    });
   });
 
   it('query reduces a real 10.5 reply to per-leg RTP counters', async () => {
@@ -109,8 +124,22 @@ describe('RtpengineClient', () => {
     expect(stats.callId).toBe('fixture-call');
     // Captured after alice sent 5 and bob 3 RTP packets of 172 bytes (860 and 516 bytes).
     expect(stats.legs).toEqual([
-      { tag: 'alice-tag', packets: 5, bytes: 860, errors: 0, endpoint: { address: '127.0.0.2', port: 6200 }, localPort: 47016 },
-      { tag: 'bob-tag', packets: 3, bytes: 516, errors: 0, endpoint: { address: '127.0.0.2', port: 6202 }, localPort: 47000 },
+      {
+        tag: 'alice-tag',
+        packets: 5,
+        bytes: 860,
+        errors: 0,
+        endpoint: { address: '127.0.0.2', port: 6200 },
+        localPort: 47016,
+      },
+      {
+        tag: 'bob-tag',
+        packets: 3,
+        bytes: 516,
+        errors: 0,
+        endpoint: { address: '127.0.0.2', port: 6202 },
+        localPort: 47000,
+      },
     ]);
     expect(stats.totals).toEqual({ packets: 8, bytes: 1376 });
   });
@@ -141,7 +170,9 @@ describe('ngSdpOptions', () => {
   });
 
   it('leaves empty codec lists out', () => {
-    expect(ngSdpOptions({ codecs: { strip: [], transcode: ['PCMU'] } })).toMatchObject({ codec: { transcode: ['PCMU'] } });
+    expect(ngSdpOptions({ codecs: { strip: [], transcode: ['PCMU'] } })).toMatchObject({
+      codec: { transcode: ['PCMU'] },
+    });
     expect(ngSdpOptions({ codecs: { mask: [] } })['codec']).toBeUndefined();
   });
 
@@ -158,7 +189,10 @@ describe('parseQueryReply / parseStatisticsReply', () => {
 
   it('sums relayed packets of user space and kernel', () => {
     const stats = parseStatisticsReply({
-      statistics: { currentstatistics: { sessionstotal: 2 }, totalstatistics: { relayedpackets_user: 10, relayedpackets_kernel: 5, managedsessions: 7 } },
+      statistics: {
+        currentstatistics: { sessionstotal: 2 },
+        totalstatistics: { relayedpackets_user: 10, relayedpackets_kernel: 5, managedsessions: 7 },
+      },
     });
     expect(stats).toMatchObject({ activeSessions: 2, packetsRelayed: 15, totalSessions: 7 });
   });

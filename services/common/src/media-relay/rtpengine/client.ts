@@ -60,7 +60,8 @@ export class RtpengineClient implements MediaRelay {
     const started = process.hrtime.bigint();
     const reply = await this.command({ command: 'ping' });
     // "The only valid value for result is pong."
-    if (reply['result'] !== 'pong') throw new RelayProtocolError(this.kind, 'ping', `result ${String(reply['result'])}, expected pong`);
+    if (reply['result'] !== 'pong')
+      throw new RelayProtocolError(this.kind, 'ping', `result ${String(reply['result'])}, expected pong`);
     return { latencyMs: Number(process.hrtime.bigint() - started) / 1e6 };
   }
 
@@ -121,16 +122,26 @@ export class RtpengineClient implements MediaRelay {
     }
     const result = ngString(reply, 'result');
     if (result === 'ok' || result === 'pong') return reply;
-    if (result === 'error') throw new RelayCommandError(this.kind, dict.command, ngString(reply, 'error-reason') ?? 'no error-reason given');
+    if (result === 'error')
+      throw new RelayCommandError(this.kind, dict.command, ngString(reply, 'error-reason') ?? 'no error-reason given');
     // `load limit` comes back only when `supports: [load limit]` was sent; we don't.
-    throw new RelayProtocolError(this.kind, dict.command, `unexpected result ${JSON.stringify(result ?? reply['result'])}`);
+    throw new RelayProtocolError(
+      this.kind,
+      dict.command,
+      `unexpected result ${JSON.stringify(result ?? reply['result'])}`,
+    );
   }
 }
 
 function callKeys(call: CallRef): NgDict {
   // An empty From tag is none: `query` then reports every party of the call (an empty
   // one would match no party and report totals only).
-  return { 'call-id': call.callId, 'from-tag': call.fromTag || undefined, 'to-tag': call.toTag, 'via-branch': call.viaBranch };
+  return {
+    'call-id': call.callId,
+    'from-tag': call.fromTag || undefined,
+    'to-tag': call.toTag,
+    'via-branch': call.viaBranch,
+  };
 }
 
 /** Maps the relay-neutral SDP options to NG keys (README, `offer` Message). */
@@ -212,7 +223,11 @@ export function parseStatisticsReply(reply: NgDict): RelayStatistics {
   const current = ngDict(stats, 'currentstatistics') ?? {};
   const total = ngDict(stats, 'totalstatistics') ?? {};
   // 10.5 splits relayed packets into _user and _kernel; older releases have one counter.
-  const relayed = sumDefined(ngNumber(total, 'relayedpackets'), ngNumber(total, 'relayedpackets_user'), ngNumber(total, 'relayedpackets_kernel'));
+  const relayed = sumDefined(
+    ngNumber(total, 'relayedpackets'),
+    ngNumber(total, 'relayedpackets_user'),
+    ngNumber(total, 'relayedpackets_kernel'),
+  );
   const managed = ngNumber(total, 'managedsessions');
   return {
     activeSessions: ngNumber(current, 'sessionstotal') ?? 0,

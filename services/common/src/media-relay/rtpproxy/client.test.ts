@@ -67,7 +67,12 @@ describe('RtpproxyClient', () => {
 
   it('answer sends L with both tags', async () => {
     peer.respond(() => '46002 127.0.0.1\n');
-    const { sdp } = await client.answer({ callId: 'call-1', fromTag: 'alice', toTag: 'bob', sdp: OFFER.replace(/6000/g, '7000') });
+    const { sdp } = await client.answer({
+      callId: 'call-1',
+      fromTag: 'alice',
+      toTag: 'bob',
+      sdp: OFFER.replace(/6000/g, '7000'),
+    });
     expect(commands()).toEqual(['L call-1 127.0.0.2 7000 alice;1 bob;1']);
     expect(sdp).toContain('m=audio 46002 RTP/AVP 8 101');
   });
@@ -75,10 +80,13 @@ describe('RtpproxyClient', () => {
   it('one U/L per stream, numbered by m= position; disabled streams are skipped', async () => {
     let port = 46000;
     peer.respond(() => `${(port += 2)} 127.0.0.1\n`);
-    const sdp = 'v=0\r\nc=IN IP4 127.0.0.2\r\nm=audio 6000 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\nm=audio 6004 RTP/AVP 0\r\n';
+    const sdp =
+      'v=0\r\nc=IN IP4 127.0.0.2\r\nm=audio 6000 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\nm=audio 6004 RTP/AVP 0\r\n';
     const out = await client.offer({ callId: 'c', fromTag: 'f', sdp });
     expect(commands()).toEqual(['U c 127.0.0.2 6000 f;1', 'U c 127.0.0.2 6004 f;3']);
-    expect(out.sdp).toBe('v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 46002 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\nm=audio 46004 RTP/AVP 0\r\n');
+    expect(out.sdp).toBe(
+      'v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 46002 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\nm=audio 46004 RTP/AVP 0\r\n',
+    );
   });
 
   it('E8 becomes RelayCommandError with the code and its meaning', async () => {
@@ -117,7 +125,14 @@ describe('RtpproxyClient', () => {
 
   it('accepts what it can honour: ICE removal, the SDP own transport, codec stripping', async () => {
     peer.respond(() => '46000 127.0.0.1\n');
-    const { sdp } = await client.offer({ callId: 'c', fromTag: 'f', sdp: OFFER, ice: 'remove', transport: 'RTP/AVP', codecs: { strip: ['telephone-event'] } });
+    const { sdp } = await client.offer({
+      callId: 'c',
+      fromTag: 'f',
+      sdp: OFFER,
+      ice: 'remove',
+      transport: 'RTP/AVP',
+      codecs: { strip: ['telephone-event'] },
+    });
     expect(sdp).toContain('m=audio 46000 RTP/AVP 8\r\n');
     expect(sdp).not.toContain('telephone-event');
   });
@@ -136,17 +151,33 @@ describe('RtpproxyClient', () => {
     peer.respond(() => replies.shift());
     const stats = await client.query({ callId: 'c', fromTag: 'f', toTag: 't' });
     expect(commands()).toEqual(['Q c f;1 t;1', 'Q c f;2 t;2', 'Q c f;3 t;3']);
-    expect(stats).toEqual({ callId: 'c', legs: [{ tag: 'f', packets: 6 }, { tag: 't', packets: 5 }], totals: { packets: 11 } });
+    expect(stats).toEqual({
+      callId: 'c',
+      legs: [
+        { tag: 'f', packets: 6 },
+        { tag: 't', packets: 5 },
+      ],
+      totals: { packets: 11 },
+    });
   });
 
   it('query of an unknown call is "session not found"', async () => {
     peer.respond(() => 'E50\n');
-    await expect(client.query({ callId: 'c', fromTag: 'f' })).rejects.toMatchObject({ relayCode: 50, code: 'ERR_RELAY_REJECTED' });
+    await expect(client.query({ callId: 'c', fromTag: 'f' })).rejects.toMatchObject({
+      relayCode: 50,
+      code: 'ERR_RELAY_REJECTED',
+    });
   });
 
   it('statistics reads I', async () => {
-    peer.respond(() => 'sessions created: 4\nactive sessions: 1\nactive streams: 2\npackets received: 9\npackets transmitted: 8\n');
-    await expect(client.statistics()).resolves.toMatchObject({ activeSessions: 1, totalSessions: 4, packetsRelayed: 8 });
+    peer.respond(
+      () => 'sessions created: 4\nactive sessions: 1\nactive streams: 2\npackets received: 9\npackets transmitted: 8\n',
+    );
+    await expect(client.statistics()).resolves.toMatchObject({
+      activeSessions: 1,
+      totalSessions: 4,
+      packetsRelayed: 8,
+    });
     expect(commands()).toEqual(['I']);
   });
 

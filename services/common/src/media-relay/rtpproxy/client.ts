@@ -127,7 +127,12 @@ export class RtpproxyClient implements MediaRelay {
   }
 
   async list(): Promise<string[]> {
-    throw new RelayOptionUnsupportedError(this.kind, 'list', 'list', 'the RTPProxy control protocol has no command listing sessions');
+    throw new RelayOptionUnsupportedError(
+      this.kind,
+      'list',
+      'list',
+      'the RTPProxy control protocol has no command listing sessions',
+    );
   }
 
   async statistics(): Promise<RelayStatistics> {
@@ -173,7 +178,8 @@ export class RtpproxyClient implements MediaRelay {
       const reply = await this.send(command, text, parsePort);
       if (!reply.ok) throw this.refused(command, reply.code);
       // L on a call RTPProxy does not know answers port 0 rather than an error.
-      if (reply.value.port === 0) throw new RelayCommandError(this.kind, command, describeErrorCode(SESSION_NOT_FOUND), SESSION_NOT_FOUND);
+      if (reply.value.port === 0)
+        throw new RelayCommandError(this.kind, command, describeErrorCode(SESSION_NOT_FOUND), SESSION_NOT_FOUND);
       if (reply.value.address === undefined) {
         throw new RelayProtocolError(this.kind, command, 'reply without an address (RTPProxy older than 1.2?)');
       }
@@ -194,7 +200,8 @@ export class RtpproxyClient implements MediaRelay {
     const transport = request.transport;
     if (transport !== undefined) {
       const other = media.find((m) => m.port !== 0 && m.proto !== transport);
-      if (other) unsupported('transport', `RTPProxy relays ${other.proto} as it is and cannot turn it into ${transport}`);
+      if (other)
+        unsupported('transport', `RTPProxy relays ${other.proto} as it is and cannot turn it into ${transport}`);
     }
   }
 
@@ -207,7 +214,8 @@ export class RtpproxyClient implements MediaRelay {
   private async send<T>(command: string, text: string, parse: (body: string) => T | undefined): Promise<Reply<T>> {
     const body = (await this.channel.request(command, text)).toString('utf8');
     const reply = parseReply(body, parse);
-    if (!reply) throw new RelayProtocolError(this.kind, command, `unexpected reply ${JSON.stringify(body.slice(0, 80))}`);
+    if (!reply)
+      throw new RelayProtocolError(this.kind, command, `unexpected reply ${JSON.stringify(body.slice(0, 80))}`);
     return reply;
   }
 

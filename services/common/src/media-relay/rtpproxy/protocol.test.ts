@@ -25,7 +25,10 @@ describe('RTPProxy replies', () => {
   });
 
   it('"port addr" is where the relay listens', () => {
-    expect(parseReply('47154 127.0.0.1\n', parsePort)).toEqual({ ok: true, value: { port: 47154, address: '127.0.0.1', ipv6: false } });
+    expect(parseReply('47154 127.0.0.1\n', parsePort)).toEqual({
+      ok: true,
+      value: { port: 47154, address: '127.0.0.1', ipv6: false },
+    });
   });
 
   it('"port addr 6" is an IPv6 allocation', () => {
@@ -57,10 +60,17 @@ describe('RTPProxy replies', () => {
   });
 
   it('I answers "key: value" lines', () => {
-    const body = 'sessions created: 1\nactive sessions: 1\nactive streams: 2\npackets received: 8\npackets transmitted: 8\n';
+    const body =
+      'sessions created: 1\nactive sessions: 1\nactive streams: 2\npackets received: 8\npackets transmitted: 8\n';
     expect(parseReply(body, parseInfo)).toEqual({
       ok: true,
-      value: { 'sessions created': 1, 'active sessions': 1, 'active streams': 2, 'packets received': 8, 'packets transmitted': 8 },
+      value: {
+        'sessions created': 1,
+        'active sessions': 1,
+        'active streams': 2,
+        'packets received': 8,
+        'packets transmitted': 8,
+      },
     });
   });
 
@@ -78,15 +88,21 @@ describe('RTPProxy replies', () => {
 
 describe('RTPProxy commands', () => {
   it('U carries call-id, remote address and port and the from tag', () => {
-    expect(updateCommand('U', { callId: 'c1', address: '127.0.0.2', port: 6000, fromTag: 'ft;1', ipv6: false })).toBe('U c1 127.0.0.2 6000 ft;1');
+    expect(updateCommand('U', { callId: 'c1', address: '127.0.0.2', port: 6000, fromTag: 'ft;1', ipv6: false })).toBe(
+      'U c1 127.0.0.2 6000 ft;1',
+    );
   });
 
   it('L carries the to tag too; the 6 modifier marks IPv6', () => {
-    expect(updateCommand('L', { callId: 'c1', address: '::1', port: 6002, fromTag: 'ft;1', toTag: 'tt;1', ipv6: true })).toBe('L6 c1 ::1 6002 ft;1 tt;1');
+    expect(
+      updateCommand('L', { callId: 'c1', address: '::1', port: 6002, fromTag: 'ft;1', toTag: 'tt;1', ipv6: true }),
+    ).toBe('L6 c1 ::1 6002 ft;1 tt;1');
   });
 
   it('L without a to tag is a programmer error', () => {
-    expect(() => updateCommand('L', { callId: 'c1', address: '127.0.0.2', port: 1, fromTag: 'ft', ipv6: false })).toThrow(TypeError);
+    expect(() =>
+      updateCommand('L', { callId: 'c1', address: '127.0.0.2', port: 1, fromTag: 'ft', ipv6: false }),
+    ).toThrow(TypeError);
   });
 
   it('whitespace in a call-id or tag would split the command: TypeError', () => {

@@ -69,7 +69,9 @@ export function parsePort(body: string): PortReply | undefined {
   if (!m) return undefined;
   const port = Number(m[1]);
   if (port > 65535) return undefined;
-  return m[2] === undefined ? { port, ipv6: false } : { port, address: m[2], ipv6: m[3] !== undefined || m[2].includes(':') };
+  return m[2] === undefined
+    ? { port, ipv6: false }
+    : { port, address: m[2], ipv6: m[3] !== undefined || m[2].includes(':') };
 }
 
 /** `V`: an 8-digit protocol datestamp. */
@@ -115,7 +117,8 @@ export function parseInfo(body: string): Record<string, number | string> | undef
 
 /** Call-IDs and tags go into a space-separated command, so they may hold no whitespace (nor may SIP's, RFC 3261 §25.1 `word`/`token`). */
 export function assertToken(name: string, value: string): void {
-  if (value === '' || /\s/.test(value)) throw new TypeError(`${name} must be non-empty and without whitespace, got ${JSON.stringify(value)}`);
+  if (value === '' || /\s/.test(value))
+    throw new TypeError(`${name} must be non-empty and without whitespace, got ${JSON.stringify(value)}`);
 }
 
 /**

@@ -50,14 +50,35 @@ export class SdpError extends Error {
 
 // RFC 8839 §5 (and RFC 5245's a=ice-mismatch): with a relay that is not an ICE
 // agent, candidates would let the endpoints route around it.
-const ICE_ATTRIBUTES = /^a=(candidate|ice-ufrag|ice-pwd|ice-options|ice-lite|ice-mismatch|ice-pacing|remote-candidates|end-of-candidates)(:|$)/;
+const ICE_ATTRIBUTES =
+  /^a=(candidate|ice-ufrag|ice-pwd|ice-options|ice-lite|ice-mismatch|ice-pacing|remote-candidates|end-of-candidates)(:|$)/;
 
 // RFC 3551 §6 static payload types, so `strip: ['PCMU']` finds PT 0 without an a=rtpmap.
 const STATIC_PAYLOAD_TYPES: Readonly<Record<string, string>> = {
-  '0': 'PCMU', '3': 'GSM', '4': 'G723', '5': 'DVI4', '6': 'DVI4', '7': 'LPC', '8': 'PCMA', '9': 'G722',
-  '10': 'L16', '11': 'L16', '12': 'QCELP', '13': 'CN', '14': 'MPA', '15': 'G728', '16': 'DVI4',
-  '17': 'DVI4', '18': 'G729', '25': 'CelB', '26': 'JPEG', '28': 'nv', '31': 'H261', '32': 'MPV',
-  '33': 'MP2T', '34': 'H263',
+  '0': 'PCMU',
+  '3': 'GSM',
+  '4': 'G723',
+  '5': 'DVI4',
+  '6': 'DVI4',
+  '7': 'LPC',
+  '8': 'PCMA',
+  '9': 'G722',
+  '10': 'L16',
+  '11': 'L16',
+  '12': 'QCELP',
+  '13': 'CN',
+  '14': 'MPA',
+  '15': 'G728',
+  '16': 'DVI4',
+  '17': 'DVI4',
+  '18': 'G729',
+  '25': 'CelB',
+  '26': 'JPEG',
+  '28': 'nv',
+  '31': 'H261',
+  '32': 'MPV',
+  '33': 'MP2T',
+  '34': 'H263',
 };
 
 interface Lines {

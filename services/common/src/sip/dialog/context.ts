@@ -8,7 +8,12 @@ import type { TransportProtocol } from '../transport/transport';
 /** Methods we accept (answered in Allow, §20.5). */
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'NOTIFY'] as const;
 /** Bodies we accept (Accept, §20.1): SDP, INFO DTMF, and sipfrag in NOTIFYs for our REFERs. */
-export const ACCEPTED_TYPES = ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag'] as const;
+export const ACCEPTED_TYPES = [
+  'application/sdp',
+  'application/dtmf-relay',
+  'application/dtmf',
+  'message/sipfrag',
+] as const;
 
 /** What the UA core lends its calls and dialogs: sending, identity, timers, bookkeeping. */
 export interface UaContext {

@@ -121,7 +121,10 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
     this.remoteTarget = parseNameAddr(invite.headers.get('Contact') as string).uri;
     this.remoteSeq = cseqOf(invite).seq;
     const to = parseNameAddr(invite.headers.get('To') as string);
-    this.localAddr = formatNameAddr({ ...to, params: [...to.params.filter(([n]) => n.toLowerCase() !== 'tag'), ['tag', localTag]] });
+    this.localAddr = formatNameAddr({
+      ...to,
+      params: [...to.params.filter(([n]) => n.toLowerCase() !== 'tag'), ['tag', localTag]],
+    });
     this.remoteAddr = invite.headers.get('From') as string;
     this.remote = sdpOf(invite);
   }
@@ -144,7 +147,10 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
   bye(): Promise<void> {
     if (this.byeDone) return this.byeDone;
     if (this.current === 'terminated') return Promise.resolve();
-    if (this.current === 'early') return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', 'an early dialog is ended by rejecting the INVITE, not by BYE (§15)'));
+    if (this.current === 'early')
+      return Promise.reject(
+        new SipError('ERR_SIP_INVALID_STATE', 'an early dialog is ended by rejecting the INVITE, not by BYE (§15)'),
+      );
     this.byeDone = this.afterAck().then(async () => {
       if (this.current === 'terminated') return;
       // §15.1.1: the session ends as soon as the BYE is handed to its transaction.
@@ -167,7 +173,8 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
    * one within the refer timeout or the dialog ends first.
    */
   async refer(target: string): Promise<{ status: number }> {
-    if (this.current !== 'confirmed') throw new SipError('ERR_SIP_INVALID_STATE', `cannot REFER in state ${this.current}`);
+    if (this.current !== 'confirmed')
+      throw new SipError('ERR_SIP_INVALID_STATE', `cannot REFER in state ${this.current}`);
     if (this.refers) throw new SipError('ERR_SIP_INVALID_STATE', 'a REFER is already waiting for its outcome');
     const referTo = target.includes('<') ? target : `<${target}>`;
     parseNameAddr(referTo);
@@ -180,7 +187,12 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
     this.refers = pending;
     let res: SipResponse;
     try {
-      res = await this.send('REFER', { headers: [['Refer-To', referTo], ['Referred-By', this.localAddr.replace(/;tag=[^;]*/, '')]] });
+      res = await this.send('REFER', {
+        headers: [
+          ['Refer-To', referTo],
+          ['Referred-By', this.localAddr.replace(/;tag=[^;]*/, '')],
+        ],
+      });
     } catch (err) {
       this.settleRefer((err as SipError).status ?? 408);
       return result;
@@ -194,8 +206,12 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
   }
 
   /** Sends an INFO or OPTIONS inside the dialog and resolves with the final response. */
-  request(method: 'INFO' | 'OPTIONS', opts: { body?: string; contentType?: string; headers?: ReadonlyArray<readonly [string, string]> } = {}): Promise<SipResponse> {
-    if (this.current !== 'confirmed') return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', `cannot send ${method} in state ${this.current}`));
+  request(
+    method: 'INFO' | 'OPTIONS',
+    opts: { body?: string; contentType?: string; headers?: ReadonlyArray<readonly [string, string]> } = {},
+  ): Promise<SipResponse> {
+    if (this.current !== 'confirmed')
+      return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', `cannot send ${method} in state ${this.current}`));
     return this.send(method, opts);
   }
 
@@ -258,7 +274,14 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
         this.safeEmit('info', parseDtmfInfo(contentTypeOf(req), req.body.toString('utf8')), req);
         break;
       case 'OPTIONS':
-        txn.respond(this.response(req, 200, { headers: [['Allow', ALLOWED_METHODS.join(', ')], ['Accept', ACCEPTED_TYPES.join(', ')]] }));
+        txn.respond(
+          this.response(req, 200, {
+            headers: [
+              ['Allow', ALLOWED_METHODS.join(', ')],
+              ['Accept', ACCEPTED_TYPES.join(', ')],
+            ],
+          }),
+        );
         break;
       case 'NOTIFY':
         this.handleNotify(req, txn);
@@ -323,7 +346,10 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
       this.local = answer;
       if (offer !== null) this.remote = offer;
       const res = this.response(req, 200, {
-        headers: [['Contact', this.ctx.contact(this.flow.protocol)], ['Allow', ALLOWED_METHODS.join(', ')]],
+        headers: [
+          ['Contact', this.ctx.contact(this.flow.protocol)],
+          ['Allow', ALLOWED_METHODS.join(', ')],
+        ],
         body: answer,
       });
       txn.respond(res);
@@ -331,7 +357,8 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
     };
     const reject: ReinviteReject = (status = 488, reason) => {
       if (entry.settled) return;
-      if (!Number.isInteger(status) || status < 300 || status > 699) throw new TypeError(`re-INVITE rejection needs a 3xx-6xx status, got ${status}`);
+      if (!Number.isInteger(status) || status < 300 || status > 699)
+        throw new TypeError(`re-INVITE rejection needs a 3xx-6xx status, got ${status}`);
       entry.settled = true;
       txn.respond(this.response(req, status, reason === undefined ? {} : { reason }));
     };
@@ -368,7 +395,13 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
 
   /** §13.3.1.4: resend the 2xx at T1, doubling to T2, until the ACK; none after 64·T1 → BYE. */
   private awaitAck(txn: ServerInviteTransaction, response: SipResponse, expectsAnswer: boolean): void {
-    const pending: PendingAck = { seq: cseqOf(response).seq, response, txn, expectsAnswer, interval: this.ctx.timers.t1 };
+    const pending: PendingAck = {
+      seq: cseqOf(response).seq,
+      response,
+      txn,
+      expectsAnswer,
+      interval: this.ctx.timers.t1,
+    };
     this.pendingAck = pending;
     const resend = (): void => {
       if (this.pendingAck !== pending) return;
@@ -395,7 +428,10 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
   }
 
   /** Builds and sends a request inside the dialog (§12.2.1.1) through a client transaction. */
-  private async send(method: string, opts: { body?: string; contentType?: string; headers?: ReadonlyArray<readonly [string, string]> } = {}): Promise<SipResponse> {
+  private async send(
+    method: string,
+    opts: { body?: string; contentType?: string; headers?: ReadonlyArray<readonly [string, string]> } = {},
+  ): Promise<SipResponse> {
     const remoteTarget = parseUri(this.remoteTarget);
     let requestUri: SipUri = remoteTarget;
     let routes: readonly string[] = [];
@@ -409,14 +445,21 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
       } else {
         // Strict router (§12.2.1.1): its URI, less what a Request-URI may not hold (§19.1.1 Table 1),
         // becomes the Request-URI, and the remote target goes last in Route.
-        requestUri = { ...firstUri, params: firstUri.params.filter(([n]) => n.toLowerCase() !== 'method'), headers: null };
+        requestUri = {
+          ...firstUri,
+          params: firstUri.params.filter(([n]) => n.toLowerCase() !== 'method'),
+          headers: null,
+        };
         routes = [...this.routeSet.slice(1), this.remoteTarget];
         nextHop = requestUri;
       }
     }
     const resolved = await resolveTarget(nextHop, this.flow.protocol, this.ctx.resolver);
     const target: TransportTarget =
-      resolved.protocol === 'tcp' && this.flow.protocol === 'tcp' && this.flow.connectionId !== undefined && resolved.address === this.flow.address
+      resolved.protocol === 'tcp' &&
+      this.flow.protocol === 'tcp' &&
+      this.flow.connectionId !== undefined &&
+      resolved.address === this.flow.address
         ? { ...resolved, connectionId: this.flow.connectionId }
         : resolved;
     this.localSeq = this.localSeq === null ? randomInt(1, 2 ** 30) : this.localSeq + 1;
@@ -444,7 +487,11 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
     });
   }
 
-  private response(req: SipRequest, status: number, opts: { reason?: string; headers?: ReadonlyArray<readonly [string, string]>; body?: string } = {}): SipResponse {
+  private response(
+    req: SipRequest,
+    status: number,
+    opts: { reason?: string; headers?: ReadonlyArray<readonly [string, string]>; body?: string } = {},
+  ): SipResponse {
     return createResponse(req, status, {
       toTag: this.localTag,
       ...(opts.reason === undefined ? {} : { reason: opts.reason }),

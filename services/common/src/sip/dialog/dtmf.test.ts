@@ -2,7 +2,10 @@ import { DEFAULT_DTMF_DURATION_MS, parseDtmfInfo } from './dtmf';
 
 describe('parseDtmfInfo', () => {
   it('dtmf-relay from the Kamailio capture → digit 5, 160 ms', () => {
-    expect(parseDtmfInfo('application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n')).toEqual({ digit: '5', durationMs: 160 });
+    expect(parseDtmfInfo('application/dtmf-relay', 'Signal=5\r\nDuration=160\r\n')).toEqual({
+      digit: '5',
+      durationMs: 160,
+    });
   });
 
   it.each([

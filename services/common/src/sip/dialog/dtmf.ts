@@ -15,7 +15,14 @@ export const DEFAULT_DTMF_DURATION_MS = 250;
 
 const DIGIT = /^[0-9*#A-D]$/;
 // Some senders put the RFC 4733 event code (§3.2: 10 = *, 11 = #, 12-15 = A-D) in Signal.
-const EVENT_CODES: Readonly<Record<string, string>> = { '10': '*', '11': '#', '12': 'A', '13': 'B', '14': 'C', '15': 'D' };
+const EVENT_CODES: Readonly<Record<string, string>> = {
+  '10': '*',
+  '11': '#',
+  '12': 'A',
+  '13': 'B',
+  '14': 'C',
+  '15': 'D',
+};
 
 function normaliseDigit(raw: string): string | null {
   const v = raw.trim().toUpperCase();
@@ -49,5 +56,8 @@ export function parseDtmfInfo(contentType: string | null, body: string): DtmfInf
   const digit = normaliseDigit(signal);
   if (digit === null) return null;
   const duration = Number(kv.get('duration'));
-  return { digit, durationMs: Number.isFinite(duration) && duration > 0 ? Math.round(duration) : DEFAULT_DTMF_DURATION_MS };
+  return {
+    digit,
+    durationMs: Number.isFinite(duration) && duration > 0 ? Math.round(duration) : DEFAULT_DTMF_DURATION_MS,
+  };
 }

@@ -109,7 +109,8 @@ export class IncomingCall extends EventEmitter<Events> {
 
   /** Sends 180 or 183 (with an SDP for early media); ignored once the call is settled. */
   progress(status: 180 | 183, sdp?: string): void {
-    if (status !== 180 && status !== 183) throw new TypeError(`progress status must be 180 or 183, got ${String(status)}`);
+    if (status !== 180 && status !== 183)
+      throw new TypeError(`progress status must be 180 or 183, got ${String(status)}`);
     if (!this.pending) return;
     this.txn.respond(this.response(status, sdp));
     if (this.current === 'offered') {
@@ -121,8 +122,12 @@ export class IncomingCall extends EventEmitter<Events> {
   /** Sends 200 with the SDP answer; resolves with the confirmed dialog (§13.3.1.4). */
   accept(answerSdp: string): Promise<Dialog> {
     if (typeof answerSdp !== 'string' || answerSdp.length === 0) throw new TypeError('accept() needs an SDP answer');
-    if (this.current === 'cancelled') return Promise.reject(new SipError('ERR_SIP_CALL_GONE', `call ${this.callId} was cancelled before it was answered`, 487));
-    if (!this.pending) return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', `call ${this.callId} is already ${this.current}`));
+    if (this.current === 'cancelled')
+      return Promise.reject(
+        new SipError('ERR_SIP_CALL_GONE', `call ${this.callId} was cancelled before it was answered`, 487),
+      );
+    if (!this.pending)
+      return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', `call ${this.callId} is already ${this.current}`));
     const res = this.response(200, answerSdp);
     this.txn.respond(res);
     if (this.current === 'offered') this.dialog.announce();
@@ -134,7 +139,8 @@ export class IncomingCall extends EventEmitter<Events> {
 
   /** Sends a final failure response (300-699), e.g. 488 for an offer the application cannot take. */
   reject(status: number, reason?: string): void {
-    if (!Number.isInteger(status) || status < 300 || status > 699) throw new TypeError(`reject() needs a 3xx-6xx status, got ${status}`);
+    if (!Number.isInteger(status) || status < 300 || status > 699)
+      throw new TypeError(`reject() needs a 3xx-6xx status, got ${status}`);
     if (!this.pending) return;
     this.txn.respond(this.response(status, undefined, reason));
     this.transition('rejected');
@@ -171,10 +177,16 @@ export class IncomingCall extends EventEmitter<Events> {
    * A response to the INVITE with our tag; 1xx and 2xx carry Contact and the
    * Record-Route values, in order, since they make a dialog (§12.1.1).
    */
-  private response(status: number, sdp?: string, reason?: string, extra: ReadonlyArray<readonly [string, string]> = []): SipResponse {
+  private response(
+    status: number,
+    sdp?: string,
+    reason?: string,
+    extra: ReadonlyArray<readonly [string, string]> = [],
+  ): SipResponse {
     const headers: Array<[string, string]> = [];
     if (status < 300 && status > 100) {
-      for (const f of this.invite.headers.fields()) if (f.name === 'Record-Route') headers.push(['Record-Route', f.value]);
+      for (const f of this.invite.headers.fields())
+        if (f.name === 'Record-Route') headers.push(['Record-Route', f.value]);
       headers.push(['Contact', this.ctx.contact(this.txn.source.protocol)]);
     }
     if (status >= 200 && status < 300) headers.push(['Allow', ALLOWED_METHODS.join(', ')]);
@@ -188,7 +200,8 @@ export class IncomingCall extends EventEmitter<Events> {
   }
 
   private transition(to: IncomingCallState): void {
-    if (!EDGES[this.current].includes(to)) throw new TypeError(`incoming call ${this.callId}: illegal ${this.current} → ${to}`);
+    if (!EDGES[this.current].includes(to))
+      throw new TypeError(`incoming call ${this.callId}: illegal ${this.current} → ${to}`);
     this.current = to;
   }
 }

@@ -3,7 +3,11 @@ import { formatNameAddr, parseNameAddr, tagOf } from './name-addr';
 describe('parseNameAddr (RFC 3261 §20.10)', () => {
   it('quoted display name with a comma → unquoted name, URI, tag', () => {
     const a = parseNameAddr('"Alice, A." <sip:+15551230001@127.0.0.1:25063>;tag=17394SIPpTag001');
-    expect(a).toEqual({ displayName: 'Alice, A.', uri: 'sip:+15551230001@127.0.0.1:25063', params: [['tag', '17394SIPpTag001']] });
+    expect(a).toEqual({
+      displayName: 'Alice, A.',
+      uri: 'sip:+15551230001@127.0.0.1:25063',
+      params: [['tag', '17394SIPpTag001']],
+    });
     expect(tagOf(a)).toBe('17394SIPpTag001');
   });
 
@@ -17,7 +21,12 @@ describe('parseNameAddr (RFC 3261 §20.10)', () => {
 
   it('bare addr-spec with parameters → the parameters belong to the header, not the URI', () => {
     expect(parseNameAddr('sip:sipp@127.0.0.1:25062;tag=abc;expires=60')).toEqual({
-      displayName: null, uri: 'sip:sipp@127.0.0.1:25062', params: [['tag', 'abc'], ['expires', '60']],
+      displayName: null,
+      uri: 'sip:sipp@127.0.0.1:25062',
+      params: [
+        ['tag', 'abc'],
+        ['expires', '60'],
+      ],
     });
   });
 
@@ -28,7 +37,10 @@ describe('parseNameAddr (RFC 3261 §20.10)', () => {
   });
 
   it('whitespace around ";" and "=" → tolerated (LWS, §25.1)', () => {
-    expect(parseNameAddr('<sip:a@b> ; tag = 42 ;x').params).toEqual([['tag', '42'], ['x', null]]);
+    expect(parseNameAddr('<sip:a@b> ; tag = 42 ;x').params).toEqual([
+      ['tag', '42'],
+      ['x', null],
+    ]);
   });
 
   it('no tag → tagOf null', () => {
@@ -40,7 +52,9 @@ describe('parseNameAddr (RFC 3261 §20.10)', () => {
   });
 
   it('formatNameAddr → quotes a display name only when it needs quoting', () => {
-    expect(formatNameAddr({ displayName: 'Alice, A.', uri: 'sip:a@b', params: [['tag', '1']] })).toBe('"Alice, A." <sip:a@b>;tag=1');
+    expect(formatNameAddr({ displayName: 'Alice, A.', uri: 'sip:a@b', params: [['tag', '1']] })).toBe(
+      '"Alice, A." <sip:a@b>;tag=1',
+    );
     expect(formatNameAddr({ displayName: 'Bob', uri: 'sip:b@c', params: [] })).toBe('Bob <sip:b@c>');
     expect(formatNameAddr({ displayName: null, uri: 'sip:b@c', params: [] })).toBe('<sip:b@c>');
   });

@@ -52,7 +52,12 @@ export function parseNameAddr(text: string): NameAddr {
 
 /** Always writes the name-addr form (`<…>`), which is safe whatever the URI holds. */
 export function formatNameAddr(addr: NameAddr): string {
-  const name = addr.displayName === null ? '' : /^[\w.!%*+`'~-]+( [\w.!%*+`'~-]+)*$/.test(addr.displayName) ? `${addr.displayName} ` : `${quote(addr.displayName)} `;
+  const name =
+    addr.displayName === null
+      ? ''
+      : /^[\w.!%*+`'~-]+( [\w.!%*+`'~-]+)*$/.test(addr.displayName)
+        ? `${addr.displayName} `
+        : `${quote(addr.displayName)} `;
   return `${name}<${addr.uri}>${formatParams(addr.params)}`;
 }
 

@@ -1,7 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SipError } from '../errors';
-import { callIdOf, cseqOf, fromOf, sdpOf, toTagOf, topViaOf, validateMessage, type SipMessage, type SipRequest } from './message';
+import {
+  callIdOf,
+  cseqOf,
+  fromOf,
+  sdpOf,
+  toTagOf,
+  topViaOf,
+  validateMessage,
+  type SipMessage,
+  type SipRequest,
+} from './message';
 import { isKeepAlive, parseMessage, StreamFramer } from './parser';
 import { serializeMessage } from './serializer';
 import { parseVia } from './via';
@@ -56,7 +66,12 @@ describe('parseMessage details', () => {
     expect(msg.headers.getAll('Record-Route')[0]).toMatch(/transport=tcp;r2=on;lr/);
     const vias = msg.headers.getAll('Via').map(parseVia);
     expect(vias.map((v) => v.transport)).toEqual(['TCP', 'UDP']);
-    expect(vias[1]?.params).toEqual(expect.arrayContaining([['received', '127.0.0.1'], ['rport', '25064']]));
+    expect(vias[1]?.params).toEqual(
+      expect.arrayContaining([
+        ['received', '127.0.0.1'],
+        ['rport', '25064'],
+      ]),
+    );
     expect(msg.headers.get('X-Route')).toBe('ai:demo-echo');
     expect(fromOf(msg).displayName).toBe('Alice, A.');
     expect(sdpOf(msg)).toMatch(/^v=0\r\n[\s\S]*a=sendrecv\r\n$/);
@@ -92,14 +107,25 @@ describe('parseMessage details', () => {
     ].join('\r\n');
     const msg = parseMessage(Buffer.from(raw));
     expect(msg.headers.fields().map((f) => f.name)).toEqual([
-      'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Supported', 'Subject', 'Content-Encoding', 'Content-Type', 'Content-Length',
+      'Via',
+      'From',
+      'To',
+      'Call-ID',
+      'CSeq',
+      'Contact',
+      'Supported',
+      'Subject',
+      'Content-Encoding',
+      'Content-Type',
+      'Content-Length',
     ]);
     expect(callIdOf(msg)).toBe('abc@10.0.0.1');
     expect(msg.body.toString()).toBe('v=0');
   });
 
   it('folded header lines and bare LF line ends → one value', () => {
-    const raw = 'OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nSubject: one\n  two\nFrom: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 2 OPTIONS\n\n';
+    const raw =
+      'OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nSubject: one\n  two\nFrom: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 2 OPTIONS\n\n';
     const msg = parseMessage(Buffer.from(raw));
     expect(msg.headers.get('Subject')).toBe('one two');
     expect(() => validateMessage(msg)).not.toThrow();
@@ -127,7 +153,8 @@ describe('parseMessage details', () => {
   });
 
   it('multi-byte UTF-8 body → Content-Length counts bytes', () => {
-    const raw = 'MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhé!!';
+    const raw =
+      'MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhé!!';
     const msg = parseMessage(Buffer.from(raw));
     expect(msg.body.toString()).toBe('hé!!');
     expect(serializeMessage(msg).toString()).toContain('Content-Length: 5\r\n');
@@ -172,12 +199,19 @@ describe('parseMessage details', () => {
 
 describe('StreamFramer', () => {
   const stream = Buffer.concat(
-    ['kam-uas-tcp-00-received-invite.sip', 'kam-uas-tcp-03-received-ack.sip', 'kam-uas-tcp-04-received-info.sip', 'kam-uas-tcp-09-received-bye.sip'].map(fixture),
+    [
+      'kam-uas-tcp-00-received-invite.sip',
+      'kam-uas-tcp-03-received-ack.sip',
+      'kam-uas-tcp-04-received-info.sip',
+      'kam-uas-tcp-09-received-bye.sip',
+    ].map(fixture),
   );
 
   it('four messages back to back in one chunk → four messages', () => {
     const items = new StreamFramer().push(stream);
-    expect(items.map((i) => (i.kind === 'message' && i.message.type === 'request' ? i.message.method : i.kind))).toEqual(['INVITE', 'ACK', 'INFO', 'BYE']);
+    expect(
+      items.map((i) => (i.kind === 'message' && i.message.type === 'request' ? i.message.method : i.kind)),
+    ).toEqual(['INVITE', 'ACK', 'INFO', 'BYE']);
   });
 
   it('the same bytes fed one at a time → the same four messages, bodies intact', () => {
@@ -185,7 +219,9 @@ describe('StreamFramer', () => {
     const whole = new StreamFramer().push(stream);
     const items = [];
     for (let i = 0; i < stream.length; i++) items.push(...framer.push(stream.subarray(i, i + 1)));
-    expect(items.map((i) => (i.kind === 'message' ? shape(i.message) : i.kind))).toEqual(whole.map((i) => (i.kind === 'message' ? shape(i.message) : i.kind)));
+    expect(items.map((i) => (i.kind === 'message' ? shape(i.message) : i.kind))).toEqual(
+      whole.map((i) => (i.kind === 'message' ? shape(i.message) : i.kind)),
+    );
     expect(framer.buffered).toBe(0);
   });
 
@@ -208,11 +244,15 @@ describe('StreamFramer', () => {
 
   it('message without Content-Length → ERR_SIP_FRAMING (§18.3)', () => {
     const framer = new StreamFramer();
-    expect(() => framer.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n\r\n'))).toThrow(SipError);
+    expect(() =>
+      framer.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\n\r\n')),
+    ).toThrow(SipError);
   });
 
   it('endless header block → ERR_SIP_FRAMING once it passes the limit', () => {
     const framer = new StreamFramer();
-    expect(() => framer.push(Buffer.alloc(70 * 1024, 'a'))).toThrow(expect.objectContaining({ code: 'ERR_SIP_FRAMING' }));
+    expect(() => framer.push(Buffer.alloc(70 * 1024, 'a'))).toThrow(
+      expect.objectContaining({ code: 'ERR_SIP_FRAMING' }),
+    );
   });
 });

@@ -75,7 +75,8 @@ function contentLength(headers: SipHeaders): number | null {
   const values = headers.getAll('Content-Length');
   if (values.length === 0) return null;
   const v = (values[0] as string).trim();
-  if (!/^\d+$/.test(v) || values.some((x) => x.trim() !== v)) throw new SipParseError(`bad Content-Length "${values.join(', ')}"`);
+  if (!/^\d+$/.test(v) || values.some((x) => x.trim() !== v))
+    throw new SipParseError(`bad Content-Length "${values.join(', ')}"`);
   const n = Number(v);
   if (n > MAX_BODY_BYTES) throw new SipParseError(`body of ${n} bytes is too large`, 413);
   return n;
@@ -86,7 +87,8 @@ function build(head: Head, body: Buffer): SipMessage {
   // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2); the phrase may be empty.
   const status = /^(SIP\/\d+\.\d+) (\d{3})(?: (.*))?$/i.exec(startLine);
   if (status) {
-    if ((status[1] as string).toUpperCase() !== SIP_VERSION) throw new SipParseError(`unsupported version ${status[1]}`, 505);
+    if ((status[1] as string).toUpperCase() !== SIP_VERSION)
+      throw new SipParseError(`unsupported version ${status[1]}`, 505);
     const code = Number(status[2]);
     if (code < 100 || code > 699) throw new SipParseError(`bad status code ${code}`);
     return { type: 'response', status: code, reason: status[3] ?? '', headers, body };
@@ -94,7 +96,8 @@ function build(head: Head, body: Buffer): SipMessage {
   // Request-Line = Method SP Request-URI SP SIP-Version (§7.1).
   const request = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) (SIP\/\d+\.\d+)$/i.exec(startLine);
   if (!request) throw new SipParseError(`bad start line "${startLine}"`);
-  if ((request[3] as string).toUpperCase() !== SIP_VERSION) throw new SipParseError(`unsupported version ${request[3]}`, 505);
+  if ((request[3] as string).toUpperCase() !== SIP_VERSION)
+    throw new SipParseError(`unsupported version ${request[3]}`, 505);
   return { type: 'request', method: request[1] as string, uri: request[2] as string, headers, body };
 }
 
@@ -127,7 +130,8 @@ export function parseMessage(data: Buffer): SipMessage {
 }
 
 /** What {@link StreamFramer.push} found: whole messages and keep-alive pings. */
-export type StreamItem = { readonly kind: 'message'; readonly message: SipMessage } | { readonly kind: 'ping' } | { readonly kind: 'pong' };
+export type StreamItem =
+  { readonly kind: 'message'; readonly message: SipMessage } | { readonly kind: 'ping' } | { readonly kind: 'pong' };
 
 /**
  * Cuts a byte stream (TCP) into messages. §18.3: over a stream "the Content-Length
@@ -186,5 +190,4 @@ export class StreamFramer {
   get buffered(): number {
     return this.buffer.length;
   }
-
 }

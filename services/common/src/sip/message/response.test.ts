@@ -4,7 +4,9 @@ import { toTagOf, type SipRequest } from './message';
 import { parseMessage } from './parser';
 import { createResponse, reasonPhrase } from './response';
 
-const invite = parseMessage(readFileSync(join(__dirname, 'fixtures', 'kam-uas-tcp-00-received-invite.sip'))) as SipRequest;
+const invite = parseMessage(
+  readFileSync(join(__dirname, 'fixtures', 'kam-uas-tcp-00-received-invite.sip')),
+) as SipRequest;
 
 describe('createResponse (RFC 3261 §8.2.6)', () => {
   it('180 to a Kamailio INVITE → Vias in order, From/Call-ID/CSeq copied, To tagged', () => {

@@ -6,7 +6,8 @@ import { SIP_VERSION, type SipMessage } from './message';
  * size in bytes (§20.14), in the position it had or last.
  */
 export function serializeMessage(msg: SipMessage): Buffer {
-  const start = msg.type === 'request' ? `${msg.method} ${msg.uri} ${SIP_VERSION}` : `${SIP_VERSION} ${msg.status} ${msg.reason}`;
+  const start =
+    msg.type === 'request' ? `${msg.method} ${msg.uri} ${SIP_VERSION}` : `${SIP_VERSION} ${msg.status} ${msg.reason}`;
   const lines = [start];
   let wroteLength = false;
   for (const f of msg.headers.fields()) {

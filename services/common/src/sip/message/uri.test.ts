@@ -15,8 +15,16 @@ describe('parseUri (RFC 3261 §19.1.1)', () => {
 
   it('full URI → every part', () => {
     expect(parseUri('sips:alice:secret@example.com:5061;transport=tcp;lr?subject=x')).toEqual({
-      scheme: 'sips', user: 'alice', password: 'secret', host: 'example.com', port: 5061,
-      params: [['transport', 'tcp'], ['lr', null]], headers: 'subject=x',
+      scheme: 'sips',
+      user: 'alice',
+      password: 'secret',
+      host: 'example.com',
+      port: 5061,
+      params: [
+        ['transport', 'tcp'],
+        ['lr', null],
+      ],
+      headers: 'subject=x',
     });
   });
 
@@ -37,7 +45,10 @@ describe('parseUri (RFC 3261 §19.1.1)', () => {
     expect(isLooseRouter(parseUri('sip:h'))).toBe(false);
   });
 
-  it.each(['tel:+15551234', 'sip:', 'sip:host:99999', 'sip:host:abc', 'sip:[::1', 'sip:a b@c'])('%s → SipParseError', (text) => {
-    expect(() => parseUri(text)).toThrow(expect.objectContaining({ code: 'ERR_SIP_PARSE' }));
-  });
+  it.each(['tel:+15551234', 'sip:', 'sip:host:99999', 'sip:host:abc', 'sip:[::1', 'sip:a b@c'])(
+    '%s → SipParseError',
+    (text) => {
+      expect(() => parseUri(text)).toThrow(expect.objectContaining({ code: 'ERR_SIP_PARSE' }));
+    },
+  );
 });

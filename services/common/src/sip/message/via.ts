@@ -20,12 +20,25 @@ export function parseVia(text: string): Via {
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport, with LWS allowed around each SLASH.
   const m = /^\s*([^\s/]+)\s*\/\s*([^\s/]+)\s*\/\s*([^\s/]+)\s+(\[[^\]]+\]|[^\s:;]+)(?:\s*:\s*(\d+))?/.exec(text);
   if (!m) throw new SipParseError(`bad Via "${text}"`);
-  const [whole, name, version, transport, host, port] = m as unknown as [string, string, string, string, string, string | undefined];
+  const [whole, name, version, transport, host, port] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
   const { params, end } = readParams(text, whole.length);
   if (text.slice(end).trim() !== '') throw new SipParseError(`unexpected "${text.slice(end)}" in Via "${text}"`);
   const portNumber = port === undefined ? null : Number(port);
   if (portNumber !== null && portNumber > 65535) throw new SipParseError(`bad port in Via "${text}"`);
-  return { protocol: `${name.toUpperCase()}/${version}`, transport: transport.toUpperCase(), host, port: portNumber, params };
+  return {
+    protocol: `${name.toUpperCase()}/${version}`,
+    transport: transport.toUpperCase(),
+    host,
+    port: portNumber,
+    params,
+  };
 }
 
 export function formatVia(via: Via): string {

@@ -24,7 +24,12 @@ const bye: SipRequest = {
 const UDP: TransportTarget = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
 const TCP: TransportTarget = { protocol: 'tcp', address: '127.0.0.1', port: 25070 };
 
-function setup(target = UDP): { txn: ClientNonInviteTransaction; transport: MemoryTransport; responses: SipResponse[]; failures: SipError[] } {
+function setup(target = UDP): {
+  txn: ClientNonInviteTransaction;
+  transport: MemoryTransport;
+  responses: SipResponse[];
+  failures: SipError[];
+} {
   const transport = new MemoryTransport();
   const txn = new ClientNonInviteTransaction('k', bye, target, transport, timerValues());
   const responses: SipResponse[] = [];

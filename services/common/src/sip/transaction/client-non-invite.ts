@@ -52,7 +52,9 @@ export class ClientNonInviteTransaction extends EventEmitter<Events> {
   /** Sends the request and starts the timers; separate from construction so listeners attach first. */
   start(): void {
     this.send();
-    this.timers.start('F', 64 * this.t.t1, () => this.fail(new SipError('ERR_SIP_TIMEOUT', `no final response to ${this.request.method} (Timer F)`, 408)));
+    this.timers.start('F', 64 * this.t.t1, () =>
+      this.fail(new SipError('ERR_SIP_TIMEOUT', `no final response to ${this.request.method} (Timer F)`, 408)),
+    );
     if (!this.reliable) this.timers.start('E', this.intervalE, () => this.fireE());
   }
 
@@ -97,7 +99,8 @@ export class ClientNonInviteTransaction extends EventEmitter<Events> {
   }
 
   private transition(to: ClientNonInviteState): void {
-    if (!EDGES[this.current].includes(to)) throw new TypeError(`client non-INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
+    if (!EDGES[this.current].includes(to))
+      throw new TypeError(`client non-INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
     this.current = to;
     if (to === 'terminated') {
       this.timers.stopAll();

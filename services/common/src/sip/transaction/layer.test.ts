@@ -13,7 +13,12 @@ import { timerValues } from './timers';
 const fixture = (name: string): Buffer => readFileSync(join(__dirname, '..', 'message', 'fixtures', name));
 const KAMAILIO: MessageSource = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
 
-function setup(): { layer: TransactionLayer; transport: MemoryTransport; requests: Array<[SipRequest, ServerTransaction]>; acks: SipRequest[] } {
+function setup(): {
+  layer: TransactionLayer;
+  transport: MemoryTransport;
+  requests: Array<[SipRequest, ServerTransaction]>;
+  acks: SipRequest[];
+} {
   const transport = new MemoryTransport();
   const requests: Array<[SipRequest, ServerTransaction]> = [];
   const acks: SipRequest[] = [];
@@ -64,14 +69,19 @@ describe('TransactionLayer (RFC 3261 §17.1.3, §17.2.3)', () => {
     const { layer, transport, requests } = setup();
     transport.receive(fixture('kam-uas-cancel-00-received-invite.sip'), KAMAILIO);
     transport.receive(fixture('kam-uas-cancel-02-received-cancel.sip'), KAMAILIO);
-    expect(requests.map(([r, t]) => [r.method, t.kind])).toEqual([['INVITE', 'server-invite'], ['CANCEL', 'server-non-invite']]);
+    expect(requests.map(([r, t]) => [r.method, t.kind])).toEqual([
+      ['INVITE', 'server-invite'],
+      ['CANCEL', 'server-non-invite'],
+    ]);
     expect(layer.findInvite(requests[1]?.[0] as SipRequest)).toBe(requests[0]?.[1]);
     layer.close();
   });
 
   it('request missing Call-ID → stateless 400 naming the problem, TU not called', () => {
     const { layer, transport, requests } = setup();
-    const text = fixture('kam-options-00-received-options.sip').toString().replace(/^Call-ID:.*\r\n/m, '');
+    const text = fixture('kam-options-00-received-options.sip')
+      .toString()
+      .replace(/^Call-ID:.*\r\n/m, '');
     transport.receive(text, KAMAILIO);
     expect(requests).toHaveLength(0);
     expect(transport.statuses()).toEqual([400]);
@@ -81,7 +91,9 @@ describe('TransactionLayer (RFC 3261 §17.1.3, §17.2.3)', () => {
 
   it('requests without the magic cookie (RFC 2543) → retransmissions still matched', () => {
     const { layer, transport, requests } = setup();
-    const text = fixture('kam-options-00-received-options.sip').toString().replace(/branch=z9hG4bK[^\r\n;]*/, 'branch=old1');
+    const text = fixture('kam-options-00-received-options.sip')
+      .toString()
+      .replace(/branch=z9hG4bK[^\r\n;]*/, 'branch=old1');
     transport.receive(text, KAMAILIO);
     transport.receive(text, KAMAILIO);
     expect(requests).toHaveLength(1);

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { SipError } from '../errors';
 import type { SipLogger } from '../logger';
-import { callIdOf, cseqOf, fromTagOf, topViaOf, validateMessage, type SipMessage, type SipRequest, type SipResponse } from '../message/message';
+import {
+  callIdOf,
+  cseqOf,
+  fromTagOf,
+  topViaOf,
+  validateMessage,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '../message/message';
 import { createResponse, reasonPhrase } from '../message/response';
 import { MAGIC_COOKIE, viaBranch } from '../message/via';
 import { responseTarget } from '../transport/routing';
@@ -79,7 +88,8 @@ export class TransactionLayer {
    * Via must carry a fresh branch ({@link newBranch}).
    */
   request(req: SipRequest, target: TransportTarget): ClientNonInviteTransaction {
-    if (req.method === 'INVITE' || req.method === 'ACK') throw new TypeError(`${req.method} does not use a client non-INVITE transaction`);
+    if (req.method === 'INVITE' || req.method === 'ACK')
+      throw new TypeError(`${req.method} does not use a client non-INVITE transaction`);
     const key = clientKey(req);
     if (this.clients.has(key)) throw new TypeError(`a client transaction ${key} already exists`);
     const txn = new ClientNonInviteTransaction(key, req, target, this.opts.transport, this.opts.timers);
@@ -126,7 +136,10 @@ export class TransactionLayer {
   private receiveResponse(res: SipResponse): void {
     const txn = this.clients.get(clientKey(res));
     if (!txn) {
-      this.opts.logger.debug('SIP response matches no transaction, dropped', { status: res.status, callId: res.headers.get('Call-ID') });
+      this.opts.logger.debug('SIP response matches no transaction, dropped', {
+        status: res.status,
+        callId: res.headers.get('Call-ID'),
+      });
       return;
     }
     txn.receive(res);

@@ -9,14 +9,23 @@ import type { TransportTarget } from '../transport/transport';
 import { ServerInviteTransaction } from './server-invite';
 import { timerValues } from './timers';
 
-const invite = parseMessage(readFileSync(join(__dirname, '..', 'message', 'fixtures', 'kam-uas-udp-00-received-invite.sip'))) as SipRequest;
+const invite = parseMessage(
+  readFileSync(join(__dirname, '..', 'message', 'fixtures', 'kam-uas-udp-00-received-invite.sip')),
+) as SipRequest;
 const ack = { ...invite, method: 'ACK', headers: invite.headers.clone().set('CSeq', '1 ACK') } as SipRequest;
 const UDP: TransportTarget = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
 const TCP: TransportTarget = { protocol: 'tcp', address: '127.0.0.1', port: 40000, connectionId: 'tcp-1' };
 
 function setup(target = UDP, timers = timerValues()): { txn: ServerInviteTransaction; transport: MemoryTransport } {
   const transport = new MemoryTransport();
-  const txn = new ServerInviteTransaction('k', invite, { protocol: target.protocol, address: target.address, port: target.port }, target, transport, timers);
+  const txn = new ServerInviteTransaction(
+    'k',
+    invite,
+    { protocol: target.protocol, address: target.address, port: target.port },
+    target,
+    transport,
+    timers,
+  );
   return { txn, transport };
 }
 

@@ -142,7 +142,8 @@ export class ServerInviteTransaction extends EventEmitter<Events> {
   }
 
   private transition(to: ServerInviteState): void {
-    if (!EDGES[this.current].includes(to)) throw new TypeError(`server INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
+    if (!EDGES[this.current].includes(to))
+      throw new TypeError(`server INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
     this.current = to;
     if (to === 'terminated') {
       this.timers.stopAll();

@@ -8,13 +8,22 @@ import type { TransportTarget } from '../transport/transport';
 import { ServerNonInviteTransaction } from './server-non-invite';
 import { timerValues } from './timers';
 
-const bye = parseMessage(readFileSync(join(__dirname, '..', 'message', 'fixtures', 'kam-uas-udp-09-received-bye.sip'))) as SipRequest;
+const bye = parseMessage(
+  readFileSync(join(__dirname, '..', 'message', 'fixtures', 'kam-uas-udp-09-received-bye.sip')),
+) as SipRequest;
 const UDP: TransportTarget = { protocol: 'udp', address: '127.0.0.1', port: 25070 };
 const TCP: TransportTarget = { protocol: 'tcp', address: '127.0.0.1', port: 40000, connectionId: 'tcp-1' };
 
 function setup(target = UDP): { txn: ServerNonInviteTransaction; transport: MemoryTransport } {
   const transport = new MemoryTransport();
-  const txn = new ServerNonInviteTransaction('k', bye, { protocol: target.protocol, address: target.address, port: target.port }, target, transport, timerValues());
+  const txn = new ServerNonInviteTransaction(
+    'k',
+    bye,
+    { protocol: target.protocol, address: target.address, port: target.port },
+    target,
+    transport,
+    timerValues(),
+  );
   return { txn, transport };
 }
 

@@ -87,7 +87,8 @@ export class ServerNonInviteTransaction extends EventEmitter<Events> {
   }
 
   private transition(to: ServerNonInviteState): void {
-    if (!EDGES[this.current].includes(to)) throw new TypeError(`server non-INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
+    if (!EDGES[this.current].includes(to))
+      throw new TypeError(`server non-INVITE transaction ${this.id}: illegal ${this.current} → ${to}`);
     this.current = to;
     if (to === 'terminated') {
       this.timers.stopAll();

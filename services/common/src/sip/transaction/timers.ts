@@ -17,7 +17,8 @@ export const DEFAULT_TIMERS: TimerValues = { t1: 500, t2: 4000, t4: 5000 };
 export function timerValues(overrides: TimerOverrides = {}): TimerValues {
   const values = { ...DEFAULT_TIMERS, ...overrides };
   for (const [name, v] of Object.entries(values)) {
-    if (!Number.isFinite(v) || v <= 0) throw new TypeError(`timer ${name} must be a positive number of milliseconds, got ${v}`);
+    if (!Number.isFinite(v) || v <= 0)
+      throw new TypeError(`timer ${name} must be a positive number of milliseconds, got ${v}`);
   }
   return values;
 }

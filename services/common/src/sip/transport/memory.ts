@@ -42,7 +42,10 @@ export class MemoryTransport extends EventEmitter<Events> implements SipTranspor
 
   /** Delivers `msg` (a message or its wire text) as if it came from `source`. */
   receive(msg: SipMessage | string | Buffer, source: MessageSource): void {
-    const parsed = typeof msg === 'string' || Buffer.isBuffer(msg) ? parseMessage(Buffer.from(msg)) : parseMessage(serializeMessage(msg));
+    const parsed =
+      typeof msg === 'string' || Buffer.isBuffer(msg)
+        ? parseMessage(Buffer.from(msg))
+        : parseMessage(serializeMessage(msg));
     if (parsed.type === 'request') stampReceived(parsed, source);
     this.emit('message', parsed, source);
   }

@@ -96,7 +96,12 @@ describe('NetworkTransport on loopback', () => {
     peer.send(raw, transport.port, '127.0.0.1');
     const [msg, source] = await got;
     expect(source).toEqual({ protocol: 'udp', address: '127.0.0.1', port });
-    expect(topViaOf(msg).params).toEqual(expect.arrayContaining([['rport', String(port)], ['received', '127.0.0.1']]));
+    expect(topViaOf(msg).params).toEqual(
+      expect.arrayContaining([
+        ['rport', String(port)],
+        ['received', '127.0.0.1'],
+      ]),
+    );
     const reply = once(peer, 'message');
     transport.send(createResponse(msg as SipRequest, 200), { protocol: 'udp', address: '127.0.0.1', port });
     const [data] = (await reply) as [Buffer];
@@ -117,7 +122,10 @@ describe('NetworkTransport on loopback', () => {
 
   it('TCP: two messages in odd-sized chunks → two messages with the connection id; the response returns on that connection', async () => {
     const sock = await tcpPeer();
-    const bytes = Buffer.concat([fixtureBytes('kam-uas-tcp-00-received-invite.sip'), fixtureBytes('kam-uas-tcp-04-received-info.sip')]);
+    const bytes = Buffer.concat([
+      fixtureBytes('kam-uas-tcp-00-received-invite.sip'),
+      fixtureBytes('kam-uas-tcp-04-received-info.sip'),
+    ]);
     const messages: Array<[SipMessage, MessageSource]> = [];
     const both = new Promise<void>((resolve) => {
       transport.on('message', (m, s) => {
@@ -132,7 +140,12 @@ describe('NetworkTransport on loopback', () => {
     expect(source.connectionId).toMatch(/^tcp-/);
     expect(messages.map(([m]) => (m as SipRequest).method)).toEqual(['INVITE', 'INFO']);
     const data = once(sock, 'data');
-    transport.send(createResponse(invite as SipRequest, 180, { toTag: 't' }), { protocol: 'tcp', address: source.address, port: source.port, connectionId: source.connectionId as string });
+    transport.send(createResponse(invite as SipRequest, 180, { toTag: 't' }), {
+      protocol: 'tcp',
+      address: source.address,
+      port: source.port,
+      connectionId: source.connectionId as string,
+    });
     const [chunk] = (await data) as [Buffer];
     expect(chunk.toString()).toMatch(/^SIP\/2.0 180 Ringing\r\n/);
   });
@@ -190,7 +203,9 @@ describe('NetworkTransport on loopback', () => {
       return new Promise((r) => server.close(r));
     });
     const sock = await tcpPeer();
-    const invite = fixtureBytes('kam-uas-tcp-00-received-invite.sip').toString().replace('SIP/2.0/TCP 127.0.0.1:25070;', `SIP/2.0/TCP 127.0.0.1:${listenPort};`);
+    const invite = fixtureBytes('kam-uas-tcp-00-received-invite.sip')
+      .toString()
+      .replace('SIP/2.0/TCP 127.0.0.1:25070;', `SIP/2.0/TCP 127.0.0.1:${listenPort};`);
     const got = nextMessage(transport);
     sock.write(invite);
     const [msg, source] = await got;
@@ -207,7 +222,11 @@ describe('NetworkTransport on loopback', () => {
   it('TCP send to a closed port → onError with ERR_SIP_TRANSPORT', async () => {
     const port = await quietPort();
     const err = await new Promise<SipError>((resolve) => {
-      transport.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port }, resolve);
+      transport.send(
+        parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')),
+        { protocol: 'tcp', address: '127.0.0.1', port },
+        resolve,
+      );
     });
     expect(err.code).toBe('ERR_SIP_TRANSPORT');
   });
@@ -215,7 +234,11 @@ describe('NetworkTransport on loopback', () => {
   it('close twice → one close, and sends afterwards fail instead of throwing', async () => {
     await Promise.all([transport.close(), transport.close()]);
     const err = await new Promise<SipError>((resolve) => {
-      transport.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'udp', address: '127.0.0.1', port: 9 }, resolve);
+      transport.send(
+        parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')),
+        { protocol: 'udp', address: '127.0.0.1', port: 9 },
+        resolve,
+      );
     });
     expect(err.code).toBe('ERR_SIP_TRANSPORT');
   });
@@ -225,7 +248,11 @@ describe('NetworkTransport with one protocol', () => {
   it('UDP only → TCP sends fail with ERR_SIP_TRANSPORT', async () => {
     const t = await startTransport(['udp']);
     const err = await new Promise<SipError>((resolve) => {
-      t.send(parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')), { protocol: 'tcp', address: '127.0.0.1', port: 9 }, resolve);
+      t.send(
+        parseMessage(fixtureBytes('kam-uas-tcp-09-received-bye.sip')),
+        { protocol: 'tcp', address: '127.0.0.1', port: 9 },
+        resolve,
+      );
     });
     await t.close();
     expect(err.message).toMatch(/TCP is not enabled/);

@@ -49,7 +49,13 @@ export class NetworkTransport extends EventEmitter<Events> implements SipTranspo
         idleTimeoutMs: opts.tcpIdleTimeoutMs ?? 15 * 60_000,
         connectTimeoutMs: opts.tcpConnectTimeoutMs ?? 5_000,
         onItem: (item, conn) => {
-          if (item.kind === 'message') this.deliver(item.message, { protocol: 'tcp', address: conn.remoteAddress, port: conn.remotePort, connectionId: conn.id });
+          if (item.kind === 'message')
+            this.deliver(item.message, {
+              protocol: 'tcp',
+              address: conn.remoteAddress,
+              port: conn.remotePort,
+              connectionId: conn.id,
+            });
         },
       });
     }
@@ -91,7 +97,14 @@ export class NetworkTransport extends EventEmitter<Events> implements SipTranspo
 
   send(msg: SipMessage, target: TransportTarget, onError?: (err: SipError) => void): void {
     const fail = (err: Error): void => {
-      const wrapped = err instanceof SipError ? err : new SipError('ERR_SIP_TRANSPORT', `${target.protocol} to ${target.address}:${target.port}: ${err.message}`, 503);
+      const wrapped =
+        err instanceof SipError
+          ? err
+          : new SipError(
+              'ERR_SIP_TRANSPORT',
+              `${target.protocol} to ${target.address}:${target.port}: ${err.message}`,
+              503,
+            );
       this.logger.debug('SIP send failed', { err: wrapped.message });
       onError?.(wrapped);
     };
@@ -126,7 +139,10 @@ export class NetworkTransport extends EventEmitter<Events> implements SipTranspo
     try {
       msg = parseMessage(data);
     } catch (err) {
-      this.logger.warn('unreadable SIP datagram dropped', { from: `${source.address}:${source.port}`, err: (err as Error).message });
+      this.logger.warn('unreadable SIP datagram dropped', {
+        from: `${source.address}:${source.port}`,
+        err: (err as Error).message,
+      });
       return;
     }
     this.deliver(msg, source);
@@ -138,7 +154,10 @@ export class NetworkTransport extends EventEmitter<Events> implements SipTranspo
       try {
         stampReceived(msg, source);
       } catch (err) {
-        this.logger.warn('SIP request without a readable Via dropped', { from: `${source.address}:${source.port}`, err: (err as Error).message });
+        this.logger.warn('SIP request without a readable Via dropped', {
+          from: `${source.address}:${source.port}`,
+          err: (err as Error).message,
+        });
         return;
       }
     }

@@ -18,7 +18,11 @@ export const systemResolver: HostResolver = async (host) => (await lookup(host))
  * TCP); port from the URI, else 5060. Host names go through A/AAAA lookup only: no
  * NAPTR or SRV, which Kamailio's Record-Route (an IP address) never needs.
  */
-export async function resolveTarget(uri: SipUri, fallback: TransportProtocol, resolver: HostResolver = systemResolver): Promise<TransportTarget> {
+export async function resolveTarget(
+  uri: SipUri,
+  fallback: TransportProtocol,
+  resolver: HostResolver = systemResolver,
+): Promise<TransportTarget> {
   const param = uriTransport(uri);
   let protocol: TransportProtocol;
   if (param === null) protocol = fallback;

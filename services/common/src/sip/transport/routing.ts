@@ -12,7 +12,10 @@ export const DEFAULT_SIP_PORT = 5060;
 
 /** Replaces the first value of the first Via line, keeping any other values on that line. */
 export function replaceTopVia(headers: SipHeaders, via: Via): void {
-  const lines = headers.fields().filter((f) => f.name === 'Via').map((f) => f.value);
+  const lines = headers
+    .fields()
+    .filter((f) => f.name === 'Via')
+    .map((f) => f.value);
   const first = lines[0];
   if (first === undefined) return;
   const values = splitHeaderList(first);
@@ -59,7 +62,9 @@ export function responseTarget(topVia: Via, source: MessageSource): TransportTar
     // The connection the request came on; should it be gone, a new one to `received` (or the
     // source address) at the sent-by port.
     const address = typeof received === 'string' ? received : source.address;
-    return source.connectionId !== undefined ? { protocol, address, port: sentByPort, connectionId: source.connectionId } : { protocol, address, port: sentByPort };
+    return source.connectionId !== undefined
+      ? { protocol, address, port: sentByPort, connectionId: source.connectionId }
+      : { protocol, address, port: sentByPort };
   }
   if (typeof rport === 'string' && rport !== '') {
     return { protocol, address: typeof received === 'string' ? received : source.address, port: Number(rport) };

@@ -70,7 +70,11 @@ export class TcpEndpoint {
     return this.conns.size;
   }
 
-  send(data: Buffer, target: { address: string; port: number; connectionId?: string }, onError: (err: Error) => void): void {
+  send(
+    data: Buffer,
+    target: { address: string; port: number; connectionId?: string },
+    onError: (err: Error) => void,
+  ): void {
     if (this.closing) return onError(new SipError('ERR_SIP_TRANSPORT', 'TCP transport closed'));
     let conn = target.connectionId !== undefined ? this.conns.get(target.connectionId) : undefined;
     conn ??= this.byRemote.get(`${target.address}:${target.port}`);
@@ -120,7 +124,9 @@ export class TcpEndpoint {
     }
     socket.on('timeout', () => {
       this.opts.logger.debug('SIP TCP connection idle or connect timed out', { id: conn.id });
-      socket.destroy(conn.connected ? undefined : new Error(`connect to ${conn.remoteAddress}:${conn.remotePort} timed out`));
+      socket.destroy(
+        conn.connected ? undefined : new Error(`connect to ${conn.remoteAddress}:${conn.remotePort} timed out`),
+      );
     });
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', (err) => {
@@ -148,7 +154,11 @@ export class TcpEndpoint {
       items = conn.framer.push(chunk);
     } catch (err) {
       // §18.3: a stream we cannot frame cannot be resynchronised; drop the connection.
-      this.opts.logger.warn('SIP TCP framing error, closing connection', { id: conn.id, remote: `${conn.remoteAddress}:${conn.remotePort}`, err: (err as Error).message });
+      this.opts.logger.warn('SIP TCP framing error, closing connection', {
+        id: conn.id,
+        remote: `${conn.remoteAddress}:${conn.remotePort}`,
+        err: (err as Error).message,
+      });
       conn.socket.destroy();
       return;
     }

@@ -75,8 +75,9 @@ export function callRoutes(calls: CallService): Route[] {
       method: 'get',
       path: '/api/calls/{call_id}/recording',
       operationId: 'downloadCallRecording',
-      summary: 'Download a call\'s recording',
-      description: 'A stereo 16-bit PCM WAV (8 kHz; left: the caller, right: the AI), as an attachment. Available once the call has ended.',
+      summary: "Download a call's recording",
+      description:
+        'A stereo 16-bit PCM WAV (8 kHz; left: the caller, right: the AI), as an attachment. Available once the call has ended.',
       tag: TAG,
       access: 'any-role',
       params: CALL_PARAMS_SCHEMA,

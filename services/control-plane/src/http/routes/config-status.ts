@@ -32,7 +32,10 @@ export const CONFIG_STATUS_SCHEMA = {
           uptime_seconds: { type: 'integer' },
           events_connected: { type: 'boolean', description: 'Whether the evapi event stream is connected.' },
         }),
-        media_relay: component({ kind: { type: 'string', enum: ['rtpengine', 'rtpproxy'] }, version: { type: 'string' } }),
+        media_relay: component({
+          kind: { type: 'string', enum: ['rtpengine', 'rtpproxy'] },
+          version: { type: 'string' },
+        }),
       },
       required: ['database', 'kamailio', 'media_relay'],
     },

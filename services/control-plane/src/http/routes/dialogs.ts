@@ -8,7 +8,7 @@ const ERROR = { $ref: '#/components/schemas/Error' };
 const DIALOG_SCHEMA = {
   type: 'object',
   properties: {
-    dialog_id: { type: 'string', description: '<h_entry>.<h_id> in Kamailio\'s dialog table' },
+    dialog_id: { type: 'string', description: "<h_entry>.<h_id> in Kamailio's dialog table" },
     call_id: { type: 'string' },
     state: { type: 'string', enum: ['unconfirmed', 'early', 'answered_no_ack', 'confirmed', 'ended'] },
     from_uri: { type: 'string' },
@@ -19,9 +19,26 @@ const DIALOG_SCHEMA = {
     started_at: { type: ['string', 'null'], format: 'date-time' },
     duration_seconds: { type: 'integer', minimum: 0 },
     expires_at: { type: ['string', 'null'], format: 'date-time' },
-    end_reason: { type: ['string', 'null'], description: 'What the CDR will say if the dialog ends now: no_ack (answer never ACKed through the proxy), no_bye (ends without a BYE through the proxy), bye.' },
+    end_reason: {
+      type: ['string', 'null'],
+      description:
+        'What the CDR will say if the dialog ends now: no_ack (answer never ACKed through the proxy), no_bye (ends without a BYE through the proxy), bye.',
+    },
   },
-  required: ['dialog_id', 'call_id', 'state', 'from_uri', 'to_uri', 'caller', 'callee', 'trunk_id', 'started_at', 'duration_seconds', 'expires_at', 'end_reason'],
+  required: [
+    'dialog_id',
+    'call_id',
+    'state',
+    'from_uri',
+    'to_uri',
+    'caller',
+    'callee',
+    'trunk_id',
+    'started_at',
+    'duration_seconds',
+    'expires_at',
+    'end_reason',
+  ],
 } as const;
 
 const LIST_SCHEMA = {
@@ -55,8 +72,9 @@ export function dialogRoutes(dialogs: KamailioDialogs): Route[] {
       method: 'get',
       path: '/api/dialogs',
       operationId: 'listDialogs',
-      summary: 'List Kamailio\'s dialogs',
-      description: 'Every dialog Kamailio tracks, with its state, parties, trunk and the CDR reason it would end with now.',
+      summary: "List Kamailio's dialogs",
+      description:
+        'Every dialog Kamailio tracks, with its state, parties, trunk and the CDR reason it would end with now.',
       tag: TAG,
       access: 'any-role',
       responses: { 200: { description: 'The dialogs', schema: LIST_SCHEMA } },
@@ -74,9 +92,13 @@ export function dialogRoutes(dialogs: KamailioDialogs): Route[] {
       tag: TAG,
       access: 'any-role',
       params: PARAMS_SCHEMA,
-      responses: { 200: { description: 'Ended', schema: ENDED_SCHEMA }, 404: { description: 'No such dialog (ERR_DIALOG_NOT_FOUND)', schema: ERROR } },
+      responses: {
+        200: { description: 'Ended', schema: ENDED_SCHEMA },
+        404: { description: 'No such dialog (ERR_DIALOG_NOT_FOUND)', schema: ERROR },
+      },
       async handle({ params }) {
-        if (!(await dialogs.end(params.dialog_id))) throw new AppError('ERR_DIALOG_NOT_FOUND', `no dialog ${params.dialog_id}`);
+        if (!(await dialogs.end(params.dialog_id)))
+          throw new AppError('ERR_DIALOG_NOT_FOUND', `no dialog ${params.dialog_id}`);
         return { status: 200, body: { dialog_id: params.dialog_id, ended: true } };
       },
     }),

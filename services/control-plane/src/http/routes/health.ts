@@ -24,14 +24,19 @@ export const HEALTH_SCHEMA = {
 } as const;
 
 /** `GET /health`: the process answers and the database does too (liveness/readiness). */
-export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly databaseUrl?: string; readonly startedAt: number }): Route[] {
+export function healthRoutes(deps: {
+  readonly db: Kysely<Database>;
+  readonly databaseUrl?: string;
+  readonly startedAt: number;
+}): Route[] {
   return [
     defineRoute({
       method: 'get',
       path: '/health',
       operationId: 'getHealth',
       summary: 'Process and database health',
-      description: 'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer or no longer lets this process log in.',
+      description:
+        'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer or no longer lets this process log in.',
       tag: 'monitoring',
       access: 'public',
       responses: {
@@ -44,7 +49,11 @@ export function healthRoutes(deps: { readonly db: Kysely<Database>; readonly dat
         const ok = database.status === 'ok';
         return {
           status: ok ? 200 : 503,
-          body: { status: ok ? 'ok' : 'error', uptime_seconds: Math.round((Date.now() - deps.startedAt) / 100) / 10, database },
+          body: {
+            status: ok ? 'ok' : 'error',
+            uptime_seconds: Math.round((Date.now() - deps.startedAt) / 100) / 10,
+            database,
+          },
           headers: { 'Cache-Control': 'no-store' },
         };
       },

@@ -145,7 +145,7 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       method: 'put',
       path: '/api/numbers/{number}',
       operationId: 'updateNumber',
-      summary: 'Update a number\'s route or settings',
+      summary: "Update a number's route or settings",
       description: `Changes only the fields given; a new route_type replaces the whole route. ${PATH_NUMBER}`,
       tag: TAG,
       access: 'any-role',

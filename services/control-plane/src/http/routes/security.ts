@@ -13,7 +13,10 @@ import { defineRoute, type Route } from '../route';
 
 const TAG = 'security';
 const ERROR = { $ref: '#/components/schemas/Error' };
-const invalid = { description: 'A username or source address that cannot be one (ERR_VALIDATION naming the field)', schema: ERROR };
+const invalid = {
+  description: 'A username or source address that cannot be one (ERR_VALIDATION naming the field)',
+  schema: ERROR,
+};
 const kamailioDown = { description: 'Kamailio did not answer (ERR_KAMAILIO_UNAVAILABLE)', schema: ERROR };
 
 /** `/api/security/locks*`: the brute-force locks and source bans Kamailio holds; admin tokens only. */
@@ -38,11 +41,16 @@ export function securityRoutes(security: SecurityService): Route[] {
       path: '/api/security/locks/accounts/{username}',
       operationId: 'clearAccountLock',
       summary: 'Lift an account-wide lock',
-      description: 'Sources locked out of this account stay locked (see the next endpoint, or POST /api/sip-users/{id}/unlock for everything).',
+      description:
+        'Sources locked out of this account stay locked (see the next endpoint, or POST /api/sip-users/{id}/unlock for everything).',
       tag: TAG,
       access: 'admin',
       params: ACCOUNT_PARAMS_SCHEMA,
-      responses: { 200: { description: 'Lifted, or there was no lock (`cleared` says which)', schema: CLEARED_SCHEMA }, 400: invalid, 503: kamailioDown },
+      responses: {
+        200: { description: 'Lifted, or there was no lock (`cleared` says which)', schema: CLEARED_SCHEMA },
+        400: invalid,
+        503: kamailioDown,
+      },
       async handle({ params }) {
         return { status: 200, body: await security.clearAccount(params.username) };
       },
@@ -55,7 +63,11 @@ export function securityRoutes(security: SecurityService): Route[] {
       tag: TAG,
       access: 'admin',
       params: ACCOUNT_SOURCE_PARAMS_SCHEMA,
-      responses: { 200: { description: 'Lifted, or there was no lock (`cleared` says which)', schema: CLEARED_SCHEMA }, 400: invalid, 503: kamailioDown },
+      responses: {
+        200: { description: 'Lifted, or there was no lock (`cleared` says which)', schema: CLEARED_SCHEMA },
+        400: invalid,
+        503: kamailioDown,
+      },
       async handle({ params }) {
         return { status: 200, body: await security.clearAccountSource(params.username, params.source) };
       },
@@ -69,7 +81,11 @@ export function securityRoutes(security: SecurityService): Route[] {
       tag: TAG,
       access: 'admin',
       params: SOURCE_PARAMS_SCHEMA,
-      responses: { 200: { description: 'Lifted, or it was not banned (`cleared` says which)', schema: CLEARED_SCHEMA }, 400: invalid, 503: kamailioDown },
+      responses: {
+        200: { description: 'Lifted, or it was not banned (`cleared` says which)', schema: CLEARED_SCHEMA },
+        400: invalid,
+        503: kamailioDown,
+      },
       async handle({ params }) {
         return { status: 200, body: await security.clearSource(params.source) };
       },

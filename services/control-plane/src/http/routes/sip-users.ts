@@ -37,7 +37,12 @@ export function bulkValidationError(errors: readonly ErrorObject[], body: unknow
     const { segments, message } = describeError(e);
     const [top, index] = segments;
     if (top === 'users' && index !== undefined && /^\d+$/.test(index)) {
-      const row = { index: Number(index), field: fieldPath(segments.slice(2)), code: 'ERR_VALIDATION' as const, message };
+      const row = {
+        index: Number(index),
+        field: fieldPath(segments.slice(2)),
+        code: 'ERR_VALIDATION' as const,
+        message,
+      };
       const key = `${row.index}\u0000${row.field}\u0000${message}`;
       if (!seen.has(key)) rows.push(row);
       seen.add(key);
@@ -54,8 +59,14 @@ export function bulkValidationError(errors: readonly ErrorObject[], body: unknow
   return new AppError('ERR_VALIDATION', `${bad} of ${total} users are invalid; nothing was created`, { errors: rows });
 }
 
-const notFound = { description: 'No such SIP user (ERR_SIP_USER_NOT_FOUND)', schema: { $ref: '#/components/schemas/Error' } };
-const kamailioDown = { description: 'Kamailio did not answer (ERR_KAMAILIO_UNAVAILABLE)', schema: { $ref: '#/components/schemas/Error' } };
+const notFound = {
+  description: 'No such SIP user (ERR_SIP_USER_NOT_FOUND)',
+  schema: { $ref: '#/components/schemas/Error' },
+};
+const kamailioDown = {
+  description: 'Kamailio did not answer (ERR_KAMAILIO_UNAVAILABLE)',
+  schema: { $ref: '#/components/schemas/Error' },
+};
 
 /** The seed's `/api/sip-users/*` endpoints; admin tokens only. */
 export function sipUserRoutes(users: SipUserService): Route[] {
@@ -113,14 +124,26 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       body: BULK_CREATE_SIP_USERS_SCHEMA,
       bodyExample: {
         users: [
-          { username: 'alice', password: 'correct-horse-battery', display_name: 'Alice Example', email: 'alice@example.com', notes: 'Front desk' },
+          {
+            username: 'alice',
+            password: 'correct-horse-battery',
+            display_name: 'Alice Example',
+            email: 'alice@example.com',
+            notes: 'Front desk',
+          },
           { username: 'bob', display_name: 'Bob Example' },
         ],
       },
       invalidBody: bulkValidationError,
       responses: {
-        201: { description: 'All created; each user carries its one-time `credentials`', schema: BULK_CREATE_RESULT_SCHEMA },
-        409: { description: 'Taken usernames (ERR_SIP_USER_EXISTS); `errors` lists the rows', schema: { $ref: '#/components/schemas/Error' } },
+        201: {
+          description: 'All created; each user carries its one-time `credentials`',
+          schema: BULK_CREATE_RESULT_SCHEMA,
+        },
+        409: {
+          description: 'Taken usernames (ERR_SIP_USER_EXISTS); `errors` lists the rows',
+          schema: { $ref: '#/components/schemas/Error' },
+        },
       },
       async handle({ body }) {
         const created = await users.bulkCreate(body.users);
@@ -152,7 +175,13 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       access: 'admin',
       params: SIP_USER_ID_PARAMS_SCHEMA,
       body: UPDATE_SIP_USER_SCHEMA,
-      bodyExample: { password: 'correct-horse-battery', display_name: 'Alice Example', max_concurrent_calls: 5, email: 'alice@example.com', notes: 'Moved to sales' },
+      bodyExample: {
+        password: 'correct-horse-battery',
+        display_name: 'Alice Example',
+        max_concurrent_calls: 5,
+        email: 'alice@example.com',
+        notes: 'Moved to sales',
+      },
       responses: { 200: { description: 'The updated user', schema: SIP_USER_SCHEMA }, 404: notFound },
       async handle({ params, body }) {
         return { status: 200, body: await users.update(params.id, body) };
@@ -163,7 +192,8 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       path: '/api/sip-users/{id}',
       operationId: 'deleteSipUser',
       summary: 'Delete a SIP user',
-      description: 'Deletes the subscriber row (auth fails from the next request) and removes its registrations at once.',
+      description:
+        'Deletes the subscriber row (auth fails from the next request) and removes its registrations at once.',
       tag: TAG,
       access: 'admin',
       params: SIP_USER_ID_PARAMS_SCHEMA,
@@ -177,11 +207,16 @@ export function sipUserRoutes(users: SipUserService): Route[] {
       path: '/api/sip-users/{id}/unlock',
       operationId: 'unlockSipUser',
       summary: 'Unlock a SIP user locked out after failed logins',
-      description: 'Clears the lockout and the failed-attempt count in Kamailio; answers the user with its new lock state.',
+      description:
+        'Clears the lockout and the failed-attempt count in Kamailio; answers the user with its new lock state.',
       tag: TAG,
       access: 'admin',
       params: SIP_USER_ID_PARAMS_SCHEMA,
-      responses: { 200: { description: 'The user, unlocked', schema: SIP_USER_SCHEMA }, 404: notFound, 503: kamailioDown },
+      responses: {
+        200: { description: 'The user, unlocked', schema: SIP_USER_SCHEMA },
+        404: notFound,
+        503: kamailioDown,
+      },
       async handle({ params }) {
         return { status: 200, body: await users.unlock(params.id) };
       },

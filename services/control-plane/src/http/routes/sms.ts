@@ -1,4 +1,11 @@
-import { SEND_SMS_BODY_SCHEMA, SMS_DETAIL_SCHEMA, SMS_HISTORY_QUERY_SCHEMA, SMS_LIST_SCHEMA, SMS_PARAMS_SCHEMA, SMS_SCHEMA } from '../../sms/schemas';
+import {
+  SEND_SMS_BODY_SCHEMA,
+  SMS_DETAIL_SCHEMA,
+  SMS_HISTORY_QUERY_SCHEMA,
+  SMS_LIST_SCHEMA,
+  SMS_PARAMS_SCHEMA,
+  SMS_SCHEMA,
+} from '../../sms/schemas';
 import type { SendSmsBody, SmsHistoryQuery, SmsService } from '../../sms/service';
 import { defineRoute, type Route } from '../route';
 
@@ -18,23 +25,37 @@ export function smsRoutes(sms: SmsService): Route[] {
       operationId: 'sendSms',
       summary: 'Send an SMS',
       description:
-        'Stores the message as queued and answers 202; a queue worker sends it as a SIP MESSAGE through the number\'s trunk (or the active trunks in priority order), ' +
+        "Stores the message as queued and answers 202; a queue worker sends it as a SIP MESSAGE through the number's trunk (or the active trunks in priority order), " +
         'retrying 408/480/5xx/timeouts with exponential backoff. Follow it with GET /api/sms/{message_id}. With an Idempotency-Key header (or idempotency_key), ' +
-        'a repeated request answers 200 with the first request\'s message and sends nothing again.',
+        "a repeated request answers 200 with the first request's message and sends nothing again.",
       tag: TAG,
       access: 'any-role',
       body: SEND_SMS_BODY_SCHEMA,
-      bodyExample: { from_number: '+14155550100', to_number: '+14155550123', message: 'Your table is ready.', idempotency_key: 'table-42' },
+      bodyExample: {
+        from_number: '+14155550100',
+        to_number: '+14155550123',
+        message: 'Your table is ready.',
+        idempotency_key: 'table-42',
+      },
       responses: {
         202: { description: 'Queued', schema: SMS_SCHEMA },
         200: { description: 'Already queued under this idempotency key', schema: SMS_SCHEMA },
-        400: { description: 'Invalid body: a number that is not E.164 (ERR_VALIDATION naming the field), or from_number not ours (ERR_SMS_FROM_NOT_OURS)', schema: ERROR },
+        400: {
+          description:
+            'Invalid body: a number that is not E.164 (ERR_VALIDATION naming the field), or from_number not ours (ERR_SMS_FROM_NOT_OURS)',
+          schema: ERROR,
+        },
         403: { description: 'to_number is blocked (ERR_NUMBER_BLOCKED)', schema: ERROR },
-        409: { description: 'The idempotency key was used with another body (ERR_IDEMPOTENCY_KEY_REUSED)', schema: ERROR },
+        409: {
+          description: 'The idempotency key was used with another body (ERR_IDEMPOTENCY_KEY_REUSED)',
+          schema: ERROR,
+        },
       },
       async handle({ body, header }) {
         const { created, view } = await sms.send(body, header?.('Idempotency-Key'));
-        return created ? { status: 202, body: view } : { status: 200, body: view, headers: { 'Idempotent-Replayed': 'true' } };
+        return created
+          ? { status: 202, body: view }
+          : { status: 200, body: view, headers: { 'Idempotent-Replayed': 'true' } };
       },
     }),
     defineRoute<undefined, SmsHistoryQuery>({
@@ -42,7 +63,8 @@ export function smsRoutes(sms: SmsService): Route[] {
       path: '/api/sms/history',
       operationId: 'smsHistory',
       summary: 'SMS history',
-      description: 'Messages in and out, newest first. Filters: number (from or to), direction, status, since (inclusive), until (exclusive).',
+      description:
+        'Messages in and out, newest first. Filters: number (from or to), direction, status, since (inclusive), until (exclusive).',
       tag: TAG,
       access: 'any-role',
       query: SMS_HISTORY_QUERY_SCHEMA,
@@ -60,7 +82,10 @@ export function smsRoutes(sms: SmsService): Route[] {
       tag: TAG,
       access: 'any-role',
       params: SMS_PARAMS_SCHEMA,
-      responses: { 200: { description: 'The message', schema: SMS_DETAIL_SCHEMA }, 404: { description: 'No such message (ERR_SMS_NOT_FOUND)', schema: ERROR } },
+      responses: {
+        200: { description: 'The message', schema: SMS_DETAIL_SCHEMA },
+        404: { description: 'No such message (ERR_SMS_NOT_FOUND)', schema: ERROR },
+      },
       async handle({ params }) {
         return { status: 200, body: await sms.get(params.message_id) };
       },

@@ -21,7 +21,7 @@ const TAG = 'trunks';
 const ERROR = { $ref: '#/components/schemas/Error' };
 const notFound = { description: 'No such trunk (ERR_TRUNK_NOT_FOUND)', schema: ERROR };
 const SYNC_NOTE =
-  'The change and Kamailio\'s rows (dispatcher set 1, address group 1, uacreg) are written in one transaction, then Kamailio reloads what changed; ' +
+  "The change and Kamailio's rows (dispatcher set 1, address group 1, uacreg) are written in one transaction, then Kamailio reloads what changed; " +
   'if it cannot be told, the change stands and `warning` says so.';
 
 /** The seed's `/api/trunks/*` endpoints; operator and admin tokens. */
@@ -81,7 +81,8 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       path: '/api/trunks/stats/summary',
       operationId: 'getTrunkSummary',
       summary: 'Overall trunk statistics',
-      description: 'Trunks by status and provider, registrations, calls through trunks now (Kamailio) and answered today (CDRs).',
+      description:
+        'Trunks by status and provider, registrations, calls through trunks now (Kamailio) and answered today (CDRs).',
       tag: TAG,
       access: 'any-role',
       responses: { 200: { description: 'Summary', schema: TRUNK_SUMMARY_SCHEMA } },
@@ -112,7 +113,14 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       access: 'any-role',
       params: TRUNK_ID_PARAMS_SCHEMA,
       body: UPDATE_TRUNK_SCHEMA,
-      bodyExample: { name: 'Skyetel West', provider: 'skyetel', proxy_address: 'sip2.skyetel.example', username: 'acct43', password: 'correct-horse-battery', realm: 'skyetel.example' },
+      bodyExample: {
+        name: 'Skyetel West',
+        provider: 'skyetel',
+        proxy_address: 'sip2.skyetel.example',
+        username: 'acct43',
+        password: 'correct-horse-battery',
+        realm: 'skyetel.example',
+      },
       responses: { 200: { description: 'The updated trunk', schema: TRUNK_SCHEMA }, 404: notFound },
       async handle({ params, body }) {
         return { status: 200, body: await trunks.update(params.trunk_id, body) };
@@ -123,7 +131,8 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       path: '/api/trunks/{trunk_id}',
       operationId: 'deleteTrunk',
       summary: 'Delete a trunk',
-      description: 'Removes it and its Kamailio rows; calls in progress continue. Numbers that named it keep working with trunk_id null.',
+      description:
+        'Removes it and its Kamailio rows; calls in progress continue. Numbers that named it keep working with trunk_id null.',
       tag: TAG,
       access: 'any-role',
       params: TRUNK_ID_PARAMS_SCHEMA,
@@ -153,7 +162,8 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       path: '/api/trunks/{trunk_id}/activate',
       operationId: 'activateTrunk',
       summary: 'Activate a trunk',
-      description: 'Restores its dispatcher destination, allowlist entries and registration. Activating an active trunk changes nothing.',
+      description:
+        'Restores its dispatcher destination, allowlist entries and registration. Activating an active trunk changes nothing.',
       tag: TAG,
       access: 'any-role',
       params: TRUNK_ID_PARAMS_SCHEMA,
@@ -188,7 +198,11 @@ export function trunkRoutes(trunks: TrunkService): Route[] {
       params: TRUNK_ID_PARAMS_SCHEMA,
       responses: { 200: { description: 'Credentials', schema: TRUNK_CREDENTIALS_SCHEMA }, 404: notFound },
       async handle({ params }) {
-        return { status: 200, body: await trunks.credentials(params.trunk_id), headers: { 'cache-control': 'no-store' } };
+        return {
+          status: 200,
+          body: await trunks.credentials(params.trunk_id),
+          headers: { 'cache-control': 'no-store' },
+        };
       },
     }),
   ];

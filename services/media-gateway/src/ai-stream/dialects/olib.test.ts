@@ -4,8 +4,22 @@ import { int16ToBase64 } from '../wire/pcm';
 import { OlibDialect } from './olib';
 import type { CallInfo } from './types';
 
-const call: CallInfo = { callId: 'call-1', conversationId: 'conv-1', from: '+15550001', to: '+15550002', direction: 'incoming', codec: 'PCMA', customParameters: { mode: 'echo' } };
-const auth: AuthMaterial = { jwt: 'h.p.s', signature: 'f'.repeat(64), timestamp: '1700000000', callId: 'call-1', reconnected: true };
+const call: CallInfo = {
+  callId: 'call-1',
+  conversationId: 'conv-1',
+  from: '+15550001',
+  to: '+15550002',
+  direction: 'incoming',
+  codec: 'PCMA',
+  customParameters: { mode: 'echo' },
+};
+const auth: AuthMaterial = {
+  jwt: 'h.p.s',
+  signature: 'f'.repeat(64),
+  timestamp: '1700000000',
+  callId: 'call-1',
+  reconnected: true,
+};
 const frame = new Int16Array(320).map((_, i) => Math.round(8000 * Math.sin(i / 3)));
 
 function gatewayFrame(wire: string | Uint8Array): OlibGatewayFrame {
@@ -17,12 +31,18 @@ function gatewayFrame(wire: string | Uint8Array): OlibGatewayFrame {
 describe('olib dialect, gateway side', () => {
   const dialect = (): OlibDialect => new OlibDialect(call, { binaryAudio: false });
 
-  test('auth is the first frame, with the seed fields, reconnected and the call\'s custom parameters', () => {
+  test("auth is the first frame, with the seed fields, reconnected and the call's custom parameters", () => {
     const [first, ...rest] = dialect().opening(auth);
     expect(rest).toEqual([]);
     expect(gatewayFrame(first as string)).toEqual({
       type: 'auth',
-      auth: { token: 'Bearer h.p.s', signature: 'f'.repeat(64), timestamp: '1700000000', call_id: 'call-1', reconnected: true },
+      auth: {
+        token: 'Bearer h.p.s',
+        signature: 'f'.repeat(64),
+        timestamp: '1700000000',
+        call_id: 'call-1',
+        reconnected: true,
+      },
       call: {
         conversation_id: 'conv-1',
         from_number: '+15550001',
@@ -53,7 +73,12 @@ describe('olib dialect, gateway side', () => {
   test('audio_data written by hand → byte for byte what JSON.stringify makes of it (a call id that needs escaping too)', () => {
     const d = new OlibDialect({ ...call, callId: 'odd "id" \\ é' }, { binaryAudio: false });
     const wire = d.audio(frame, 1_700_000_000_123.456);
-    expect(wire).toBe(JSON.stringify({ type: 'audio_data', data: { call_id: 'odd "id" \\ é', audio: int16ToBase64(frame), timestamp: 1_700_000_000.123456, sequence: 1 } }));
+    expect(wire).toBe(
+      JSON.stringify({
+        type: 'audio_data',
+        data: { call_id: 'odd "id" \\ é', audio: int16ToBase64(frame), timestamp: 1_700_000_000.123456, sequence: 1 },
+      }),
+    );
   });
 
   test('dtmf, mark acknowledgement, hold/resume, sms, flow, ping, call_end all validate against the contract', () => {
@@ -70,10 +95,27 @@ describe('olib dialect, gateway side', () => {
       d.error('ERR_BAD_FRAME', 'why'),
       d.end('caller_hangup', 1_700_000_000_000),
     ].map((w) => gatewayFrame(w));
-    expect(frames.map((f) => f.type)).toEqual(['dtmf', 'mark', 'hold', 'resume', 'sms', 'flow', 'ping', 'pong', 'error', 'call_end']);
+    expect(frames.map((f) => f.type)).toEqual([
+      'dtmf',
+      'mark',
+      'hold',
+      'resume',
+      'sms',
+      'flow',
+      'ping',
+      'pong',
+      'error',
+      'call_end',
+    ]);
     expect(frames[0]).toEqual({ type: 'dtmf', data: { call_id: 'call-1', digit: '5', duration_ms: 120 } });
-    expect(frames[1]).toEqual({ type: 'mark', data: { call_id: 'call-1', name: 'm1', played_ms: 1235, truncated: true } });
-    expect(frames[9]).toEqual({ type: 'call_end', data: { call_id: 'call-1', reason: 'caller_hangup', timestamp: 1_700_000_000 } });
+    expect(frames[1]).toEqual({
+      type: 'mark',
+      data: { call_id: 'call-1', name: 'm1', played_ms: 1235, truncated: true },
+    });
+    expect(frames[9]).toEqual({
+      type: 'call_end',
+      data: { call_id: 'call-1', reason: 'caller_hangup', timestamp: 1_700_000_000 },
+    });
   });
 
   test('olib never reports gaps: its sequence numbers show them', () => {
@@ -81,19 +123,36 @@ describe('olib dialect, gateway side', () => {
   });
 
   test('response with text and audio → text, then audio samples', () => {
-    const decoded = dialect().decode(Buffer.from(JSON.stringify({ type: 'response', data: { text: 'Hi', audio: int16ToBase64(frame) } })), false);
-    expect(decoded).toEqual({ ok: true, messages: [{ kind: 'text', text: 'Hi', final: true }, { kind: 'audio', pcm: frame }] });
+    const decoded = dialect().decode(
+      Buffer.from(JSON.stringify({ type: 'response', data: { text: 'Hi', audio: int16ToBase64(frame) } })),
+      false,
+    );
+    expect(decoded).toEqual({
+      ok: true,
+      messages: [
+        { kind: 'text', text: 'Hi', final: true },
+        { kind: 'audio', pcm: frame },
+      ],
+    });
   });
 
   test('streamed audio of any whole-sample length → one audio message', () => {
     const odd = frame.subarray(0, 77);
-    expect(dialect().decode(Buffer.from(JSON.stringify({ type: 'audio', data: { audio: int16ToBase64(odd) } })), false)).toEqual({ ok: true, messages: [{ kind: 'audio', pcm: odd }] });
+    expect(
+      dialect().decode(Buffer.from(JSON.stringify({ type: 'audio', data: { audio: int16ToBase64(odd) } })), false),
+    ).toEqual({ ok: true, messages: [{ kind: 'audio', pcm: odd }] });
   });
 
   test('audio that is not base64 PCM16 → refused, with the reason', () => {
-    const decoded = dialect().decode(Buffer.from(JSON.stringify({ type: 'audio', data: { audio: 'AAA=' + '!!' } })), false);
+    const decoded = dialect().decode(
+      Buffer.from(JSON.stringify({ type: 'audio', data: { audio: 'AAA=' + '!!' } })),
+      false,
+    );
     expect(decoded).toEqual({ ok: false, reason: 'audio: audio is not base64 PCM16LE' });
-    const halfSample = dialect().decode(Buffer.from(JSON.stringify({ type: 'audio', data: { audio: Buffer.from([1, 2, 3]).toString('base64') } })), false);
+    const halfSample = dialect().decode(
+      Buffer.from(JSON.stringify({ type: 'audio', data: { audio: Buffer.from([1, 2, 3]).toString('base64') } })),
+      false,
+    );
     expect(halfSample.ok).toBe(false);
   });
 
@@ -103,12 +162,21 @@ describe('olib dialect, gateway side', () => {
     expect(decode({ type: 'auth_ok' })).toEqual({ ok: true, messages: [{ kind: 'accepted' }] });
     expect(decode({ type: 'clear' })).toEqual({ ok: true, messages: [{ kind: 'clear' }] });
     expect(decode({ type: 'hangup' })).toEqual({ ok: true, messages: [{ kind: 'hangup', reason: 'ai_hangup' }] });
-    expect(decode({ type: 'send_dtmf', data: { digits: '1#' } })).toEqual({ ok: true, messages: [{ kind: 'send_dtmf', digits: '1#', durationMs: undefined }] });
-    expect(decode({ type: 'response', data: { text: 'partial', final: false } })).toEqual({ ok: true, messages: [{ kind: 'text', text: 'partial', final: false }] });
+    expect(decode({ type: 'send_dtmf', data: { digits: '1#' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'send_dtmf', digits: '1#', durationMs: undefined }],
+    });
+    expect(decode({ type: 'response', data: { text: 'partial', final: false } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'text', text: 'partial', final: false }],
+    });
   });
 
   test('a binary frame on olib → refused', () => {
-    expect(dialect().decode(Buffer.alloc(640), true)).toEqual({ ok: false, reason: 'binary frame on the olib dialect' });
+    expect(dialect().decode(Buffer.alloc(640), true)).toEqual({
+      ok: false,
+      reason: 'binary frame on the olib dialect',
+    });
   });
 });
 
@@ -124,16 +192,25 @@ describe('binary dialect, gateway side', () => {
 
   test('binary messages from the AI are PCM16LE audio of any whole-sample length', () => {
     const bytes = Buffer.from(frame.buffer, 0, 100);
-    expect(dialect().decode(bytes, true)).toEqual({ ok: true, messages: [{ kind: 'audio', pcm: frame.subarray(0, 50) }] });
+    expect(dialect().decode(bytes, true)).toEqual({
+      ok: true,
+      messages: [{ kind: 'audio', pcm: frame.subarray(0, 50) }],
+    });
     expect(dialect().decode(Buffer.alloc(3), true).ok).toBe(false);
   });
 
   test('dropped frames are announced with audio_gap', () => {
-    expect(gatewayFrame(dialect().gap(4) as string)).toEqual({ type: 'audio_gap', data: { call_id: 'call-1', dropped_frames: 4, dropped_ms: 80 } });
+    expect(gatewayFrame(dialect().gap(4) as string)).toEqual({
+      type: 'audio_gap',
+      data: { call_id: 'call-1', dropped_frames: 4, dropped_ms: 80 },
+    });
   });
 
-  test('control vocabulary is olib\'s; the auth frame says the audio is binary', () => {
+  test("control vocabulary is olib's; the auth frame says the audio is binary", () => {
     expect(dialect().name).toBe('binary');
-    expect(gatewayFrame(dialect().opening(auth)[0] as string)).toMatchObject({ type: 'auth', call: { audio_format: { framing: 'binary' } } });
+    expect(gatewayFrame(dialect().opening(auth)[0] as string)).toMatchObject({
+      type: 'auth',
+      call: { audio_format: { framing: 'binary' } },
+    });
   });
 });

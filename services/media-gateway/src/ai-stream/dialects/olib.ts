@@ -31,7 +31,13 @@ export class OlibDialect implements GatewayDialect {
     return [
       this.frame({
         type: 'auth',
-        auth: { token: `Bearer ${auth.jwt}`, signature: auth.signature, timestamp: auth.timestamp, call_id: auth.callId, reconnected: auth.reconnected },
+        auth: {
+          token: `Bearer ${auth.jwt}`,
+          signature: auth.signature,
+          timestamp: auth.timestamp,
+          call_id: auth.callId,
+          reconnected: auth.reconnected,
+        },
         call: {
           conversation_id: this.call.conversationId,
           from_number: this.call.from,
@@ -56,11 +62,17 @@ export class OlibDialect implements GatewayDialect {
   }
 
   dtmf(digit: string, durationMs: number): WireFrame {
-    return this.frame({ type: 'dtmf', data: { call_id: this.call.callId, digit, duration_ms: Math.round(durationMs) } });
+    return this.frame({
+      type: 'dtmf',
+      data: { call_id: this.call.callId, digit, duration_ms: Math.round(durationMs) },
+    });
   }
 
   markPlayed(name: string, playedMs: number, truncated: boolean): WireFrame {
-    return this.frame({ type: 'mark', data: { call_id: this.call.callId, name, played_ms: Math.max(0, Math.round(playedMs)), truncated } });
+    return this.frame({
+      type: 'mark',
+      data: { call_id: this.call.callId, name, played_ms: Math.max(0, Math.round(playedMs)), truncated },
+    });
   }
 
   event(event: CallEvent, nowMs: number): WireFrame {
@@ -72,13 +84,23 @@ export class OlibDialect implements GatewayDialect {
       case 'sms':
         return this.frame({
           type: 'sms',
-          data: { call_id, message_id: event.messageId, from_number: event.from, to_number: event.to, text: event.text, timestamp: nowMs / 1000 },
+          data: {
+            call_id,
+            message_id: event.messageId,
+            from_number: event.from,
+            to_number: event.to,
+            text: event.text,
+            timestamp: nowMs / 1000,
+          },
         });
     }
   }
 
   flow(state: 'paused' | 'resumed', bufferedMs: number): WireFrame {
-    return this.frame({ type: 'flow', data: { call_id: this.call.callId, state, buffered_ms: Math.round(bufferedMs) } });
+    return this.frame({
+      type: 'flow',
+      data: { call_id: this.call.callId, state, buffered_ms: Math.round(bufferedMs) },
+    });
   }
 
   ping(id: number, nowMs: number): WireFrame {
@@ -96,7 +118,10 @@ export class OlibDialect implements GatewayDialect {
   gap(droppedFrames: number): WireFrame | null {
     // olib frames carry `sequence`: the AI sees the gap without being told.
     if (!this.binaryAudio || droppedFrames <= 0) return null;
-    return this.frame({ type: 'audio_gap', data: { call_id: this.call.callId, dropped_frames: droppedFrames, dropped_ms: droppedFrames * FRAME_MS } });
+    return this.frame({
+      type: 'audio_gap',
+      data: { call_id: this.call.callId, dropped_frames: droppedFrames, dropped_ms: droppedFrames * FRAME_MS },
+    });
   }
 
   end(reason: string, nowMs: number): WireFrame {
@@ -133,7 +158,8 @@ function toMessages(frame: OlibAiFrame): Decoded {
       return one({ kind: 'accepted' });
     case 'response': {
       const messages: AiMessage[] = [];
-      if (frame.data.text !== undefined) messages.push({ kind: 'text', text: frame.data.text, final: frame.data.final ?? true });
+      if (frame.data.text !== undefined)
+        messages.push({ kind: 'text', text: frame.data.text, final: frame.data.final ?? true });
       if (frame.data.audio !== undefined) {
         const audio = audioMessage(frame.data.audio, 'response');
         if (!audio.ok) return audio;

@@ -5,9 +5,24 @@ import { BRIDGE_ACCOUNT_SID, TwilioDialect, type UlawTranscoder } from './twilio
 import type { CallInfo } from './types';
 import { createUlawTranscoder } from './ulaw-transcoder';
 
-const call: CallInfo = { callId: 'call-1', conversationId: 'conv-1', from: '+15550001', to: '+15550002', direction: 'incoming', codec: 'PCMU', customParameters: { mode: 'echo' } };
-const auth = (reconnected: boolean): AuthMaterial => ({ jwt: 'h.p.s', signature: 'f'.repeat(64), timestamp: '1700000000', callId: 'call-1', reconnected });
-const tone = (n: number, hz: number): Int16Array => new Int16Array(n).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * hz * i) / 16000)));
+const call: CallInfo = {
+  callId: 'call-1',
+  conversationId: 'conv-1',
+  from: '+15550001',
+  to: '+15550002',
+  direction: 'incoming',
+  codec: 'PCMU',
+  customParameters: { mode: 'echo' },
+};
+const auth = (reconnected: boolean): AuthMaterial => ({
+  jwt: 'h.p.s',
+  signature: 'f'.repeat(64),
+  timestamp: '1700000000',
+  callId: 'call-1',
+  reconnected,
+});
+const tone = (n: number, hz: number): Int16Array =>
+  new Int16Array(n).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * hz * i) / 16000)));
 
 function twilioFrame(wire: string | Uint8Array): TwilioGatewayFrame {
   const parsed = parseTwilioGatewayFrame(String(wire));
@@ -29,7 +44,13 @@ describe('twilio dialect, gateway side', () => {
         accountSid: BRIDGE_ACCOUNT_SID,
         callSid: 'call-1',
         tracks: ['inbound'],
-        customParameters: { mode: 'echo', from: '+15550001', to: '+15550002', direction: 'incoming', conversation_id: 'conv-1' },
+        customParameters: {
+          mode: 'echo',
+          from: '+15550001',
+          to: '+15550002',
+          direction: 'incoming',
+          conversation_id: 'conv-1',
+        },
         mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
       },
     });
@@ -67,8 +88,8 @@ describe('twilio dialect, gateway side', () => {
     // 1 kHz at 8 kHz: 8 samples a period; after the filter's settling the wave repeats every 8 samples.
     for (let i = 0; i < 150; i++) expect(Math.abs((last[i] as number) - (last[i + 8] as number))).toBeLessThan(700);
     const rms = Math.sqrt(last.reduce((s, v) => s + v * v, 0) / last.length);
-    expect(rms).toBeGreaterThan(10000 / Math.SQRT2 * 0.95);
-    expect(rms).toBeLessThan(10000 / Math.SQRT2 * 1.05);
+    expect(rms).toBeGreaterThan((10000 / Math.SQRT2) * 0.95);
+    expect(rms).toBeLessThan((10000 / Math.SQRT2) * 1.05);
   });
 
   test('a reconnect re-opens with the same streamSid, sequenceNumber from 1, reconnected "true"; chunks keep counting', () => {
@@ -85,12 +106,27 @@ describe('twilio dialect, gateway side', () => {
     expect(media).toMatchObject({ sequenceNumber: '2', media: { chunk: '3', timestamp: '40' } });
   });
 
-  test('dtmf, mark (with played_ms / truncated) and stop follow Twilio\'s shapes', () => {
+  test("dtmf, mark (with played_ms / truncated) and stop follow Twilio's shapes", () => {
     const d = new TwilioDialect(call, createUlawTranscoder());
     d.opening(auth(false));
-    expect(twilioFrame(d.dtmf('7'))).toEqual({ event: 'dtmf', sequenceNumber: '2', streamSid: d.streamSid, dtmf: { track: 'inbound_track', digit: '7' } });
-    expect(twilioFrame(d.markPlayed('m', 999.6, false))).toEqual({ event: 'mark', sequenceNumber: '3', streamSid: d.streamSid, mark: { name: 'm', played_ms: 1000, truncated: false } });
-    expect(twilioFrame(d.end())).toEqual({ event: 'stop', sequenceNumber: '4', streamSid: d.streamSid, stop: { accountSid: BRIDGE_ACCOUNT_SID, callSid: 'call-1' } });
+    expect(twilioFrame(d.dtmf('7'))).toEqual({
+      event: 'dtmf',
+      sequenceNumber: '2',
+      streamSid: d.streamSid,
+      dtmf: { track: 'inbound_track', digit: '7' },
+    });
+    expect(twilioFrame(d.markPlayed('m', 999.6, false))).toEqual({
+      event: 'mark',
+      sequenceNumber: '3',
+      streamSid: d.streamSid,
+      mark: { name: 'm', played_ms: 1000, truncated: false },
+    });
+    expect(twilioFrame(d.end())).toEqual({
+      event: 'stop',
+      sequenceNumber: '4',
+      streamSid: d.streamSid,
+      stop: { accountSid: BRIDGE_ACCOUNT_SID, callSid: 'call-1' },
+    });
   });
 
   test('no Twilio equivalent → no frame (hold, flow, ping, errors, gaps)', () => {
@@ -109,7 +145,10 @@ describe('twilio dialect, gateway side', () => {
     };
     const d = new TwilioDialect(call, transcoder);
     const payload = Buffer.from(encodeUlaw(new Int16Array(437))).toString('base64');
-    const decoded = d.decode(Buffer.from(JSON.stringify({ event: 'media', streamSid: d.streamSid, media: { payload } })), false);
+    const decoded = d.decode(
+      Buffer.from(JSON.stringify({ event: 'media', streamSid: d.streamSid, media: { payload } })),
+      false,
+    );
     expect(seen).toEqual([437]);
     expect(decoded.ok && decoded.messages[0]?.kind === 'audio' && decoded.messages[0].pcm.length).toBe(874);
   });
@@ -117,11 +156,20 @@ describe('twilio dialect, gateway side', () => {
   test('mark, clear and the control extensions map onto messages; binary frames are refused', () => {
     const d = new TwilioDialect(call, createUlawTranscoder());
     const decode = (f: object) => d.decode(Buffer.from(JSON.stringify(f)), false);
-    expect(decode({ event: 'mark', streamSid: 'x', mark: { name: 'n' } })).toEqual({ ok: true, messages: [{ kind: 'mark', name: 'n' }] });
+    expect(decode({ event: 'mark', streamSid: 'x', mark: { name: 'n' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'mark', name: 'n' }],
+    });
     expect(decode({ event: 'clear', streamSid: 'x' })).toEqual({ ok: true, messages: [{ kind: 'clear' }] });
     expect(decode({ event: 'hangup' })).toEqual({ ok: true, messages: [{ kind: 'hangup', reason: 'ai_hangup' }] });
-    expect(decode({ event: 'transfer', transfer: { target: 'sip:a@b' } })).toEqual({ ok: true, messages: [{ kind: 'transfer', target: 'sip:a@b' }] });
-    expect(decode({ event: 'media', media: { payload: '***' } })).toEqual({ ok: false, reason: 'media: payload is not base64' });
+    expect(decode({ event: 'transfer', transfer: { target: 'sip:a@b' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer', target: 'sip:a@b' }],
+    });
+    expect(decode({ event: 'media', media: { payload: '***' } })).toEqual({
+      ok: false,
+      reason: 'media: payload is not base64',
+    });
     expect(d.decode(Buffer.alloc(4), true).ok).toBe(false);
   });
 });

@@ -2,7 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { authHeaders, type AuthMaterial } from '../../../../common/src/ai-auth';
 import type { WireFrame } from '../queue';
 import { FRAME_MS, decodeBase64 } from '../wire/pcm';
-import { TWILIO_MEDIA_FORMAT, TWILIO_PROTOCOL, TWILIO_VERSION, parseTwilioAgentFrame, type TwilioAgentFrame, type TwilioGatewayFrame } from '../wire/twilio';
+import {
+  TWILIO_MEDIA_FORMAT,
+  TWILIO_PROTOCOL,
+  TWILIO_VERSION,
+  parseTwilioAgentFrame,
+  type TwilioAgentFrame,
+  type TwilioGatewayFrame,
+} from '../wire/twilio';
 import type { AiMessage, CallInfo, Decoded, GatewayDialect } from './types';
 
 /** 16 kHz PCM ⇄ 8 kHz μ-law, with filter memory across calls of one stream. */
@@ -49,7 +56,11 @@ export class TwilioDialect implements GatewayDialect {
     };
     if (auth.reconnected) customParameters['reconnected'] = 'true';
     return [
-      JSON.stringify({ event: 'connected', protocol: TWILIO_PROTOCOL, version: TWILIO_VERSION } satisfies TwilioGatewayFrame),
+      JSON.stringify({
+        event: 'connected',
+        protocol: TWILIO_PROTOCOL,
+        version: TWILIO_VERSION,
+      } satisfies TwilioGatewayFrame),
       this.frame({
         event: 'start',
         sequenceNumber: this.nextSequence(),
@@ -79,7 +90,12 @@ export class TwilioDialect implements GatewayDialect {
   }
 
   dtmf(digit: string): WireFrame {
-    return this.frame({ event: 'dtmf', sequenceNumber: this.nextSequence(), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit } });
+    return this.frame({
+      event: 'dtmf',
+      sequenceNumber: this.nextSequence(),
+      streamSid: this.streamSid,
+      dtmf: { track: 'inbound_track', digit },
+    });
   }
 
   markPlayed(name: string, playedMs: number, truncated: boolean): WireFrame {
@@ -133,7 +149,10 @@ export class TwilioDialect implements GatewayDialect {
       case 'media': {
         const ulaw = decodeBase64(frame.media.payload);
         if (!ulaw) return { ok: false, reason: 'media: payload is not base64' };
-        return { ok: true, messages: ulaw.length > 0 ? [{ kind: 'audio', pcm: this.transcoder.fromUlaw8k(ulaw) }] : [] };
+        return {
+          ok: true,
+          messages: ulaw.length > 0 ? [{ kind: 'audio', pcm: this.transcoder.fromUlaw8k(ulaw) }] : [],
+        };
       }
       case 'mark':
         return one({ kind: 'mark', name: frame.mark.name });

@@ -37,12 +37,18 @@ export type AiMessage =
   | { readonly kind: 'hangup'; readonly reason: string }
   | { readonly kind: 'transfer'; readonly target: string }
   | { readonly kind: 'send_dtmf'; readonly digits: string; readonly durationMs: number | undefined }
-  | { readonly kind: 'sms'; readonly text: string; readonly to: string | undefined; readonly inReplyTo: string | undefined }
+  | {
+      readonly kind: 'sms';
+      readonly text: string;
+      readonly to: string | undefined;
+      readonly inReplyTo: string | undefined;
+    }
   | { readonly kind: 'ping'; readonly id: number }
   | { readonly kind: 'pong'; readonly id: number }
   | { readonly kind: 'error'; readonly code: string; readonly message: string | undefined };
 
-export type Decoded = { readonly ok: true; readonly messages: readonly AiMessage[] } | { readonly ok: false; readonly reason: string };
+export type Decoded =
+  { readonly ok: true; readonly messages: readonly AiMessage[] } | { readonly ok: false; readonly reason: string };
 
 /**
  * One dialect, gateway side: builds the frames the gateway sends and turns what the

@@ -24,10 +24,18 @@ describe('parseOlibAiFrame', () => {
   test.each([
     ['not JSON', '{type:', 'not JSON'],
     ['unknown type', JSON.stringify({ type: 'dance' }), 'dance: / value of tag "type" must be in oneOf'],
-    ['no type', JSON.stringify({ data: {} }), '?: / must have required property \'type\''],
+    ['no type', JSON.stringify({ data: {} }), "?: / must have required property 'type'"],
     ['response with neither text nor audio', JSON.stringify({ type: 'response', data: {} }), 'response: /data'],
-    ['mark without a name', JSON.stringify({ type: 'mark', data: {} }), 'mark: /data must have required property \'name\''],
-    ['send_dtmf with a letter that is not DTMF', JSON.stringify({ type: 'send_dtmf', data: { digits: '12X' } }), 'send_dtmf: /data/digits'],
+    [
+      'mark without a name',
+      JSON.stringify({ type: 'mark', data: {} }),
+      "mark: /data must have required property 'name'",
+    ],
+    [
+      'send_dtmf with a letter that is not DTMF',
+      JSON.stringify({ type: 'send_dtmf', data: { digits: '12X' } }),
+      'send_dtmf: /data/digits',
+    ],
     ['transfer without a target', JSON.stringify({ type: 'transfer', data: { target: '' } }), 'transfer: /data/target'],
     ['an array', '[1,2]', '?: /'],
   ])('%s → refused with a reason', (_name, text, reason) => {
@@ -38,20 +46,37 @@ describe('parseOlibAiFrame', () => {
 });
 
 describe('parseOlibGatewayFrame', () => {
-  test('the seed README\'s own examples validate (auth with the extension fields, audio_data, dtmf)', () => {
+  test("the seed README's own examples validate (auth with the extension fields, audio_data, dtmf)", () => {
     const auth = {
       type: 'auth',
-      auth: { token: 'Bearer jwt-token', signature: 'a'.repeat(64), timestamp: '1640995200', call_id: 'unique-call-id' },
-      call: { conversation_id: 'conv-123', from_number: '+1234567890', to_number: '+0987654321', direction: 'incoming', codec: 'PCMU', sample_rate: 8000 },
+      auth: {
+        token: 'Bearer jwt-token',
+        signature: 'a'.repeat(64),
+        timestamp: '1640995200',
+        call_id: 'unique-call-id',
+      },
+      call: {
+        conversation_id: 'conv-123',
+        from_number: '+1234567890',
+        to_number: '+0987654321',
+        direction: 'incoming',
+        codec: 'PCMU',
+        sample_rate: 8000,
+      },
     };
     expect(parseOlibGatewayFrame(JSON.stringify(auth)).ok).toBe(true);
-    const audio = { type: 'audio_data', data: { call_id: 'abc123', audio: 'AAAA', timestamp: 1634567890.123, sequence: 12345 } };
+    const audio = {
+      type: 'audio_data',
+      data: { call_id: 'abc123', audio: 'AAAA', timestamp: 1634567890.123, sequence: 12345 },
+    };
     expect(parseOlibGatewayFrame(JSON.stringify(audio)).ok).toBe(true);
     const dtmf = { type: 'dtmf', data: { call_id: 'abc123', digit: '1', duration_ms: 100 } };
     expect(parseOlibGatewayFrame(JSON.stringify(dtmf)).ok).toBe(true);
   });
 
   test('a dtmf frame with two digits → refused', () => {
-    expect(parseOlibGatewayFrame(JSON.stringify({ type: 'dtmf', data: { call_id: 'a', digit: '12', duration_ms: 100 } })).ok).toBe(false);
+    expect(
+      parseOlibGatewayFrame(JSON.stringify({ type: 'dtmf', data: { call_id: 'a', digit: '12', duration_ms: 100 } })).ok,
+    ).toBe(false);
   });
 });

@@ -61,7 +61,12 @@ export interface OlibAuth {
 
 export interface OlibAudioData {
   readonly type: 'audio_data';
-  readonly data: { readonly call_id: string; readonly audio: string; readonly timestamp: number; readonly sequence: number };
+  readonly data: {
+    readonly call_id: string;
+    readonly audio: string;
+    readonly timestamp: number;
+    readonly sequence: number;
+  };
 }
 
 export interface OlibDtmf {
@@ -72,7 +77,12 @@ export interface OlibDtmf {
 /** A mark the AI sent, acknowledged once the audio queued before it has played (or was cut). */
 export interface OlibMarkPlayed {
   readonly type: 'mark';
-  readonly data: { readonly call_id: string; readonly name: string; readonly played_ms: number; readonly truncated: boolean };
+  readonly data: {
+    readonly call_id: string;
+    readonly name: string;
+    readonly played_ms: number;
+    readonly truncated: boolean;
+  };
 }
 
 export interface OlibHold {
@@ -212,7 +222,12 @@ const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const count = { type: 'integer', minimum: 0 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
 
-function message(type: string, data: Record<string, unknown> | undefined, required: readonly string[], dataOptional = false) {
+function message(
+  type: string,
+  data: Record<string, unknown> | undefined,
+  required: readonly string[],
+  dataOptional = false,
+) {
   const properties: Record<string, unknown> = { type: { const: type } };
   if (data) properties['data'] = { type: 'object', properties: data, required };
   return { type: 'object', properties, required: data && !dataOptional ? ['type', 'data'] : ['type'] };
@@ -233,7 +248,11 @@ export const OLIB_AI_FRAME_SCHEMA = {
       type: 'object',
       properties: {
         type: { const: 'response' },
-        data: { type: 'object', properties: { text: str, audio: str, final: { type: 'boolean' } }, anyOf: [{ required: ['text'] }, { required: ['audio'] }] },
+        data: {
+          type: 'object',
+          properties: { text: str, audio: str, final: { type: 'boolean' } },
+          anyOf: [{ required: ['text'] }, { required: ['audio'] }],
+        },
       },
       required: ['type', 'data'],
     },
@@ -242,8 +261,19 @@ export const OLIB_AI_FRAME_SCHEMA = {
     message('mark', { name: nonEmpty }, ['name']),
     message('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
     message('transfer', { target: nonEmpty }, ['target']),
-    message('send_dtmf', { digits: { type: 'string', pattern: DTMF_DIGITS_PATTERN }, duration_ms: { type: 'integer', minimum: 40, maximum: 5000 } }, ['digits']),
-    message('sms', { text: { type: 'string', minLength: 1, maxLength: 4096 }, to_number: nonEmpty, in_reply_to: nonEmpty }, ['text']),
+    message(
+      'send_dtmf',
+      {
+        digits: { type: 'string', pattern: DTMF_DIGITS_PATTERN },
+        duration_ms: { type: 'integer', minimum: 40, maximum: 5000 },
+      },
+      ['digits'],
+    ),
+    message(
+      'sms',
+      { text: { type: 'string', minLength: 1, maxLength: 4096 }, to_number: nonEmpty, in_reply_to: nonEmpty },
+      ['text'],
+    ),
     pingSchema,
     pongSchema,
     errorSchema,
@@ -277,25 +307,57 @@ export const OLIB_GATEWAY_FRAME_SCHEMA = {
         type: { const: 'auth' },
         auth: {
           type: 'object',
-          properties: { token: { type: 'string', pattern: '^Bearer .+' }, signature: { type: 'string', pattern: '^[0-9a-f]{64}$' }, timestamp: { type: 'string', pattern: '^[0-9]{1,12}$' }, call_id: nonEmpty, reconnected: { type: 'boolean' } },
+          properties: {
+            token: { type: 'string', pattern: '^Bearer .+' },
+            signature: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            timestamp: { type: 'string', pattern: '^[0-9]{1,12}$' },
+            call_id: nonEmpty,
+            reconnected: { type: 'boolean' },
+          },
           required: ['token', 'signature', 'timestamp', 'call_id'],
         },
         call: callSchema,
       },
       required: ['type', 'auth', 'call'],
     },
-    message('audio_data', { call_id: str, audio: str, timestamp: seconds, sequence: count }, ['call_id', 'audio', 'timestamp', 'sequence']),
-    message('dtmf', { call_id: str, digit: { type: 'string', pattern: DTMF_DIGIT_PATTERN }, duration_ms: count }, ['call_id', 'digit', 'duration_ms']),
-    message('mark', { call_id: str, name: nonEmpty, played_ms: count, truncated: { type: 'boolean' } }, ['call_id', 'name', 'played_ms', 'truncated']),
+    message('audio_data', { call_id: str, audio: str, timestamp: seconds, sequence: count }, [
+      'call_id',
+      'audio',
+      'timestamp',
+      'sequence',
+    ]),
+    message('dtmf', { call_id: str, digit: { type: 'string', pattern: DTMF_DIGIT_PATTERN }, duration_ms: count }, [
+      'call_id',
+      'digit',
+      'duration_ms',
+    ]),
+    message('mark', { call_id: str, name: nonEmpty, played_ms: count, truncated: { type: 'boolean' } }, [
+      'call_id',
+      'name',
+      'played_ms',
+      'truncated',
+    ]),
     message('hold', { call_id: str, timestamp: seconds }, ['call_id']),
     message('resume', { call_id: str, timestamp: seconds }, ['call_id']),
-    message('sms', { call_id: str, message_id: nonEmpty, from_number: str, to_number: str, text: str, timestamp: seconds }, ['message_id', 'from_number', 'to_number', 'text']),
-    message('flow', { call_id: str, state: { enum: ['paused', 'resumed'] }, buffered_ms: count }, ['call_id', 'state', 'buffered_ms']),
+    message(
+      'sms',
+      { call_id: str, message_id: nonEmpty, from_number: str, to_number: str, text: str, timestamp: seconds },
+      ['message_id', 'from_number', 'to_number', 'text'],
+    ),
+    message('flow', { call_id: str, state: { enum: ['paused', 'resumed'] }, buffered_ms: count }, [
+      'call_id',
+      'state',
+      'buffered_ms',
+    ]),
     pingSchema,
     pongSchema,
     message('call_end', { call_id: str, reason: str, timestamp: seconds }, ['call_id', 'reason']),
     errorSchema,
-    message('audio_gap', { call_id: str, dropped_frames: count, dropped_ms: count }, ['call_id', 'dropped_frames', 'dropped_ms']),
+    message('audio_gap', { call_id: str, dropped_frames: count, dropped_ms: count }, [
+      'call_id',
+      'dropped_frames',
+      'dropped_ms',
+    ]),
   ],
 } as const;
 

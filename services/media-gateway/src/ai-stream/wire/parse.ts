@@ -16,6 +16,9 @@ export function parseJsonFrame<T>(validate: ValidateFunction<T>, text: string, t
   }
   if (validate(value)) return { ok: true, frame: value };
   const first = validate.errors?.[0];
-  const name = value !== null && typeof value === 'object' && tag in value ? String((value as Record<string, unknown>)[tag]).slice(0, 32) : '?';
+  const name =
+    value !== null && typeof value === 'object' && tag in value
+      ? String((value as Record<string, unknown>)[tag]).slice(0, 32)
+      : '?';
   return { ok: false, reason: `${name}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}` };
 }

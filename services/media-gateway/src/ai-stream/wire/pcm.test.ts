@@ -33,14 +33,15 @@ describe('base64', () => {
     expect(decodeBase64('AAA=')).toEqual(Buffer.from([0, 0]));
     expect(decodeBase64('AA==')).toEqual(Buffer.from([0]));
     expect(decodeBase64('')).toEqual(Buffer.alloc(0));
-    for (const bad of ['AA=A', 'A===', '====', 'AA\nA', 'AAA\u00e9', 'AB==AAAA', 'AAAA AAA', 'AAA\u20ac']) expect(decodeBase64(bad)).toBeNull();
+    for (const bad of ['AA=A', 'A===', '====', 'AA\nA', 'AAA\u00e9', 'AB==AAAA', 'AAAA AAA', 'AAA\u20ac'])
+      expect(decodeBase64(bad)).toBeNull();
   });
 
   test('the decoded-length check agrees with the RFC 4648 §4 grammar on random strings of base64, URL-safe and stray characters', () => {
     const grammar = /^[A-Za-z0-9+/]*={0,2}$/;
     const alphabet = 'AB+/=-_ !\n\u00e9Z09a';
     let seed = 7;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 20000; i++) {
       let text = '';
       const length = 4 * (1 + Math.floor(random() * 3));

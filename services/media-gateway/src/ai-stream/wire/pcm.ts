@@ -51,7 +51,8 @@ export function pcm16leToInt16(bytes: Uint8Array): Int16Array | null {
 export function decodeBase64(text: string): Buffer | null {
   const length = text.length;
   if (length % 4 !== 0) return null;
-  const padding = length === 0 || text.charCodeAt(length - 1) !== 0x3d ? 0 : text.charCodeAt(length - 2) === 0x3d ? 2 : 1;
+  const padding =
+    length === 0 || text.charCodeAt(length - 1) !== 0x3d ? 0 : text.charCodeAt(length - 2) === 0x3d ? 2 : 1;
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length !== (length / 4) * 3 - padding) return null;
   if (text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return null;

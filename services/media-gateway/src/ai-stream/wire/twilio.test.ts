@@ -21,7 +21,12 @@ const TWILIO_EXAMPLES = {
   media: {
     event: 'media',
     sequenceNumber: '3',
-    media: { track: 'inbound', chunk: '1', timestamp: '5', payload: 'no+JhoaJjpzSHxAKBgYJDhtEopGKh4aIjZm7JhILBwYIDRg1qZSLh4aIjJevLBUMBwYHCxUqtZiMiIaHio6l' },
+    media: {
+      track: 'inbound',
+      chunk: '1',
+      timestamp: '5',
+      payload: 'no+JhoaJjpzSHxAKBgYJDhtEopGKh4aIjZm7JhILBwYIDRg1qZSLh4aIjJevLBUMBwYHCxUqtZiMiIaHio6l',
+    },
     streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
   },
   stop: {
@@ -30,8 +35,18 @@ const TWILIO_EXAMPLES = {
     stop: { accountSid: 'ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', callSid: 'CAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' },
     streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
   },
-  dtmf: { event: 'dtmf', streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', sequenceNumber: '5', dtmf: { track: 'inbound_track', digit: '1' } },
-  mark: { event: 'mark', sequenceNumber: '4', streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', mark: { name: 'my label' } },
+  dtmf: {
+    event: 'dtmf',
+    streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
+    sequenceNumber: '5',
+    dtmf: { track: 'inbound_track', digit: '1' },
+  },
+  mark: {
+    event: 'mark',
+    sequenceNumber: '4',
+    streamSid: 'MZXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX',
+    mark: { name: 'my label' },
+  },
 };
 
 describe('parseTwilioGatewayFrame', () => {
@@ -40,7 +55,10 @@ describe('parseTwilioGatewayFrame', () => {
   });
 
   test('start with another media format → refused', () => {
-    const start = { ...TWILIO_EXAMPLES.start, start: { ...TWILIO_EXAMPLES.start.start, mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } } };
+    const start = {
+      ...TWILIO_EXAMPLES.start,
+      start: { ...TWILIO_EXAMPLES.start.start, mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } },
+    };
     expect(parseTwilioGatewayFrame(JSON.stringify(start)).ok).toBe(false);
   });
 });

@@ -25,7 +25,11 @@ export interface TwilioMediaFormat {
   readonly channels: 1;
 }
 
-export const TWILIO_MEDIA_FORMAT: TwilioMediaFormat = Object.freeze({ encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 });
+export const TWILIO_MEDIA_FORMAT: TwilioMediaFormat = Object.freeze({
+  encoding: 'audio/x-mulaw',
+  sampleRate: 8000,
+  channels: 1,
+});
 
 // ─── gateway → agent (what Twilio sends) ─────────────────────────────────────────
 
@@ -85,7 +89,8 @@ export interface TwilioStop {
   readonly stop: { readonly accountSid: string; readonly callSid: string };
 }
 
-export type TwilioGatewayFrame = TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop;
+export type TwilioGatewayFrame =
+  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop;
 
 // ─── agent → gateway ─────────────────────────────────────────────────────────────
 
@@ -131,7 +136,8 @@ export interface TwilioError {
   readonly error: { readonly code: string; readonly message?: string };
 }
 
-export type TwilioAgentFrame = TwilioMediaIn | TwilioMarkIn | TwilioClear | TwilioHangup | TwilioTransfer | TwilioSendDtmf | TwilioError;
+export type TwilioAgentFrame =
+  TwilioMediaIn | TwilioMarkIn | TwilioClear | TwilioHangup | TwilioTransfer | TwilioSendDtmf | TwilioError;
 
 // ─── schemas ─────────────────────────────────────────────────────────────────────
 
@@ -139,7 +145,12 @@ const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const numeric = { type: 'string', pattern: '^[0-9]+$' } as const;
 
-function event(name: string, body: Record<string, unknown> | undefined, bodyRequired: readonly string[], bodyOptional = false) {
+function event(
+  name: string,
+  body: Record<string, unknown> | undefined,
+  bodyRequired: readonly string[],
+  bodyOptional = false,
+) {
   const properties: Record<string, unknown> = { event: { const: name }, streamSid: str };
   if (body) properties[name] = { type: 'object', properties: body, required: bodyRequired };
   return { type: 'object', properties, required: body && !bodyOptional ? ['event', name] : ['event'] };
@@ -155,7 +166,14 @@ export const TWILIO_AGENT_FRAME_SCHEMA = {
     event('clear', undefined, []),
     event('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
     event('transfer', { target: nonEmpty }, ['target']),
-    event('send_dtmf', { digits: { type: 'string', pattern: DTMF_DIGITS_PATTERN }, duration_ms: { type: 'integer', minimum: 40, maximum: 5000 } }, ['digits']),
+    event(
+      'send_dtmf',
+      {
+        digits: { type: 'string', pattern: DTMF_DIGITS_PATTERN },
+        duration_ms: { type: 'integer', minimum: 40, maximum: 5000 },
+      },
+      ['digits'],
+    ),
     event('error', { code: nonEmpty, message: str }, ['code']),
   ],
 } as const;
@@ -165,7 +183,11 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
   discriminator: { propertyName: 'event' },
   required: ['event'],
   oneOf: [
-    { type: 'object', properties: { event: { const: 'connected' }, protocol: str, version: str }, required: ['event', 'protocol', 'version'] },
+    {
+      type: 'object',
+      properties: { event: { const: 'connected' }, protocol: str, version: str },
+      required: ['event', 'protocol', 'version'],
+    },
     {
       type: 'object',
       properties: {
@@ -192,15 +214,25 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
       required: ['event', 'sequenceNumber', 'streamSid', 'start'],
     },
     {
-      ...event('media', { track: { const: 'inbound' }, chunk: numeric, timestamp: numeric, payload: str }, ['track', 'chunk', 'timestamp', 'payload']),
+      ...event('media', { track: { const: 'inbound' }, chunk: numeric, timestamp: numeric, payload: str }, [
+        'track',
+        'chunk',
+        'timestamp',
+        'payload',
+      ]),
       required: ['event', 'sequenceNumber', 'streamSid', 'media'],
     },
     {
-      ...event('dtmf', { track: { const: 'inbound_track' }, digit: { type: 'string', pattern: '^[0-9A-D*#]$' } }, ['track', 'digit']),
+      ...event('dtmf', { track: { const: 'inbound_track' }, digit: { type: 'string', pattern: '^[0-9A-D*#]$' } }, [
+        'track',
+        'digit',
+      ]),
       required: ['event', 'sequenceNumber', 'streamSid', 'dtmf'],
     },
     {
-      ...event('mark', { name: nonEmpty, played_ms: { type: 'integer', minimum: 0 }, truncated: { type: 'boolean' } }, ['name']),
+      ...event('mark', { name: nonEmpty, played_ms: { type: 'integer', minimum: 0 }, truncated: { type: 'boolean' } }, [
+        'name',
+      ]),
       required: ['event', 'sequenceNumber', 'streamSid', 'mark'],
     },
     {
@@ -212,7 +244,8 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
 
 const ajv = new Ajv({ discriminator: true, allErrors: false, strict: true, strictRequired: false });
 const validateAgent: ValidateFunction<TwilioAgentFrame> = ajv.compile<TwilioAgentFrame>(TWILIO_AGENT_FRAME_SCHEMA);
-const validateGateway: ValidateFunction<TwilioGatewayFrame> = ajv.compile<TwilioGatewayFrame>(TWILIO_GATEWAY_FRAME_SCHEMA);
+const validateGateway: ValidateFunction<TwilioGatewayFrame> =
+  ajv.compile<TwilioGatewayFrame>(TWILIO_GATEWAY_FRAME_SCHEMA);
 
 /** Parses and validates one frame from a Twilio-style agent. */
 export function parseTwilioAgentFrame(text: string): Parsed<TwilioAgentFrame> {
