@@ -54,6 +54,15 @@ if [ "$mode" = "stack" ]; then
   [ "$(id -u)" -eq 0 ] || die "the local stack runs Kamailio, rtpengine and PostgreSQL administration as root: run as root (or sudo npm start)"
 fi
 
-# --- build ---
-say "building TypeScript"
-npx tsc -p tsconfig.json
+# --- build: only when a source changed since the last successful build ---
+# The stamp is written after tsc succeeds; any TypeScript source, tsconfig.json or the
+# installed packages being newer than it means a rebuild (tsc --incremental then
+# recompiles only what changed). `npm run token` on an unchanged tree skips it.
+stamp=dist/.build-stamp
+sources=(services scripts tests bench harness db)
+if [ ! -f "$stamp" ] || [ tsconfig.json -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ] \
+   || [ -n "$(find "${sources[@]}" \( -name '*.ts' -o -type d \) -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  say "building TypeScript"
+  npx tsc -p tsconfig.json --incremental --tsBuildInfoFile dist/.tsbuildinfo
+  touch "$stamp"
+fi
