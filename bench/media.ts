@@ -400,7 +400,7 @@ async function runStep(stack: LocalStack, calls: number, metricsUrl: string): Pr
 
     // The calls end by themselves (SIPp's BYE after the hold); their frame counts reach
     // the gateway's counters only then.
-    const finished = (await sipp.done) as SippRun;
+    const finished = await sipp.done;
     follower.stop();
     driver.stop();
     const outcome = summarise(calls, calls, [finished], (Date.now() - startedAt) / 1000);

@@ -24,7 +24,11 @@ export function renderConfigDocs(): string {
           : ''
         : s.default === ''
           ? '(empty)'
-          : String(s.default);
+          : typeof s.default === 'number' || typeof s.default === 'boolean'
+            ? s.default.toString()
+            : typeof s.default === 'string'
+              ? s.default
+              : JSON.stringify(s.default);
     let meaning = s.description ?? '';
     if (s.enum) meaning += `${meaning ? ' ' : ''}One of: ${s.enum.join(', ')}.`;
     if ((s.minLength ?? 0) >= 32) meaning += ' At least 32 characters.';

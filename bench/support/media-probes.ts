@@ -147,11 +147,7 @@ export interface MachineCpu {
 
 export function machineCpu(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   const toMs = (t: number | undefined): number => ((t ?? 0) * 1000) / CLOCK_TICKS;
   const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
   return { busyMs: toMs(busy), softirqMs: toMs(softirq), totalMs: toMs(busy + (idle ?? 0) + (iowait ?? 0)) };

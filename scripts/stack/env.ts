@@ -118,7 +118,7 @@ export function ensureSecrets(file = SECRETS_FILE): Record<(typeof SECRET_NAMES)
     const body = SECRET_NAMES.map((n) => `${n}=${existing[n]}`).join('\n');
     writeFileSync(file, `# Generated on first run. Keep private; never commit.\n${body}\n`, { mode: 0o600 });
   }
-  return existing as Record<(typeof SECRET_NAMES)[number], string>;
+  return existing;
 }
 
 export function parseEnvFile(text: string): Record<string, string> {

@@ -32,7 +32,7 @@ export class SupervisedChild {
     this.log = createWriteStream(logPath, { flags: 'a' });
     this.log.write(`\n--- ${new Date().toISOString()} starting ${spec.command} ${spec.args.join(' ')}\n`);
     this.proc = spawn(spec.command, [...spec.args], {
-      env: spec.env ?? (process.env as Record<string, string>),
+      env: spec.env ?? process.env,
       cwd: spec.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

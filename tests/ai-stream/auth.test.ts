@@ -91,7 +91,7 @@ describe("the demo agent checks the gateway's credentials", () => {
     const ws = new WebSocket(`${agent.url}/olib`);
     const closed = new Promise<{ code: number; frames: string[] }>((resolve) => {
       const frames: string[] = [];
-      ws.on('message', (data) => frames.push(String(data)));
+      ws.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
       ws.on('close', (code) => resolve({ code, frames }));
     });
     await new Promise((resolve) => ws.once('open', resolve));

@@ -138,8 +138,8 @@ describe('an AI that stops answering without closing', () => {
     const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
     const auths: boolean[] = [];
     wss.on('connection', (ws: WebSocket) => {
-      ws.on('message', (data) => {
-        const parsed = parseOlibGatewayFrame(String(data));
+      ws.on('message', (data: Buffer) => {
+        const parsed = parseOlibGatewayFrame(data.toString('utf8'));
         if (parsed.ok && parsed.frame.type === 'auth') {
           auths.push(parsed.frame.auth.reconnected);
           ws.send(JSON.stringify({ type: 'auth_ok' }));

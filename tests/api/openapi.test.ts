@@ -105,7 +105,7 @@ describe('GET /api/openapi.json', () => {
 
   test('every schema in the document compiles as JSON Schema 2020-12 (the OpenAPI 3.1 dialect)', () => {
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
-    ajv.addSchema({ ...doc.components.schemas['Error'], $id: 'error' } as object);
+    ajv.addSchema({ ...doc.components.schemas['Error'], $id: 'error' });
     const fix = (schema: object): object =>
       JSON.parse(JSON.stringify(schema).replaceAll('#/components/schemas/Error', 'error')) as object;
     let compiled = 0;
@@ -133,7 +133,7 @@ describe('GET /api/openapi.json', () => {
 
   test('real responses match their documented schemas (create, get, list, credentials, stats, errors)', async () => {
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
-    ajv.addSchema({ ...doc.components.schemas['Error'], $id: 'error' } as object);
+    ajv.addSchema({ ...doc.components.schemas['Error'], $id: 'error' });
     const check = (path: string, method: string, status: number, body: unknown): void => {
       const schema = doc.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json']?.schema;
       expect([path, method, status, schema !== undefined]).toEqual([path, method, status, true]);

@@ -264,16 +264,16 @@ export class Baresip {
     const collect = (chunk: Buffer): void => {
       output += chunk.toString();
     };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     try {
       const ctrl = await connectWithin(ports.ctrl, 5_000, child, () => output);
       const phone = new Baresip(child, ctrl, recordings);
       phone.output = output;
-      child.stdout!.off('data', collect);
-      child.stderr!.off('data', collect);
-      child.stdout!.on('data', (chunk: Buffer) => (phone.output += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (phone.output += chunk.toString()));
+      child.stdout.off('data', collect);
+      child.stderr.off('data', collect);
+      child.stdout.on('data', (chunk: Buffer) => (phone.output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (phone.output += chunk.toString()));
       return phone;
     } catch (err) {
       child.kill('SIGKILL');
@@ -354,8 +354,12 @@ export class Baresip {
       >;
       this.buffered = this.buffered.subarray(colon + 1 + length + 1);
       if (message['response']) {
-        const token = String(message['token']);
-        this.pending.get(token)?.({ ok: message['ok'] === true, data: String(message['data'] ?? '') });
+        // Tokens go out as strings (command()); baresip echoes them back unchanged.
+        const token = typeof message['token'] === 'string' ? message['token'] : '';
+        this.pending.get(token)?.({
+          ok: message['ok'] === true,
+          data: typeof message['data'] === 'string' ? message['data'] : '',
+        });
         this.pending.delete(token);
       } else if (message['event']) {
         this.events.push(message as unknown as BaresipEvent);

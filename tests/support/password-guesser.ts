@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 
 /**
  * A password-guessing attacker over UDP, as sipvicious' svcrack works: for each

@@ -9,7 +9,7 @@ function recordingLogger(): RelayLogger & { lines: Array<{ level: string; messag
     lines.push({ level, message: String(message), meta });
     return undefined as never;
   };
-  return { lines, debug: log('debug'), warn: log('warn') } as RelayLogger & { lines: typeof lines };
+  return { lines, debug: log('debug'), warn: log('warn') };
 }
 
 describe('ControlChannel', () => {
@@ -119,7 +119,7 @@ describe('ControlChannel', () => {
     for (const r of results) {
       expect(r.status).toBe('rejected');
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RelayUnavailableError);
-      expect((r as PromiseRejectedResult).reason.reason).toBe('closed');
+      expect(((r as PromiseRejectedResult).reason as RelayUnavailableError).reason).toBe('closed');
     }
     await closing;
     await expect(channel.request('ping', 'late')).rejects.toMatchObject({ reason: 'closed' });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { AppError } from '../../../common/src/errors';
 
 /**
@@ -76,7 +76,7 @@ export class TokenVerifier {
   /** Resolves the principal or throws an `AppError` (401) that says why not. */
   async verify(token: string): Promise<Principal> {
     for (const { key, roles } of this.keys) {
-      let payload;
+      let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key, { algorithms: [TOKEN_ALGORITHM], requiredClaims: ['exp'] }));
       } catch (err) {

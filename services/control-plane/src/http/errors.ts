@@ -112,7 +112,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       // Log the cause, never the request body or headers.
       logger.error('request failed', {
         method: req.method,
-        route: res.locals['route'] ?? 'unmatched',
+        route: (res.locals['route'] as string | undefined) ?? 'unmatched',
         code: appError.code,
         cause: err instanceof Error ? err.message : String(err),
         stack: appError.code === 'ERR_INTERNAL' && err instanceof Error ? err.stack : undefined,

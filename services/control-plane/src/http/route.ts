@@ -69,7 +69,7 @@ export interface Route<B = unknown, Q = unknown, P = unknown> {
 
 /** Keeps the handler's typed context while routes of different types share a list. */
 export function defineRoute<B = undefined, Q = undefined, P = undefined>(route: Route<B, Q, P>): Route {
-  return route as unknown as Route;
+  return route;
 }
 
 /** `/api/sip-users/{id}` → `/api/sip-users/:id` (Express 5 / path-to-regexp 8). */

@@ -3,7 +3,7 @@ import express, { type RequestHandler, type Response, type Router } from 'expres
 import { AppError } from '../../../common/src/errors';
 import { authorize } from '../auth/access';
 import { bearerToken } from '../auth/access';
-import type { TokenVerifier } from '../auth/tokens';
+import type { Principal, TokenVerifier } from '../auth/tokens';
 import type { RateLimiter } from './rate-limit';
 import { expressPath, type Route, type RouteReply } from './route';
 import { normalizeAddress } from './source-allowlist';
@@ -67,7 +67,7 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
         body,
         query,
         params,
-        principal: res.locals['principal'],
+        principal: res.locals['principal'] as Principal | undefined,
         requestId: res.locals['requestId'] as string,
         header: (name: string) => req.get(name),
       });

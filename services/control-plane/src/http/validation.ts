@@ -132,7 +132,7 @@ export function hostileValueErrors(value: unknown): ErrorObject[] {
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i] as string;
         if (key.includes('\u0000'))
-          errors.push(hostile(path + pointer(key.replace(/\u0000/g, '\\u0000')), NUL_MESSAGE));
+          errors.push(hostile(path + pointer(key.replaceAll('\u0000', '\\u0000')), NUL_MESSAGE));
         else stack.push([v[key], path + pointer(key), depth + 1]);
       }
     }

@@ -33,13 +33,12 @@ export class RelayDropCounter {
     private readonly logger: Logger,
     private readonly timeoutMs: number,
   ) {
-    const self = this;
     this.counter = new Counter({
       name: 'media_relay_dropped_packets_total',
       help: 'Packets the media relay dropped on call ports, mostly RTP from a source that is not the call party (strict-source); read from rtpengine per call at scrape time.',
       registers: [registry],
-      async collect() {
-        await self.refresh();
+      collect: async () => {
+        await this.refresh();
       },
     });
   }

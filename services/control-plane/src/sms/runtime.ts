@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../../common/src/config';
-import type { AiDialect, Database } from '../../../common/src/db/schema';
+import type { Database } from '../../../common/src/db/schema';
 import { DispatcherMembership, SMS_SET } from '../../../common/src/kamailio/dispatcher-membership';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioEventSource } from '../kamailio/evapi';
@@ -204,11 +204,11 @@ export class SmsRuntime {
       .where('enabled', '=', true)
       .executeTakeFirst();
     if (!row) return null;
-    const custom = (row.ai_options ?? {}) as Record<string, unknown>;
-    const webhook = typeof custom['sms_webhook_url'] === 'string' ? (custom['sms_webhook_url'] as string) : undefined;
+    const custom = row.ai_options ?? {};
+    const webhook = typeof custom['sms_webhook_url'] === 'string' ? custom['sms_webhook_url'] : undefined;
     return {
       url: row.ai_agent_url ?? this.deps.config.ai.defaultUrl,
-      dialect: (row.ai_dialect ?? this.deps.config.ai.dialect) as AiDialect,
+      dialect: row.ai_dialect ?? this.deps.config.ai.dialect,
       ...(webhook ? { webhookUrl: webhook } : {}),
       custom,
     };

@@ -276,7 +276,7 @@ export class SmsWorker {
 
   private process(row: SmsRow): void {
     this.inFlight++;
-    this.attempt(row)
+    void this.attempt(row)
       .catch((err: unknown): SmsOutcome => {
         this.deps.logger.error('SMS attempt failed unexpectedly', {
           message_id: row.message_id,

@@ -222,14 +222,14 @@ export function kamailioRows(trunk: TrunkRouting): KamailioRows {
       ? [
           {
             l_uuid: trunk.trunk_id,
-            l_username: trunk.username as string,
+            l_username: trunk.username,
             l_domain: trunk.realm ?? sipHost(trunk.proxy_address),
-            r_username: trunk.username as string,
+            r_username: trunk.username,
             r_domain: sipHost(trunk.proxy_address),
             // Empty: answer whatever realm the provider challenges with (uac_reg.c checks only a set realm).
             realm: trunk.realm ?? '',
-            auth_username: trunk.username as string,
-            auth_password: trunk.password as string,
+            auth_username: trunk.username,
+            auth_password: trunk.password,
             auth_proxy: registrarUri(trunk),
             expires: REGISTRATION_EXPIRES,
             flags: 0,
@@ -240,8 +240,8 @@ export function kamailioRows(trunk: TrunkRouting): KamailioRows {
   // Kept for inactive trunks too: their calls in progress may be challenged in-dialog.
   const trunkAuth: TrunkAuthEntry[] = hasCredentials
     ? [
-        { key: `${trunk.trunk_id}:user`, value: trunk.username as string },
-        { key: `${trunk.trunk_id}:pass`, value: trunk.password as string },
+        { key: `${trunk.trunk_id}:user`, value: trunk.username },
+        { key: `${trunk.trunk_id}:pass`, value: trunk.password },
         { key: `${trunk.trunk_id}:realm`, value: trunk.realm ?? trunk.proxy_address },
       ]
     : [];

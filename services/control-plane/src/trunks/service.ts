@@ -377,7 +377,7 @@ export class TrunkService {
         ) {
           patch.proxy_port = defaultPort(input.transport);
         }
-        const merged = { ...current, ...patch } as TrunkSecretRow;
+        const merged = { ...current, ...patch };
         checkConsistency(merged);
         return patch;
       },

@@ -61,8 +61,8 @@ export async function renderPrompts(command: string | null): Promise<Prompts> {
   const pressed = new Map(KEYS.map((k, i) => [k, keys[i] as Int16Array] as const));
   return {
     voice: 'espeak-ng',
-    greeting: greeting as Int16Array,
-    menu: menu as Int16Array,
+    greeting: greeting,
+    menu: menu,
     pressed: (digit) => pressed.get(digit as (typeof KEYS)[number]) ?? new Int16Array(0),
   };
 }

@@ -71,7 +71,7 @@ export class FrameClock {
   private subscriptions: readonly Subscription[] = [];
   private startMs: number | undefined;
   private nextTick = 1;
-  private timer: TimerHandle | undefined;
+  private timer: TimerHandle = undefined;
   private timerArmed = false;
   /** Set while nobody listens: the next arm() resumes at the first deadline ahead without counting skips. */
   private idle = true;

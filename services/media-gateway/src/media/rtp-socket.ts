@@ -129,6 +129,6 @@ class DgramRtpSocket implements RtpSocket {
         this.connection = 'none';
       }
     };
-    this.socket.connect(port, address, done as () => void);
+    this.socket.connect(port, address, done);
   }
 }

@@ -64,7 +64,7 @@ export class StereoWavRecorder {
           closeSync(fd);
           resolve(44 + this.dataBytes);
         } catch (err) {
-          reject(err as Error);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     });

@@ -61,7 +61,7 @@ export class RtpengineClient implements MediaRelay {
     const reply = await this.command({ command: 'ping' });
     // "The only valid value for result is pong."
     if (reply['result'] !== 'pong')
-      throw new RelayProtocolError(this.kind, 'ping', `result ${String(reply['result'])}, expected pong`);
+      throw new RelayProtocolError(this.kind, 'ping', `result ${JSON.stringify(reply['result'])}, expected pong`);
     return { latencyMs: Number(process.hrtime.bigint() - started) / 1e6 };
   }
 

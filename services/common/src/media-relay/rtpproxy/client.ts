@@ -126,12 +126,14 @@ export class RtpproxyClient implements MediaRelay {
     return { callId: call.callId, legs, totals: { packets: fromCaller + fromCallee } };
   }
 
-  async list(): Promise<string[]> {
-    throw new RelayOptionUnsupportedError(
-      this.kind,
-      'list',
-      'list',
-      'the RTPProxy control protocol has no command listing sessions',
+  list(): Promise<string[]> {
+    return Promise.reject(
+      new RelayOptionUnsupportedError(
+        this.kind,
+        'list',
+        'list',
+        'the RTPProxy control protocol has no command listing sessions',
+      ),
     );
   }
 

@@ -145,7 +145,7 @@ export function describeSdp(sdp: string): SdpSummary {
 export function rewriteSdp(sdp: string, options: RewriteOptions): string {
   const { lines, eol, trailing } = splitLines(sdp);
   // The session-level c= and o= take the first relayed stream's address.
-  const first = options.endpoints.values().next().value as RelayEndpoint | undefined;
+  const first = options.endpoints.values().next().value;
   const strip = new Set((options.stripCodecs ?? []).map((c) => c.toLowerCase()));
   const out: string[] = [];
   for (const section of sectionsOf(lines)) {

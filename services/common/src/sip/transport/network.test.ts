@@ -144,7 +144,7 @@ describe('NetworkTransport on loopback', () => {
       protocol: 'tcp',
       address: source.address,
       port: source.port,
-      connectionId: source.connectionId as string,
+      connectionId: source.connectionId,
     });
     const [chunk] = (await data) as [Buffer];
     expect(chunk.toString()).toMatch(/^SIP\/2.0 180 Ringing\r\n/);

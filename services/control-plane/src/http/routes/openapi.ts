@@ -11,8 +11,8 @@ export function openApiRoutes(document: () => object): Route[] {
       tag: 'meta',
       access: 'any-role',
       responses: { 200: { description: 'OpenAPI 3.1 document', schema: { type: 'object' } } },
-      async handle() {
-        return { status: 200, body: document() };
+      handle() {
+        return Promise.resolve({ status: 200, body: document() });
       },
     }),
   ];
