@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { kamailioDbUrl } from '../scripts/stack/kamailio';
 import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
+import { HTABLE_BANS, HTABLE_LOCKOUT, HTABLE_PAIR_LOCKS } from '../services/common/src/kamailio/names';
 import { HttpKamailioRpc } from '../services/control-plane/src/kamailio/rpc';
 import { registerScenario, startSipp } from '../tests/support/sipp';
 import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type StepResult } from './support/load';
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
 
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`);
     let locks = 0;
-    for (const table of ['lockout', 'pairlock', 'ipban']) {
+    for (const table of [HTABLE_LOCKOUT, HTABLE_PAIR_LOCKS, HTABLE_BANS]) {
       const dump = await rpc.call<unknown[]>('htable.dump', table);
       if (Array.isArray(dump)) locks += dump.length;
     }

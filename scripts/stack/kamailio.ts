@@ -1,10 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../services/common/src/config';
+import { KAMAILIO_NAMES } from '../../services/common/src/kamailio/names';
 import { REPO_ROOT } from './env';
+import { renderTlsConfig } from './tls';
 
-export const KAMAILIO_TEMPLATE = join(REPO_ROOT, 'kamailio', 'kamailio.cfg');
+/** The templates: kamailio.cfg and the route files it includes (kamailio/README.md). */
+export const KAMAILIO_TEMPLATE_DIR = join(REPO_ROOT, 'kamailio');
+/** The file `kamailio -f` reads; it includes the others from the directory it was rendered for. */
+export const KAMAILIO_MAIN_FILE = 'kamailio.cfg';
 
 /** Kamailio's db_postgres wants `postgres://user:pass@host:port/db`. */
 export function kamailioDbUrl(databaseUrl: string): string {
@@ -19,8 +24,11 @@ export function kamailioDbUrl(databaseUrl: string): string {
   return `postgres://${user}${pass ? `:${pass}` : ''}@${url.hostname}:${port}/${db}`;
 }
 
-export function kamailioValues(config: Config): Record<string, string> {
+/** The placeholder values: the configuration's, the shared names, and where the parts are. */
+export function kamailioValues(config: Config, outDir: string): Record<string, string> {
   const v: Record<string, string | number> = {
+    ...KAMAILIO_NAMES,
+    KAMAILIO_CFG_DIR: outDir,
     MEDIA_RELAY_DEFINE: config.relay.kind === 'rtpengine' ? '#!define WITH_RTPENGINE' : '#!define WITH_RTPPROXY',
     KAMAILIO_DEBUG: config.logLevel === 'debug' ? 3 : config.logLevel === 'info' ? 2 : 1,
     KAMAILIO_CHILDREN: config.kamailio.children,
@@ -76,8 +84,51 @@ export function renderTemplate(template: string, values: Record<string, string>)
   });
 }
 
-export function renderKamailioConfig(config: Config, template = readFileSync(KAMAILIO_TEMPLATE, 'utf8')): string {
-  return renderTemplate(template, kamailioValues(config));
+/** Every `*.cfg` template of `dir` by file name. */
+export function readKamailioTemplates(dir = KAMAILIO_TEMPLATE_DIR): Record<string, string> {
+  const names = readdirSync(dir).filter((name) => name.endsWith('.cfg'));
+  return Object.fromEntries(names.sort().map((name) => [name, readFileSync(join(dir, name), 'utf8')]));
+}
+
+/** One file of a rendered Kamailio configuration. */
+export interface KamailioFile {
+  readonly name: string;
+  readonly path: string;
+  readonly content: string;
+}
+
+/** Where a local stack keeps its rendered configuration: beside Kamailio's runtime files. */
+export function kamailioConfigDir(config: Config): string {
+  return join(config.stateDir, 'kamailio');
+}
+
+/**
+ * The whole Kamailio configuration as it must lie in `outDir`: kamailio.cfg, the
+ * route files it includes by absolute path into `outDir`, and tls.cfg. A pure function
+ * of the configuration, the directory and the templates; nothing is written.
+ */
+export function renderKamailioConfig(
+  config: Config,
+  outDir = kamailioConfigDir(config),
+  templates = readKamailioTemplates(),
+): KamailioFile[] {
+  if (templates[KAMAILIO_MAIN_FILE] === undefined) throw new Error(`kamailio templates: no ${KAMAILIO_MAIN_FILE}`);
+  const values = kamailioValues(config, outDir);
+  const rendered = Object.entries(templates).map(([name, template]) => {
+    try {
+      return { name, path: join(outDir, name), content: renderTemplate(template, values) };
+    } catch (err) {
+      throw new Error((err as Error).message.replace(/^kamailio\.cfg: /, `${name}: `));
+    }
+  });
+  return [...rendered, { name: 'tls.cfg', path: join(outDir, 'tls.cfg'), content: renderTlsConfig(config) }];
+}
+
+/** Renders the configuration into `outDir` (files mode 0600) and returns the path for `kamailio -f`. */
+export function writeKamailioConfig(config: Config, outDir = kamailioConfigDir(config)): string {
+  mkdirSync(outDir, { recursive: true });
+  for (const file of renderKamailioConfig(config, outDir)) writeFileSync(file.path, file.content, { mode: 0o600 });
+  return join(outDir, KAMAILIO_MAIN_FILE);
 }
 
 /** Command line of a foreground Kamailio with its own runtime directory and memory sizes. */

@@ -5,7 +5,7 @@ import { createMediaRelay } from '../../services/common/src/media-relay';
 import { portFree } from '../../services/common/src/net/ports';
 import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
-import { kamailioArgs, renderKamailioConfig } from './kamailio';
+import { kamailioArgs, writeKamailioConfig } from './kamailio';
 import {
   applyMigrations,
   ensureLocalPostgres,
@@ -15,7 +15,7 @@ import {
 } from './postgres';
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
-import { ensureTlsCertificate, renderTlsConfig } from './tls';
+import { ensureTlsCertificate } from './tls';
 import { mintToken } from '../../services/control-plane/src/auth/tokens';
 
 /** The number `npm start` routes to the AI (E.164; dial 18005550100 or +18005550100). */
@@ -265,11 +265,9 @@ export class LocalStack {
   }
 
   private async startKamailio(): Promise<void> {
-    const cfgPath = join(this.config.stateDir, 'kamailio', 'kamailio.cfg');
     if (ensureTlsCertificate(this.config) === 'generated')
       this.say(`SIP TLS: generated a self-signed certificate ${this.config.sip.tls.certFile}`);
-    writeFileSync(join(this.config.stateDir, 'kamailio', 'tls.cfg'), renderTlsConfig(this.config), { mode: 0o600 });
-    writeFileSync(cfgPath, renderKamailioConfig(this.config), { mode: 0o600 });
+    const cfgPath = writeKamailioConfig(this.config);
     const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
     const rpc = new HttpKamailioRpc(`http://127.0.0.1:${this.config.kamailio.rpcPort}/RPC`, 1000);
     await waitUntilReady(child, () => rpc.call('core.version'), 30_000);

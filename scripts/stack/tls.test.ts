@@ -84,7 +84,8 @@ describe('SIP TLS files and tls.cfg', () => {
   });
 
   test('kamailio.cfg listens on TLS at SIP_TLS_PORT and loads the rendered tls.cfg', () => {
-    const text = renderKamailioConfig(configFor({ SIP_TLS_PORT: '25061' }));
+    const files = renderKamailioConfig(configFor({ SIP_TLS_PORT: '25061' }));
+    const text = files.find((f) => f.name === 'kamailio.cfg')?.content;
     expect(text).toMatch(/^enable_tls=yes$/m);
     expect(text).toMatch(/^listen=tls:127\.0\.0\.1:25061$/m);
     expect(text).toContain(`modparam("tls", "config", "${dir}/kamailio/tls.cfg")`);

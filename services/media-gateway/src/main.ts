@@ -15,7 +15,8 @@ import { FrameClock } from './clock/frame-clock';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
 import { TelephoneEventReceiver } from './dtmf/rfc4733';
-import { DispatcherMembership, GATEWAY_SET } from '../../common/src/kamailio/dispatcher-membership';
+import { DispatcherMembership } from '../../common/src/kamailio/dispatcher-membership';
+import { GATEWAY_SET, HEADER_ROUTE } from '../../common/src/kamailio/names';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { AggregatorRegistry } from 'prom-client';
@@ -50,7 +51,7 @@ function callRequest(inc: IncomingCall): CallRequest {
     sipCallId: inc.callId,
     fromUser: userOf(inc.from.uri),
     toUser: userOf(inc.to.uri),
-    route: inc.headers.get('x-route')?.[0]?.trim() ?? '',
+    route: inc.headers.get(HEADER_ROUTE.toLowerCase())?.[0]?.trim() ?? '',
     offer: inc.offer,
     progress: (status) => inc.progress(status),
     accept: async (answer) => dialogPort(await inc.accept(answer)),

@@ -1,11 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 
-/** Dispatcher set Kamailio sends AI, queue and IVR calls to (kamailio/kamailio.cfg DS_GATEWAYS). */
-export const GATEWAY_SET = 2;
-/** Dispatcher set Kamailio sends MESSAGEs to: the control-plane's SMS endpoints (DS_SMS). */
-export const SMS_SET = 3;
-
 export interface RpcCaller {
   call<T = unknown>(method: string, ...params: Array<string | number>): Promise<T>;
 }

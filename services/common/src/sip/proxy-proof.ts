@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { HEADER_BRIDGE_PROOF } from '../kamailio/names';
 
 /**
  * Proof that a request came through our Kamailio: the gateway and the SMS endpoint
@@ -13,7 +14,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * and a short window holds. The MAC binds the proof to one Call-ID: a proof seen on
  * one call does not open another.
  */
-export const PROXY_PROOF_HEADER = 'X-Bridge-Proof';
+export const PROXY_PROOF_HEADER = HEADER_BRIDGE_PROOF;
 
 /** Why a request was refused: the label of the rejection counters. */
 export type ProxyProofFailure = 'no_proof' | 'bad_proof' | 'stale_proof';

@@ -1,10 +1,21 @@
 import Ajv, { type ValidateFunction } from 'ajv';
+import {
+  DIALOG_PROFILE_CALLER,
+  HTABLE_ACCOUNT_SOURCES,
+  HTABLE_AUTH_FAILURES,
+  HTABLE_BANS,
+  HTABLE_LOCKOUT,
+  HTABLE_PAIR_LOCKS,
+  HTABLE_SOURCE_ACCOUNTS,
+  HTABLE_SOURCE_FAILURES,
+  USRLOC_TABLE,
+} from '../../../common/src/kamailio/names';
 import { KamailioRpcError, type KamailioRpc } from './rpc';
 
 /**
  * The control-plane's view of Kamailio, over JSON-RPC. It knows the conventions of
- * kamailio/kamailio.cfg (the brute-force htables below, dialog profile `caller`,
- * usrloc table `location` keyed by bare username) and the reply shapes of Kamailio
+ * kamailio/ (the brute-force htables, dialog profile and usrloc table of
+ * common/src/kamailio/names.ts) and the reply shapes of Kamailio
  * 5.6, checked against real replies kept in ./fixtures.
  *
  * Kamailio being down surfaces as `KamailioUnavailableError` from the RPC client; a
@@ -20,21 +31,6 @@ export class KamailioReplyError extends Error {
   }
 }
 
-/** Failed attempts per account and source, key `<user>@<source>`. */
-export const HTABLE_AUTH_FAILURES = 'authfail';
-/** One source locked out of one account, key `<user>@<source>`, value the unix time. */
-export const HTABLE_PAIR_LOCKS = 'pairlock';
-/** Account-wide locks (distributed attacks), key username, value the unix time. */
-export const HTABLE_LOCKOUT = 'lockout';
-/** Distinct sources failing per account in the window, key username. */
-export const HTABLE_ACCOUNT_SOURCES = 'acctsrc';
-/** Failed or refused attempts per source in the window, key source address. */
-export const HTABLE_SOURCE_FAILURES = 'srcfail';
-/** Distinct accounts failed on per source in the window, key source address. */
-export const HTABLE_SOURCE_ACCOUNTS = 'srcacct';
-/** Banned sources (dropped unanswered), key source address, value `<reason>:<unix time>`. */
-export const HTABLE_BANS = 'ipban';
-
 /** The htable key of one account as seen from one source. */
 export function pairKey(username: string, source: string): string {
   return `${username}@${source}`;
@@ -46,9 +42,6 @@ export function splitPairKey(key: string): { readonly username: string; readonly
   if (at <= 0 || at === key.length - 1) return null;
   return { username: key.slice(0, at), source: key.slice(at + 1) };
 }
-export const DIALOG_PROFILE_CALLER = 'caller';
-export const USRLOC_TABLE = 'location';
-export const DIALOG_PROFILE_TRUNK = 'trunk';
 
 /** A dispatcher destination as `dispatcher.list` shows it. */
 export interface DispatcherDestination {

@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 
 /**
- * The events kamailio/kamailio.cfg pushes over evapi (route[EVAPI_*] and
+ * The events Kamailio pushes over evapi (kamailio/events.cfg: route[EVAPI_*] and
  * event_route[dialog:*]), one JSON object per netstring. Fields beyond these are
  * tolerated (a newer kamailio.cfg may add some) but never travel inward.
  */

@@ -1,5 +1,6 @@
 import { AppError, type FieldError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
+import { HTABLE_BLOCK_HITS, HTABLE_BLOCKED, HTABLE_DID } from '../../../common/src/kamailio/names';
 import type { KamailioControl } from '../kamailio/control';
 import { kamailioProblem, reloadWarning, type KamailioSync } from '../trunks/kamailio-sync';
 import { parseE164, parseE164Path } from './e164';
@@ -19,12 +20,6 @@ import {
   type NumberRow,
   type NumberStore,
 } from './store';
-
-/** Kamailio's htables over the views did_htable and blocked_htable (db/migrations/0003). */
-export const HTABLE_DID = 'did';
-export const HTABLE_BLOCKED = 'blocked';
-/** Kamailio counts refused calls per blocked number here (key = E.164 digits). */
-export const HTABLE_BLOCK_HITS = 'blockhits';
 
 export interface NumberView {
   readonly number: string;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../common/src/db/schema';
+import { HEADER_BRIDGE_DID, HEADER_BRIDGE_ROUTE, HEADER_BRIDGE_SOURCE } from '../../../common/src/kamailio/names';
 import type { Logger } from '../../../common/src/logger';
 import { e164Of } from '../../../common/src/sip-number';
 import type { SipRequest } from '../../../common/src/sip/message/message';
@@ -69,7 +70,7 @@ export class SmsInbound {
   ) {}
 
   async handle(req: SipRequest): Promise<SmsSipAnswer> {
-    const sourceHeader = req.headers.get('X-Bridge-Source');
+    const sourceHeader = req.headers.get(HEADER_BRIDGE_SOURCE);
     if (!sourceHeader) return { status: 403, reason: 'Forbidden - Not Through The Proxy' };
     const source = params(sourceHeader);
     const contentType = (req.headers.get('Content-Type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -83,9 +84,9 @@ export class SmsInbound {
     const fromUser = parseUri(parseNameAddr(req.headers.get('From') ?? '').uri).user ?? '';
     const callId = req.headers.get('Call-ID') ?? '';
     const cseq = Number((req.headers.get('CSeq') ?? '0').trim().split(/\s+/)[0]);
-    const routeHeader = req.headers.get('X-Bridge-Route') ?? '';
+    const routeHeader = req.headers.get(HEADER_BRIDGE_ROUTE) ?? '';
     const [routeType, routeTarget] = routeHeader.split('|');
-    const did = req.headers.get('X-Bridge-Did');
+    const did = req.headers.get(HEADER_BRIDGE_DID);
     const a = analyzeSms(text);
     const fromTrunk = source.kind === 'trunk';
     const senderUser = fromTrunk ? null : (source.p['user'] ?? fromUser);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Client } from 'pg';
 import type { Database } from '../../../common/src/db/schema';
+import { HEADER_BRIDGE_DELIVER, HEADER_BRIDGE_TRUNK } from '../../../common/src/kamailio/names';
 import type { Logger } from '../../../common/src/logger';
 import { e164Of } from '../../../common/src/sip-number';
 import type { AiSmsOutcome, AiSmsTarget, InboundSmsForAi } from './ai-delivery';
@@ -363,8 +364,8 @@ export class SmsWorker {
         branch: smsBranch(row.message_id, sent, row.attempts),
         body: parts[sent] as string,
         headers: [
-          ['X-Bridge-Trunk', trunk.trunkId],
-          ['X-Bridge-Deliver', 'trunk'],
+          [HEADER_BRIDGE_TRUNK, trunk.trunkId],
+          [HEADER_BRIDGE_DELIVER, 'trunk'],
           ['X-SMS-Id', row.message_id],
           ...partHeaders,
         ],
@@ -390,7 +391,7 @@ export class SmsWorker {
       branch: smsBranch(row.message_id, 'user', row.attempts),
       body: row.body,
       headers: [
-        ['X-Bridge-Deliver', 'user'],
+        [HEADER_BRIDGE_DELIVER, 'user'],
         ['X-SMS-Id', row.message_id],
       ],
     });

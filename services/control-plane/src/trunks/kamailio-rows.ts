@@ -1,23 +1,22 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { TrunkStatus, TrunkTransport } from '../../../common/src/db/schema';
+import { ADDRESS_GROUP_TRUNKS, DISPATCHER_SET_TRUNKS, HTABLE_TRUNK_AUTH } from '../../../common/src/kamailio/names';
 
 /**
  * What Kamailio reads of a trunk, as pure functions of the trunk row: one dispatcher
  * destination (outbound), address rows (inbound allowlist), one uacreg row
  * (registration) and three trunk_auth htable entries (uac_auth credentials). The
- * conventions are kamailio/kamailio.cfg's:
+ * conventions are kamailio/trunks.cfg's (names from common/src/kamailio/names.ts):
  *
- *   dispatcher  setid 1, description = trunk_id,
+ *   dispatcher  setid DISPATCHER_SET_TRUNKS, description = trunk_id,
  *               attrs "trunk=<id>;weight=<w>;maxcalls=<n>;cps=<n>" (read with {param.value,…}),
  *               priority = 1001 - trunk priority (algorithm 8 prefers the highest value)
- *   address     grp 1, tag = trunk_id, one row per IP or CIDR
+ *   address     grp ADDRESS_GROUP_TRUNKS, tag = trunk_id, one row per IP or CIDR
  *   uacreg      l_uuid = trunk_id
  *   trunk_auth  "<id>:user", "<id>:pass", "<id>:realm" (the view trunk_auth_htable)
  */
 
-export const DISPATCHER_SET_TRUNKS = 1;
-export const ADDRESS_GROUP_TRUNKS = 1;
 /** dispatcher flags of a trunk destination (0: resolve the host when the set loads). */
 export const DISPATCHER_FLAGS = 0;
 /** The API's priorities are 1..MAX_PRIORITY, lower first. */
@@ -260,8 +259,6 @@ export type Reload =
   | { readonly kind: 'address' }
   | { readonly kind: 'htable'; readonly table: string }
   | { readonly kind: 'registration'; readonly l_uuid: string };
-
-export const HTABLE_TRUNK_AUTH = 'trunk_auth';
 
 function sameRows<T extends object>(a: readonly T[], b: readonly T[]): boolean {
   const key = (rows: readonly T[]): string =>

@@ -1,14 +1,9 @@
 import { AppError, type FieldError } from '../../../common/src/errors';
 import type { TrunkStatus } from '../../../common/src/db/schema';
 import type { Logger } from '../../../common/src/logger';
+import { DIALOG_PROFILE_TRUNK, DISPATCHER_SET_TRUNKS } from '../../../common/src/kamailio/names';
+import type { DispatcherDestination, KamailioControl, UacRegistration } from '../kamailio/control';
 import {
-  DIALOG_PROFILE_TRUNK,
-  type DispatcherDestination,
-  type KamailioControl,
-  type UacRegistration,
-} from '../kamailio/control';
-import {
-  DISPATCHER_SET_TRUNKS,
   dispatcherDestination,
   dispatcherPriority,
   effectiveAllowedIps,

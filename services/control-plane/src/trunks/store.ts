@@ -1,14 +1,7 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 import type { Database, TrunksTable, TrunkStatus } from '../../../common/src/db/schema';
-import {
-  ADDRESS_GROUP_TRUNKS,
-  DISPATCHER_SET_TRUNKS,
-  kamailioRows,
-  NO_ROWS,
-  reloadsBetween,
-  type KamailioRows,
-  type Reload,
-} from './kamailio-rows';
+import { ADDRESS_GROUP_TRUNKS, DISPATCHER_SET_TRUNKS } from '../../../common/src/kamailio/names';
+import { kamailioRows, NO_ROWS, reloadsBetween, type KamailioRows, type Reload } from './kamailio-rows';
 
 /** Every column but the password: what the API reads for views. */
 const PUBLIC_COLUMNS = [
