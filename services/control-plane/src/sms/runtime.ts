@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../../common/src/config';
-import type { AiDialect, Database } from '../../../common/src/db/schema';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { Database } from '../../../common/src/db/schema';
 import { DispatcherMembership, SMS_SET } from '../../../common/src/kamailio/dispatcher-membership';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioEventSource } from '../kamailio/evapi';
@@ -208,7 +209,7 @@ export class SmsRuntime {
     const webhook = typeof custom['sms_webhook_url'] === 'string' ? (custom['sms_webhook_url'] as string) : undefined;
     return {
       url: row.ai_agent_url ?? this.deps.config.ai.defaultUrl,
-      dialect: (row.ai_dialect ?? this.deps.config.ai.dialect) as AiDialect,
+      dialect: (row.ai_dialect ?? this.deps.config.ai.dialect) as Dialect,
       ...(webhook ? { webhookUrl: webhook } : {}),
       custom,
     };
