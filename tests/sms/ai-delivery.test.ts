@@ -6,7 +6,12 @@ import { verifyAuth, webhookSignature } from '../../services/common/src/ai-proto
 import type { Logger } from '../../services/common/src/logger';
 import { renderPrompts } from '../../services/demo-agent/src/audio/prompts';
 import { DemoAgentServer } from '../../services/demo-agent/src/server';
-import { smsDeliveryFrame, type InboundSmsForAi } from '../../services/common/src/ai-protocol/sms-session';
+import {
+  smsDeliveryFrame,
+  type InboundSmsForAi,
+  type OlibSmsSessionAuth,
+} from '../../services/common/src/ai-protocol/sms-session';
+import { messageBytes } from '../../services/common/src/ai-protocol/socket';
 import { AiSmsDelivery } from '../../services/control-plane/src/sms/ai-delivery';
 
 const secrets = {
@@ -146,7 +151,7 @@ describe('WebSocket sms session against the demo agent', () => {
     const frames: string[] = [];
     wss.on('connection', (ws) =>
       ws.on('message', (d) => {
-        frames.push(String(d));
+        frames.push(messageBytes(d).toString('utf8'));
         if (frames.length === 2) {
           ws.send('{"type":"auth_ok","data":{"call_id":"sms_01JDQ8Y3V6T4Z9K2M5N7P8R0S1"}}');
           ws.send('{"type":"sms","data":{"text":"one"}}');
@@ -173,7 +178,7 @@ describe('WebSocket sms session against the demo agent', () => {
       ],
     });
     expect(await closed).toBe(1000);
-    const auth = JSON.parse(frames[0] as string);
+    const auth = JSON.parse(frames[0] as string) as OlibSmsSessionAuth;
     expect(auth).toMatchObject({
       type: 'auth',
       session: 'sms',
