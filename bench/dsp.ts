@@ -22,10 +22,10 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { decodeUlaw, encodeUlaw } from '../services/media-gateway/src/codec/g711';
-import { readWav } from '../services/media-gateway/src/codec/wav';
+import { decodeUlaw, encodeUlaw } from '../services/common/src/audio/g711';
+import { readWav } from '../services/common/src/audio/wav';
 import { findPitch, G711Plc } from '../services/media-gateway/src/dsp/plc';
-import { Downsampler2x, HALFBAND_TAPS, Upsampler2x } from '../services/media-gateway/src/dsp/resampler';
+import { Downsampler2x, HALFBAND_TAPS, Upsampler2x } from '../services/common/src/audio/resampler';
 import { InbandDtmfDetector } from '../services/media-gateway/src/dtmf/inband';
 import { REPO_ROOT } from '../scripts/stack/env';
 

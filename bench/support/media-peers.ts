@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { ALAW_DECODE, PCMA } from '../../services/media-gateway/src/codec/g711';
+import { ALAW_DECODE, PCMA } from '../../services/common/src/audio/g711';
 import { serializeRtp, tryParseRtp } from '../../services/media-gateway/src/rtp/packet';
 import { pcapRtp } from '../../tests/support/rtp-peer';
 

@@ -10,6 +10,7 @@ import {
   waitFor,
   type Agent,
 } from './support/harness';
+import { DIALECTS } from '../../services/common/src/ai-protocol/dialect';
 
 let agent: Agent;
 let baseline: Record<string, number>;
@@ -63,7 +64,7 @@ describe("the demo agent checks the gateway's credentials", () => {
   });
 
   test('good credentials in every dialect → accepted as the call they name', async () => {
-    for (const dialect of ['olib', 'twilio', 'binary'] as const) {
+    for (const dialect of DIALECTS) {
       const options = streamOptions(agent.url, dialect);
       const stream = new AiStream(options);
       await stream.start();

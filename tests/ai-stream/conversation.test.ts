@@ -11,6 +11,7 @@ import {
   waitFor,
   type Agent,
 } from './support/harness';
+import { DIALECTS } from '../../services/common/src/ai-protocol/dialect';
 
 let agent: Agent;
 let baseline: Record<string, number>;
@@ -28,7 +29,7 @@ afterEach(async () => {
 const ms = (samples: number): number => (samples / 16000) * 1000;
 
 describe('talking with the demo agent', () => {
-  test.each(['olib', 'twilio', 'binary'] as const)(
+  test.each(DIALECTS)(
     '%s greeting: the whole greeting, then its mark; acknowledged, the agent starts echoing',
     async (dialect) => {
       const stream = new AiStream(
@@ -56,7 +57,7 @@ describe('talking with the demo agent', () => {
     },
   );
 
-  test.each(['olib', 'twilio', 'binary'] as const)(
+  test.each(DIALECTS)(
     '%s barge-in: a key during the menu → clear before any of the new prompt, then "you pressed", then its mark',
     async (dialect) => {
       const stream = new AiStream(

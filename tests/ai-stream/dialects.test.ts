@@ -1,11 +1,8 @@
 import { AiStream } from '../../services/media-gateway/src/ai-stream/ai-stream';
 import type { WireFrame } from '../../services/media-gateway/src/ai-stream/queue';
-import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/media-gateway/src/ai-stream/wire/olib';
-import {
-  parseTwilioGatewayFrame,
-  type TwilioGatewayFrame,
-} from '../../services/media-gateway/src/ai-stream/wire/twilio';
-import { Upsampler2x } from '../../services/media-gateway/src/dsp/resampler';
+import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/common/src/ai-protocol/wire/olib';
+import { parseTwilioGatewayFrame, type TwilioGatewayFrame } from '../../services/common/src/ai-protocol/wire/twilio';
+import { Upsampler2x } from '../../services/common/src/audio/resampler';
 import {
   bestCorrelation,
   chirpFrames,
@@ -21,6 +18,7 @@ import {
   waitFor,
   type Agent,
 } from './support/harness';
+import { DIALECTS } from '../../services/common/src/ai-protocol/dialect';
 
 const FRAMES = 50;
 
@@ -160,7 +158,7 @@ describe('a call streamed to the demo agent in echo mode', () => {
     });
   });
 
-  test.each(['olib', 'twilio', 'binary'] as const)(
+  test.each(DIALECTS)(
     "%s: the agent's marks arrive after the audio before them; acknowledgements reach it with played_ms",
     async (dialect) => {
       const stream = new AiStream(streamOptions(agent.url, dialect));
@@ -185,7 +183,7 @@ describe('a call streamed to the demo agent in echo mode', () => {
     },
   );
 
-  test.each(['olib', 'twilio', 'binary'] as const)(
+  test.each(DIALECTS)(
     "%s at the agent's base URL (no dialect path): the agent works the dialect out and echoes",
     async (dialect) => {
       const stream = new AiStream({ ...streamOptions(agent.url, dialect), url: agent.url });

@@ -2,7 +2,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { AiStream } from '../../services/media-gateway/src/ai-stream/ai-stream';
 import type { WireFrame } from '../../services/media-gateway/src/ai-stream/queue';
-import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/media-gateway/src/ai-stream/wire/olib';
+import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../services/common/src/ai-protocol/wire/olib';
 import {
   expectHandlesBackTo,
   liveHandles,
@@ -16,6 +16,7 @@ import {
   waitFor,
   type Agent,
 } from './support/harness';
+import { DIALECTS } from '../../services/common/src/ai-protocol/dialect';
 
 let baseline: Record<string, number>;
 
@@ -44,7 +45,7 @@ describe('the AI WebSocket dropping mid-call', () => {
     await agent.close();
   });
 
-  test.each(['olib', 'twilio', 'binary'] as const)(
+  test.each(DIALECTS)(
     '%s: server socket killed mid-stream → reconnect within the window, reconnected: true for the same call, audio flows again',
     async (dialect) => {
       const sent: WireFrame[] = [];

@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeAlaw, encodeUlaw } from '../../services/media-gateway/src/codec/g711';
-import { readWav } from '../../services/media-gateway/src/codec/wav';
+import { encodeAlaw, encodeUlaw } from '../../services/common/src/audio/g711';
+import { readWav } from '../../services/common/src/audio/wav';
 import type { RtpPacket } from '../../services/media-gateway/src/rtp/packet';
 import { REPO_ROOT } from '../../scripts/stack/env';
 import { AiPeer, type AiConnection } from '../support/ai-peer';
@@ -12,6 +12,7 @@ import { pcapRtp, RtpPeer } from '../support/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
 import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../support/sipp';
 import { testStack } from '../support/stack';
+import { type Dialect } from '../../services/common/src/ai-protocol/dialect';
 
 const SILENCE = { PCMA: new Set([0xd5, 0x55]), PCMU: new Set([0xff, 0x7f]) };
 
@@ -74,7 +75,7 @@ describe('the media gateway and an AI platform played by the test', () => {
   });
 
   async function aiCall(
-    dialect: 'olib' | 'twilio' | 'binary',
+    dialect: Dialect,
     o: {
       codec?: 'PCMA' | 'PCMU';
       holdMs: number;

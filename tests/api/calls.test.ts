@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { mintToken } from '../../services/control-plane/src/auth/tokens';
-import { readWav } from '../../services/media-gateway/src/codec/wav';
+import { readWav } from '../../services/common/src/audio/wav';
 import { StereoWavRecorder } from '../../services/media-gateway/src/recording/wav';
 import { api, token, type ApiResponse } from '../support/api';
 import { testStack } from '../support/stack';

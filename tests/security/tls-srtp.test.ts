@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { decodeUlaw, encodeUlaw } from '../../services/media-gateway/src/codec/g711';
+import { decodeUlaw, encodeUlaw } from '../../services/common/src/audio/g711';
 import { api, createUser } from '../support/api';
 import { Baresip, crossCorrelate, missingCommand, padded, readWav, speech, writeWav } from '../support/baresip';
 import { expectSippSuccess, register } from '../support/sip';

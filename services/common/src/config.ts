@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { DIALECTS, type Dialect } from './ai-protocol/dialect';
 
 /**
  * Every environment variable the stack reads, with its default. The names the seed
@@ -321,7 +322,7 @@ export const ENV_SCHEMA = {
     },
     AI_DIALECT: {
       type: 'string',
-      enum: ['olib', 'twilio', 'binary'],
+      enum: DIALECTS,
       default: 'olib',
       description: 'Dialect spoken to the AI platform unless a number says otherwise.',
     },
@@ -514,7 +515,7 @@ export interface Config {
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
     readonly defaultUrl: string;
-    readonly dialect: 'olib' | 'twilio' | 'binary';
+    readonly dialect: Dialect;
     readonly reconnectWindowMs: number;
   };
   readonly demoAgent: { readonly host: string; readonly port: number };

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { AuthSecrets } from '../../common/src/ai-auth';
+import type { AuthSecrets } from '../../common/src/ai-protocol/auth';
 import type { Prompts } from './audio/prompts';
 import type { Mode } from './conversation';
 import { createAgentDialect, dialectForPath } from './dialects';

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type WebSocket from 'ws';
-import { verifyAuth, type AuthSecrets } from '../../common/src/ai-auth';
-import { CLOSE_CODES } from '../../media-gateway/src/ai-stream/errors';
+import { verifyAuth, type AuthSecrets } from '../../common/src/ai-protocol/auth';
+import { CLOSE_CODES } from '../../common/src/ai-protocol/close-codes';
 import type { Prompts } from './audio/prompts';
 import { Conversation, isMode, type Mode } from './conversation';
 import type { AgentDialect, Credentials, GatewayEvent, WireFrame } from './dialects';

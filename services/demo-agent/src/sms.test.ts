@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { createAuthMaterial, webhookAuthHeaders } from '../../common/src/ai-auth';
+import { createAuthMaterial, webhookAuthHeaders } from '../../common/src/ai-protocol/auth';
 import { renderPrompts } from './audio/prompts';
 import { DemoAgentServer } from './server';
 import { answerSmsWebhook, SmsStats } from './sms';

@@ -1,7 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { AUTH_HEADERS, verifyAiToken, verifyWebhookSignature, type AuthSecrets } from '../../common/src/ai-auth';
-import type { SmsWebhookResponse } from '../../control-plane/src/sms/ai-delivery';
-import { parseOlibGatewayFrame } from '../../media-gateway/src/ai-stream/wire/olib';
+import {
+  AUTH_HEADERS,
+  verifyAiToken,
+  verifyWebhookSignature,
+  type AuthSecrets,
+} from '../../common/src/ai-protocol/auth';
+import type { SmsWebhookResponse } from '../../common/src/ai-protocol/sms-session';
+import { parseOlibGatewayFrame } from '../../common/src/ai-protocol/wire/olib';
 
 /** What the demo agent answers to every SMS, over any transport. */
 export function smsReplyText(text: string): string {

@@ -3,10 +3,10 @@ import type { Mode } from '../../../services/demo-agent/src/conversation';
 import { DemoAgentServer } from '../../../services/demo-agent/src/server';
 import type { AgentSession } from '../../../services/demo-agent/src/session';
 import { AiStream, type AiStreamOptions } from '../../../services/media-gateway/src/ai-stream/ai-stream';
-import type { DialectName } from '../../../services/media-gateway/src/ai-stream/dialects';
+import type { Dialect } from '../../../services/common/src/ai-protocol/dialect';
 import type { AiStreamError } from '../../../services/media-gateway/src/ai-stream/errors';
 import type { WireFrame } from '../../../services/media-gateway/src/ai-stream/queue';
-import { createWsSocket, type WebSocketFactory } from '../../../services/media-gateway/src/ai-stream/socket';
+import { createWsSocket, type WebSocketFactory } from '../../../services/common/src/ai-protocol/socket';
 
 /**
  * The AI side of the tests is the real demo agent, in-process on an ephemeral
@@ -62,7 +62,7 @@ let calls = 0;
 
 export function streamOptions(
   url: string,
-  dialect: DialectName,
+  dialect: Dialect,
   overrides: Partial<AiStreamOptions> = {},
 ): AiStreamOptions {
   calls++;

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { Dialect } from '../ai-protocol/dialect';
 
 /** Kysely table types for the tables the TypeScript services read and write. */
 export interface SubscriberTable {
@@ -98,7 +99,6 @@ export interface TrunksTable {
 }
 
 export type NumberRouteType = 'sip_user' | 'ai' | 'queue' | 'ivr' | 'forward';
-export type AiDialect = 'olib' | 'twilio' | 'binary';
 
 /** A DID owned by the system and where its calls go. */
 export interface NumbersTable {
@@ -106,7 +106,7 @@ export interface NumbersTable {
   number: string;
   route_type: NumberRouteType;
   target: string | null;
-  ai_dialect: AiDialect | null;
+  ai_dialect: Dialect | null;
   ai_agent_url: string | null;
   ai_options: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   trunk_id: string | null;

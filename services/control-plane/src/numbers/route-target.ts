@@ -1,5 +1,6 @@
 import type { FieldError } from '../../../common/src/errors';
-import type { AiDialect, NumberRouteType } from '../../../common/src/db/schema';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { NumberRouteType } from '../../../common/src/db/schema';
 import { parseE164 } from './e164';
 import { NAME_PATTERN, USERNAME_PATTERN, type RouteFields } from './schemas';
 
@@ -8,7 +9,7 @@ export interface NumberRoute {
   readonly route_type: NumberRouteType;
   /** Username, queue / IVR name, or E.164 number (forward); null for the AI. */
   readonly target: string | null;
-  readonly ai_dialect: AiDialect | null;
+  readonly ai_dialect: Dialect | null;
   readonly ai_agent_url: string | null;
   readonly ai_options: Record<string, unknown> | null;
 }

@@ -3,13 +3,13 @@
  * route needs which target) are checked in ./routes.ts with messages naming the
  * field; E.164 numbers are normalised in ./e164.ts.
  */
-import type { AiDialect, NumberRouteType } from '../../../common/src/db/schema';
+import { DIALECTS, type Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { NumberRouteType } from '../../../common/src/db/schema';
 import { USERNAME_PATTERN } from '../sip-users/schemas';
 import { pageSchema } from '../http/page';
 
 export const MAX_PER_PAGE = 200;
 export const ROUTE_TYPES = ['sip_user', 'ai', 'queue', 'ivr', 'forward'] as const;
-export const AI_DIALECTS = ['olib', 'twilio', 'binary'] as const;
 /** Queue and IVR names. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 export { USERNAME_PATTERN };
@@ -31,7 +31,7 @@ const routeType = {
 const target = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
 const aiDialect = {
   type: ['string', 'null'],
-  enum: [...AI_DIALECTS, null],
+  enum: [...DIALECTS, null],
   description: 'AI WebSocket dialect (default olib).',
 } as const;
 const aiAgentUrl = {
@@ -78,7 +78,7 @@ export const CREATE_NUMBER_SCHEMA = {
 export interface RouteFields {
   readonly route_type: NumberRouteType;
   readonly target?: string | null;
-  readonly ai_dialect?: AiDialect | null;
+  readonly ai_dialect?: Dialect | null;
   readonly ai_agent_url?: string | null;
   readonly ai_options?: Record<string, unknown> | null;
 }

@@ -1,16 +1,15 @@
-import Ajv, { type ValidateFunction } from 'ajv';
-import { createAuthMaterial, webhookAuthHeaders, type AuthSecrets } from '../../../common/src/ai-auth';
-import type { Logger } from '../../../common/src/logger';
-import { CLOSE_CODES } from '../../../media-gateway/src/ai-stream/errors';
-import { createWsSocket, messageBytes, type WebSocketLike } from '../../../media-gateway/src/ai-stream/socket';
+import { createAuthMaterial, webhookAuthHeaders, type AuthSecrets } from '../../../common/src/ai-protocol/auth';
+import { CLOSE_CODES } from '../../../common/src/ai-protocol/close-codes';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import {
-  OLIB_AI_FRAME_SCHEMA,
-  OLIB_GATEWAY_FRAME_SCHEMA,
-  type OlibAiFrame,
-  type OlibAuth,
-  type OlibSmsIn,
-} from '../../../media-gateway/src/ai-stream/wire/olib';
-import { parseJsonFrame, type Parsed } from '../../../media-gateway/src/ai-stream/wire/parse';
+  parseSmsSessionAiFrame,
+  parseSmsWebhookResponse,
+  smsDeliveryFrame,
+  type InboundSmsForAi,
+  type OlibSmsSessionAuth,
+} from '../../../common/src/ai-protocol/sms-session';
+import { createWsSocket, messageBytes, type WebSocketLike } from '../../../common/src/ai-protocol/socket';
+import type { Logger } from '../../../common/src/logger';
 
 /**
  * Delivery of inbound SMS to the AI platform (docs/ai-protocol.md, "SMS").
@@ -41,22 +40,10 @@ import { parseJsonFrame, type Parsed } from '../../../media-gateway/src/ai-strea
  * The `twilio` dialect has no SMS (Twilio Media Streams has none): such numbers need a webhook.
  */
 
-export interface InboundSmsForAi {
-  readonly messageId: string;
-  /** E.164 of the sender (or a SIP user name) */
-  readonly from: string;
-  /** E.164 of our number */
-  readonly to: string;
-  /** whole text (parts already reassembled) */
-  readonly text: string;
-  readonly segments: number;
-  readonly receivedAt: Date;
-}
-
 export interface AiSmsTarget {
   /** the number's agent WebSocket URL (ws:// or wss://), or the default */
   readonly url: string;
-  readonly dialect: 'olib' | 'twilio' | 'binary';
+  readonly dialect: Dialect;
   /** http(s)://… — when set, the webhook is used instead of the WebSocket */
   readonly webhookUrl?: string;
   /** the number's ai_options; scalar values reach the agent as strings in `custom`, like calls' */
@@ -110,132 +97,6 @@ export const DEFAULT_SMS_DELIVERY_TIMEOUT_MS = 10_000;
 export const MAX_SMS_REPLIES = 10;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const MAX_WEBHOOK_RESPONSE_BYTES = 64 * 1024;
-
-// ─── wire: the SMS session and the webhook (both sides validate against these) ───
-
-/** First frame of an SMS session: a call's `auth` with the message id as `call_id`, no call. */
-export interface OlibSmsSessionAuth {
-  readonly type: 'auth';
-  readonly session: 'sms';
-  readonly auth: OlibAuth['auth'];
-  readonly call: null;
-}
-
-/** The olib `sms` frame as an SMS session and the webhook carry it. */
-export interface OlibSmsDelivery extends OlibSmsIn {
-  readonly data: OlibSmsIn['data'] & { readonly segments: number; readonly custom: Readonly<Record<string, string>> };
-}
-
-/** AI → bridge, SMS session only: the message is taken; replies, if any, came before. */
-export interface OlibSmsAck {
-  readonly type: 'sms_ack';
-  readonly data: { readonly message_id: string };
-}
-
-export type SmsSessionAiFrame = OlibAiFrame | OlibSmsAck;
-
-/** A webhook's 2xx body (optional). */
-export interface SmsWebhookResponse {
-  readonly replies?: readonly { readonly text: string; readonly to_number?: string; readonly in_reply_to?: string }[];
-}
-
-const callAuthSchema = OLIB_GATEWAY_FRAME_SCHEMA.oneOf[0];
-
-export const SMS_SESSION_AUTH_SCHEMA = {
-  type: 'object',
-  properties: {
-    type: { const: 'auth' },
-    session: { const: 'sms' },
-    auth: callAuthSchema.properties.auth,
-    call: { type: 'null' },
-  },
-  required: ['type', 'session', 'auth'],
-} as const;
-
-export const SMS_ACK_SCHEMA = {
-  type: 'object',
-  properties: {
-    type: { const: 'sms_ack' },
-    data: {
-      type: 'object',
-      properties: { message_id: { type: 'string', minLength: 1, maxLength: 256 } },
-      required: ['message_id'],
-    },
-  },
-  required: ['type', 'data'],
-} as const;
-
-/** What an agent may send in an SMS session: the olib AI frames plus `sms_ack`. */
-export const SMS_SESSION_AI_FRAME_SCHEMA = {
-  ...OLIB_AI_FRAME_SCHEMA,
-  oneOf: [...OLIB_AI_FRAME_SCHEMA.oneOf, SMS_ACK_SCHEMA],
-} as const;
-
-/** Each reply is then checked as the `data` of an olib `sms` frame (the same rules as over the WebSocket). */
-export const SMS_WEBHOOK_RESPONSE_SCHEMA = {
-  type: 'object',
-  properties: { replies: { type: 'array', items: { type: 'object' } } },
-} as const;
-
-const ajv = new Ajv({ discriminator: true, allErrors: false, strict: true, strictRequired: false });
-const validateSessionAuth: ValidateFunction<OlibSmsSessionAuth> =
-  ajv.compile<OlibSmsSessionAuth>(SMS_SESSION_AUTH_SCHEMA);
-const validateSessionAi: ValidateFunction<SmsSessionAiFrame> =
-  ajv.compile<SmsSessionAiFrame>(SMS_SESSION_AI_FRAME_SCHEMA);
-const validateWebhookResponse: ValidateFunction<SmsWebhookResponse> =
-  ajv.compile<SmsWebhookResponse>(SMS_WEBHOOK_RESPONSE_SCHEMA);
-
-/** AI side: is this first frame an SMS session's `auth`? */
-export function parseSmsSessionAuth(text: string): Parsed<OlibSmsSessionAuth> {
-  return parseJsonFrame(validateSessionAuth, text, 'type');
-}
-
-/** Bridge side: one text frame from the agent in an SMS session. */
-export function parseSmsSessionAiFrame(text: string): Parsed<SmsSessionAiFrame> {
-  return parseJsonFrame(validateSessionAi, text, 'type');
-}
-
-/** Bridge side: a webhook's 2xx body. */
-export function parseSmsWebhookResponse(text: string): Parsed<SmsWebhookResponse> {
-  const parsed = parseJsonFrame(validateWebhookResponse, text, 'type');
-  if (!parsed.ok) return parsed;
-  for (const [i, reply] of (parsed.frame.replies ?? []).entries()) {
-    if (!validateSessionAi({ type: 'sms', data: reply }))
-      return {
-        ok: false,
-        reason: `/replies/${i}${validateSessionAi.errors?.[0]?.instancePath.replace(/^\/data/, '') ?? ''} ${validateSessionAi.errors?.[0]?.message ?? 'is invalid'}`,
-      };
-  }
-  return parsed;
-}
-
-/** The `sms` frame / webhook body for one message. Key order is fixed: the webhook signs these bytes. */
-export function smsDeliveryFrame(
-  sms: InboundSmsForAi,
-  custom: Readonly<Record<string, unknown>> | undefined,
-): OlibSmsDelivery {
-  return {
-    type: 'sms',
-    data: {
-      message_id: sms.messageId,
-      from_number: sms.from,
-      to_number: sms.to,
-      text: sms.text,
-      timestamp: sms.receivedAt.getTime() / 1000,
-      segments: sms.segments,
-      custom: scalarStrings(custom),
-    },
-  };
-}
-
-/** ai_options as calls pass them: strings, numbers and booleans as strings; the rest left out. */
-function scalarStrings(options: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
-  const custom: Record<string, string> = {};
-  for (const [k, v] of Object.entries(options ?? {})) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') custom[k] = String(v);
-  }
-  return custom;
-}
 
 // ─── the client ──────────────────────────────────────────────────────────────────
 

@@ -1,8 +1,8 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readWav, wavChannel } from '../../../common/src/audio/wav';
 import { chime, concat, keyBeeps, RATE, silence, tone } from './tones';
 import { resample } from './resample';
-import { parseWav } from './wav';
 
 const run = promisify(execFile);
 
@@ -38,8 +38,8 @@ export async function speak(command: string, text: string): Promise<Int16Array> 
     maxBuffer: 32 * 1024 * 1024,
     timeout: 20000,
   });
-  const wav = parseWav(stdout);
-  return resample(wav.samples, wav.sampleRate, RATE);
+  const wav = readWav(stdout);
+  return resample(wavChannel(wav), wav.sampleRate, RATE);
 }
 
 /** Renders the prompts with espeak-ng if `command` is given, else as tone patterns. */

@@ -8,7 +8,7 @@
  * For a rational ratio L/M (in lowest terms) the fractional part of t repeats every L
  * outputs, so the kernel is tabulated once per phase (polyphase) and the inner loop is
  * multiply-adds only. Not for the call path: the gateway's 2× half-band filters are
- * (services/media-gateway/src/dsp/resampler.ts).
+ * (services/common/src/audio/resampler.ts).
  */
 const ZERO_CROSSINGS = 16;
 const MAX_PHASES = 4096;

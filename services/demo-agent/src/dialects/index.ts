@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { AUTH_HEADERS } from '../../../common/src/ai-auth';
-import type { DialectName } from '../../../media-gateway/src/ai-stream/dialects';
+import { AUTH_HEADERS } from '../../../common/src/ai-protocol/auth';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import { OlibAgentDialect } from './olib';
 import { TwilioAgentDialect } from './twilio';
 import type { AgentDialect } from './types';
@@ -13,7 +13,7 @@ export type { AgentDialect, Credentials, GatewayEvent, WireFrame } from './types
  * request: Twilio credentials in the headers mean twilio, otherwise olib or binary as
  * the auth frame says.
  */
-export function dialectForPath(pathname: string): DialectName | 'auto' | null {
+export function dialectForPath(pathname: string): Dialect | 'auto' | null {
   switch (pathname.replace(/\/+$/, '')) {
     case '':
       return 'auto';
@@ -28,7 +28,7 @@ export function dialectForPath(pathname: string): DialectName | 'auto' | null {
   }
 }
 
-export function createAgentDialect(name: DialectName | 'auto', headers: IncomingHttpHeaders = {}): AgentDialect {
+export function createAgentDialect(name: Dialect | 'auto', headers: IncomingHttpHeaders = {}): AgentDialect {
   switch (name) {
     case 'auto':
       return headers[AUTH_HEADERS.signature] !== undefined ? new TwilioAgentDialect() : new OlibAgentDialect('auto');

@@ -1,11 +1,11 @@
-import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../media-gateway/src/ai-stream/wire/pcm';
+import { decodeBase64, int16ToBase64, int16ToPcm16le } from '../../../common/src/ai-protocol/wire/pcm';
 import {
   parseOlibGatewayFrame,
   serialize,
   type OlibAiFrame,
   type OlibGatewayFrame,
-} from '../../../media-gateway/src/ai-stream/wire/olib';
-import { parseSmsSessionAuth, type OlibSmsAck } from '../../../control-plane/src/sms/ai-delivery';
+} from '../../../common/src/ai-protocol/wire/olib';
+import { parseSmsSessionAuth, type OlibSmsAck } from '../../../common/src/ai-protocol/sms-session';
 import type { AgentDialect, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
 /**

@@ -1,13 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { encodeUlaw } from '../../../media-gateway/src/codec/g711';
-import { Downsampler2x } from '../../../media-gateway/src/dsp/resampler';
-import { AUTH_HEADERS } from '../../../common/src/ai-auth';
-import { decodeBase64 } from '../../../media-gateway/src/ai-stream/wire/pcm';
+import { encodeUlaw } from '../../../common/src/audio/g711';
+import { Downsampler2x } from '../../../common/src/audio/resampler';
+import { AUTH_HEADERS } from '../../../common/src/ai-protocol/auth';
+import { decodeBase64 } from '../../../common/src/ai-protocol/wire/pcm';
 import {
   parseTwilioGatewayFrame,
   type TwilioAgentFrame,
   type TwilioGatewayFrame,
-} from '../../../media-gateway/src/ai-stream/wire/twilio';
+} from '../../../common/src/ai-protocol/wire/twilio';
 import type { AgentDialect, Credentials, DecodedEvents, GatewayEvent, WireFrame } from './types';
 
 /**

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { PresentedAuth } from '../../../common/src/ai-auth';
-import type { DialectName } from '../../../media-gateway/src/ai-stream/dialects';
+import type { PresentedAuth } from '../../../common/src/ai-protocol/auth';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 
 export type WireFrame = string | Uint8Array;
 
@@ -60,7 +60,7 @@ export type DecodedEvents =
  * message (Twilio has no text, SMS or app-level ping).
  */
 export interface AgentDialect {
-  readonly name: DialectName;
+  readonly name: Dialect;
   /** twilio: yes (then `start` carries the call); olib/binary: no, the first frame is `auth` */
   readonly credentialsInHeaders: boolean;
   /** twilio: credentials from the upgrade request; olib/binary: null (an `auth` frame follows). */

@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import { AiStream, type AiStreamOptions } from './ai-stream';
 import { AiStreamError } from './errors';
 import type { WireFrame } from './queue';
-import type { SocketOptions, WebSocketLike } from './socket';
-import { parseOlibGatewayFrame, type OlibGatewayFrame } from './wire/olib';
-import { int16ToBase64 } from './wire/pcm';
-import { parseTwilioGatewayFrame } from './wire/twilio';
+import type { SocketOptions, WebSocketLike } from '../../../common/src/ai-protocol/socket';
+import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../../common/src/ai-protocol/wire/olib';
+import { int16ToBase64 } from '../../../common/src/ai-protocol/wire/pcm';
+import { parseTwilioGatewayFrame } from '../../../common/src/ai-protocol/wire/twilio';
 
 /** A socket the test drives by hand. */
 class FakeSocket extends EventEmitter implements WebSocketLike {

@@ -1,21 +1,28 @@
 import { EventEmitter } from 'node:events';
-import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from '../../../common/src/ai-auth';
+import { CLOSE_CODES } from '../../../common/src/ai-protocol/close-codes';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from '../../../common/src/ai-protocol/auth';
 import { nextReconnectDelay, type ReconnectPolicy } from './backoff';
 import {
   createDialect,
   type AiMessage,
   type CallEvent,
   type CallInfo,
-  type DialectName,
   type GatewayDialect,
   type UlawTranscoder,
 } from './dialects';
 import { createUlawTranscoder } from './dialects/ulaw-transcoder';
-import { AiStreamError, CLOSE_CODES } from './errors';
+import { AiStreamError } from './errors';
 import { OutboundQueue, type WireFrame } from './queue';
-import { createWsSocket, messageBytes, WS_OPEN, type WebSocketFactory, type WebSocketLike } from './socket';
+import {
+  createWsSocket,
+  messageBytes,
+  WS_OPEN,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from '../../../common/src/ai-protocol/socket';
 import { transition, type StreamState } from './state';
-import { FRAME_MS, FRAME_SAMPLES_16K, durationMs16k } from './wire/pcm';
+import { FRAME_MS, FRAME_SAMPLES_16K, durationMs16k } from '../../../common/src/ai-protocol/wire/pcm';
 
 /** The logger methods the stream uses (a winston logger fits). */
 export interface StreamLogger {
@@ -26,7 +33,7 @@ export interface StreamLogger {
 
 export interface AiStreamOptions {
   readonly url: string;
-  readonly dialect: DialectName;
+  readonly dialect: Dialect;
   readonly call: CallInfo;
   readonly secrets: AuthSecrets;
   readonly reconnect: ReconnectPolicy;

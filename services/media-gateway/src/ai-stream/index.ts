@@ -1,6 +1,7 @@
 /**
  * The AI WebSocket bridge: one {@link AiStream} per call, in the `olib`, `twilio` or
- * `binary` dialect (docs/ai-protocol.md).
+ * `binary` dialect (docs/ai-protocol.md). The wire contract itself (frames, close
+ * codes, socket, auth) is common/src/ai-protocol.
  */
 export {
   AiStream,
@@ -10,9 +11,7 @@ export {
   type AiSmsRequest,
   type StreamLogger,
 } from './ai-stream';
-export { AiStreamError, AI_STREAM_ERRORS, CLOSE_CODES, type AiStreamErrorCode } from './errors';
-export { type CallEvent, type CallInfo, type DialectName, DIALECTS } from './dialects';
-export { type WebSocketFactory, type WebSocketLike, type SocketOptions } from './socket';
+export { AiStreamError, AI_STREAM_ERRORS, type AiStreamErrorCode } from './errors';
+export { type CallEvent, type CallInfo } from './dialects';
 export { type ReconnectPolicy } from './backoff';
-export { type AuthSecrets } from '../../../common/src/ai-auth';
 export { type StreamState } from './state';

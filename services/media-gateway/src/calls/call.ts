@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { PCMA, PCMU } from '../codec/g711';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
 import { StereoWavRecorder } from '../recording/wav';
 import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
@@ -69,7 +70,7 @@ export type Negotiate = (offer: string, local: { address: string; port: number }
 
 export interface AiTarget {
   readonly url: string;
-  readonly dialect: 'olib' | 'twilio' | 'binary';
+  readonly dialect: Dialect;
   readonly customParameters: Record<string, string>;
   readonly record: boolean;
 }

@@ -1,4 +1,4 @@
-import { PCMU } from '../codec/g711';
+import { PCMU } from '../../../common/src/audio/g711';
 import { parseTelephoneEvent } from '../dtmf/rfc4733';
 import { parseRtp, serializeRtp, type RtpPacket } from '../rtp/packet';
 import { MediaLeg, type JitterBufferLike, type JitterOutput, type RtpSocket } from './media-leg';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { G711Codec } from '../codec/g711';
-import { Downsampler2x, Upsampler2x } from '../dsp/resampler';
+import type { G711Codec } from '../../../common/src/audio/g711';
+import { Downsampler2x, Upsampler2x } from '../../../common/src/audio/resampler';
 import { PlayoutQueue, type MarkAck } from '../media/playout';
 import type { StereoWavRecorder } from '../recording/wav';
 import { isRtcpPacket, serializeRtp, tryParseRtp, type RtpPacket } from '../rtp/packet';

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import { isTransientDbError } from '../../../common/src/db/connect';
 import type { Database } from '../../../common/src/db/schema';
 
@@ -24,7 +25,7 @@ export interface CallRecordEnd {
 }
 
 export interface AiNumberSettings {
-  readonly dialect: 'olib' | 'twilio' | 'binary' | null;
+  readonly dialect: Dialect | null;
   readonly agentUrl: string | null;
   readonly options: Record<string, unknown> | null;
   readonly recordingEnabled: boolean;

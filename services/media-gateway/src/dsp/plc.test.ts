@@ -1,5 +1,5 @@
 import { findPitch, G711Plc } from './plc';
-import { mix, rms, tone, toInt16 } from './signals';
+import { mix, rms, tone, toInt16 } from '../../../common/src/audio/signals';
 
 const FRAME = 160;
 const DELAY = G711Plc.delaySamples;

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeUlaw, encodeUlaw } from '../codec/g711';
-import { readWav } from '../codec/wav';
-import { gaussianNoise, mix, sweep, tone, toInt16 } from '../dsp/signals';
+import { decodeUlaw, encodeUlaw } from '../../../common/src/audio/g711';
+import { gaussianNoise, mix, sweep, tone, toInt16 } from '../../../common/src/audio/signals';
+import { readWav } from '../../../common/src/audio/wav';
 import { type DtmfDetection, InbandDtmfDetector, wantsInbandDtmf } from './inband';
 
 const RATE = 8000;
@@ -276,6 +276,17 @@ function scaled(pcm: Int16Array, peakDbfs: number): Float64Array {
 }
 
 const FIXTURE = join(__dirname, 'inband-talkoff.ulaw.wav');
+
+describe('the talk-off fixture', () => {
+  test('the committed talk-off speech fixture (sox, μ-law) → 8 kHz mono speech', () => {
+    const audio = readWav(readFileSync(FIXTURE));
+    expect([audio.sampleRate, audio.channels]).toEqual([8000, 1]);
+    expect(audio.pcm.length).toBeGreaterThan(20 * 8000);
+    // sox normalised it to a −1 dBFS peak before μ-law encoding.
+    const peak = audio.pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(Math.abs(20 * Math.log10(peak / 32767) + 1)).toBeLessThan(1);
+  });
+});
 
 /** Speech to test talk-off on: the committed fixture, plus fresh espeak-ng speech when espeak-ng and sox are installed. */
 function speechSources(): [string, () => Int16Array][] {

@@ -1,24 +1,5 @@
 import { createWriteStream, openSync, writeSync, closeSync, type WriteStream } from 'node:fs';
-
-/** RIFF/WAVE header for 16-bit PCM (WAVE format 1). Sizes patched on close. */
-export function wavHeader(sampleRate: number, channels: number, dataBytes: number): Buffer {
-  const h = Buffer.alloc(44);
-  const blockAlign = channels * 2;
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * blockAlign, 28);
-  h.writeUInt16LE(blockAlign, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
+import { WAV_HEADER_BYTES, wavHeader } from '../../../common/src/audio/wav';
 
 /** Interleaves two mono frames of equal length into one stereo PCM16LE buffer. */
 export function interleave(left: Int16Array, right: Int16Array): Buffer {
@@ -60,9 +41,9 @@ export class StereoWavRecorder {
       this.stream.end(() => {
         try {
           const fd = openSync(this.path, 'r+');
-          writeSync(fd, wavHeader(this.sampleRate, 2, this.dataBytes), 0, 44, 0);
+          writeSync(fd, wavHeader(this.sampleRate, 2, this.dataBytes), 0, WAV_HEADER_BYTES, 0);
           closeSync(fd);
-          resolve(44 + this.dataBytes);
+          resolve(WAV_HEADER_BYTES + this.dataBytes);
         } catch (err) {
           reject(err instanceof Error ? err : new Error(String(err)));
         }

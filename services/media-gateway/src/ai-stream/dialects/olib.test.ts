@@ -1,6 +1,6 @@
-import type { AuthMaterial } from '../../../../common/src/ai-auth';
-import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../wire/olib';
-import { int16ToBase64 } from '../wire/pcm';
+import type { AuthMaterial } from '../../../../common/src/ai-protocol/auth';
+import { parseOlibGatewayFrame, type OlibGatewayFrame } from '../../../../common/src/ai-protocol/wire/olib';
+import { int16ToBase64 } from '../../../../common/src/ai-protocol/wire/pcm';
 import { OlibDialect } from './olib';
 import type { CallInfo } from './types';
 

@@ -1,15 +1,28 @@
-import type { AuthMaterial } from '../../../../common/src/ai-auth';
+import type { AuthMaterial } from '../../../../common/src/ai-protocol/auth';
 import type { WireFrame } from '../queue';
-import { FRAME_MS, base64ToInt16, int16ToBase64, int16ToPcm16le, pcm16leToInt16 } from '../wire/pcm';
-import { olibAudioFormat, parseOlibAiFrame, serialize, type OlibAiFrame, type OlibGatewayFrame } from '../wire/olib';
-import type { AiMessage, CallEvent, CallInfo, Decoded, DialectName, GatewayDialect } from './types';
+import {
+  FRAME_MS,
+  base64ToInt16,
+  int16ToBase64,
+  int16ToPcm16le,
+  pcm16leToInt16,
+} from '../../../../common/src/ai-protocol/wire/pcm';
+import {
+  olibAudioFormat,
+  parseOlibAiFrame,
+  serialize,
+  type OlibAiFrame,
+  type OlibGatewayFrame,
+} from '../../../../common/src/ai-protocol/wire/olib';
+import type { Dialect } from '../../../../common/src/ai-protocol/dialect';
+import type { AiMessage, CallEvent, CallInfo, Decoded, GatewayDialect } from './types';
 
 /**
  * The `olib` dialect (JSON text frames, audio base64 in `audio_data`) and the `binary`
  * dialect (the same control frames, audio as raw PCM16LE binary messages both ways).
  */
 export class OlibDialect implements GatewayDialect {
-  readonly name: DialectName;
+  readonly name: Dialect;
   readonly awaitsAcceptance = true;
   private readonly binaryAudio: boolean;
   private sequence = 0;

@@ -1,6 +1,6 @@
-import { decodeUlaw, encodeUlaw } from '../../codec/g711';
-import type { AuthMaterial } from '../../../../common/src/ai-auth';
-import { parseTwilioGatewayFrame, type TwilioGatewayFrame } from '../wire/twilio';
+import { decodeUlaw, encodeUlaw } from '../../../../common/src/audio/g711';
+import type { AuthMaterial } from '../../../../common/src/ai-protocol/auth';
+import { parseTwilioGatewayFrame, type TwilioGatewayFrame } from '../../../../common/src/ai-protocol/wire/twilio';
 import { BRIDGE_ACCOUNT_SID, TwilioDialect, type UlawTranscoder } from './twilio';
 import type { CallInfo } from './types';
 import { createUlawTranscoder } from './ulaw-transcoder';

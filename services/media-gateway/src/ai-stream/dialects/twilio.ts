@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { authHeaders, type AuthMaterial } from '../../../../common/src/ai-auth';
+import { authHeaders, type AuthMaterial } from '../../../../common/src/ai-protocol/auth';
 import type { WireFrame } from '../queue';
-import { FRAME_MS, decodeBase64 } from '../wire/pcm';
+import { FRAME_MS, decodeBase64 } from '../../../../common/src/ai-protocol/wire/pcm';
 import {
   TWILIO_MEDIA_FORMAT,
   TWILIO_PROTOCOL,
@@ -9,7 +9,7 @@ import {
   parseTwilioAgentFrame,
   type TwilioAgentFrame,
   type TwilioGatewayFrame,
-} from '../wire/twilio';
+} from '../../../../common/src/ai-protocol/wire/twilio';
 import type { AiMessage, CallInfo, Decoded, GatewayDialect } from './types';
 
 /** 16 kHz PCM ⇄ 8 kHz μ-law, with filter memory across calls of one stream. */

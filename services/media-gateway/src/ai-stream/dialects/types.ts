@@ -1,8 +1,7 @@
-import type { AuthMaterial } from '../../../../common/src/ai-auth';
+import type { AuthMaterial } from '../../../../common/src/ai-protocol/auth';
+import type { Dialect } from '../../../../common/src/ai-protocol/dialect';
 import type { WireFrame } from '../queue';
-import type { CallDirection, G711Codec } from '../wire/olib';
-
-export type DialectName = 'olib' | 'twilio' | 'binary';
+import type { CallDirection, G711Codec } from '../../../../common/src/ai-protocol/wire/olib';
 
 /** What the gateway knows about the call when it opens the stream. */
 export interface CallInfo {
@@ -57,7 +56,7 @@ export type Decoded =
  * dialect has no such message (Twilio has no hold, flow control or app-level ping).
  */
 export interface GatewayDialect {
-  readonly name: DialectName;
+  readonly name: Dialect;
   /** olib/binary wait for `auth_ok`; Twilio has no acceptance message. */
   readonly awaitsAcceptance: boolean;
   handshakeHeaders(auth: AuthMaterial): Record<string, string>;

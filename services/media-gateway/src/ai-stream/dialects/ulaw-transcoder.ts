@@ -1,5 +1,5 @@
-import { decodeUlaw, encodeUlaw } from '../../codec/g711';
-import { Downsampler2x, Upsampler2x } from '../../dsp/resampler';
+import { decodeUlaw, encodeUlaw } from '../../../../common/src/audio/g711';
+import { Downsampler2x, Upsampler2x } from '../../../../common/src/audio/resampler';
 import type { UlawTranscoder } from './twilio';
 
 /**

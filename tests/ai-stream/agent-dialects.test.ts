@@ -1,12 +1,12 @@
-import { authHeaders } from '../../../common/src/ai-auth';
-import { OlibDialect } from '../../../media-gateway/src/ai-stream/dialects/olib';
-import { TwilioDialect } from '../../../media-gateway/src/ai-stream/dialects/twilio';
-import { createUlawTranscoder } from '../../../media-gateway/src/ai-stream/dialects/ulaw-transcoder';
-import type { CallInfo } from '../../../media-gateway/src/ai-stream/dialects/types';
-import { parseOlibAiFrame } from '../../../media-gateway/src/ai-stream/wire/olib';
-import { parseTwilioAgentFrame } from '../../../media-gateway/src/ai-stream/wire/twilio';
-import { parseSmsSessionAiFrame } from '../../../control-plane/src/sms/ai-delivery';
-import { createAgentDialect, dialectForPath } from '.';
+import { authHeaders } from '../../services/common/src/ai-protocol/auth';
+import { OlibDialect } from '../../services/media-gateway/src/ai-stream/dialects/olib';
+import { TwilioDialect } from '../../services/media-gateway/src/ai-stream/dialects/twilio';
+import { createUlawTranscoder } from '../../services/media-gateway/src/ai-stream/dialects/ulaw-transcoder';
+import type { CallInfo } from '../../services/media-gateway/src/ai-stream/dialects/types';
+import { parseOlibAiFrame } from '../../services/common/src/ai-protocol/wire/olib';
+import { parseTwilioAgentFrame } from '../../services/common/src/ai-protocol/wire/twilio';
+import { parseSmsSessionAiFrame } from '../../services/common/src/ai-protocol/sms-session';
+import { createAgentDialect, dialectForPath } from '../../services/demo-agent/src/dialects';
 
 const call: CallInfo = {
   callId: 'call-1',
@@ -172,7 +172,8 @@ describe('SMS sessions (control-plane → agent)', () => {
     const olib = createAgentDialect('olib');
     const decoded = olib.decode(text(new OlibDialect(call, { binaryAudio: false }).opening(auth)[0] as string), false);
     expect(decoded).toMatchObject({ ok: true, events: [{ kind: 'auth', session: 'call' }] });
-    const { session: _, ...unmarked } = smsAuth;
+    const unmarked: Record<string, unknown> = { ...smsAuth };
+    delete unmarked['session'];
     expect(olib.decode(text(JSON.stringify(unmarked)), false)).toMatchObject({ ok: false });
   });
 

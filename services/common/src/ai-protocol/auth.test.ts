@@ -10,7 +10,7 @@ import {
   webhookAuthHeaders,
   webhookSignature,
   type AuthSecrets,
-} from './ai-auth';
+} from './auth';
 
 const secrets: AuthSecrets = {
   jwtSecretKey: 'jwt-secret-for-tests-0123456789abcdef',
