@@ -103,7 +103,7 @@ describe('the demo agent server', () => {
     const auth = await createAuthMaterial(secrets, 'sms-1', false);
     const ws = new WebSocket(`${base}/olib`);
     const frames: string[] = [];
-    ws.on('message', (d) => frames.push(String(d)));
+    ws.on('message', (d: Buffer) => frames.push(d.toString('utf8')));
     await new Promise((r) => ws.once('open', r));
     ws.send(
       JSON.stringify({
@@ -127,7 +127,7 @@ describe('the demo agent server', () => {
     );
     const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
     expect(code).toBe(4401);
-    expect(frames.map((f) => JSON.parse(f))).toEqual([
+    expect(frames.map((f) => JSON.parse(f) as unknown)).toEqual([
       { type: 'auth_ok', data: { call_id: 'sms-1' } },
       {
         type: 'error',
@@ -142,9 +142,9 @@ describe('the demo agent server', () => {
     const frames: string[] = [];
     await new Promise((r) => ws.once('open', r));
     const acked = new Promise<void>((r) =>
-      ws.on('message', (d) => {
-        frames.push(String(d));
-        if (String(d).includes('sms_ack')) r();
+      ws.on('message', (d: Buffer) => {
+        frames.push(d.toString('utf8'));
+        if (d.toString('utf8').includes('sms_ack')) r();
       }),
     );
     ws.send(
@@ -177,7 +177,7 @@ describe('the demo agent server', () => {
     );
     await acked;
     ws.close(1000);
-    expect(frames.map((f) => JSON.parse(f))).toEqual([
+    expect(frames.map((f) => JSON.parse(f) as unknown)).toEqual([
       { type: 'auth_ok', data: { call_id: 'sms-9' } },
       { type: 'sms', data: { text: 'Demo agent got your message: yo', to_number: '+1555', in_reply_to: 'sms-9' } },
       { type: 'sms_ack', data: { message_id: 'sms-9' } },

@@ -386,7 +386,7 @@ export function parseRetryAfter(value: string | null, nowMs: number = Date.now()
 
 async function readBounded(response: Response, maxBytes: number): Promise<string | null> {
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
