@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { API_DOCS, renderErrorTable, withErrorTable } from '../../../scripts/error-docs';
 import { AppError, CatalogueError, CodedError, ERRORS, isCodedError } from './errors';
 import { RelayUnavailableError } from './media-relay/errors';
 import { SipError, SipParseError } from './sip/errors';
@@ -57,5 +59,17 @@ describe('CodedError', () => {
         fields: [{ field: 'trunk_id', message: 'already exists' }],
       },
     });
+  });
+});
+
+describe('docs/api.md', () => {
+  test('the error table matches the catalogue (regenerate with node dist/scripts/error-docs.js)', () => {
+    const docs = readFileSync(API_DOCS, 'utf8');
+    expect(docs).toBe(withErrorTable(docs));
+  });
+
+  test('every catalogue code has one row', () => {
+    const rows = renderErrorTable().split('\n').slice(2, -1);
+    expect(rows.map((r) => /^\| `(\w+)` \|/.exec(r)?.[1])).toEqual(Object.keys(ERRORS));
   });
 });
