@@ -3,8 +3,7 @@ import { CodedError } from '../errors';
 
 /**
  * Failures of the relay control protocols. Each carries a stable `code` so callers
- * (the control-plane's HTTP layer, the media gateway) can map them without
- * matching on messages: an unavailable relay is a 503, the rest are 500s.
+ * (the control-plane, the media gateway) can map them without matching on messages.
  * The message names the relay and the command; the catalogue says what each code means.
  */
 export const MEDIA_RELAY_ERRORS = {
