@@ -1,5 +1,6 @@
 import Ajv from 'ajv';
 import { DIALECTS, type Dialect } from './ai-protocol/dialect';
+import { CodedError } from './errors';
 
 /**
  * Every environment variable the stack reads, with its default. The names the seed
@@ -570,10 +571,10 @@ export function resolveTlsFiles(
   return { certFile: `${stateDir}/tls/sip-cert.pem`, keyFile: `${stateDir}/tls/sip-key.pem`, selfSigned: true };
 }
 
-export class ConfigError extends Error {
+/** The environment does not describe a valid configuration; the message names every problem. */
+export class ConfigError extends CodedError<'ERR_CONFIG_INVALID'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+    super('ERR_CONFIG_INVALID', message);
   }
 }
 

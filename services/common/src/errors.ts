@@ -1,40 +1,145 @@
 /**
- * The error catalogue: every failure a client can see has a stable code, an HTTP
- * status and a default message. Foreign errors are wrapped at the boundary.
+ * One error model (STYLE.md §10). Every error the project raises on purpose is a
+ * `CodedError`: a stable `code` callers branch on (never the message), a message, and
+ * optional details and cause. Each layer keeps its own catalogue of codes beside its
+ * code (SIP, SDP, RTP, DTMF, the AI stream, the media relay, Kamailio, the stores,
+ * config); the HTTP API's catalogue is `ERRORS` below, and the control-plane maps
+ * domain codes onto it with a table. Foreign errors (pg, Node, body-parser) are
+ * wrapped at the boundary that meets them; programmer mistakes stay plain `TypeError`s.
+ */
+export class CodedError<C extends string = string> extends Error {
+  readonly code: C;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: C, message: string, details?: Readonly<Record<string, unknown>>, options?: ErrorOptions) {
+    super(message, options);
+    // The subclass's own name ('SipParseError', 'AppError'), for logs and stack traces.
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** `instanceof CodedError` with the code typed as a string (instanceof alone leaves it `any`). */
+export function isCodedError(err: unknown): err is CodedError {
+  return err instanceof CodedError;
+}
+
+/** A layer's catalogue when a code needs nothing but its default message. */
+export type MessageCatalogue<C extends string> = Readonly<Record<C, string>>;
+
+/**
+ * The error class of a layer whose catalogue is code → default message:
+ * `class RtpError extends CatalogueError(RTP_ERRORS) {}` is `new RtpError(code, message?, details?)`.
+ */
+export function CatalogueError<C extends string>(
+  catalogue: MessageCatalogue<C>,
+): new (code: C, message?: string, details?: Readonly<Record<string, unknown>>) => CodedError<C> {
+  return class extends CodedError<C> {
+    constructor(code: C, message?: string, details?: Readonly<Record<string, unknown>>) {
+      super(code, message ?? catalogue[code], details);
+    }
+  };
+}
+
+/**
+ * The HTTP API's catalogue: every failure a client can see has a stable code, an HTTP
+ * status, a default message and when it is given (docs/api.md's error table is
+ * generated from `when` by scripts/error-docs.ts).
  */
 export const ERRORS = {
-  ERR_VALIDATION: { status: 400, message: 'request is invalid' },
-  ERR_BAD_JSON: { status: 400, message: 'request body is not valid JSON' },
-  ERR_BAD_REQUEST: { status: 400, message: 'request could not be read' },
-  ERR_UNAUTHENTICATED: { status: 401, message: 'a valid bearer token is required' },
-  ERR_TOKEN_EXPIRED: { status: 401, message: 'the bearer token has expired' },
-  ERR_FORBIDDEN: { status: 403, message: 'this token may not use this endpoint' },
-  ERR_SOURCE_NOT_ALLOWED: { status: 403, message: 'requests from this address are not allowed' },
-  ERR_NOT_FOUND: { status: 404, message: 'no such resource' },
-  ERR_SIP_USER_NOT_FOUND: { status: 404, message: 'no such SIP user' },
-  ERR_SIP_USER_EXISTS: { status: 409, message: 'a SIP user with this username already exists' },
-  ERR_TRUNK_NOT_FOUND: { status: 404, message: 'no such trunk' },
-  ERR_TRUNK_EXISTS: { status: 409, message: 'a trunk with this trunk_id already exists' },
-  ERR_NUMBER_NOT_FOUND: { status: 404, message: 'no such number' },
-  ERR_NUMBER_EXISTS: { status: 409, message: 'this number already exists' },
-  ERR_NUMBER_NOT_BLOCKED: { status: 404, message: 'this number is not blocked' },
-  ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call' },
-  ERR_DIALOG_NOT_FOUND: { status: 404, message: 'no such dialog in Kamailio' },
-  ERR_SMS_NOT_FOUND: { status: 404, message: 'no such message' },
-  ERR_SMS_FROM_NOT_OURS: { status: 400, message: "from_number must be one of this system's numbers" },
-  ERR_NUMBER_BLOCKED: { status: 403, message: 'this number is blocked' },
-  ERR_IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'this idempotency key was used for a different request' },
-  ERR_RECORDING_NOT_AVAILABLE: { status: 404, message: 'this call has no recording to download' },
-  ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request did not arrive in time' },
-  ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is too large' },
-  ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large' },
-  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'request body must be application/json' },
-  ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
-  ERR_KAMAILIO_UNAVAILABLE: { status: 503, message: 'Kamailio did not answer' },
-  ERR_KAMAILIO_BAD_REPLY: { status: 502, message: 'Kamailio answered with something unexpected' },
-  ERR_DATABASE_UNAVAILABLE: { status: 503, message: 'the database did not answer' },
-  ERR_INTERNAL: { status: 500, message: 'internal error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+  ERR_VALIDATION: {
+    status: 400,
+    message: 'request is invalid',
+    when: 'body, query string or path does not match its schema; `fields` / `errors` say where',
+  },
+  ERR_BAD_JSON: { status: 400, message: 'request body is not valid JSON', when: 'the body is not JSON' },
+  ERR_BAD_REQUEST: {
+    status: 400,
+    message: 'request could not be read',
+    when: 'the request could not be read (a truncated body, an invalid `Content-Length`, not HTTP/1.1)',
+  },
+  ERR_UNAUTHENTICATED: {
+    status: 401,
+    message: 'a valid bearer token is required',
+    when: 'no token, bad signature, wrong algorithm, no `exp`, garbage',
+  },
+  ERR_TOKEN_EXPIRED: { status: 401, message: 'the bearer token has expired', when: "the token's `exp` has passed" },
+  ERR_FORBIDDEN: {
+    status: 403,
+    message: 'this token may not use this endpoint',
+    when: 'an operator token on an admin endpoint',
+  },
+  ERR_SOURCE_NOT_ALLOWED: {
+    status: 403,
+    message: 'requests from this address are not allowed',
+    when: 'the source address is outside `API_ALLOWED_CIDRS`',
+  },
+  ERR_NOT_FOUND: { status: 404, message: 'no such resource', when: 'no such endpoint' },
+  ERR_SIP_USER_NOT_FOUND: { status: 404, message: 'no such SIP user', when: 'no SIP user with that id' },
+  ERR_SIP_USER_EXISTS: {
+    status: 409,
+    message: 'a SIP user with this username already exists',
+    when: 'username taken (single create: `fields`; bulk: `errors`)',
+  },
+  ERR_TRUNK_NOT_FOUND: { status: 404, message: 'no such trunk', when: 'no trunk with that trunk_id' },
+  ERR_TRUNK_EXISTS: { status: 409, message: 'a trunk with this trunk_id already exists', when: 'trunk_id taken' },
+  ERR_NUMBER_NOT_FOUND: { status: 404, message: 'no such number', when: 'no such number (DID)' },
+  ERR_NUMBER_EXISTS: { status: 409, message: 'this number already exists', when: 'the number exists already' },
+  ERR_NUMBER_NOT_BLOCKED: {
+    status: 404,
+    message: 'this number is not blocked',
+    when: 'unblocking a number that is not blocked',
+  },
+  ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call', when: 'no call with that call_id' },
+  ERR_DIALOG_NOT_FOUND: {
+    status: 404,
+    message: 'no such dialog in Kamailio',
+    when: 'Kamailio has no dialog with that dialog_id (any more)',
+  },
+  ERR_SMS_NOT_FOUND: { status: 404, message: 'no such message', when: 'no message with that message_id' },
+  ERR_SMS_FROM_NOT_OURS: {
+    status: 400,
+    message: "from_number must be one of this system's numbers",
+    when: "`from_number` is not one of this system's numbers",
+  },
+  ERR_NUMBER_BLOCKED: { status: 403, message: 'this number is blocked', when: 'an SMS to a blocked `to_number`' },
+  ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    message: 'this idempotency key was used for a different request',
+    when: 'an idempotency key already used with another body',
+  },
+  ERR_RECORDING_NOT_AVAILABLE: {
+    status: 404,
+    message: 'this call has no recording to download',
+    when: 'the call has no recording to download; `reason` says why (`not_recorded`, `in_progress`, `file_missing`)',
+  },
+  ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'the request did not arrive in time',
+    when: "the request did not arrive within the server's request timeout",
+  },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is too large', when: 'body over 2 MiB' },
+  ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large', when: 'request headers over 16 KiB' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'request body must be application/json',
+    when: 'body is not `application/json`',
+  },
+  ERR_RATE_LIMITED: { status: 429, message: 'too many requests', when: 'over a rate limit; see `Retry-After`' },
+  ERR_KAMAILIO_UNAVAILABLE: {
+    status: 503,
+    message: 'Kamailio did not answer',
+    when: 'Kamailio did not answer and the request needs it (unlock)',
+  },
+  ERR_KAMAILIO_BAD_REPLY: {
+    status: 502,
+    message: 'Kamailio answered with something unexpected',
+    when: 'Kamailio answered something unexpected',
+  },
+  ERR_DATABASE_UNAVAILABLE: { status: 503, message: 'the database did not answer', when: 'PostgreSQL did not answer' },
+  ERR_INTERNAL: { status: 500, message: 'internal error', when: 'a bug; the log has the cause' },
+} as const satisfies Record<string, { status: number; message: string; when: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -43,17 +148,13 @@ export interface FieldError {
   readonly message: string;
 }
 
-export class AppError extends Error {
-  readonly code: ErrorCode;
+/** An error the HTTP API answers with, `{"error": {"code", "message", ...details}}`. */
+export class AppError extends CodedError<ErrorCode> {
   readonly status: number;
-  readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
-    super(message ?? ERRORS[code].message);
-    this.name = 'AppError';
-    this.code = code;
+    super(code, message ?? ERRORS[code].message, details);
     this.status = ERRORS[code].status;
-    this.details = details;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {

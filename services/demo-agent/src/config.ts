@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { CodedError } from '../../common/src/errors';
 import { MODES, type Mode } from './conversation';
 
 /** The demo agent's environment. The secrets are the gateway's: it checks what the gateway signs. */
@@ -39,10 +40,10 @@ export interface DemoAgentConfig {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
-export class DemoAgentConfigError extends Error {
+/** The environment does not describe a valid demo agent; the message names every problem. */
+export class DemoAgentConfigError extends CodedError<'ERR_CONFIG_INVALID'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'DemoAgentConfigError';
+    super('ERR_CONFIG_INVALID', message);
   }
 }
 

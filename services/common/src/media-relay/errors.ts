@@ -1,22 +1,28 @@
 import type { MediaRelayKind } from '../config';
+import { CodedError } from '../errors';
 
 /**
  * Failures of the relay control protocols. Each carries a stable `code` so callers
- * (the control-plane's HTTP layer, the media gateway) can map them without
- * matching on messages: an unavailable relay is a 503, the rest are 500s.
+ * (the control-plane, the media gateway) can map them without matching on messages.
+ * The message names the relay and the command; the catalogue says what each code means.
  */
-export type MediaRelayErrorCode =
-  'ERR_RELAY_UNAVAILABLE' | 'ERR_RELAY_REJECTED' | 'ERR_RELAY_PROTOCOL' | 'ERR_RELAY_OPTION_UNSUPPORTED';
+export const MEDIA_RELAY_ERRORS = {
+  ERR_RELAY_UNAVAILABLE: 'the relay did not answer',
+  ERR_RELAY_REJECTED: 'the relay answered with an error',
+  ERR_RELAY_PROTOCOL: 'the relay answered with something this client cannot read',
+  ERR_RELAY_OPTION_UNSUPPORTED: 'the relay cannot honour an option',
+} as const;
 
-export abstract class MediaRelayError extends Error {
-  abstract readonly code: MediaRelayErrorCode;
+export type MediaRelayErrorCode = keyof typeof MEDIA_RELAY_ERRORS;
 
+export abstract class MediaRelayError<C extends MediaRelayErrorCode = MediaRelayErrorCode> extends CodedError<C> {
   constructor(
+    code: C,
     readonly relay: MediaRelayKind,
     readonly command: string,
     message: string,
   ) {
-    super(`${relay} ${command}: ${message}`);
+    super(code, `${relay} ${command}: ${message}`);
   }
 }
 
@@ -24,24 +30,19 @@ export abstract class MediaRelayError extends Error {
 export type UnavailableReason = 'timeout' | 'unreachable' | 'closed';
 
 /** The relay did not answer: nothing listening, no reply before the deadline, or the client was closed. */
-export class RelayUnavailableError extends MediaRelayError {
-  readonly code = 'ERR_RELAY_UNAVAILABLE' as const;
-
+export class RelayUnavailableError extends MediaRelayError<'ERR_RELAY_UNAVAILABLE'> {
   constructor(
     relay: MediaRelayKind,
     command: string,
     readonly reason: UnavailableReason,
     detail: string,
   ) {
-    super(relay, command, `relay did not answer (${detail})`);
-    this.name = 'RelayUnavailableError';
+    super('ERR_RELAY_UNAVAILABLE', relay, command, `relay did not answer (${detail})`);
   }
 }
 
 /** The relay answered with an error (rtpengine `result: error`, RTPProxy `E<code>`). */
-export class RelayCommandError extends MediaRelayError {
-  readonly code = 'ERR_RELAY_REJECTED' as const;
-
+export class RelayCommandError extends MediaRelayError<'ERR_RELAY_REJECTED'> {
   constructor(
     relay: MediaRelayKind,
     command: string,
@@ -50,18 +51,14 @@ export class RelayCommandError extends MediaRelayError {
     /** RTPProxy's numeric error code (`E50` → 50); undefined for rtpengine. */
     readonly relayCode?: number,
   ) {
-    super(relay, command, `relay refused: ${relayReason}`);
-    this.name = 'RelayCommandError';
+    super('ERR_RELAY_REJECTED', relay, command, `relay refused: ${relayReason}`);
   }
 }
 
 /** The relay answered with something this client cannot read. */
-export class RelayProtocolError extends MediaRelayError {
-  readonly code = 'ERR_RELAY_PROTOCOL' as const;
-
+export class RelayProtocolError extends MediaRelayError<'ERR_RELAY_PROTOCOL'> {
   constructor(relay: MediaRelayKind, command: string, detail: string) {
-    super(relay, command, `unreadable reply (${detail})`);
-    this.name = 'RelayProtocolError';
+    super('ERR_RELAY_PROTOCOL', relay, command, `unreadable reply (${detail})`);
   }
 }
 
@@ -70,16 +67,13 @@ export class RelayProtocolError extends MediaRelayError {
  * anything is sent, so nothing is half-done on the relay. Check
  * {@link MediaRelay.capabilities} first to avoid it.
  */
-export class RelayOptionUnsupportedError extends MediaRelayError {
-  readonly code = 'ERR_RELAY_OPTION_UNSUPPORTED' as const;
-
+export class RelayOptionUnsupportedError extends MediaRelayError<'ERR_RELAY_OPTION_UNSUPPORTED'> {
   constructor(
     relay: MediaRelayKind,
     command: string,
     readonly option: string,
     detail: string,
   ) {
-    super(relay, command, `option ${option} is not supported: ${detail}`);
-    this.name = 'RelayOptionUnsupportedError';
+    super('ERR_RELAY_OPTION_UNSUPPORTED', relay, command, `option ${option} is not supported: ${detail}`);
   }
 }

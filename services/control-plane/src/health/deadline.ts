@@ -1,8 +1,9 @@
+import { CodedError } from '../../../common/src/errors';
+
 /** Rejected by `deadline` when the work took too long. */
-export class DeadlineError extends Error {
+export class DeadlineError extends CodedError<'ERR_DEADLINE_EXCEEDED'> {
   constructor(what: string, ms: number) {
-    super(`${what} did not answer within ${ms} ms`);
-    this.name = 'DeadlineError';
+    super('ERR_DEADLINE_EXCEEDED', `${what} did not answer within ${ms} ms`);
   }
 }
 

@@ -1,10 +1,16 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, ERRORS, type ErrorCode } from '../../../common/src/errors';
+import { AppError, ERRORS, isCodedError, type ErrorCode } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
-import { KamailioReplyError } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import type { DeadlineError } from '../health/deadline';
+import type { KamailioReplyError } from '../kamailio/control';
+import type { InvalidKamailioEventError } from '../kamailio/events';
+import type { NetstringError } from '../kamailio/netstring';
+import type { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import type { NumberExistsError, UnknownTrunkError } from '../numbers/store';
+import type { DuplicateUsernamesError } from '../sip-users/store';
+import type { TrunkExistsError } from '../trunks/store';
 import { normalizeAddress } from './source-allowlist';
 
 /** Every error response: `{"error": {"code", "message", ...details}}`. */
@@ -46,6 +52,44 @@ export const ERROR_RESPONSE_SCHEMA = {
   required: ['error'],
 } as const;
 
+/** Every code the control-plane's own layers (Kamailio, the stores, the probes) raise. */
+export type DomainErrorCode = (
+  | KamailioUnavailableError
+  | KamailioRpcError
+  | KamailioReplyError
+  | InvalidKamailioEventError
+  | NetstringError
+  | DuplicateUsernamesError
+  | TrunkExistsError
+  | NumberExistsError
+  | UnknownTrunkError
+  | DeadlineError
+)['code'];
+
+/**
+ * What the API answers for a domain error that reaches it, by code. The client gets
+ * the domain error's message (it names the Kamailio method or the row), except for
+ * ERR_INTERNAL, whose cause only the log sees. The services answer the stores'
+ * conflicts themselves, with `fields`; these rows are the fallback.
+ */
+export const API_ERROR_OF: Readonly<Record<DomainErrorCode, ErrorCode>> = {
+  ERR_KAMAILIO_UNAVAILABLE: 'ERR_KAMAILIO_UNAVAILABLE',
+  ERR_KAMAILIO_RPC: 'ERR_KAMAILIO_BAD_REPLY',
+  ERR_KAMAILIO_BAD_REPLY: 'ERR_KAMAILIO_BAD_REPLY',
+  ERR_SIP_USER_EXISTS: 'ERR_SIP_USER_EXISTS',
+  ERR_TRUNK_EXISTS: 'ERR_TRUNK_EXISTS',
+  ERR_NUMBER_EXISTS: 'ERR_NUMBER_EXISTS',
+  ERR_NUMBER_TRUNK_UNKNOWN: 'ERR_VALIDATION',
+  // Raised outside requests (evapi, health probes, metric scrapes): one inside a request is a bug.
+  ERR_KAMAILIO_EVENT_INVALID: 'ERR_INTERNAL',
+  ERR_NETSTRING: 'ERR_INTERNAL',
+  ERR_DEADLINE_EXCEEDED: 'ERR_INTERNAL',
+};
+
+function isDomainErrorCode(code: string): code is DomainErrorCode {
+  return Object.hasOwn(API_ERROR_OF, code);
+}
+
 // body-parser (express.json) failures, by their `type`.
 const BODY_PARSER_ERRORS: Record<string, AppError['code']> = {
   'entity.parse.failed': 'ERR_BAD_JSON',
@@ -75,9 +119,10 @@ export function toAppError(err: unknown): AppError {
       fields: [{ field: 'path', message: 'is not valid percent-encoding' }],
     });
   }
-  if (err instanceof KamailioUnavailableError) return new AppError('ERR_KAMAILIO_UNAVAILABLE', err.message);
-  if (err instanceof KamailioRpcError || err instanceof KamailioReplyError)
-    return new AppError('ERR_KAMAILIO_BAD_REPLY', err.message);
+  if (isCodedError(err) && isDomainErrorCode(err.code)) {
+    const code = API_ERROR_OF[err.code];
+    return new AppError(code, code === 'ERR_INTERNAL' ? undefined : err.message);
+  }
   if (err instanceof Error) {
     const type = (err as Error & { type?: unknown }).type;
     if (typeof type === 'string') {

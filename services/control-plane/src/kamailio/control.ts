@@ -1,4 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
+import { CodedError } from '../../../common/src/errors';
 import {
   DIALOG_PROFILE_CALLER,
   HTABLE_ACCOUNT_SOURCES,
@@ -21,13 +22,12 @@ import { KamailioRpcError, type KamailioRpc } from './rpc';
  * Kamailio being down surfaces as `KamailioUnavailableError` from the RPC client; a
  * reply of an unexpected shape as `KamailioReplyError`.
  */
-export class KamailioReplyError extends Error {
+export class KamailioReplyError extends CodedError<'ERR_KAMAILIO_BAD_REPLY'> {
   constructor(
     readonly method: string,
     detail: string,
   ) {
-    super(`${method}: unexpected reply (${detail})`);
-    this.name = 'KamailioReplyError';
+    super('ERR_KAMAILIO_BAD_REPLY', `${method}: unexpected reply (${detail})`);
   }
 }
 

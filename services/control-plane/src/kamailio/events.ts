@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { CodedError } from '../../../common/src/errors';
 
 /**
  * The events Kamailio pushes over evapi (kamailio/events.cfg: route[EVAPI_*] and
@@ -80,10 +81,9 @@ export const KAMAILIO_EVENT_SCHEMA = {
 const ajv = new Ajv({ discriminator: true, allErrors: false });
 const validate = ajv.compile(KAMAILIO_EVENT_SCHEMA);
 
-export class InvalidKamailioEventError extends Error {
+export class InvalidKamailioEventError extends CodedError<'ERR_KAMAILIO_EVENT_INVALID'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'InvalidKamailioEventError';
+    super('ERR_KAMAILIO_EVENT_INVALID', message);
   }
 }
 

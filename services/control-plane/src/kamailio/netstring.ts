@@ -1,3 +1,5 @@
+import { CodedError } from '../../../common/src/errors';
+
 /**
  * Netstrings (D. J. Bernstein, https://cr.yp.to/proto/netstrings.txt), the framing
  * Kamailio's evapi uses by default (`netstring_format=1`):
@@ -7,10 +9,9 @@
  * The decoder is a pure state machine over byte chunks: frames may arrive split
  * across chunks or several in one.
  */
-export class NetstringError extends Error {
+export class NetstringError extends CodedError<'ERR_NETSTRING'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'NetstringError';
+    super('ERR_NETSTRING', message);
   }
 }
 

@@ -1,3 +1,5 @@
+import { CodedError } from '../../../common/src/errors';
+
 /**
  * Kamailio JSON-RPC over HTTP (jsonrpcs + xhttp, see kamailio/kamailio.cfg). Kamailio's
  * RPC methods take positional parameters.
@@ -7,25 +9,23 @@ export interface KamailioRpc {
 }
 
 /** A JSON-RPC error Kamailio answered with (e.g. 404 "AOR not found"). */
-export class KamailioRpcError extends Error {
+export class KamailioRpcError extends CodedError<'ERR_KAMAILIO_RPC'> {
   constructor(
     readonly method: string,
     readonly rpcCode: number,
     message: string,
   ) {
-    super(`${method}: ${rpcCode} ${message}`);
-    this.name = 'KamailioRpcError';
+    super('ERR_KAMAILIO_RPC', `${method}: ${rpcCode} ${message}`);
   }
 }
 
 /** Kamailio did not answer (down, refused, timed out). */
-export class KamailioUnavailableError extends Error {
+export class KamailioUnavailableError extends CodedError<'ERR_KAMAILIO_UNAVAILABLE'> {
   constructor(
     readonly method: string,
     cause: string,
   ) {
-    super(`${method}: Kamailio did not answer (${cause})`);
-    this.name = 'KamailioUnavailableError';
+    super('ERR_KAMAILIO_UNAVAILABLE', `${method}: Kamailio did not answer (${cause})`);
   }
 }
 

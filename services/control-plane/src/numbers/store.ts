@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { BlockedNumbersTable, Database, NumberRouteType, NumbersTable } from '../../../common/src/db/schema';
+import { CodedError } from '../../../common/src/errors';
 import type { NumberRoute } from './route-target';
 
 export type NumberRow = Omit<Selectable<NumbersTable>, 'id'>;
@@ -22,18 +23,16 @@ export interface NumberFilter {
   readonly search?: string;
 }
 
-export class NumberExistsError extends Error {
+export class NumberExistsError extends CodedError<'ERR_NUMBER_EXISTS'> {
   constructor(readonly number: string) {
-    super(`number ${number} already exists`);
-    this.name = 'NumberExistsError';
+    super('ERR_NUMBER_EXISTS', `number ${number} already exists`);
   }
 }
 
 /** The trunk_id a number names does not exist. */
-export class UnknownTrunkError extends Error {
+export class UnknownTrunkError extends CodedError<'ERR_NUMBER_TRUNK_UNKNOWN'> {
   constructor(readonly trunkId: string) {
-    super(`no trunk ${trunkId}`);
-    this.name = 'UnknownTrunkError';
+    super('ERR_NUMBER_TRUNK_UNKNOWN', `no trunk ${trunkId}`);
   }
 }
 

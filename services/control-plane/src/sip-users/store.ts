@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { Database, SubscriberTable } from '../../../common/src/db/schema';
+import { CodedError } from '../../../common/src/errors';
 
 /** The columns the API may read: never ha1, ha1b or password. */
 const PUBLIC_COLUMNS = [
@@ -32,10 +33,12 @@ export interface CallTotals {
 }
 
 /** Usernames that already exist (in the table or earlier in the same batch). */
-export class DuplicateUsernamesError extends Error {
+export class DuplicateUsernamesError extends CodedError<'ERR_SIP_USER_EXISTS'> {
   constructor(readonly usernames: readonly string[]) {
-    super(`usernames already exist: ${usernames.join(', ') || '(detected by the unique index)'}`);
-    this.name = 'DuplicateUsernamesError';
+    super(
+      'ERR_SIP_USER_EXISTS',
+      `usernames already exist: ${usernames.join(', ') || '(detected by the unique index)'}`,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 import type { Database, TrunksTable, TrunkStatus } from '../../../common/src/db/schema';
+import { CodedError } from '../../../common/src/errors';
 import { ADDRESS_GROUP_TRUNKS, DISPATCHER_SET_TRUNKS } from '../../../common/src/kamailio/names';
 import { kamailioRows, NO_ROWS, reloadsBetween, type KamailioRows, type Reload } from './kamailio-rows';
 
@@ -47,10 +48,9 @@ export interface TrunkChange<T> {
   readonly reloads: Reload[];
 }
 
-export class TrunkExistsError extends Error {
+export class TrunkExistsError extends CodedError<'ERR_TRUNK_EXISTS'> {
   constructor(readonly trunkId: string) {
-    super(`trunk ${trunkId} already exists`);
-    this.name = 'TrunkExistsError';
+    super('ERR_TRUNK_EXISTS', `trunk ${trunkId} already exists`);
   }
 }
 

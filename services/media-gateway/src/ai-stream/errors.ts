@@ -1,3 +1,5 @@
+import { CatalogueError } from '../../../common/src/errors';
+
 /**
  * Failures of the AI stream, each with a stable code. `start()` rejects with one of
  * these; the stream's 'error' event carries them; 'down' carries the reason string.
@@ -13,14 +15,4 @@ export const AI_STREAM_ERRORS = {
 
 export type AiStreamErrorCode = keyof typeof AI_STREAM_ERRORS;
 
-export class AiStreamError extends Error {
-  readonly code: AiStreamErrorCode;
-  readonly details: Readonly<Record<string, unknown>> | undefined;
-
-  constructor(code: AiStreamErrorCode, message?: string, details?: Record<string, unknown>) {
-    super(message ?? AI_STREAM_ERRORS[code]);
-    this.name = 'AiStreamError';
-    this.code = code;
-    this.details = details;
-  }
-}
+export class AiStreamError extends CatalogueError(AI_STREAM_ERRORS) {}

@@ -1,5 +1,6 @@
 import type { RtpPacket } from '../rtp/packet';
 import type { RtpPacketFields } from '../rtp/session';
+import { CatalogueError } from '../../../common/src/errors';
 
 /**
  * RFC 4733 telephone-events (DTMF named events), payload of §2.3:
@@ -39,15 +40,7 @@ export const RFC4733_ERRORS = {
 
 export type Rfc4733ErrorCode = keyof typeof RFC4733_ERRORS;
 
-export class Rfc4733Error extends Error {
-  readonly code: Rfc4733ErrorCode;
-
-  constructor(code: Rfc4733ErrorCode, message?: string) {
-    super(message ?? RFC4733_ERRORS[code]);
-    this.name = 'Rfc4733Error';
-    this.code = code;
-  }
-}
+export class Rfc4733Error extends CatalogueError(RFC4733_ERRORS) {}
 
 /** The digit of a §3.2 event code, or undefined for codes that are not DTMF digits. */
 export function eventToDigit(event: number): DtmfDigit | undefined {

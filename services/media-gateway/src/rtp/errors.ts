@@ -1,3 +1,5 @@
+import { CatalogueError } from '../../../common/src/errors';
+
 /**
  * Failures of the RTP layer, each with a stable code. A malformed datagram is not an
  * error of ours: the receive path counts it by code and drops it.
@@ -13,12 +15,4 @@ export const RTP_ERRORS = {
 
 export type RtpErrorCode = keyof typeof RTP_ERRORS;
 
-export class RtpError extends Error {
-  readonly code: RtpErrorCode;
-
-  constructor(code: RtpErrorCode, message?: string) {
-    super(message ?? RTP_ERRORS[code]);
-    this.name = 'RtpError';
-    this.code = code;
-  }
-}
+export class RtpError extends CatalogueError(RTP_ERRORS) {}

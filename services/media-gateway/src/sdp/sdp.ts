@@ -1,3 +1,5 @@
+import { CodedError } from '../../../common/src/errors';
+
 /**
  * SDP (RFC 4566) parse and serialise. A session description is lines
  * `<type>=<value>` in a fixed order (§5):
@@ -23,15 +25,12 @@ export const SDP_ERRORS = {
 
 export type SdpErrorCode = keyof typeof SDP_ERRORS;
 
-export class SdpError extends Error {
-  readonly code: SdpErrorCode;
+export class SdpError extends CodedError<SdpErrorCode> {
   /** 1-based line of the offending text, when there is one. */
   readonly line: number | undefined;
 
   constructor(code: SdpErrorCode, message: string, line?: number) {
-    super(line === undefined ? message : `line ${line}: ${message}`);
-    this.name = 'SdpError';
-    this.code = code;
+    super(code, line === undefined ? message : `line ${line}: ${message}`);
     this.line = line;
   }
 }

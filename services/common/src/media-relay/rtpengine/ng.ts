@@ -1,4 +1,5 @@
 import bencode from 'bencode';
+import { CodedError } from '../../errors';
 
 /**
  * The NG protocol's dictionary document (rtpengine README, "The ng Control
@@ -10,10 +11,10 @@ export interface NgDict {
   readonly [key: string]: NgValue | undefined;
 }
 
-export class NgDecodeError extends Error {
+/** Not a bencoded dictionary; the client wraps it into a `RelayProtocolError` naming the command. */
+export class NgDecodeError extends CodedError<'ERR_RELAY_PROTOCOL'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'NgDecodeError';
+    super('ERR_RELAY_PROTOCOL', message);
   }
 }
 

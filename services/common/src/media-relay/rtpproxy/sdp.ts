@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors';
+
 /**
  * The SDP work RTPProxy leaves to its controller: find where each stream's media
  * goes, then point the SDP at the relay. Line-level, so everything not touched
@@ -41,10 +43,9 @@ export interface RewriteOptions {
   readonly stripCodecs?: readonly string[];
 }
 
-export class SdpError extends Error {
+export class SdpError extends CodedError<'ERR_SDP_FIELD'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'SdpError';
+    super('ERR_SDP_FIELD', message);
   }
 }
 

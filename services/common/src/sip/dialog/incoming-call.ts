@@ -124,7 +124,7 @@ export class IncomingCall extends EventEmitter<Events> {
     if (typeof answerSdp !== 'string' || answerSdp.length === 0) throw new TypeError('accept() needs an SDP answer');
     if (this.current === 'cancelled')
       return Promise.reject(
-        new SipError('ERR_SIP_CALL_GONE', `call ${this.callId} was cancelled before it was answered`, 487),
+        new SipError('ERR_SIP_CALL_GONE', `call ${this.callId} was cancelled before it was answered`),
       );
     if (!this.pending)
       return Promise.reject(new SipError('ERR_SIP_INVALID_STATE', `call ${this.callId} is already ${this.current}`));

@@ -53,7 +53,7 @@ export class ClientNonInviteTransaction extends EventEmitter<Events> {
   start(): void {
     this.send();
     this.timers.start('F', 64 * this.t.t1, () =>
-      this.fail(new SipError('ERR_SIP_TIMEOUT', `no final response to ${this.request.method} (Timer F)`, 408)),
+      this.fail(new SipError('ERR_SIP_TIMEOUT', `no final response to ${this.request.method} (Timer F)`)),
     );
     if (!this.reliable) this.timers.start('E', this.intervalE, () => this.fireE());
   }
