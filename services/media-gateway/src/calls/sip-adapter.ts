@@ -98,7 +98,7 @@ export interface CallRouting {
  * Hands every INVITE the UA admits to the call manager (a setup that throws is
  * answered 500 if still unanswered) and counts the requests it refused.
  */
-export function routeCalls(ua: UserAgent, { calls, metrics, logger }: CallRouting): void {
+export function routeCalls(ua: Pick<UserAgent, 'on'>, { calls, metrics, logger }: CallRouting): void {
   ua.on('refused', (r) => metrics.sipRejected(r.reason));
   ua.on('invite', (inc) => {
     calls.handle(callRequest(inc)).catch((err: Error) => {

@@ -59,6 +59,12 @@ export class OpsHttpServer {
     });
   }
 
+  /** The port listened on (the one the OS chose for 0). */
+  get port(): number {
+    const address = this.http.address();
+    return address !== null && typeof address === 'object' ? address.port : 0;
+  }
+
   /** Stops listening and waits for open requests. Idempotent. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => this.http.close(() => resolve()));
