@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CONFIG_DOCS, renderConfigDocs } from '../../../scripts/config-docs';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, ENV_SCHEMA, loadConfig } from './config';
 
 const SECRETS = {
   DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db',
@@ -92,5 +92,54 @@ describe('loadConfig', () => {
 
   test('docs/configuration.md matches the schema (regenerate with node dist/scripts/config-docs.js)', () => {
     expect(readFileSync(CONFIG_DOCS, 'utf8')).toBe(renderConfigDocs());
+  });
+
+  test('every variable is documented: a description, and a default unless it is required', () => {
+    const required: readonly string[] = ENV_SCHEMA.required;
+    for (const [name, spec] of Object.entries(ENV_SCHEMA.properties)) {
+      const s = spec as { description?: string; default?: unknown };
+      expect({ name, described: (s.description ?? '').length > 0 }).toEqual({ name, described: true });
+      expect({ name, defaulted: s.default !== undefined || required.includes(name) }).toEqual({
+        name,
+        defaulted: true,
+      });
+    }
+  });
+
+  test('every variable has a row in docs/configuration.md', () => {
+    const doc = readFileSync(CONFIG_DOCS, 'utf8');
+    for (const name of Object.keys(ENV_SCHEMA.properties)) expect(doc).toContain(`| \`${name}\` |`);
+  });
+
+  test('tuning defaults → the values the gateway and the AI stream used as literals', () => {
+    const c = loadConfig(SECRETS);
+    expect(c.gateway).toMatchObject({
+      dbPoolSize: 5,
+      sipCallHeadroom: 50,
+      jitter: { minDelayMs: 20, initialDelayMs: 40, maxDelayMs: 200 },
+      rtpReceiveBufferBytes: 256 * 1024,
+      lastWordsMs: 5000,
+      recordsRetryMs: 600_000,
+      recordsDrainMs: 5000,
+      replicaStopTimeoutMs: 15_000,
+    });
+    expect(c.ai).toMatchObject({
+      reconnectInitialDelayMs: 200,
+      reconnectMaxDelayMs: 2000,
+      connectTimeoutMs: 5000,
+      closeTimeoutMs: 1000,
+      heartbeatMs: 5000,
+      queueMaxMs: 2000,
+    });
+    expect(c.api.dbPoolSize).toBe(10);
+    expect(c.databaseConnectTimeoutMs).toBe(5000);
+  });
+
+  test('jitter floors above the ceiling, or a first reconnect delay above the longest → ConfigError', () => {
+    expect(() => loadConfig({ ...SECRETS, GATEWAY_JITTER_MIN_MS: '300' })).toThrow(/GATEWAY_JITTER_MIN_MS/);
+    expect(() => loadConfig({ ...SECRETS, GATEWAY_JITTER_INITIAL_MS: '10' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...SECRETS, AI_RECONNECT_INITIAL_DELAY_MS: '5000' })).toThrow(
+      /AI_RECONNECT_INITIAL_DELAY_MS/,
+    );
   });
 });

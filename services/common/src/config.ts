@@ -34,6 +34,12 @@ export const ENV_SCHEMA = {
       pattern: '^postgres(ql)?://',
       description: 'PostgreSQL URL used by the control-plane and Kamailio.',
     },
+    DATABASE_CONNECT_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: 'How long a process waits for a new PostgreSQL connection before the query fails.',
+    },
     JWT_SECRET_KEY: { type: 'string', minLength: 32, description: 'HMAC secret of operator API tokens.' },
     SIP_JWT_SECRET: {
       type: 'string',
@@ -316,6 +322,71 @@ export const ENV_SCHEMA = {
       description:
         "In-band DTMF tone detection on the caller's audio: `auto` only on calls that did not negotiate telephone-event (RFC 4733), `always` on every call (keys a phone sends both ways are reported once), `never`.",
     },
+    GATEWAY_DB_POOL_SIZE: {
+      type: 'integer',
+      minimum: 1,
+      default: 5,
+      description: 'PostgreSQL connections of one media gateway (call records, number settings, its gateway-set row).',
+    },
+    GATEWAY_SIP_CALL_HEADROOM: {
+      type: 'integer',
+      minimum: 0,
+      default: 50,
+      description:
+        "Calls the gateway's SIP user agent accepts beyond GATEWAY_MAX_CALLS: the gateway answers those 503 itself, with a reason; the user agent's own cap only guards it.",
+    },
+    GATEWAY_JITTER_MIN_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 20,
+      description: "Floor of the jitter buffer's target delay on the caller's audio.",
+    },
+    GATEWAY_JITTER_INITIAL_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 40,
+      description:
+        "Floor of the jitter buffer's target delay while a stream's jitter is still unknown (its first 10 s).",
+    },
+    GATEWAY_JITTER_MAX_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 200,
+      description: 'Ceiling of the jitter buffer delay; a stream silent longer than this re-synchronises.',
+    },
+    GATEWAY_RTP_RECEIVE_BUFFER_BYTES: {
+      type: 'integer',
+      minimum: 4096,
+      default: 262144,
+      description:
+        "Kernel receive buffer of each call's RTP socket (SO_RCVBUF), so a busy event loop does not drop packets.",
+    },
+    GATEWAY_LAST_WORDS_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5000,
+      description: 'How long a call the AI hangs up keeps playing what the AI said before it, at most.',
+    },
+    GATEWAY_RECORDS_RETRY_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 600000,
+      description:
+        'How long a call record write that meets an unavailable database is retried (in call order) before it is given up and logged.',
+    },
+    GATEWAY_RECORDS_DRAIN_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5000,
+      description: 'How long a stopping gateway waits for call record writes still queued.',
+    },
+    GATEWAY_REPLICA_STOP_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 15000,
+      description:
+        'With GATEWAY_WORKERS > 1: how long a stopping primary gives its replicas to end their calls before it kills them.',
+    },
     AI_PLATFORM_WS_URL: {
       type: 'string',
       default: '',
@@ -332,6 +403,44 @@ export const ENV_SCHEMA = {
       minimum: 0,
       default: 10000,
       description: 'How long a call waits (on hold audio) for a lost AI WebSocket to come back before hanging up.',
+    },
+    AI_RECONNECT_INITIAL_DELAY_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 200,
+      description: 'First delay before reconnecting a lost AI WebSocket; it doubles each attempt (with jitter).',
+    },
+    AI_RECONNECT_MAX_DELAY_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 2000,
+      description: 'Longest delay between two reconnect attempts.',
+    },
+    AI_CONNECT_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      default: 5000,
+      description: "Deadline of the AI WebSocket's handshake and acceptance (each connect and reconnect attempt).",
+    },
+    AI_CLOSE_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 1000,
+      description: 'How long an ending call waits for the AI platform to close its WebSocket after call_end.',
+    },
+    AI_HEARTBEAT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5000,
+      description:
+        'WebSocket ping (and application ping) period towards the AI platform; silence for two periods is a lost socket. 0 disables.',
+    },
+    AI_QUEUE_MAX_MS: {
+      type: 'integer',
+      minimum: 20,
+      default: 2000,
+      description:
+        'Caller audio that may wait for a slow or reconnecting AI WebSocket; beyond it the oldest is dropped.',
     },
     RECORDINGS_DIR: {
       type: 'string',
@@ -449,6 +558,12 @@ export const ENV_SCHEMA = {
       default: 1200,
       description: 'Requests per minute per bearer token.',
     },
+    API_DB_POOL_SIZE: {
+      type: 'integer',
+      minimum: 1,
+      default: 10,
+      description: 'PostgreSQL connections of one control-plane (API, SMS queue and endpoint).',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -460,6 +575,7 @@ export interface Config {
   readonly stateDir: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly databaseUrl: string;
+  readonly databaseConnectTimeoutMs: number;
   readonly secrets: {
     readonly jwtSecretKey: string;
     readonly sipJwtSecret: string;
@@ -512,12 +628,27 @@ export interface Config {
     readonly recordingsDir: string;
     readonly inbandDtmf: 'auto' | 'always' | 'never';
     readonly workers: number;
+    readonly dbPoolSize: number;
+    /** Calls the SIP user agent takes beyond maxCalls (the call manager answers those 503). */
+    readonly sipCallHeadroom: number;
+    readonly jitter: { readonly minDelayMs: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
+    readonly rtpReceiveBufferBytes: number;
+    readonly lastWordsMs: number;
+    readonly recordsRetryMs: number;
+    readonly recordsDrainMs: number;
+    readonly replicaStopTimeoutMs: number;
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
     readonly defaultUrl: string;
     readonly dialect: Dialect;
     readonly reconnectWindowMs: number;
+    readonly reconnectInitialDelayMs: number;
+    readonly reconnectMaxDelayMs: number;
+    readonly connectTimeoutMs: number;
+    readonly closeTimeoutMs: number;
+    readonly heartbeatMs: number;
+    readonly queueMaxMs: number;
   };
   readonly demoAgent: { readonly host: string; readonly port: number };
   readonly sms: {
@@ -539,6 +670,7 @@ export interface Config {
     readonly allowedCidrs: readonly string[];
     readonly rateLimitPerIp: number;
     readonly rateLimitPerToken: number;
+    readonly dbPoolSize: number;
   };
 }
 
@@ -605,6 +737,19 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
   if (num('GATEWAY_RTP_PORT_MIN') >= num('GATEWAY_RTP_PORT_MAX')) {
     throw new ConfigError('invalid configuration: GATEWAY_RTP_PORT_MIN must be below GATEWAY_RTP_PORT_MAX');
   }
+  if (!(
+    num('GATEWAY_JITTER_MIN_MS') <= num('GATEWAY_JITTER_INITIAL_MS') &&
+    num('GATEWAY_JITTER_INITIAL_MS') <= num('GATEWAY_JITTER_MAX_MS')
+  )) {
+    throw new ConfigError(
+      'invalid configuration: GATEWAY_JITTER_MIN_MS <= GATEWAY_JITTER_INITIAL_MS <= GATEWAY_JITTER_MAX_MS must hold',
+    );
+  }
+  if (num('AI_RECONNECT_INITIAL_DELAY_MS') > num('AI_RECONNECT_MAX_DELAY_MS')) {
+    throw new ConfigError(
+      'invalid configuration: AI_RECONNECT_INITIAL_DELAY_MS must not exceed AI_RECONNECT_MAX_DELAY_MS',
+    );
+  }
   if (num('SIP_TLS_PORT') === num('SIP_PROXY_PORT')) {
     throw new ConfigError('invalid configuration: SIP_TLS_PORT must differ from SIP_PROXY_PORT (both are TCP ports)');
   }
@@ -616,6 +761,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
     stateDir,
     logLevel: str('LOG_LEVEL') as Config['logLevel'],
     databaseUrl: str('DATABASE_URL'),
+    databaseConnectTimeoutMs: num('DATABASE_CONNECT_TIMEOUT_MS'),
     secrets: {
       jwtSecretKey: str('JWT_SECRET_KEY'),
       sipJwtSecret: str('SIP_JWT_SECRET'),
@@ -678,11 +824,29 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       recordingsDir: str('RECORDINGS_DIR') || `${stateDir}/recordings`,
       inbandDtmf: str('GATEWAY_INBAND_DTMF') as Config['gateway']['inbandDtmf'],
       workers: num('GATEWAY_WORKERS'),
+      dbPoolSize: num('GATEWAY_DB_POOL_SIZE'),
+      sipCallHeadroom: num('GATEWAY_SIP_CALL_HEADROOM'),
+      jitter: {
+        minDelayMs: num('GATEWAY_JITTER_MIN_MS'),
+        initialDelayMs: num('GATEWAY_JITTER_INITIAL_MS'),
+        maxDelayMs: num('GATEWAY_JITTER_MAX_MS'),
+      },
+      rtpReceiveBufferBytes: num('GATEWAY_RTP_RECEIVE_BUFFER_BYTES'),
+      lastWordsMs: num('GATEWAY_LAST_WORDS_MS'),
+      recordsRetryMs: num('GATEWAY_RECORDS_RETRY_MS'),
+      recordsDrainMs: num('GATEWAY_RECORDS_DRAIN_MS'),
+      replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
       dialect: str('AI_DIALECT') as Config['ai']['dialect'],
       reconnectWindowMs: num('AI_RECONNECT_WINDOW_MS'),
+      reconnectInitialDelayMs: num('AI_RECONNECT_INITIAL_DELAY_MS'),
+      reconnectMaxDelayMs: num('AI_RECONNECT_MAX_DELAY_MS'),
+      connectTimeoutMs: num('AI_CONNECT_TIMEOUT_MS'),
+      closeTimeoutMs: num('AI_CLOSE_TIMEOUT_MS'),
+      heartbeatMs: num('AI_HEARTBEAT_MS'),
+      queueMaxMs: num('AI_QUEUE_MAX_MS'),
     },
     demoAgent,
     sms: {
@@ -707,6 +871,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
         .filter(Boolean),
       rateLimitPerIp: num('API_RATE_LIMIT_PER_IP'),
       rateLimitPerToken: num('API_RATE_LIMIT_PER_TOKEN'),
+      dbPoolSize: num('API_DB_POOL_SIZE'),
     },
   };
   return deepFreeze(config);

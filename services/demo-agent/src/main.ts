@@ -1,34 +1,29 @@
 import { createLogger } from '../../common/src/logger';
-import { DemoAgentConfigError, loadDemoAgentConfig, type DemoAgentConfig } from './config';
-import { runDemoAgent } from './run';
+import { runProcess } from '../../common/src/process/run';
+import { findEspeak, renderPrompts } from './audio/prompts';
+import { DemoAgentConfigError, loadDemoAgentConfig } from './config';
+import { DemoAgentServer } from './server';
 
 /**
  * The demo agent process: the reference AI platform and the default target when
- * AI_PLATFORM_WS_URL is unset. SIGTERM / SIGINT close every session and the listener.
+ * AI_PLATFORM_WS_URL is unset. Renders the prompts (espeak-ng if it is on PATH, else
+ * tones), listens, logs where. SIGTERM / SIGINT close every session and the listener.
  */
-async function main(): Promise<void> {
-  let config: DemoAgentConfig;
-  try {
-    config = loadDemoAgentConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof DemoAgentConfigError)) throw err;
-    process.stderr.write(`demo-agent: ${err.message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const logger = createLogger('demo-agent', config.logLevel);
-  const agent = await runDemoAgent(config, logger);
-  let stopping: Promise<void> | undefined;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      stopping ??= agent.close().then(() => {
-        logger.info('demo-agent stopped', { signal });
-      });
+runProcess({
+  name: 'demo-agent',
+  configure: () => loadDemoAgentConfig(process.env),
+  configError: DemoAgentConfigError,
+  logger: (config) => createLogger('demo-agent', config.logLevel),
+  async start(config, logger, scope) {
+    const prompts = await renderPrompts(findEspeak());
+    const server = new DemoAgentServer({ secrets: config.secrets, defaultMode: config.mode, prompts, logger });
+    scope.defer(() => server.close());
+    const url = await server.listen(config.port, config.host);
+    logger.info(`demo-agent listening on ${url}`, {
+      mode: config.mode,
+      voice: prompts.voice,
+      paths: ['/olib', '/twilio', '/binary', '/ (any)'],
+      sms: ['WebSocket sms session on /olib, /binary, /', 'POST /sms'],
     });
-  }
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`demo-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  },
 });

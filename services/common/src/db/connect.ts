@@ -14,6 +14,8 @@ export interface DbHandle {
 export interface DbOptions {
   /** Pool size. */
   readonly max?: number;
+  /** How long acquiring a new connection may take (DATABASE_CONNECT_TIMEOUT_MS). */
+  readonly connectTimeoutMs?: number;
   /**
    * An idle pooled connection that dies (PostgreSQL restarting: 57P01 "terminating
    * connection due to administrator command", a network cut) is reported here. pg
@@ -24,7 +26,11 @@ export interface DbOptions {
 }
 
 export function connectDatabase(url: string, options: DbOptions = {}): DbHandle {
-  const pool = new Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000 });
+  const pool = new Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+  });
   pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;

@@ -13,6 +13,8 @@ export class PortAllocator {
   constructor(
     private readonly min: number,
     private readonly max: number,
+    /** SO_RCVBUF of each socket (GATEWAY_RTP_RECEIVE_BUFFER_BYTES), so a busy event loop does not drop packets. */
+    private readonly receiveBufferBytes = 256 * 1024,
   ) {
     if (min % 2 !== 0) this.min = min + 1;
     this.next = this.min;
@@ -29,7 +31,7 @@ export class PortAllocator {
       const port = this.next;
       this.next = this.next + 2 > this.max - 1 ? this.min : this.next + 2;
       if (this.inUse.has(port)) continue;
-      const socket = createSocket({ type: 'udp4', recvBufferSize: 256 * 1024 });
+      const socket = createSocket({ type: 'udp4', recvBufferSize: this.receiveBufferBytes });
       const bound = await new Promise<boolean>((resolve) => {
         socket.once('error', () => resolve(false));
         socket.bind(port, address, () => resolve(true));

@@ -1,0 +1,110 @@
+import {
+  NOT_THROUGH_PROXY,
+  parseUri,
+  PROXY_PROOF_HEADER,
+  ProxyProofVerifier,
+  type Dialog,
+  type IncomingCall,
+  type RequestAdmission,
+  type UserAgent,
+} from '../../../common/src/sip';
+import { HEADER_ROUTE } from '../../../common/src/kamailio/names';
+import { SdpAnswerer } from '../sdp/negotiate';
+import type { CallRequest, DialogLike, Negotiate } from './call';
+
+/**
+ * The SIP layer seen the way a call wants it: an incoming INVITE becomes a
+ * CallRequest, its dialog a DialogLike, and SDP offers go through one SdpAnswerer per
+ * call. The calls never import the SIP stack; this module is the only bridge.
+ */
+
+/** The user part of a From/To URI (the caller's number or name). */
+function userOf(uri: string): string {
+  try {
+    return parseUri(uri).user ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** The SIP layer's incoming call, seen the way a call wants it. */
+export function callRequest(inc: IncomingCall): CallRequest {
+  return {
+    sipCallId: inc.callId,
+    fromUser: userOf(inc.from.uri),
+    toUser: userOf(inc.to.uri),
+    route: inc.headers.get(HEADER_ROUTE.toLowerCase())?.[0]?.trim() ?? '',
+    offer: inc.offer,
+    progress: (status) => inc.progress(status),
+    accept: async (answer) => dialogPort(await inc.accept(answer)),
+    reject: (status, reason) => inc.reject(status, reason),
+    onCancel: (listener) => void inc.once('cancel', listener),
+  };
+}
+
+function dialogPort(d: Dialog): DialogLike {
+  return {
+    onReinvite: (listener) =>
+      void d.on('reinvite', (offer, reply, reject) => {
+        listener(offer, (answer) => (answer ? reply(answer) : reject(488, 'Not Acceptable Here')));
+      }),
+    onInfoDtmf: (listener) => void d.on('info', (dtmf) => dtmf && listener(dtmf.digit, dtmf.durationMs)),
+    onTerminated: (listener) =>
+      void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
+    bye: () => d.bye(),
+    refer: (target) => d.refer(target),
+  };
+}
+
+/**
+ * Only Kamailio's requests reach the UA: each carries its X-Bridge-Proof (see
+ * proxy-proof.ts); the rest, sent straight to our port, bypass digest auth, limits,
+ * blocklist and CDRs and get 403.
+ */
+export function proxyAdmission(options: { readonly secret: string; readonly maxAgeSeconds: number }): RequestAdmission {
+  const verifier = new ProxyProofVerifier(options);
+  return {
+    admit: (req) => verifier.verify(req.headers.get(PROXY_PROOF_HEADER), req.headers.get('Call-ID') ?? ''),
+    refusalReason: NOT_THROUGH_PROXY,
+  };
+}
+
+/** One SdpAnswerer per call: it keeps the session version across re-INVITEs (RFC 3264 §8). */
+export function negotiator(): Negotiate {
+  let answerer: SdpAnswerer | null = null;
+  return (offer, local) => {
+    answerer ??= new SdpAnswerer({ address: local.address, port: local.port });
+    const r = answerer.answer(offer);
+    if (!r.ok) return { ok: false, status: r.status, reason: r.reason };
+    const m = r.media;
+    return {
+      ok: true,
+      sdp: r.sdp,
+      codec: m.codec.name,
+      telephoneEventPt: m.telephoneEvent?.payloadType ?? null,
+      remote: { address: m.remote.address, port: m.remote.port },
+      remoteDirection: m.hold ? 'sendonly' : 'sendrecv',
+    };
+  };
+}
+
+/** What routeCalls needs of the call manager and the metrics. */
+export interface CallRouting {
+  readonly calls: { handle(request: CallRequest): Promise<unknown> };
+  readonly metrics: { sipRejected(reason: string): void };
+  readonly logger: { warn(message: string, meta?: object): unknown };
+}
+
+/**
+ * Hands every INVITE the UA admits to the call manager (a setup that throws is
+ * answered 500 if still unanswered) and counts the requests it refused.
+ */
+export function routeCalls(ua: Pick<UserAgent, 'on'>, { calls, metrics, logger }: CallRouting): void {
+  ua.on('refused', (r) => metrics.sipRejected(r.reason));
+  ua.on('invite', (inc) => {
+    calls.handle(callRequest(inc)).catch((err: Error) => {
+      logger.warn('call setup failed', { callId: inc.callId, error: err.message });
+      if (inc.pending) inc.reject(500, 'Gateway Error');
+    });
+  });
+}
