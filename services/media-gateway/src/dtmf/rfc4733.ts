@@ -1,5 +1,5 @@
 import type { RtpPacket } from '../rtp/packet';
-import type { RtpPacketFields } from '../rtp/session';
+import { signed32, type RtpPacketFields } from '../rtp/session';
 
 /**
  * RFC 4733 telephone-events (DTMF named events), payload of §2.3:
@@ -294,10 +294,6 @@ export class TelephoneEventReceiver {
   private next(): DtmfKeyPress | null {
     return this.ready.shift() ?? null;
   }
-}
-
-function signed32(delta: number): number {
-  return delta | 0;
 }
 
 export interface TelephoneEventSendOptions {
