@@ -31,7 +31,8 @@ import {
   type QueryReply,
   type Reply,
 } from './protocol';
-import { describeSdp, rewriteSdp, SdpError, type RelayEndpoint } from './sdp';
+import { SdpError } from '../../sdp/sdp';
+import { describeSdp, rewriteSdp, type RelayEndpoint } from './sdp';
 
 export interface RtpproxyClientOptions {
   /** Where `-s udp:host:port` listens. */
@@ -126,12 +127,14 @@ export class RtpproxyClient implements MediaRelay {
     return { callId: call.callId, legs, totals: { packets: fromCaller + fromCallee } };
   }
 
-  async list(): Promise<string[]> {
-    throw new RelayOptionUnsupportedError(
-      this.kind,
-      'list',
-      'list',
-      'the RTPProxy control protocol has no command listing sessions',
+  list(): Promise<string[]> {
+    return Promise.reject(
+      new RelayOptionUnsupportedError(
+        this.kind,
+        'list',
+        'list',
+        'the RTPProxy control protocol has no command listing sessions',
+      ),
     );
   }
 
