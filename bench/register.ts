@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { kamailioDbUrl } from '../scripts/stack/kamailio';
 import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
-import { HttpKamailioRpc } from '../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../services/common/src/kamailio/rpc';
 import { registerScenario, startSipp } from '../tests/support/sipp';
 import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type StepResult } from './support/load';
 import { processTable, processTreesCpuMs, type ProcessTable } from './support/media-probes';
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     );
     const [product, plain] = [ramps[0], ramps[1]];
 
-    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`);
+    const rpc = kamailioRpcFromConfig(stack.config);
     let locks = 0;
     for (const table of ['lockout', 'pairlock', 'ipban']) {
       const dump = await rpc.call<unknown[]>('htable.dump', table);

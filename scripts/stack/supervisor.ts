@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
 import { createMediaRelay } from '../../services/common/src/media-relay';
 import { portFree } from '../../services/common/src/net/ports';
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
 import { kamailioArgs, renderKamailioConfig } from './kamailio';
 import {
@@ -271,7 +271,7 @@ export class LocalStack {
     writeFileSync(join(this.config.stateDir, 'kamailio', 'tls.cfg'), renderTlsConfig(this.config), { mode: 0o600 });
     writeFileSync(cfgPath, renderKamailioConfig(this.config), { mode: 0o600 });
     const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
-    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${this.config.kamailio.rpcPort}/RPC`, 1000);
+    const rpc = kamailioRpcFromConfig(this.config, { timeoutMs: 1000 });
     await waitUntilReady(child, () => rpc.call('core.version'), 30_000);
   }
 

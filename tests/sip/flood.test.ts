@@ -1,4 +1,4 @@
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { createUser } from '../support/api';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import { runSipp, SCENARIOS } from '../support/sipp';
@@ -21,7 +21,7 @@ function options(localIp: string, calls: number, rate: number) {
 
 describe('flood protection (pike + temporary IP ban)', () => {
   const { config } = testStack();
-  const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+  const rpc = kamailioRpcFromConfig(config);
 
   afterAll(async () => {
     await rpc.call('htable.delete', 'ipban', ATTACKER).catch(() => undefined);

@@ -4,7 +4,7 @@ import { createLogger } from '../../common/src/logger';
 import { createMediaRelay } from '../../common/src/media-relay';
 import { createApp } from './app';
 import { EvapiClient } from './kamailio/evapi';
-import { HttpKamailioRpc } from './kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
 
 /**
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const database = connectDatabase(config.databaseUrl, {
     onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }),
   });
-  const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+  const kamailio = kamailioRpcFromConfig(config);
   const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
   const events = new EvapiClient({
     host: '127.0.0.1',

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError, loadConfig, type Config } from '../../common/src/config';
 import { connectDatabase } from '../../common/src/db/connect';
 import { createLogger } from '../../common/src/logger';
-import { HttpKamailioRpc } from '../../control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
 import type { AiTarget, CallDeps, CallRequest, DialogLike, Negotiate } from './calls/call';
 import { CallManager } from './calls/call-manager';
@@ -172,7 +172,7 @@ async function runGateway(
   });
   const records = new PgCallStore(database.db);
   const store = new OrderedCallStore(records, { logger: logger.child({ component: 'call-records' }) });
-  const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+  const rpc = kamailioRpcFromConfig(config);
   const ports = new PortAllocator(g.rtpPortMin, g.rtpPortMax);
   // Every call's 20 ms work in one burst, and every replica's burst at the same
   // moment: the relay and the AI platform are woken once for a batch of packets

@@ -1,14 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
+import type { KamailioRpc } from './rpc';
 
 /** Dispatcher set Kamailio sends AI, queue and IVR calls to (kamailio/kamailio.cfg DS_GATEWAYS). */
 export const GATEWAY_SET = 2;
 /** Dispatcher set Kamailio sends MESSAGEs to: the control-plane's SMS endpoints (DS_SMS). */
 export const SMS_SET = 3;
-
-export interface RpcCaller {
-  call<T = unknown>(method: string, ...params: Array<string | number>): Promise<T>;
-}
 
 /**
  * A replica joins a Kamailio dispatcher set on start and leaves it on stop (a media
@@ -19,7 +16,7 @@ export interface RpcCaller {
 export class DispatcherMembership {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly rpc: RpcCaller,
+    private readonly rpc: KamailioRpc,
     private readonly setId: number,
     private readonly id: string,
     private readonly sipUri: string,

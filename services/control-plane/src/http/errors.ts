@@ -4,7 +4,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, ERRORS, type ErrorCode } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { KamailioReplyError } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import { normalizeAddress } from './source-allowlist';
 
 /** Every error response: `{"error": {"code", "message", ...details}}`. */

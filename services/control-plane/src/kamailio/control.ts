@@ -1,5 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { KamailioRpcError, type KamailioRpc } from './rpc';
+import { KamailioRpcError, type KamailioRpc } from '../../../common/src/kamailio/rpc';
 
 /**
  * The control-plane's view of Kamailio, over JSON-RPC. It knows the conventions of

@@ -5,7 +5,7 @@ import type { AiDialect, Database } from '../../../common/src/db/schema';
 import { DispatcherMembership, SMS_SET } from '../../../common/src/kamailio/dispatcher-membership';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioEventSource } from '../kamailio/evapi';
-import type { KamailioRpc } from '../kamailio/rpc';
+import type { KamailioRpc } from '../../../common/src/kamailio/rpc';
 import { AiSmsDelivery, type AiSmsTarget } from './ai-delivery';
 import { SmsInbound } from './inbound';
 import type { SmsService } from './service';
