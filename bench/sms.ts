@@ -23,7 +23,7 @@ import { Client } from 'pg';
 import { REPO_ROOT } from '../scripts/stack/env';
 import { DEMO_NUMBER, LocalStack } from '../scripts/stack/supervisor';
 import { freeUdpPort } from '../tests/support/sipp';
-import { mintToken } from '../services/control-plane/src/auth/tokens';
+import { mintToken } from '../services/common/src/auth/tokens';
 import { benchApi, percentile, sleep } from './support/load';
 import { machineCpu, processCpuMs, processTreesCpuMs, type MachineCpu } from './support/media-probes';
 import { httpLoad, type HttpLoadResult } from './support/sms-load';

@@ -16,7 +16,7 @@ import {
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
 import { ensureTlsCertificate, renderTlsConfig } from './tls';
-import { mintToken } from '../../services/control-plane/src/auth/tokens';
+import { mintToken } from '../../services/common/src/auth/tokens';
 
 /** The number `npm start` routes to the AI (E.164; dial 18005550100 or +18005550100). */
 export const DEMO_NUMBER = '+18005550100';
