@@ -22,7 +22,7 @@ import { kamailioDbUrl } from '../scripts/stack/kamailio';
 import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
 import { kamailioRpcFromConfig } from '../services/common/src/kamailio/rpc';
-import { registerScenario, startSipp } from '../tests/support/sipp';
+import { registerScenario, startSipp } from '../harness/sipp';
 import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type StepResult } from './support/load';
 import { processTable, processTreesCpuMs, type ProcessTable } from './support/media-probes';
 

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { REPO_ROOT } from '../scripts/stack/env';
 import { DEMO_NUMBER, LocalStack } from '../scripts/stack/supervisor';
-import { freeUdpPort } from '../tests/support/sipp';
+import { freeUdpPort } from '../harness/sipp';
 import { mintToken } from '../services/common/src/auth/tokens';
 import { benchApi, percentile, sleep } from './support/load';
 import { machineCpu, processCpuMs, processTreesCpuMs, type MachineCpu } from './support/media-probes';

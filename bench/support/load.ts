@@ -6,7 +6,7 @@ import { renderTemplate } from '../../scripts/stack/kamailio';
 import { PidRegistry, SupervisedChild, waitUntilReady } from '../../scripts/stack/processes';
 import type { LocalStack } from '../../scripts/stack/supervisor';
 import { mintToken } from '../../services/common/src/auth/tokens';
-import { freeUdpPort, type SippRun } from '../../tests/support/sipp';
+import { freeUdpPort, type SippRun } from '../../harness/sipp';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

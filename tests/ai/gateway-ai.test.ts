@@ -8,9 +8,9 @@ import { REPO_ROOT } from '../../scripts/stack/env';
 import { AiPeer, type AiConnection } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
 import { waitFor } from '../support/calls';
-import { pcapRtp, RtpPeer } from '../support/rtp-peer';
+import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../support/sipp';
+import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 const SILENCE = { PCMA: new Set([0xd5, 0x55]), PCMU: new Set([0xff, 0x7f]) };

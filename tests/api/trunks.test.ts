@@ -12,7 +12,7 @@ import { createMediaRelay } from '../../services/common/src/media-relay';
 import { createApp } from '../../services/control-plane/src/app';
 import { HttpKamailioRpc, KamailioRpcError, kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, type ApiResponse } from '../support/api';
-import { freeUdpPort, registrarScenario, startSipp, type RunningSipp } from '../support/sipp';
+import { freeUdpPort, registrarScenario, startSipp, type RunningSipp } from '../../harness/sipp';
 import { stackView, type TestStack } from '../support/stack';
 
 /**

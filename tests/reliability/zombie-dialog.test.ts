@@ -4,7 +4,7 @@ import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, createUser, type CreatedUser } from '../support/api';
 import { startCall, waitFor } from '../support/calls';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { freeUdpPort, runSipp, startSipp, uacInviteScenario, waitForAnswer } from '../support/sipp';
+import { freeUdpPort, runSipp, startSipp, uacInviteScenario, waitForAnswer } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 interface Dialog {

@@ -1,7 +1,8 @@
 import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { createUser } from '../support/api';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { runSipp, SCENARIOS } from '../support/sipp';
+import { runSipp } from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
 import { testStack } from '../support/stack';
 
 const ATTACKER = '127.0.0.9';
