@@ -42,7 +42,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../scripts/stack/env';
 import { LocalStack } from '../scripts/stack/supervisor';
-import { mintToken } from '../services/control-plane/src/auth/tokens';
+import { mintToken } from '../services/common/src/auth/tokens';
 import { adminToken, sleep } from './support/load';
 
 const env = (name: string, fallback: string): string => process.env[name] || fallback;

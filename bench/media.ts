@@ -58,7 +58,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../scripts/stack/env';
 import { LocalStack } from '../scripts/stack/supervisor';
-import { G711A_PCAP, startSipp, uacMediaScenario, type RunningSipp, type SippRun } from '../tests/support/sipp';
+import { G711A_PCAP, startSipp, uacMediaScenario, type RunningSipp, type SippRun } from '../harness/sipp';
 import { benchApi, sleep, summarise } from './support/load';
 import {
   DeviationHistogram,

@@ -22,8 +22,8 @@ import { kamailioDbUrl } from '../scripts/stack/kamailio';
 import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
 import { HTABLE_BANS, HTABLE_LOCKOUT, HTABLE_PAIR_LOCKS } from '../services/common/src/kamailio/names';
-import { HttpKamailioRpc } from '../services/control-plane/src/kamailio/rpc';
-import { registerScenario, startSipp } from '../tests/support/sipp';
+import { kamailioRpcFromConfig } from '../services/common/src/kamailio/rpc';
+import { registerScenario, startSipp } from '../harness/sipp';
 import { benchApi, rampsInterleaved, startBaselineKamailio, summarise, type StepResult } from './support/load';
 import { processTable, processTreesCpuMs, type ProcessTable } from './support/media-probes';
 
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     );
     const [product, plain] = [ramps[0], ramps[1]];
 
-    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`);
+    const rpc = kamailioRpcFromConfig(stack.config);
     let locks = 0;
     for (const table of [HTABLE_LOCKOUT, HTABLE_PAIR_LOCKS, HTABLE_BANS]) {
       const dump = await rpc.call<unknown[]>('htable.dump', table);

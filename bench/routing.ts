@@ -15,7 +15,7 @@
  */
 import type { SupervisedChild } from '../scripts/stack/processes';
 import { LocalStack } from '../scripts/stack/supervisor';
-import { freeUdpPort, startSipp, uacInviteScenario, uasScenario, type RunningSipp } from '../tests/support/sipp';
+import { freeUdpPort, startSipp, uacInviteScenario, uasScenario, type RunningSipp } from '../harness/sipp';
 import { benchApi, percentile, ramp, startBaselineKamailio, summarise, type StepResult } from './support/load';
 
 const STEP_SECONDS = Number(process.env['BENCH_STEP_SECONDS'] ?? 10);

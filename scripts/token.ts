@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isRole, mintToken, ROLES } from '../services/control-plane/src/auth/tokens';
+import { isRole, mintToken, ROLES } from '../services/common/src/auth/tokens';
 import { resolveStackEnv } from './stack/env';
 
 const USAGE = `usage: npm run token -- --role admin|operator [--ttl seconds]

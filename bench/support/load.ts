@@ -5,8 +5,8 @@ import { REPO_ROOT } from '../../scripts/stack/env';
 import { renderTemplate } from '../../scripts/stack/kamailio';
 import { PidRegistry, SupervisedChild, waitUntilReady } from '../../scripts/stack/processes';
 import type { LocalStack } from '../../scripts/stack/supervisor';
-import { mintToken } from '../../services/control-plane/src/auth/tokens';
-import { freeUdpPort, type SippRun } from '../../tests/support/sipp';
+import { mintToken } from '../../services/common/src/auth/tokens';
+import { freeUdpPort, type SippRun } from '../../harness/sipp';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { ALAW_DECODE, PCMA } from '../../services/common/src/audio/g711';
 import { serializeRtp, tryParseRtp } from '../../services/media-gateway/src/rtp/packet';
-import { pcapRtp } from '../../tests/support/rtp-peer';
+import { pcapRtp } from '../../harness/rtp-peer';
 
 /** One G.711 frame: 20 ms at 8 kHz. */
 export const FRAME_MS = 20;

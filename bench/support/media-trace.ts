@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { tracedMessages, type SippRun } from '../../tests/support/sipp';
+import { tracedMessages, type SippRun } from '../../harness/sipp';
 
 /** What a bench call's SIP shows so far. */
 export interface TracedCall {

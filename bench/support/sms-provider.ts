@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPTIONS_OK, startSipp, writeScenario, type RunningSipp } from '../../tests/support/sipp';
+import { OPTIONS_OK, startSipp, writeScenario, type RunningSipp } from '../../harness/sipp';
 
 /**
  * A provider that answers every MESSAGE 200 and writes its X-SMS-Id (one line a new

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
 import { createMediaRelay } from '../../services/common/src/media-relay';
 import { portFree } from '../../services/common/src/net/ports';
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
 import { kamailioArgs, writeKamailioConfig } from './kamailio';
 import {
@@ -16,7 +16,7 @@ import {
 import { PidRegistry, SupervisedChild, waitUntilReady } from './processes';
 import { relayLaunch } from './relay';
 import { ensureTlsCertificate } from './tls';
-import { mintToken } from '../../services/control-plane/src/auth/tokens';
+import { mintToken } from '../../services/common/src/auth/tokens';
 
 /** The number `npm start` routes to the AI (E.164; dial 18005550100 or +18005550100). */
 export const DEMO_NUMBER = '+18005550100';
@@ -269,7 +269,7 @@ export class LocalStack {
       this.say(`SIP TLS: generated a self-signed certificate ${this.config.sip.tls.certFile}`);
     const cfgPath = writeKamailioConfig(this.config);
     const child = this.spawn('kamailio', 'kamailio', kamailioArgs(this.config, cfgPath));
-    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${this.config.kamailio.rpcPort}/RPC`, 1000);
+    const rpc = kamailioRpcFromConfig(this.config, { timeoutMs: 1000 });
     await waitUntilReady(child, () => rpc.call('core.version'), 30_000);
   }
 

@@ -1,7 +1,7 @@
 import { api, createUser } from '../support/api';
-import { pcapRtp, RtpPeer } from '../support/rtp-peer';
+import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { G711A_PCAP, startSipp, uacMediaScenario, waitForAnswer } from '../support/sipp';
+import { G711A_PCAP, startSipp, uacMediaScenario, waitForAnswer } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 describe('a caller talks to the demo agent through Kamailio, the relay and the media gateway', () => {

@@ -8,9 +8,9 @@ import { REPO_ROOT } from '../../scripts/stack/env';
 import { AiPeer, type AiConnection } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
 import { waitFor } from '../support/calls';
-import { pcapRtp, RtpPeer } from '../support/rtp-peer';
+import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../support/sipp';
+import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 import { type Dialect } from '../../services/common/src/ai-protocol/dialect';
 

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { mintToken } from '../../services/control-plane/src/auth/tokens';
+import { mintToken } from '../../services/common/src/auth/tokens';
 import { api, token } from '../support/api';
 import { testStack } from '../support/stack';
 

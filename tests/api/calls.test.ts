@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
-import { mintToken } from '../../services/control-plane/src/auth/tokens';
+import { mintToken } from '../../services/common/src/auth/tokens';
 import { readWav } from '../../services/common/src/audio/wav';
 import { StereoWavRecorder } from '../../services/media-gateway/src/recording/wav';
 import { api, token, type ApiResponse } from '../support/api';

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from '../../services/common/src/config';
 import { connectDatabase } from '../../services/common/src/db/connect';
 import { createMediaRelay } from '../../services/common/src/media-relay';
 import { createApp, type App } from '../../services/control-plane/src/app';
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { REPO_ROOT } from '../../scripts/stack/env';
 import { stackView, testStack, type TestStack } from '../support/stack';
 
@@ -52,7 +52,7 @@ export async function startInProcessApp(
   });
   const database = connectDatabase(config.databaseUrl, { max: 2 });
   const relay = createMediaRelay(config.relay);
-  const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`, 1000);
+  const kamailio = kamailioRpcFromConfig(config, { timeoutMs: 1000 });
   const app = createApp({ config, logger, db: database.db, kamailio, relay });
   const url = await app.listen(0, host);
   const port = new URL(url).port;

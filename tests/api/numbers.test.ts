@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { HttpKamailioRpc, KamailioRpcError } from '../../services/control-plane/src/kamailio/rpc';
+import { HttpKamailioRpc, KamailioRpcError, kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, createUser, type ApiResponse } from '../support/api';
 import { testStack } from '../support/stack';
 
@@ -53,7 +53,7 @@ const op = <T>(method: string, path: string, body?: unknown): Promise<ApiRespons
   api<T>(method, path, { role: 'operator', body });
 
 function rpc(): HttpKamailioRpc {
-  return new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
+  return kamailioRpcFromConfig(testStack().config);
 }
 
 /** The value Kamailio's htable holds for a key, or null when it holds none. */

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { api } from '../support/api';
 import { testStack } from '../support/stack';
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { digestHa1, digestHa1b } from '../../services/control-plane/src/sip-users/digest';
 
 // Usernames unique to this run of this suite, so other suites' users never match a search.
@@ -384,7 +384,7 @@ describe('SIP users: credentials, stats, unlock', () => {
       body: { username: uniqueName('lock') },
     });
     const username = created.body.username;
-    const rpc = new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
+    const rpc = kamailioRpcFromConfig(testStack().config);
     const lockedAt = Math.floor(Date.now() / 1000);
     const { lockSeconds } = testStack().config.sip.lockout;
     await rpc.call('htable.seti', 'lockout', username, lockedAt);

@@ -10,9 +10,9 @@ import { loadConfig } from '../../services/common/src/config';
 import { connectDatabase } from '../../services/common/src/db/connect';
 import { createMediaRelay } from '../../services/common/src/media-relay';
 import { createApp } from '../../services/control-plane/src/app';
-import { HttpKamailioRpc, KamailioRpcError } from '../../services/control-plane/src/kamailio/rpc';
+import { HttpKamailioRpc, KamailioRpcError, kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, type ApiResponse } from '../support/api';
-import { freeUdpPort, registrarScenario, startSipp } from '../support/sipp';
+import { freeUdpPort, registrarScenario, startSipp } from '../../harness/sipp';
 import { stackView, type TestStack } from '../support/stack';
 
 /**
@@ -139,7 +139,7 @@ async function call<T = Record<string, unknown>>(
 }
 
 function rpc(): HttpKamailioRpc {
-  return new HttpKamailioRpc(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`);
+  return kamailioRpcFromConfig(stack.config);
 }
 
 async function kamailioRows(trunkId: string): Promise<KamailioRows> {
@@ -696,7 +696,7 @@ async function inProcessApp(
   });
   const database = connectDatabase(config.databaseUrl, { max: 2 });
   const relay = createMediaRelay(config.relay);
-  const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`, 1000);
+  const kamailio = kamailioRpcFromConfig(config, { timeoutMs: 1000 });
   const app = createApp({ config, logger, db: database.db, kamailio, relay });
   const url = await app.listen(0, '127.0.0.1');
   return {

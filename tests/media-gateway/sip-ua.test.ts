@@ -12,7 +12,8 @@ import {
   type IncomingCall,
   type TerminationReason,
 } from '../../services/common/src/sip';
-import { runSipp, SCENARIOS, type SippRun } from '../support/sipp';
+import { runSipp, type SippRun } from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
 import { freeSipPort } from '../../services/common/src/net/ports';
 
 type Transport = 'udp' | 'tcp';

@@ -5,9 +5,9 @@ import { Client } from 'pg';
 import { AiPeer, type AiConnection } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
 import { waitFor } from '../support/calls';
-import { RtpPeer } from '../support/rtp-peer';
+import { RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp, type SippRun } from '../support/sipp';
+import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp, type SippRun } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 import { startInProcessApp } from '../api/in-process';
 

@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, createUser, type CreatedUser } from '../support/api';
 import { startCall, waitFor } from '../support/calls';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { freeUdpPort, runSipp, startSipp, uacInviteScenario, waitForAnswer } from '../support/sipp';
+import { freeUdpPort, runSipp, startSipp, uacInviteScenario, waitForAnswer } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 interface Dialog {
@@ -27,7 +27,7 @@ const dialogsOf = async (user: CreatedUser): Promise<Dialog[]> =>
  * linger a little longer in dlg.list while Kamailio's BYEs to the vanished parties time out.
  */
 async function slotFreed(user: CreatedUser, withinMs: number): Promise<number> {
-  const rpc = new HttpKamailioRpc(`http://127.0.0.1:${testStack().config.kamailio.rpcPort}/RPC`);
+  const rpc = kamailioRpcFromConfig(testStack().config);
   const started = Date.now();
   await waitFor(
     `${user.username}'s call slot`,

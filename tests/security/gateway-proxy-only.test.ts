@@ -13,7 +13,7 @@ import { signProxyProof } from '../../services/common/src/sip/proxy-proof';
 import { AiPeer } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { runSipp, tracedMessages, uacInviteScenario, writeScenario, type SippRun } from '../support/sipp';
+import { runSipp, tracedMessages, uacInviteScenario, writeScenario, type SippRun } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 const ATTACKER = '127.0.0.7';

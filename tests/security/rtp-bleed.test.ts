@@ -4,7 +4,7 @@ import { isRelayAvailable } from '../../scripts/stack/relay';
 import { LocalStack } from '../../scripts/stack/supervisor';
 import type { RtpPacket } from '../../services/media-gateway/src/rtp/packet';
 import { api, createUser } from '../support/api';
-import { pcapRtp, RtpPeer } from '../support/rtp-peer';
+import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import {
   BYE_OK,
@@ -17,7 +17,7 @@ import {
   writeScenario,
   type RunningSipp,
   type SippRun,
-} from '../support/sipp';
+} from '../../harness/sipp';
 import { stackView, testStack, type TestStack } from '../support/stack';
 
 // Issue 10, finding 3 (RTP bleed): while the relay learns where a party's RTP comes

@@ -2,7 +2,8 @@ import { Client } from 'pg';
 import { api, createUser } from '../support/api';
 import { expectMediaAnchored, relayCarries, startCall, waitFor } from '../support/calls';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { runSipp, SCENARIOS } from '../support/sipp';
+import { runSipp } from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
 import { testStack } from '../support/stack';
 
 describe('calls between API-created users through Kamailio and the media relay', () => {

@@ -1,7 +1,8 @@
-import { HttpKamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { createUser } from '../support/api';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { runSipp, SCENARIOS } from '../support/sipp';
+import { runSipp } from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
 import { testStack } from '../support/stack';
 
 const ATTACKER = '127.0.0.9';
@@ -21,7 +22,7 @@ function options(localIp: string, calls: number, rate: number) {
 
 describe('flood protection (pike + temporary IP ban)', () => {
   const { config } = testStack();
-  const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+  const rpc = kamailioRpcFromConfig(config);
 
   afterAll(async () => {
     await rpc.call('htable.delete', 'ipban', ATTACKER).catch(() => undefined);

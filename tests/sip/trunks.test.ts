@@ -6,7 +6,6 @@ import {
   responsesSent,
   registrarScenario,
   runSipp,
-  SCENARIOS,
   startSipp,
   uacInviteScenario,
   uasScenario,
@@ -14,7 +13,8 @@ import {
   tracedMessages,
   type SippRun,
   type UasBehaviour,
-} from '../support/sipp';
+} from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
 import { testStack } from '../support/stack';
 
 // Providers played by SIPp on their own loopback addresses; 127.0.0.9 is a stranger.

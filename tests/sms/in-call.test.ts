@@ -1,10 +1,10 @@
 import { Client } from 'pg';
 import { AiPeer } from '../support/ai-peer';
 import { api, createUser } from '../support/api';
-import { RtpPeer } from '../support/rtp-peer';
+import { RtpPeer } from '../../harness/rtp-peer';
 import { proxy } from '../support/sip';
 import { eventually, messagesReceived, smsHistory, smsProvider, stop } from '../support/sms';
-import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../support/sipp';
+import { startSipp, uacMediaScenario, waitForAnswer, type RunningSipp } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 const PROVIDER = '127.0.0.8';

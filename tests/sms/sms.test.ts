@@ -12,7 +12,7 @@ import {
   type SmsItem,
 } from '../support/sms';
 import { expectSippSuccess, proxy, register } from '../support/sip';
-import { runSipp, startSipp } from '../support/sipp';
+import { runSipp, startSipp } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 // The provider (a trunk) is SIPp on 127.0.0.5; 127.0.0.9 is a stranger.

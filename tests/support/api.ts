@@ -1,4 +1,4 @@
-import { mintToken, type Role } from '../../services/control-plane/src/auth/tokens';
+import { mintToken, type Role } from '../../services/common/src/auth/tokens';
 import { testStack, type TestStack } from './stack';
 
 export interface ApiResponse<T = Record<string, unknown>> {

@@ -3,7 +3,8 @@ import { createMediaRelay } from '../../services/common/src/media-relay';
 import type { CallStats } from '../../services/common/src/media-relay/relay';
 import type { CreatedUser } from './api';
 import { expectSippSuccess, proxy, register } from './sip';
-import { freeMediaPort, freeUdpPort, SCENARIOS, startSipp, type RunningSipp } from './sipp';
+import { freeMediaPort, freeUdpPort, startSipp, type RunningSipp } from '../../harness/sipp';
+import { SCENARIOS } from './sipp-scenarios';
 import type { TestStack } from './stack';
 
 export interface CallUnderTest {

@@ -1,4 +1,4 @@
-import { registerScenario, runSipp, type RegisterScenario, type SippRun } from './sipp';
+import { registerScenario, runSipp, type RegisterScenario, type SippRun } from '../../harness/sipp';
 import { testStack, type TestStack } from './stack';
 
 /** The SIP address of the test stack's Kamailio. */

@@ -10,7 +10,7 @@ import {
   writeScenario,
   type RunningSipp,
   type SippRun,
-} from './sipp';
+} from '../../harness/sipp';
 import { testStack, type TestStack } from './stack';
 
 /** A reply of the provider's: a SIP status line for one MESSAGE. */

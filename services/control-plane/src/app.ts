@@ -33,7 +33,7 @@ import { SourceAllowlist } from './http/source-allowlist';
 import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
 import type { KamailioEventSource } from './kamailio/evapi';
-import type { KamailioRpc } from './kamailio/rpc';
+import type { KamailioRpc } from '../../common/src/kamailio/rpc';
 import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metrics';
 import { RelayDropCounter, type RelayCallReader } from './metrics/relay-drops';
 import { BlocklistService, NumberService } from './numbers/service';

@@ -5,7 +5,7 @@ import { createMediaRelay } from '../../common/src/media-relay';
 import { runProcess } from '../../common/src/process/run';
 import { createApp } from './app';
 import { EvapiClient } from './kamailio/evapi';
-import { HttpKamailioRpc } from './kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
 
 /**
@@ -25,7 +25,8 @@ runProcess({
       onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }),
     });
     scope.defer(() => database.close());
-    const kamailio = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+    const kamailio = kamailioRpcFromConfig(config);
+    scope.defer(() => kamailio.close());
     const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
     scope.defer(() => relay.close());
     const events = new EvapiClient({

@@ -7,7 +7,7 @@ import { GATEWAY_SET } from '../../common/src/kamailio/names';
 import { createLogger, type Logger } from '../../common/src/logger';
 import { runProcess, type ProcessScope } from '../../common/src/process/run';
 import { UserAgent } from '../../common/src/sip';
-import { HttpKamailioRpc } from '../../control-plane/src/kamailio/rpc';
+import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
 import type { AiTarget, CallDeps, CallRequest } from './calls/call';
 import { CallManager } from './calls/call-manager';
@@ -93,7 +93,8 @@ async function startGateway(
     retryForMs: g.recordsRetryMs,
   });
   scope.defer(() => store.drain(g.recordsDrainMs));
-  const rpc = new HttpKamailioRpc(`http://127.0.0.1:${config.kamailio.rpcPort}/RPC`);
+  const rpc = kamailioRpcFromConfig(config);
+  scope.defer(() => rpc.close());
   const ports = new PortAllocator(g.rtpPortMin, g.rtpPortMax, g.rtpReceiveBufferBytes);
   const now = (): number => performance.now();
 

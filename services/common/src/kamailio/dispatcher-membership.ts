@@ -1,9 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
-
-export interface RpcCaller {
-  call<T = unknown>(method: string, ...params: Array<string | number>): Promise<T>;
-}
+import type { KamailioRpc } from './rpc';
 
 /**
  * A replica joins a Kamailio dispatcher set on start and leaves it on stop (a media
@@ -14,7 +11,7 @@ export interface RpcCaller {
 export class DispatcherMembership {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly rpc: RpcCaller,
+    private readonly rpc: KamailioRpc,
     private readonly setId: number,
     private readonly id: string,
     private readonly sipUri: string,

@@ -1,6 +1,8 @@
 import { loadConfig } from '../config';
 import { FakeUdpPeer } from '../../../../tests/media-relay/fake-udp-peer';
-import { createMediaRelay, RtpengineClient, RtpproxyClient } from './index';
+import { createMediaRelay } from './index';
+import { RtpengineClient } from './rtpengine/client';
+import { RtpproxyClient } from './rtpproxy/client';
 
 const SECRETS = {
   DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db',

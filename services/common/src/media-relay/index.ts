@@ -4,10 +4,11 @@ import type { MediaRelay } from './relay';
 import { RtpengineClient } from './rtpengine/client';
 import { RtpproxyClient } from './rtpproxy/client';
 
+// The surface callers build on: the factory, the relay-neutral interface with its
+// request and result types, and the errors. The two clients are reached through
+// createMediaRelay only; their wire codecs and the control channel stay inside.
 export * from './relay';
 export * from './errors';
-export { RtpengineClient, type RtpengineClientOptions } from './rtpengine/client';
-export { RtpproxyClient, type RtpproxyClientOptions } from './rtpproxy/client';
 export type { RelayLogger } from './control-channel';
 
 export interface MediaRelayOptions {

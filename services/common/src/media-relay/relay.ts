@@ -9,6 +9,12 @@ import type { MediaRelayKind } from '../config';
  *
  * A call on the relay is named by the SIP dialog identifiers (RFC 3261 §12):
  * Call-ID, the From tag of the offerer and, once answered, the To tag.
+ *
+ * Who uses what today: `ping` (stack start-up, the control-plane's health probe), `list`
+ * and `query` (the control-plane's relay-drop metrics); `offer`, `answer` and
+ * `delete` are for call control (listen-only forks), which Kamailio's own relay
+ * module does until then, and the relay suites in tests/media-relay drive them;
+ * `statistics` is for operators and those suites.
  */
 export interface MediaRelay {
   readonly kind: MediaRelayKind;

@@ -6,7 +6,7 @@ export function portFree(proto: 'tcp' | 'udp', host: string, port: number): Prom
   return new Promise((resolve) => {
     if (proto === 'udp') {
       const sock = createSocket('udp4');
-      sock.once('error', () => resolve(false));
+      sock.once('error', () => sock.close(() => resolve(false)));
       sock.bind(port, host, () => sock.close(() => resolve(true)));
       return;
     }

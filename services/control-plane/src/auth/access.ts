@@ -1,5 +1,6 @@
 import { AppError } from '../../../common/src/errors';
-import type { Principal, Role, TokenVerifier } from './tokens';
+import type { Role } from '../../../common/src/auth/tokens';
+import type { Principal, TokenVerifier } from './tokens';
 
 /**
  * Who may call an endpoint: anyone (probes, Prometheus), any valid token, or only

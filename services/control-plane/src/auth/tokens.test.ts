@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose';
 import { AppError } from '../../../common/src/errors';
 import { authorize, bearerToken } from './access';
-import { mintToken, TokenVerifier, tokenFingerprint } from './tokens';
+import { mintToken } from '../../../common/src/auth/tokens';
+import { TokenVerifier, tokenFingerprint } from './tokens';
 
 const secrets = {
   operator: 'operator-secret-operator-secret-0123456789',

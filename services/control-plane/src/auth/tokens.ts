@@ -1,21 +1,7 @@
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { isRole, ROLES, TOKEN_ALGORITHM, type Role } from '../../../common/src/auth/tokens';
 import { AppError } from '../../../common/src/errors';
-
-/**
- * API roles. Operators run the platform (calls, trunks, SMS, status); admins also
- * manage SIP users. Each role has its own signing secret so that leaking the
- * operator secret never grants SIP user management.
- */
-export const ROLES = ['operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
-
-/** The one algorithm tokens may use: an HMAC shared secret per role. */
-export const TOKEN_ALGORITHM = 'HS256';
 
 export interface TokenSecrets {
   /** JWT_SECRET_KEY */
@@ -28,25 +14,6 @@ export interface TokenSecrets {
 export interface Principal {
   readonly role: Role;
   readonly subject: string | undefined;
-}
-
-export interface MintOptions {
-  readonly role: Role;
-  readonly secret: string;
-  readonly ttlSeconds: number;
-  readonly subject?: string;
-}
-
-/** Signs a bearer token for the API (used by `npm run token` and the tests). */
-export async function mintToken({ role, secret, ttlSeconds, subject }: MintOptions): Promise<string> {
-  if (!isRole(role)) throw new TypeError(`role must be one of ${ROLES.join(', ')}, not ${String(role)}`);
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new TypeError('ttlSeconds must be a positive integer');
-  const jwt = new SignJWT({ role })
-    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
-  if (subject !== undefined) jwt.setSubject(subject);
-  return jwt.sign(new TextEncoder().encode(secret));
 }
 
 /** A stable, non-reversible key for a token (rate limiting, never logging). */

@@ -3,7 +3,7 @@ import { RelayUnavailableError } from '../../../common/src/media-relay/errors';
 import { SipError } from '../../../common/src/sip/errors';
 import { DeadlineError } from '../health/deadline';
 import { KamailioReplyError } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import { NumberExistsError, UnknownTrunkError } from '../numbers/store';
 import { DuplicateUsernamesError } from '../sip-users/store';
 import { TrunkExistsError } from '../trunks/store';

@@ -7,7 +7,7 @@ import type { DeadlineError } from '../health/deadline';
 import type { KamailioReplyError } from '../kamailio/control';
 import type { InvalidKamailioEventError } from '../kamailio/events';
 import type { NetstringError } from '../kamailio/netstring';
-import type { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import type { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import type { NumberExistsError, UnknownTrunkError } from '../numbers/store';
 import type { DuplicateUsernamesError } from '../sip-users/store';
 import type { TrunkExistsError } from '../trunks/store';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KamailioControl, uacRegistrationState } from './control';
-import { KamailioRpcError, type KamailioRpc } from './rpc';
+import { KamailioRpcError, type KamailioRpc } from '../../../common/src/kamailio/rpc';
 
 /**
  * The routing side of KamailioControl (dispatcher, permissions, uac registrations,

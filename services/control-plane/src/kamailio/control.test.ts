@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KamailioControl, KamailioReplyError } from './control';
-import { KamailioRpcError, KamailioUnavailableError, type KamailioRpc } from './rpc';
+import { KamailioRpcError, KamailioUnavailableError, type KamailioRpc } from '../../../common/src/kamailio/rpc';
 
 /** A JSON-RPC exchange captured from Kamailio 5.6.3 (see fixtures/). */
 interface Capture {

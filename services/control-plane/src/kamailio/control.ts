@@ -11,7 +11,7 @@ import {
   HTABLE_SOURCE_FAILURES,
   USRLOC_TABLE,
 } from '../../../common/src/kamailio/names';
-import { KamailioRpcError, type KamailioRpc } from './rpc';
+import { KamailioRpcError, type KamailioRpc } from '../../../common/src/kamailio/rpc';
 
 /**
  * The control-plane's view of Kamailio, over JSON-RPC. It knows the conventions of

@@ -1,5 +1,5 @@
-import type { KamailioRpc } from './rpc';
-import { KamailioRpcError } from './rpc';
+import type { KamailioRpc } from '../../../common/src/kamailio/rpc';
+import { KamailioRpcError } from '../../../common/src/kamailio/rpc';
 
 /** A call Kamailio tracks (dialog module), as the API shows it. */
 export interface DialogView {

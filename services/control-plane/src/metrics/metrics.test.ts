@@ -5,7 +5,7 @@ import winston from 'winston';
 import { KamailioControl } from '../kamailio/control';
 import type { KamailioEventSource } from '../kamailio/evapi';
 import type { KamailioEvent } from '../kamailio/events';
-import { KamailioUnavailableError, type KamailioRpc } from '../kamailio/rpc';
+import { KamailioUnavailableError, type KamailioRpc } from '../../../common/src/kamailio/rpc';
 import { ControlPlaneMetrics } from './metrics';
 
 const silent = winston.createLogger({ silent: true });

@@ -1,7 +1,7 @@
 import { AppError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { KamailioReplyError, type KamailioControl, type LockState, type Registration } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import { digestHa1, digestHa1b } from './digest';
 import { generatePassword } from './password';
 import type { CreateSipUserInput, ListSipUsersQuery, UpdateSipUserInput } from './schemas';

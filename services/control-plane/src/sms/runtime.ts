@@ -6,7 +6,7 @@ import { DispatcherMembership } from '../../../common/src/kamailio/dispatcher-me
 import { SMS_SET } from '../../../common/src/kamailio/names';
 import type { Logger } from '../../../common/src/logger';
 import type { KamailioEventSource } from '../kamailio/evapi';
-import type { KamailioRpc } from '../kamailio/rpc';
+import type { KamailioRpc } from '../../../common/src/kamailio/rpc';
 import { AiSmsDelivery, type AiSmsTarget } from './ai-delivery';
 import { SmsInbound } from './inbound';
 import type { SmsService } from './service';

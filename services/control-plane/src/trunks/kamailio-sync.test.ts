@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import { KamailioSync, reloadWarning, type ReloadTarget } from './kamailio-sync';
 
 /** The error a captured Kamailio 5.6.3 reply carries (../kamailio/fixtures). */

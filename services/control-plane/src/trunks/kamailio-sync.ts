@@ -1,6 +1,6 @@
 import type { Logger } from '../../../common/src/logger';
 import { KamailioReplyError } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../kamailio/rpc';
+import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import { describeReload, type Reload } from './kamailio-rows';
 
 /** The reload RPCs, as KamailioControl offers them. */

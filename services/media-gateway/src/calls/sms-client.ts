@@ -1,4 +1,4 @@
-import { mintToken } from '../../../control-plane/src/auth/tokens';
+import { mintToken } from '../../../common/src/auth/tokens';
 import { e164Of } from '../../../common/src/sip-number';
 import type { CallDeps } from './call';
 

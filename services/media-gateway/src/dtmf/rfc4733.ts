@@ -1,5 +1,5 @@
 import type { RtpPacket } from '../rtp/packet';
-import type { RtpPacketFields } from '../rtp/session';
+import { signed32, type RtpPacketFields } from '../rtp/session';
 import { CatalogueError } from '../../../common/src/errors';
 
 /**
@@ -287,10 +287,6 @@ export class TelephoneEventReceiver {
   private next(): DtmfKeyPress | null {
     return this.ready.shift() ?? null;
   }
-}
-
-function signed32(delta: number): number {
-  return delta | 0;
 }
 
 export interface TelephoneEventSendOptions {

@@ -411,7 +411,11 @@ export class RtpReceiverStats {
   }
 }
 
-/** The difference of two 32-bit timestamps read as a signed 32-bit number. */
+/**
+ * The difference of two 32-bit RTP timestamps (or extended sequence numbers) read as
+ * a signed 32-bit number: serial-number arithmetic (RFC 1982 §3.2), so a timestamp
+ * just past the 2^32 wrap (RFC 3550 §5.1) counts as after the one just before it.
+ */
 export function signed32(delta: number): number {
   return delta | 0;
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SdpAnswerer, type AnswererOptions, type NegotiationResult } from './negotiate';
-import { attributeValue, parseSdp, serializeSdp } from './sdp';
+import { attributeValue, parseSdp, serializeSdp } from '../../../common/src/sdp/sdp';
 
-const fixture = (name: string): string => readFileSync(join(__dirname, '../../test-fixtures/sdp', name), 'latin1');
+const fixture = (name: string): string =>
+  readFileSync(join(__dirname, '../../../common/test-fixtures/sdp', name), 'latin1');
 const ours: AnswererOptions = { address: '127.0.0.5', port: 30000, sessionId: '4242' };
 
 function ok(result: NegotiationResult): Extract<NegotiationResult, { ok: true }> {

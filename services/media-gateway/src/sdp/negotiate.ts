@@ -13,7 +13,7 @@ import {
   type SdpAttribute,
   type SdpMedia,
   type SessionDescription,
-} from './sdp';
+} from '../../../common/src/sdp/sdp';
 
 /** The codecs the gateway speaks on its leg (the relay transcodes everything else to these). */
 export type G711Codec = 'PCMU' | 'PCMA';

@@ -31,7 +31,8 @@ import {
   type QueryReply,
   type Reply,
 } from './protocol';
-import { describeSdp, rewriteSdp, SdpError, type RelayEndpoint } from './sdp';
+import { SdpError } from '../../sdp/sdp';
+import { describeSdp, rewriteSdp, type RelayEndpoint } from './sdp';
 
 export interface RtpproxyClientOptions {
   /** Where `-s udp:host:port` listens. */

@@ -1,4 +1,5 @@
-import { describeSdp, rewriteSdp, SdpError, type RelayEndpoint } from './sdp';
+import { SdpError } from '../../sdp/sdp';
+import { describeSdp, rewriteSdp, type RelayEndpoint } from './sdp';
 
 // The offer tests/sipp/uac-call.xml sends, with SIPp's fields filled in.
 const SIPP_OFFER = [

@@ -1,10 +1,22 @@
-import { CodedError } from '../../errors';
+import {
+  parseAttribute,
+  parseConnection as parseConnectionValue,
+  parseMediaLine as parseMediaLineValue,
+  parseRtpMap,
+  SdpError,
+  STATIC_AUDIO_PAYLOAD_TYPES,
+  STATIC_VIDEO_PAYLOAD_TYPES,
+  type SdpMediaLine,
+} from '../../sdp/sdp';
 
 /**
  * The SDP work RTPProxy leaves to its controller: find where each stream's media
- * goes, then point the SDP at the relay. Line-level, so everything not touched
- * passes through byte for byte. RFC 4566 (SDP), RFC 3605 (a=rtcp), RFC 8839 (ICE
- * attributes).
+ * goes, then point the SDP at the relay. Each line is read with the one SDP model's
+ * grammar (`sdp/sdp.ts`), but the description is rewritten line by line rather
+ * than parsed and serialised whole, so everything not touched passes through byte
+ * for byte: line ends as they came, line order as written, and fragments the
+ * full model would refuse (RTPProxy's controller never rejected a description it
+ * only forwards). RFC 4566 (SDP), RFC 3605 (a=rtcp), RFC 8839 (ICE attributes).
  */
 
 export type AddrType = 'IP4' | 'IP6';
@@ -43,44 +55,17 @@ export interface RewriteOptions {
   readonly stripCodecs?: readonly string[];
 }
 
-export class SdpError extends CodedError<'ERR_SDP_FIELD'> {
-  constructor(message: string) {
-    super('ERR_SDP_FIELD', message);
-  }
-}
-
 // RFC 8839 §5 (and RFC 5245's a=ice-mismatch): with a relay that is not an ICE
 // agent, candidates would let the endpoints route around it.
 const ICE_ATTRIBUTES =
   /^a=(candidate|ice-ufrag|ice-pwd|ice-options|ice-lite|ice-mismatch|ice-pacing|remote-candidates|end-of-candidates)(:|$)/;
 
 // RFC 3551 §6 static payload types, so `strip: ['PCMU']` finds PT 0 without an a=rtpmap.
-const STATIC_PAYLOAD_TYPES: Readonly<Record<string, string>> = {
-  '0': 'PCMU',
-  '3': 'GSM',
-  '4': 'G723',
-  '5': 'DVI4',
-  '6': 'DVI4',
-  '7': 'LPC',
-  '8': 'PCMA',
-  '9': 'G722',
-  '10': 'L16',
-  '11': 'L16',
-  '12': 'QCELP',
-  '13': 'CN',
-  '14': 'MPA',
-  '15': 'G728',
-  '16': 'DVI4',
-  '17': 'DVI4',
-  '18': 'G729',
-  '25': 'CelB',
-  '26': 'JPEG',
-  '28': 'nv',
-  '31': 'H261',
-  '32': 'MPV',
-  '33': 'MP2T',
-  '34': 'H263',
-};
+function staticEncoding(format: string): string | undefined {
+  if (!/^\d+$/.test(format)) return undefined;
+  const pt = Number(format);
+  return (STATIC_AUDIO_PAYLOAD_TYPES[pt] ?? STATIC_VIDEO_PAYLOAD_TYPES[pt])?.encoding;
+}
 
 interface Lines {
   readonly lines: string[];
@@ -97,44 +82,39 @@ function splitLines(sdp: string): Lines {
   return { lines, eol, trailing };
 }
 
-function parseConnection(line: string): Connection | undefined {
-  // c=<nettype> <addrtype> <connection-address>, the address possibly with /ttl[/n].
-  const m = /^c=IN (IP4|IP6) (\S+)$/.exec(line);
-  if (!m || m[2] === undefined) return undefined;
-  return { addrType: m[1] as AddrType, address: m[2].split('/')[0] ?? m[2] };
+/** A c= line, of the Internet address types RTPProxy relays (its /ttl[/n] dropped). */
+function parseConnection(line: string): Connection {
+  const c = parseConnectionValue(line.slice(2));
+  if (c.netType !== 'IN' || (c.addrType !== 'IP4' && c.addrType !== 'IP6'))
+    throw new SdpError('ERR_SDP_FIELD', `${line} is not an IN IP4 or IN IP6 connection`);
+  return { addrType: c.addrType, address: c.address };
 }
 
-function parseMediaLine(line: string): { type: string; port: number; proto: string; formats: string[] } | undefined {
-  // m=<media> <port>[/<number of ports>] <proto> <fmt> ...
-  const m = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)((?: \S+)*)$/.exec(line);
-  if (!m || m[1] === undefined || m[2] === undefined || m[3] === undefined) return undefined;
-  return { type: m[1], port: Number(m[2]), proto: m[3], formats: (m[4] ?? '').trim().split(' ').filter(Boolean) };
+function parseMediaLine(line: string): SdpMediaLine {
+  return parseMediaLineValue(line.slice(2));
 }
 
 /** Reads what RTPProxy must be told: each stream's address and port. */
 export function describeSdp(sdp: string): SdpSummary {
   const { lines } = splitLines(sdp);
   let session: Connection | undefined;
-  const media: Array<Omit<MediaDescription, 'connection'> & { connection: Connection | undefined; own: boolean }> = [];
+  const media: Array<Omit<MediaDescription, 'connection'> & { connection: Connection | undefined }> = [];
   for (const line of lines) {
     if (line.startsWith('m=')) {
-      const m = parseMediaLine(line);
-      if (!m) throw new SdpError(`malformed media line: ${line}`);
-      media.push({ number: media.length + 1, ...m, connection: undefined, own: false });
+      const { type, port, protocol, formats } = parseMediaLine(line);
+      media.push({ number: media.length + 1, type, port, proto: protocol, formats, connection: undefined });
     } else if (line.startsWith('c=')) {
       const c = parseConnection(line);
-      if (!c) throw new SdpError(`malformed connection line: ${line}`);
       const current = media[media.length - 1];
       if (current) {
         current.connection = c;
-        current.own = true;
       } else {
         session = c;
       }
     }
   }
   return {
-    media: media.map(({ own: _own, ...m }) => ({ ...m, connection: m.connection ?? session })),
+    media: media.map((m) => ({ ...m, connection: m.connection ?? session })),
   };
 }
 
@@ -146,7 +126,7 @@ export function describeSdp(sdp: string): SdpSummary {
 export function rewriteSdp(sdp: string, options: RewriteOptions): string {
   const { lines, eol, trailing } = splitLines(sdp);
   // The session-level c= and o= take the first relayed stream's address.
-  const first = options.endpoints.values().next().value;
+  const first: RelayEndpoint | undefined = options.endpoints.values().next().value;
   const strip = new Set((options.stripCodecs ?? []).map((c) => c.toLowerCase()));
   const out: string[] = [];
   for (const section of sectionsOf(lines)) {
@@ -172,9 +152,8 @@ export function rewriteSdp(sdp: string, options: RewriteOptions): string {
       }
       if (line.startsWith('m=') && section.number > 0) {
         const m = parseMediaLine(line);
-        if (!m) throw new SdpError(`malformed media line: ${line}`);
         const formats = m.formats.filter((f) => !removed.has(f));
-        out.push(`m=${m.type} ${endpoint ? endpoint.port : m.port} ${m.proto} ${formats.join(' ')}`.trimEnd());
+        out.push(`m=${m.type} ${endpoint ? endpoint.port : m.port} ${m.protocol} ${formats.join(' ')}`.trimEnd());
         // A stream that inherits the session c= but was relayed elsewhere gets its own.
         if (endpoint && first && !ownConnection && connectionLine(endpoint) !== connectionLine(first)) {
           out.push(connectionLine(endpoint));
@@ -224,12 +203,13 @@ function payloadTypesToStrip(section: readonly string[], strip: ReadonlySet<stri
   if (!mline) return removed;
   const names = new Map<string, string>();
   for (const line of section) {
-    // a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>]
-    const m = /^a=rtpmap:(\d+) ([^/\s]+)/.exec(line);
-    if (m && m[1] !== undefined && m[2] !== undefined) names.set(m[1], m[2]);
+    if (!line.startsWith('a=')) continue;
+    const attribute = parseAttribute(line.slice(2));
+    const map = attribute.name === 'rtpmap' && attribute.value !== undefined ? parseRtpMap(attribute.value) : undefined;
+    if (map) names.set(String(map.payloadType), map.encoding);
   }
   for (const pt of mline.formats) {
-    const name = names.get(pt) ?? STATIC_PAYLOAD_TYPES[pt];
+    const name = names.get(pt) ?? staticEncoding(pt);
     if (strip.has(pt) || (name !== undefined && strip.has(name.toLowerCase()))) removed.add(pt);
   }
   // As rtpengine does: stripping every codec is refused and the list left as it was.

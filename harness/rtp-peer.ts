@@ -1,8 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { parseRtp, serializeRtp, type RtpPacket } from '../../services/media-gateway/src/rtp/packet';
-import { rtpFromPcap } from '../../services/media-gateway/src/rtp/pcap';
+import { parseRtp, serializeRtp, type RtpPacket } from '../services/media-gateway/src/rtp/packet';
+import { rtpFromPcap } from '../services/media-gateway/src/rtp/pcap';
 
 export interface ReceivedPacket {
   readonly packet: RtpPacket;

@@ -1,8 +1,10 @@
 import { CodedError } from '../../../common/src/errors';
 
 /**
- * SDP (RFC 4566) parse and serialise. A session description is lines
- * `<type>=<value>` in a fixed order (§5):
+ * SDP (RFC 4566, whose grammar RFC 8866 keeps) parse and serialise: the one model of
+ * a session description, used by the gateway's offer/answer (RFC 3264) and by the
+ * RTPProxy client's rewriter. A session description is lines `<type>=<value>` in a
+ * fixed order (§5):
  *
  *    session:  v o s [i] [u] [e*] [p*] [c] [b*] (t [r*])+ [z] [k] [a*]
  *    media:    m [i] [c*] [b*] [k] [a*]           (repeated per m= line)
@@ -166,7 +168,7 @@ export function parseSdp(text: string): SessionDescription {
     if (current) {
       switch (type) {
         case 'm':
-          media.push(parseMediaLine(value, lineNo));
+          media.push(mediaSection(value, lineNo));
           break;
         case 'i':
           current.title = value;
@@ -242,7 +244,7 @@ export function parseSdp(text: string): SessionDescription {
         attributes.push(parseAttribute(value));
         break;
       case 'm':
-        media.push(parseMediaLine(value, lineNo));
+        media.push(mediaSection(value, lineNo));
         break;
       default:
         otherLines.push({ type, value });
@@ -311,7 +313,8 @@ function parseOrigin(value: string, lineNo: number): SdpOrigin {
   return { username: f[0]!, sessionId: f[1]!, sessionVersion: f[2]!, netType: f[3]!, addrType: f[4]!, address: f[5]! };
 }
 
-function parseConnection(value: string, lineNo: number): SdpConnection {
+/** The value of a c= line (§5.7). */
+export function parseConnection(value: string, lineNo?: number): SdpConnection {
   const f = value.split(' ');
   if (f.length !== 3 || f.some((x) => x === ''))
     throw new SdpError('ERR_SDP_FIELD', `c=${value} needs <nettype> <addrtype> <address>`, lineNo);
@@ -326,30 +329,35 @@ function parseBandwidth(value: string, lineNo: number): SdpBandwidth {
   return { type: value.slice(0, colon), value: value.slice(colon + 1) };
 }
 
-function parseAttribute(value: string): SdpAttribute {
+/** The value of an a= line (§5.13). */
+export function parseAttribute(value: string): SdpAttribute {
   const colon = value.indexOf(':');
   return colon < 0 ? { name: value } : { name: value.slice(0, colon), value: value.slice(colon + 1) };
 }
 
-function parseMediaLine(value: string, lineNo: number): MutableMedia {
+/** The fields of an m= line (§5.14). */
+export type SdpMediaLine = Pick<SdpMedia, 'type' | 'port' | 'portCount' | 'protocol' | 'formats'>;
+
+/** The value of an m= line: `<media> <port>[/<number of ports>] <proto> <fmt> ...` (§5.14). */
+export function parseMediaLine(value: string, lineNo?: number): SdpMediaLine {
   const f = value.split(' ');
   if (f.length < 3 || f.slice(0, 3).some((x) => x === ''))
     throw new SdpError('ERR_SDP_FIELD', `m=${value} needs <media> <port> <proto> <fmt>…`, lineNo);
   const portMatch = /^(\d+)(?:\/(\d+))?$/.exec(f[1]!);
   if (!portMatch || Number(portMatch[1]) > 65535)
     throw new SdpError('ERR_SDP_PORT', `m= port ${JSON.stringify(f[1])} is not a port`, lineNo);
-  const media: MutableMedia = {
+  return {
     type: f[0]!,
     port: Number(portMatch[1]),
+    ...(portMatch[2] !== undefined ? { portCount: Number(portMatch[2]) } : {}),
     protocol: f[2]!,
     formats: f.slice(3).filter((x) => x !== ''),
-    connections: [],
-    bandwidths: [],
-    attributes: [],
-    otherLines: [],
   };
-  if (portMatch[2] !== undefined) media.portCount = Number(portMatch[2]);
-  return media;
+}
+
+function mediaSection(value: string, lineNo: number): MutableMedia {
+  const line = parseMediaLine(value, lineNo);
+  return { ...line, formats: [...line.formats], connections: [], bandwidths: [], attributes: [], otherLines: [] };
 }
 
 function connectionLine(c: SdpConnection): string {
@@ -413,21 +421,37 @@ export const STATIC_AUDIO_PAYLOAD_TYPES: Readonly<Record<number, Omit<RtpMap, 'p
   18: { encoding: 'G729', clockRate: 8000, channels: 1 },
 };
 
+/** RFC 3551 §6, table 5: static video (and MP2T) payload types. */
+export const STATIC_VIDEO_PAYLOAD_TYPES: Readonly<Record<number, Omit<RtpMap, 'payloadType'>>> = {
+  25: { encoding: 'CelB', clockRate: 90000 },
+  26: { encoding: 'JPEG', clockRate: 90000 },
+  28: { encoding: 'nv', clockRate: 90000 },
+  31: { encoding: 'H261', clockRate: 90000 },
+  32: { encoding: 'MPV', clockRate: 90000 },
+  33: { encoding: 'MP2T', clockRate: 90000 },
+  34: { encoding: 'H263', clockRate: 90000 },
+};
+
+/** The value of an a=rtpmap: `<payload type> <encoding name>/<clock rate>[/<encoding parameters>]` (§6). */
+export function parseRtpMap(value: string): RtpMap | undefined {
+  const m = /^(\d+)\s+([^/\s]+)\/(\d+)(?:\/(\d+))?\s*$/.exec(value);
+  if (!m) return undefined;
+  return {
+    payloadType: Number(m[1]),
+    encoding: m[2]!,
+    clockRate: Number(m[3]),
+    ...(m[4] !== undefined ? { channels: Number(m[4]) } : {}),
+  };
+}
+
 /** The rtpmap of each format of an RTP stream, in m= line order; formats with neither rtpmap nor static meaning are left out. */
 export function rtpMapsOf(media: SdpMedia): RtpMap[] {
   const declared = new Map<number, RtpMap>();
   for (const a of media.attributes) {
     if (a.name !== 'rtpmap' || a.value === undefined) continue;
-    const m = /^(\d+)\s+([^/\s]+)\/(\d+)(?:\/(\d+))?\s*$/.exec(a.value);
-    if (!m) continue;
-    const payloadType = Number(m[1]);
-    if (declared.has(payloadType)) continue;
-    declared.set(payloadType, {
-      payloadType,
-      encoding: m[2]!,
-      clockRate: Number(m[3]),
-      ...(m[4] !== undefined ? { channels: Number(m[4]) } : {}),
-    });
+    const map = parseRtpMap(a.value);
+    if (!map || declared.has(map.payloadType)) continue;
+    declared.set(map.payloadType, map);
   }
   const out: RtpMap[] = [];
   for (const format of media.formats) {

@@ -3,10 +3,14 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/stack/env';
+import { portFree } from '../services/common/src/net/ports';
 
-/** Scenario files shipped with the tests. */
-export const SCENARIOS = join(REPO_ROOT, 'tests', 'sipp');
+/**
+ * The SIPp driver the tests and the benches share: run or start SIPp, read its
+ * traces, and the scenarios both generate (REGISTER, INVITE with media, a UAS).
+ * The XML scenarios only the tests play are in tests/sipp (tests/support/sipp-scenarios.ts).
+ */
+
 export const G711A_PCAP = '/usr/share/sip-tester/g711a.pcap';
 
 export interface SippRun {
@@ -60,21 +64,13 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
 export async function freeMediaPort(address = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const candidate = 20000 + 2 * Math.floor(Math.random() * 4000);
-    if (await portsFree(address, candidate, candidate + 1, candidate + 2, candidate + 3)) return candidate;
+    if (await udpPortsFree(address, [candidate, candidate + 1, candidate + 2, candidate + 3])) return candidate;
   }
   throw new Error('no free media port pair found');
 }
 
-async function portsFree(address: string, ...ports: number[]): Promise<boolean> {
-  for (const port of ports) {
-    const sock = createSocket('udp4');
-    const ok = await new Promise<boolean>((resolve) => {
-      sock.once('error', () => resolve(false));
-      sock.bind(port, address, () => resolve(true));
-    });
-    await new Promise<void>((resolve) => sock.close(() => resolve()));
-    if (!ok) return false;
-  }
+async function udpPortsFree(address: string, ports: readonly number[]): Promise<boolean> {
+  for (const port of ports) if (!(await portFree('udp', address, port))) return false;
   return true;
 }
 
