@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { readWav as parseWav, wavChannel, writeWav as encodeWav } from '../../services/common/src/audio/wav';
 import { portFreeForSip } from '../../services/common/src/net/ports';
 
 /**
@@ -22,54 +23,18 @@ export interface Pcm {
   readonly samples: Int16Array;
 }
 
-/** Reads a 16-bit PCM WAV (first channel when there are more). */
+/** Reads a WAV file (the first channel when there are more) with the tree's one WAV reader. */
 export function readWav(path: string): Pcm {
-  const buf = readFileSync(path);
-  if (buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE')
-    throw new Error(`${path}: not a WAV file`);
-  let offset = 12;
-  let rate = 0;
-  let channels = 1;
-  let bits = 0;
-  while (offset + 8 <= buf.length) {
-    const id = buf.toString('ascii', offset, offset + 4);
-    const declared = buf.readUInt32LE(offset + 4);
-    const body = offset + 8;
-    if (id === 'fmt ') {
-      channels = buf.readUInt16LE(body + 2);
-      rate = buf.readUInt32LE(body + 4);
-      bits = buf.readUInt16LE(body + 14);
-    } else if (id === 'data') {
-      if (bits !== 16) throw new Error(`${path}: ${bits}-bit samples, expected 16`);
-      // Writers that stream (espeak-ng to a pipe, a killed recorder) may leave a wrong size.
-      const size = declared === 0 || body + declared > buf.length ? buf.length - body : declared;
-      const frames = Math.floor(size / (2 * channels));
-      const samples = new Int16Array(frames);
-      for (let i = 0; i < frames; i++) samples[i] = buf.readInt16LE(body + i * 2 * channels);
-      return { rate, samples };
-    }
-    offset = body + declared + (declared & 1);
+  try {
+    const audio = parseWav(readFileSync(path));
+    return { rate: audio.sampleRate, samples: wavChannel(audio) };
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
   }
-  throw new Error(`${path}: no data chunk`);
 }
 
 export function writeWav(path: string, pcm: Pcm): void {
-  const data = pcm.samples.length * 2;
-  const buf = Buffer.alloc(44 + data);
-  buf.write('RIFF', 0, 'ascii');
-  buf.writeUInt32LE(36 + data, 4);
-  buf.write('WAVEfmt ', 8, 'ascii');
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(pcm.rate, 24);
-  buf.writeUInt32LE(pcm.rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36, 'ascii');
-  buf.writeUInt32LE(data, 40);
-  for (let i = 0; i < pcm.samples.length; i++) buf.writeInt16LE(pcm.samples[i]!, 44 + i * 2);
-  writeFileSync(path, buf);
+  writeFileSync(path, encodeWav(pcm.samples, pcm.rate));
 }
 
 /** Windowed-sinc resampling (Hann window, cut-off below the lower Nyquist frequency). */

@@ -88,6 +88,37 @@ describe('WAV files', () => {
     });
   });
 
+  test('WAVE_FORMAT_EXTENSIBLE with a PCM SubFormat (as libsndfile writes for baresip) → its PCM16 samples', () => {
+    const samples = Int16Array.from([1, -2, 300, -32768, 32767]);
+    const fmt = Buffer.alloc(40);
+    fmt.writeUInt16LE(0xfffe, 0); // WAVE_FORMAT_EXTENSIBLE
+    fmt.writeUInt16LE(1, 2);
+    fmt.writeUInt32LE(16000, 4);
+    fmt.writeUInt32LE(32000, 8);
+    fmt.writeUInt16LE(2, 12);
+    fmt.writeUInt16LE(16, 14);
+    fmt.writeUInt16LE(22, 16); // cbSize
+    fmt.writeUInt16LE(16, 18); // valid bits
+    fmt.writeUInt32LE(4, 20); // channel mask: front centre
+    fmt.writeUInt16LE(1, 24); // SubFormat KSDATAFORMAT_SUBTYPE_PCM, 0x0001 + the fixed GUID tail
+    Buffer.from('000000001000800000aa00389b71', 'hex').copy(fmt, 26);
+    const data = Buffer.from(samples.buffer);
+    const head = Buffer.alloc(12);
+    head.write('RIFF', 0, 'ascii');
+    head.writeUInt32LE(4 + 8 + fmt.length + 8 + data.length, 4);
+    head.write('WAVE', 8, 'ascii');
+    const chunk = (id: string, body: Buffer): Buffer => {
+      const h = Buffer.alloc(8);
+      h.write(id, 0, 'ascii');
+      h.writeUInt32LE(body.length, 4);
+      return Buffer.concat([h, body]);
+    };
+    const audio = readWav(Buffer.concat([head, chunk('fmt ', fmt), chunk('data', data)]));
+    expect(audio.sampleRate).toBe(16000);
+    expect(audio.channels).toBe(1);
+    expect(Array.from(audio.pcm)).toEqual(Array.from(samples));
+  });
+
   test('not RIFF/WAVE, or 8-bit PCM → error', () => {
     expect(() => readWav(Buffer.from('hello world, not a wav'))).toThrow('not a RIFF/WAVE file');
     const eightBit = wavWithList(1, 8000, [1, 2]);

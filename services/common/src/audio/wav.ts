@@ -20,6 +20,8 @@ export interface WavAudio {
 const FORMAT_PCM = 1;
 const FORMAT_ALAW = 6;
 const FORMAT_ULAW = 7;
+/** WAVE_FORMAT_EXTENSIBLE: the real format code is the first two bytes of the SubFormat GUID (fmt offset 24). */
+const FORMAT_EXTENSIBLE = 0xfffe;
 /** RIFF header, `fmt ` chunk of a plain PCM file and the `data` chunk header. */
 export const WAV_HEADER_BYTES = 44;
 
@@ -40,8 +42,9 @@ export function readWav(file: Buffer): WavAudio {
     if (id === 'fmt ') {
       const body = file.subarray(o + 8, Math.min(o + 8 + size, file.length));
       if (body.length < 16) throw new TypeError('WAV fmt chunk is too short');
+      const tag = body.readUInt16LE(0);
       fmt = {
-        format: body.readUInt16LE(0),
+        format: tag === FORMAT_EXTENSIBLE && body.length >= 26 ? body.readUInt16LE(24) : tag,
         channels: body.readUInt16LE(2),
         sampleRate: body.readUInt32LE(4),
         bits: body.readUInt16LE(14),
