@@ -1,5 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { CodedError } from '../../../common/src/errors';
+import { CodedError, isCodedError } from '../../../common/src/errors';
 import {
   DIALOG_PROFILE_CALLER,
   HTABLE_ACCOUNT_SOURCES,
@@ -29,6 +29,21 @@ export class KamailioReplyError extends CodedError<'ERR_KAMAILIO_BAD_REPLY'> {
   ) {
     super('ERR_KAMAILIO_BAD_REPLY', `${method}: unexpected reply (${detail})`);
   }
+}
+
+const KAMAILIO_FAILURES: ReadonlySet<string> = new Set([
+  'ERR_KAMAILIO_UNAVAILABLE',
+  'ERR_KAMAILIO_RPC',
+  'ERR_KAMAILIO_BAD_REPLY',
+]);
+
+/**
+ * Why Kamailio could not do what was asked (down, an RPC error, a reply we could not
+ * read), or undefined for any other error. Callers keep the database change and turn
+ * this into a warning: Kamailio catches up on its next reload or expiry.
+ */
+export function kamailioProblem(err: unknown): string | undefined {
+  return isCodedError(err) && KAMAILIO_FAILURES.has(err.code) ? err.message : undefined;
 }
 
 /** The htable key of one account as seen from one source. */

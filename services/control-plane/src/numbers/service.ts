@@ -2,7 +2,8 @@ import { AppError, type FieldError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { HTABLE_BLOCK_HITS, HTABLE_BLOCKED, HTABLE_DID } from '../../../common/src/kamailio/names';
 import type { KamailioControl } from '../kamailio/control';
-import { kamailioProblem, reloadWarning, type KamailioSync } from '../trunks/kamailio-sync';
+import { kamailioProblem } from '../kamailio/control';
+import { reloadWarning, type KamailioSync } from '../trunks/kamailio-sync';
 import { parseE164, parseE164Path } from './e164';
 import { checkRoute, kamailioRouteValue, type NumberRoute } from './route-target';
 import type {

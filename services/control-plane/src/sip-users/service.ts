@@ -1,7 +1,6 @@
 import { AppError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
-import { KamailioReplyError, type KamailioControl, type LockState, type Registration } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
+import { kamailioProblem, type KamailioControl, type LockState, type Registration } from '../kamailio/control';
 import { digestHa1, digestHa1b } from './digest';
 import { generatePassword } from './password';
 import type { CreateSipUserInput, ListSipUsersQuery, UpdateSipUserInput } from './schemas';
@@ -115,14 +114,6 @@ export function duplicateRows(users: ReadonlyArray<{ readonly username?: unknown
       });
   });
   return errors;
-}
-
-/** A Kamailio failure as one sentence, or undefined for anything else (a bug: rethrow). */
-function kamailioProblem(err: unknown): string | undefined {
-  if (err instanceof KamailioUnavailableError || err instanceof KamailioRpcError || err instanceof KamailioReplyError) {
-    return err.message;
-  }
-  return undefined;
 }
 
 function iso(value: Date): string {

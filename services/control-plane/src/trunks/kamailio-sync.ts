@@ -1,6 +1,6 @@
 import type { Logger } from '../../../common/src/logger';
-import { KamailioReplyError } from '../kamailio/control';
-import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
+import { KamailioRpcError } from '../../../common/src/kamailio/rpc';
+import { kamailioProblem } from '../kamailio/control';
 import { describeReload, type Reload } from './kamailio-rows';
 
 /** The reload RPCs, as KamailioControl offers them. */
@@ -29,14 +29,6 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 // one ("ongoing reload" / "Ongoing reload"): wait and try again.
 function isOngoingReload(err: unknown): boolean {
   return err instanceof KamailioRpcError && /ongoing reload/i.test(err.message);
-}
-
-/** A Kamailio failure as one sentence; anything else is a bug and is rethrown. */
-export function kamailioProblem(err: unknown): string | undefined {
-  if (err instanceof KamailioUnavailableError || err instanceof KamailioRpcError || err instanceof KamailioReplyError) {
-    return err.message;
-  }
-  return undefined;
 }
 
 function reloadKey(reload: Reload): string {

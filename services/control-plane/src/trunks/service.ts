@@ -13,7 +13,8 @@ import {
   registrarUri,
   sipHost,
 } from './kamailio-rows';
-import { kamailioProblem, reloadWarning, type KamailioSync, type ReloadOutcome } from './kamailio-sync';
+import { kamailioProblem } from '../kamailio/control';
+import { reloadWarning, type KamailioSync, type ReloadOutcome } from './kamailio-sync';
 import type { CreateTrunkInput, ListTrunksQuery, UpdateTrunkInput } from './schemas';
 import {
   TrunkExistsError,
