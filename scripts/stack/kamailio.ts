@@ -34,6 +34,7 @@ export function kamailioValues(config: Config, outDir: string): Record<string, s
     KAMAILIO_CHILDREN: config.kamailio.children,
     KAMAILIO_RPC_PORT: config.kamailio.rpcPort,
     KAMAILIO_EVAPI_PORT: config.kamailio.evapiPort,
+    KAMAILIO_CTL_SOCKET: config.kamailio.ctlSocket,
     SIP_DOMAIN: config.sip.domain,
     SIP_DOMAIN_ALIAS: domainAlias(config),
     SIP_LISTEN_ADDRESS: config.sip.listenAddress,
