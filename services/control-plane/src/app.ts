@@ -7,6 +7,7 @@ import type { Database } from '../../common/src/db/schema';
 import { AppError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { TokenVerifier } from './auth/tokens';
+import { logDialogEvents } from './calls/dialog-log';
 import { RecordingFiles } from './calls/recording';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
@@ -91,6 +92,9 @@ export function createApp(deps: AppDeps): App {
     KAMAILIO_SCRAPE_TIMEOUT_MS,
   );
   const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
+  const stopDialogLog = deps.events
+    ? logDialogEvents(deps.events, logger.child({ component: 'calls' }))
+    : () => undefined;
   const users = new SipUserService(
     new SipUserStore(deps.db),
     kamailio,
@@ -194,6 +198,7 @@ export function createApp(deps: AppDeps): App {
     close() {
       closing ??= (async () => {
         stopCounting();
+        stopDialogLog();
         const s = server;
         if (!s || !s.listening) return;
         await new Promise<void>((resolve) => {
