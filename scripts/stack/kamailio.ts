@@ -140,6 +140,7 @@ export function kamailioArgs(config: Config, cfgPath: string): string[] {
     cfgPath,
     '-DD', // stay in the foreground, keep the process tree under our control
     '-E', // log to stderr
+    '--log-engine=json:pM', // JSON lines with sip_call_id (log_prefix in kamailio.cfg)
     '-P',
     join(dir, 'kamailio.pid'),
     '-Y',
