@@ -34,6 +34,7 @@ export function kamailioValues(config: Config, outDir: string): Record<string, s
     KAMAILIO_CHILDREN: config.kamailio.children,
     KAMAILIO_RPC_PORT: config.kamailio.rpcPort,
     KAMAILIO_EVAPI_PORT: config.kamailio.evapiPort,
+    KAMAILIO_CTL_SOCKET: config.kamailio.ctlSocket,
     SIP_DOMAIN: config.sip.domain,
     SIP_DOMAIN_ALIAS: domainAlias(config),
     SIP_LISTEN_ADDRESS: config.sip.listenAddress,
@@ -139,6 +140,7 @@ export function kamailioArgs(config: Config, cfgPath: string): string[] {
     cfgPath,
     '-DD', // stay in the foreground, keep the process tree under our control
     '-E', // log to stderr
+    '--log-engine=json:pM', // JSON lines with sip_call_id (log_prefix in kamailio.cfg)
     '-P',
     join(dir, 'kamailio.pid'),
     '-Y',

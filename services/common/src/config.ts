@@ -220,6 +220,13 @@ export const ENV_SCHEMA = {
       default: 8448,
       description: 'Loopback-only evapi event stream.',
     },
+    KAMAILIO_CTL_SOCKET: {
+      type: 'string',
+      pattern: '^((unix|unixs|unixd|tcp|udp):[^"\\\\\\s]+)?$',
+      default: '',
+      description:
+        "Kamailio's binrpc control socket, the one kamcmd talks to. Default: unix:STATE_DIR/kamailio/kamailio_ctl; in the Kamailio image unix:/var/run/kamailio/kamailio_ctl, where kamcmd looks without -s.",
+    },
 
     MEDIA_RELAY: {
       type: 'string',
@@ -608,6 +615,8 @@ export interface Config {
     readonly children: number;
     readonly rpcPort: number;
     readonly evapiPort: number;
+    /** binrpc control socket for kamcmd (`unix:<path>` or `tcp:<host>:<port>`). */
+    readonly ctlSocket: string;
   };
   readonly relay: {
     readonly kind: MediaRelayKind;
@@ -804,6 +813,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       children: num('KAMAILIO_CHILDREN'),
       rpcPort: num('KAMAILIO_RPC_PORT'),
       evapiPort: num('KAMAILIO_EVAPI_PORT'),
+      ctlSocket: str('KAMAILIO_CTL_SOCKET') || `unix:${stateDir}/kamailio/kamailio_ctl`,
     },
     relay: {
       kind: str('MEDIA_RELAY') as MediaRelayKind,

@@ -7,6 +7,7 @@ import type { Database } from '../../common/src/db/schema';
 import { AppError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { TokenVerifier } from './auth/tokens';
+import { logDialogEvents } from './calls/dialog-log';
 import { RecordingFiles } from './calls/recording';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
@@ -36,6 +37,7 @@ import type { KamailioEventSource } from './kamailio/evapi';
 import type { KamailioRpc } from '../../common/src/kamailio/rpc';
 import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metrics';
 import { RelayDropCounter, type RelayCallReader } from './metrics/relay-drops';
+import { RelayStatisticsExporter, type RelayStatisticsReader } from './metrics/relay-stats';
 import { BlocklistService, NumberService } from './numbers/service';
 import { NumberStore } from './numbers/store';
 import { SecurityService } from './security/service';
@@ -56,7 +58,7 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly db: Kysely<Database>;
   readonly kamailio: KamailioRpc;
-  readonly relay: RelayPing & RelayCallReader;
+  readonly relay: RelayPing & RelayCallReader & RelayStatisticsReader;
   /** The evapi stream, if this process listens to Kamailio's events. */
   readonly events?: KamailioEventSource;
 }
@@ -90,7 +92,17 @@ export function createApp(deps: AppDeps): App {
     logger.child({ component: 'media-relay' }),
     KAMAILIO_SCRAPE_TIMEOUT_MS,
   );
+  const relayStatistics = new RelayStatisticsExporter(
+    deps.relay,
+    metrics.registry,
+    logger.child({ component: 'media-relay' }),
+    KAMAILIO_SCRAPE_TIMEOUT_MS,
+  );
+  metrics.addScrapeSource(() => relayStatistics.refresh());
   const stopCounting = deps.events ? metrics.observeEvents(deps.events) : () => undefined;
+  const stopDialogLog = deps.events
+    ? logDialogEvents(deps.events, logger.child({ component: 'calls' }))
+    : () => undefined;
   const users = new SipUserService(
     new SipUserStore(deps.db),
     kamailio,
@@ -194,6 +206,7 @@ export function createApp(deps: AppDeps): App {
     close() {
       closing ??= (async () => {
         stopCounting();
+        stopDialogLog();
         const s = server;
         if (!s || !s.listening) return;
         await new Promise<void>((resolve) => {

@@ -178,7 +178,7 @@ async function startGateway(
         heartbeatMs: config.ai.heartbeatMs,
         connectTimeoutMs: config.ai.connectTimeoutMs,
         closeTimeoutMs: config.ai.closeTimeoutMs,
-        logger: logger.child({ component: 'ai-stream', callId: info.callId }),
+        logger: logger.child({ component: 'ai-stream', call_id: info.callId, sip_call_id: request.sipCallId }),
       }),
     mediaParts: (codecPt, telephoneEventPt) => {
       const hold = new HoldAudio();

@@ -297,7 +297,7 @@ export class UserAgent extends EventEmitter<Events> {
     });
     this.calls.add(call);
     this.logger.info('incoming call', {
-      callId: call.callId,
+      sip_call_id: call.callId,
       from: call.from.uri,
       to: call.to.uri,
       via: `${call.source.protocol}:${call.source.address}:${call.source.port}`,
@@ -305,7 +305,7 @@ export class UserAgent extends EventEmitter<Events> {
     try {
       this.emit('invite', call);
     } catch (err) {
-      this.logger.error('invite listener threw', { callId: call.callId, err: (err as Error).message });
+      this.logger.error('invite listener threw', { sip_call_id: call.callId, err: (err as Error).message });
       call.reject(500);
     }
   }
@@ -368,7 +368,7 @@ export class UserAgent extends EventEmitter<Events> {
     try {
       this.emit('refused', { method: req.method, callId, reason, source });
     } catch (err) {
-      this.logger.error('refused listener threw', { callId, err: (err as Error).message });
+      this.logger.error('refused listener threw', { sip_call_id: callId, err: (err as Error).message });
     }
   }
 

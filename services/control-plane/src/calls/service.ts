@@ -77,7 +77,7 @@ export class CallService {
     if (problem !== null || row.recording_path === null) throw notAvailable(callId, problem ?? 'not_recorded');
     const opened = await this.recordings.open(row.recording_path);
     if (!opened) {
-      this.logger.warn('recording file missing', { call_id: callId });
+      this.logger.warn('recording file missing', { call_id: callId, sip_call_id: row.sip_call_id });
       throw notAvailable(callId, 'file_missing');
     }
     return { stream: opened.stream, bytes: opened.bytes, filename: recordingFilename(callId) };

@@ -67,12 +67,39 @@ describe('control-plane metrics', () => {
     expect(value(up, 'kamailio_registered_users')).toBe(2);
   });
 
-  test('stats.fetch slower than the scrape timeout → kamailio_up 0, scrape still answers', async () => {
+  test('stats.fetch slower than the scrape timeout → kamailio_up 0, scrape still answers, error counted', async () => {
     let release: () => void = () => undefined;
     const hanging: KamailioRpc = { call: () => new Promise((resolve) => (release = () => resolve({} as never))) };
     const text = await metricsOver(hanging).render();
     release();
     expect(value(text, 'kamailio_up')).toBe(0);
+    expect(value(text, 'kamailio_scrape_errors_total')).toBe(1);
+  });
+
+  test('every stats.fetch statistic → kamailio_statistic{group,name}; gone while Kamailio is down', async () => {
+    const rpc = new SwitchableRpc();
+    const metrics = metricsOver(rpc);
+    const text = await metrics.render();
+    expect(value(text, 'kamailio_statistic{group="core",name="rcv_requests_invite"}')).toBe(2);
+    expect(value(text, 'kamailio_statistic{group="shmem",name="free_size"}')).toBe(64139712);
+    expect(value(text, 'kamailio_statistic{group="sl",name="200_replies"}')).toBe(5);
+    const series = text.split('\n').filter((l) => l.startsWith('kamailio_statistic{'));
+    expect(series).toHaveLength(Object.keys(statsReply as object).length);
+    expect(value(text, 'kamailio_scrape_errors_total')).toBe(0);
+    rpc.down = true;
+    const down = await metrics.render();
+    expect(down.split('\n').filter((l) => l.startsWith('kamailio_statistic{'))).toEqual([]);
+    expect(value(down, 'kamailio_scrape_errors_total')).toBe(1);
+  });
+
+  test('scrape sources run with Kamailio and before the text is made', async () => {
+    const metrics = metricsOver(new SwitchableRpc());
+    const order: string[] = [];
+    metrics.addScrapeSource(async () => {
+      order.push('source');
+    });
+    await metrics.render();
+    expect(order).toEqual(['source']);
   });
 
   test('evapi events → counters by kind and outcome; connection state as a gauge', async () => {

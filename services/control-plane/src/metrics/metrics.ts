@@ -74,6 +74,11 @@ export class ControlPlaneMetrics {
   private readonly evapiConnected: Gauge;
   private readonly evapiInvalid: Counter;
   private readonly kamailioUp: Gauge;
+  private readonly kamailioStatistic: Gauge<'group' | 'name'>;
+  private readonly kamailioScrapeErrors: Counter;
+  private readonly kamailioScrapeSeconds: Gauge;
+  /** Other exporters read at scrape time (e.g. the media relay's statistics), run beside Kamailio's. */
+  private readonly scrapeSources: Array<() => Promise<void>> = [];
   private readonly kamailioGauges: ReadonlyArray<{
     readonly name: string;
     readonly stat: string;
@@ -146,6 +151,22 @@ export class ControlPlaneMetrics {
     this.kamailioUp = new Gauge({
       name: 'kamailio_up',
       help: '1 if stats.fetch answered during this scrape.',
+      registers,
+    });
+    this.kamailioStatistic = new Gauge({
+      name: 'kamailio_statistic',
+      help: 'Every Kamailio core and module statistic (RPC stats.fetch all: group.name), read at scrape time; counters inside Kamailio restart with it.',
+      labelNames: ['group', 'name'],
+      registers,
+    });
+    this.kamailioScrapeErrors = new Counter({
+      name: 'kamailio_scrape_errors_total',
+      help: 'Scrapes where Kamailio did not answer stats.fetch within the deadline (its statistics are then absent from that scrape).',
+      registers,
+    });
+    this.kamailioScrapeSeconds = new Gauge({
+      name: 'kamailio_scrape_duration_seconds',
+      help: 'How long stats.fetch took during the last scrape.',
       registers,
     });
     // Not registered until a scrape reads them: while Kamailio is down they are absent, not 0.
@@ -234,17 +255,27 @@ export class ControlPlaneMetrics {
 
   private async refreshKamailio(): Promise<void> {
     let stats: Map<string, number>;
+    const started = performance.now();
     try {
       stats = await deadline(this.kamailio.stats(), this.scrapeTimeoutMs, 'Kamailio stats.fetch');
     } catch (err) {
-      this.logger.debug('Kamailio statistics unavailable for this scrape', { reason: (err as Error).message });
+      this.logger.warn('Kamailio statistics unavailable for this scrape', { reason: (err as Error).message });
+      this.kamailioScrapeErrors.inc();
       this.kamailioUp.set(0);
+      this.kamailioStatistic.reset();
       for (const { name } of this.kamailioGauges) {
         if (this.registry.getSingleMetric(name)) this.registry.removeSingleMetric(name);
       }
       return;
     }
+    this.kamailioScrapeSeconds.set((performance.now() - started) / 1000);
     this.kamailioUp.set(1);
+    // Reset first: a statistic a module no longer reports must not linger at its last value.
+    this.kamailioStatistic.reset();
+    for (const [key, value] of stats) {
+      const dot = key.indexOf('.');
+      if (dot > 0) this.kamailioStatistic.set({ group: key.slice(0, dot), name: key.slice(dot + 1) }, value);
+    }
     for (const { name, stat, gauge } of this.kamailioGauges) {
       const value = stats.get(stat);
       if (value === undefined) continue;
@@ -253,9 +284,18 @@ export class ControlPlaneMetrics {
     }
   }
 
-  /** The exposition text; reads Kamailio first (bounded by the scrape timeout). */
+  /**
+   * Adds an exporter read before each scrape, concurrently with Kamailio's. It must
+   * bound its own time and never throw: a source that fails counts and logs it, the
+   * scrape still answers.
+   */
+  addScrapeSource(refresh: () => Promise<void>): void {
+    this.scrapeSources.push(refresh);
+  }
+
+  /** The exposition text; reads Kamailio and the other sources first (each bounded by its deadline). */
   async render(): Promise<string> {
-    await this.refreshKamailio();
+    await Promise.all([this.refreshKamailio(), ...this.scrapeSources.map((refresh) => refresh())]);
     return this.registry.metrics();
   }
 

@@ -167,7 +167,7 @@ export class SmsInbound {
       await this.storePart({ ...base, status: 'partial', part });
     } else {
       const { created } = await this.store.insert(base);
-      if (!created) this.logger.debug('SMS retransmitted in a new transaction, stored once', { call_id: callId });
+      if (!created) this.logger.debug('SMS retransmitted in a new transaction, stored once', { sip_call_id: callId });
     }
     this.nudge();
     return ANSWER.accepted;

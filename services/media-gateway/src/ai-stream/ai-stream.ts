@@ -385,7 +385,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       resolve();
       return;
     }
-    this.options.logger?.info('ai-stream: reconnected', { callId: this.options.call.callId, attempts: this.attempt });
+    this.options.logger?.info('ai-stream: reconnected', { call_id: this.options.call.callId, attempts: this.attempt });
     this.counters.reconnects++;
     this.attempt = 0;
     this.emit('reconnected');
@@ -496,7 +496,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       if (!hungUp) {
         if (reason)
           this.options.logger?.info('ai-stream: AI closed the socket', {
-            callId: this.options.call.callId,
+            call_id: this.options.call.callId,
             closeReason: reason.slice(0, 123),
           });
         this.emit('hangup', 'ai_closed');
@@ -525,7 +525,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       return;
     }
     this.options.logger?.debug('ai-stream: reconnect attempt failed', {
-      callId: this.options.call.callId,
+      call_id: this.options.call.callId,
       attempt: this.attempt,
       code: error.code,
       message: error.message,
@@ -536,7 +536,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
 
   /** The accepted socket is gone without a goodbye: hold on and try again. */
   private lost(why: string): void {
-    this.options.logger?.warn('ai-stream: connection lost, reconnecting', { callId: this.options.call.callId, why });
+    this.options.logger?.warn('ai-stream: connection lost, reconnecting', { call_id: this.options.call.callId, why });
     this.downSince = this.clock();
     this.attempt = 0;
     this.scheduleReconnect();
@@ -560,7 +560,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
   }
 
   private goDown(reason: string): void {
-    this.options.logger?.warn('ai-stream: AI platform down, giving up', { callId: this.options.call.callId, reason });
+    this.options.logger?.warn('ai-stream: AI platform down, giving up', { call_id: this.options.call.callId, reason });
     this.finish();
     this.emit('down', reason);
   }
@@ -628,7 +628,7 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else
       this.options.logger?.warn('ai-stream: error', {
-        callId: this.options.call.callId,
+        call_id: this.options.call.callId,
         code: error.code,
         message: error.message,
       });

@@ -44,7 +44,11 @@ export class CallManager {
     try {
       target = await this.resolveTarget(request.route);
     } catch (err) {
-      this.options.logger.warn('number settings unavailable', { route: request.route, error: (err as Error).message });
+      this.options.logger.warn('number settings unavailable', {
+        sip_call_id: request.sipCallId,
+        route: request.route,
+        error: (err as Error).message,
+      });
       request.reject(503, 'Number Settings Unavailable');
       return;
     }

@@ -145,8 +145,16 @@ export class Call {
   readonly ended: Promise<{ reason: string; by: EndedBy }>;
   private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
 
+  /** The call's logger: every line carries call_id and sip_call_id, the ids Kamailio's and the control-plane's lines use. */
+  private readonly log: CallDeps['logger'];
+
   constructor(private readonly deps: CallDeps) {
     this.startedAt = deps.now();
+    const ids = { call_id: this.id, sip_call_id: deps.request.sipCallId };
+    this.log = {
+      info: (message, meta) => deps.logger.info(message, { ...ids, ...meta }),
+      warn: (message, meta) => deps.logger.warn(message, { ...ids, ...meta }),
+    };
     this.ended = new Promise((r) => (this.resolveEnded = r));
   }
 
@@ -218,8 +226,7 @@ export class Call {
       this.deps.metrics.wsEvent('connect');
     } catch (err) {
       this.deps.metrics.wsEvent('failure');
-      this.deps.logger.warn('AI platform refused or unreachable; call refused', {
-        callId: this.id,
+      this.log.warn('AI platform refused or unreachable; call refused', {
         error: (err as Error).message,
       });
       this.refuse(503, 'AI Platform Unavailable');
@@ -234,6 +241,7 @@ export class Call {
       return;
     }
     this.transition('active');
+    this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route });
     if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
     this.deps.metrics.callStarted();
     this.wireDialog(this.dialog);
@@ -299,7 +307,7 @@ export class Call {
       this.deps.metrics.callEnded(reason, durationMs);
       await this.record(() => this.deps.store.ended(this.id, { reason, by, recordingBytes, stats }));
     }
-    this.deps.logger.info('call ended', { callId: this.id, sipCallId: this.deps.request.sipCallId, reason, by });
+    this.log.info('call ended', { reason, by });
     this.resolveEnded({ reason, by });
   }
 
@@ -371,7 +379,7 @@ export class Call {
         ({ messageId }) =>
           this.record(() => this.deps.store.event(this.id, 'sms', { to: sms.to, message_id: messageId })),
         (err: Error) => {
-          this.deps.logger.warn("the AI's SMS was not queued", { callId: this.id, err: err.message });
+          this.log.warn("the AI's SMS was not queued", { err: err.message });
           return this.record(() => this.deps.store.event(this.id, 'sms_failed', { to: sms.to, error: err.message }));
         },
       );
@@ -390,9 +398,7 @@ export class Call {
       this.deps.metrics.wsEvent('down');
       void this.end(`ai unavailable: ${reason}`, 'ai');
     });
-    ai.on('error', (err) =>
-      this.deps.logger.warn('AI stream error', { callId: this.id, code: err.code, error: err.message }),
-    );
+    ai.on('error', (err) => this.log.warn('AI stream error', { code: err.code, error: err.message }));
   }
 
   private wireDialog(dialog: DialogLike): void {
@@ -434,9 +440,9 @@ export class Call {
         await this.end(`transferred to ${target}`, 'transfer');
         return;
       }
-      this.deps.logger.warn('transfer refused', { callId: this.id, target, status });
+      this.log.warn('transfer refused', { target, status });
     } catch (err) {
-      this.deps.logger.warn('transfer failed', { callId: this.id, target, error: (err as Error).message });
+      this.log.warn('transfer failed', { target, error: (err as Error).message });
     }
   }
 
@@ -445,7 +451,7 @@ export class Call {
     try {
       await write();
     } catch (err) {
-      this.deps.logger.warn('call record not written', { callId: this.id, error: (err as Error).message });
+      this.log.warn('call record not written', { error: (err as Error).message });
     }
   }
 }

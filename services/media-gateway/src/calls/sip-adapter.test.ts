@@ -54,7 +54,7 @@ describe('routeCalls', () => {
     const reject = jest.fn();
     ua.emit('invite', incoming({}, reject));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(logger.warn).toHaveBeenCalledWith('call setup failed', { callId: 'c-1', error: 'db down' });
+    expect(logger.warn).toHaveBeenCalledWith('call setup failed', { sip_call_id: 'c-1', error: 'db down' });
     expect(reject).toHaveBeenCalledWith(500, 'Gateway Error');
   });
 

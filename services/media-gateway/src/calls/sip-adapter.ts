@@ -103,7 +103,7 @@ export function routeCalls(ua: Pick<UserAgent, 'on'>, { calls, metrics, logger }
   ua.on('refused', (r) => metrics.sipRejected(r.reason));
   ua.on('invite', (inc) => {
     calls.handle(callRequest(inc)).catch((err: Error) => {
-      logger.warn('call setup failed', { callId: inc.callId, error: err.message });
+      logger.warn('call setup failed', { sip_call_id: inc.callId, error: err.message });
       if (inc.pending) inc.reject(500, 'Gateway Error');
     });
   });

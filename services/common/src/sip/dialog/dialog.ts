@@ -158,9 +158,9 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
       this.terminate({ by: 'local' });
       try {
         const res = await sending;
-        this.ctx.logger.debug('BYE answered', { callId: this.callId, status: res.status });
+        this.ctx.logger.debug('BYE answered', { sip_call_id: this.callId, status: res.status });
       } catch (err) {
-        this.ctx.logger.info('BYE got no answer', { callId: this.callId, err: (err as Error).message });
+        this.ctx.logger.info('BYE got no answer', { sip_call_id: this.callId, err: (err as Error).message });
       }
     });
     return this.byeDone;
@@ -415,7 +415,7 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
       this.pendingAck = undefined;
       this.timers.stop('2xx');
       for (const w of this.ackWaiters.splice(0)) w();
-      this.ctx.logger.warn('no ACK for our 2xx, ending the call', { callId: this.callId });
+      this.ctx.logger.warn('no ACK for our 2xx, ending the call', { sip_call_id: this.callId });
       // §13.3.1.4: "the dialog is confirmed, but the session SHOULD be terminated ... with a BYE".
       this.send('BYE').catch(() => undefined);
       this.terminate({ by: 'timeout', reason: 'no ACK' });
@@ -513,7 +513,7 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
       pending.settled = true;
       pending.txn.respond(createResponse(pending.txn.request, 487, { toTag: this.localTag }));
     }
-    this.ctx.logger.info('dialog terminated', { callId: this.callId, ...reason });
+    this.ctx.logger.info('dialog terminated', { sip_call_id: this.callId, ...reason });
     this.safeEmit('terminated', reason);
     // A REFER still waiting for its NOTIFY keeps the dialog reachable until it settles.
     if (!this.refers) this.release();
@@ -536,7 +536,7 @@ export class Dialog extends EventEmitter<Events> implements DialogHandle {
     try {
       (this.emit as (e: K, ...a: Events[K]) => boolean)(event, ...args);
     } catch (err) {
-      this.ctx.logger.error('dialog listener threw', { callId: this.callId, event, err: (err as Error).message });
+      this.ctx.logger.error('dialog listener threw', { sip_call_id: this.callId, event, err: (err as Error).message });
     }
   }
 }

@@ -92,7 +92,7 @@ export class IncomingCall extends EventEmitter<Events> {
     });
     this.ringTimer = setTimeout(() => {
       if (!this.pending) return;
-      ctx.logger.info('call not answered in time, rejecting', { callId: this.callId });
+      ctx.logger.info('call not answered in time, rejecting', { sip_call_id: this.callId });
       this.txn.respond(this.response(480));
       this.cancelled('ring timeout');
     }, ringTimeoutMs);
@@ -160,11 +160,11 @@ export class IncomingCall extends EventEmitter<Events> {
     this.transition('cancelled');
     this.settle();
     this.dialog.abandon({ by: 'remote', status: 487, reason: why });
-    this.ctx.logger.info('call cancelled before answer', { callId: this.callId, why });
+    this.ctx.logger.info('call cancelled before answer', { sip_call_id: this.callId, why });
     try {
       this.emit('cancel');
     } catch (err) {
-      this.ctx.logger.error('cancel listener threw', { callId: this.callId, err: (err as Error).message });
+      this.ctx.logger.error('cancel listener threw', { sip_call_id: this.callId, err: (err as Error).message });
     }
   }
 
