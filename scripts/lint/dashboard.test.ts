@@ -6,7 +6,7 @@ import { loadConfig } from '../../services/common/src/config';
 import { connectDatabase } from '../../services/common/src/db/connect';
 import { GatewayMetrics } from '../../services/media-gateway/src/metrics';
 import { KamailioControl } from '../../services/control-plane/src/kamailio/control';
-import type { KamailioRpc } from '../../services/control-plane/src/kamailio/rpc';
+import type { KamailioRpc } from '../../services/common/src/kamailio/rpc';
 import { ControlPlaneMetrics, KAMAILIO_GAUGES } from '../../services/control-plane/src/metrics/metrics';
 import { RelayDropCounter } from '../../services/control-plane/src/metrics/relay-drops';
 import { RelayStatisticsExporter } from '../../services/control-plane/src/metrics/relay-stats';

@@ -70,7 +70,9 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SIP_SOURCE_BAN_SECONDS: '120',
     API_RATE_LIMIT_PER_IP: '100000',
     API_RATE_LIMIT_PER_TOKEN: '100000',
-    LOG_LEVEL: 'warn',
+    // info: the observability suite follows one call's Call-ID through every
+    // component's log lines, which are written at info.
+    LOG_LEVEL: 'info',
   },
   bench: {
     STACK_INSTANCE: 'bench',

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../scripts/stack/env';
 import { api, createUser } from '../support/api';
-import { pcapRtp, RtpPeer } from '../support/rtp-peer';
+import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy } from '../support/sip';
-import { G711A_PCAP, startSipp, tracedMessages, uacMediaScenario, waitForAnswer } from '../support/sipp';
+import { G711A_PCAP, startSipp, tracedMessages, uacMediaScenario, waitForAnswer } from '../../harness/sipp';
 import { testStack } from '../support/stack';
 
 const run = promisify(execFile);
