@@ -256,7 +256,7 @@ export interface SmsWorkersTable {
   started_at: Generated<Date>;
 }
 
-/** A running media gateway's lease (db/migrations/0045_gateway_leases.sql). */
+/** A running media gateway's lease (db/migrations/0046_gateway_leases.sql). */
 export interface GatewayLeasesTable {
   gateway: string;
   instance: string;

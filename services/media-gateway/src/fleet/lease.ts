@@ -23,7 +23,7 @@ export interface LeaseStore {
 }
 
 /**
- * The leases in PostgreSQL (db/migrations/0045_gateway_leases.sql). Every time
+ * The leases in PostgreSQL (db/migrations/0046_gateway_leases.sql). Every time
  * comparison uses the database's clock, so gateways on machines whose clocks disagree
  * still agree on which leases expired.
  */
