@@ -392,7 +392,21 @@ export const ENV_SCHEMA = {
       minimum: 0,
       default: 15000,
       description:
-        'With GATEWAY_WORKERS > 1: how long a stopping primary gives its replicas to end their calls before it kills them.',
+        'With GATEWAY_WORKERS > 1: how long a stopping primary gives its replicas to end their calls before it kills them (at least GATEWAY_DRAIN_GRACE_SECONDS + 15 s).',
+    },
+    GATEWAY_DRAIN_GRACE_SECONDS: {
+      type: 'integer',
+      minimum: 0,
+      default: 60,
+      description:
+        "How long a stopping gateway (SIGTERM) lets its live calls run after it stops taking new ones (503 with Retry-After, so Kamailio tries another gateway); calls still up then get a BYE and end with reason gateway_shutdown. Kubernetes' terminationGracePeriodSeconds must be longer.",
+    },
+    GATEWAY_LEASE_SECONDS: {
+      type: 'integer',
+      minimum: 3,
+      default: 15,
+      description:
+        "Each running gateway renews a lease in PostgreSQL every third of this; a gateway whose lease expired (killed, lost) is gone: another gateway closes its active calls (end reason gateway_lost) and removes it from Kamailio's gateway set.",
     },
     AI_PLATFORM_WS_URL: {
       type: 'string',
@@ -646,6 +660,8 @@ export interface Config {
     readonly recordsRetryMs: number;
     readonly recordsDrainMs: number;
     readonly replicaStopTimeoutMs: number;
+    readonly drainGraceMs: number;
+    readonly leaseMs: number;
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -846,6 +862,8 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       recordsRetryMs: num('GATEWAY_RECORDS_RETRY_MS'),
       recordsDrainMs: num('GATEWAY_RECORDS_DRAIN_MS'),
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
+      drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
+      leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,

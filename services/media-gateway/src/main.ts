@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
 import { ConfigError, loadConfig, type Config } from '../../common/src/config';
 import { connectDatabase } from '../../common/src/db/connect';
 import { DispatcherMembership } from '../../common/src/kamailio/dispatcher-membership';
@@ -15,13 +16,14 @@ import { negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
 import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
+import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
 import { TelephoneEventReceiver } from './dtmf/rfc4733';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
-import { OpsHttpServer } from './ops/http-server';
+import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
 import { replicaPorts } from './replicas/slice';
@@ -30,7 +32,8 @@ import { JitterBuffer } from './rtp/jitter-buffer';
 /**
  * The media-gateway process: one whole gateway, or (GATEWAY_WORKERS > 1) a primary
  * that forks and supervises replicas, each a whole gateway (replicas/role.ts).
- * SIGTERM / SIGINT close everything in reverse order of construction (runProcess).
+ * SIGTERM / SIGINT close everything in reverse order of construction (runProcess);
+ * for a gateway that is a drain first (see startGateway).
  */
 runProcess({
   name: 'media-gateway',
@@ -49,20 +52,38 @@ runProcess({
   },
 });
 
+/** What a replica gets beyond its drain grace to end its calls, write their records and exit. */
+const REPLICA_STOP_MARGIN_MS = 15_000;
+/** A readiness probe's database check gives up after this. */
+const DB_CHECK_TIMEOUT_MS = 1000;
+
 /** GATEWAY_WORKERS > 1: fork the replicas and serve their health and metrics. */
 async function startPrimary(config: Config, logger: Logger, scope: ProcessScope): Promise<void> {
   const primary = new GatewayPrimary({
     replicas: config.gateway.workers,
     id: config.gateway.id,
     httpPort: config.gateway.httpPort,
-    stopTimeoutMs: config.gateway.replicaStopTimeoutMs,
+    // Replicas drain their calls for up to the grace period before they exit.
+    stopTimeoutMs: Math.max(config.gateway.replicaStopTimeoutMs, config.gateway.drainGraceMs + REPLICA_STOP_MARGIN_MS),
     logger,
   });
   scope.defer(() => primary.stop());
   await primary.start();
 }
 
-/** One gateway: the whole process, or one replica under a primary. */
+/**
+ * One gateway: the whole process, or one replica under a primary.
+ *
+ * Ready (GET /health 200, a member of Kamailio's gateway set) once its SIP user agent
+ * listens, its lease is taken and it joined the set; not ready while the database
+ * does not answer. On SIGTERM it drains: new INVITEs get 503 at once, /health says
+ * "draining", its row in the gateway set is disabled (Kamailio sends it no new calls
+ * but still proves the in-dialog requests of live ones), live calls run for up to
+ * GATEWAY_DRAIN_GRACE_SECONDS and are then ended (reason gateway_shutdown); then it
+ * leaves the set, closes its SIP user agent, writes the last call records, gives up
+ * its lease and exits. A gateway killed without draining is found by its expired
+ * lease (fleet/lease.ts).
+ */
 async function startGateway(
   config: Config,
   logger: Logger,
@@ -81,20 +102,36 @@ async function startGateway(
   );
   const g = { ...config.gateway, ...own };
   mkdirSync(g.recordingsDir, { recursive: true });
+  const rpc = kamailioRpcFromConfig(config);
+  // Deferred first, so closed last: leaving the set and the lease sweep's reload need it.
+  scope.defer(() => rpc.close());
   const database = connectDatabase(config.databaseUrl, {
     max: g.dbPoolSize,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     onIdleError: (err) => logger.warn('database connection lost; reconnecting on next use', { error: err.message }),
   });
   scope.defer(() => database.close());
+  const lease = new GatewayLease({
+    gateway: g.id,
+    store: new PgLeaseStore(database.db),
+    ttlMs: g.leaseMs,
+    logger: logger.child({ component: 'lease' }),
+    onLost: async ({ gateways, calls }) => {
+      logger.warn('gateways gone without stopping: closed their calls and removed them from the gateway set', {
+        gateways,
+        calls,
+      });
+      await rpc.call('dispatcher.reload');
+    },
+  });
+  // Given up after the last call records are written: until then our calls are ours.
+  scope.defer(() => lease.stop());
   const records = new PgCallStore(database.db);
   const store = new OrderedCallStore(records, {
     logger: logger.child({ component: 'call-records' }),
     retryForMs: g.recordsRetryMs,
   });
   scope.defer(() => store.drain(g.recordsDrainMs));
-  const rpc = kamailioRpcFromConfig(config);
-  scope.defer(() => rpc.close());
   const ports = new PortAllocator(g.rtpPortMin, g.rtpPortMax, g.rtpReceiveBufferBytes);
   const now = (): number => performance.now();
 
@@ -115,11 +152,31 @@ async function startGateway(
       return { playoutMs, jitterMs, calls: calls.length };
     },
   });
+  let phase: 'starting' | 'ready' | 'draining' = 'starting';
+  const readiness = async (): Promise<Readiness> => {
+    if (phase !== 'ready')
+      return { ready: false, status: phase, reason: phase === 'draining' ? 'stopping: no new calls' : 'starting' };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('database did not answer in time')), DB_CHECK_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([sql`SELECT 1`.execute(database.db), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return { ready: true };
+  };
   // A replica's health and metrics are served by its primary.
   const ops =
     role.kind === 'replica'
       ? null
-      : new OpsHttpServer({ gatewayId: g.id, activeCalls: () => manager.active, registry: metrics.registry });
+      : new OpsHttpServer({
+          gatewayId: g.id,
+          activeCalls: () => manager.active,
+          registry: metrics.registry,
+          readiness,
+        });
   if (ops) scope.defer(() => ops.close());
 
   // Every call's 20 ms work in one burst, and every replica's burst at the same
@@ -221,7 +278,7 @@ async function startGateway(
     `sip:${g.sipAddress}:${g.sipPort}`,
     `gateway=${g.id}`,
   );
-  // Leaving first: Kamailio stops sending new calls before the running ones are ended.
+  // Left once the live calls are over (the drain below runs first), before the UA closes.
   scope.defer(() =>
     membership.leave().catch((err: Error) => logger.warn('could not leave the gateway set', { error: err.message })),
   );
@@ -231,10 +288,23 @@ async function startGateway(
   const orphans = await records.closeOrphans(g.id, 'gateway restarted');
   if (orphans > 0)
     logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
+  await lease.start();
   await ua.start();
   if (ops) await ops.listen(g.httpPort, '127.0.0.1');
   else reportMetricsToPrimary(metrics.registry);
   await membership.join();
+  phase = 'ready';
+  // Registered last, so the first thing a stop does.
+  scope.defer(async () => {
+    phase = 'draining';
+    const drained = manager.drain(g.drainGraceMs);
+    logger.info('draining: new calls refused', { calls: manager.active, graceMs: g.drainGraceMs });
+    await membership
+      .disable()
+      .catch((err: Error) => logger.warn('could not disable this gateway in the gateway set', { error: err.message }));
+    const result = await drained;
+    logger.info('drained', { ...result });
+  });
   logger.info(
     `media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${role.kind === 'replica' ? ` as replica ${role.index} of ${role.of}` : `, metrics on http://127.0.0.1:${g.httpPort}/metrics`}`,
   );

@@ -256,6 +256,15 @@ export interface SmsWorkersTable {
   started_at: Generated<Date>;
 }
 
+/** A running media gateway's lease (db/migrations/0046_gateway_leases.sql). */
+export interface GatewayLeasesTable {
+  gateway: string;
+  instance: string;
+  started_at: Generated<Date>;
+  renewed_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface Database {
   sms_messages: SmsMessagesTable;
   sms_events: SmsEventsTable;
@@ -272,4 +281,5 @@ export interface Database {
   uacreg: UacregTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  gateway_leases: GatewayLeasesTable;
 }

@@ -80,6 +80,19 @@ describe('CallManager', () => {
     expect(r2.rejected).toEqual([[503, 'Gateway Shutting Down']]);
   });
 
+  test('drain with no live calls → done at once, nothing cut, and new calls refused from then on', async () => {
+    const m = manager();
+    expect(m.refusing).toBe(false);
+    const result = await m.drain(60_000);
+    expect(result).toMatchObject({ finished: 0, cut: 0 });
+    expect(result.waitedMs).toBeLessThan(1000);
+    expect(m.refusing).toBe(true);
+    const r = request();
+    await m.handle(r);
+    expect(r.rejected).toEqual([[503, 'Gateway Shutting Down']]);
+    expect(await m.drain(0)).toBe(result);
+  });
+
   test('number settings unreadable (database down) → 503, not a crash', async () => {
     const m = new CallManager({
       maxCalls: 5,

@@ -12,14 +12,29 @@ export interface CallManagerOptions {
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
 }
 
+/** Why calls still up when a gateway stops are ended (calls.end_reason). */
+export const GATEWAY_SHUTDOWN = 'gateway_shutdown';
+
+/** How a drain went: calls that ended on their own within the grace period, and those ended at its end. */
+export interface DrainResult {
+  readonly finished: number;
+  readonly cut: number;
+  readonly waitedMs: number;
+}
+
 /**
  * The gateway's calls: admits INVITEs up to `maxCalls` (beyond that 503, so
  * Kamailio's dispatcher tries another gateway), resolves where each call's AI lives
  * from the number Kamailio routed (X-Route), and ends every call on shutdown.
+ *
+ *   taking calls ──drain()──► draining ──(all ended, or grace over: the rest ended)──► closed
+ *
+ * Draining and closed both answer new INVITEs 503 at once.
  */
 export class CallManager {
   private readonly calls = new Map<string, Call>();
   private closing = false;
+  private draining: Promise<DrainResult> | null = null;
 
   constructor(private readonly options: CallManagerOptions) {}
 
@@ -33,6 +48,7 @@ export class CallManager {
 
   async handle(request: CallRequest): Promise<void> {
     if (this.closing) {
+      // 503 (with Retry-After, see sip-adapter.ts): Kamailio's GATEWAY_FAILOVER tries the next gateway.
       request.reject(503, 'Gateway Shutting Down');
       return;
     }
@@ -95,9 +111,36 @@ export class CallManager {
     return demo && t.url === demo ? { ...t, url: `${demo}/${t.dialect}` } : t;
   }
 
+  /** Whether new calls are refused because the gateway is stopping. */
+  get refusing(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * Refuses new calls at once, lets the live ones run for up to `graceMs`, then ends
+   * those still up (BYE to the caller, AI stream closed, end reason
+   * {@link GATEWAY_SHUTDOWN}). Idempotent: a second call returns the first drain.
+   */
+  drain(graceMs: number): Promise<DrainResult> {
+    this.closing = true;
+    this.draining ??= (async () => {
+      const started = Date.now();
+      const live = [...this.calls.values()];
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.all(live.map((c) => c.ended)), graceOver]);
+      clearTimeout(timer);
+      const left = [...this.calls.values()];
+      await Promise.all(left.map((c) => c.end(GATEWAY_SHUTDOWN, 'gateway')));
+      // Calls admitted while the drain began (answer in flight) count with the live ones.
+      const total = new Set([...live, ...left]).size;
+      return { finished: total - left.length, cut: left.length, waitedMs: Date.now() - started };
+    })();
+    return this.draining;
+  }
+
   /** Ends every call (BYE to each caller) and refuses new ones. */
   async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.calls.values()].map((c) => c.end('gateway shutting down', 'gateway')));
+    await this.drain(0);
   }
 }

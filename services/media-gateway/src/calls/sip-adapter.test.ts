@@ -24,6 +24,15 @@ describe('callRequest', () => {
     expect(r).toMatchObject({ sipCallId: 'c-1', fromUser: '+4930123', toUser: '', route: 'ai-42', offer: 'v=0' });
   });
 
+  test('a 503 (draining, at capacity) → Retry-After, so the caller side waits; other refusals → none', () => {
+    const reject = jest.fn();
+    const r = callRequest(incoming({}, reject));
+    r.reject(503, 'Gateway Shutting Down');
+    r.reject(488, 'Not Acceptable Here');
+    expect(reject).toHaveBeenNthCalledWith(1, 503, 'Gateway Shutting Down', [['Retry-After', '5']]);
+    expect(reject).toHaveBeenNthCalledWith(2, 488, 'Not Acceptable Here', []);
+  });
+
   test('a CANCEL on the INVITE → the call is told', () => {
     const inc = incoming();
     const cancelled = jest.fn();

@@ -18,6 +18,9 @@ import type { CallRequest, DialogLike, Negotiate } from './call';
  * call. The calls never import the SIP stack; this module is the only bridge.
  */
 
+/** Retry-After on the gateway's own 503s (the user agent's are 5 s too). */
+const RETRY_AFTER_SECONDS = '5';
+
 /** The user part of a From/To URI (the caller's number or name). */
 function userOf(uri: string): string {
   try {
@@ -37,7 +40,10 @@ export function callRequest(inc: IncomingCall): CallRequest {
     offer: inc.offer,
     progress: (status) => inc.progress(status),
     accept: async (answer) => dialogPort(await inc.accept(answer)),
-    reject: (status, reason) => inc.reject(status, reason),
+    // A 503 means "not here, not now": Retry-After tells the caller's side so (RFC 3261 §21.5.4)
+    // while Kamailio's GATEWAY_FAILOVER tries the next gateway.
+    reject: (status, reason) =>
+      inc.reject(status, reason, status === 503 ? [['Retry-After', RETRY_AFTER_SECONDS]] : []),
     onCancel: (listener) => void inc.once('cancel', listener),
   };
 }

@@ -1,4 +1,4 @@
-import { OpsHttpServer } from './http-server';
+import { OpsHttpServer, type Readiness } from './http-server';
 
 describe('OpsHttpServer', () => {
   let active = 0;
@@ -17,6 +17,33 @@ describe('OpsHttpServer', () => {
     const res = await fetch(url('/health'));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', gateway: '127.0.0.1:5070', active_calls: 2 });
+  });
+
+  test('not ready (draining, database unreachable, a failing check) → /health 503 with the status and reason; /live 200', async () => {
+    let readiness: () => Promise<Readiness> = () =>
+      Promise.resolve({ ready: false, status: 'draining', reason: 'stopping' });
+    const probed = new OpsHttpServer({
+      gatewayId: 'gw-2',
+      activeCalls: () => 1,
+      registry: { contentType: '', metrics: () => Promise.resolve('') },
+      readiness: () => readiness(),
+    });
+    await probed.listen(0, '127.0.0.1');
+    try {
+      const at = (path: string): string => `http://127.0.0.1:${probed.port}${path}`;
+      let res = await fetch(at('/health'));
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'draining', reason: 'stopping', gateway: 'gw-2', active_calls: 1 });
+      readiness = () => Promise.reject(new Error('connect ECONNREFUSED'));
+      res = await fetch(at('/health'));
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ status: 'unavailable', reason: 'connect ECONNREFUSED' });
+      expect((await fetch(at('/live'))).status).toBe(200);
+      readiness = () => Promise.resolve({ ready: true });
+      expect((await fetch(at('/health'))).status).toBe(200);
+    } finally {
+      await probed.close();
+    }
   });
 
   test('GET /metrics → the registry in its own content type', async () => {

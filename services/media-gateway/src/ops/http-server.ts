@@ -6,16 +6,25 @@ export interface MetricsRegistry {
   metrics(): Promise<string>;
 }
 
+/** Whether the gateway should be sent calls now; `status` names why not (draining, database unreachable). */
+export type Readiness =
+  { readonly ready: true } | { readonly ready: false; readonly status: string; readonly reason: string };
+
 export interface OpsHttpServerOptions {
   /** The gateway's name in /health. */
   readonly gatewayId: string;
   readonly activeCalls: () => number;
   readonly registry: MetricsRegistry;
+  /** Asked on every /health (default: always ready). */
+  readonly readiness?: () => Promise<Readiness>;
 }
 
 /**
  * One gateway's operations endpoint (loopback): `GET /health` (status, gateway id,
- * active calls) for the stack's readiness probe and `GET /metrics` for Prometheus.
+ * active calls) for the stack's readiness probe: 200 when it takes calls, 503 while it
+ * drains or cannot reach its database; `GET /live` (200 while the process serves: a
+ * liveness probe that does not restart a gateway with live calls because the database
+ * blinked); `GET /metrics` for Prometheus.
  * Under a primary (GATEWAY_WORKERS > 1) the replicas have none: the primary serves
  * both for all of them (replicas/primary.ts).
  */
@@ -26,10 +35,22 @@ export class OpsHttpServer {
   constructor(private readonly options: OpsHttpServerOptions) {
     this.http = createServer((req, res) => {
       if (req.url === '/health') {
+        const readiness = this.options.readiness ?? (() => Promise.resolve<Readiness>({ ready: true }));
+        readiness()
+          .catch((err: Error): Readiness => ({ ready: false, status: 'unavailable', reason: err.message }))
+          .then((r) => {
+            const body = { gateway: this.options.gatewayId, active_calls: this.options.activeCalls() };
+            res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' });
+            res.end(
+              JSON.stringify(r.ready ? { status: 'ok', ...body } : { status: r.status, reason: r.reason, ...body }),
+            );
+          })
+          .catch(() => res.destroy());
+        return;
+      }
+      if (req.url === '/live') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({ status: 'ok', gateway: this.options.gatewayId, active_calls: this.options.activeCalls() }),
-        );
+        res.end(JSON.stringify({ status: 'ok', gateway: this.options.gatewayId }));
         return;
       }
       if (req.url === '/metrics') {

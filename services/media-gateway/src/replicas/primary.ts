@@ -44,6 +44,17 @@ export class GatewayPrimary {
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.options.replicas }, (_, i) => this.fork(i)));
     const http = createServer((req, res) => {
+      if (req.url === '/health' && this.stopping) {
+        // The replicas are draining: not ready for new calls (they answer INVITEs 503 already).
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'draining', gateway: this.options.id, replicas: this.workers.size }));
+        return;
+      }
+      if (req.url === '/live') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'ok', gateway: this.options.id }));
+        return;
+      }
       if (req.url === '/health' || req.url === '/metrics') {
         this.aggregator
           .clusterMetrics()

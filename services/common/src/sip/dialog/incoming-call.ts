@@ -137,12 +137,12 @@ export class IncomingCall extends EventEmitter<Events> {
     return Promise.resolve(this.dialog);
   }
 
-  /** Sends a final failure response (300-699), e.g. 488 for an offer the application cannot take. */
-  reject(status: number, reason?: string): void {
+  /** Sends a final failure response (300-699), e.g. 488 for an offer the application cannot take (`headers`: e.g. Retry-After). */
+  reject(status: number, reason?: string, headers: ReadonlyArray<readonly [string, string]> = []): void {
     if (!Number.isInteger(status) || status < 300 || status > 699)
       throw new TypeError(`reject() needs a 3xx-6xx status, got ${status}`);
     if (!this.pending) return;
-    this.txn.respond(this.response(status, undefined, reason));
+    this.txn.respond(this.response(status, undefined, reason, headers));
     this.transition('rejected');
     this.settle();
     this.dialog.abandon({ by: 'local', status, ...(reason === undefined ? {} : { reason }) });
