@@ -7,7 +7,8 @@ import type { Database } from '../../common/src/db/schema';
 import { AppError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { TokenVerifier } from './auth/tokens';
-import { RecordingFiles } from './calls/recording';
+import { RecordingFiles, RecordingLibrary } from './calls/recording';
+import { PgRecordings } from '../../common/src/recordings/postgres';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
@@ -66,6 +67,8 @@ export interface App {
   readonly metrics: ControlPlaneMetrics;
   readonly routes: readonly Route[];
   readonly sms: SmsService;
+  /** Kamailio reloads after database changes, coalesced (the leader's trunk sync goes through it too). */
+  readonly kamailioSync: KamailioSync;
   /** Starts the HTTP server; resolves with its base URL (port 0 picks a free port). */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, ends open connections and detaches from the event stream. Idempotent. */
@@ -110,7 +113,7 @@ export function createApp(deps: AppDeps): App {
   const callsLogger = logger.child({ component: 'calls' });
   const calls = new CallService(
     new CallStore(deps.db),
-    new RecordingFiles(config.gateway.recordingsDir, callsLogger),
+    new RecordingLibrary(new PgRecordings(deps.db), new RecordingFiles(config.gateway.recordingsDir, callsLogger)),
     callsLogger,
   );
 
@@ -173,6 +176,7 @@ export function createApp(deps: AppDeps): App {
     metrics,
     routes,
     sms,
+    kamailioSync,
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);
