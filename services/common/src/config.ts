@@ -466,7 +466,15 @@ export const ENV_SCHEMA = {
     RECORDINGS_DIR: {
       type: 'string',
       default: '',
-      description: 'Where call recordings are written. Default: STATE_DIR/recordings.',
+      description:
+        'Where call recordings are written while a call lasts (and kept, with RECORDINGS_STORAGE=local). Default: STATE_DIR/recordings.',
+    },
+    RECORDINGS_STORAGE: {
+      type: 'string',
+      enum: ['local', 'postgres'],
+      default: 'local',
+      description:
+        "Where a media gateway keeps a finished recording: `local` leaves the WAV in RECORDINGS_DIR (one machine; the control-plane must see the same directory); `postgres` moves it into the database when the call ends, so any control-plane replica serves what any gateway recorded (Kubernetes). The control-plane reads either, whichever the call's recording is in.",
     },
     DEMO_AGENT_HOST: {
       type: 'string',
@@ -585,6 +593,14 @@ export const ENV_SCHEMA = {
       default: 10,
       description: 'PostgreSQL connections of one control-plane (API, SMS queue and endpoint).',
     },
+    KAMAILIO_SYNC_INTERVAL_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3600,
+      default: 30,
+      description:
+        'How often the leading control-plane replica (one at a time, elected through a PostgreSQL advisory lock) compares the trunk, number and blocklist tables with what Kamailio was last given and reloads what changed.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -649,6 +665,7 @@ export interface Config {
     readonly rtpPortMax: number;
     readonly maxCalls: number;
     readonly recordingsDir: string;
+    readonly recordingsStorage: 'local' | 'postgres';
     readonly inbandDtmf: 'auto' | 'always' | 'never';
     readonly workers: number;
     readonly dbPoolSize: number;
@@ -696,6 +713,7 @@ export interface Config {
     readonly rateLimitPerIp: number;
     readonly rateLimitPerToken: number;
     readonly dbPoolSize: number;
+    readonly kamailioSyncIntervalSeconds: number;
   };
 }
 
@@ -848,6 +866,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       rtpPortMax: num('GATEWAY_RTP_PORT_MAX'),
       maxCalls: num('GATEWAY_MAX_CALLS'),
       recordingsDir: str('RECORDINGS_DIR') || `${stateDir}/recordings`,
+      recordingsStorage: str('RECORDINGS_STORAGE') as Config['gateway']['recordingsStorage'],
       inbandDtmf: str('GATEWAY_INBAND_DTMF') as Config['gateway']['inbandDtmf'],
       workers: num('GATEWAY_WORKERS'),
       dbPoolSize: num('GATEWAY_DB_POOL_SIZE'),
@@ -900,6 +919,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       rateLimitPerIp: num('API_RATE_LIMIT_PER_IP'),
       rateLimitPerToken: num('API_RATE_LIMIT_PER_TOKEN'),
       dbPoolSize: num('API_DB_POOL_SIZE'),
+      kamailioSyncIntervalSeconds: num('KAMAILIO_SYNC_INTERVAL_SECONDS'),
     },
   };
   return deepFreeze(config);

@@ -8,7 +8,8 @@ import { AppError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { TokenVerifier } from './auth/tokens';
 import { logDialogEvents } from './calls/dialog-log';
-import { RecordingFiles } from './calls/recording';
+import { RecordingFiles, RecordingLibrary } from './calls/recording';
+import { PgRecordings } from '../../common/src/recordings/postgres';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
@@ -68,6 +69,8 @@ export interface App {
   readonly metrics: ControlPlaneMetrics;
   readonly routes: readonly Route[];
   readonly sms: SmsService;
+  /** Kamailio reloads after database changes, coalesced (the leader's trunk sync goes through it too). */
+  readonly kamailioSync: KamailioSync;
   /** Starts the HTTP server; resolves with its base URL (port 0 picks a free port). */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting, ends open connections and detaches from the event stream. Idempotent. */
@@ -122,7 +125,7 @@ export function createApp(deps: AppDeps): App {
   const callsLogger = logger.child({ component: 'calls' });
   const calls = new CallService(
     new CallStore(deps.db),
-    new RecordingFiles(config.gateway.recordingsDir, callsLogger),
+    new RecordingLibrary(new PgRecordings(deps.db), new RecordingFiles(config.gateway.recordingsDir, callsLogger)),
     callsLogger,
   );
 
@@ -185,6 +188,7 @@ export function createApp(deps: AppDeps): App {
     metrics,
     routes,
     sms,
+    kamailioSync,
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);

@@ -1,5 +1,7 @@
 import { ConfigError, loadConfig } from '../../common/src/config';
+import { Gauge } from 'prom-client';
 import { connectDatabase } from '../../common/src/db/connect';
+import { Leadership } from '../../common/src/db/leadership';
 import { createLogger } from '../../common/src/logger';
 import { createMediaRelay } from '../../common/src/media-relay';
 import { runProcess } from '../../common/src/process/run';
@@ -7,6 +9,10 @@ import { createApp } from './app';
 import { EvapiClient } from './kamailio/evapi';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
+import { KamailioReconciler, PgKamailioState } from './trunks/kamailio-reconciler';
+
+/** Lock key of the trunk sync leader (Leadership, LEADER_LOCK namespace). */
+const TRUNK_SYNC_LEADER_KEY = 1;
 
 /**
  * The control-plane process: reads the configuration, builds every client once and
@@ -48,9 +54,33 @@ runProcess({
     scope.defer(() => sms.close());
     // The API stops taking requests before the SMS runtime it hands messages to.
     scope.defer(() => app.close());
+    const leaderGauge = new Gauge({
+      name: 'control_plane_leader',
+      help: 'Whether this replica leads a job that runs on one replica at a time (1) or follows (0).',
+      labelNames: ['job'],
+      registers: [app.metrics.registry],
+    });
+    leaderGauge.set({ job: 'trunk_sync' }, 0);
+    const trunkSync = new Leadership(
+      {
+        databaseUrl: config.databaseUrl,
+        name: 'trunk_sync',
+        key: TRUNK_SYNC_LEADER_KEY,
+        logger: logger.child({ component: 'trunk-sync' }),
+        onChange: (leader) => leaderGauge.set({ job: 'trunk_sync' }, leader ? 1 : 0),
+      },
+      new KamailioReconciler({
+        state: new PgKamailioState(database.db),
+        apply: (reloads) => app.kamailioSync.apply(reloads),
+        intervalMs: config.api.kamailioSyncIntervalSeconds * 1000,
+        logger: logger.child({ component: 'trunk-sync' }),
+      }),
+    );
+    scope.defer(() => trunkSync.close());
 
     events.start();
     await sms.start();
+    trunkSync.start();
     const url = await app.listen(config.api.port, config.api.host);
     logger.info(`control-plane listening on ${url}`);
   },

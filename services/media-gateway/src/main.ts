@@ -28,6 +28,7 @@ import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
 import { replicaPorts } from './replicas/slice';
 import { JitterBuffer } from './rtp/jitter-buffer';
+import { recordingKeeper } from './recording/storage';
 
 /**
  * The media-gateway process: one whole gateway, or (GATEWAY_WORKERS > 1) a primary
@@ -253,6 +254,7 @@ async function startGateway(
     sendSms,
     metrics,
     recordingsDir: g.recordingsDir,
+    keepRecording: recordingKeeper(g.recordingsStorage, database.db),
     lastWordsMs: g.lastWordsMs,
     logger,
     now,

@@ -196,6 +196,26 @@ export interface CallEventsTable {
   data: ColumnType<Record<string, unknown>, string, string>;
 }
 
+export interface SmsRateBucketsTable {
+  trunk_id: string;
+  tokens: number;
+  refilled_at: ColumnType<Date, Date | undefined, Date>;
+  granted: ColumnType<number, number | undefined, number>;
+}
+
+export interface RecordingsTable {
+  call_id: string;
+  bytes: ColumnType<number, number, number>;
+  chunk_bytes: number;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface RecordingChunksTable {
+  call_id: string;
+  seq: number;
+  data: Buffer;
+}
+
 export type SmsDirection = 'inbound' | 'outbound';
 export type SmsStatus =
   'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'received' | 'delivering' | 'partial';
@@ -282,4 +302,7 @@ export interface Database {
   calls: CallsTable;
   call_events: CallEventsTable;
   gateway_leases: GatewayLeasesTable;
+  sms_rate_buckets: SmsRateBucketsTable;
+  recordings: RecordingsTable;
+  recording_chunks: RecordingChunksTable;
 }

@@ -117,3 +117,38 @@ export class RecordingFiles {
     }
   }
 }
+
+/** Where a call's recording is read from: by call id (database) or by the stored path (directory). */
+export interface RecordingSource {
+  locate(callId: string, stored: string): Promise<{ readonly bytes: number } | null>;
+  open(callId: string, stored: string): Promise<OpenedRecording | null>;
+}
+
+/** The recordings in PostgreSQL, as the control-plane reads them. */
+export interface StoredRecordings {
+  size(callId: string): Promise<number | null>;
+  open(callId: string): Promise<OpenedRecording | null>;
+}
+
+/**
+ * Every place a recording can be: the database first (RECORDINGS_STORAGE=postgres on
+ * the gateway that made it: any replica serves it), then RECORDINGS_DIR (local
+ * storage, or a recording whose move to the database failed). Reading both, whatever
+ * this replica's own setting, lets a deployment switch storage without losing the
+ * recordings made before.
+ */
+export class RecordingLibrary implements RecordingSource {
+  constructor(
+    private readonly stored: StoredRecordings,
+    private readonly files: RecordingFiles,
+  ) {}
+
+  async locate(callId: string, path: string): Promise<{ readonly bytes: number } | null> {
+    const bytes = await this.stored.size(callId);
+    return bytes !== null ? { bytes } : this.files.locate(path);
+  }
+
+  async open(callId: string, path: string): Promise<OpenedRecording | null> {
+    return (await this.stored.open(callId)) ?? this.files.open(path);
+  }
+}

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { AppError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { callFilter } from './filter';
-import type { RecordingFiles } from './recording';
+import type { RecordingSource } from './recording';
 import type { ActiveCallsQuery, ListCallsQuery, RecordingProblem } from './schemas';
 import type { CallStore } from './store';
 import { callDetail, callView, recordingFilename, rowRecordingProblem, type CallDetail, type CallView } from './view';
@@ -41,7 +41,7 @@ function notAvailable(callId: string, reason: RecordingProblem): AppError {
 export class CallService {
   constructor(
     private readonly store: CallStore,
-    private readonly recordings: RecordingFiles,
+    private readonly recordings: RecordingSource,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -64,7 +64,7 @@ export class CallService {
     const path = rowRecordingProblem(row) === null ? row.recording_path : null;
     const [events, file] = await Promise.all([
       this.store.events(callId),
-      path === null ? null : this.recordings.locate(path),
+      path === null ? null : this.recordings.locate(callId, path),
     ]);
     return callDetail(row, events, file, this.now());
   }
@@ -75,7 +75,7 @@ export class CallService {
     if (!row) throw notFound(callId);
     const problem = rowRecordingProblem(row);
     if (problem !== null || row.recording_path === null) throw notAvailable(callId, problem ?? 'not_recorded');
-    const opened = await this.recordings.open(row.recording_path);
+    const opened = await this.recordings.open(callId, row.recording_path);
     if (!opened) {
       this.logger.warn('recording file missing', { call_id: callId, sip_call_id: row.sip_call_id });
       throw notAvailable(callId, 'file_missing');

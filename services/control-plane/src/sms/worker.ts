@@ -7,7 +7,7 @@ import type { Logger } from '../../../common/src/logger';
 import { e164Of } from '../../../common/src/sip-number';
 import type { InboundSmsForAi } from '../../../common/src/ai-protocol/sms-session';
 import type { AiSmsOutcome, AiSmsTarget } from './ai-delivery';
-import { RateGate } from './rate-gate';
+import { PgRateBudget, RateGate, type RateBudget } from './rate-gate';
 import { analyzeSms, splitSms } from './segments';
 import { smsBranch, type OutgoingSms, type SmsSendResult } from './sip-endpoint';
 import type { NewSms, SmsOutcome, SmsRow, SmsStore } from './store';
@@ -80,6 +80,8 @@ export interface SmsWorkerDeps {
   readonly aiTarget: AiTargetLookup;
   readonly logger: Logger;
   readonly onOutcome?: (row: SmsRow, outcome: SmsOutcome) => void;
+  /** Where per-trunk send budgets come from; default: the buckets in PostgreSQL every replica shares. */
+  readonly rateBudget?: RateBudget;
 }
 
 /**
@@ -111,11 +113,14 @@ export class SmsWorker {
   /** Claimed batches so far: the trunk list is read once per batch. */
   private batch = 0;
   private readonly gates = new Map<string, RateGate>();
+  private readonly budget: RateBudget;
 
   constructor(
     private readonly opts: SmsWorkerOptions,
     private readonly deps: SmsWorkerDeps,
-  ) {}
+  ) {
+    this.budget = deps.rateBudget ?? new PgRateBudget(deps.db);
+  }
 
   get workerId(): number {
     return this.id;
@@ -535,7 +540,9 @@ export class SmsWorker {
     let gate = this.gates.get(trunk.trunkId);
     if (!gate || gate.rate !== trunk.rateLimit) {
       gate?.close();
-      gate = new RateGate(trunk.rateLimit);
+      gate = new RateGate(trunk.trunkId, trunk.rateLimit, this.budget, (err) =>
+        this.deps.logger.warn('SMS rate budget unavailable; waiting', { trunk_id: trunk.trunkId, err: err.message }),
+      );
       this.gates.set(trunk.trunkId, gate);
     }
     return gate;

@@ -119,6 +119,8 @@ export interface CallDeps {
   }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
   readonly recordingsDir: string;
+  /** Moves a finished recording to where the control-plane reads it (RECORDINGS_STORAGE); absent: it stays in recordingsDir. */
+  readonly keepRecording?: (callId: string, path: string) => Promise<void>;
   /**
    * When the AI ends the call, how long the speech it sent before (already queued for
    * the caller) may still play before the BYE. Default 5000 ms.
@@ -302,6 +304,15 @@ export class Call {
     if (ai) await ai.end(reason).catch(() => undefined);
     if (wasAnswered && by !== 'caller' && this.dialog) await this.dialog.bye().catch(() => undefined);
     const recordingBytes = this.recorder ? await this.recorder.close().catch(() => null) : null;
+    // Before the row says "ended": from then on the API offers the recording for download.
+    if (recordingBytes !== null && this.recordingPath !== null && this.deps.keepRecording) {
+      await this.deps.keepRecording(this.id, this.recordingPath).catch((err: Error) => {
+        this.deps.logger.warn('recording not moved to its storage; it stays in RECORDINGS_DIR', {
+          callId: this.id,
+          error: err.message,
+        });
+      });
+    }
     if (wasAnswered) {
       const durationMs = this.deps.now() - this.startedAt;
       this.deps.metrics.callEnded(reason, durationMs);
