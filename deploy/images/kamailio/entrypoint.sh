@@ -22,7 +22,7 @@ case "$command" in
     exec kamailio "$@" ;;
   check)
     render "$cfg_dir" >/dev/null
-    exec kamailio -c -f "$cfg_dir/kamailio.cfg" ;;
+    exec kamailio -c -E -f "$cfg_dir/kamailio.cfg" ;;
   render)
     [ $# -eq 2 ] || { echo "usage: render <dir>" >&2; exit 2; }
     render "$2" >/dev/null
