@@ -2,6 +2,8 @@
 # Installs what `npm start` / `npm test` need and builds the TypeScript.
 #   bootstrap.sh node    npm packages + build (enough for `npm run token`)
 #   bootstrap.sh stack   the above + Debian packages: Kamailio, rtpengine, PostgreSQL, SIPp, openssl (the SIP TLS certificate)
+#   bootstrap.sh images  the npm step + podman, buildah, debootstrap, runc and .local/containers/containers.conf
+#                        (what scripts/images/build.sh and the image tests need; see deploy/images/README.md)
 # Idempotent: anything already present is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,10 +23,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # --- Debian packages ---
-if [ "$mode" = "stack" ]; then
-  packages=(kamailio kamailio-postgres-modules kamailio-json-modules kamailio-extra-modules
-            kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng
-            openssl ca-certificates)
+if [ "$mode" = "stack" ] || [ "$mode" = "images" ]; then
+  if [ "$mode" = "stack" ]; then
+    packages=(kamailio kamailio-postgres-modules kamailio-json-modules kamailio-extra-modules
+              kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng
+              openssl ca-certificates)
+  else
+    # runc, not crun: crun fails on this kind of host's hybrid cgroup hierarchy.
+    packages=(podman buildah debootstrap runc uidmap ca-certificates)
+  fi
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -51,7 +58,32 @@ if [ "$mode" = "stack" ]; then
       done
     fi
   fi
-  [ "$(id -u)" -eq 0 ] || die "the local stack runs Kamailio, rtpengine and PostgreSQL administration as root: run as root (or sudo npm start)"
+  if [ "$mode" = "stack" ]; then
+    [ "$(id -u)" -eq 0 ] || die "the local stack runs Kamailio, rtpengine and PostgreSQL administration as root: run as root (or sudo npm start)"
+  fi
+fi
+
+# --- containers.conf for every podman/buildah call of this project (scripts/images/env.sh exports it) ---
+if [ "$mode" = "images" ]; then
+  conf=.local/containers/containers.conf
+  mkdir -p "$(dirname "$conf")"
+  # Explicit ulimits below the host's hard limits: podman's defaults ask for more than
+  # this kind of host allows (nofile hard 20000) and every container start fails.
+  hard_nofile=$(ulimit -Hn); hard_nproc=$(ulimit -Hu)
+  nofile=16384; nproc=4096
+  [ "$hard_nofile" = unlimited ] || [ "$hard_nofile" -ge "$nofile" ] || nofile=$hard_nofile
+  [ "$hard_nproc" = unlimited ] || [ "$hard_nproc" -ge "$nproc" ] || nproc=$hard_nproc
+  want=$(printf '%s\n' \
+    '# Written by scripts/bootstrap.sh images; every podman/buildah call of the project uses it (CONTAINERS_CONF).' \
+    '[containers]' \
+    "default_ulimits = [\"nofile=${nofile}:${nofile}\", \"nproc=${nproc}:${nproc}\"]" \
+    '' \
+    '[engine]' \
+    'runtime = "runc"')
+  if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$want" ]; then
+    say "writing $conf"
+    printf '%s\n' "$want" >"$conf"
+  fi
 fi
 
 # --- build: only when a source changed since the last successful build ---

@@ -50,6 +50,17 @@ describe('Kamailio configuration: parts and shared names', () => {
     }
   });
 
+  test('a host-name domain with a wildcard listen address (a container) → alias="<domain>", rendered', () => {
+    const c = loadConfig({ ...BASE_ENV, STATE_DIR: dir, SIP_DOMAIN: 'sip.example.com', SIP_LISTEN_ADDRESS: '0.0.0.0' });
+    const main = renderKamailioConfig(c, dir).find((f) => f.name === 'kamailio.cfg')?.content ?? '';
+    expect(main).toMatch(/^alias="sip\.example\.com"$/m);
+  });
+
+  test('a quote in a configured value → refused', () => {
+    const c = loadConfig({ ...BASE_ENV, STATE_DIR: dir, SIP_DOMAIN: 'evil"domain' });
+    expect(() => renderKamailioConfig(c, dir)).toThrow(/SIP_DOMAIN contains a quote/);
+  });
+
   test('kamailio.cfg includes each route file once, by its path in the output directory', () => {
     const out = join(dir, 'elsewhere');
     const main = renderKamailioConfig(config, out).find((f) => f.name === 'kamailio.cfg')?.content ?? '';
