@@ -587,6 +587,14 @@ export const ENV_SCHEMA = {
       default: 1200,
       description: 'Requests per minute per bearer token.',
     },
+    API_KEEP_ALIVE_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 600,
+      default: 65,
+      description:
+        'How long the API keeps an idle keep-alive connection open. Longer than the idle timeout of its clients and of any load balancer in front (commonly 60 s), so they always close first: a server that closes first races a client reusing the connection, which then fails with "socket hang up".',
+    },
     API_DB_POOL_SIZE: {
       type: 'integer',
       minimum: 1,
@@ -712,6 +720,7 @@ export interface Config {
     readonly allowedCidrs: readonly string[];
     readonly rateLimitPerIp: number;
     readonly rateLimitPerToken: number;
+    readonly keepAliveSeconds: number;
     readonly dbPoolSize: number;
     readonly kamailioSyncIntervalSeconds: number;
   };
@@ -918,6 +927,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
         .filter(Boolean),
       rateLimitPerIp: num('API_RATE_LIMIT_PER_IP'),
       rateLimitPerToken: num('API_RATE_LIMIT_PER_TOKEN'),
+      keepAliveSeconds: num('API_KEEP_ALIVE_SECONDS'),
       dbPoolSize: num('API_DB_POOL_SIZE'),
       kamailioSyncIntervalSeconds: num('KAMAILIO_SYNC_INTERVAL_SECONDS'),
     },

@@ -192,6 +192,7 @@ export function createApp(deps: AppDeps): App {
     listen(port, host) {
       if (server) throw new TypeError('listen() was called twice');
       const s = createServer(app);
+      s.keepAliveTimeout = config.api.keepAliveSeconds * 1000;
       s.on(
         'clientError',
         clientErrorHandler(logger.child({ component: 'http' }), (code) => metrics.countRejection(code)),
