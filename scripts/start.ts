@@ -37,8 +37,8 @@ Ready in ${seconds} s. Listening on:
   SIP TLS       ${e.sipTls}
   REST API      ${e.api}   (health: ${e.api}/health, OpenAPI: ${e.api}/api/openapi.json)
   Metrics       ${e.api}/metrics
-  Kamailio RPC  ${e.kamailioRpc} (loopback only)
-  evapi         ${e.evapi} (loopback only)
+  Kamailio RPC  ${e.kamailioRpc}
+  evapi         ${e.evapi}
   Media relay   ${e.relay}
   AI gateway    ${e.gateway}
   SMS endpoint  sip:${stack.config.sms.sipAddress}:${stack.config.sms.sipPort} (UDP and TCP; Kamailio sends it every MESSAGE for your numbers)

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { chartValues, DEPLOY_DOCS, renderDeployDocs, schemaValuePaths, valuesPaths } from '../deploy-docs';
 import { REPO_ROOT } from '../stack/env';
+import { ENV_SCHEMA } from '../../services/common/src/config';
 import { CHART_DIR, helmBinary, runHelm } from './helm';
 import { allowed, type Endpoint, type NetworkPolicy } from './netpol';
 
@@ -277,6 +278,35 @@ describe('rendered facts', () => {
       }
     },
   );
+
+  it('pods apart: clients reach Kamailio and rtpengine by Service name, which bind their pod address; RPC only for rpcAllowedCidrs', () => {
+    const objects = render(['--set', 'kamailio.rpcAllowedCidrs={10.42.0.0/16,192.0.2.0/24}']);
+    const cm = configMap(objects);
+    const svc = (component: string): string => find(objects, 'Service', component).metadata.name;
+    expect(cm).toMatchObject({
+      KAMAILIO_RPC_HOST: svc('kamailio'),
+      KAMAILIO_EVAPI_HOST: svc('kamailio'),
+      RTPENGINE_NG_HOST: svc('rtpengine'),
+      KAMAILIO_RPC_ALLOWED_CIDRS: '10.42.0.0/16,192.0.2.0/24',
+      GATEWAY_HTTP_HOST: '0.0.0.0',
+    });
+    const podIp = { valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } };
+    expect(container(objects, 'kamailio').env).toContainEqual({ name: 'KAMAILIO_CONTROL_LISTEN_ADDRESS', ...podIp });
+    expect(container(objects, 'rtpengine').env).toContainEqual({ name: 'RTPENGINE_NG_LISTEN_ADDRESS', ...podIp });
+    // Defaults: MicroK8s' pod network and loopback; every name the chart sets is a variable the services read.
+    const defaults = configMap(render([]));
+    expect(defaults['KAMAILIO_RPC_ALLOWED_CIDRS']).toBe('10.1.0.0/16,127.0.0.1/32');
+    for (const name of [
+      'KAMAILIO_RPC_HOST',
+      'KAMAILIO_EVAPI_HOST',
+      'RTPENGINE_NG_HOST',
+      'KAMAILIO_RPC_ALLOWED_CIDRS',
+      'GATEWAY_HTTP_HOST',
+    ]) {
+      expect({ name, known: name in ENV_SCHEMA.properties }).toEqual({ name, known: true });
+    }
+    expect(renderFailure(['--set', 'kamailio.rpcAllowedCidrs={10.1.0.0}'])).toMatch(/rpcAllowedCidrs/);
+  });
 
   it('the gateways scale with an autoscaler from values, or run a fixed count without one', () => {
     const scaled = render([

@@ -7,12 +7,11 @@ import { ENV_SCHEMA } from '../../services/common/src/config';
  * it answers 200 within 2 s. A wildcard bind address is probed on loopback.
  */
 type PortName = 'API_PORT' | 'GATEWAY_HTTP_PORT' | 'DEMO_AGENT_PORT';
-type HostName = 'API_HOST' | 'DEMO_AGENT_HOST';
+type HostName = 'API_HOST' | 'GATEWAY_HTTP_HOST' | 'DEMO_AGENT_HOST';
 
 const SERVICES: Record<string, { readonly port: PortName; readonly host?: HostName }> = {
   'control-plane': { port: 'API_PORT', host: 'API_HOST' },
-  // The gateway's ops endpoint always binds loopback.
-  'media-gateway': { port: 'GATEWAY_HTTP_PORT' },
+  'media-gateway': { port: 'GATEWAY_HTTP_PORT', host: 'GATEWAY_HTTP_HOST' },
   'demo-agent': { port: 'DEMO_AGENT_PORT', host: 'DEMO_AGENT_HOST' },
 };
 

@@ -61,6 +61,56 @@ describe('Kamailio configuration: parts and shared names', () => {
     expect(() => renderKamailioConfig(c, dir)).toThrow(/SIP_DOMAIN contains a quote/);
   });
 
+  test('defaults → JSON-RPC and evapi on loopback, served to 127.0.0.1/32 only, rtpengine on loopback', () => {
+    const code = renderKamailioConfig(config, dir)
+      .map((f) => statements(f.content))
+      .join('\n');
+    expect(code).toMatch(/^listen=tcp:127\.0\.0\.1:5081$/m);
+    expect(code).toContain('modparam("evapi", "bind_addr", "127.0.0.1:8448")');
+    expect(code).toContain('modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:22223")');
+    expect(allMatches(code, /is_in_subnet\("([^"]+)", "([^"]+)"\)/g)).toEqual(['$si', '$evapi(srcaddr)']);
+    expect(allMatches(code, /is_in_subnet\("[^"]+", "([^"]+)"\)/g)).toEqual(['127.0.0.1/32', '127.0.0.1/32']);
+  });
+
+  test('pods apart → bind addresses, the RPC CIDR list and the rtpengine host rendered; refusals logged', () => {
+    const c = loadConfig({
+      ...BASE_ENV,
+      STATE_DIR: dir,
+      KAMAILIO_CONTROL_LISTEN_ADDRESS: '10.1.2.3',
+      KAMAILIO_RPC_ALLOWED_CIDRS: '10.1.0.0/16, 127.0.0.1/32',
+      RTPENGINE_NG_HOST: 'sab-rtpengine',
+    });
+    const files = renderKamailioConfig(c, dir);
+    const code = files.map((f) => statements(f.content)).join('\n');
+    expect(code).toMatch(/^listen=tcp:10\.1\.2\.3:5081$/m);
+    expect(code).toContain('modparam("evapi", "bind_addr", "10.1.2.3:8448")');
+    expect(code).toContain('modparam("rtpengine", "rtpengine_sock", "udp:sab-rtpengine:22223")');
+    expect(code).not.toMatch(/127\.0\.0\.1:(5081|8448|22223)/);
+    const rpc = statements(files.find((f) => f.name === 'rpc.cfg')?.content ?? '');
+    // Each refusal: a log line, then the 403 (RPC) or the closed connection (evapi).
+    expect(rpc).toMatch(
+      /if \(!is_in_subnet\("\$si", "10\.1\.0\.0\/16,127\.0\.0\.1\/32"\)\) \{\s*xlog\("L_WARN", "JSON-RPC refused[^\n]*\n\s*xhttp_reply\("403"/,
+    );
+    expect(rpc).toMatch(
+      /if \(!is_in_subnet\("\$evapi\(srcaddr\)", "10\.1\.0\.0\/16,127\.0\.0\.1\/32"\)\) \{\s*xlog\("L_WARN", "evapi refused[^\n]*\n\s*evapi_close\(\)/,
+    );
+  });
+
+  test('an IPv6 control address → in brackets in listen= and evapi bind_addr; kamailio -c accepts it', () => {
+    const c = loadConfig({
+      ...BASE_ENV,
+      STATE_DIR: dir,
+      KAMAILIO_CONTROL_LISTEN_ADDRESS: '::1',
+      KAMAILIO_RPC_ALLOWED_CIDRS: '::1/128,10.0.0.0/8',
+    });
+    const main = writeKamailioConfig(c, join(dir, 'kamailio'));
+    const code = readFileSync(main, 'utf8');
+    expect(code).toMatch(/^listen=tcp:\[::1\]:5081$/m);
+    expect(code).toContain('modparam("evapi", "bind_addr", "[::1]:8448")');
+    const check = spawnSync('kamailio', ['-c', '-f', main], { encoding: 'utf8', cwd: dir });
+    expect({ status: check.status, stderr: check.status === 0 ? '' : check.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
   test('kamailio.cfg includes each route file once, by its path in the output directory', () => {
     const out = join(dir, 'elsewhere');
     const main = renderKamailioConfig(config, out).find((f) => f.name === 'kamailio.cfg')?.content ?? '';

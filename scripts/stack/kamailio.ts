@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../services/common/src/config';
 import { KAMAILIO_NAMES } from '../../services/common/src/kamailio/names';
@@ -34,6 +34,11 @@ export function kamailioValues(config: Config, outDir: string): Record<string, s
     KAMAILIO_CHILDREN: config.kamailio.children,
     KAMAILIO_RPC_PORT: config.kamailio.rpcPort,
     KAMAILIO_EVAPI_PORT: config.kamailio.evapiPort,
+    // An IPv6 address goes in brackets in a listen= socket and evapi's bind_addr.
+    KAMAILIO_CONTROL_LISTEN: isIPv6(config.kamailio.controlListenAddress)
+      ? `[${config.kamailio.controlListenAddress}]`
+      : config.kamailio.controlListenAddress,
+    KAMAILIO_RPC_ALLOWED_CIDRS: config.kamailio.rpcAllowedCidrs.join(','),
     KAMAILIO_CTL_SOCKET: config.kamailio.ctlSocket,
     SIP_DOMAIN: config.sip.domain,
     SIP_DOMAIN_ALIAS: domainAlias(config),
@@ -53,6 +58,9 @@ export function kamailioValues(config: Config, outDir: string): Record<string, s
     SIP_FLOOD_BAN_SECONDS: config.sip.flood.banSeconds,
     STATE_DIR: config.stateDir,
     DB_URL: kamailioDbUrl(config.databaseUrl),
+    RTPENGINE_NG_HOST: isIPv6(config.relay.rtpengineNgHost)
+      ? `[${config.relay.rtpengineNgHost}]`
+      : config.relay.rtpengineNgHost,
     RTPENGINE_NG_PORT: config.relay.rtpengineNgPort,
     RTPPROXY_CONTROL_PORT: config.relay.rtpproxyControlPort,
     PROXY_SHARED_SECRET: config.secrets.proxySharedSecret,

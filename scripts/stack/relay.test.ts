@@ -68,6 +68,17 @@ describe('relayLaunch / isRelayAvailable', () => {
     ]);
   });
 
+  it('RTPENGINE_NG_LISTEN_ADDRESS → listen-ng on that address (an IPv6 one in brackets)', () => {
+    const listenNg = (address: string): string | undefined =>
+      /^listen-ng = (.*)$/m.exec(
+        relayLaunch(configFor({ RTPENGINE_NG_LISTEN_ADDRESS: address }), { searchPath: binDir }).files[0]?.content ??
+          '',
+      )?.[1];
+    expect(listenNg('127.0.0.3')).toBe('127.0.0.3:32223');
+    expect(listenNg('0.0.0.0')).toBe('0.0.0.0:32223');
+    expect(listenNg('fd00::4')).toBe('[fd00::4]:32223');
+  });
+
   it('the shipped template has no placeholder the renderer does not fill', () => {
     expect(readFileSync(RTPENGINE_TEMPLATE, 'utf8')).toContain('{{INTERFACE}}');
     const content = relayLaunch(configFor({}), { searchPath: binDir }).files[0]?.content ?? '';

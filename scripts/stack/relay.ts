@@ -46,7 +46,7 @@ export class RelayNotInstalledError extends Error {
 
 /**
  * The relay of `config.relay.kind`, in the foreground, logging to stderr, its control
- * socket on 127.0.0.1 and its pid file in STATE_DIR. Throws {@link RelayNotInstalledError}
+ * socket on RTPENGINE_NG_LISTEN_ADDRESS (rtpengine) or 127.0.0.1 (RTPProxy) and its pid file in STATE_DIR. Throws {@link RelayNotInstalledError}
  * when the binary is not on PATH.
  */
 export function relayLaunch(config: Config, options: RelayLaunchOptions = {}): RelayLaunch {
@@ -71,6 +71,10 @@ function rtpengineLaunch(config: Config, command: string, pidFile: string, optio
   const configFile = join(config.stateDir, 'rtpengine', 'rtpengine.conf');
   const values = {
     INTERFACE: config.relay.address,
+    // rtpengine takes an IPv6 listen-ng address in brackets.
+    NG_LISTEN: isIPv6(config.relay.rtpengineNgListenAddress)
+      ? `[${config.relay.rtpengineNgListenAddress}]`
+      : config.relay.rtpengineNgListenAddress,
     NG_PORT: String(config.relay.rtpengineNgPort),
     PORT_MIN: String(config.relay.rtpPortMin),
     PORT_MAX: String(config.relay.rtpPortMax),

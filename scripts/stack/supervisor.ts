@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../services/common/src/config';
 import { createMediaRelay } from '../../services/common/src/media-relay';
 import { portFree } from '../../services/common/src/net/ports';
-import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
+import { kamailioRpcFromConfig, kamailioRpcUrl } from '../../services/common/src/kamailio/rpc';
 import { REPO_ROOT, resolveStackEnv, type Instance } from './env';
 import { kamailioArgs, writeKamailioConfig } from './kamailio';
 import {
@@ -94,13 +94,13 @@ export class LocalStack {
       sip: `sip:${c.sip.listenAddress}:${c.sip.port} (UDP and TCP), domain ${c.sip.domain}`,
       sipTls: `sip:${c.sip.listenAddress}:${c.sip.tls.port};transport=tls (${c.sip.tls.selfSigned ? 'self-signed certificate' : 'certificate'} ${c.sip.tls.certFile})`,
       api: `http://${c.api.host}:${c.api.port}`,
-      kamailioRpc: `http://127.0.0.1:${c.kamailio.rpcPort}/RPC`,
-      evapi: `127.0.0.1:${c.kamailio.evapiPort}`,
+      kamailioRpc: `${kamailioRpcUrl(c)} (listening on ${c.kamailio.controlListenAddress}, sources ${c.kamailio.rpcAllowedCidrs.join(',')})`,
+      evapi: `${c.kamailio.evapiHost}:${c.kamailio.evapiPort}`,
       relay:
         c.relay.kind === 'rtpengine'
-          ? `rtpengine NG udp:127.0.0.1:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax} (SRTP: SDES and DTLS-SRTP)`
+          ? `rtpengine NG udp:${c.relay.rtpengineNgListenAddress}:${c.relay.rtpengineNgPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax} (SRTP: SDES and DTLS-SRTP)`
           : `rtpproxy udp:127.0.0.1:${c.relay.rtpproxyControlPort}, RTP ${c.relay.address}:${c.relay.rtpPortMin}-${c.relay.rtpPortMax}`,
-      gateway: `sip:${c.gateway.sipAddress}:${c.gateway.sipPort} (UDP and TCP), metrics http://127.0.0.1:${c.gateway.httpPort}/metrics`,
+      gateway: `sip:${c.gateway.sipAddress}:${c.gateway.sipPort} (UDP and TCP), metrics http://${c.gateway.httpHost}:${c.gateway.httpPort}/metrics`,
       ai: this.env['AI_PLATFORM_WS_URL']
         ? `${c.ai.defaultUrl} (${c.ai.dialect})`
         : `demo agent ${c.ai.defaultUrl}/{olib,twilio,binary}`,
@@ -163,18 +163,18 @@ export class LocalStack {
       ['SIP', 'udp', c.sip.listenAddress, c.sip.port],
       ['SIP', 'tcp', c.sip.listenAddress, c.sip.port],
       ['SIP TLS', 'tcp', c.sip.listenAddress, c.sip.tls.port],
-      ['Kamailio RPC', 'tcp', '127.0.0.1', c.kamailio.rpcPort],
-      ['evapi', 'tcp', '127.0.0.1', c.kamailio.evapiPort],
+      ['Kamailio RPC', 'tcp', c.kamailio.controlListenAddress, c.kamailio.rpcPort],
+      ['evapi', 'tcp', c.kamailio.controlListenAddress, c.kamailio.evapiPort],
       ['REST API', 'tcp', c.api.host, c.api.port],
       [
         'media relay control',
         'udp',
-        '127.0.0.1',
+        c.relay.kind === 'rtpengine' ? c.relay.rtpengineNgListenAddress : '127.0.0.1',
         c.relay.kind === 'rtpengine' ? c.relay.rtpengineNgPort : c.relay.rtpproxyControlPort,
       ],
       ['gateway SIP', 'udp', c.gateway.sipAddress, c.gateway.sipPort],
       ['gateway SIP', 'tcp', c.gateway.sipAddress, c.gateway.sipPort],
-      ['gateway metrics', 'tcp', '127.0.0.1', c.gateway.httpPort],
+      ['gateway metrics', 'tcp', c.gateway.httpHost, c.gateway.httpPort],
       ['SMS SIP', 'udp', c.sms.sipAddress, c.sms.sipPort],
       ['SMS SIP', 'tcp', c.sms.sipAddress, c.sms.sipPort],
     ];
@@ -307,7 +307,10 @@ export class LocalStack {
   }
 
   private async startMediaGateway(): Promise<void> {
-    await this.startNodeService('media-gateway', `http://127.0.0.1:${this.config.gateway.httpPort}/health`);
+    await this.startNodeService(
+      'media-gateway',
+      `http://${this.config.gateway.httpHost}:${this.config.gateway.httpPort}/health`,
+    );
   }
 
   /** A service of this repo (dist/services/<name>/src/main.js), ready when its health URL answers (200 unless `ok` says otherwise). */

@@ -338,7 +338,9 @@ describe('the media gateway and an AI platform played by the test', () => {
       });
       expect(row).toMatchObject({ state: 'ended', ended_by: 'ai' });
       expect(row.end_reason).toMatch(/^ai unavailable/);
-      const health = (await (await fetch(`http://127.0.0.1:${testStack().config.gateway.httpPort}/health`)).json()) as {
+      const health = (await (
+        await fetch(`http://${testStack().config.gateway.httpHost}:${testStack().config.gateway.httpPort}/health`)
+      ).json()) as {
         active_calls: number;
       };
       expect(health.active_calls).toBe(0);

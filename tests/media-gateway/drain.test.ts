@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { REPO_ROOT } from '../../scripts/stack/env';
+import { kamailioRpcUrl } from '../../services/common/src/kamailio/rpc';
 import { api, createUser, type CreatedUser } from '../support/api';
 import { waitFor } from '../support/calls';
 import { RtpPeer } from '../../harness/rtp-peer';
@@ -115,7 +116,7 @@ describe('gateway scaling and drain: two gateways, one stopped during calls, a t
 
   const reload = async (): Promise<void> => {
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`http://127.0.0.1:${stack.config.kamailio.rpcPort}/RPC`, {
+      const res = await fetch(kamailioRpcUrl(stack.config), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ jsonrpc: '2.0', method: 'dispatcher.reload', id: 1 }),

@@ -41,11 +41,12 @@ export class FakeUdpPeer {
     });
   }
 
-  static start(): Promise<FakeUdpPeer> {
+  /** On `host` (any loopback address: the whole 127/8 is local on Linux). */
+  static start(host = '127.0.0.1'): Promise<FakeUdpPeer> {
     return new Promise((resolve, reject) => {
       const socket = dgram.createSocket('udp4');
       socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => resolve(new FakeUdpPeer(socket, socket.address().port)));
+      socket.bind(0, host, () => resolve(new FakeUdpPeer(socket, socket.address().port)));
     });
   }
 

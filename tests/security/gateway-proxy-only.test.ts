@@ -160,7 +160,7 @@ async function counters(url: string, name: string): Promise<Record<string, numbe
     out[m[1] as string] = Number(m[2]);
   return out;
 }
-const GATEWAY_METRICS = `http://127.0.0.1:${stack.config.gateway.httpPort}/metrics`;
+const GATEWAY_METRICS = `http://${stack.config.gateway.httpHost}:${stack.config.gateway.httpPort}/metrics`;
 const gatewayRejected = (): Promise<Record<string, number>> => counters(GATEWAY_METRICS, 'gateway_sip_rejected_total');
 const smsRejected = (): Promise<Record<string, number>> =>
   counters(`${stack.apiUrl}/metrics`, 'sms_sip_rejected_total');

@@ -4,16 +4,19 @@
 set -euo pipefail
 relay_address="${RELAY_ADDRESS:-127.0.0.1}"
 ng_port="${RTPENGINE_NG_PORT:-22223}"
+ng_listen="${RTPENGINE_NG_LISTEN_ADDRESS:-127.0.0.1}"
 port_min="${RTP_PORT_MIN:-10000}"
 port_max="${RTP_PORT_MAX:-20000}"
 table="${RTPENGINE_KERNEL_TABLE:--1}"
 case "${LOG_LEVEL:-info}" in error) level=3 ;; warn) level=4 ;; debug) level=7 ;; *) level=6 ;; esac
-for v in "$relay_address" "$ng_port" "$port_min" "$port_max" "$table"; do
+for v in "$relay_address" "$ng_listen" "$ng_port" "$port_min" "$port_max" "$table"; do
   [[ "$v" =~ ^[A-Za-z0-9.:_-]+$ ]] || { echo "rtpengine: invalid setting '$v'" >&2; exit 2; }
 done
 dir=/run/rtpengine
 mkdir -p "$dir"
-sed -e "s|{{INTERFACE}}|$relay_address|" -e "s|{{NG_PORT}}|$ng_port|" \
+# rtpengine takes an IPv6 listen-ng address in brackets.
+case "$ng_listen" in *:*) ng_listen="[$ng_listen]" ;; esac
+sed -e "s|{{INTERFACE}}|$relay_address|" -e "s|{{NG_LISTEN}}|$ng_listen|" -e "s|{{NG_PORT}}|$ng_port|" \
     -e "s|{{PORT_MIN}}|$port_min|" -e "s|{{PORT_MAX}}|$port_max|" \
     -e "s|{{PID_FILE}}|$dir/rtpengine.pid|" -e "s|{{LOG_LEVEL}}|$level|" \
     -e "s|^table = -1$|table = $table|" \

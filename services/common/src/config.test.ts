@@ -21,6 +21,49 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c.sip.lockout)).toBe(true);
   });
 
+  test('addressing defaults → every control port on loopback, only 127.0.0.1 may use Kamailio RPC', () => {
+    const c = loadConfig(SECRETS, '/repo');
+    expect(c.kamailio).toMatchObject({
+      rpcHost: '127.0.0.1',
+      evapiHost: '127.0.0.1',
+      controlListenAddress: '127.0.0.1',
+      rpcAllowedCidrs: ['127.0.0.1/32'],
+    });
+    expect(c.relay).toMatchObject({ rtpengineNgHost: '127.0.0.1', rtpengineNgListenAddress: '127.0.0.1' });
+    expect(c.gateway.httpHost).toBe('127.0.0.1');
+  });
+
+  test('pods apart → clients use the Service names, Kamailio binds all and serves the pod network', () => {
+    const c = loadConfig({
+      ...SECRETS,
+      KAMAILIO_RPC_HOST: 'sab-kamailio',
+      KAMAILIO_EVAPI_HOST: 'sab-kamailio',
+      KAMAILIO_CONTROL_LISTEN_ADDRESS: '0.0.0.0',
+      KAMAILIO_RPC_ALLOWED_CIDRS: '10.1.0.0/16, 127.0.0.1/32,fd00::/8',
+      RTPENGINE_NG_HOST: 'sab-rtpengine',
+      RTPENGINE_NG_LISTEN_ADDRESS: '10.0.0.4',
+      GATEWAY_HTTP_HOST: '0.0.0.0',
+    });
+    expect(c.kamailio).toMatchObject({
+      rpcHost: 'sab-kamailio',
+      evapiHost: 'sab-kamailio',
+      controlListenAddress: '0.0.0.0',
+      rpcAllowedCidrs: ['10.1.0.0/16', '127.0.0.1/32', 'fd00::/8'],
+    });
+    expect(c.relay).toMatchObject({ rtpengineNgHost: 'sab-rtpengine', rtpengineNgListenAddress: '10.0.0.4' });
+    expect(c.gateway.httpHost).toBe('0.0.0.0');
+  });
+
+  test('a bad RPC CIDR, or a host name where Kamailio, rtpengine or the gateway bind → ConfigError', () => {
+    for (const cidrs of ['10.0.0.0', '10.0.0.0/33', '300.1.1.1/8', '10.0.0.0/8,', '"10.0.0.0/8"', 'fd00::/129']) {
+      expect(() => loadConfig({ ...SECRETS, KAMAILIO_RPC_ALLOWED_CIDRS: cidrs })).toThrow(ConfigError);
+    }
+    for (const key of ['KAMAILIO_CONTROL_LISTEN_ADDRESS', 'RTPENGINE_NG_LISTEN_ADDRESS', 'GATEWAY_HTTP_HOST']) {
+      expect(() => loadConfig({ ...SECRETS, [key]: 'kamailio.local' })).toThrow(/must be an IP address|must match/);
+      expect(() => loadConfig({ ...SECRETS, [key]: '1.2.3' })).toThrow(`${key} must be an IP address`);
+    }
+  });
+
   test('strings from the environment are coerced and validated', () => {
     const c = loadConfig({
       ...SECRETS,

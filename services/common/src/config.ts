@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import Ajv from 'ajv';
 import { DIALECTS, type Dialect } from './ai-protocol/dialect';
 import { CodedError } from './errors';
@@ -211,14 +212,43 @@ export const ENV_SCHEMA = {
       minimum: 1,
       maximum: 65535,
       default: 5081,
-      description: 'Loopback-only JSON-RPC over HTTP.',
+      description:
+        "Kamailio's JSON-RPC over HTTP (xhttp): it listens on KAMAILIO_CONTROL_LISTEN_ADDRESS, the control-plane and the gateways connect to KAMAILIO_RPC_HOST.",
+    },
+    KAMAILIO_RPC_HOST: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description:
+        "Where the control-plane and the gateways reach Kamailio's JSON-RPC (an address or a DNS name, e.g. the Kamailio Service in Kubernetes).",
+    },
+    KAMAILIO_EVAPI_HOST: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description: "Where the control-plane reaches Kamailio's evapi event stream (an address or a DNS name).",
+    },
+    KAMAILIO_CONTROL_LISTEN_ADDRESS: {
+      type: 'string',
+      pattern: '^[0-9A-Fa-f.:]+$',
+      default: '127.0.0.1',
+      description:
+        'IP address Kamailio binds its JSON-RPC (KAMAILIO_RPC_PORT) and evapi (KAMAILIO_EVAPI_PORT) listeners on; 0.0.0.0 for all. Neither has authentication: only the control-plane and the gateways may reach them (the strict NetworkPolicy of the Helm chart does that), and Kamailio serves only KAMAILIO_RPC_ALLOWED_CIDRS.',
+    },
+    KAMAILIO_RPC_ALLOWED_CIDRS: {
+      type: 'string',
+      pattern: '^\\s*[0-9A-Fa-f.:]+/[0-9]{1,3}(\\s*,\\s*[0-9A-Fa-f.:]+/[0-9]{1,3})*\\s*$',
+      default: '127.0.0.1/32',
+      description:
+        'Comma-separated CIDRs whose sources Kamailio serves JSON-RPC (403 otherwise) and evapi (connection closed otherwise); every refusal is logged by Kamailio. Keep it to the addresses of the control-plane and the gateways (the pod network in Kubernetes).',
     },
     KAMAILIO_EVAPI_PORT: {
       type: 'integer',
       minimum: 1,
       maximum: 65535,
       default: 8448,
-      description: 'Loopback-only evapi event stream.',
+      description:
+        "Kamailio's evapi event stream to the control-plane (KAMAILIO_CONTROL_LISTEN_ADDRESS, KAMAILIO_EVAPI_HOST).",
     },
     KAMAILIO_CTL_SOCKET: {
       type: 'string',
@@ -246,6 +276,20 @@ export const ENV_SCHEMA = {
       maximum: 65535,
       default: 22223,
       description: "rtpengine NG control port (Debian's own rtpengine service uses 2223)",
+    },
+    RTPENGINE_NG_HOST: {
+      type: 'string',
+      minLength: 1,
+      default: '127.0.0.1',
+      description:
+        "Where Kamailio and the control-plane reach rtpengine's NG control port (an address or a DNS name, e.g. the rtpengine Service in Kubernetes).",
+    },
+    RTPENGINE_NG_LISTEN_ADDRESS: {
+      type: 'string',
+      pattern: '^[0-9A-Fa-f.:]+$',
+      default: '127.0.0.1',
+      description:
+        "IP address rtpengine binds its NG control port on. The NG protocol has no authentication: only Kamailio and the control-plane may reach it (firewall or the node's network policy).",
     },
     RTPPROXY_CONTROL_PORT: {
       type: 'integer',
@@ -287,7 +331,14 @@ export const ENV_SCHEMA = {
       minimum: 1,
       maximum: 65535,
       default: 8081,
-      description: 'Health and Prometheus metrics of the media gateway (loopback).',
+      description: 'Health and Prometheus metrics of the media gateway (on GATEWAY_HTTP_HOST).',
+    },
+    GATEWAY_HTTP_HOST: {
+      type: 'string',
+      pattern: '^[0-9A-Fa-f.:]+$',
+      default: '127.0.0.1',
+      description:
+        "IP address the media gateway's health and metrics server binds; 0.0.0.0 in a pod, so kubelet's probes and Prometheus reach it.",
     },
     GATEWAY_RTP_PORT_MIN: {
       type: 'integer',
@@ -653,6 +704,13 @@ export interface Config {
     readonly children: number;
     readonly rpcPort: number;
     readonly evapiPort: number;
+    /** Where clients connect (address or DNS name). */
+    readonly rpcHost: string;
+    readonly evapiHost: string;
+    /** Address Kamailio binds JSON-RPC and evapi on. */
+    readonly controlListenAddress: string;
+    /** Sources Kamailio serves JSON-RPC and evapi (CIDRs). */
+    readonly rpcAllowedCidrs: readonly string[];
     /** binrpc control socket for kamcmd (`unix:<path>` or `tcp:<host>:<port>`). */
     readonly ctlSocket: string;
   };
@@ -660,6 +718,10 @@ export interface Config {
     readonly kind: MediaRelayKind;
     readonly address: string;
     readonly rtpengineNgPort: number;
+    /** Where Kamailio and the control-plane send NG commands (address or DNS name). */
+    readonly rtpengineNgHost: string;
+    /** Address rtpengine binds its NG port on. */
+    readonly rtpengineNgListenAddress: string;
     readonly rtpproxyControlPort: number;
     readonly rtpPortMin: number;
     readonly rtpPortMax: number;
@@ -669,6 +731,8 @@ export interface Config {
     readonly sipAddress: string;
     readonly sipPort: number;
     readonly httpPort: number;
+    /** Address the ops (health, metrics) server binds. */
+    readonly httpHost: string;
     readonly rtpPortMin: number;
     readonly rtpPortMax: number;
     readonly maxCalls: number;
@@ -805,6 +869,16 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
   if (num('SIP_TLS_PORT') === num('SIP_PROXY_PORT')) {
     throw new ConfigError('invalid configuration: SIP_TLS_PORT must differ from SIP_PROXY_PORT (both are TCP ports)');
   }
+  const badCidr = str('KAMAILIO_RPC_ALLOWED_CIDRS')
+    .split(',')
+    .map((c) => c.trim())
+    .find((c) => !isCidr(c));
+  if (badCidr !== undefined) {
+    throw new ConfigError(`invalid configuration: KAMAILIO_RPC_ALLOWED_CIDRS: ${badCidr} is not an IP address/prefix`);
+  }
+  for (const key of ['KAMAILIO_CONTROL_LISTEN_ADDRESS', 'RTPENGINE_NG_LISTEN_ADDRESS', 'GATEWAY_HTTP_HOST']) {
+    if (isIP(str(key)) === 0) throw new ConfigError(`invalid configuration: ${key} must be an IP address`);
+  }
   const instance = str('STACK_INSTANCE');
   const stateDir = str('STATE_DIR') || `${repoRoot}/.local/${instance}`;
   const demoAgent = { host: str('DEMO_AGENT_HOST'), port: num('DEMO_AGENT_PORT') };
@@ -856,12 +930,21 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       children: num('KAMAILIO_CHILDREN'),
       rpcPort: num('KAMAILIO_RPC_PORT'),
       evapiPort: num('KAMAILIO_EVAPI_PORT'),
+      rpcHost: str('KAMAILIO_RPC_HOST'),
+      evapiHost: str('KAMAILIO_EVAPI_HOST'),
+      controlListenAddress: str('KAMAILIO_CONTROL_LISTEN_ADDRESS'),
+      rpcAllowedCidrs: str('KAMAILIO_RPC_ALLOWED_CIDRS')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       ctlSocket: str('KAMAILIO_CTL_SOCKET') || `unix:${stateDir}/kamailio/kamailio_ctl`,
     },
     relay: {
       kind: str('MEDIA_RELAY') as MediaRelayKind,
       address: str('RELAY_ADDRESS'),
       rtpengineNgPort: num('RTPENGINE_NG_PORT'),
+      rtpengineNgHost: str('RTPENGINE_NG_HOST'),
+      rtpengineNgListenAddress: str('RTPENGINE_NG_LISTEN_ADDRESS'),
       rtpproxyControlPort: num('RTPPROXY_CONTROL_PORT'),
       rtpPortMin: num('RTP_PORT_MIN'),
       rtpPortMax: num('RTP_PORT_MAX'),
@@ -871,6 +954,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       sipAddress: str('GATEWAY_SIP_ADDRESS'),
       sipPort: num('GATEWAY_SIP_PORT'),
       httpPort: num('GATEWAY_HTTP_PORT'),
+      httpHost: str('GATEWAY_HTTP_HOST'),
       rtpPortMin: num('GATEWAY_RTP_PORT_MIN'),
       rtpPortMax: num('GATEWAY_RTP_PORT_MAX'),
       maxCalls: num('GATEWAY_MAX_CALLS'),
@@ -933,6 +1017,14 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
     },
   };
   return deepFreeze(config);
+}
+
+/** `address/prefix` with a prefix the address family allows. */
+function isCidr(value: string): boolean {
+  const [address = '', prefix = '', extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined || !/^[0-9]{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -13,6 +13,7 @@ import { PgRecordings } from '../../common/src/recordings/postgres';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
+import type { KamailioAttachStatus } from './kamailio/attach';
 import { clientErrorHandler, errorHandler, notFound } from './http/errors';
 import { buildOpenApiDocument } from './http/openapi';
 import { RateLimiter } from './http/rate-limit';
@@ -62,6 +63,8 @@ export interface AppDeps {
   readonly relay: RelayPing & RelayCallReader & RelayStatisticsReader;
   /** The evapi stream, if this process listens to Kamailio's events. */
   readonly events?: KamailioEventSource;
+  /** Start-up work that needs Kamailio (KamailioAttach): /health is 503 until it is done. */
+  readonly startup?: () => KamailioAttachStatus;
 }
 
 export interface App {
@@ -133,7 +136,12 @@ export function createApp(deps: AppDeps): App {
 
   let openApiDocument: object | undefined;
   const routes: Route[] = [
-    ...healthRoutes({ db: deps.db, databaseUrl: config.databaseUrl, startedAt }),
+    ...healthRoutes({
+      db: deps.db,
+      databaseUrl: config.databaseUrl,
+      startedAt,
+      ...(deps.startup ? { kamailio: deps.startup } : {}),
+    }),
     ...metricsRoutes(metrics),
     ...configStatusRoutes({ config, db: deps.db, kamailio, relay: deps.relay, events: deps.events }),
     ...sipUserRoutes(users),

@@ -6,6 +6,7 @@ import { createLogger } from '../../common/src/logger';
 import { createMediaRelay } from '../../common/src/media-relay';
 import { runProcess } from '../../common/src/process/run';
 import { createApp } from './app';
+import { KamailioAttach } from './kamailio/attach';
 import { EvapiClient } from './kamailio/evapi';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
@@ -36,12 +37,26 @@ runProcess({
     const relay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
     scope.defer(() => relay.close());
     const events = new EvapiClient({
-      host: '127.0.0.1',
+      host: config.kamailio.evapiHost,
       port: config.kamailio.evapiPort,
       logger: logger.child({ component: 'evapi' }),
     });
     scope.defer(() => events.close());
-    const app = createApp({ config, logger, db: database.db, kamailio, relay, events });
+    // Pods start in any order: until Kamailio answers, this process retries and /health says why.
+    const kamailioAttach = new KamailioAttach({
+      what: 'joining the SMS set',
+      attempt: () => sms.joinSmsSet(),
+      logger: logger.child({ component: 'kamailio' }),
+    });
+    const app = createApp({
+      config,
+      logger,
+      db: database.db,
+      kamailio,
+      relay,
+      events,
+      startup: () => kamailioAttach.status(),
+    });
     const sms = new SmsRuntime({
       config,
       db: database.db,
@@ -52,6 +67,8 @@ runProcess({
       logger: logger.child({ component: 'sms' }),
     });
     scope.defer(() => sms.close());
+    // No retry once stopping: closed before the SMS runtime leaves the set.
+    scope.defer(() => kamailioAttach.close());
     // The API stops taking requests before the SMS runtime it hands messages to.
     scope.defer(() => app.close());
     const leaderGauge = new Gauge({
@@ -80,6 +97,7 @@ runProcess({
 
     events.start();
     await sms.start();
+    kamailioAttach.start();
     trunkSync.start();
     const url = await app.listen(config.api.port, config.api.host);
     logger.info(`control-plane listening on ${url}`);

@@ -64,6 +64,7 @@ async function startPrimary(config: Config, logger: Logger, scope: ProcessScope)
     replicas: config.gateway.workers,
     id: config.gateway.id,
     httpPort: config.gateway.httpPort,
+    httpHost: config.gateway.httpHost,
     // Replicas drain their calls for up to the grace period before they exit.
     stopTimeoutMs: Math.max(config.gateway.replicaStopTimeoutMs, config.gateway.drainGraceMs + REPLICA_STOP_MARGIN_MS),
     logger,
@@ -292,7 +293,7 @@ async function startGateway(
     logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
   await lease.start();
   await ua.start();
-  if (ops) await ops.listen(g.httpPort, '127.0.0.1');
+  if (ops) await ops.listen(g.httpPort, g.httpHost);
   else reportMetricsToPrimary(metrics.registry);
   await membership.join();
   phase = 'ready';
@@ -308,7 +309,7 @@ async function startGateway(
     logger.info('drained', { ...result });
   });
   logger.info(
-    `media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${role.kind === 'replica' ? ` as replica ${role.index} of ${role.of}` : `, metrics on http://127.0.0.1:${g.httpPort}/metrics`}`,
+    `media-gateway listening on sip:${g.sipAddress}:${g.sipPort} (UDP, TCP)${role.kind === 'replica' ? ` as replica ${role.index} of ${role.of}` : `, metrics on http://${g.httpHost}:${g.httpPort}/metrics`}`,
   );
   announceReady();
 }

@@ -7,6 +7,15 @@ import {
   kamailioRpcFromConfig,
   kamailioRpcUrl,
 } from './rpc';
+import { loadConfig } from '../config';
+
+const CONFIG_SECRETS = {
+  DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db',
+  JWT_SECRET_KEY: 'x'.repeat(32),
+  SIP_JWT_SECRET: 'y'.repeat(32),
+  SIP_SHARED_SECRET: 'z'.repeat(32),
+  PROXY_SHARED_SECRET: 'p'.repeat(32),
+};
 
 interface Request {
   readonly jsonrpc: string;
@@ -129,9 +138,34 @@ describe('HttpKamailioRpc', () => {
 });
 
 describe('kamailioRpcFromConfig', () => {
-  it('KAMAILIO_RPC_PORT → the loopback xhttp endpoint /RPC', () => {
-    const config = { kamailio: { rpcPort: 5081 } } as Parameters<typeof kamailioRpcUrl>[0];
-    expect(kamailioRpcUrl(config)).toBe('http://127.0.0.1:5081/RPC');
-    expect(kamailioRpcFromConfig(config)).toBeInstanceOf(HttpKamailioRpc);
+  const url = (env: Record<string, string>): string => kamailioRpcUrl(loadConfig({ ...CONFIG_SECRETS, ...env }));
+
+  it('the defaults → the loopback xhttp endpoint /RPC on KAMAILIO_RPC_PORT', () => {
+    expect(url({ KAMAILIO_RPC_PORT: '5081' })).toBe('http://127.0.0.1:5081/RPC');
+    expect(kamailioRpcFromConfig(loadConfig(CONFIG_SECRETS))).toBeInstanceOf(HttpKamailioRpc);
+  });
+
+  it('KAMAILIO_RPC_HOST → that host: a Service name, an address, an IPv6 address in brackets', () => {
+    expect(url({ KAMAILIO_RPC_HOST: 'sab-kamailio', KAMAILIO_RPC_PORT: '6081' })).toBe('http://sab-kamailio:6081/RPC');
+    expect(url({ KAMAILIO_RPC_HOST: '127.0.0.3' })).toBe('http://127.0.0.3:5081/RPC');
+    expect(url({ KAMAILIO_RPC_HOST: 'fd00::5' })).toBe('http://[fd00::5]:5081/RPC');
+  });
+
+  it('KAMAILIO_RPC_HOST=127.0.0.3 → requests reach a server listening there only', async () => {
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: 'kamailio 5.6' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.3', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const rpc = kamailioRpcFromConfig(
+      loadConfig({ ...CONFIG_SECRETS, KAMAILIO_RPC_HOST: '127.0.0.3', KAMAILIO_RPC_PORT: String(port) }),
+    );
+    try {
+      await expect(rpc.call('core.version')).resolves.toBe('kamailio 5.6');
+    } finally {
+      await rpc.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

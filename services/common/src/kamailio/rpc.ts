@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Config } from '../config';
 import { CodedError } from '../errors';
 import type { Logger } from '../logger';
@@ -50,9 +51,14 @@ export interface HttpKamailioRpcOptions {
   readonly logger?: Pick<Logger, 'warn'>;
 }
 
-/** Where Kamailio answers JSON-RPC: xhttp on loopback, `KAMAILIO_RPC_PORT` (kamailio.cfg listens there only). */
+/** Where Kamailio answers JSON-RPC: xhttp on `KAMAILIO_RPC_HOST:KAMAILIO_RPC_PORT` (rpc.cfg serves nothing else). */
 export function kamailioRpcUrl(config: Pick<Config, 'kamailio'>): string {
-  return `http://127.0.0.1:${config.kamailio.rpcPort}/RPC`;
+  return `http://${urlHost(config.kamailio.rpcHost)}:${config.kamailio.rpcPort}/RPC`;
+}
+
+/** An IPv6 literal goes in brackets in a URL; names and IPv4 addresses as they are. */
+function urlHost(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 /** The RPC client for the configured Kamailio. The caller owns it and closes it. */

@@ -13,6 +13,20 @@ const SECRETS = {
 };
 
 describe('createMediaRelay', () => {
+  it('RTPENGINE_NG_HOST → NG commands go to that host, not loopback 127.0.0.1', async () => {
+    const peer = await FakeUdpPeer.start('127.0.0.3');
+    peer.respond(() => 'd6:result4:ponge');
+    const config = loadConfig({ ...SECRETS, RTPENGINE_NG_HOST: '127.0.0.3', RTPENGINE_NG_PORT: String(peer.port) });
+    const relay = createMediaRelay(config.relay, undefined, { timeoutMs: 1000 });
+    try {
+      await expect(relay.ping()).resolves.toMatchObject({ latencyMs: expect.any(Number) });
+      expect(peer.received).toHaveLength(1);
+    } finally {
+      await relay.close();
+      await peer.close();
+    }
+  });
+
   it('config.relay with MEDIA_RELAY=rtpengine → an NG client on RTPENGINE_NG_PORT', async () => {
     const peer = await FakeUdpPeer.start();
     peer.respond(() => 'd6:result4:ponge');

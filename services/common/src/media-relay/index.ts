@@ -12,7 +12,7 @@ export * from './errors';
 export type { RelayLogger } from './control-channel';
 
 export interface MediaRelayOptions {
-  /** Where the relay's control socket listens; the stack binds it to loopback. */
+  /** Where the relay's control socket listens. Default: RTPENGINE_NG_HOST for rtpengine, loopback for RTPProxy (a local stack's relay only). */
   readonly controlHost?: string;
   /** Total time per request, retransmissions included (default 3000 ms). */
   readonly timeoutMs?: number;
@@ -31,15 +31,22 @@ export function createMediaRelay(
   options: MediaRelayOptions = {},
 ): MediaRelay {
   const common = {
-    host: options.controlHost ?? '127.0.0.1',
     timeoutMs: options.timeoutMs,
     retransmitMs: options.retransmitMs,
     logger,
   };
   switch (relayConfig.kind) {
     case 'rtpengine':
-      return new RtpengineClient({ ...common, port: relayConfig.rtpengineNgPort });
+      return new RtpengineClient({
+        ...common,
+        host: options.controlHost ?? relayConfig.rtpengineNgHost,
+        port: relayConfig.rtpengineNgPort,
+      });
     case 'rtpproxy':
-      return new RtpproxyClient({ ...common, port: relayConfig.rtpproxyControlPort });
+      return new RtpproxyClient({
+        ...common,
+        host: options.controlHost ?? '127.0.0.1',
+        port: relayConfig.rtpproxyControlPort,
+      });
   }
 }

@@ -161,18 +161,10 @@ export class SmsRuntime {
     });
   }
 
+  /** The SIP endpoint and the worker; Kamailio is not needed yet (see {@link joinSmsSet}). */
   async start(): Promise<void> {
     await this.endpoint.start();
     await this.worker?.start();
-    const membership = new DispatcherMembership(
-      this.deps.db,
-      this.deps.rpc,
-      SMS_SET,
-      `sms ${this.deps.config.sms.sipAddress}:${this.endpoint.port}`,
-      this.endpoint.uri,
-    );
-    await membership.join();
-    this.membership = membership;
     if (this.worker) {
       const timeout = this.deps.config.sms.partTimeoutSeconds;
       this.partsTimer = setInterval(
@@ -184,6 +176,22 @@ export class SmsRuntime {
         Math.min(10_000, timeout * 500),
       );
     }
+  }
+
+  /**
+   * Enters this endpoint in Kamailio's SMS set, so Kamailio sends it messages. Needs
+   * Kamailio to answer; idempotent (its own row is replaced), so it can be retried.
+   */
+  async joinSmsSet(): Promise<void> {
+    const membership = new DispatcherMembership(
+      this.deps.db,
+      this.deps.rpc,
+      SMS_SET,
+      `sms ${this.deps.config.sms.sipAddress}:${this.endpoint.port}`,
+      this.endpoint.uri,
+    );
+    await membership.join();
+    this.membership = membership;
   }
 
   async close(): Promise<void> {

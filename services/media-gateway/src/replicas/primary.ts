@@ -18,6 +18,8 @@ export interface PrimaryOptions {
   readonly replicas: number;
   readonly id: string;
   readonly httpPort: number;
+  /** Address the health and metrics server binds (GATEWAY_HTTP_HOST); default loopback. */
+  readonly httpHost?: string;
   readonly logger: PrimaryLogger;
   /** How long replicas get to end their calls on stop before they are killed. */
   readonly stopTimeoutMs?: number;
@@ -86,11 +88,11 @@ export class GatewayPrimary {
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(this.options.httpPort, '127.0.0.1', () => resolve());
+      http.listen(this.options.httpPort, this.options.httpHost ?? '127.0.0.1', () => resolve());
     });
     this.http = http;
     this.options.logger.info(
-      `media-gateway: ${this.options.replicas} replicas ready, health and metrics on http://127.0.0.1:${this.options.httpPort}/metrics`,
+      `media-gateway: ${this.options.replicas} replicas ready, health and metrics on http://${this.options.httpHost ?? '127.0.0.1'}:${this.options.httpPort}/metrics`,
     );
   }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../../common/src/db/schema';
 import { loginOnce, probeDatabase } from '../../health/probes';
+import type { KamailioAttachStatus } from '../../kamailio/attach';
 import { defineRoute, type Route } from '../route';
 
 const PROBE = {
@@ -19,6 +20,13 @@ export const HEALTH_SCHEMA = {
     status: { type: 'string', enum: ['ok', 'error'] },
     uptime_seconds: { type: 'number' },
     database: PROBE,
+    kamailio: {
+      type: 'object',
+      description:
+        'Start-up work that needs Kamailio (joining the SMS set): "error" with the reason until Kamailio has answered once, then "ok" for good.',
+      properties: { status: { type: 'string', enum: ['ok', 'error'] }, error: { type: 'string' } },
+      required: ['status'],
+    },
   },
   required: ['status', 'uptime_seconds', 'database'],
 } as const;
@@ -28,6 +36,7 @@ export function healthRoutes(deps: {
   readonly db: Kysely<Database>;
   readonly databaseUrl?: string;
   readonly startedAt: number;
+  readonly kamailio?: () => KamailioAttachStatus;
 }): Route[] {
   return [
     defineRoute({
@@ -36,23 +45,25 @@ export function healthRoutes(deps: {
       operationId: 'getHealth',
       summary: 'Process and database health',
       description:
-        'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer or no longer lets this process log in.',
+        'No token needed, for load balancers and Kubernetes probes. 503 when the database does not answer or no longer lets this process log in, and at start-up until Kamailio has answered (the process retries meanwhile).',
       tag: 'monitoring',
       access: 'public',
       responses: {
         200: { description: 'Healthy', schema: HEALTH_SCHEMA },
-        503: { description: 'The database did not answer', schema: HEALTH_SCHEMA },
+        503: { description: 'The database did not answer, or Kamailio not yet', schema: HEALTH_SCHEMA },
       },
       async handle() {
         const url = deps.databaseUrl;
         const database = await probeDatabase(deps.db, undefined, url === undefined ? undefined : () => loginOnce(url));
-        const ok = database.status === 'ok';
+        const kamailio = deps.kamailio?.();
+        const ok = database.status === 'ok' && (kamailio === undefined || kamailio.status === 'ok');
         return {
           status: ok ? 200 : 503,
           body: {
             status: ok ? 'ok' : 'error',
             uptime_seconds: Math.round((Date.now() - deps.startedAt) / 100) / 10,
             database,
+            ...(kamailio ? { kamailio } : {}),
           },
           headers: { 'Cache-Control': 'no-store' },
         };
