@@ -17,6 +17,7 @@ import {
   startSipp,
   uacMediaScenario,
   waitForAnswer,
+  type RunningSipp,
   type SippRun,
 } from '../../harness/sipp';
 import { messagesReceived, smsProviderScenario } from '../support/sms';
@@ -41,6 +42,7 @@ import { messagesReceived, smsProviderScenario } from '../support/sms';
  * - emptyDir volumes: kube play 4.3 makes a named volume called after the pod's volume
  *   (`tmp`, `state`: shared by every pod); each is renamed <pod>-<volume>, as private as
  *   in Kubernetes.
+ * - Init containers run first as a Pod of their own (kube play 4.3 races removing them).
  * - Readiness: the harness runs each container's readinessProbe (exec in the container,
  *   httpGet, tcpSocket) until it passes, as the kubelet would.
  * Everything it starts is named with the release name `sabpod` and removed afterwards
@@ -74,6 +76,7 @@ interface Container {
   volumeMounts?: { name: string; mountPath: string }[];
 }
 interface PodSpec {
+  restartPolicy?: string;
   hostNetwork?: boolean;
   initContainers?: Container[];
   containers: Container[];
@@ -254,15 +257,39 @@ class PodmanStack {
         await podman(['kube', 'play', path], 180_000);
         return;
       } catch (err) {
-        // podman 4.3 races with its own init containers: it may try to remove one that has
-        // exited but is still recorded as running. The pod is then half made: remove it and
-        // play again (the migration is idempotent).
-        const message = (err as Error).message;
-        if (attempt >= 3 || !message.includes('failed to remove once init container')) throw err;
-        console.log(`[chart-pods] kube play ${file}: podman's init-container race, playing it again`);
+        if (attempt >= 2) throw err;
+        console.log(`[chart-pods] kube play ${file} failed, playing it again: ${(err as Error).message.trim()}`);
         await podman(['pod', 'rm', '-f', '-t', '5', `${file}-pod-0`], 60_000).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * Runs a template's init containers to completion, in order, as a Pod of their own.
+   * kube play 4.3 runs init containers itself but then mostly fails to remove them ("cannot
+   * remove container ... as it is running": it races with its own exit handling), leaving
+   * a half-made pod; the same containers played as a Pod with restartPolicy Never work.
+   */
+  private async runInitContainers(d: K8sObject): Promise<void> {
+    const spec = d.spec?.template?.spec as PodSpec;
+    for (const init of spec.initContainers ?? []) {
+      const name = `${d.metadata.name}-init-${init.name}`;
+      const { initContainers: _unused, ...rest } = spec;
+      const pod: K8sObject = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: { ...rest, containers: [init], restartPolicy: 'Never' },
+      };
+      const started = Date.now();
+      await this.play(name, [...this.rendered.of('ConfigMap').map((c) => this.rendered.local(c)), pod]);
+      const code = await podman(['wait', `${name}-${init.name}`], 180_000);
+      const logs = await podman(['logs', `${name}-${init.name}`]).catch((e: Error) => e.message);
+      await podman(['pod', 'rm', '-f', name], 60_000);
+      if (code !== '0') throw new Error(`init container ${init.name} of ${d.metadata.name} exited ${code}:\n${logs}`);
+      console.log(`[chart-pods] init container ${init.name}: ${logs.trim()} (${Date.now() - started} ms)`);
+    }
+    delete spec.initContainers;
   }
 
   /** Plays one Deployment (with the ConfigMaps it reads); `ready` then waits for it. */
@@ -270,6 +297,7 @@ class PodmanStack {
     const original = this.rendered.named('Deployment', component);
     const d = forPodman(original, rename);
     const started = Date.now();
+    await this.runInitContainers(d);
     await this.play(d.metadata.name, [...this.rendered.of('ConfigMap').map((c) => this.rendered.local(c)), d]);
     const spec = original.spec?.template?.spec as PodSpec;
     const played: PlayedPod = {
@@ -383,30 +411,60 @@ describePods("the chart's rendered pods under podman kube play", () => {
   // The SMS provider's address (a trunk is known by its address; 127.0.0.0/8 is all local).
   const PROVIDER = '127.0.0.7';
 
-  /** One call with g711a.pcap as the caller's audio; returns how many frames came back as PCMA audio. */
-  async function echoCall(user: string, password: string, number: string): Promise<{ sent: number; back: number }> {
-    const audio = pcapRtp(G711A_PCAP, 8);
+  interface LiveCall {
+    readonly sipp: RunningSipp;
+    readonly peer: RtpPeer;
+    readonly relay: { address: string; port: number };
+  }
+
+  /** Starts an authenticated call to `number` holding `holdMs`; resolves once it is answered. */
+  async function startCall(user: string, password: string, number: string, holdMs: number): Promise<LiveCall> {
     const peer = await RtpPeer.open();
     try {
       const sipp = await startSipp({
-        scenario: uacMediaScenario({ codec: 'PCMA', holdMs: audio.length * 20 + 1500 }),
+        scenario: uacMediaScenario({ codec: 'PCMA', holdMs }),
         remote: proxy(),
         keys: { user, callee: number.slice(1), domain: r.config('SIP_DOMAIN'), rtp_port: peer.port },
         auth: { user, password },
-        timeoutSeconds: 40,
+        timeoutSeconds: Math.ceil(holdMs / 1000) + 30,
       });
-      const relay = await waitForAnswer(sipp, 15_000);
-      await peer.send(audio, relay);
-      expectSipp(await sipp.done, 'call to the demo-agent number');
-      const back = peer.received.filter((x) => x.packet.payloadType === 8);
+      return { sipp, peer, relay: await waitForAnswer(sipp, 15_000) };
+    } catch (err) {
+      peer.close();
+      throw err;
+    }
+  }
+
+  /** Sends g711a.pcap into the call and checks, after it ends normally, that the audio came back. */
+  async function echoes(
+    call: LiveCall,
+    audio: ReturnType<typeof pcapRtp>,
+    what: string,
+  ): Promise<{ sent: number; back: number }> {
+    try {
+      await call.peer.send(audio, call.relay);
+      expectSipp(await call.sipp.done, what);
+      const back = call.peer.received.filter((x) => x.packet.payloadType === 8);
       // The echo carries the caller's audio, not comfort silence.
       const loud = back.filter((x) => x.packet.payload.some((b) => b !== 0xd5 && b !== 0x55)).length;
       expect(back.length).toBeGreaterThanOrEqual(Math.floor(audio.length * 0.95));
       expect(loud).toBeGreaterThanOrEqual(Math.floor(audio.length * 0.8));
       return { sent: audio.length, back: back.length };
     } finally {
-      peer.close();
+      call.peer.close();
     }
+  }
+
+  async function echoCall(user: string, password: string, number: string): Promise<{ sent: number; back: number }> {
+    const audio = pcapRtp(G711A_PCAP, 8);
+    const call = await startCall(user, password, number, audio.length * 20 + 1500);
+    return echoes(call, audio, 'call to the demo-agent number');
+  }
+
+  /** A gateway's /health: its status and how many calls it holds. */
+  async function gatewayHealth(httpPort: number): Promise<{ status: string; active_calls: number }> {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/health`, { signal: AbortSignal.timeout(3000) });
+    return (await res.json()) as { status: string; active_calls: number };
   }
 
   beforeAll(async () => {
@@ -549,4 +607,99 @@ describePods("the chart's rendered pods under podman kube play", () => {
     const result = await provider.done;
     expect(messagesReceived(result).join('\n')).toContain('Hello from the chart pods');
   });
+  test('two gateway pods: SIGTERM one during a call: the call finishes, new calls go to the other; a third takes calls within 5 s of ready', async () => {
+    const user = `drain${Date.now().toString(36)}`;
+    const password = `pw-${Math.random().toString(36).slice(2)}-secret`;
+    expect((await api('POST', '/api/sip-users/', 'admin', { username: user, password })).status).toBe(201);
+    const number = `+1555778${String(Date.now() % 10000).padStart(4, '0')}`;
+    expect(
+      (
+        await api('POST', '/api/numbers/', 'operator', {
+          number,
+          route_type: 'ai',
+          ai_dialect: 'olib',
+          ai_options: { mode: 'echo' },
+        })
+      ).status,
+    ).toBe(201);
+    // A second pod of the same template. On one host network it needs its own ports
+    // (in Kubernetes each pod has its own address and the template's ports as they are).
+    const gateway = (suffix: string, offset: number): { name: string; env: Record<string, string> } => ({
+      name: `${RELEASE}-sip-ai-bridge-media-gateway-${suffix}`,
+      env: {
+        GATEWAY_SIP_PORT: String(port('GATEWAY_SIP_PORT') + offset),
+        GATEWAY_HTTP_PORT: String(port('GATEWAY_HTTP_PORT') + offset),
+        GATEWAY_RTP_PORT_MIN: String(25900 + 30 * offset),
+        GATEWAY_RTP_PORT_MAX: String(25929 + 30 * offset),
+      },
+    });
+    const second = gateway('b', 1);
+    await stack.ready(await stack.deploy('media-gateway', second), 120_000);
+    const httpPorts = { a: port('GATEWAY_HTTP_PORT'), b: port('GATEWAY_HTTP_PORT') + 1 };
+    const containers = {
+      a: `${RELEASE}-sip-ai-bridge-media-gateway-pod-0-media-gateway`,
+      b: `${second.name}-pod-0-media-gateway`,
+    };
+
+    const audio = pcapRtp(G711A_PCAP, 8);
+    const first = await startCall(user, password, number, audio.length * 20 + 1500);
+    const echoing = echoes(first, audio, 'the call on the stopping gateway');
+    const holders = [];
+    for (const g of ['a', 'b'] as const) if ((await gatewayHealth(httpPorts[g])).active_calls > 0) holders.push(g);
+    expect(holders).toHaveLength(1);
+    const victim = holders[0] as 'a' | 'b';
+    const survivor = victim === 'a' ? 'b' : 'a';
+    // What the kubelet does to a deleted pod: SIGTERM, then up to the grace period.
+    // (`podman stop`, not `podman kill`: the pod's restart policy would start a killed one again.)
+    const stopStarted = Date.now();
+    const stopping = podman(['stop', '-t', '90', containers[victim]], 120_000);
+    let draining = '';
+    while (Date.now() - stopStarted < 5000) {
+      draining = await gatewayHealth(httpPorts[victim]).then(
+        (h) => h.status,
+        () => 'gone',
+      );
+      if (draining === 'draining') break;
+      await sleep(100);
+    }
+    expect(draining).toBe('draining');
+    console.log(`[chart-pods] gateway ${victim} draining ${Date.now() - stopStarted} ms after SIGTERM`);
+
+    // A new call during the drain is answered by the other gateway.
+    const during = await startCall(user, password, number, 1000);
+    expect((await gatewayHealth(httpPorts[survivor])).active_calls).toBe(1);
+    expect((await gatewayHealth(httpPorts[victim])).active_calls).toBe(1);
+    during.peer.close();
+    expectSipp(await during.sipp.done, 'a call during the drain');
+
+    const echoed = await echoing;
+    console.log(
+      `[chart-pods] the draining gateway's call ended normally: ${echoed.back} of ${echoed.sent} frames echoed`,
+    );
+    await stopping;
+    const exit = await podman(['inspect', '--format', '{{.State.ExitCode}}', containers[victim]]);
+    expect(exit).toBe('0');
+    console.log(
+      `[chart-pods] gateway ${victim} exited 0 ${((Date.now() - stopStarted) / 1000).toFixed(1)} s after SIGTERM`,
+    );
+
+    // A third gateway joins: it takes calls within 5 s of being ready (round robin over two).
+    const third = gateway('c', 2);
+    const played = await stack.deploy('media-gateway', third);
+    await stack.ready(played, 120_000);
+    const readyAt = Date.now();
+    const thirdHttp = port('GATEWAY_HTTP_PORT') + 2;
+    let tookAfter = -1;
+    while (Date.now() - readyAt < 5000 && tookAfter < 0) {
+      const calls = await Promise.all([1, 2].map(() => startCall(user, password, number, 500)));
+      if ((await gatewayHealth(thirdHttp)).active_calls > 0) tookAfter = Date.now() - readyAt;
+      for (const c of calls) {
+        c.peer.close();
+        expectSipp(await c.sipp.done, 'a call after the third gateway joined');
+      }
+    }
+    console.log(`[chart-pods] the third gateway answered a call ${tookAfter} ms after it was ready`);
+    expect(tookAfter).toBeGreaterThanOrEqual(0);
+    expect(tookAfter).toBeLessThanOrEqual(5000);
+  }, 240_000);
 });
