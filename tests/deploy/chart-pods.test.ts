@@ -42,6 +42,9 @@ import { messagesReceived, smsProviderScenario } from '../support/sms';
  * - emptyDir volumes: kube play 4.3 makes a named volume called after the pod's volume
  *   (`tmp`, `state`: shared by every pod); each is renamed <pod>-<volume>, as private as
  *   in Kubernetes.
+ * - A second gateway pod from the same template (host network: it needs its own ports)
+ *   gets them through its own copy of the ConfigMap: kube play 4.3 lets envFrom override
+ *   env, the reverse of Kubernetes.
  * - Init containers run first as a Pod of their own (kube play 4.3 races removing them).
  * - Readiness: the harness runs each container's readinessProbe (exec in the container,
  *   httpGet, tcpSocket) until it passes, as the kubelet would.
@@ -71,6 +74,7 @@ interface Container {
   name: string;
   args?: string[];
   env?: EnvVar[];
+  envFrom?: { configMapRef: { name: string } }[];
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   readinessProbe?: Probe;
   volumeMounts?: { name: string; mountPath: string }[];
@@ -215,8 +219,9 @@ function forPodman(deployment: K8sObject, rename?: { name: string; env: Record<s
         e.value = '127.0.0.1';
       }
     }
-    // Explicit env wins over envFrom (the ConfigMap), as in Kubernetes.
-    if (rename) c.env = [...(c.env ?? []), ...Object.entries(rename.env).map(([name, value]) => ({ name, value }))];
+    // kube play 4.3 lets envFrom override env (Kubernetes does the opposite), so a copy's
+    // own settings go into its own copy of the ConfigMap (see `deploy`).
+    if (rename) for (const ref of c.envFrom ?? []) ref.configMapRef.name = `${rename.name}-${ref.configMapRef.name}`;
     for (const m of c.volumeMounts ?? []) if (emptyDirs.has(m.name)) m.name = `${podName}-${m.name}`;
   }
   return d;
@@ -298,7 +303,15 @@ class PodmanStack {
     const d = forPodman(original, rename);
     const started = Date.now();
     await this.runInitContainers(d);
-    await this.play(d.metadata.name, [...this.rendered.of('ConfigMap').map((c) => this.rendered.local(c)), d]);
+    const configMaps = this.rendered.of('ConfigMap').map((c) => {
+      const local = this.rendered.local(c);
+      if (rename) {
+        local.metadata.name = `${rename.name}-${local.metadata.name}`;
+        local.data = { ...local.data, ...rename.env };
+      }
+      return local;
+    });
+    await this.play(d.metadata.name, [...configMaps, d]);
     const spec = original.spec?.template?.spec as PodSpec;
     const played: PlayedPod = {
       pod: `${d.metadata.name}-pod-0`,
