@@ -99,15 +99,13 @@ async function podman(args: readonly string[], timeoutMs = 60_000): Promise<stri
   return stdout.trim();
 }
 
-function podmanAvailable(): string | null {
+/** Installs podman and the project's containers.conf (scripts/bootstrap.sh images); the error when that failed. */
+function bootstrap(): string | null {
   const boot = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'bootstrap.sh'), 'images'], {
     encoding: 'utf8',
     timeout: 600_000,
   });
-  if (spawnSync('podman', ['--version'], { env: podmanEnv }).status !== 0)
-    return `podman could not be installed: ${(boot.stderr ?? '').trim().split('\n').pop()}`;
-  if (boot.status !== 0) return `scripts/bootstrap.sh images failed: ${(boot.stderr ?? '').trim().split('\n').pop()}`;
-  return null;
+  return boot.status === 0 ? null : `scripts/bootstrap.sh images failed: ${(boot.stderr ?? '').trim().slice(-2000)}`;
 }
 
 /** When this run began: anonymous volumes podman made since then for its images' VOLUMEs are this run's. */
@@ -257,16 +255,7 @@ class PodmanStack {
   private async play(file: string, objects: K8sObject[]): Promise<void> {
     const path = join(this.dir, `${file}.yaml`);
     writeFileSync(path, objects.map((o) => stringify(o)).join('---\n'));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await podman(['kube', 'play', path], 180_000);
-        return;
-      } catch (err) {
-        if (attempt >= 2) throw err;
-        console.log(`[chart-pods] kube play ${file} failed, playing it again: ${(err as Error).message.trim()}`);
-        await podman(['pod', 'rm', '-f', '-t', '5', `${file}-pod-0`], 60_000).catch(() => undefined);
-      }
-    }
+    await podman(['kube', 'play', path], 180_000);
   }
 
   /**
@@ -379,7 +368,13 @@ class PodmanStack {
   }
 }
 
-const unavailable = podmanAvailable();
+const bootstrapError = bootstrap();
+// Skipped only when podman itself is missing (and could not be installed); any other
+// bootstrap failure fails the suite in beforeAll.
+const unavailable =
+  spawnSync('podman', ['--version'], { env: podmanEnv }).status === 0
+    ? null
+    : `podman is not available and could not be installed (${bootstrapError ?? 'no error from bootstrap'})`;
 if (unavailable) console.warn(`[chart-pods] skipping: ${unavailable}`);
 const describePods = unavailable ? describe.skip : describe;
 
@@ -481,6 +476,7 @@ describePods("the chart's rendered pods under podman kube play", () => {
   }
 
   beforeAll(async () => {
+    if (bootstrapError) throw new Error(bootstrapError);
     const began = Date.now();
     await cleanUp();
     for (const image of IMAGES) {
