@@ -29,8 +29,9 @@ if [ "$mode" = "stack" ] || [ "$mode" = "images" ]; then
               kamailio-utils-modules kamailio-tls-modules rtpengine-daemon postgresql sip-tester baresip-core espeak-ng
               openssl ca-certificates)
   else
-    # runc, not crun: crun fails on this kind of host's hybrid cgroup hierarchy.
-    packages=(podman buildah debootstrap runc uidmap ca-certificates)
+    # runc, not crun: crun fails on this kind of host's hybrid cgroup hierarchy. catatonit:
+    # `podman kube play` builds its pod's pause image from it (no registry to pull one).
+    packages=(podman buildah debootstrap runc uidmap catatonit ca-certificates)
   fi
   missing=()
   for p in "${packages[@]}"; do

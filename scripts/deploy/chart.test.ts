@@ -43,6 +43,8 @@ interface Container {
 
 interface PodSpec {
   readonly hostNetwork?: boolean;
+  readonly dnsPolicy?: string;
+  readonly initContainers?: readonly (Container & { readonly args?: readonly string[] })[];
   readonly containers: readonly Container[];
 }
 
@@ -228,6 +230,20 @@ describe('rendered facts', () => {
       ]),
     );
     expect(configMap(moved)).toMatchObject({ SIP_PROXY_PORT: '5080', SIP_TLS_PORT: '5081' });
+  });
+
+  it('the control-plane migrates the schema in an init container; the other pods join the host network only when asked (podman values)', () => {
+    const objects = render([]);
+    const init = pod(objects, 'control-plane').initContainers ?? [];
+    expect(init.map((c) => [c.name, c.args])).toEqual([['migrate', ['migrate']]]);
+    expect(init[0]?.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe('DATABASE_URL');
+    const components = ['control-plane', 'media-gateway', 'demo-agent', 'postgresql'];
+    for (const c of components) expect([c, pod(objects, c).hostNetwork]).toEqual([c, undefined]);
+    const podman = render(['-f', join(REPO_ROOT, 'tests', 'deploy', 'fixtures', 'podman-values.yaml')]);
+    for (const c of components)
+      expect([c, pod(podman, c).hostNetwork, pod(podman, c).dnsPolicy]).toEqual([c, true, 'ClusterFirstWithHostNet']);
+    // PostgreSQL listens on postgresql.port, which a host-network pod needs when 5432 is taken.
+    expect(container(podman, 'postgresql').env).toEqual(expect.arrayContaining([{ name: 'PGPORT', value: '25732' }]));
   });
 
   it('rtpengine runs on the host network with the RTP range from values', () => {
