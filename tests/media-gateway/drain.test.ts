@@ -31,7 +31,10 @@ class ExtraGateway {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly proc: ChildProcess;
 
-  constructor(readonly index: number) {
+  constructor(
+    readonly index: number,
+    readonly workers = 1,
+  ) {
     const stack = testStack();
     const slot = Number(process.env['TEST_STACK_SLOT'] || '0');
     const sipPort = stack.config.gateway.sipPort + 1 + index;
@@ -49,7 +52,7 @@ class ExtraGateway {
         GATEWAY_RTP_PORT_MIN: String(rtpMin),
         GATEWAY_RTP_PORT_MAX: String(rtpMin + 99),
         GATEWAY_ID: '',
-        GATEWAY_WORKERS: '1',
+        GATEWAY_WORKERS: String(workers),
         LOG_LEVEL: 'info',
         GATEWAY_DRAIN_GRACE_SECONDS: String(GRACE_S),
         GATEWAY_LEASE_SECONDS: String(LEASE_S),
@@ -324,4 +327,28 @@ describe('gateway scaling and drain: two gateways, one stopped during calls, a t
       `[lost] kill -9 with a live call: its row closed (gateway_lost) ${(closedAfterMs / 1000).toFixed(1)} s later (lease ${LEASE_S} s), gateway removed from the set`,
     );
   }, 180_000);
+});
+
+describe('GATEWAY_WORKERS above 1: a primary and its replicas', () => {
+  const stack = testStack();
+
+  test('GATEWAY_WORKERS=2 → the primary forks two replicas, each joins the gateway set, /health 200; SIGTERM → exit 0', async () => {
+    const db = new Client({ connectionString: stack.config.databaseUrl });
+    await db.connect();
+    const gateway = new ExtraGateway(3, 2);
+    try {
+      await gateway.ready(60_000);
+      // Replica i is a whole gateway with its own id (GATEWAY_ID/i) and row in the set.
+      const rows = await db.query<{ attrs: string }>(
+        'SELECT attrs FROM dispatcher WHERE setid = $1 AND attrs LIKE $2',
+        [GATEWAY_SET, `gateway=${gateway.id}/%`],
+      );
+      expect(rows.rows.map((r) => r.attrs).sort()).toEqual([`gateway=${gateway.id}/0`, `gateway=${gateway.id}/1`]);
+      await gateway.stop();
+      expect(await gateway.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      gateway.signal('SIGKILL');
+      await db.end();
+    }
+  }, 120_000);
 });

@@ -30,6 +30,12 @@ import { replicaPorts } from './replicas/slice';
 import { JitterBuffer } from './rtp/jitter-buffer';
 import { recordingKeeper } from './recording/storage';
 
+// Declared before runProcess(), which starts the process synchronously and reads them.
+/** What a replica gets beyond its drain grace to end its calls, write their records and exit. */
+const REPLICA_STOP_MARGIN_MS = 15_000;
+/** A readiness probe's database check gives up after this. */
+const DB_CHECK_TIMEOUT_MS = 1000;
+
 /**
  * The media-gateway process: one whole gateway, or (GATEWAY_WORKERS > 1) a primary
  * that forks and supervises replicas, each a whole gateway (replicas/role.ts).
@@ -52,11 +58,6 @@ runProcess({
     return role.kind === 'primary' ? startPrimary(config, logger, scope) : startGateway(config, logger, scope, role);
   },
 });
-
-/** What a replica gets beyond its drain grace to end its calls, write their records and exit. */
-const REPLICA_STOP_MARGIN_MS = 15_000;
-/** A readiness probe's database check gives up after this. */
-const DB_CHECK_TIMEOUT_MS = 1000;
 
 /** GATEWAY_WORKERS > 1: fork the replicas and serve their health and metrics. */
 async function startPrimary(config: Config, logger: Logger, scope: ProcessScope): Promise<void> {
