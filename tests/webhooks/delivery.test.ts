@@ -328,7 +328,7 @@ describe('call webhooks from the stack control-plane', () => {
   }, 90_000);
 });
 
-describe('SSRF defence (WEBHOOK_ALLOW_PRIVATE_ADDRESSES=false)', () => {
+describe('a deliverer on a database of its own (the stack deliverer cannot take its events)', () => {
   let own: DbHandle | undefined;
   let ownUrl: string;
 
@@ -345,6 +345,35 @@ describe('SSRF defence (WEBHOOK_ALLOW_PRIVATE_ADDRESSES=false)', () => {
 
   afterAll(async () => {
     await own?.close();
+  });
+
+  test('a stored event wakes the deliverer through NOTIFY: delivered long before its next poll', async () => {
+    const db = own as DbHandle;
+    const hooks = await receiver();
+    const { logger } = capturingLogger();
+    const deliverer = new WebhookDeliverer(
+      { databaseUrl: ownUrl, ...stack.config.webhooks, pollMs: 60_000 },
+      { db: db.db, registry: new Registry(), logger },
+    );
+    await deliverer.start();
+    try {
+      // Past the start-up claim: the deliverer now sleeps until a notification or the 60 s poll.
+      await new Promise((r) => setTimeout(r, 500));
+      const call = `wh-notify-${RUN}`;
+      const latencies: number[] = [];
+      for (const event of ['initiated', 'ringing', 'answered'] as const) {
+        const at = Date.now();
+        await db.db
+          .transaction()
+          .execute((trx) => enqueueCallWebhook(trx, { callId: call, url: hooks.url, event, data: DATA }));
+        const got = await hooks.waitFor(call, latencies.length + 1, 20_000);
+        latencies.push((got.at(-1)?.at ?? 0) - at);
+      }
+      console.log(`[webhooks] stored → received with the poll at 60 s: ${latencies.join(', ')} ms`);
+      for (const ms of latencies) expect(ms).toBeLessThan(10_000);
+    } finally {
+      await deliverer.close();
+    }
   });
 
   test('events for loopback, localhost, link-local and names resolving to loopback are refused unsent, failed, logged and counted', async () => {
