@@ -284,7 +284,12 @@ describe('call webhooks from the stack control-plane', () => {
     const calls = Array.from({ length: 12 }, (_, i) => `wh-two-${RUN}-${i}`);
     // Slow, uneven answers keep both deliverers busy; one in nine attempts fails and is retried.
     let n = 0;
-    const hooks = await receiver(() => (++n % 9 === 0 ? 503 : 200));
+    const accepted = new Map<string, number>();
+    const hooks = await receiver((hook) => {
+      if (++n % 9 === 0) return 503;
+      accepted.set(hook.body.id, (accepted.get(hook.body.id) ?? 0) + 1);
+      return 200;
+    });
     const registry = new Registry();
     const { logger } = capturingLogger();
     const second = new WebhookDeliverer(
@@ -316,6 +321,9 @@ describe('call webhooks from the stack control-plane', () => {
         expect(arrived).toEqual([...arrived].sort((x, y) => x - y));
         expect(seqs(delivered)).toEqual([1, 2, 3, 4]);
       }
+      // No event was accepted twice: the two deliverers never sent the same event at once.
+      expect(accepted.size).toBe(calls.length * 4);
+      expect([...accepted.values()].every((count) => count === 1)).toBe(true);
       const mine = (await registry.getSingleMetric('webhook_delivered_total')?.get())?.values[0]?.value ?? 0;
       console.log(
         `[webhooks] two deliverers, ${calls.length} calls × 4 events: the second replica delivered ${mine}, ${hooks.received.length} requests in all`,
