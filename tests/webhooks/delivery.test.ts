@@ -236,10 +236,14 @@ describe('call webhooks from the stack control-plane', () => {
     await eventually('the failure to be counted', async () =>
       (await metric('webhook_failed_total', '{reason="http_4xx"}')) >= failedBefore + 1 ? true : undefined,
     );
-    const log = readFileSync(join(stack.config.stateDir, 'logs', 'control-plane.log'), 'utf8');
-    const line = log.split('\n').find((l) => l.includes(`"${call}:2"`) && l.includes('webhook failed for good'));
-    expect(line).toBeDefined();
-    // The log names the receiver's origin, never its path or query (which may hold a token).
+    // The control-plane's output reaches its log file through the supervisor's pipe: a moment later.
+    const line = await eventually('the failure to be logged', () =>
+      Promise.resolve(
+        readFileSync(join(stack.config.stateDir, 'logs', 'control-plane.log'), 'utf8')
+          .split('\n')
+          .find((l) => l.includes(`"${call}:2"`) && l.includes('webhook failed for good')),
+      ),
+    );
     expect(line).not.toContain('kept-out-of-logs');
   });
 
