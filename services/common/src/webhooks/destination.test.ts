@@ -1,4 +1,5 @@
-import { isPublicAddress, webhookUrlProblem } from './destination';
+import { AppError } from '../errors';
+import { assertWebhookUrl, isPublicAddress, webhookUrlProblem } from './destination';
 
 describe('webhook destinations', () => {
   test.each([
@@ -62,5 +63,30 @@ describe('webhook destinations', () => {
   ])('%s → refused while private addresses are not allowed', (url) => {
     expect(webhookUrlProblem(url, { allowPrivate: false })).toMatch(/non-public|localhost/);
     expect(webhookUrlProblem(url, { allowPrivate: true })).toBeNull();
+  });
+});
+
+describe('assertWebhookUrl', () => {
+  test('a refused URL → 400 ERR_WEBHOOK_URL_INVALID naming the field and the reason', () => {
+    let thrown: unknown;
+    try {
+      assertWebhookUrl('http://169.254.169.254/latest/', { allowPrivate: false });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(AppError);
+    expect((thrown as AppError).status).toBe(400);
+    expect((thrown as AppError).toJSON()).toEqual({
+      error: {
+        code: 'ERR_WEBHOOK_URL_INVALID',
+        message: 'webhook_url names a non-public address (169.254.169.254)',
+        field: 'webhook_url',
+        reason: 'names a non-public address (169.254.169.254)',
+      },
+    });
+  });
+
+  test('a usable URL passes', () => {
+    expect(() => assertWebhookUrl('https://hooks.example.com/x', { allowPrivate: false })).not.toThrow();
   });
 });
