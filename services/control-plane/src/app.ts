@@ -20,7 +20,9 @@ import { RateLimiter } from './http/rate-limit';
 import { requestLog } from './http/request-log';
 import type { Route } from './http/route';
 import { buildRouter } from './http/router';
-import { callRoutes } from './http/routes/calls';
+import { callHistoryRoutes, callRoutes } from './http/routes/calls';
+import { CallHistory } from './calls/history';
+import { HistoryStore } from './calls/history-store';
 import { configStatusRoutes } from './http/routes/config-status';
 import { dialogRoutes } from './http/routes/dialogs';
 import { healthRoutes } from './http/routes/health';
@@ -148,6 +150,8 @@ export function createApp(deps: AppDeps): App {
     ...securityRoutes(new SecurityService(kamailio, logger.child({ component: 'security' }))),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
+    // /api/calls/history before /api/calls/{call_id}.
+    ...callHistoryRoutes(new CallHistory(new HistoryStore(deps.db))),
     ...callRoutes(calls),
     ...dialogRoutes(new KamailioDialogs(deps.kamailio)),
     ...smsRoutes(sms),

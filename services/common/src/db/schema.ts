@@ -94,6 +94,12 @@ export interface TrunksTable {
   sms_rate_limit: ColumnType<number, number | undefined, number>;
   /** One MESSAGE per 3GPP segment (X-SMS-Part) instead of the whole text. */
   sms_split_segments: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Cost estimates (db/migrations/0050). NUMERIC(12,6): read and written as decimal text. */
+  rate_per_minute: ColumnType<string, string | undefined, string>;
+  billing_increment_seconds: ColumnType<number, number | undefined, number>;
+  minimum_billable_seconds: ColumnType<number, number | undefined, number>;
+  /** ISO 4217 code. */
+  currency: ColumnType<string, string | undefined, string>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }

@@ -9,6 +9,8 @@ import {
   type CallParams,
   type ListCallsQuery,
 } from '../../calls/schemas';
+import type { CallHistory } from '../../calls/history';
+import { HISTORY_LIST_SCHEMA, HISTORY_QUERY_SCHEMA, type HistoryQuery } from '../../calls/history-schemas';
 import type { CallService } from '../../calls/service';
 import { defineRoute, type Route } from '../route';
 
@@ -102,6 +104,35 @@ export function callRoutes(calls: CallService): Route[] {
             'Cache-Control': 'private, no-store',
           },
         };
+      },
+    }),
+  ];
+}
+
+/**
+ * `GET /api/calls/history`: every finished call, AI and proxied, with costs. Mount it
+ * before callRoutes: `/api/calls/{call_id}` would take "history" as a call id.
+ */
+export function callHistoryRoutes(history: CallHistory): Route[] {
+  return [
+    defineRoute<undefined, HistoryQuery>({
+      method: 'get',
+      path: '/api/calls/history',
+      operationId: 'listCallHistory',
+      summary: 'Call history with costs',
+      description:
+        'Finished calls, newest first: the AI calls the gateways handled and the calls Kamailio only proxied (user to user, trunks), ' +
+        "one item per SIP Call-ID, with duration, billable seconds and a cost estimate from the trunk's rates. " +
+        'Filters: number (either party), user, trunk, direction, disposition, kind, from (inclusive) and to (exclusive) on started_at.',
+      tag: TAG,
+      access: 'any-role',
+      query: HISTORY_QUERY_SCHEMA,
+      responses: {
+        200: { description: 'One page of the history', schema: HISTORY_LIST_SCHEMA },
+        400: { description: 'A query parameter is invalid, or `to` is before `from` (ERR_VALIDATION)', schema: ERROR },
+      },
+      async handle({ query }) {
+        return { status: 200, body: await history.list(query) };
       },
     }),
   ];
