@@ -1,5 +1,6 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
+import { Client } from 'pg';
 import { HISTORY_ITEM_SCHEMA } from '../../services/control-plane/src/calls/history-schemas';
 import { api, createUser, token, type CreatedUser } from '../support/api';
 import { waitFor } from '../support/calls';
@@ -463,5 +464,93 @@ describe('trunk rates in the trunks API', () => {
     expect(res.body.error.fields?.map((f) => f.field)).toContain(field);
     const read = await api('GET', `/api/trunks/${trunkId}`, { role: 'operator' });
     expect(read.body).toMatchObject({ rate_per_minute: 0.0125, currency: 'GBP' });
+  });
+});
+
+/**
+ * Outbound AI calls (POST /api/calls/initiate) as the gateway records them
+ * (db/migrations/0047: answered_at, sip_status, disposition, trunk_id) with the CDR
+ * Kamailio writes for the same Call-ID. The rows are written here, in a window of
+ * their own, as the gateway and Kamailio write them.
+ */
+describe('outbound AI calls in the history', () => {
+  const db = new Client({ connectionString: testStack().config.databaseUrl });
+  const tag = `out-${Date.now().toString(36)}`;
+  const trunkId = `hist_out_${Date.now().toString(36)}`;
+  const window = 'from=2024-03-01T10:00:00Z&to=2024-03-01T11:00:00Z';
+
+  beforeAll(async () => {
+    await db.connect();
+    const trunk = await api('POST', '/api/trunks/', {
+      role: 'operator',
+      body: {
+        trunk_id: trunkId,
+        name: 'Outbound',
+        provider: 'test',
+        proxy_address: '192.0.2.20',
+        rate_per_minute: 0.05,
+        billing_increment_seconds: 30,
+        minimum_billable_seconds: 0,
+        currency: 'USD',
+      },
+    });
+    expect(trunk.status).toBe(201);
+    const insert = `INSERT INTO calls (call_id, sip_call_id, direction, from_number, to_number, route, state, gateway,
+        started_at, answered_at, ended_at, end_reason, ended_by, sip_status, disposition, trunk_id)
+      VALUES ($1, $2, 'outbound', '+15557770001', '+15551230001', '', 'ended', 'gw', $3, $4, $5, $6, $7, $8, $9, $10)`;
+    await db.query(insert, [
+      `${tag}-answered`,
+      `${tag}-answered@gw`,
+      '2024-03-01T10:00:00Z',
+      '2024-03-01T10:00:05Z',
+      '2024-03-01T10:01:07.250Z',
+      'remote',
+      'callee',
+      200,
+      'answered',
+      trunkId,
+    ]);
+    await db.query(insert, [
+      `${tag}-busy`,
+      `${tag}-busy@gw`,
+      '2024-03-01T10:05:00Z',
+      null,
+      '2024-03-01T10:05:02Z',
+      'busy',
+      'callee',
+      486,
+      'busy',
+      trunkId,
+    ]);
+    // Kamailio's CDR of the answered one (same Call-ID): not a second item.
+    await db.query(
+      `INSERT INTO acc_cdrs (start_time, end_time, duration, callid, src_user, dst_user, trunk_id, end_reason)
+       VALUES ('2024-03-01 10:00:05', '2024-03-01 10:01:07', 62.2, $1, '15557770001', '15551230001', $2, 'bye')`,
+      [`${tag}-answered@gw`, trunkId],
+    );
+  });
+  afterAll(async () => {
+    await db.query('DELETE FROM acc_cdrs WHERE callid LIKE $1', [`${tag}%`]);
+    await db.query('DELETE FROM calls WHERE call_id LIKE $1', [`${tag}%`]);
+    await db.end();
+    await api('DELETE', `/api/trunks/${trunkId}`, { role: 'operator' });
+  });
+
+  test('answered: duration from the answer, billed in 30 s steps; busy: 486, nothing billed', async () => {
+    const page = await history(window);
+    expect(page.total).toBe(2);
+    expect(page.items.map((i) => [i.id, i.kind, i.direction, i.trunk, i.disposition, i.sip_status])).toEqual([
+      [`${tag}-busy`, 'ai', 'outbound', trunkId, 'busy', 486],
+      [`${tag}-answered`, 'ai', 'outbound', trunkId, 'answered', 200],
+    ]);
+    expect(page.items[1]).toMatchObject({
+      answered_at: '2024-03-01T10:00:05.000Z',
+      duration_seconds: 62.25,
+      billable_seconds: 90,
+      cost_estimate: { amount: 0.075, currency: 'USD' },
+    });
+    expect(page.items[0]).toMatchObject({ answered_at: null, duration_seconds: 0, billable_seconds: 0 });
+    expect((await history(`${window}&disposition=busy`)).items.map((i) => i.id)).toEqual([`${tag}-busy`]);
+    expect((await history(`${window}&direction=outbound&trunk=${trunkId}`)).total).toBe(2);
   });
 });
