@@ -169,9 +169,10 @@ const PROXIED_DIRECTION = sql`(CASE WHEN d.trunk_id = '' THEN 'internal'
 /**
  * Kamailio's CDRs of calls no gateway handled, as history rows (or their count): one
  * per dialog, answered or not, and one dialog per Call-ID (the dialog module takes a
- * request that spirals back through the proxy as the same dialog). acc and acc_cdrs hold Kamailio's local time without a
- * zone; PostgreSQL's TimeZone is taken to be Kamailio's (both run where the stack runs).
- * Rows are read in start_time order: that column is indexed, its cast is not.
+ * request that spirals back through the proxy as the same dialog). acc and acc_cdrs
+ * hold Kamailio's local time without a zone; PostgreSQL's TimeZone is taken to be
+ * Kamailio's (both run where the stack runs). Rows are read in start_time order: that
+ * column is indexed, its cast is not.
  */
 function proxiedCalls(f: HistoryFilter, shape: Shape): Sql {
   const where: Sql[] = [sql`NOT EXISTS (SELECT 1 FROM calls c WHERE c.sip_call_id = d.callid)`];
