@@ -11,6 +11,7 @@ import {
   startSipp,
   uacInviteScenario,
   uasScenario,
+  writeScenario,
   type RunningSipp,
   type SippRun,
 } from '../../harness/sipp';
@@ -95,21 +96,130 @@ function call(options: {
   });
 }
 
-/** A registered phone played by SIPp that answers `answer` to one INVITE. */
-async function phone(user: CreatedUser, answer: number): Promise<RunningSipp> {
+/** A registered phone played by SIPp that plays `scenario` (a UAS) to one INVITE. */
+async function phone(user: CreatedUser, scenario: string): Promise<RunningSipp> {
   const port = await freeUdpPort();
   expectSippSuccess(
     await register(user.username, user.password, { first: 401, final: 200, contactPort: port }),
     `${user.username} registers`,
   );
   return startSipp({
-    scenario: uasScenario({ answer }),
+    scenario,
     remote: proxy(),
     serverMode: true,
     localPort: port,
     timeoutSeconds: 40,
   });
 }
+
+/** The caller (the trunk) gives up while the callee rings: INVITE, 180, CANCEL, 200, 487, ACK (RFC 3261 §9.1). */
+const CALLER_CANCELS = writeScenario(
+  'history-caller-cancels',
+  `
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[callee]@[domain] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[user]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=[user] 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <pause milliseconds="500"/>
+  <send retrans="500">
+    <![CDATA[
+      CANCEL sip:[callee]@[domain] SIP/2.0
+      [last_Via:]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[callee]@[domain]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+  <send>
+    <![CDATA[
+      ACK sip:[callee]@[domain] SIP/2.0
+      [last_Via:]
+      From: <sip:[user]@[domain]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="100"/>`,
+);
+
+/** A phone that rings until the CANCEL, then answers it 200 and the INVITE 487. */
+const RINGS_UNTIL_CANCEL = writeScenario(
+  'history-rings-until-cancel',
+  `
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="CANCEL"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: 1 INVITE
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>`,
+);
 
 const near = (actual: number, expectedSeconds: number): void => {
   expect(actual).toBeGreaterThanOrEqual(expectedSeconds - 0.05);
@@ -124,6 +234,7 @@ describe('GET /api/calls/history over real calls', () => {
     trunkIn: `${run}-trunk-in`,
     out: `${run}-out`,
     ai: `${run}-ai`,
+    cancelled: `${run}-cancelled`,
   };
   let alice: CreatedUser;
   let bob: CreatedUser;
@@ -176,21 +287,21 @@ describe('GET /api/calls/history over real calls', () => {
     }
 
     // 1. alice → bob, answered.
-    let bobPhone = await phone(bob, 200);
+    let bobPhone = await phone(bob, uasScenario({ answer: 200 }));
     expectSippSuccess(
       await call({ from: alice, to: bob.username, expect: 200, holdMs: HOLD.userToUser, callId: `${ids.answered}-%u` }),
       'alice calls bob',
     );
     expectSippSuccess(await bobPhone.done, "bob's phone");
     // 2. alice → carol, busy.
-    const carolPhone = await phone(carol, 486);
+    const carolPhone = await phone(carol, uasScenario({ answer: 486 }));
     expectSippSuccess(
       await call({ from: alice, to: carol.username, expect: 486, callId: `${ids.busy}-%u` }),
       'carol is busy',
     );
     expectSippSuccess(await carolPhone.done, "carol's phone");
     // 3. The trunk → bob's number.
-    bobPhone = await phone(bob, 200);
+    bobPhone = await phone(bob, uasScenario({ answer: 200 }));
     expectSippSuccess(
       await call({
         from: CALLER_IN,
@@ -213,13 +324,28 @@ describe('GET /api/calls/history over real calls', () => {
       'the trunk calls the AI',
     );
 
+    // 6. The trunk → bob's number again; the caller gives up while bob's phone rings.
+    const ringing = await phone(bob, RINGS_UNTIL_CANCEL);
+    expectSippSuccess(
+      await runSipp({
+        scenario: CALLER_CANCELS,
+        remote: proxy(),
+        localIp: TRUNK_IP,
+        keys: { user: CALLER_IN, callee: DID_BOB.slice(1), domain: testStack().config.sip.domain },
+        timeoutSeconds: 20,
+        extraArgs: ['-cid_str', `${ids.cancelled}-%u`],
+      }),
+      'the trunk gives up while bob rings',
+    );
+    expectSippSuccess(await ringing.done, "bob's phone rang until the CANCEL");
+
     // Kamailio writes a CDR and the gateway its row when each call ends.
     items = await waitFor(
-      'five calls in the history',
+      'six calls in the history',
       async () => {
         const page = await history(`from=${encodeURIComponent(since)}&per_page=200`);
         const ai = page.items.find((i) => i.sip_call_id === `${ids.ai}-1`);
-        return page.total === 5 && ai?.trunk === TRUNK_ID ? page.items : undefined;
+        return page.total === 6 && ai?.trunk === TRUNK_ID ? page.items : undefined;
       },
       15_000,
     );
@@ -233,7 +359,7 @@ describe('GET /api/calls/history over real calls', () => {
 
   test('one item per call, newest first, each as documented', () => {
     expect(items.map((i) => i.sip_call_id)).toEqual(
-      [ids.ai, ids.out, ids.trunkIn, ids.busy, ids.answered].map((id) => `${id}-1`),
+      [ids.cancelled, ids.ai, ids.out, ids.trunkIn, ids.busy, ids.answered].map((id) => `${id}-1`),
     );
     for (const item of items) expect(validItem(item) ? [] : validItem.errors).toEqual([]);
   });
@@ -319,6 +445,21 @@ describe('GET /api/calls/history over real calls', () => {
     near(item.duration_seconds, HOLD.ai / 1000);
   });
 
+  test('trunk to user, the caller gives up while it rings: cancelled (487), nothing billed', () => {
+    expect(bySipId(ids.cancelled)).toMatchObject({
+      kind: 'proxied',
+      direction: 'inbound',
+      user: bob.username,
+      trunk: TRUNK_ID,
+      disposition: 'cancelled',
+      sip_status: 487,
+      answered_at: null,
+      duration_seconds: 0,
+      billable_seconds: 0,
+      cost_estimate: { amount: 0, currency: 'EUR' },
+    });
+  });
+
   test('the links lead to the call and its recording', async () => {
     const item = bySipId(ids.ai);
     const detail = await api<{ sip_call_id: string }>('GET', item.links.transcript as string, { role: 'operator' });
@@ -333,19 +474,28 @@ describe('GET /api/calls/history over real calls', () => {
   });
 
   test.each([
-    ['number (either party, "+" encoded)', () => `number=${encodeURIComponent(DID_BOB)}`, () => [ids.trunkIn]],
+    [
+      'number (either party, "+" encoded)',
+      () => `number=${encodeURIComponent(DID_BOB)}`,
+      () => [ids.cancelled, ids.trunkIn],
+    ],
     ['number (digits, the caller)', () => `number=${CALLER_AI}`, () => [ids.ai]],
     ['number ("+" left unencoded)', () => `number=+${DIALLED_OUT.slice(1)}`, () => [ids.out]],
-    ['user as callee or through a number', () => `user=${bob.username}`, () => [ids.trunkIn, ids.answered]],
+    [
+      'user as callee or through a number',
+      () => `user=${bob.username}`,
+      () => [ids.cancelled, ids.trunkIn, ids.answered],
+    ],
     ['user as caller', () => `user=${alice.username}`, () => [ids.out, ids.busy, ids.answered]],
-    ['trunk', () => `trunk=${TRUNK_ID}`, () => [ids.ai, ids.out, ids.trunkIn]],
+    ['trunk', () => `trunk=${TRUNK_ID}`, () => [ids.cancelled, ids.ai, ids.out, ids.trunkIn]],
     ['direction internal', () => 'direction=internal', () => [ids.busy, ids.answered]],
-    ['direction inbound', () => 'direction=inbound', () => [ids.ai, ids.trunkIn]],
+    ['direction inbound', () => 'direction=inbound', () => [ids.cancelled, ids.ai, ids.trunkIn]],
     ['direction outbound', () => 'direction=outbound', () => [ids.out]],
     ['disposition busy', () => 'disposition=busy', () => [ids.busy]],
+    ['disposition cancelled', () => 'disposition=cancelled', () => [ids.cancelled]],
     ['disposition answered', () => 'disposition=answered', () => [ids.ai, ids.out, ids.trunkIn, ids.answered]],
     ['kind ai', () => 'kind=ai', () => [ids.ai]],
-    ['kind proxied, trunk', () => `kind=proxied&trunk=${TRUNK_ID}`, () => [ids.out, ids.trunkIn]],
+    ['kind proxied, trunk', () => `kind=proxied&trunk=${TRUNK_ID}`, () => [ids.cancelled, ids.out, ids.trunkIn]],
   ])('filter: %s', async (_label, query, expected) => {
     const page = await history(`from=${encodeURIComponent(since)}&${query()}`);
     expect(page.items.map((i) => i.sip_call_id)).toEqual(expected().map((id) => `${id}-1`));
@@ -359,21 +509,21 @@ describe('GET /api/calls/history over real calls', () => {
       [ids.trunkIn, ids.busy, ids.answered].map((id) => `${id}-1`),
     );
     const after = await history(`from=${encodeURIComponent(outStart)}`);
-    expect(after.items.map((i) => i.sip_call_id)).toEqual([ids.ai, ids.out].map((id) => `${id}-1`));
+    expect(after.items.map((i) => i.sip_call_id)).toEqual([ids.cancelled, ids.ai, ids.out].map((id) => `${id}-1`));
   });
 
-  test('pagination: pages of 2 cover the five calls once, in order, each with the total', async () => {
+  test('pagination: pages of 2 cover the six calls once, in order, each with the total', async () => {
     const pages = await Promise.all(
       [1, 2, 3, 4].map((p) => history(`from=${encodeURIComponent(since)}&per_page=2&page=${p}`)),
     );
-    expect(pages.map((p) => p.items.length)).toEqual([2, 2, 1, 0]);
-    expect(pages.every((p) => p.total === 5 && p.per_page === 2)).toBe(true);
+    expect(pages.map((p) => p.items.length)).toEqual([2, 2, 2, 0]);
+    expect(pages.every((p) => p.total === 6 && p.per_page === 2)).toBe(true);
     expect(pages.flatMap((p) => p.items.map((i) => i.id))).toEqual(items.map((i) => i.id));
   });
 
   test('the last page there can be is empty, not an error', async () => {
     const page = await history(`from=${encodeURIComponent(since)}&page=2147483647&per_page=200`);
-    expect(page).toEqual({ items: [], total: 5, page: 2147483647, per_page: 200 });
+    expect(page).toEqual({ items: [], total: 6, page: 2147483647, per_page: 200 });
   });
 
   test('a trunk rate changed later changes the estimates (they use the current rate)', async () => {
