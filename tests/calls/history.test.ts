@@ -231,6 +231,8 @@ describe('GET /api/calls/history over real calls', () => {
   const ids = {
     answered: `${run}-answered`,
     busy: `${run}-busy`,
+    noAnswer: `${run}-no-answer`,
+    failed: `${run}-failed`,
     trunkIn: `${run}-trunk-in`,
     out: `${run}-out`,
     ai: `${run}-ai`,
@@ -239,6 +241,7 @@ describe('GET /api/calls/history over real calls', () => {
   let alice: CreatedUser;
   let bob: CreatedUser;
   let carol: CreatedUser;
+  let dave: CreatedUser;
   let provider: RunningSipp;
   // CDR times are whole seconds (truncated): the window opens a little early.
   const since = new Date(Date.now() - 2000).toISOString();
@@ -253,6 +256,7 @@ describe('GET /api/calls/history over real calls', () => {
     alice = await createUser({ max_concurrent_calls: 5 });
     bob = await createUser();
     carol = await createUser();
+    dave = await createUser();
     const providerPort = await freeUdpPort(TRUNK_IP);
     provider = await startSipp({
       scenario: uasScenario({ answer: 200 }),
@@ -300,6 +304,19 @@ describe('GET /api/calls/history over real calls', () => {
       'carol is busy',
     );
     expectSippSuccess(await carolPhone.done, "carol's phone");
+    // 2b. alice → dave, whose phone says 480 Temporarily Unavailable.
+    const davePhone = await phone(dave, uasScenario({ answer: 480 }));
+    expectSippSuccess(
+      await call({ from: alice, to: dave.username, expect: 480, callId: `${ids.noAnswer}-%u` }),
+      'dave is unavailable',
+    );
+    expectSippSuccess(await davePhone.done, "dave's phone");
+    // 2c. alice → a user who is not registered: 404.
+    const nobody = await createUser();
+    expectSippSuccess(
+      await call({ from: alice, to: nobody.username, expect: 404, callId: `${ids.failed}-%u` }),
+      'nobody is registered',
+    );
     // 3. The trunk → bob's number.
     bobPhone = await phone(bob, uasScenario({ answer: 200 }));
     expectSippSuccess(
@@ -341,11 +358,11 @@ describe('GET /api/calls/history over real calls', () => {
 
     // Kamailio writes a CDR and the gateway its row when each call ends.
     items = await waitFor(
-      'six calls in the history',
+      'eight calls in the history',
       async () => {
         const page = await history(`from=${encodeURIComponent(since)}&per_page=200`);
         const ai = page.items.find((i) => i.sip_call_id === `${ids.ai}-1`);
-        return page.total === 6 && ai?.trunk === TRUNK_ID ? page.items : undefined;
+        return page.total === 8 && ai?.trunk === TRUNK_ID ? page.items : undefined;
       },
       15_000,
     );
@@ -359,7 +376,9 @@ describe('GET /api/calls/history over real calls', () => {
 
   test('one item per call, newest first, each as documented', () => {
     expect(items.map((i) => i.sip_call_id)).toEqual(
-      [ids.cancelled, ids.ai, ids.out, ids.trunkIn, ids.busy, ids.answered].map((id) => `${id}-1`),
+      [ids.cancelled, ids.ai, ids.out, ids.trunkIn, ids.failed, ids.noAnswer, ids.busy, ids.answered].map(
+        (id) => `${id}-1`,
+      ),
     );
     for (const item of items) expect(validItem(item) ? [] : validItem.errors).toEqual([]);
   });
@@ -395,6 +414,24 @@ describe('GET /api/calls/history over real calls', () => {
       duration_seconds: 0,
       billable_seconds: 0,
       cost_estimate: null,
+    });
+  });
+
+  test('user to user, 480 and 404: no answer and failed, with the reason', () => {
+    expect(bySipId(ids.noAnswer)).toMatchObject({
+      direction: 'internal',
+      to: dave.username,
+      disposition: 'no_answer',
+      sip_status: 480,
+      end_reason: 'Refused By Test',
+      billable_seconds: 0,
+    });
+    expect(bySipId(ids.failed)).toMatchObject({
+      direction: 'internal',
+      disposition: 'failed',
+      sip_status: 404,
+      end_reason: 'Not Found',
+      billable_seconds: 0,
     });
   });
 
@@ -486,13 +523,19 @@ describe('GET /api/calls/history over real calls', () => {
       () => `user=${bob.username}`,
       () => [ids.cancelled, ids.trunkIn, ids.answered],
     ],
-    ['user as caller', () => `user=${alice.username}`, () => [ids.out, ids.busy, ids.answered]],
+    [
+      'user as caller',
+      () => `user=${alice.username}`,
+      () => [ids.out, ids.failed, ids.noAnswer, ids.busy, ids.answered],
+    ],
     ['trunk', () => `trunk=${TRUNK_ID}`, () => [ids.cancelled, ids.ai, ids.out, ids.trunkIn]],
-    ['direction internal', () => 'direction=internal', () => [ids.busy, ids.answered]],
+    ['direction internal', () => 'direction=internal', () => [ids.failed, ids.noAnswer, ids.busy, ids.answered]],
     ['direction inbound', () => 'direction=inbound', () => [ids.cancelled, ids.ai, ids.trunkIn]],
     ['direction outbound', () => 'direction=outbound', () => [ids.out]],
     ['disposition busy', () => 'disposition=busy', () => [ids.busy]],
     ['disposition cancelled', () => 'disposition=cancelled', () => [ids.cancelled]],
+    ['disposition no_answer', () => 'disposition=no_answer', () => [ids.noAnswer]],
+    ['disposition failed', () => 'disposition=failed', () => [ids.failed]],
     ['disposition answered', () => 'disposition=answered', () => [ids.ai, ids.out, ids.trunkIn, ids.answered]],
     ['kind ai', () => 'kind=ai', () => [ids.ai]],
     ['kind proxied, trunk', () => `kind=proxied&trunk=${TRUNK_ID}`, () => [ids.cancelled, ids.out, ids.trunkIn]],
@@ -506,24 +549,24 @@ describe('GET /api/calls/history over real calls', () => {
     const outStart = bySipId(ids.out).started_at;
     const before = await history(`from=${encodeURIComponent(since)}&to=${encodeURIComponent(outStart)}`);
     expect(before.items.map((i) => i.sip_call_id)).toEqual(
-      [ids.trunkIn, ids.busy, ids.answered].map((id) => `${id}-1`),
+      [ids.trunkIn, ids.failed, ids.noAnswer, ids.busy, ids.answered].map((id) => `${id}-1`),
     );
     const after = await history(`from=${encodeURIComponent(outStart)}`);
     expect(after.items.map((i) => i.sip_call_id)).toEqual([ids.cancelled, ids.ai, ids.out].map((id) => `${id}-1`));
   });
 
-  test('pagination: pages of 2 cover the six calls once, in order, each with the total', async () => {
+  test('pagination: pages of 3 cover the eight calls once, in order, each with the total', async () => {
     const pages = await Promise.all(
-      [1, 2, 3, 4].map((p) => history(`from=${encodeURIComponent(since)}&per_page=2&page=${p}`)),
+      [1, 2, 3, 4].map((p) => history(`from=${encodeURIComponent(since)}&per_page=3&page=${p}`)),
     );
-    expect(pages.map((p) => p.items.length)).toEqual([2, 2, 2, 0]);
-    expect(pages.every((p) => p.total === 6 && p.per_page === 2)).toBe(true);
+    expect(pages.map((p) => p.items.length)).toEqual([3, 3, 2, 0]);
+    expect(pages.every((p) => p.total === 8 && p.per_page === 3)).toBe(true);
     expect(pages.flatMap((p) => p.items.map((i) => i.id))).toEqual(items.map((i) => i.id));
   });
 
   test('the last page there can be is empty, not an error', async () => {
     const page = await history(`from=${encodeURIComponent(since)}&page=2147483647&per_page=200`);
-    expect(page).toEqual({ items: [], total: 6, page: 2147483647, per_page: 200 });
+    expect(page).toEqual({ items: [], total: 8, page: 2147483647, per_page: 200 });
   });
 
   test('a trunk rate changed later changes the estimates (they use the current rate)', async () => {
