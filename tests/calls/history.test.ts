@@ -19,8 +19,9 @@ import { testStack } from '../support/stack';
 
 /**
  * Places real calls through Kamailio, the relay and a media gateway (user to user
- * answered and busy, trunk to user, user out through the trunk, trunk to the demo
- * agent), then reads them back from GET /api/calls/history.
+ * answered, busy, unavailable and to nobody; trunk to user, answered and cancelled while
+ * ringing; user out through the trunk; trunk to the demo agent), then reads them back
+ * from GET /api/calls/history.
  */
 
 // The provider, played by SIPp on a loopback address of this stack slot's own.
