@@ -537,7 +537,7 @@ describe('/api/calls', () => {
   });
 
   describe('OpenAPI', () => {
-    test("the four call endpoints are documented; the seed's call-control endpoints are not mounted", async () => {
+    test("the call endpoints are documented; the seed's call-control endpoints are not mounted", async () => {
       const res = await op<{
         paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
       }>('/api/openapi.json');
@@ -547,6 +547,7 @@ describe('/api/calls', () => {
       expect(callPaths).toEqual([
         '/api/calls/',
         '/api/calls/active',
+        '/api/calls/history',
         '/api/calls/{call_id}',
         '/api/calls/{call_id}/recording',
       ]);

@@ -84,6 +84,33 @@ const weight = {
   description: 'Share among trunks of equal priority.',
 } as const;
 const status = { type: 'string', enum: ['active', 'inactive'] } as const;
+/** NUMERIC(12,6) in the database: the service also checks there are at most 6 decimals. */
+export const MAX_RATE_PER_MINUTE = 999999.999999;
+const ratePerMinute = {
+  type: 'number',
+  minimum: 0,
+  maximum: MAX_RATE_PER_MINUTE,
+  description:
+    'What one minute through this trunk costs, in `currency`, at most 6 decimals (cost estimates in the call history).',
+} as const;
+const billingIncrement = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 3600,
+  description:
+    'Billable time is rounded up to a multiple of this many seconds (60: whole minutes, 6: six-second steps).',
+} as const;
+const minimumBillable = {
+  type: 'integer',
+  minimum: 0,
+  maximum: 3600,
+  description: 'An answered call bills at least this many seconds.',
+} as const;
+const currency = {
+  type: 'string',
+  pattern: '^[A-Z]{3}$',
+  description: 'ISO 4217 code of the rate, e.g. USD, EUR.',
+} as const;
 
 const writableProperties = {
   name,
@@ -115,6 +142,10 @@ const writableProperties = {
   weight,
   requires_registration: { type: 'boolean', description: 'Register to the provider (needs username and password).' },
   status,
+  rate_per_minute: ratePerMinute,
+  billing_increment_seconds: billingIncrement,
+  minimum_billable_seconds: minimumBillable,
+  currency,
 } as const;
 
 export const CREATE_TRUNK_SCHEMA = {
@@ -134,6 +165,10 @@ export const CREATE_TRUNK_SCHEMA = {
     weight: { ...weight, default: 1 },
     requires_registration: { ...writableProperties.requires_registration, default: false },
     status: { ...status, default: 'active' },
+    rate_per_minute: { ...ratePerMinute, default: 0 },
+    billing_increment_seconds: { ...billingIncrement, default: 60 },
+    minimum_billable_seconds: { ...minimumBillable, default: 0 },
+    currency: { ...currency, default: 'USD' },
   },
   required: ['trunk_id', 'name', 'provider', 'proxy_address'],
   additionalProperties: false,
@@ -161,6 +196,10 @@ export interface CreateTrunkInput {
   readonly weight: number;
   readonly requires_registration: boolean;
   readonly status: TrunkStatus;
+  readonly rate_per_minute: number;
+  readonly billing_increment_seconds: number;
+  readonly minimum_billable_seconds: number;
+  readonly currency: string;
 }
 
 export const UPDATE_TRUNK_SCHEMA = {
@@ -241,6 +280,10 @@ export const TRUNK_SCHEMA = {
     weight: { type: 'integer' },
     requires_registration: { type: 'boolean' },
     status,
+    rate_per_minute: { type: 'number', minimum: 0 },
+    billing_increment_seconds: { type: 'integer', minimum: 1 },
+    minimum_billable_seconds: { type: 'integer', minimum: 0 },
+    currency: { type: 'string' },
     created_at: timestamp,
     updated_at: timestamp,
     warning,
@@ -268,6 +311,10 @@ export const TRUNK_SCHEMA = {
     'weight',
     'requires_registration',
     'status',
+    'rate_per_minute',
+    'billing_increment_seconds',
+    'minimum_billable_seconds',
+    'currency',
     'created_at',
     'updated_at',
   ],

@@ -1,5 +1,5 @@
 import { AppError } from '../../../common/src/errors';
-import { configurationWarnings, defaultPort, normaliseAllowedIps } from './service';
+import { configurationWarnings, defaultPort, normaliseAllowedIps, rateText } from './service';
 
 describe('normaliseAllowedIps', () => {
   test('addresses and CIDRs → network form, duplicates once', () => {
@@ -67,5 +67,22 @@ describe('configurationWarnings', () => {
 describe('defaultPort', () => {
   test('UDP and TCP → 5060, TLS → 5061 (RFC 3261 §19.1.2)', () => {
     expect([defaultPort('UDP'), defaultPort('TCP'), defaultPort('TLS')]).toEqual([5060, 5060, 5061]);
+  });
+});
+
+describe('rateText (rate_per_minute as NUMERIC(12,6) takes it)', () => {
+  test.each([
+    [0, '0.000000'],
+    [0.0125, '0.012500'],
+    [0.1 + 0.2, '0.300000'],
+    [999999.999999, '999999.999999'],
+    [1.000001, '1.000001'],
+  ])('%p → %p', (rate, text) => {
+    expect(rateText(rate)).toBe(text);
+  });
+
+  test('a 7th decimal is refused, not rounded away', () => {
+    expect(rateText(0.0000001)).toBeUndefined();
+    expect(rateText(0.0125001)).toBeUndefined();
   });
 });

@@ -42,6 +42,10 @@ export interface TrunkView {
   readonly calls_per_second_limit: number;
   readonly sms_rate_limit: number;
   readonly sms_split_segments: boolean;
+  readonly rate_per_minute: number;
+  readonly billing_increment_seconds: number;
+  readonly minimum_billable_seconds: number;
+  readonly currency: string;
   readonly allowed_ips: string[];
   readonly allowed_ips_default: boolean;
   readonly priority: number;
@@ -168,6 +172,22 @@ function iso(value: Date): string {
   return value.toISOString();
 }
 
+/**
+ * A rate as the NUMERIC(12,6) column takes it, or undefined when it has more than 6
+ * decimals (PostgreSQL would round it silently). JSON numbers are binary fractions:
+ * 0.0125 × 10⁶ is 12500.000000000002, hence the tolerance.
+ */
+export function rateText(rate: number): string | undefined {
+  const micros = rate * 1e6;
+  return Math.abs(micros - Math.round(micros)) < 1e-3 ? (Math.round(micros) / 1e6).toFixed(6) : undefined;
+}
+
+function rateField(rate: number): string {
+  const text = rateText(rate);
+  if (text === undefined) throw invalid([{ field: 'rate_per_minute', message: 'must have at most 6 decimals' }]);
+  return text;
+}
+
 /** Checks what the schema cannot, on the row as it would be stored. */
 function checkConsistency(
   row: Pick<TrunkSecretRow, 'proxy_address' | 'username' | 'password' | 'requires_registration'>,
@@ -218,6 +238,10 @@ export class TrunkService {
       calls_per_second_limit: row.calls_per_second_limit,
       sms_rate_limit: row.sms_rate_limit,
       sms_split_segments: row.sms_split_segments,
+      rate_per_minute: Number(row.rate_per_minute),
+      billing_increment_seconds: row.billing_increment_seconds,
+      minimum_billable_seconds: row.minimum_billable_seconds,
+      currency: row.currency,
       allowed_ips: effectiveAllowedIps(row),
       allowed_ips_default: row.allowed_ips === null,
       priority: row.priority,
@@ -296,6 +320,10 @@ export class TrunkService {
       calls_per_second_limit: input.calls_per_second_limit,
       sms_rate_limit: input.sms_rate_limit,
       sms_split_segments: input.sms_split_segments,
+      rate_per_minute: rateField(input.rate_per_minute),
+      billing_increment_seconds: input.billing_increment_seconds,
+      minimum_billable_seconds: input.minimum_billable_seconds,
+      currency: input.currency,
       allowed_ips:
         input.allowed_ips === undefined || input.allowed_ips === null ? null : normaliseAllowedIps(input.allowed_ips),
       priority: input.priority,
@@ -350,6 +378,7 @@ export class TrunkService {
   }
 
   async update(trunkId: string, input: UpdateTrunkInput): Promise<TrunkView> {
+    const rate = input.rate_per_minute === undefined ? undefined : rateField(input.rate_per_minute);
     const allowed =
       input.allowed_ips === undefined || input.allowed_ips === null
         ? input.allowed_ips
@@ -360,9 +389,10 @@ export class TrunkService {
       (current) => {
         const patch: TrunkPatch = {};
         for (const [key, value] of Object.entries(input) as Array<[keyof UpdateTrunkInput, unknown]>) {
-          if (key === 'allowed_ips' || key === 'preferred_codecs') continue;
+          if (key === 'allowed_ips' || key === 'preferred_codecs' || key === 'rate_per_minute') continue;
           (patch as Record<string, unknown>)[key] = value;
         }
+        if (rate !== undefined) patch.rate_per_minute = rate;
         if (allowed !== undefined) patch.allowed_ips = allowed;
         if (input.preferred_codecs !== undefined) patch.preferred_codecs = [...input.preferred_codecs];
         // A transport change without a port moves a default port along (5060 ↔ 5061).
