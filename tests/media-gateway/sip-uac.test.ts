@@ -1,0 +1,260 @@
+/**
+ * The media gateway's SIP user agent placing calls (UAC) against a real SIP peer:
+ * SIPp 3.6 on loopback as the callee, over UDP and TCP, no Kamailio needed. SIPp
+ * answers with a Record-Route pointing at itself, so every in-dialog request of the
+ * gateway has to loose-route (Route header, Request-URI = the callee's Contact).
+ */
+import { join } from 'node:path';
+import {
+  UserAgent,
+  type Dialog,
+  type InviteOptions,
+  type OutgoingCall,
+  type TerminationReason,
+} from '../../services/common/src/sip';
+import { startSipp, tracedMessages, type RunningSipp, type SippRun } from '../../harness/sipp';
+import { SCENARIOS } from '../support/sipp-scenarios';
+import { freeSipPort, portFree } from '../../services/common/src/net/ports';
+
+type Transport = 'udp' | 'tcp';
+
+/** SIPp (the callee) listens in 45000-45049, our UA in 45050-45099. */
+const SIPP_PORTS = { from: 45000, span: 50 };
+const UA_PORTS = { from: 45050, span: 50 };
+
+function offer(direction: 'sendrecv' | 'sendonly', version: number): string {
+  return [
+    'v=0',
+    `o=gw 4242 ${version} IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    'm=audio 40000 RTP/AVP 0 101',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=fmtp:101 0-16',
+    'a=ptime:20',
+    `a=${direction}`,
+    '',
+  ].join('\r\n');
+}
+
+async function startUa(): Promise<UserAgent> {
+  for (;;) {
+    const ua = new UserAgent({
+      host: '127.0.0.1',
+      port: await freeSipPort(UA_PORTS.from, UA_PORTS.span),
+      transports: ['udp', 'tcp'],
+      userAgent: 'sip-uac test',
+    });
+    try {
+      await ua.start();
+      return ua;
+    } catch (err) {
+      await ua.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+/** SIPp succeeded (exit 0); otherwise the failure shows SIPp's own account of it. */
+function expectSuccess(run: SippRun): void {
+  const why =
+    run.code === 0
+      ? ''
+      : `--- stderr\n${run.stderr}\n--- errors\n${run.errors.slice(-3000)}\n--- messages (tail)\n${run.messages.slice(-4000)}`;
+  expect({ code: run.code, why }).toEqual({ code: 0, why: '' });
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** What SIPp received, one request or response per entry, in order. */
+function received(run: SippRun): string[] {
+  return tracedMessages(run)
+    .filter((m) => m.direction === 'received')
+    .map((m) => m.text);
+}
+
+describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔ SIPp (callee) over %s', (transport) => {
+  let ua: UserAgent;
+  let sipp: RunningSipp | undefined;
+
+  beforeEach(async () => {
+    ua = await startUa();
+  });
+
+  afterEach(async () => {
+    sipp?.kill();
+    sipp = undefined;
+    await ua.close();
+  });
+
+  /** Starts SIPp as the callee with `scenario`, ready to take our INVITE. */
+  async function callee(scenario: string): Promise<RunningSipp> {
+    for (;;) {
+      const port = await freeSipPort(SIPP_PORTS.from, SIPP_PORTS.span);
+      const run = await startSipp({
+        scenario: join(SCENARIOS, scenario),
+        remote: '',
+        serverMode: true,
+        localPort: port,
+        transport: transport === 'udp' ? 'u1' : 't1',
+        calls: 1,
+        timeoutSeconds: 20,
+      });
+      // Listening once the port is taken (SIPp binds UDP and, with t1, TCP); a port lost to a race: try another.
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && (await portFree(transport, '127.0.0.1', port)))
+        await new Promise((r) => setTimeout(r, 25));
+      if (!(await portFree(transport, '127.0.0.1', port))) {
+        sipp = run;
+        return run;
+      }
+      run.kill();
+      await run.done;
+    }
+  }
+
+  function call(peer: RunningSipp, extra: Partial<InviteOptions> = {}): OutgoingCall {
+    return ua.invite({
+      requestUri: `sip:+15551234567@127.0.0.1:${peer.localPort}${transport === 'tcp' ? ';transport=tcp' : ''}`,
+      from: { user: '+15550000001', display: 'AI Agent' },
+      sdp: offer('sendrecv', 1),
+      headers: { 'X-Test': 'uac' },
+      ...extra,
+    });
+  }
+
+  async function answered(c: OutgoingCall): Promise<Dialog> {
+    const result = await c.result;
+    if (!result.ok) throw new Error(`call not answered: ${result.status} ${result.reason}`);
+    return result.dialog;
+  }
+
+  it('180 then 200 → ACK to the Contact through the recorded route; our re-INVITE (hold) → 200 recvonly + ACK; their re-INVITE → answered; our BYE → 200', async () => {
+    const peer = await callee('uac-peer-reinvite.xml');
+    const c = call(peer);
+    const progress: number[] = [];
+    c.on('progress', (status) => progress.push(status));
+    const dialog = await answered(c);
+    expect(progress).toEqual([180]);
+    expect(dialog.remoteSdp).toMatch(/a=sendrecv/);
+
+    const hold = await dialog.reinvite(offer('sendonly', 2));
+    expect(hold.status).toBe(200);
+    expect(hold.answer).toMatch(/a=recvonly/);
+    expect(dialog.localSdp).toMatch(/a=sendonly/);
+
+    const theirs: Array<string | null> = [];
+    const acked = new Promise<void>((resolve) => dialog.once('ack', () => resolve()));
+    dialog.on('reinvite', (o, reply) => {
+      theirs.push(o);
+      reply(offer('sendrecv', 3));
+    });
+    await acked;
+    expect(theirs).toHaveLength(1);
+    expect(theirs[0]).toMatch(/a=sendrecv/);
+
+    const ended: TerminationReason[] = [];
+    dialog.on('terminated', (r) => ended.push(r));
+    await dialog.bye();
+    const run = await peer.done;
+    expectSuccess(run);
+    expect(ended).toEqual([{ by: 'local' }]);
+    const got = received(run);
+    expect(got.filter((m) => !m.startsWith('SIP/2.0')).map((m) => m.split(' ')[0])).toEqual([
+      'INVITE',
+      'ACK',
+      'INVITE',
+      'ACK',
+      'BYE',
+    ]);
+    expect(got.filter((m) => m.startsWith('SIP/2.0 200 OK'))).toHaveLength(1);
+    // §12.2.1.1 with a loose router first: Request-URI = remote target, Route = the recorded route.
+    for (const m of got.filter((t) => /^(ACK|INVITE|BYE) sip:sipp@/.test(t)))
+      expect(m).toMatch(
+        new RegExp(
+          `^Route: <sip:127\\.0\\.0\\.1:${peer.localPort};transport=${transport.toUpperCase()};lr;sipp=rr>`,
+          'im',
+        ),
+      );
+    expect(got[0]).toMatch(/^X-Test: uac$/m);
+    expect(ua.activeCalls).toBe(0);
+  });
+
+  it('the callee hangs up → its BYE gets 200, the dialog ends by remote', async () => {
+    const peer = await callee('uac-peer-bye.xml');
+    const dialog = await answered(call(peer));
+    const ended: TerminationReason[] = [];
+    dialog.on('terminated', (r) => ended.push(r));
+    const run = await peer.done;
+    expectSuccess(run);
+    await until(() => ended.length > 0);
+    expect(ended).toEqual([{ by: 'remote' }]);
+    expect(ua.activeCalls).toBe(0);
+  });
+
+  it('486 Busy Here → failed { 486 }; the INVITE transaction ACKs it', async () => {
+    const peer = await callee('uac-peer-busy.xml');
+    const c = call(peer);
+    const failures: Array<{ status: number }> = [];
+    c.on('failed', (f) => failures.push(f));
+    await expect(c.result).resolves.toEqual({ ok: false, status: 486, reason: 'Busy Here' });
+    const run = await peer.done;
+    expectSuccess(run);
+    expect(failures).toEqual([{ status: 486, reason: 'Busy Here' }]);
+    expect(received(run).map((m) => m.split(' ')[0])).toEqual(['INVITE', 'ACK']);
+    expect(ua.activeCalls).toBe(0);
+  });
+
+  it('180 then cancel() → CANCEL, 200 to it, 487 to the INVITE (ACKed) → failed { 487 }', async () => {
+    const peer = await callee('uac-peer-cancel.xml');
+    const c = call(peer);
+    c.once('progress', () => c.cancel());
+    await expect(c.result).resolves.toEqual({ ok: false, status: 487, reason: 'Request Terminated' });
+    const run = await peer.done;
+    expectSuccess(run);
+    expect(received(run).map((m) => m.split(' ')[0])).toEqual(['INVITE', 'CANCEL', 'ACK']);
+    expect(ua.activeCalls).toBe(0);
+  });
+
+  it('REFER with Replaces → 202, then the NOTIFY outcome 200 (RFC 3515 §2.4.5); the transferee hangs up', async () => {
+    const peer = await callee('uac-peer-refer.xml');
+    const dialog = await answered(call(peer));
+    const ended: TerminationReason[] = [];
+    dialog.on('terminated', (r) => ended.push(r));
+    const { status, outcome } = await dialog.refer('sip:bob@127.0.0.1', {
+      replaces: 'abc@127.0.0.1;to-tag=t1;from-tag=f1',
+    });
+    expect(status).toBe(202);
+    await expect(outcome).resolves.toBe(200);
+    const run = await peer.done;
+    expectSuccess(run);
+    await until(() => ended.length > 0);
+    expect(ended).toEqual([{ by: 'remote' }]);
+    expect(received(run).find((m) => m.startsWith('REFER '))).toMatch(
+      /^Refer-To: <sip:bob@127\.0\.0\.1\?Replaces=abc%40127\.0\.0\.1%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>$/m,
+    );
+  });
+
+  it('two forks answer → the first is kept; the second is ACKed and BYEd (RFC 3261 §13.2.2.4)', async () => {
+    const peer = await callee('uac-peer-fork.xml');
+    const dialog = await answered(call(peer));
+    // The losing fork's ACK and BYE go out on their own.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(dialog.state).toBe('confirmed');
+    await dialog.bye();
+    const run = await peer.done;
+    expectSuccess(run);
+    expect(received(run).map((m) => m.split(' ').slice(0, 2).join(' ').replace(/@.*/, ''))).toEqual([
+      'INVITE sip:+15551234567',
+      'ACK sip:sipp',
+      'ACK sip:fork2',
+      'BYE sip:fork2',
+      'BYE sip:sipp',
+    ]);
+  });
+});
