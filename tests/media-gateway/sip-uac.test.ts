@@ -1,9 +1,14 @@
 /**
  * The media gateway's SIP user agent placing calls (UAC) against a real SIP peer:
- * SIPp 3.6 on loopback as the callee, over UDP and TCP, no Kamailio needed. SIPp
- * answers with a Record-Route pointing at itself, so every in-dialog request of the
- * gateway has to loose-route (Route header, Request-URI = the callee's Contact).
+ * SIPp 3.6 on loopback as the callee, over UDP and TCP, first directly, then through
+ * a stateful Kamailio 5.6 that record-routes (the shared test stack is not needed:
+ * run with TEST_STACK=running). SIPp answers with a Record-Route pointing at itself
+ * too, so every in-dialog request of the gateway has to loose-route (Route headers,
+ * Request-URI = the callee's Contact).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   UserAgent,
@@ -18,8 +23,9 @@ import { freeSipPort, portFree } from '../../services/common/src/net/ports';
 
 type Transport = 'udp' | 'tcp';
 
-/** SIPp (the callee) listens in 45000-45049, our UA in 45050-45099. */
-const SIPP_PORTS = { from: 45000, span: 50 };
+/** SIPp (the callee) listens in 45000-45039, Kamailio in 45040-45049, our UA in 45050-45099. */
+const SIPP_PORTS = { from: 45000, span: 40 };
+const KAMAILIO_PORTS = { from: 45040, span: 10 };
 const UA_PORTS = { from: 45050, span: 50 };
 
 function offer(direction: 'sendrecv' | 'sendonly', version: number): string {
@@ -78,6 +84,40 @@ function received(run: SippRun): string[] {
     .map((m) => m.text);
 }
 
+/** Starts SIPp as the callee with `scenario`, ready to take an INVITE. */
+async function startCallee(scenario: string, transport: Transport): Promise<RunningSipp> {
+  for (;;) {
+    const port = await freeSipPort(SIPP_PORTS.from, SIPP_PORTS.span);
+    const run = await startSipp({
+      scenario: join(SCENARIOS, scenario),
+      remote: '',
+      serverMode: true,
+      localPort: port,
+      transport: transport === 'udp' ? 'u1' : 't1',
+      calls: 1,
+      timeoutSeconds: 20,
+    });
+    // Listening once the port is taken; a port lost to a race: try another.
+    if (await taken(transport, port)) return run;
+    run.kill();
+    await run.done;
+  }
+}
+
+/** Whether something binds `port` within 3 s. */
+async function taken(transport: Transport, port: number): Promise<boolean> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline && (await portFree(transport, '127.0.0.1', port)))
+    await new Promise((r) => setTimeout(r, 25));
+  return !(await portFree(transport, '127.0.0.1', port));
+}
+
+async function answered(c: OutgoingCall): Promise<Dialog> {
+  const result = await c.result;
+  if (!result.ok) throw new Error(`call not answered: ${result.status} ${result.reason}`);
+  return result.dialog;
+}
+
 describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔ SIPp (callee) over %s', (transport) => {
   let ua: UserAgent;
   let sipp: RunningSipp | undefined;
@@ -92,30 +132,9 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔
     await ua.close();
   });
 
-  /** Starts SIPp as the callee with `scenario`, ready to take our INVITE. */
   async function callee(scenario: string): Promise<RunningSipp> {
-    for (;;) {
-      const port = await freeSipPort(SIPP_PORTS.from, SIPP_PORTS.span);
-      const run = await startSipp({
-        scenario: join(SCENARIOS, scenario),
-        remote: '',
-        serverMode: true,
-        localPort: port,
-        transport: transport === 'udp' ? 'u1' : 't1',
-        calls: 1,
-        timeoutSeconds: 20,
-      });
-      // Listening once the port is taken (SIPp binds UDP and, with t1, TCP); a port lost to a race: try another.
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && (await portFree(transport, '127.0.0.1', port)))
-        await new Promise((r) => setTimeout(r, 25));
-      if (!(await portFree(transport, '127.0.0.1', port))) {
-        sipp = run;
-        return run;
-      }
-      run.kill();
-      await run.done;
-    }
+    sipp = await startCallee(scenario, transport);
+    return sipp;
   }
 
   function call(peer: RunningSipp, extra: Partial<InviteOptions> = {}): OutgoingCall {
@@ -126,12 +145,6 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔
       headers: { 'X-Test': 'uac' },
       ...extra,
     });
-  }
-
-  async function answered(c: OutgoingCall): Promise<Dialog> {
-    const result = await c.result;
-    if (!result.ok) throw new Error(`call not answered: ${result.status} ${result.reason}`);
-    return result.dialog;
   }
 
   it('180 then 200 → ACK to the Contact through the recorded route; our re-INVITE (hold) → 200 recvonly + ACK; their re-INVITE → answered; our BYE → 200', async () => {
@@ -214,7 +227,9 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔
     const peer = await callee('uac-peer-cancel.xml');
     const c = call(peer);
     c.once('progress', () => c.cancel());
+    const started = Date.now();
     await expect(c.result).resolves.toEqual({ ok: false, status: 487, reason: 'Request Terminated' });
+    expect(Date.now() - started).toBeLessThan(5000);
     const run = await peer.done;
     expectSuccess(run);
     expect(received(run).map((m) => m.split(' ')[0])).toEqual(['INVITE', 'CANCEL', 'ACK']);
@@ -258,3 +273,178 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔
     ]);
   });
 });
+
+/**
+ * A stateful Kamailio 5.6 proxy between the gateway and the callee, routing as the
+ * bridge's Kamailio does for a call in a dialog: record_route on the INVITE (two
+ * Record-Route values when it changes transport), loose_route for what follows.
+ */
+function kamailioConfig(port: number): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+tcp_children=1
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+listen=tcp:127.0.0.1:${port}
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+modparam("rr", "enable_full_lr", 0)
+modparam("rr", "append_fromtag", 1)
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+	force_rport();
+	if (has_totag()) {
+		if (loose_route()) { t_relay(); exit; }
+		if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
+		sl_send_reply("404", "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+	t_check_trans();
+	remove_hf("Route");
+	if (is_method("INVITE")) record_route();
+	t_relay();
+}
+`;
+}
+
+interface Kamailio {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+async function startKamailio(): Promise<Kamailio> {
+  for (;;) {
+    const port = await freeSipPort(KAMAILIO_PORTS.from, KAMAILIO_PORTS.span);
+    const dir = mkdtempSync(join(tmpdir(), 'uac-kamailio-'));
+    writeFileSync(join(dir, 'kamailio.cfg'), kamailioConfig(port));
+    const proc: ChildProcess = spawn(
+      'kamailio',
+      ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-Y', dir, '-m', '32', '-M', '8'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const stop = async (): Promise<void> => {
+      proc.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    };
+    if ((await taken('udp', port)) && (await taken('tcp', port))) return { port, stop };
+    await stop();
+    if (!/Address already in use/i.test(log)) throw new Error(`kamailio did not start:\n${log}`);
+  }
+}
+
+describe.each<Transport>(['udp', 'tcp'])(
+  'media-gateway SIP UA placing calls through Kamailio (record_route, loose routing) to SIPp over %s',
+  (calleeTransport) => {
+    let kamailio: Kamailio;
+    let ua: UserAgent;
+    let sipp: RunningSipp | undefined;
+
+    beforeAll(async () => {
+      kamailio = await startKamailio();
+    });
+
+    afterAll(async () => {
+      await kamailio.stop();
+    });
+
+    beforeEach(async () => {
+      ua = await startUa();
+    });
+
+    afterEach(async () => {
+      sipp?.kill();
+      sipp = undefined;
+      await ua.close();
+    });
+
+    function call(peer: RunningSipp): OutgoingCall {
+      return ua.invite({
+        requestUri: `sip:+15551234567@127.0.0.1:${peer.localPort}${calleeTransport === 'tcp' ? ';transport=tcp' : ''}`,
+        nextHop: { host: '127.0.0.1', port: kamailio.port, transport: 'udp' },
+        from: { user: '+15550000001' },
+        sdp: offer('sendrecv', 1),
+      });
+    }
+
+    it('answer, re-INVITE both ways, our BYE: every in-dialog request goes to Kamailio with its Route values first', async () => {
+      sipp = await startCallee('uac-peer-reinvite.xml', calleeTransport);
+      const peer = sipp;
+      const dialog = await answered(call(peer));
+      expect((await dialog.reinvite(offer('sendonly', 2))).answer).toMatch(/a=recvonly/);
+      const acked = new Promise<void>((resolve) => dialog.once('ack', () => resolve()));
+      const theirs: Array<string | null> = [];
+      dialog.on('reinvite', (o, reply) => {
+        theirs.push(o);
+        reply(offer('sendrecv', 3));
+      });
+      await acked;
+      expect(theirs).toHaveLength(1);
+      await dialog.bye();
+      const run = await peer.done;
+      expectSuccess(run);
+      const requests = received(run).filter((m) => !m.startsWith('SIP/2.0'));
+      expect(requests.map((m) => m.split(' ')[0])).toEqual(['INVITE', 'ACK', 'INVITE', 'ACK', 'BYE']);
+      for (const m of requests) {
+        // Relayed by Kamailio: its Via on top of ours.
+        expect(m).toMatch(
+          new RegExp(`^Via: SIP/2\\.0/${calleeTransport.toUpperCase()} 127\\.0\\.0\\.1:${kamailio.port};`, 'm'),
+        );
+      }
+      for (const m of requests.slice(1)) {
+        // Kamailio consumed its own Route values (loose_route); the callee's is left, Request-URI = its Contact.
+        expect(m).toMatch(/^(ACK|INVITE|BYE) sip:sipp@127\.0\.0\.1:\d+;transport=(UDP|TCP) SIP\/2\.0/);
+        expect(m.match(/^Route: .*$/gm)).toEqual([expect.stringMatching(/;lr;sipp=rr>$/)]);
+      }
+    });
+
+    it('the callee hangs up: its BYE comes through Kamailio and ends the dialog', async () => {
+      sipp = await startCallee('uac-peer-bye.xml', calleeTransport);
+      const peer = sipp;
+      const dialog = await answered(call(peer));
+      const ended: TerminationReason[] = [];
+      dialog.on('terminated', (r) => ended.push(r));
+      const run = await peer.done;
+      expectSuccess(run);
+      await until(() => ended.length > 0);
+      expect(ended).toEqual([{ by: 'remote' }]);
+    });
+
+    it('180 then cancel(): CANCEL hop by hop, 487 relayed → failed { 487 }', async () => {
+      sipp = await startCallee('uac-peer-cancel.xml', calleeTransport);
+      const peer = sipp;
+      const c = call(peer);
+      c.once('progress', () => c.cancel());
+      const started = Date.now();
+      await expect(c.result).resolves.toEqual({ ok: false, status: 487, reason: 'Request Terminated' });
+      // The callee's 487, not our own give-up 64·T1 after the CANCEL (§9.1).
+      expect(Date.now() - started).toBeLessThan(5000);
+      expectSuccess(await peer.done);
+    });
+
+    it('REFER through Kamailio → 202 and the NOTIFY outcome 200', async () => {
+      sipp = await startCallee('uac-peer-refer.xml', calleeTransport);
+      const peer = sipp;
+      const dialog = await answered(call(peer));
+      const { status, outcome } = await dialog.refer('sip:bob@127.0.0.1', { replaces: 'x@h;to-tag=a;from-tag=b' });
+      expect(status).toBe(202);
+      await expect(outcome).resolves.toBe(200);
+      expectSuccess(await peer.done);
+    });
+  },
+);
