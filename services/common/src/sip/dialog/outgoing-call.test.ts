@@ -2,6 +2,7 @@ import { createResponse } from '../message/response';
 import { parseVia, viaBranch } from '../message/via';
 import type { SipMessage, SipRequest, SipResponse } from '../message/message';
 import { SipError } from '../errors';
+import { SILENT_LOGGER, type SipLogger } from '../logger';
 import { MemoryTransport } from '../transport/memory';
 import type { MessageSource } from '../transport/transport';
 import { UserAgent, type UserAgentOptions } from '../user-agent';
@@ -403,6 +404,40 @@ describe('UserAgent.invite → OutgoingCall (RFC 3261 §13.2 UAC)', () => {
       'BYE sip:other@10.0.0.8:5062 b',
     ]);
     expect(result.ok && result.dialog.state).toBe('confirmed');
+    await done(h);
+  });
+
+  it.each([
+    ['no Contact', (r: SipResponse) => r.headers.delete('Contact')],
+    ['a tel: Contact', (r: SipResponse) => r.headers.set('Contact', '<tel:+15551234567>')],
+    ['a Record-Route that is no SIP URI', (r: SipResponse) => r.headers.set('Record-Route', '<http://evil>')],
+  ])('a 2xx with %s → failed 502, logged; nothing sent to it', async (_what, spoil) => {
+    const warnings: string[] = [];
+    const logger = {
+      ...SILENT_LOGGER,
+      warn: (m: string) => void warnings.push(m),
+    } as unknown as SipLogger;
+    const h = await harness({ logger });
+    const call = h.ua.invite(OPTIONS);
+    await flush();
+    const ok = answer(h.last() as SipRequest, 200, { sdp: ANSWER });
+    spoil(ok);
+    h.transport.receive(ok, KAMAILIO);
+    await expect(call.result).resolves.toMatchObject({ ok: false, status: 502 });
+    await flush();
+    expect(h.transport.methods()).toEqual(['INVITE']);
+    expect(warnings).toContain('unusable 2xx to our INVITE');
+    await done(h);
+  });
+
+  it('cancel() and no response at all → failed 487 when Timer B fires (not 408)', async () => {
+    const h = await harness();
+    const call = h.ua.invite(OPTIONS);
+    await flush();
+    call.cancel();
+    await jest.advanceTimersByTimeAsync(64 * 500);
+    await expect(call.result).resolves.toMatchObject({ ok: false, status: 487 });
+    expect(h.transport.methods().filter((m) => m === 'CANCEL')).toEqual([]);
     await done(h);
   });
 

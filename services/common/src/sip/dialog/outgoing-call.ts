@@ -182,7 +182,8 @@ export class OutgoingCall extends EventEmitter<Events> {
     this.txn = txn;
     txn.on('response', (res, source) => this.onResponse(res, source));
     txn.once('failed', (err) => {
-      if (err.code === 'ERR_SIP_TIMEOUT') this.fail(408, 'Request Timeout', err.message);
+      if (this.cancelRequested) this.fail(487, 'Request Terminated', `cancelled; then ${err.message}`);
+      else if (err.code === 'ERR_SIP_TIMEOUT') this.fail(408, 'Request Timeout', err.message);
       else this.fail(503, 'Service Unavailable', err.message);
     });
     this.ctx.logger.info('outgoing call', {
@@ -241,7 +242,7 @@ export class OutgoingCall extends EventEmitter<Events> {
     try {
       dialog = new Dialog(this.ctx, uacDialogInit(invite, res, source), { onEarlyBye: () => undefined });
     } catch (err) {
-      // A 2xx we cannot make a dialog of (no Contact): nowhere to send ACK or BYE.
+      // A 2xx we cannot make a dialog of (no usable Contact or Record-Route): nowhere to send ACK or BYE.
       this.ctx.logger.warn('unusable 2xx to our INVITE', { sip_call_id: this.callId, err: (err as Error).message });
       this.fail(502, 'Bad Gateway', (err as Error).message);
       return;
