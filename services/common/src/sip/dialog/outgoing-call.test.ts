@@ -7,7 +7,7 @@ import { MemoryTransport } from '../transport/memory';
 import type { MessageSource } from '../transport/transport';
 import { UserAgent, type UserAgentOptions } from '../user-agent';
 import type { Dialog, TerminationReason } from './dialog';
-import type { InviteOptions, OutgoingCall } from './outgoing-call';
+import { MAX_FORKS, type InviteOptions, type OutgoingCall } from './outgoing-call';
 
 // Kamailio, where the gateway sends its INVITEs (contract §2), and the callee's Contact behind it.
 const KAMAILIO: MessageSource = { protocol: 'udp', address: '127.0.0.1', port: 25060 };
@@ -438,6 +438,23 @@ describe('UserAgent.invite → OutgoingCall (RFC 3261 §13.2 UAC)', () => {
     await jest.advanceTimersByTimeAsync(64 * 500);
     await expect(call.result).resolves.toMatchObject({ ok: false, status: 487 });
     expect(h.transport.methods().filter((m) => m === 'CANCEL')).toEqual([]);
+    await done(h);
+  });
+
+  it(`2xx from more than ${MAX_FORKS} other forks → the extra ones dropped (no ACK, no BYE), logged once`, async () => {
+    const warnings: string[] = [];
+    const logger = { ...SILENT_LOGGER, warn: (m: string) => void warnings.push(m) } as unknown as SipLogger;
+    const h = await harness({ logger });
+    const call = h.ua.invite(OPTIONS);
+    await flush();
+    const inv = h.last() as SipRequest;
+    for (let i = 0; i <= MAX_FORKS + 3; i++)
+      h.transport.receive(answer(inv, 200, { tag: `f${i}`, sdp: ANSWER }), KAMAILIO);
+    await expect(call.result).resolves.toMatchObject({ ok: true });
+    await flush();
+    expect(h.requests('ACK')).toHaveLength(1 + MAX_FORKS);
+    expect(h.requests('BYE')).toHaveLength(MAX_FORKS);
+    expect(warnings.filter((w) => w === '2xx from too many forks, dropped')).toHaveLength(1);
     await done(h);
   });
 
