@@ -85,7 +85,11 @@ function received(run: SippRun): string[] {
 }
 
 /** Starts SIPp as the callee with `scenario`, ready to take an INVITE. */
-async function startCallee(scenario: string, transport: Transport): Promise<RunningSipp> {
+async function startCallee(
+  scenario: string,
+  transport: Transport,
+  more: { calls?: number; timeoutSeconds?: number; args?: string[] } = {},
+): Promise<RunningSipp> {
   for (;;) {
     const port = await freeSipPort(SIPP_PORTS.from, SIPP_PORTS.span);
     const run = await startSipp({
@@ -94,8 +98,9 @@ async function startCallee(scenario: string, transport: Transport): Promise<Runn
       serverMode: true,
       localPort: port,
       transport: transport === 'udp' ? 'u1' : 't1',
-      calls: 1,
-      timeoutSeconds: 20,
+      calls: more.calls ?? 1,
+      timeoutSeconds: more.timeoutSeconds ?? 20,
+      ...(more.args ? { extraArgs: more.args } : {}),
     });
     // Listening once the port is taken; a port lost to a race: try another.
     if (await taken(transport, port)) return run;
@@ -116,6 +121,24 @@ async function answered(c: OutgoingCall): Promise<Dialog> {
   const result = await c.result;
   if (!result.ok) throw new Error(`call not answered: ${result.status} ${result.reason}`);
   return result.dialog;
+}
+
+/**
+ * Messages SIPp dropped on purpose (-lost), summed from the Lost column of its final
+ * statistics. As a server, SIPp writes `<---------- 200` for what it sends and
+ * `----------> ACK` for what it receives.
+ */
+function lostBySipp(stdout: string): number {
+  let lost = 0;
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*(---------->|<----------) \S+((?:\s+\d+)+)\s*$/.exec(line);
+    if (!m) continue;
+    const numbers = (m[2] as string).trim().split(/\s+/).map(Number);
+    // Sent rows: messages, retrans, timeout[, lost]; received rows: messages, retrans, timeout, unexpected[, lost].
+    const columns = m[1] === '<----------' ? 3 : 4;
+    if (numbers.length > columns) lost += numbers[columns] as number;
+  }
+  return lost;
 }
 
 describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔ SIPp (callee) over %s', (transport) => {
@@ -272,6 +295,47 @@ describe.each<Transport>(['udp', 'tcp'])('media-gateway SIP UA placing calls ↔
       'BYE sip:sipp',
     ]);
   });
+});
+
+describe('media-gateway SIP UA placing calls ↔ SIPp (callee) over lossy UDP', () => {
+  let ua: UserAgent;
+
+  beforeAll(async () => {
+    ua = await startUa();
+  });
+
+  afterAll(async () => {
+    await ua.close();
+  });
+
+  it('SIPp dropping 10 % of messages (-lost 10) → Timer A, 2xx re-ACKs and BYE retransmissions complete all 20 calls', async () => {
+    const peer = await startCallee('uac-peer-bye.xml', 'udp', { calls: 20, timeoutSeconds: 90, args: ['-lost', '10'] });
+    const ended: TerminationReason[] = [];
+    const results: boolean[] = [];
+    // Four at a time: a few calls overlap without the peer's -lost turning into a flood of retransmissions.
+    for (let batch = 0; batch < 5; batch++) {
+      const calls = Array.from({ length: 4 }, () => {
+        const c = ua.invite({
+          requestUri: `sip:+15551234567@127.0.0.1:${peer.localPort}`,
+          from: { user: '+15550000001' },
+          sdp: offer('sendrecv', 1),
+        });
+        // At once: the callee hangs up 300 ms after its ACK, maybe before this batch's last call is answered.
+        c.on('answered', (dialog) => dialog.on('terminated', (r) => ended.push(r)));
+        return c;
+      });
+      for (const c of calls) results.push((await c.result).ok);
+    }
+    const run = await peer.done;
+    expectSuccess(run);
+    expect(results).toEqual(Array(20).fill(true));
+    await until(() => ended.length === 20, 30_000);
+    expect(ended).toEqual(Array(20).fill({ by: 'remote' }));
+    // SIPp really dropped messages, so the retransmissions were needed.
+    expect(run.stdout).toMatch(/Successful call\s+\|\s+\d+\s+\|\s+20/);
+    expect(lostBySipp(run.stdout)).toBeGreaterThan(0);
+    expect(ua.activeCalls).toBe(0);
+  }, 120_000);
 });
 
 /**
@@ -435,6 +499,32 @@ describe.each<Transport>(['udp', 'tcp'])(
       // The callee's 487, not our own give-up 64·T1 after the CANCEL (§9.1).
       expect(Date.now() - started).toBeLessThan(5000);
       expectSuccess(await peer.done);
+    });
+
+    it('20 calls, 5 at a time, through Kamailio → all answered (setup under 1 s each) and ended by the callee', async () => {
+      sipp = await startCallee('uac-peer-bye.xml', calleeTransport, { calls: 20, timeoutSeconds: 60 });
+      const peer = sipp;
+      const setupMs: number[] = [];
+      const ended: TerminationReason[] = [];
+      for (let batch = 0; batch < 4; batch++) {
+        await Promise.all(
+          Array.from({ length: 5 }, async () => {
+            const started = performance.now();
+            const dialog = await answered(call(peer));
+            setupMs.push(performance.now() - started);
+            dialog.on('terminated', (r) => ended.push(r));
+          }),
+        );
+      }
+      expectSuccess(await peer.done);
+      await until(() => ended.length === 20, 10_000);
+      expect(ended).toHaveLength(20);
+      setupMs.sort((a, b) => a - b);
+      // INVITE → 100/180/200 → ACK through Kamailio on loopback; the bound leaves room for a busy machine.
+      expect(setupMs[setupMs.length - 1]).toBeLessThan(1000);
+      if (process.env.SIP_UAC_FIGURES)
+        console.log(`setup ms over ${calleeTransport}: p50 ${setupMs[9]?.toFixed(1)} max ${setupMs[19]?.toFixed(1)}`);
+      expect(ua.activeCalls).toBe(0);
     });
 
     it('REFER through Kamailio → 202 and the NOTIFY outcome 200', async () => {
