@@ -7,12 +7,14 @@
  * SIPp plays the caller (an authenticated user) and the forward target's phone; the
  * caller's media is a socket of the test's own.
  */
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { api, createUser, type CreatedUser } from '../support/api';
 import { pcapRtp, RtpPeer } from '../../harness/rtp-peer';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import {
   freeUdpPort,
   G711A_PCAP,
+  OPTIONS_OK,
   requestsReceived,
   runSipp,
   startSipp,
@@ -34,10 +36,14 @@ function nextNumber(): string {
   return `+1555779${String((Date.now() + serial * 37) % 10000).padStart(4, '0')}`;
 }
 
-/** A phone that rings (180) and never answers; it takes the proxy's CANCEL (200, then 487). */
-const RINGS_FOREVER = writeScenario(
-  'uas-rings-forever',
-  `
+/**
+ * A phone that rings (180) and never answers; it takes the proxy's CANCEL (200, then
+ * 487). `provider`: it also answers Kamailio's OPTIONS probes (run it with a large -m).
+ */
+const ringsForever = (provider: boolean): string =>
+  writeScenario(
+    'uas-rings-forever',
+    `${provider ? '\n  <recv request="OPTIONS" optional="true" next="options"/>' : ''}
   <recv request="INVITE" crlf="true"/>
   <send>
     <![CDATA[
@@ -78,8 +84,9 @@ const RINGS_FOREVER = writeScenario(
 
     ]]>
   </send>
-  <recv request="ACK"/>`,
-);
+  <recv request="ACK"/>${provider ? `\n  <nop hide="true" next="end"/>${OPTIONS_OK}` : ''}`,
+  );
+const RINGS_FOREVER = ringsForever(false);
 
 /** Milliseconds from the caller's authenticated INVITE (CSeq 2) to the 200 OK for it, from SIPp's timestamped trace. */
 function inviteToAnswerMs(trace: string): number {
@@ -216,5 +223,83 @@ describe('forwarding a number to a user, with a fallback to the AI', () => {
     phone.kill();
     expectSippSuccess(run, 'the caller gets 486');
     expect(requestsReceived(await phone.done, 'INVITE')).toBe(1);
+  });
+});
+
+describe('forwarding a number to an external number, with a fallback to the AI', () => {
+  const PROVIDER_IP = '127.0.0.3';
+  const TRUNK_ID = 'forwarding_trunk';
+  let caller: CreatedUser;
+  let provider: RunningSipp | undefined;
+
+  async function trunkTo(scenario: string): Promise<void> {
+    provider = await startSipp({
+      scenario,
+      remote: proxy(),
+      serverMode: true,
+      localIp: PROVIDER_IP,
+      localPort: await freeUdpPort(PROVIDER_IP),
+      calls: 100_000,
+      limit: 100,
+      timeoutSeconds: 60,
+    });
+    const res = await api('POST', '/api/trunks/', {
+      role: 'operator',
+      body: {
+        trunk_id: TRUNK_ID,
+        name: 'Forwarding test trunk',
+        provider: 'sipp',
+        proxy_address: PROVIDER_IP,
+        proxy_port: provider.localPort,
+        transport: 'UDP',
+        supports_inbound: false,
+        supports_outbound: true,
+      },
+    });
+    if (res.status !== 201) throw new Error(`trunk: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  async function providerRun(): Promise<Awaited<RunningSipp['done']>> {
+    provider?.kill();
+    return (provider as RunningSipp).done;
+  }
+
+  beforeAll(async () => {
+    caller = await createUser();
+  });
+  afterEach(async () => {
+    provider?.kill();
+    provider = undefined;
+    await api('DELETE', `/api/trunks/${TRUNK_ID}`, { role: 'operator' });
+  });
+
+  test('the far end is busy (486 through the trunk) → the AI answers at once', async () => {
+    await trunkTo(uasScenario({ answer: 486 }));
+    const number = await forwardNumber('+15551230090', { forward_fallback: 'ai', ai_options: { mode: 'echo' } });
+    const heard = await callAndListen(caller, number);
+    const run = await providerRun();
+    expect(run.messages).toMatch(/INVITE sip:\+15551230090@127\.0\.0\.3/);
+    expect(heard.answerMs).toBeLessThan(2000);
+    expect(heard.loud).toBeGreaterThanOrEqual(Math.floor(heard.sent * 0.8));
+  });
+
+  test('the far end rings out → the AI answers after forward_timeout_seconds, and the trunk stays active', async () => {
+    await trunkTo(ringsForever(true));
+    const number = await forwardNumber('+15551230091', {
+      forward_timeout_seconds: 5,
+      forward_fallback: 'ai',
+      ai_options: { mode: 'echo' },
+    });
+    const heard = await callAndListen(caller, number);
+    console.log(`forward to an external number that rings out (5 s): the AI answered after ${heard.answerMs} ms`);
+    expect(heard.answerMs).toBeGreaterThanOrEqual(5000);
+    expect(heard.answerMs).toBeLessThan(7000);
+    expect(heard.loud).toBeGreaterThanOrEqual(Math.floor(heard.sent * 0.8));
+    // A callee who did not answer says nothing about the trunk: it is not marked down.
+    const sets = await kamailioRpcFromConfig(stack.config).call<unknown>('dispatcher.list');
+    const dest = JSON.stringify(sets).match(new RegExp(`"URI":"sip:${PROVIDER_IP.replace(/\./g, '\\.')}:\\d+[^}]*`));
+    expect(dest?.[0]).toMatch(/"FLAGS":"A/);
+    const run = await providerRun();
+    expect(requestsReceived(run, 'CANCEL')).toBe(1);
   });
 });
