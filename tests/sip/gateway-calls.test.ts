@@ -10,13 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { GATEWAY_SET } from '../../services/common/src/kamailio/names';
 import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import { DS_DISABLED } from '../../services/common/src/kamailio/dispatcher-membership';
 import { signProxyProof } from '../../services/common/src/sip/proxy-proof';
-import { api } from '../support/api';
-import { expectSippSuccess, proxy } from '../support/sip';
+import { api, createUser } from '../support/api';
+import { expectSippSuccess, proxy, register } from '../support/sip';
 import {
   freeUdpPort,
   requestsReceived,
@@ -37,6 +38,8 @@ const GATEWAY_IP = '127.0.0.8';
 const PROVIDER_IP = '127.0.0.2';
 const TRUNK_ID = 'gwcalls_trunk';
 const FAKE_GATEWAY = 'tests-gateway-calls';
+
+const KAMAILIO_LOG = join(stack.config.stateDir, 'logs', 'kamailio.log');
 
 const db = new Client({ connectionString: stack.config.databaseUrl });
 const rpc = kamailioRpcFromConfig(stack.config);
@@ -206,6 +209,29 @@ describe('calls a media gateway places through Kamailio', () => {
     expect(invite?.text).toMatch(/^P-Asserted-Identity: <sip:\+15550004321@/m);
   });
 
+  test("a proven INVITE to a user name → rings that user's registered phone, no digest asked", async () => {
+    const bob = await createUser();
+    const port = await freeUdpPort();
+    expectSippSuccess(
+      await register(bob.username, bob.password, { first: 401, final: 200, contactPort: port }),
+      'bob registers',
+    );
+    const phone = await startSipp({
+      scenario: uasScenario({ answer: 200 }),
+      remote: proxy(),
+      serverMode: true,
+      localPort: port,
+      timeoutSeconds: 20,
+    });
+    const { run, callId } = await fromGateway(bob.username, { expect: 200, sign: (id) => signProxyProof(SECRET, id) });
+    expectSippSuccess(run, 'gateway call to a user');
+    expect(finals(run)).not.toContain('407 Proxy Authentication Required');
+    const bobRun = await phone.done;
+    expect(responsesSent(bobRun, 200, 'INVITE')).toBe(1);
+    expect(bobRun.messages).toContain(callId);
+    expect(bobRun.messages).not.toMatch(/X-Bridge/i);
+  });
+
   test.each<[string, ((callId: string) => string) | undefined]>([
     ['no proof', undefined],
     ['a proof signed with another secret', (id) => signProxyProof(OTHER_SECRET, id)],
@@ -213,16 +239,23 @@ describe('calls a media gateway places through Kamailio', () => {
     ['a genuine proof made for another Call-ID', () => signProxyProof(SECRET, 'another-call@127.0.0.8')],
     ['a malformed proof', () => 'yes-really'],
   ])(
-    '%s → 403 Forbidden - Not Through The Proxy, nothing reaches the trunk, the counter moves',
+    '%s → 403 Forbidden - Not Through The Proxy, one log line, the counter moves, nothing reaches the trunk',
     async (_label, sign) => {
       const before = await scriptCounter();
       const invitesBefore = requestsReceived(await snapshot(), 'INVITE');
-      const { run } = await fromGateway('+15551230079', { expect: 403, ...(sign ? { sign } : {}) });
+      const { run, callId } = await fromGateway('+15551230079', { expect: 403, ...(sign ? { sign } : {}) });
       expectSippSuccess(run, 'refused');
       expect(finals(run)).toEqual(['403 Forbidden - Not Through The Proxy']);
       expect(await scriptCounter()).toBe(before + 1);
       await new Promise((r) => setTimeout(r, 300));
       expect(requestsReceived(await snapshot(), 'INVITE')).toBe(invitesBefore);
+      const logged = readFileSync(KAMAILIO_LOG, 'utf8')
+        .split('\n')
+        .filter(
+          (line) =>
+            line.includes(callId) && line.includes(`INVITE from gateway address ${GATEWAY_IP}:${gatewayPort} refused`),
+        );
+      expect(logged).toHaveLength(1);
       const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`^kamailio_gateway_proof_rejected ${before + 1}$`, 'm'));
     },
