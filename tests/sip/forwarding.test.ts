@@ -232,7 +232,7 @@ describe('forwarding a number to an external number, with a fallback to the AI',
   let caller: CreatedUser;
   let provider: RunningSipp | undefined;
 
-  async function trunkTo(scenario: string): Promise<void> {
+  async function trunkTo(scenario: string, extra: Record<string, unknown> = {}): Promise<void> {
     provider = await startSipp({
       scenario,
       remote: proxy(),
@@ -254,6 +254,7 @@ describe('forwarding a number to an external number, with a fallback to the AI',
         transport: 'UDP',
         supports_inbound: false,
         supports_outbound: true,
+        ...extra,
       },
     });
     if (res.status !== 201) throw new Error(`trunk: ${res.status} ${JSON.stringify(res.body)}`);
@@ -301,5 +302,26 @@ describe('forwarding a number to an external number, with a fallback to the AI',
     expect(dest?.[0]).toMatch(/"FLAGS":"A/);
     const run = await providerRun();
     expect(requestsReceived(run, 'CANCEL')).toBe(1);
+  });
+
+  test('every trunk is at its call limit → the AI answers at once instead of 503', async () => {
+    await trunkTo(uasScenario({ answer: 200 }), { max_concurrent_calls: 1 });
+    const number = await forwardNumber('+15551230092', { forward_fallback: 'ai', ai_options: { mode: 'echo' } });
+    // One call holds the trunk's only slot meanwhile.
+    const holder = await startSipp({
+      scenario: uacInviteScenario({ expect: 200, authenticate: true, holdMs: 8000 }),
+      remote: proxy(),
+      keys: { user: caller.username, callee: '+15551230093', domain: stack.config.sip.domain },
+      auth: { user: caller.username, password: caller.password },
+      timeoutSeconds: 20,
+    });
+    await waitForAnswer(holder, 5000).catch(() => undefined);
+    const heard = await callAndListen(caller, number);
+    expectSippSuccess(await holder.done, 'the call holding the trunk');
+    const run = await providerRun();
+    expect(requestsReceived(run, 'INVITE')).toBe(1);
+    expect(run.messages).not.toMatch(/INVITE sip:\+15551230092/);
+    expect(heard.answerMs).toBeLessThan(2000);
+    expect(heard.loud).toBeGreaterThanOrEqual(Math.floor(heard.sent * 0.8));
   });
 });
