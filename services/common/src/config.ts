@@ -527,6 +527,26 @@ export const ENV_SCHEMA = {
       description:
         "Where a media gateway keeps a finished recording: `local` leaves the WAV in RECORDINGS_DIR (one machine; the control-plane must see the same directory); `postgres` moves it into the database when the call ends, so any control-plane replica serves what any gateway recorded (Kubernetes). The control-plane reads either, whichever the call's recording is in.",
     },
+    HOLD_MUSIC_DIR: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the media gateway finds numbers' music on hold (the numbers API's hold_music names a WAV file in it: 8 or 16 kHz, 16-bit PCM or G.711, mono or stereo). Default: STATE_DIR/hold-music.",
+    },
+    HOLD_MUSIC_CACHE_DIR: {
+      type: 'string',
+      default: '',
+      description:
+        'Where the media gateway writes the hold tune it generates at start (default.wav), for operators to listen to. Default: STATE_DIR/cache/hold-music.',
+    },
+    HOLD_MUSIC_CACHE_MB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4096,
+      default: 32,
+      description:
+        'Music on hold a media gateway keeps in memory, encoded for the call legs (each piece once per codec, 8 KB a second); beyond it the least recently played piece is dropped and encoded again when next needed.',
+    },
     DEMO_AGENT_HOST: {
       type: 'string',
       minLength: 1,
@@ -751,6 +771,7 @@ export interface Config {
     readonly replicaStopTimeoutMs: number;
     readonly drainGraceMs: number;
     readonly leaseMs: number;
+    readonly holdMusic: { readonly dir: string; readonly cacheDir: string; readonly cacheBytes: number };
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -976,6 +997,11 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
       drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
       leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
+      holdMusic: {
+        dir: str('HOLD_MUSIC_DIR') || `${stateDir}/hold-music`,
+        cacheDir: str('HOLD_MUSIC_CACHE_DIR') || `${stateDir}/cache/hold-music`,
+        cacheBytes: num('HOLD_MUSIC_CACHE_MB') * 1024 * 1024,
+      },
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,

@@ -23,6 +23,7 @@ import { TelephoneEventReceiver } from './dtmf/rfc4733';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
+import { MusicLibrary, MusicLoop } from './moh/library';
 import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
@@ -208,6 +209,15 @@ async function startGateway(
     port: config.api.port,
     jwtSecretKey: config.secrets.jwtSecretKey,
   });
+  // Music on hold: the default tune generated now, each piece encoded once and shared by every call.
+  const music = new MusicLibrary({
+    musicDir: g.holdMusic.dir,
+    cacheDir: g.holdMusic.cacheDir,
+    maxBytes: g.holdMusic.cacheBytes,
+    logger: logger.child({ component: 'hold-music' }),
+    onRefused: (code) => metrics.holdMusicRefused(code),
+  });
+  await music.start();
   const callDeps = (request: CallRequest, target: AiTarget): CallDeps => ({
     request,
     target,
@@ -255,6 +265,7 @@ async function startGateway(
     store,
     sendSms,
     metrics,
+    holdMusic: async (name, codec) => new MusicLoop(await music.music(name, codec)),
     recordingsDir: g.recordingsDir,
     keepRecording: recordingKeeper(g.recordingsStorage, database.db),
     lastWordsMs: g.lastWordsMs,

@@ -23,6 +23,8 @@ export class GatewayMetrics implements CallMetrics {
   readonly wsEvents: Counter<'event'>;
   private readonly dtmfPresses: Counter<'source'>;
   private readonly sipRejected_: Counter<'reason'>;
+  private readonly holds_: Counter<'action' | 'outcome'>;
+  private readonly holdMusicRefused_: Counter<'code'>;
 
   constructor(live: LiveCalls) {
     const registers = [this.registry];
@@ -105,6 +107,28 @@ export class GatewayMetrics implements CallMetrics {
     // Present at 0 from the start, so an alert on a rate has a series to read.
     for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel'])
       this.sipRejected_.inc({ reason }, 0);
+    this.holds_ = new Counter({
+      name: 'gateway_holds_total',
+      help: 'Holds and resumes the gateway did (re-INVITE to the caller), asked by the API or the AI: outcome ok, or the error code (ERR_CALL_ON_HOLD, ERR_CALL_HOLD_FAILED, ...).',
+      labelNames: ['action', 'outcome'],
+      registers,
+    });
+    this.holdMusicRefused_ = new Counter({
+      name: 'gateway_hold_music_refused_total',
+      help: "Numbers' hold music files that could not be played, by error code (ERR_HOLD_MUSIC_NAME, _OUTSIDE: a path outside HOLD_MUSIC_DIR, _UNREADABLE, _FORMAT); the default tune played instead.",
+      labelNames: ['code'],
+      registers,
+    });
+  }
+
+  /** A gateway hold or resume (API or AI): `ok`, or the error code it failed with. */
+  hold(action: 'hold' | 'resume', outcome: string): void {
+    this.holds_.inc({ action, outcome });
+  }
+
+  /** A number's hold music that could not be played (the default played instead). */
+  holdMusicRefused(code: string): void {
+    this.holdMusicRefused_.inc({ code });
   }
 
   callStarted(): void {

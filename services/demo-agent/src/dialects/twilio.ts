@@ -109,6 +109,10 @@ export class TwilioAgentDialect implements AgentDialect {
         return { kind: 'mark', name: frame.mark.name, playedMs: frame.mark.played_ms, truncated: frame.mark.truncated };
       case 'stop':
         return { kind: 'end', reason: 'stop' };
+      case 'hold':
+        return { kind: 'hold' };
+      case 'resume':
+        return { kind: 'resume' };
     }
   }
 

@@ -573,9 +573,12 @@ describe('twilio dialect', () => {
     });
     expect(events).toEqual(['connected', 'start']);
     stream.sendAudio(FRAME);
-    stream.sendEvent({ type: 'hold' });
+    stream.sendEvent({ type: 'sms', messageId: 'm', from: '+1', to: '+2', text: 'no twilio equivalent' });
     const last = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
     expect(last.ok && last.frame.event).toBe('media');
+    stream.sendEvent({ type: 'hold', heldBy: 'gateway' });
+    const hold = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
+    expect(hold.ok && hold.frame.event).toBe('hold');
     const ended = stream.end('done');
     const stop = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
     expect(stop.ok && stop.frame.event).toBe('stop');

@@ -74,6 +74,8 @@ export interface AiStreamEvents {
   text: [text: string, final: boolean];
   hangup: [reason: string];
   transfer: [target: string];
+  /** the AI asks the gateway to put the caller on hold (music) or take it off */
+  hold_request: [action: 'hold' | 'resume'];
   send_dtmf: [digits: string, durationMs: number | undefined];
   sms: [request: AiSmsRequest];
   /** the socket was lost; attempt n is scheduled (play hold audio) */
@@ -242,6 +244,11 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       return;
     }
     this.sendControl(frame);
+  }
+
+  /** Tells the AI a request of its own failed (olib/binary `error`; Twilio has no such message). */
+  reportError(code: string, message: string): void {
+    this.sendControl(this.dialect.error(code, message));
   }
 
   /**
@@ -446,6 +453,10 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
         return;
       case 'transfer':
         this.emit('transfer', message.target);
+        return;
+      case 'hold':
+      case 'resume':
+        this.emit('hold_request', message.kind);
         return;
       case 'send_dtmf':
         this.emit('send_dtmf', message.digits, message.durationMs);

@@ -46,6 +46,11 @@ export class CallManager {
     return [...this.calls.values()];
   }
 
+  /** A live call of this gateway by its call_id (calls.call_id). */
+  get(callId: string): Call | undefined {
+    return this.calls.get(callId);
+  }
+
   async handle(request: CallRequest): Promise<void> {
     if (this.closing) {
       // 503 (with Retry-After, see sip-adapter.ts): Kamailio's GATEWAY_FAILOVER tries the next gateway.
@@ -103,6 +108,7 @@ export class CallManager {
       dialect: settings.dialect ?? base.dialect,
       customParameters: custom,
       record: settings.recordingEnabled,
+      ...(settings.holdMusic ? { holdMusic: settings.holdMusic } : {}),
     });
   }
 

@@ -4,7 +4,8 @@ import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
 import { StereoWavRecorder } from '../recording/wav';
-import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
+import { CallHold, type HoldRequester } from './hold';
+import { MediaLeg, type MediaLegDeps, type MusicSource, type RtpSocket } from './media-leg';
 import type { CallStore } from './store';
 
 /**
@@ -50,6 +51,8 @@ export interface DialogLike {
   onTerminated(listener: (reason: string) => void): void;
   bye(): Promise<void>;
   refer(target: string): Promise<{ status: number }>;
+  /** Our re-INVITE in the dialog (hold, resume): the final status and the answer's SDP. */
+  reinvite(sdp: string): Promise<{ status: number; answer: string | null }>;
 }
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -66,13 +69,18 @@ export type Negotiation =
   | { ok: false; status: number; reason: string };
 
 /** SDP offer/answer for the gateway as answerer (RFC 3264 §6). */
-export type Negotiate = (offer: string, local: { address: string; port: number }) => Negotiation;
+export type Negotiate = ((offer: string, local: { address: string; port: number }) => Negotiation) & {
+  /** Our own offer in the session with the stream's new direction (hold, resume); null before an answer. */
+  readonly reoffer?: (direction: 'sendonly' | 'sendrecv') => string | null;
+};
 
 export interface AiTarget {
   readonly url: string;
   readonly dialect: Dialect;
   readonly customParameters: Record<string, string>;
   readonly record: boolean;
+  /** The number's own music on hold (a file name under HOLD_MUSIC_DIR); absent: the default tune. */
+  readonly holdMusic?: string | null;
 }
 
 export interface CallMetrics {
@@ -83,6 +91,8 @@ export interface CallMetrics {
   frames(direction: 'in' | 'out' | 'lost' | 'concealed' | 'to_ai' | 'from_ai', count: number): void;
   wsEvent(event: 'connect' | 'failure' | 'reconnecting' | 'reconnect' | 'down'): void;
   dtmf(source: string): void;
+  /** A gateway hold or resume and how it went (`ok` or its error code). */
+  hold?(action: 'hold' | 'resume', outcome: string): void;
 }
 
 export interface CallDeps {
@@ -118,6 +128,8 @@ export interface CallDeps {
     key: string;
   }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
+  /** Music on hold in the call's codec (moh/library.ts); absent: hold without music (silence). */
+  readonly holdMusic?: (name: string | null, codec: 'PCMU' | 'PCMA') => Promise<MusicSource>;
   readonly recordingsDir: string;
   /** Moves a finished recording to where the control-plane reads it (RECORDINGS_STORAGE); absent: it stays in recordingsDir. */
   readonly keepRecording?: (callId: string, path: string) => Promise<void>;
@@ -143,6 +155,8 @@ export class Call {
   private recordingPath: string | null = null;
   private cancelled = false;
   private callerGone = false;
+  private codec: 'PCMU' | 'PCMA' = 'PCMU';
+  private readonly holds: CallHold;
   /** Resolves when the call has ended by any path. */
   readonly ended: Promise<{ reason: string; by: EndedBy }>;
   private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
@@ -158,6 +172,7 @@ export class Call {
       warn: (message, meta) => deps.logger.warn(message, { ...ids, ...meta }),
     };
     this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.holds = this.holdControl();
   }
 
   get state(): CallState {
@@ -201,6 +216,7 @@ export class Call {
       return;
     }
     const codec = n.codec === 'PCMA' ? PCMA : PCMU;
+    this.codec = n.codec;
     request.progress(180);
 
     if (target.record) {
@@ -244,7 +260,7 @@ export class Call {
     }
     this.transition('active');
     this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route });
-    if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
+    this.holds.callerOffer(n.remoteDirection);
     this.deps.metrics.callStarted();
     this.wireDialog(this.dialog);
     this.unsubscribe = this.deps.subscribeClock((_, now) => {
@@ -333,23 +349,63 @@ export class Call {
     if (!this.callerGone) await new Promise((r) => setTimeout(r, 40));
   }
 
-  private hold(onHold: boolean): void {
-    if (this.current === 'ended') return;
-    if (onHold && this.current === 'active') {
-      this.transition('held');
-      this.leg?.setHold(true);
-      this.ai?.sendEvent({ type: 'hold' });
-      void this.record(() => this.deps.store.event(this.id, 'hold', {}));
-    } else if (!onHold && this.current === 'held') {
-      this.transition('active');
-      this.leg?.setHold(false);
-      this.ai?.sendEvent({ type: 'resume' });
-      void this.record(() => this.deps.store.event(this.id, 'resume', {}));
-    }
+  /** Who holds the call now: the caller (its re-INVITE), the gateway (API or AI), or nobody. */
+  get heldBy(): 'caller' | 'gateway' | null {
+    return this.holds.heldBy;
+  }
+
+  /** The gateway puts the caller on hold with music (calls/hold.ts); throws a HoldError with a stable code. */
+  hold(requestedBy: HoldRequester): Promise<{ on_hold: true; held_by: 'gateway'; sip_status: number }> {
+    return this.counted('hold', this.holds.hold(requestedBy));
+  }
+
+  /** The gateway takes the caller off hold (calls/hold.ts); throws a HoldError with a stable code. */
+  resume(requestedBy: HoldRequester): Promise<{ on_hold: false; sip_status: number }> {
+    return this.counted('resume', this.holds.resume(requestedBy));
+  }
+
+  private counted<T>(action: 'hold' | 'resume', done: Promise<T>): Promise<T> {
+    return done.then(
+      (result) => {
+        this.deps.metrics.hold?.(action, 'ok');
+        return result;
+      },
+      (err: Error & { code?: string }) => {
+        this.deps.metrics.hold?.(action, err.code ?? 'error');
+        throw err;
+      },
+    );
+  }
+
+  private holdControl(): CallHold {
+    const noMusic: MusicSource = {
+      next: () => new Uint8Array(160).fill(this.codec === 'PCMA' ? PCMA.silence : PCMU.silence),
+    };
+    return new CallHold({
+      state: () => this.current,
+      transition: (to) => this.transition(to),
+      setSilent: (silent) => this.leg?.setHold(silent),
+      setMusic: (music) => this.leg?.setMusic(music),
+      setRemote: (remote) => this.leg?.setRemote(remote),
+      reoffer: (direction) => this.deps.negotiate.reoffer?.(direction) ?? null,
+      reinvite: (sdp) => {
+        if (!this.dialog) return Promise.reject(new Error('no dialog'));
+        return this.dialog.reinvite(sdp);
+      },
+      music: () =>
+        this.deps.holdMusic
+          ? this.deps.holdMusic(this.deps.target.holdMusic ?? null, this.codec)
+          : Promise.resolve(noMusic),
+      tellAi: (type, heldBy) => this.ai?.sendEvent({ type, heldBy }),
+      record: (type, data) => void this.record(() => this.deps.store.event(this.id, type, data)),
+      log: this.log,
+    });
   }
 
   private wireAi(ai: AiStream, leg: MediaLeg): void {
     leg.on('audio', (pcm, latency) => {
+      // On the gateway's hold the caller waits with music: the AI hears nothing of it.
+      if (this.holds.pausesAi) return;
       ai.sendAudio(pcm);
       if (latency !== null) this.deps.metrics.rtpToWsLatency(latency);
     });
@@ -362,7 +418,9 @@ export class Call {
       );
     });
     leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
-    ai.on('audio', (pcm) => leg.playAi(pcm));
+    ai.on('audio', (pcm) => {
+      if (!this.holds.pausesAi) leg.playAi(pcm);
+    });
     ai.on('clear', () => leg.clear());
     ai.on('mark', (name) => leg.mark(name));
     ai.on('send_dtmf', (digits, durationMs) => {
@@ -373,6 +431,13 @@ export class Call {
     });
     ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
     ai.on('transfer', (target) => void this.transfer(target));
+    ai.on('hold_request', (action) => {
+      const done = action === 'resume' ? this.resume('ai') : this.hold('ai');
+      done.catch((err: Error & { code?: string }) => {
+        this.log.warn(`the AI's ${action} request failed`, { code: err.code, error: err.message });
+        ai.reportError(err.code ?? 'ERR_CALL_HOLD_FAILED', err.message);
+      });
+    });
     let smsCount = 0;
     ai.on('sms', (req) => {
       // From the number the caller dialled, to the caller unless the AI names someone else.
@@ -436,7 +501,7 @@ export class Call {
         return;
       }
       this.leg.setRemote(n.remote);
-      this.hold(n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive');
+      this.holds.callerOffer(n.remoteDirection);
       reply(n.sdp);
     });
   }

@@ -59,6 +59,7 @@ function dialogPort(d: Dialog): DialogLike {
       void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
     refer: (target) => d.refer(target),
+    reinvite: (sdp) => d.reinvite(sdp),
   };
 }
 
@@ -78,7 +79,7 @@ export function proxyAdmission(options: { readonly secret: string; readonly maxA
 /** One SdpAnswerer per call: it keeps the session version across re-INVITEs (RFC 3264 §8). */
 export function negotiator(): Negotiate {
   let answerer: SdpAnswerer | null = null;
-  return (offer, local) => {
+  const negotiate = (offer: string, local: { address: string; port: number }): ReturnType<Negotiate> => {
     answerer ??= new SdpAnswerer({ address: local.address, port: local.port });
     const r = answerer.answer(offer);
     if (!r.ok) return { ok: false, status: r.status, reason: r.reason };
@@ -92,6 +93,9 @@ export function negotiator(): Negotiate {
       remoteDirection: m.hold ? 'sendonly' : 'sendrecv',
     };
   };
+  return Object.assign(negotiate, {
+    reoffer: (direction: 'sendonly' | 'sendrecv') => answerer?.reoffer(direction) ?? null,
+  });
 }
 
 /** What routeCalls needs of the call manager and the metrics. */

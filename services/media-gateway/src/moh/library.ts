@@ -3,6 +3,7 @@ import { join, sep } from 'node:path';
 import { PCMA, PCMU, type G711Codec } from '../../../common/src/audio/g711';
 import { Downsampler2x } from '../../../common/src/audio/resampler';
 import { readWav, wavChannel, writeWav } from '../../../common/src/audio/wav';
+import { HOLD_MUSIC_NAME_PATTERN } from '../../../common/src/calls/hold-music';
 import { CodedError } from '../../../common/src/errors';
 import { generateHoldTune, TUNE_RATE } from './tune';
 
@@ -20,8 +21,6 @@ import { generateHoldTune, TUNE_RATE } from './tune';
  * with a log line and a metric: a caller on hold always hears music.
  */
 
-/** A bare WAV file name: letters, digits, '.', '_', '-', no path, no leading dot. */
-export const HOLD_MUSIC_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,122}\\.[Ww][Aa][Vv]$';
 const NAME = new RegExp(HOLD_MUSIC_NAME_PATTERN);
 /** The generated tune's name in the cache and in logs. */
 export const DEFAULT_MUSIC = 'default';

@@ -106,6 +106,9 @@ export class SdpAnswerer {
   private previousBody: string | undefined;
   private current: NegotiatedMedia | undefined;
   private mediaCount = 0;
+  private previousAnswer: SessionDescription | undefined;
+  /** We hold the peer (our re-offer said sendonly): answers never let us receive (RFC 6337 §5.3). */
+  private holding = false;
 
   constructor(options: AnswererOptions) {
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
@@ -205,8 +208,39 @@ export class SdpAnswerer {
       origin: { ...answer.origin, sessionVersion: this.version.toString() },
     };
     this.current = negotiated;
+    this.previousAnswer = answer;
     this.mediaCount = sdp.media.length;
     return { ok: true, answer: versioned, sdp: serializeSdp(versioned), media: negotiated };
+  }
+
+  /**
+   * Our own offer in this session (RFC 3264 §8: identical to our last description
+   * but for the change, the version one up): `sendonly` puts the peer on hold
+   * (§8.4; RFC 6337 §5.1: the holder offers sendonly, expects recvonly), `sendrecv`
+   * takes it off. Null before any answer, or when the stream has no direction to change.
+   */
+  reoffer(direction: 'sendonly' | 'sendrecv'): string | null {
+    const previous = this.previousAnswer;
+    const current = this.current;
+    if (!previous || !current) return null;
+    const media = previous.media.map((m, index) =>
+      index !== current.index
+        ? m
+        : {
+            ...m,
+            attributes: [
+              ...m.attributes.filter((a) => !['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.name)),
+              { name: direction },
+            ],
+          },
+    );
+    const offer: SessionDescription = { ...previous, origin: { ...previous.origin, sessionVersion: '0' }, media };
+    const body = serializeSdp(offer);
+    if (body !== this.previousBody) this.version += 1n;
+    this.previousBody = body;
+    this.previousAnswer = offer;
+    this.holding = direction === 'sendonly';
+    return serializeSdp({ ...offer, origin: { ...offer.origin, sessionVersion: this.version.toString() } });
   }
 
   private chooseCodec(m: SdpMedia): NegotiatedCodec | undefined {
@@ -239,6 +273,9 @@ export class SdpAnswerer {
     )[offered];
     if (legacyHold)
       direction = direction === 'sendrecv' ? 'recvonly' : direction === 'sendonly' ? 'inactive' : direction;
+    // While we hold the peer, a re-offer (a session refresh, its own hold) does not undo our hold.
+    if (this.holding)
+      direction = direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
 
     const telephoneEvent = this.options.telephoneEvent ? chooseTelephoneEvent(m) : undefined;
     const rtcpMux = this.options.rtcpMux && attributeValue(m.attributes, 'rtcp-mux') !== undefined;

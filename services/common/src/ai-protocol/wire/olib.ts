@@ -87,7 +87,12 @@ export interface OlibMarkPlayed {
 
 export interface OlibHold {
   readonly type: 'hold' | 'resume';
-  readonly data: { readonly call_id: string; readonly timestamp: number };
+  readonly data: {
+    readonly call_id: string;
+    readonly timestamp: number;
+    /** `caller`: the caller's re-INVITE put us on hold; `gateway`: the API or the AI put the caller on hold. */
+    readonly held_by?: 'caller' | 'gateway';
+  };
 }
 
 export interface OlibSmsIn {
@@ -187,6 +192,12 @@ export interface OlibTransfer {
   readonly data: { readonly target: string };
 }
 
+/** Put the caller on hold with music (`hold`) or take it off (`resume`); answered with the gateway's `hold`/`resume`, or an `error`. */
+export interface OlibHoldRequest {
+  readonly type: 'hold' | 'resume';
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
 export interface OlibSendDtmf {
   readonly type: 'send_dtmf';
   readonly data: { readonly digits: string; readonly duration_ms?: number };
@@ -205,6 +216,7 @@ export type OlibAiFrame =
   | OlibMark
   | OlibHangup
   | OlibTransfer
+  | OlibHoldRequest
   | OlibSendDtmf
   | OlibSmsOut
   | OlibPing
@@ -221,6 +233,7 @@ const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const count = { type: 'integer', minimum: 0 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
+const heldBy = { enum: ['caller', 'gateway'] } as const;
 
 function message(
   type: string,
@@ -261,6 +274,8 @@ export const OLIB_AI_FRAME_SCHEMA = {
     message('mark', { name: nonEmpty }, ['name']),
     message('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
     message('transfer', { target: nonEmpty }, ['target']),
+    message('hold', {}, [], true),
+    message('resume', {}, [], true),
     message(
       'send_dtmf',
       {
@@ -337,8 +352,8 @@ export const OLIB_GATEWAY_FRAME_SCHEMA = {
       'played_ms',
       'truncated',
     ]),
-    message('hold', { call_id: str, timestamp: seconds }, ['call_id']),
-    message('resume', { call_id: str, timestamp: seconds }, ['call_id']),
+    message('hold', { call_id: str, timestamp: seconds, held_by: heldBy }, ['call_id']),
+    message('resume', { call_id: str, timestamp: seconds, held_by: heldBy }, ['call_id']),
     message(
       'sms',
       { call_id: str, message_id: nonEmpty, from_number: str, to_number: str, text: str, timestamp: seconds },

@@ -10,8 +10,9 @@ import { parseJsonFrame, type Parsed } from './parse';
  *
  * Deliberate deviations, all additive (an agent that ignores unknown fields sees
  * plain Twilio): `mark` acknowledgements carry `played_ms` and `truncated` beside
- * `name`; the agent may send `hangup`, `transfer` and `send_dtmf` (Twilio agents use
- * the REST API for these, which does not exist here); `callSid` is the gateway's call
+ * `name`; the agent may send `hangup`, `transfer`, `send_dtmf`, `hold` and `resume`
+ * (Twilio agents use the REST API for these, which does not exist here); the gateway
+ * sends `hold` and `resume` when the call is put on hold or taken off it; `callSid` is the gateway's call
  * id rather than a `CA…` SID; `start.customParameters` also carries `from`, `to`,
  * `direction`, `conversation_id` and, after a reconnect, `reconnected: "true"`.
  */
@@ -89,8 +90,23 @@ export interface TwilioStop {
   readonly stop: { readonly accountSid: string; readonly callSid: string };
 }
 
+/** Extension: the call was put on hold (no media either way until `resume`) or taken off it. */
+export type TwilioHoldOut =
+  | {
+      readonly event: 'hold';
+      readonly sequenceNumber: string;
+      readonly streamSid: string;
+      readonly hold: { readonly callSid: string; readonly held_by: 'caller' | 'gateway' };
+    }
+  | {
+      readonly event: 'resume';
+      readonly sequenceNumber: string;
+      readonly streamSid: string;
+      readonly resume: { readonly callSid: string; readonly held_by: 'caller' | 'gateway' };
+    };
+
 export type TwilioGatewayFrame =
-  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop;
+  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop | TwilioHoldOut;
 
 // ─── agent → gateway ─────────────────────────────────────────────────────────────
 
@@ -123,6 +139,12 @@ export interface TwilioTransfer {
   readonly transfer: { readonly target: string };
 }
 
+/** Extension: put the caller on hold with music, or take it off. */
+export interface TwilioHoldRequest {
+  readonly event: 'hold' | 'resume';
+  readonly streamSid?: string;
+}
+
 export interface TwilioSendDtmf {
   readonly event: 'send_dtmf';
   readonly streamSid?: string;
@@ -137,7 +159,14 @@ export interface TwilioError {
 }
 
 export type TwilioAgentFrame =
-  TwilioMediaIn | TwilioMarkIn | TwilioClear | TwilioHangup | TwilioTransfer | TwilioSendDtmf | TwilioError;
+  | TwilioMediaIn
+  | TwilioMarkIn
+  | TwilioClear
+  | TwilioHangup
+  | TwilioTransfer
+  | TwilioHoldRequest
+  | TwilioSendDtmf
+  | TwilioError;
 
 // ─── schemas ─────────────────────────────────────────────────────────────────────
 
@@ -166,6 +195,8 @@ export const TWILIO_AGENT_FRAME_SCHEMA = {
     event('clear', undefined, []),
     event('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
     event('transfer', { target: nonEmpty }, ['target']),
+    event('hold', undefined, []),
+    event('resume', undefined, []),
     event(
       'send_dtmf',
       {
@@ -238,6 +269,14 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
     {
       ...event('stop', { accountSid: str, callSid: str }, ['accountSid', 'callSid']),
       required: ['event', 'sequenceNumber', 'streamSid', 'stop'],
+    },
+    {
+      ...event('hold', { callSid: str, held_by: { enum: ['caller', 'gateway'] } }, ['callSid', 'held_by']),
+      required: ['event', 'sequenceNumber', 'streamSid', 'hold'],
+    },
+    {
+      ...event('resume', { callSid: str, held_by: { enum: ['caller', 'gateway'] } }, ['callSid', 'held_by']),
+      required: ['event', 'sequenceNumber', 'streamSid', 'resume'],
     },
   ],
 } as const;

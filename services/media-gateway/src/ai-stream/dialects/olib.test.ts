@@ -86,7 +86,7 @@ describe('olib dialect, gateway side', () => {
     const frames = [
       d.dtmf('5', 120.4),
       d.markPlayed('m1', 1234.6, true),
-      d.event({ type: 'hold' }, 1_700_000_000_000),
+      d.event({ type: 'hold', heldBy: 'gateway' }, 1_700_000_000_000),
       d.event({ type: 'resume' }, 1_700_000_000_000),
       d.event({ type: 'sms', messageId: 'sms-1', from: '+1', to: '+2', text: 'hello' }, 1_700_000_000_000),
       d.flow('paused', 4100),
@@ -161,6 +161,8 @@ describe('olib dialect, gateway side', () => {
     const decode = (f: object) => d.decode(Buffer.from(JSON.stringify(f)), false);
     expect(decode({ type: 'auth_ok' })).toEqual({ ok: true, messages: [{ kind: 'accepted' }] });
     expect(decode({ type: 'clear' })).toEqual({ ok: true, messages: [{ kind: 'clear' }] });
+    expect(decode({ type: 'hold' })).toEqual({ ok: true, messages: [{ kind: 'hold' }] });
+    expect(decode({ type: 'resume', data: {} })).toEqual({ ok: true, messages: [{ kind: 'resume' }] });
     expect(decode({ type: 'hangup' })).toEqual({ ok: true, messages: [{ kind: 'hangup', reason: 'ai_hangup' }] });
     expect(decode({ type: 'send_dtmf', data: { digits: '1#' } })).toEqual({
       ok: true,

@@ -93,7 +93,10 @@ export class OlibDialect implements GatewayDialect {
     switch (event.type) {
       case 'hold':
       case 'resume':
-        return this.frame({ type: event.type, data: { call_id, timestamp: nowMs / 1000 } });
+        return this.frame({
+          type: event.type,
+          data: { call_id, timestamp: nowMs / 1000, ...(event.heldBy ? { held_by: event.heldBy } : {}) },
+        });
       case 'sms':
         return this.frame({
           type: 'sms',
@@ -190,6 +193,9 @@ function toMessages(frame: OlibAiFrame): Decoded {
       return one({ kind: 'hangup', reason: frame.data?.reason || 'ai_hangup' });
     case 'transfer':
       return one({ kind: 'transfer', target: frame.data.target });
+    case 'hold':
+    case 'resume':
+      return one({ kind: frame.type });
     case 'send_dtmf':
       return one({ kind: 'send_dtmf', digits: frame.data.digits, durationMs: frame.data.duration_ms });
     case 'sms':

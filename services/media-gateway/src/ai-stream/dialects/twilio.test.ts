@@ -129,9 +129,30 @@ describe('twilio dialect, gateway side', () => {
     });
   });
 
-  test('no Twilio equivalent → no frame (hold, flow, ping, errors, gaps)', () => {
+  test('no Twilio equivalent → no frame (sms, flow, ping, errors, gaps)', () => {
     const d = new TwilioDialect(call, createUlawTranscoder());
-    expect([d.event(), d.flow(), d.ping(), d.pong(), d.error(), d.gap()]).toEqual([null, null, null, null, null, null]);
+    const sms = d.event({ type: 'sms', messageId: 'm', from: '+1', to: '+2', text: 'hi' });
+    expect([sms, d.flow(), d.ping(), d.pong(), d.error(), d.gap()]).toEqual([null, null, null, null, null, null]);
+  });
+
+  test('hold and resume are extension events saying who holds the call; the agent may ask for either', () => {
+    const d = new TwilioDialect(call, createUlawTranscoder());
+    d.opening(auth(false));
+    expect(twilioFrame(d.event({ type: 'hold', heldBy: 'gateway' }))).toEqual({
+      event: 'hold',
+      sequenceNumber: '2',
+      streamSid: d.streamSid,
+      hold: { callSid: 'call-1', held_by: 'gateway' },
+    });
+    expect(twilioFrame(d.event({ type: 'resume', heldBy: 'caller' }))).toMatchObject({
+      event: 'resume',
+      resume: { callSid: 'call-1', held_by: 'caller' },
+    });
+    for (const event of ['hold', 'resume'] as const)
+      expect(d.decode(Buffer.from(JSON.stringify({ event, streamSid: d.streamSid })), false)).toEqual({
+        ok: true,
+        messages: [{ kind: event }],
+      });
   });
 
   test('agent media of any length → μ-law decoded and upsampled to twice as many 16 kHz samples', () => {

@@ -10,7 +10,7 @@ import {
   type TwilioAgentFrame,
   type TwilioGatewayFrame,
 } from '../../../../common/src/ai-protocol/wire/twilio';
-import type { AiMessage, CallInfo, Decoded, GatewayDialect } from './types';
+import type { AiMessage, CallEvent, CallInfo, Decoded, GatewayDialect } from './types';
 
 /** 16 kHz PCM ⇄ 8 kHz μ-law, with filter memory across calls of one stream. */
 export interface UlawTranscoder {
@@ -107,10 +107,18 @@ export class TwilioDialect implements GatewayDialect {
     });
   }
 
-  // Twilio has none of these: an agent written for Twilio would not know them.
-  event(): null {
-    return null;
+  /** Hold and resume as extension events (an agent written for Twilio ignores them); Twilio has no SMS event. */
+  event(event: CallEvent): WireFrame | null {
+    if (event.type === 'sms') return null;
+    const body = { callSid: this.call.callId, held_by: event.heldBy ?? 'caller' };
+    const base = { sequenceNumber: this.nextSequence(), streamSid: this.streamSid };
+    return this.frame(
+      event.type === 'hold' ? { event: 'hold', ...base, hold: body } : { event: 'resume', ...base, resume: body },
+    );
   }
+
+  // Twilio has none of these: an agent written for Twilio would not know them.
+
   flow(): null {
     return null;
   }
@@ -162,6 +170,9 @@ export class TwilioDialect implements GatewayDialect {
         return one({ kind: 'hangup', reason: frame.hangup?.reason || 'ai_hangup' });
       case 'transfer':
         return one({ kind: 'transfer', target: frame.transfer.target });
+      case 'hold':
+      case 'resume':
+        return one({ kind: frame.event });
       case 'send_dtmf':
         return one({ kind: 'send_dtmf', digits: frame.send_dtmf.digits, durationMs: frame.send_dtmf.duration_ms });
       case 'error':

@@ -16,8 +16,7 @@ export interface CallInfo {
 
 /** Call events the gateway reports to the AI (besides audio, DTMF and marks). */
 export type CallEvent =
-  | { readonly type: 'hold' }
-  | { readonly type: 'resume' }
+  | { readonly type: 'hold' | 'resume'; readonly heldBy?: 'caller' | 'gateway' }
   | {
       readonly type: 'sms';
       readonly messageId: string;
@@ -35,6 +34,8 @@ export type AiMessage =
   | { readonly kind: 'mark'; readonly name: string }
   | { readonly kind: 'hangup'; readonly reason: string }
   | { readonly kind: 'transfer'; readonly target: string }
+  | { readonly kind: 'hold' }
+  | { readonly kind: 'resume' }
   | { readonly kind: 'send_dtmf'; readonly digits: string; readonly durationMs: number | undefined }
   | {
       readonly kind: 'sms';

@@ -1,0 +1,37 @@
+import { HoldError } from '../calls/hold';
+
+/** A command from the API for one of this gateway's calls (control/registry.ts). */
+export interface HoldCommand {
+  readonly id: string | number;
+  readonly callId: string;
+  readonly args: Readonly<Record<string, unknown>>;
+}
+
+export type CommandHandler = (cmd: HoldCommand) => Promise<Record<string, unknown>>;
+
+/** The calls the handlers act on: a live call by its call_id. */
+export interface HeldCalls {
+  get(callId: string):
+    | {
+        hold(requestedBy: 'api'): Promise<Record<string, unknown>>;
+        resume(requestedBy: 'api'): Promise<Record<string, unknown>>;
+      }
+    | undefined;
+}
+
+/**
+ * `hold` and `resume` from the API (POST /api/calls/{id}/hold | /resume): the call
+ * on this gateway re-INVITEs its caller (calls/hold.ts). A call that is not (or no
+ * longer) here fails with ERR_CALL_NOT_ACTIVE; the HoldError codes (409) and the
+ * SIP status of a refused re-INVITE go back as the command's failure.
+ */
+export function registerHoldCommands(register: (name: string, handler: CommandHandler) => void, calls: HeldCalls): void {
+  for (const action of ['hold', 'resume'] as const) {
+    register(action, async (cmd) => {
+      const call = calls.get(cmd.callId);
+      if (!call) throw new HoldError('ERR_CALL_NOT_ACTIVE', `call ${cmd.callId} is not live on this gateway`);
+      const result = action === 'hold' ? await call.hold('api') : await call.resume('api');
+      return { ok: true, ...result };
+    });
+  }
+}
