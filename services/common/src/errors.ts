@@ -92,6 +92,22 @@ export const ERRORS = {
     when: 'unblocking a number that is not blocked',
   },
   ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call', when: 'no call with that call_id' },
+  // Hold and resume (POST /api/calls/{call_id}/hold | /resume).
+  ERR_CALL_ON_HOLD: {
+    status: 409,
+    message: 'the call is on hold already',
+    when: 'hold of a call already on hold (by the gateway or by the caller), or while a resume is under way',
+  },
+  ERR_CALL_NOT_ON_HOLD: {
+    status: 409,
+    message: 'the call is not on hold by the gateway',
+    when: 'resume of a call the gateway does not hold (not on hold, held by the caller itself, or a hold under way)',
+  },
+  ERR_CALL_HOLD_FAILED: {
+    status: 409,
+    message: 'the caller refused the re-INVITE',
+    when: "the caller's side refused the hold or resume re-INVITE (`sip_status` says how); the call stays as it was",
+  },
   ERR_DIALOG_NOT_FOUND: {
     status: 404,
     message: 'no such dialog in Kamailio',

@@ -1,13 +1,5 @@
+import type { CommandHandler } from '../../../common/src/calls/commands';
 import { HoldError } from '../calls/hold';
-
-/** A command from the API for one of this gateway's calls (control/registry.ts). */
-export interface HoldCommand {
-  readonly id: string | number;
-  readonly callId: string;
-  readonly args: Readonly<Record<string, unknown>>;
-}
-
-export type CommandHandler = (cmd: HoldCommand) => Promise<Record<string, unknown>>;
 
 /** The calls the handlers act on: a live call by its call_id. */
 export interface HeldCalls {
@@ -25,7 +17,10 @@ export interface HeldCalls {
  * longer) here fails with ERR_CALL_NOT_ACTIVE; the HoldError codes (409) and the
  * SIP status of a refused re-INVITE go back as the command's failure.
  */
-export function registerHoldCommands(register: (name: string, handler: CommandHandler) => void, calls: HeldCalls): void {
+export function registerHoldCommands(
+  register: (name: string, handler: CommandHandler) => void,
+  calls: HeldCalls,
+): void {
   for (const action of ['hold', 'resume'] as const) {
     register(action, async (cmd) => {
       const call = calls.get(cmd.callId);

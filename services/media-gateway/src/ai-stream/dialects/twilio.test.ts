@@ -138,13 +138,13 @@ describe('twilio dialect, gateway side', () => {
   test('hold and resume are extension events saying who holds the call; the agent may ask for either', () => {
     const d = new TwilioDialect(call, createUlawTranscoder());
     d.opening(auth(false));
-    expect(twilioFrame(d.event({ type: 'hold', heldBy: 'gateway' }))).toEqual({
+    expect(twilioFrame(d.event({ type: 'hold', heldBy: 'gateway' })!)).toEqual({
       event: 'hold',
       sequenceNumber: '2',
       streamSid: d.streamSid,
       hold: { callSid: 'call-1', held_by: 'gateway' },
     });
-    expect(twilioFrame(d.event({ type: 'resume', heldBy: 'caller' }))).toMatchObject({
+    expect(twilioFrame(d.event({ type: 'resume', heldBy: 'caller' })!)).toMatchObject({
       event: 'resume',
       resume: { callSid: 'call-1', held_by: 'caller' },
     });
