@@ -29,7 +29,7 @@ const EDGES: Record<CallState, readonly CallState[]> = {
   ended: [],
 };
 
-export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
+export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api';
 
 /** The SIP side of an incoming call, as the user agent presents it. */
 export interface CallRequest {
