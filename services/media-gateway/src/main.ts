@@ -17,6 +17,7 @@ import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { registerHangup } from './control/hangup';
+import { registerHoldCommands } from './control/hold';
 import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
@@ -314,6 +315,7 @@ async function startGateway(
   // can be hung up.
   const commands = new CommandRegistry();
   registerHangup(commands, () => manager.list());
+  registerHoldCommands(commands, manager);
   const channel = await startCommandChannel({
     gateway: g.id,
     db: database.db,

@@ -1,5 +1,5 @@
-import type { CommandHandler } from '../../../common/src/calls/commands';
 import { HoldError } from '../calls/hold';
+import type { CommandRegistry } from './registry';
 
 /** The calls the handlers act on: a live call by its call_id. */
 export interface HeldCalls {
@@ -12,21 +12,17 @@ export interface HeldCalls {
 }
 
 /**
- * `hold` and `resume` from the API (POST /api/calls/{id}/hold | /resume): the call
- * on this gateway re-INVITEs its caller (calls/hold.ts). A call that is not (or no
- * longer) here fails with ERR_CALL_NOT_ACTIVE; the HoldError codes (409) and the
+ * `hold {}` and `resume {}` from the API (POST /api/calls/{id}/hold | /resume): the
+ * call on this gateway re-INVITEs its caller (calls/hold.ts). A call that is not (or
+ * no longer) here fails with ERR_CALL_NOT_ACTIVE; the HoldError codes (409) and the
  * SIP status of a refused re-INVITE go back as the command's failure.
  */
-export function registerHoldCommands(
-  register: (name: string, handler: CommandHandler) => void,
-  calls: HeldCalls,
-): void {
+export function registerHoldCommands(registry: Pick<CommandRegistry, 'registerCommand'>, calls: HeldCalls): void {
   for (const action of ['hold', 'resume'] as const) {
-    register(action, async (cmd) => {
-      const call = calls.get(cmd.callId);
-      if (!call) throw new HoldError('ERR_CALL_NOT_ACTIVE', `call ${cmd.callId} is not live on this gateway`);
-      const result = action === 'hold' ? await call.hold('api') : await call.resume('api');
-      return { ok: true, ...result };
+    registry.registerCommand(action, async ({ callId }) => {
+      const call = calls.get(callId);
+      if (!call) throw new HoldError('ERR_CALL_NOT_ACTIVE', `call ${callId} is not active on this gateway`);
+      return action === 'hold' ? call.hold('api') : call.resume('api');
     });
   }
 }
