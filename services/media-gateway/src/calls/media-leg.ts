@@ -107,7 +107,8 @@ const INBAND_DEDUP_MS = 600;
  * 20 ms clock (`tick`). In: RTP → jitter buffer → G.711 → loss concealment → DTMF
  * detection → 2× upsampling → the AI. Out: the AI's speech (playout queue) → 2×
  * downsampling → G.711 → RTP, or comfort silence, or hold audio while the AI is away,
- * or RFC 4733 events the AI asked for. Owns its socket; `close()` is idempotent.
+ * or music on hold (already G.711) while the gateway holds the caller, or RFC 4733
+ * events the AI asked for. Owns its socket; `close()` is idempotent.
  */
 export class MediaLeg extends EventEmitter<MediaLegEvents> {
   readonly stats: MediaLegStats = {
