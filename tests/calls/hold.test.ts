@@ -69,7 +69,7 @@ function heldCallerScenario(): string {
     text.slice(0, bye) +
     ANSWER_REINVITE('sendonly', 'recvonly', 2353687638) +
     ANSWER_REINVITE('sendrecv', 'sendrecv', 2353687639) +
-    '\n' +
+    '\n  <Reference variables="dir_2353687638,dir_2353687639"/>\n' +
     text.slice(bye);
   writeFileSync(file, text);
   return file;
@@ -154,6 +154,14 @@ describe('hold and resume with music on hold', () => {
     peer = await AiPeer.start();
     await db.connect();
   });
+  /** SIPp and RTP of each test's call, stopped whatever happened. */
+  const live: Array<{ sipp: RunningSipp; rtp: RtpPeer }> = [];
+  afterEach(() => {
+    for (const { sipp, rtp } of live.splice(0)) {
+      sipp.kill();
+      rtp.close();
+    }
+  });
   afterAll(async () => {
     await peer.close();
     await db.end();
@@ -188,7 +196,16 @@ describe('hold and resume with music on hold', () => {
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: 60,
     });
-    const relay = await waitForAnswer(sipp);
+    let relay: { address: string; port: number };
+    try {
+      relay = await waitForAnswer(sipp);
+    } catch (err) {
+      sipp.kill();
+      rtp.close();
+      const run = await sipp.done;
+      throw new Error(`${(err as Error).message}\n${run.errors}\n${run.messages.slice(-3000)}`);
+    }
+    live.push({ sipp, rtp });
     const ai = await peer.connection(index);
     await ai.waitFor('auth', (c) => c.of('auth').length === 1);
     const callId = (ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
@@ -254,7 +271,6 @@ describe('hold and resume with music on hold', () => {
 
     c.ai.send({ type: 'hangup', data: { reason: 'test over' } });
     const run = await c.sipp.done;
-    c.rtp.close();
     return { before, music, aiDuringHold, toAiDuringHold, after, musicAfter, toAiAfter, run };
   }
 
@@ -345,6 +361,5 @@ describe('hold and resume with music on hold', () => {
     await c.ai.waitFor('resume', (a) => a.of('resume').length === 1);
     c.ai.send({ type: 'hangup' });
     expectSippSuccess(await c.sipp.done, 'held caller');
-    c.rtp.close();
   });
 });
