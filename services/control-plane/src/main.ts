@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../../common/src/config';
 import { Gauge } from 'prom-client';
+import { DONE_CHANNEL, PgNotifications } from '../../common/src/calls/commands';
 import { connectDatabase } from '../../common/src/db/connect';
 import { Leadership } from '../../common/src/db/leadership';
 import { createLogger } from '../../common/src/logger';
@@ -11,6 +12,7 @@ import { EvapiClient } from './kamailio/evapi';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
 import { KamailioReconciler, PgKamailioState } from './trunks/kamailio-reconciler';
+import { WebhookDeliverer } from './webhooks/deliverer';
 
 /** Lock key of the trunk sync leader (Leadership, LEADER_LOCK namespace). */
 const TRUNK_SYNC_LEADER_KEY = 1;
@@ -48,10 +50,19 @@ runProcess({
       attempt: () => sms.joinSmsSet(),
       logger: logger.child({ component: 'kamailio' }),
     });
+    // Wakes the API's call-command waiters when a gateway finishes a command.
+    const commandSignal = new PgNotifications({
+      connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+      channels: [DONE_CHANNEL],
+      logger: logger.child({ component: 'call-commands' }),
+    });
+    scope.defer(() => commandSignal.close());
+    await commandSignal.start();
     const app = createApp({
       config,
       logger,
       db: database.db,
+      commandSignal,
       kamailio,
       relay,
       events,
@@ -71,6 +82,12 @@ runProcess({
     scope.defer(() => kamailioAttach.close());
     // The API stops taking requests before the SMS runtime it hands messages to.
     scope.defer(() => app.close());
+    // Call webhooks: every replica delivers from the outbox (closed before the database).
+    const webhooks = new WebhookDeliverer(
+      { databaseUrl: config.databaseUrl, ...config.webhooks },
+      { db: database.db, registry: app.metrics.registry, logger: logger.child({ component: 'webhooks' }) },
+    );
+    scope.defer(() => webhooks.close());
     const leaderGauge = new Gauge({
       name: 'control_plane_leader',
       help: 'Whether this replica leads a job that runs on one replica at a time (1) or follows (0).',
@@ -97,6 +114,7 @@ runProcess({
 
     events.start();
     await sms.start();
+    await webhooks.start();
     kamailioAttach.start();
     trunkSync.start();
     const url = await app.listen(config.api.port, config.api.host);

@@ -319,6 +319,23 @@ export interface GatewayLeasesTable {
   expires_at: Date;
 }
 
+/** A call webhook event and its delivery state (db/migrations/0048_webhooks.sql). */
+export interface WebhookOutboxTable {
+  id: Generated<number>;
+  call_id: string;
+  seq: number;
+  url: string;
+  event: string;
+  body: ColumnType<Record<string, unknown>, string, string>;
+  state: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | undefined, 'pending' | 'delivered' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  delivered_at: Date | null;
+}
+
 export interface Database {
   sms_messages: SmsMessagesTable;
   sms_events: SmsEventsTable;
@@ -340,4 +357,5 @@ export interface Database {
   sms_rate_buckets: SmsRateBucketsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  webhook_outbox: WebhookOutboxTable;
 }
