@@ -102,6 +102,8 @@ export class PgCallStore implements CallStore {
         ended_by: r.by,
         recording_bytes: r.recordingBytes,
         stats: JSON.stringify(r.stats),
+        // An ended call is on hold no more, whoever held it.
+        on_hold: false,
       })
       .where('call_id', '=', callId)
       .execute();
