@@ -167,7 +167,8 @@ describe('hold and resume with music on hold', () => {
     await db.end();
   });
 
-  async function call(options: { holdMusic?: string } = {}): Promise<HeldCall> {
+  async function call(options: { holdMusic?: string; dialect?: 'olib' | 'twilio' } = {}): Promise<HeldCall> {
+    const dialect = options.dialect ?? 'olib';
     const caller = await createUser();
     numbers++;
     const number = `+1555744${String((Date.now() + numbers) % 10000).padStart(4, '0')}`;
@@ -176,8 +177,8 @@ describe('hold and resume with music on hold', () => {
       body: {
         number,
         route_type: 'ai',
-        ai_dialect: 'olib',
-        ai_agent_url: `${peer.url}/olib`,
+        ai_dialect: dialect,
+        ai_agent_url: `${peer.url}/${dialect}`,
         ...(options.holdMusic ? { hold_music: options.holdMusic } : {}),
       },
     });
@@ -207,8 +208,11 @@ describe('hold and resume with music on hold', () => {
     }
     live.push({ sipp, rtp });
     const ai = await peer.connection(index);
-    await ai.waitFor('auth', (c) => c.of('auth').length === 1);
-    const callId = (ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
+    await ai.waitFor('auth', (c) => c.of(dialect === 'olib' ? 'auth' : 'start').length === 1);
+    const callId =
+      dialect === 'olib'
+        ? (ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id
+        : (ai.of('start')[0] as { start: { callSid: string } }).start.callSid;
     return { sipp, rtp, relay, ai, callId, number };
   }
 
@@ -323,8 +327,36 @@ describe('hold and resume with music on hold', () => {
         expect(again.body).toMatchObject({ error: { code: 'ERR_CALL_ON_HOLD' } });
       }
     });
+    console.log(
+      `hold (API): ${r.music.matched}/${r.music.packets} packets on hold were tune frames; ` +
+        `1 kHz after resume ${r.after.amplitude.toFixed(0)}; frames to the AI on hold ${r.toAiDuringHold}, after ${r.toAiAfter}`,
+    );
     expectHeldAndResumed(r);
     expect((await holdEvents(c.callId)).map((e) => e.data['requested_by'])).toEqual(['api', 'api']);
+  });
+
+  test('twilio dialect: the agent asks with {"event":"hold"} / {"event":"resume"} and gets the extension events; no media to it on hold', async () => {
+    const c = await call({ dialect: 'twilio' });
+    c.ai.send({ event: 'hold' });
+    await c.ai.waitFor('hold', (a) => a.of('hold').length === 1);
+    const hold = c.ai.frames.find((f) => f.kind === 'json' && f.value.event === 'hold')!;
+    expect(hold.value).toMatchObject({ event: 'hold', hold: { callSid: c.callId, held_by: 'gateway' } });
+    await sleep(1200);
+    const music = musicIn(c.rtp.received, hold.atMs + 200, performance.now(), tuneFrames);
+    const mediaOnHold = c.ai.of('media').length;
+    c.ai.send({ event: 'resume' });
+    await c.ai.waitFor('resume', (a) => a.of('resume').length === 1);
+    const resumeAt = c.ai.frames.find((f) => f.kind === 'json' && f.value.event === 'resume')!.atMs;
+    const mediaBeforeResume = c.ai.frames.filter(
+      (f) => f.kind === 'json' && f.value.event === 'media' && f.atMs > hold.atMs + 60 && f.atMs < resumeAt,
+    ).length;
+    await sleep(600);
+    expect(c.ai.of('media').length).toBeGreaterThan(mediaOnHold + 20);
+    c.ai.send({ event: 'hangup' });
+    expectSippSuccess(await c.sipp.done, 'held caller');
+    expect(music.matched / music.packets).toBeGreaterThan(0.95);
+    expect(music.packets).toBeGreaterThanOrEqual(40);
+    expect(mediaBeforeResume).toBe(0);
   });
 
   test("a number's own hold music is played; a hostile hold_music name is refused by the API", async () => {
