@@ -1,5 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { DTMF_DIGITS_PATTERN } from './olib';
+import { DTMF_DIGITS_PATTERN, TRANSFER_MODES, type TransferMode } from './olib';
 import { parseJsonFrame, type Parsed } from './parse';
 
 /**
@@ -10,8 +10,10 @@ import { parseJsonFrame, type Parsed } from './parse';
  *
  * Deliberate deviations, all additive (an agent that ignores unknown fields sees
  * plain Twilio): `mark` acknowledgements carry `played_ms` and `truncated` beside
- * `name`; the agent may send `hangup`, `transfer` and `send_dtmf` (Twilio agents use
- * the REST API for these, which does not exist here); `callSid` is the gateway's call
+ * `name`; the agent may send `hangup`, `transfer` (with a `mode`), `transfer_complete`,
+ * `transfer_cancel` and `send_dtmf` (Twilio agents use the REST API for these, which
+ * does not exist here), and hears of a transfer's progress in `transfer_target_answered`
+ * and `transfer_failed` events; `callSid` is the gateway's call
  * id rather than a `CA…` SID; `start.customParameters` also carries `from`, `to`,
  * `direction`, `conversation_id` and, after a reconnect, `reconnected: "true"`.
  */
@@ -89,8 +91,22 @@ export interface TwilioStop {
   readonly stop: { readonly accountSid: string; readonly callSid: string };
 }
 
+/** Extension: a warm transfer's target answered, or a bridged/warm transfer failed (see olib's frames of the same names). */
+export interface TwilioTransferEvent {
+  readonly event: 'transfer_target_answered' | 'transfer_failed';
+  readonly sequenceNumber: string;
+  readonly streamSid: string;
+  readonly transfer: {
+    readonly target: string;
+    readonly mode?: Exclude<TransferMode, 'auto'>;
+    readonly announce?: string;
+    readonly reason?: string;
+    readonly sip_status?: number;
+  };
+}
+
 export type TwilioGatewayFrame =
-  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop;
+  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop | TwilioTransferEvent;
 
 // ─── agent → gateway ─────────────────────────────────────────────────────────────
 
@@ -120,7 +136,12 @@ export interface TwilioHangup {
 export interface TwilioTransfer {
   readonly event: 'transfer';
   readonly streamSid?: string;
-  readonly transfer: { readonly target: string };
+  readonly transfer: { readonly target: string; readonly mode?: TransferMode };
+}
+
+export interface TwilioTransferControl {
+  readonly event: 'transfer_complete' | 'transfer_cancel';
+  readonly streamSid?: string;
 }
 
 export interface TwilioSendDtmf {
@@ -137,7 +158,14 @@ export interface TwilioError {
 }
 
 export type TwilioAgentFrame =
-  TwilioMediaIn | TwilioMarkIn | TwilioClear | TwilioHangup | TwilioTransfer | TwilioSendDtmf | TwilioError;
+  | TwilioMediaIn
+  | TwilioMarkIn
+  | TwilioClear
+  | TwilioHangup
+  | TwilioTransfer
+  | TwilioTransferControl
+  | TwilioSendDtmf
+  | TwilioError;
 
 // ─── schemas ─────────────────────────────────────────────────────────────────────
 
@@ -165,7 +193,9 @@ export const TWILIO_AGENT_FRAME_SCHEMA = {
     event('mark', { name: nonEmpty }, ['name']),
     event('clear', undefined, []),
     event('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
-    event('transfer', { target: nonEmpty }, ['target']),
+    event('transfer', { target: nonEmpty, mode: { enum: TRANSFER_MODES } }, ['target']),
+    event('transfer_complete', undefined, []),
+    event('transfer_cancel', undefined, []),
     event(
       'send_dtmf',
       {
@@ -239,6 +269,26 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
       ...event('stop', { accountSid: str, callSid: str }, ['accountSid', 'callSid']),
       required: ['event', 'sequenceNumber', 'streamSid', 'stop'],
     },
+    ...(['transfer_target_answered', 'transfer_failed'] as const).map((name) => ({
+      type: 'object',
+      properties: {
+        event: { const: name },
+        sequenceNumber: numeric,
+        streamSid: str,
+        transfer: {
+          type: 'object',
+          properties: {
+            target: str,
+            mode: { enum: ['blind', 'bridged', 'warm'] },
+            announce: str,
+            reason: str,
+            sip_status: { type: 'integer', minimum: 100, maximum: 699 },
+          },
+          required: ['target'],
+        },
+      },
+      required: ['event', 'sequenceNumber', 'streamSid', 'transfer'],
+    })),
   ],
 } as const;
 

@@ -106,6 +106,28 @@ export class OlibDialect implements GatewayDialect {
             timestamp: nowMs / 1000,
           },
         });
+      case 'transfer_target_answered':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            ...(event.announce === undefined ? {} : { announce: event.announce }),
+            timestamp: nowMs / 1000,
+          },
+        });
+      case 'transfer_failed':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            mode: event.mode,
+            reason: event.reason,
+            ...(event.sipStatus === undefined ? {} : { sip_status: event.sipStatus }),
+            timestamp: nowMs / 1000,
+          },
+        });
     }
   }
 
@@ -189,7 +211,10 @@ function toMessages(frame: OlibAiFrame): Decoded {
     case 'hangup':
       return one({ kind: 'hangup', reason: frame.data?.reason || 'ai_hangup' });
     case 'transfer':
-      return one({ kind: 'transfer', target: frame.data.target });
+      return one({ kind: 'transfer', target: frame.data.target, mode: frame.data.mode ?? 'auto' });
+    case 'transfer_complete':
+    case 'transfer_cancel':
+      return one({ kind: frame.type });
     case 'send_dtmf':
       return one({ kind: 'send_dtmf', digits: frame.data.digits, durationMs: frame.data.duration_ms });
     case 'sms':
