@@ -224,7 +224,7 @@ async function startGateway(
           conversationId: info.callId,
           from: info.from,
           to: info.to,
-          direction: 'incoming',
+          direction: info.direction,
           codec: info.codec,
           customParameters: info.customParameters,
         },

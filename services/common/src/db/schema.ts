@@ -177,8 +177,9 @@ export interface CallsTable {
   ai_dialect: string | null;
   ai_url: string | null;
   codec: string | null;
-  state: ColumnType<'active' | 'ended', 'active' | 'ended' | undefined, 'active' | 'ended'>;
-  gateway: string;
+  state: ColumnType<CallRowState, CallRowState | undefined, CallRowState>;
+  /** NULL while an outbound call waits for a gateway to place it (db/migrations/0047). */
+  gateway: string | null;
   started_at: ColumnType<Date, Date | undefined, never>;
   ended_at: Date | null;
   end_reason: string | null;
@@ -186,6 +187,37 @@ export interface CallsTable {
   recording_path: string | null;
   recording_bytes: ColumnType<number | null, number | null | undefined, number | null>;
   stats: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  answered_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Final SIP status of an outbound call. */
+  sip_status: ColumnType<number | null, number | null | undefined, number | null>;
+  disposition: ColumnType<CallDisposition | null, CallDisposition | null | undefined, CallDisposition | null>;
+  webhook_url: ColumnType<string | null, string | null | undefined, string | null>;
+  on_hold: ColumnType<boolean, boolean | undefined, boolean>;
+  trunk_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** initiated and ringing: an outbound call not answered yet (db/migrations/0047). */
+export type CallRowState = 'initiated' | 'ringing' | 'active' | 'ended';
+export type CallDisposition = 'answered' | 'busy' | 'no_answer' | 'failed' | 'cancelled';
+
+export type CallCommandName = 'originate' | 'hangup' | 'transfer' | 'hold' | 'resume' | 'fork' | 'unfork';
+export type CallCommandState = 'pending' | 'claimed' | 'done' | 'failed' | 'expired';
+
+/** A command to a live call, from any control-plane replica to the owning gateway (db/migrations/0047). */
+export interface CallCommandsTable {
+  id: Generated<string>;
+  call_id: string;
+  /** The owner; NULL: any gateway may claim it. */
+  gateway: string | null;
+  command: CallCommandName;
+  args: ColumnType<Record<string, unknown>, string | undefined, string>;
+  state: ColumnType<CallCommandState, CallCommandState | undefined, CallCommandState>;
+  result: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  claimed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  completed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  expires_at: ColumnType<Date, Date, Date>;
 }
 
 export interface CallEventsTable {
@@ -301,6 +333,7 @@ export interface Database {
   uacreg: UacregTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  call_commands: CallCommandsTable;
   gateway_leases: GatewayLeasesTable;
   sms_rate_buckets: SmsRateBucketsTable;
   recordings: RecordingsTable;

@@ -8,7 +8,7 @@ import { pageSchema } from '../http/page';
  */
 
 export const MAX_PER_PAGE = 200;
-export const CALL_STATES = ['active', 'ended'] as const;
+export const CALL_STATES = ['initiated', 'ringing', 'active', 'ended'] as const;
 export type CallState = (typeof CALL_STATES)[number];
 
 /** Why a recording cannot be downloaded (404 ERR_RECORDING_NOT_AVAILABLE `reason`, detail `recording.reason`). */
@@ -118,7 +118,10 @@ export const CALL_SCHEMA = {
     },
     codec: { ...nullableString, description: 'PCMU or PCMA on the gateway leg.' },
     state: { type: 'string', enum: CALL_STATES },
-    gateway: { type: 'string', description: 'The media gateway that answered it.' },
+    gateway: {
+      type: ['string', 'null'],
+      description: 'The media gateway that answered (or placed) it; null while an outbound call waits for one.',
+    },
     started_at: timestamp,
     ended_at: nullableTimestamp,
     duration_seconds: {

@@ -2,8 +2,8 @@ import type { Kysely, Selectable } from 'kysely';
 import type { CallEventsTable, CallsTable, Database } from '../../../common/src/db/schema';
 import type { CallState } from './schemas';
 
-/** A row of `calls` as the media gateway wrote it (db/migrations/0010). */
-export type CallRow = Omit<Selectable<CallsTable>, 'id'>;
+/** A row of `calls` as the media gateway wrote it (db/migrations/0010), the columns this API shows. */
+export type CallRow = Pick<Selectable<CallsTable>, (typeof COLUMNS)[number]>;
 export type CallEventRow = Pick<Selectable<CallEventsTable>, 'at' | 'type' | 'data'>;
 
 export interface CallFilter {

@@ -16,7 +16,7 @@ export interface CallView {
   readonly ai: { readonly dialect: string | null; readonly url: string | null };
   readonly codec: string | null;
   readonly state: CallState;
-  readonly gateway: string;
+  readonly gateway: string | null;
   readonly started_at: string;
   readonly ended_at: string | null;
   readonly duration_seconds: number | null;

@@ -71,7 +71,7 @@ export class CallManager {
     const call = new Call(this.options.callDeps(request, target));
     this.calls.set(call.id, call);
     void call.ended.then(() => this.calls.delete(call.id));
-    await call.answer();
+    await call.answer(request);
   }
 
   /**

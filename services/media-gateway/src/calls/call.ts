@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { CallDirection } from '../../../common/src/ai-protocol/wire/olib';
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
 import { StereoWavRecorder } from '../recording/wav';
@@ -8,8 +9,11 @@ import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
 import type { CallStore } from './store';
 
 /**
- * One AI call: the SIP dialog (answered by the gateway's user agent), the media leg
- * (RTP ↔ PCM) and the WebSocket to the AI platform, with the call's record.
+ * One AI call: the SIP dialog (answered by the gateway's user agent, or placed by it:
+ * see outbound.ts), the media leg (RTP ↔ PCM) and the WebSocket to the AI platform,
+ * with the call's record. An incoming call starts with `answer()`, a call the
+ * gateway placed with `connect()` once the far end answered; from there both run
+ * the same media and AI machinery.
  *
  *   answering ──► active ◄──► held
  *       │           │          │
@@ -30,13 +34,17 @@ const EDGES: Record<CallState, readonly CallState[]> = {
 
 export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
 
-/** The SIP side of an incoming call, as the user agent presents it. */
-export interface CallRequest {
+/** Who is on a call, whatever its direction. */
+export interface CallParties {
   readonly sipCallId: string;
   readonly fromUser: string;
   readonly toUser: string;
-  /** Kamailio's X-Route: `ai|<digits>`, `queue|<name>`, `ivr|<name>`, or '' when dialled directly. */
+  /** Kamailio's X-Route: `ai|<digits>`, `queue|<name>`, `ivr|<name>`, or '' when dialled directly; `outbound` for calls we place. */
   readonly route: string;
+}
+
+/** The SIP side of an incoming call, as the user agent presents it. */
+export interface CallRequest extends CallParties {
   readonly offer: string | null;
   progress(status: 180 | 183): void;
   accept(answerSdp: string): Promise<DialogLike>;
@@ -85,9 +93,21 @@ export interface CallMetrics {
   dtmf(source: string): void;
 }
 
+/** An outgoing call the far end answered: our socket, what the answer agreed, the dialog. */
+export interface AnsweredLeg {
+  readonly socket: RtpSocket;
+  readonly negotiation: Extract<Negotiation, { ok: true }>;
+  readonly dialog: DialogLike;
+}
+
 export interface CallDeps {
-  readonly request: CallRequest;
+  /** The parties; for an incoming call, its INVITE (the same object `answer()` takes). */
+  readonly request: CallParties;
   readonly target: AiTarget;
+  /** The call's id (calls.call_id); a calls row written before the call (an API-initiated call) names it. Default: a new UUID. */
+  readonly callId?: string;
+  /** Told to the AI in its start frame; `incoming` by default. */
+  readonly direction?: CallDirection;
   readonly gatewayId: string;
   readonly rtpAddress: string;
   readonly openSocket: () => Promise<RtpSocket>;
@@ -96,6 +116,7 @@ export interface CallDeps {
     callId: string;
     from: string;
     to: string;
+    direction: CallDirection;
     codec: 'PCMU' | 'PCMA';
     customParameters: Record<string, string>;
   }) => AiStream;
@@ -131,7 +152,7 @@ export interface CallDeps {
 }
 
 export class Call {
-  readonly id = randomUUID();
+  readonly id: string;
   private current: CallState = 'answering';
   private leg: MediaLeg | null = null;
   private ai: AiStream | null = null;
@@ -151,6 +172,7 @@ export class Call {
   private readonly log: CallDeps['logger'];
 
   constructor(private readonly deps: CallDeps) {
+    this.id = deps.callId ?? randomUUID();
     this.startedAt = deps.now();
     const ids = { call_id: this.id, sip_call_id: deps.request.sipCallId };
     this.log = {
@@ -176,33 +198,62 @@ export class Call {
   }
 
   /** Answers the INVITE once the AI has accepted the call; refuses it (488/503) otherwise. */
-  async answer(): Promise<void> {
-    const { request, target } = this.deps;
+  async answer(request: CallRequest): Promise<void> {
     request.onCancel(() => {
       this.cancelled = true;
       void this.end('cancelled', 'caller');
     });
     if (!request.offer) {
       // RFC 3261 §13.2.1 allows an offer in the ACK; this gateway wants it in the INVITE.
-      this.refuse(488, 'Offer Required');
+      this.refuse(request, 488, 'Offer Required');
       return;
     }
     let socket: RtpSocket;
     try {
       socket = await this.deps.openSocket();
     } catch {
-      this.refuse(503, 'No Media Port');
+      this.refuse(request, 503, 'No Media Port');
       return;
     }
     const n = this.deps.negotiate(request.offer, { address: this.deps.rtpAddress, port: socket.localPort });
     if (!n.ok) {
       socket.close();
-      this.refuse(n.status, n.reason);
+      this.refuse(request, n.status, n.reason);
       return;
     }
-    const codec = n.codec === 'PCMA' ? PCMA : PCMU;
     request.progress(180);
+    this.prepare(socket, n);
+    if (!(await this.startAi())) {
+      this.refuse(request, 503, 'AI Platform Unavailable');
+      return;
+    }
+    if (this.cancelled || this.current === 'ended') return;
 
+    try {
+      this.dialog = await request.accept(n.sdp);
+    } catch (err) {
+      await this.end(`answer failed: ${(err as Error).message}`, 'gateway');
+      return;
+    }
+    await this.goLive(this.dialog, n);
+  }
+
+  /**
+   * Runs a call the gateway placed, once the far end answered: media flows at once
+   * (the caller hears silence while the AI connects), then the AI is connected; an
+   * AI that cannot be reached ends the call (BYE).
+   */
+  async connect(answered: AnsweredLeg): Promise<void> {
+    this.prepare(answered.socket, answered.negotiation);
+    this.dialog = answered.dialog;
+    await this.goLive(answered.dialog, answered.negotiation);
+    if (!(await this.startAi()) && this.current !== 'ended') await this.end('ai unavailable', 'gateway');
+  }
+
+  /** The recorder, the media leg and the AI stream of a negotiated call, wired together. */
+  private prepare(socket: RtpSocket, n: Extract<Negotiation, { ok: true }>): void {
+    const { request, target } = this.deps;
+    const codec = n.codec === 'PCMA' ? PCMA : PCMU;
     if (target.record) {
       this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
       this.recorder = new StereoWavRecorder(this.recordingPath);
@@ -219,34 +270,35 @@ export class Call {
       callId: this.id,
       from: request.fromUser,
       to: request.toUser,
+      direction: this.deps.direction ?? 'incoming',
       codec: n.codec,
       customParameters: target.customParameters,
     });
     this.wireAi(this.ai, this.leg);
+  }
+
+  /** Opens the AI stream; false (logged, counted) when the AI platform refused or could not be reached. */
+  private async startAi(): Promise<boolean> {
+    if (!this.ai) return false;
     try {
       await this.ai.start();
       this.deps.metrics.wsEvent('connect');
+      return true;
     } catch (err) {
       this.deps.metrics.wsEvent('failure');
-      this.log.warn('AI platform refused or unreachable; call refused', {
-        error: (err as Error).message,
-      });
-      this.refuse(503, 'AI Platform Unavailable');
-      return;
+      this.log.warn('AI platform refused or unreachable', { error: (err as Error).message });
+      return false;
     }
-    if (this.cancelled || this.current === 'ended') return;
+  }
 
-    try {
-      this.dialog = await request.accept(n.sdp);
-    } catch (err) {
-      await this.end(`answer failed: ${(err as Error).message}`, 'gateway');
-      return;
-    }
+  /** The dialog is up: the call is active, its clock ticks and its record is written. */
+  private async goLive(dialog: DialogLike, n: Extract<Negotiation, { ok: true }>): Promise<void> {
+    const { request, target } = this.deps;
     this.transition('active');
     this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route });
     if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
     this.deps.metrics.callStarted();
-    this.wireDialog(this.dialog);
+    this.wireDialog(dialog);
     this.unsubscribe = this.deps.subscribeClock((_, now) => {
       if (!this.leg) return;
       this.leg.tick(now);
@@ -275,8 +327,8 @@ export class Call {
     return this.ending;
   }
 
-  private refuse(status: number, reason: string): void {
-    this.deps.request.reject(status, reason);
+  private refuse(request: CallRequest, status: number, reason: string): void {
+    request.reject(status, reason);
     void this.end(`refused: ${status} ${reason}`, 'gateway');
   }
 
@@ -374,11 +426,14 @@ export class Call {
     ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
     ai.on('transfer', (target) => void this.transfer(target));
     let smsCount = 0;
+    // Our number and the other party's: the one dialled and the caller, or, on a call we placed, the reverse.
+    const { fromUser, toUser } = this.deps.request;
+    const [ours, theirs] = this.deps.direction === 'outgoing' ? [fromUser, toUser] : [toUser, fromUser];
     ai.on('sms', (req) => {
-      // From the number the caller dialled, to the caller unless the AI names someone else.
+      // From our number, to the other party unless the AI names someone else.
       const sms = {
-        from: this.deps.request.toUser,
-        to: req.to ?? this.deps.request.fromUser,
+        from: ours,
+        to: req.to ?? theirs,
         text: req.text,
         key: `call:${this.id}:sms:${++smsCount}`,
         ...(req.inReplyTo ? { inReplyTo: req.inReplyTo } : {}),
