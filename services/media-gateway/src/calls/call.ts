@@ -4,9 +4,12 @@ import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import type { CallDirection } from '../../../common/src/ai-protocol/wire/olib';
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
+import type { CallEvent } from '../ai-stream/dialects/types';
 import { StereoWavRecorder } from '../recording/wav';
 import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
 import type { CallStore } from './store';
+import { SwitchableSocket } from './bridge';
+import { CallTransfer, TransferError, type TransferDeps, type TransferRequest, type TransferResult } from './transfer';
 
 /**
  * One AI call: the SIP dialog (answered by the gateway's user agent, or placed by it:
@@ -34,6 +37,9 @@ const EDGES: Record<CallState, readonly CallState[]> = {
 
 export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
 
+/** What transfers need beyond the call's own parts (transfer.ts); absent: the AI's transfers are refused. */
+export type CallTransferDeps = Omit<TransferDeps, 'openSocket' | 'rtpAddress' | 'mediaParts' | 'subscribeClock'>;
+
 /** Who is on a call, whatever its direction. */
 export interface CallParties {
   readonly sipCallId: string;
@@ -57,7 +63,8 @@ export interface DialogLike {
   onInfoDtmf(listener: (digit: string, durationMs: number) => void): void;
   onTerminated(listener: (reason: string) => void): void;
   bye(): Promise<void>;
-  refer(target: string): Promise<{ status: number }>;
+  /** RFC 3515: the REFER's status and, when accepted, the final sipfrag status of the NOTIFYs. */
+  refer(target: string): Promise<{ status: number; outcome?: Promise<number> }>;
 }
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -139,6 +146,7 @@ export interface CallDeps {
     key: string;
   }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
+  readonly transfers?: CallTransferDeps;
   readonly recordingsDir: string;
   /** Moves a finished recording to where the control-plane reads it (RECORDINGS_STORAGE); absent: it stays in recordingsDir. */
   readonly keepRecording?: (callId: string, path: string) => Promise<void>;
@@ -155,6 +163,13 @@ export class Call {
   readonly id: string;
   private current: CallState = 'answering';
   private leg: MediaLeg | null = null;
+  /** The caller's socket, which a bridged transfer takes over; what was negotiated on it. */
+  private callerMedia: { socket: SwitchableSocket; codecPt: number; telephoneEventPt: number | null } | null = null;
+  private callerRemote: { address: string; port: number } = { address: '', port: 0 };
+  /** The leg the AI hears and speaks to: the caller's, a warm transfer's target, or none once it left. */
+  private aiLeg: MediaLeg | null = null;
+  private readonly aiWired = new WeakSet<MediaLeg>();
+  private transferCtl: CallTransfer | null = null;
   private ai: AiStream | null = null;
   private dialog: DialogLike | null = null;
   private recorder: StereoWavRecorder | null = null;
@@ -258,9 +273,13 @@ export class Call {
       this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
       this.recorder = new StereoWavRecorder(this.recordingPath);
     }
+    // A bridged transfer relays RTP on this socket itself (bridge.ts).
+    const switchable = new SwitchableSocket(socket);
+    this.callerMedia = { socket: switchable, codecPt: codec.payloadType, telephoneEventPt: n.telephoneEventPt };
+    this.callerRemote = n.remote;
     this.leg = new MediaLeg({
       ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt),
-      socket,
+      socket: switchable,
       codec,
       telephoneEventPt: n.telephoneEventPt,
       remote: n.remote,
@@ -350,6 +369,7 @@ export class Call {
       m.frames('to_ai', l.framesToAi);
       m.frames('from_ai', l.framesFromAi);
     }
+    await this.transferCtl?.close();
     this.leg?.close();
     const ai = this.ai;
     this.ai = null;
@@ -400,31 +420,47 @@ export class Call {
     }
   }
 
-  private wireAi(ai: AiStream, leg: MediaLeg): void {
+  /**
+   * Points the AI at a leg: it hears that leg and speaks to it (the caller's; a warm
+   * transfer's target while the AI talks to it; none once the AI left a bridged call).
+   */
+  private connectAi(leg: MediaLeg | null): void {
+    if (this.aiLeg && this.aiLeg !== leg) this.aiLeg.clear();
+    this.aiLeg = leg;
+    if (!leg || this.aiWired.has(leg)) return;
+    this.aiWired.add(leg);
     leg.on('audio', (pcm, latency) => {
-      ai.sendAudio(pcm);
+      if (this.aiLeg !== leg) return;
+      this.ai?.sendAudio(pcm);
       if (latency !== null) this.deps.metrics.rtpToWsLatency(latency);
     });
     leg.on('playoutLatency', (ms) => this.deps.metrics.wsToRtpLatency(ms));
     leg.on('dtmf', (press, source) => {
-      ai.sendDtmf(press.digit, press.durationMs);
+      if (this.aiLeg !== leg) return;
+      this.ai?.sendDtmf(press.digit, press.durationMs);
       this.deps.metrics.dtmf(source);
       void this.record(() =>
         this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }),
       );
     });
-    leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
-    ai.on('audio', (pcm) => leg.playAi(pcm));
-    ai.on('clear', () => leg.clear());
-    ai.on('mark', (name) => leg.mark(name));
+    leg.on('mark', (ack) => this.ai?.markPlayed(ack.name, ack.playedMs, ack.truncated));
+  }
+
+  private wireAi(ai: AiStream, leg: MediaLeg): void {
+    this.connectAi(leg);
+    ai.on('audio', (pcm) => this.aiLeg?.playAi(pcm));
+    ai.on('clear', () => this.aiLeg?.clear());
+    ai.on('mark', (name) => this.aiLeg?.mark(name));
     ai.on('send_dtmf', (digits, durationMs) => {
-      leg.sendDtmf(digits, durationMs ?? 100);
+      this.aiLeg?.sendDtmf(digits, durationMs ?? 100);
     });
     ai.on('text', (text, final) => {
       void this.record(() => this.deps.store.event(this.id, 'transcript', { speaker: 'ai', text, final }));
     });
     ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
-    ai.on('transfer', (target) => void this.transfer(target));
+    ai.on('transfer', (target, mode) => void this.aiTransfer(() => this.transfer({ target, mode, requestedBy: 'ai' })));
+    ai.on('transfer_complete', () => void this.aiTransfer(() => this.transferControl('complete')));
+    ai.on('transfer_cancel', () => void this.aiTransfer(() => this.transferControl('cancel')));
     let smsCount = 0;
     // Our number and the other party's: the one dialled and the caller, or, on a call we placed, the reverse.
     const { fromUser, toUser } = this.deps.request;
@@ -491,25 +527,87 @@ export class Call {
         return;
       }
       this.leg.setRemote(n.remote);
+      this.callerRemote = n.remote;
       this.hold(n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive');
       reply(n.sdp);
     });
   }
 
-  /** Blind transfer (RFC 3515): REFER the caller to `target`, then leave the call. */
-  private async transfer(target: string): Promise<void> {
-    if (!this.dialog || this.current === 'ended') return;
-    await this.record(() => this.deps.store.event(this.id, 'transfer', { target }));
+  /** Transfers the caller (blind, bridged, warm: transfer.ts), for the AI or the API. */
+  async transfer(req: TransferRequest): Promise<TransferResult> {
+    return (await this.transferController()).start(req);
+  }
+
+  /** Completes or cancels a warm transfer. */
+  async transferControl(action: 'complete' | 'cancel'): Promise<TransferResult> {
+    const ctl = await this.transferController();
+    return action === 'complete' ? ctl.complete() : ctl.cancel();
+  }
+
+  /** What the AI asked for: a refusal is logged (and told to the AI by the transfer itself where it applies). */
+  private async aiTransfer(run: () => Promise<TransferResult>): Promise<void> {
     try {
-      const { status } = await this.dialog.refer(target);
-      if (status >= 200 && status < 300) {
-        await this.end(`transferred to ${target}`, 'transfer');
-        return;
-      }
-      this.log.warn('transfer refused', { target, status });
+      await run();
     } catch (err) {
-      this.log.warn('transfer failed', { target, error: (err as Error).message });
+      this.log.warn("the AI's transfer request failed", {
+        code: (err as TransferError).code,
+        error: (err as Error).message,
+      });
+      if (err instanceof TransferError && err.code !== 'ERR_CALL_TRANSFER_FAILED')
+        this.ai?.sendEvent({ type: 'transfer_failed', target: '', mode: 'blind', reason: err.code });
     }
+  }
+
+  private async transferController(): Promise<CallTransfer> {
+    const t = this.deps.transfers;
+    const dialog = this.dialog;
+    const media = this.callerMedia;
+    const leg = this.leg;
+    if ((this.current !== 'active' && this.current !== 'held') || !dialog || !media || !leg)
+      throw new TransferError('ERR_CALL_NOT_ACTIVE', 'the call is not answered, or already over');
+    if (!t) throw new TransferError('ERR_TRANSFER_UNAVAILABLE', 'transfers are not configured on this gateway');
+    if (this.transferCtl) return this.transferCtl;
+    const { fromUser, toUser } = this.deps.request;
+    const [ours, theirs] = this.deps.direction === 'outgoing' ? [fromUser, toUser] : [toUser, fromUser];
+    this.transferCtl = new CallTransfer(
+      {
+        callId: this.id,
+        ourNumber: ours,
+        theirNumber: theirs,
+        dialog,
+        caller: { leg, ...media, remote: () => this.callerRemote },
+        connectAi: (to) => this.connectAi(to),
+        holdCaller: (onHold) => {
+          leg.clear();
+          leg.setAiAway(onHold);
+        },
+        tellAi: (event: CallEvent) => this.ai?.sendEvent(event),
+        releaseAi: (reason) => this.releaseAi(reason),
+        record: (type, data) => void this.record(() => this.deps.store.event(this.id, type, data)),
+        end: (reason, by) => this.end(reason, by),
+        log: this.log,
+      },
+      {
+        ...t,
+        openSocket: this.deps.openSocket,
+        rtpAddress: this.deps.rtpAddress,
+        mediaParts: this.deps.mediaParts,
+        subscribeClock: this.deps.subscribeClock,
+      },
+    );
+    return this.transferCtl;
+  }
+
+  /** The AI leaves a call that goes on without it (a bridged transfer). */
+  private async releaseAi(reason: string): Promise<void> {
+    const ai = this.ai;
+    this.ai = null;
+    this.aiLeg = null;
+    if (!ai) return;
+    // Its socket closing is not the call ending any more.
+    ai.removeAllListeners();
+    ai.on('error', () => undefined);
+    await ai.end(reason).catch(() => undefined);
   }
 
   /** Storage trouble must not break a live call: log it and carry on. */

@@ -42,7 +42,10 @@ describe('olib dialect, gateway side', () => {
       messages: [{ kind: 'transfer', target: 'desk', mode: 'auto' }],
     });
     expect(decode({ type: 'transfer_complete' })).toEqual({ ok: true, messages: [{ kind: 'transfer_complete' }] });
-    expect(decode({ type: 'transfer_cancel', data: {} })).toEqual({ ok: true, messages: [{ kind: 'transfer_cancel' }] });
+    expect(decode({ type: 'transfer_cancel', data: {} })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer_cancel' }],
+    });
     expect(decode({ type: 'transfer', data: { target: 'desk', mode: 'sideways' } }).ok).toBe(false);
   });
 

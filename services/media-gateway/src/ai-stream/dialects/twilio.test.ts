@@ -152,10 +152,19 @@ describe('twilio dialect, gateway side', () => {
       streamSid: d.streamSid,
       transfer: { target: '+15550100', announce: 'a caller about billing' },
     });
-    const failed = d.event({ type: 'transfer_failed', target: 'desk', mode: 'bridged', reason: 'busy', sipStatus: 486 });
+    const failed = d.event({
+      type: 'transfer_failed',
+      target: 'desk',
+      mode: 'bridged',
+      reason: 'busy',
+      sipStatus: 486,
+    });
     expect(parseTwilioGatewayFrame(failed as string)).toMatchObject({
       ok: true,
-      frame: { event: 'transfer_failed', transfer: { target: 'desk', mode: 'bridged', reason: 'busy', sip_status: 486 } },
+      frame: {
+        event: 'transfer_failed',
+        transfer: { target: 'desk', mode: 'bridged', reason: 'busy', sip_status: 486 },
+      },
     });
   });
 
