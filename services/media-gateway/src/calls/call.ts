@@ -535,12 +535,12 @@ export class Call {
 
   /** Transfers the caller (blind, bridged, warm: transfer.ts), for the AI or the API. */
   async transfer(req: TransferRequest): Promise<TransferResult> {
-    return (await this.transferController()).start(req);
+    return this.transferController().start(req);
   }
 
   /** Completes or cancels a warm transfer. */
   async transferControl(action: 'complete' | 'cancel'): Promise<TransferResult> {
-    const ctl = await this.transferController();
+    const ctl = this.transferController();
     return action === 'complete' ? ctl.complete() : ctl.cancel();
   }
 
@@ -558,7 +558,7 @@ export class Call {
     }
   }
 
-  private async transferController(): Promise<CallTransfer> {
+  private transferController(): CallTransfer {
     const t = this.deps.transfers;
     const dialog = this.dialog;
     const media = this.callerMedia;
