@@ -459,6 +459,13 @@ export const ENV_SCHEMA = {
       description:
         "Each running gateway renews a lease in PostgreSQL every third of this; a gateway whose lease expired (killed, lost) is gone: another gateway closes its active calls (end reason gateway_lost) and removes it from Kamailio's gateway set.",
     },
+    // Calls the gateways place (POST /api/calls/initiate).
+    KAMAILIO_SIP_HOST: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the gateways send the calls they place (POST /api/calls/initiate), on SIP_PROXY_PORT over UDP: Kamailio's SIP address or DNS name (e.g. the Kamailio Service in Kubernetes). Default: SIP_LISTEN_ADDRESS.",
+    },
     AI_PLATFORM_WS_URL: {
       type: 'string',
       default: '',
@@ -751,6 +758,8 @@ export interface Config {
     readonly replicaStopTimeoutMs: number;
     readonly drainGraceMs: number;
     readonly leaseMs: number;
+    /** Kamailio's SIP address for the calls the gateway places (KAMAILIO_SIP_HOST). */
+    readonly outboundProxyHost: string;
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -976,6 +985,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
       drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
       leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
+      outboundProxyHost: str('KAMAILIO_SIP_HOST') || str('SIP_LISTEN_ADDRESS'),
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
