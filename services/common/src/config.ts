@@ -626,6 +626,41 @@ export const ENV_SCHEMA = {
       default: 10000,
       description: 'Deadline of one delivery to the AI platform (WebSocket or webhook).',
     },
+    WEBHOOK_SIGNING_SECRET: {
+      type: 'string',
+      minLength: 32,
+      description:
+        'HMAC secret call webhooks are signed with (X-Bridge-Signature, docs/webhooks.md); give it to your webhook receivers. `npm start` generates one. Without it the control-plane delivers no webhook: events wait in the outbox until it is set.',
+    },
+    WEBHOOK_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 120000,
+      default: 10000,
+      description:
+        'How long one webhook request may take (connecting, sending, the response status); longer counts as a failed attempt and is retried.',
+    },
+    WEBHOOK_MAX_ATTEMPTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      default: 12,
+      description:
+        'Attempts of one webhook event before it is failed for good (then the next event of the call goes out).',
+    },
+    WEBHOOK_RETRY_BASE_MS: {
+      type: 'integer',
+      minimum: 10,
+      default: 5000,
+      description:
+        'First webhook retry delay; it doubles each attempt (with jitter: between half and all of it), up to one hour. A Retry-After in a 429 or 503 answer is honoured up to the same hour.',
+    },
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Whether webhooks may go to loopback, private (RFC 1918, unique local), link-local and other non-public addresses. Off, such deliveries are refused (checked after DNS resolution), so a webhook URL cannot reach into your network. The local dev and test stacks turn it on.',
+    },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: {
@@ -786,6 +821,15 @@ export interface Config {
     readonly userHoldHours: number;
     readonly partTimeoutSeconds: number;
     readonly aiTimeoutMs: number;
+  };
+  /** Call webhooks (docs/webhooks.md). */
+  readonly webhooks: {
+    /** '' when WEBHOOK_SIGNING_SECRET is not set: nothing is delivered. */
+    readonly signingSecret: string;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly allowPrivateAddresses: boolean;
   };
   readonly api: {
     readonly host: string;
@@ -1011,6 +1055,13 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       userHoldHours: num('SMS_USER_HOLD_HOURS'),
       partTimeoutSeconds: num('SMS_PART_TIMEOUT_SECONDS'),
       aiTimeoutMs: num('SMS_AI_TIMEOUT_MS'),
+    },
+    webhooks: {
+      signingSecret: (raw['WEBHOOK_SIGNING_SECRET'] as string | undefined) ?? '',
+      timeoutMs: num('WEBHOOK_TIMEOUT_MS'),
+      maxAttempts: num('WEBHOOK_MAX_ATTEMPTS'),
+      retryBaseMs: num('WEBHOOK_RETRY_BASE_MS'),
+      allowPrivateAddresses: raw['WEBHOOK_ALLOW_PRIVATE_ADDRESSES'] as boolean,
     },
     api: {
       host: str('API_HOST'),
