@@ -702,6 +702,31 @@ export const ENV_SCHEMA = {
       description:
         'How often the leading control-plane replica (one at a time, elected through a PostgreSQL advisory lock) compares the trunk, number and blocklist tables with what Kamailio was last given and reloads what changed.',
     },
+
+    // Call control: commands to live calls (POST /api/calls/{call_id}/hangup, ...).
+    CALL_COMMAND_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 500,
+      maximum: 120000,
+      default: 10000,
+      description:
+        'How long POST /api/calls/{call_id}/hangup, /transfer, /hold and /resume wait for the gateway that owns the call to carry the command out before answering 504 ERR_CALL_COMMAND_TIMEOUT. A command no gateway took by then is dropped, so it never runs late.',
+    },
+    CALL_COMMAND_POLL_MS: {
+      type: 'integer',
+      minimum: 50,
+      maximum: 10000,
+      default: 1000,
+      description:
+        'How often a gateway looks for commands in PostgreSQL besides being woken by NOTIFY (the fallback when a notification is lost, e.g. while its listening connection reconnects).',
+    },
+    GATEWAY_COMMAND_CONCURRENCY: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 16,
+      description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -821,6 +846,12 @@ export interface Config {
     readonly userHoldHours: number;
     readonly partTimeoutSeconds: number;
     readonly aiTimeoutMs: number;
+  };
+  /** Commands to live calls (db/migrations/0047, services/common/src/calls/commands.ts). */
+  readonly callControl: {
+    readonly commandTimeoutMs: number;
+    readonly commandPollMs: number;
+    readonly gatewayConcurrency: number;
   };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
@@ -1075,6 +1106,11 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       keepAliveSeconds: num('API_KEEP_ALIVE_SECONDS'),
       dbPoolSize: num('API_DB_POOL_SIZE'),
       kamailioSyncIntervalSeconds: num('KAMAILIO_SYNC_INTERVAL_SECONDS'),
+    },
+    callControl: {
+      commandTimeoutMs: num('CALL_COMMAND_TIMEOUT_MS'),
+      commandPollMs: num('CALL_COMMAND_POLL_MS'),
+      gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
     },
   };
   return deepFreeze(config);

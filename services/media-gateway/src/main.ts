@@ -18,6 +18,8 @@ import { dialer, negotiator, proxyAdmission, routeCalls } from './calls/sip-adap
 import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
+import { registerHangup } from './control/hangup';
+import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
@@ -35,6 +37,8 @@ import { recordingKeeper } from './recording/storage';
 // Declared before runProcess(), which starts the process synchronously and reads them.
 /** What a replica gets beyond its drain grace to end its calls, write their records and exit. */
 const REPLICA_STOP_MARGIN_MS = 15_000;
+/** How long a stopping gateway lets commands already running finish. */
+const COMMANDS_STOP_GRACE_MS = 5_000;
 /** A readiness probe's database check gives up after this. */
 const DB_CHECK_TIMEOUT_MS = 1000;
 
@@ -327,6 +331,23 @@ async function startGateway(
     logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
   await lease.start();
   await ua.start();
+  // Commands to live calls from any control-plane (hangup, transfer, hold, ...): each
+  // feature registers its handler; stopped after the drain, so calls still draining
+  // can be hung up.
+  const commands = new CommandRegistry();
+  registerHangup(commands, () => manager.list());
+  const channel = await startCommandChannel({
+    gateway: g.id,
+    db: database.db,
+    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+    registry: commands,
+    maxConcurrent: config.callControl.gatewayConcurrency,
+    takeUnowned: () => phase === 'ready' && !manager.refusing && manager.active < g.maxCalls,
+    pollMs: config.callControl.commandPollMs,
+    metrics: metrics.registry,
+    logger: logger.child({ component: 'call-commands' }),
+  });
+  scope.defer(() => channel.stop(COMMANDS_STOP_GRACE_MS));
   if (ops) await ops.listen(g.httpPort, g.httpHost);
   else reportMetricsToPrimary(metrics.registry);
   await membership.join();

@@ -32,7 +32,7 @@ const EDGES: Record<CallState, readonly CallState[]> = {
   ended: [],
 };
 
-export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
+export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api';
 
 /** Who is on a call, whatever its direction. */
 export interface CallParties {

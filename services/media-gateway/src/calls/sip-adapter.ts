@@ -60,7 +60,11 @@ function dialogPort(d: Dialog): DialogLike {
     onTerminated: (listener) =>
       void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
-    refer: (target) => d.refer(target),
+    // The call waits for the transfer's outcome (the NOTIFY's final sipfrag status), not the REFER's 202.
+    refer: async (target) => {
+      const { status, outcome } = await d.refer(target);
+      return { status: outcome ? await outcome : status };
+    },
   };
 }
 

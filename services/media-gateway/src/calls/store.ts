@@ -106,7 +106,7 @@ export class PgCallStore implements CallStore {
       .updateTable('calls')
       .set({ state: 'ended', ended_at: new Date(), end_reason: reason, ended_by: 'gateway' })
       .where('gateway', '=', gatewayId)
-      .where('state', '=', 'active')
+      .where('state', 'in', ['initiated', 'ringing', 'active'])
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
