@@ -31,6 +31,8 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     GATEWAY_RTP_PORT_MAX: '31999',
     DEMO_AGENT_PORT: '8090',
     SMS_SIP_PORT: '5090',
+    // Webhook receivers under development run on this machine.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
     DB_NAME: 'sipai',
   },
   test: {
@@ -56,6 +58,10 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SMS_RETRY_MAX_MS: '2000',
     SMS_PART_TIMEOUT_SECONDS: '4',
     AI_RECONNECT_WINDOW_MS: '3000',
+    // Webhook receivers of the suites listen on 127.0.0.x; retries and claims kept short.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+    WEBHOOK_RETRY_BASE_MS: '200',
+    WEBHOOK_TIMEOUT_MS: '2000',
     DB_NAME: 'sipai_test',
     // Tests drive bursts from 127.0.0.1; flood tests use their own source address.
     SIP_FLOOD_REQUESTS: '400',
@@ -92,6 +98,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     GATEWAY_MAX_CALLS: '2000',
     DEMO_AGENT_PORT: '38090',
     SMS_SIP_PORT: '35090',
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
     DB_NAME: 'sipai_bench',
     // Benchmarks drive thousands of requests per second from one address on purpose.
     // pike's ceiling (16 bits): 32,767 requests a second from one source.
@@ -107,6 +114,7 @@ const SECRET_NAMES = [
   'SIP_JWT_SECRET',
   'SIP_SHARED_SECRET',
   'PROXY_SHARED_SECRET',
+  'WEBHOOK_SIGNING_SECRET',
   'DB_PASSWORD',
 ] as const;
 
@@ -148,7 +156,13 @@ export function resolveStackEnv(
   const secrets = ensureSecrets();
   const defaults = { ...INSTANCE_DEFAULTS[instance], ...slotDefaults(instance, processEnv['TEST_STACK_SLOT']) };
   const env: Record<string, string> = { ...defaults };
-  for (const n of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'] as const)
+  for (const n of [
+    'JWT_SECRET_KEY',
+    'SIP_JWT_SECRET',
+    'SIP_SHARED_SECRET',
+    'PROXY_SHARED_SECRET',
+    'WEBHOOK_SIGNING_SECRET',
+  ] as const)
     env[n] = secrets[n];
   // In the test and bench instances the defaults win over a developer's exported dev
   // settings, except for the things that describe the machine (relay choice, logging).

@@ -459,6 +459,13 @@ export const ENV_SCHEMA = {
       description:
         "Each running gateway renews a lease in PostgreSQL every third of this; a gateway whose lease expired (killed, lost) is gone: another gateway closes its active calls (end reason gateway_lost) and removes it from Kamailio's gateway set.",
     },
+    // Calls the gateways place (POST /api/calls/initiate).
+    KAMAILIO_SIP_HOST: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the gateways send the calls they place (POST /api/calls/initiate), on SIP_PROXY_PORT over UDP: Kamailio's SIP address or DNS name (e.g. the Kamailio Service in Kubernetes). Default: SIP_LISTEN_ADDRESS.",
+    },
     AI_PLATFORM_WS_URL: {
       type: 'string',
       default: '',
@@ -619,6 +626,41 @@ export const ENV_SCHEMA = {
       default: 10000,
       description: 'Deadline of one delivery to the AI platform (WebSocket or webhook).',
     },
+    WEBHOOK_SIGNING_SECRET: {
+      type: 'string',
+      minLength: 32,
+      description:
+        'HMAC secret call webhooks are signed with (X-Bridge-Signature, docs/webhooks.md); give it to your webhook receivers. `npm start` generates one. Without it the control-plane delivers no webhook: events wait in the outbox until it is set.',
+    },
+    WEBHOOK_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 120000,
+      default: 10000,
+      description:
+        'How long one webhook request may take (connecting, sending, the response status); longer counts as a failed attempt and is retried.',
+    },
+    WEBHOOK_MAX_ATTEMPTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      default: 12,
+      description:
+        'Attempts of one webhook event before it is failed for good (then the next event of the call goes out).',
+    },
+    WEBHOOK_RETRY_BASE_MS: {
+      type: 'integer',
+      minimum: 10,
+      default: 5000,
+      description:
+        'First webhook retry delay; it doubles each attempt (with jitter: between half and all of it), up to one hour. A Retry-After in a 429 or 503 answer is honoured up to the same hour.',
+    },
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Whether webhooks may go to loopback, private (RFC 1918, unique local), link-local and other non-public addresses. Off, such deliveries are refused (checked after DNS resolution), so a webhook URL cannot reach into your network. The local dev and test stacks turn it on.',
+    },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: {
@@ -659,6 +701,31 @@ export const ENV_SCHEMA = {
       default: 30,
       description:
         'How often the leading control-plane replica (one at a time, elected through a PostgreSQL advisory lock) compares the trunk, number and blocklist tables with what Kamailio was last given and reloads what changed.',
+    },
+
+    // Call control: commands to live calls (POST /api/calls/{call_id}/hangup, ...).
+    CALL_COMMAND_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 500,
+      maximum: 120000,
+      default: 10000,
+      description:
+        'How long POST /api/calls/{call_id}/hangup, /transfer, /hold and /resume wait for the gateway that owns the call to carry the command out before answering 504 ERR_CALL_COMMAND_TIMEOUT. A command no gateway took by then is dropped, so it never runs late.',
+    },
+    CALL_COMMAND_POLL_MS: {
+      type: 'integer',
+      minimum: 50,
+      maximum: 10000,
+      default: 1000,
+      description:
+        'How often a gateway looks for commands in PostgreSQL besides being woken by NOTIFY (the fallback when a notification is lost, e.g. while its listening connection reconnects).',
+    },
+    GATEWAY_COMMAND_CONCURRENCY: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 16,
+      description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
     },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
@@ -751,6 +818,8 @@ export interface Config {
     readonly replicaStopTimeoutMs: number;
     readonly drainGraceMs: number;
     readonly leaseMs: number;
+    /** Kamailio's SIP address for the calls the gateway places (KAMAILIO_SIP_HOST). */
+    readonly outboundProxyHost: string;
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -777,6 +846,21 @@ export interface Config {
     readonly userHoldHours: number;
     readonly partTimeoutSeconds: number;
     readonly aiTimeoutMs: number;
+  };
+  /** Commands to live calls (db/migrations/0047, services/common/src/calls/commands.ts). */
+  readonly callControl: {
+    readonly commandTimeoutMs: number;
+    readonly commandPollMs: number;
+    readonly gatewayConcurrency: number;
+  };
+  /** Call webhooks (docs/webhooks.md). */
+  readonly webhooks: {
+    /** '' when WEBHOOK_SIGNING_SECRET is not set: nothing is delivered. */
+    readonly signingSecret: string;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly allowPrivateAddresses: boolean;
   };
   readonly api: {
     readonly host: string;
@@ -976,6 +1060,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
       drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
       leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
+      outboundProxyHost: str('KAMAILIO_SIP_HOST') || str('SIP_LISTEN_ADDRESS'),
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
@@ -1002,6 +1087,13 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       partTimeoutSeconds: num('SMS_PART_TIMEOUT_SECONDS'),
       aiTimeoutMs: num('SMS_AI_TIMEOUT_MS'),
     },
+    webhooks: {
+      signingSecret: (raw['WEBHOOK_SIGNING_SECRET'] as string | undefined) ?? '',
+      timeoutMs: num('WEBHOOK_TIMEOUT_MS'),
+      maxAttempts: num('WEBHOOK_MAX_ATTEMPTS'),
+      retryBaseMs: num('WEBHOOK_RETRY_BASE_MS'),
+      allowPrivateAddresses: raw['WEBHOOK_ALLOW_PRIVATE_ADDRESSES'] as boolean,
+    },
     api: {
       host: str('API_HOST'),
       port: num('API_PORT'),
@@ -1014,6 +1106,11 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       keepAliveSeconds: num('API_KEEP_ALIVE_SECONDS'),
       dbPoolSize: num('API_DB_POOL_SIZE'),
       kamailioSyncIntervalSeconds: num('KAMAILIO_SYNC_INTERVAL_SECONDS'),
+    },
+    callControl: {
+      commandTimeoutMs: num('CALL_COMMAND_TIMEOUT_MS'),
+      commandPollMs: num('CALL_COMMAND_POLL_MS'),
+      gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
     },
   };
   return deepFreeze(config);

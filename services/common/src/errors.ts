@@ -97,6 +97,42 @@ export const ERRORS = {
     message: 'no such dialog in Kamailio',
     when: 'Kamailio has no dialog with that dialog_id (any more)',
   },
+  // Call control (issue 14): commands to live calls and outbound calls.
+  ERR_CALL_NOT_ACTIVE: {
+    status: 409,
+    message: 'the call is not active',
+    when: 'a hangup, transfer, hold or resume of a call that has ended (or is not up on its gateway)',
+  },
+  ERR_CALL_GATEWAY_LOST: {
+    status: 410,
+    message: 'the gateway that owns the call is gone',
+    when: "the call's gateway stopped without ending it (its lease expired or its command connection left PostgreSQL); the call is closed by the lost-gateway sweep",
+  },
+  ERR_CALL_COMMAND_TIMEOUT: {
+    status: 504,
+    message: 'the gateway did not carry out the command in time',
+    when: 'the owning gateway did not complete the command within `CALL_COMMAND_TIMEOUT_MS`',
+  },
+  ERR_CALL_COMMAND_UNSUPPORTED: {
+    status: 409,
+    message: 'the gateway cannot carry out this command',
+    when: 'the gateway that owns the call has no handler for the command (a gateway of an older version)',
+  },
+  ERR_CALL_COMMAND_FAILED: {
+    status: 502,
+    message: 'the gateway could not carry out the command',
+    when: 'the gateway failed the command for a reason of its own; its log has the cause',
+  },
+  ERR_CALL_TRANSFER_FAILED: {
+    status: 409,
+    message: 'the transfer failed',
+    when: 'the transfer target refused or did not answer; `sip_status` is its final SIP status',
+  },
+  ERR_CALLER_ID_NOT_ALLOWED: {
+    status: 400,
+    message: 'from_number may not be used as the caller ID',
+    when: "`from_number` of POST /api/calls/initiate is neither one of this system's numbers nor the `from_user`'s own username",
+  },
   ERR_SMS_NOT_FOUND: { status: 404, message: 'no such message', when: 'no message with that message_id' },
   ERR_SMS_FROM_NOT_OURS: {
     status: 400,

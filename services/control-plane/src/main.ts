@@ -11,6 +11,7 @@ import { EvapiClient } from './kamailio/evapi';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { SmsRuntime } from './sms/runtime';
 import { KamailioReconciler, PgKamailioState } from './trunks/kamailio-reconciler';
+import { WebhookDeliverer } from './webhooks/deliverer';
 
 /** Lock key of the trunk sync leader (Leadership, LEADER_LOCK namespace). */
 const TRUNK_SYNC_LEADER_KEY = 1;
@@ -71,6 +72,12 @@ runProcess({
     scope.defer(() => kamailioAttach.close());
     // The API stops taking requests before the SMS runtime it hands messages to.
     scope.defer(() => app.close());
+    // Call webhooks: every replica delivers from the outbox (closed before the database).
+    const webhooks = new WebhookDeliverer(
+      { databaseUrl: config.databaseUrl, ...config.webhooks },
+      { db: database.db, registry: app.metrics.registry, logger: logger.child({ component: 'webhooks' }) },
+    );
+    scope.defer(() => webhooks.close());
     const leaderGauge = new Gauge({
       name: 'control_plane_leader',
       help: 'Whether this replica leads a job that runs on one replica at a time (1) or follows (0).',
@@ -97,6 +104,7 @@ runProcess({
 
     events.start();
     await sms.start();
+    await webhooks.start();
     kamailioAttach.start();
     trunkSync.start();
     const url = await app.listen(config.api.port, config.api.host);

@@ -10,12 +10,16 @@ import { runProcess, type ProcessScope } from '../../common/src/process/run';
 import { UserAgent } from '../../common/src/sip';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
-import type { AiTarget, CallDeps, CallRequest } from './calls/call';
+import type { AiTarget, CallDeps, CallParties } from './calls/call';
 import { CallManager } from './calls/call-manager';
-import { negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
+import { OutboundCalls } from './calls/outbound';
+import { PgOutboundStore } from './calls/outbound-store';
+import { dialer, negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
 import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
+import { registerHangup } from './control/hangup';
+import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
 import { InbandDtmfDetector, wantsInbandDtmf } from './dtmf/inband';
@@ -33,6 +37,8 @@ import { recordingKeeper } from './recording/storage';
 // Declared before runProcess(), which starts the process synchronously and reads them.
 /** What a replica gets beyond its drain grace to end its calls, write their records and exit. */
 const REPLICA_STOP_MARGIN_MS = 15_000;
+/** How long a stopping gateway lets commands already running finish. */
+const COMMANDS_STOP_GRACE_MS = 5_000;
 /** A readiness probe's database check gives up after this. */
 const DB_CHECK_TIMEOUT_MS = 1000;
 
@@ -208,7 +214,7 @@ async function startGateway(
     port: config.api.port,
     jwtSecretKey: config.secrets.jwtSecretKey,
   });
-  const callDeps = (request: CallRequest, target: AiTarget): CallDeps => ({
+  const callDeps = (request: CallParties, target: AiTarget): CallDeps => ({
     request,
     target,
     gatewayId: g.id,
@@ -274,6 +280,37 @@ async function startGateway(
   scope.defer(() => manager.close());
   routeCalls(ua, { calls: manager, metrics, logger });
 
+  // Calls placed through Kamailio (POST /api/calls/initiate → the originate command).
+  const outboundRecords = new PgOutboundStore(database.db);
+  const outboundStore = new OrderedCallStore(outboundRecords, {
+    logger: logger.child({ component: 'call-records' }),
+    retryForMs: g.recordsRetryMs,
+  });
+  scope.defer(() => outboundStore.drain(g.recordsDrainMs));
+  const outbound = new OutboundCalls({
+    gatewayId: g.id,
+    dial: dialer(ua, {
+      proxy: { host: g.outboundProxyHost, port: config.sip.port },
+      domain: config.sip.domain,
+      proofSecret: config.secrets.proxySharedSecret,
+    }),
+    openSocket: () => ports.open(g.sipAddress),
+    rtpAddress: g.sipAddress,
+    negotiator,
+    records: outboundRecords,
+    callStore: outboundStore,
+    ordered: (callId, what, write) => outboundStore.run(callId, what, write),
+    resolveTarget: (route) => manager.resolveTarget(route),
+    demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
+    callDeps,
+    adopt: (deps) => manager.adopt(deps),
+    canTake: (): boolean => !manager.refusing && manager.active + outbound.pending < g.maxCalls,
+    metrics,
+    logger: logger.child({ component: 'outbound' }),
+  });
+  // After the drain (registered later, so run first): what still rings then is cancelled.
+  scope.defer(() => outbound.close());
+
   const membership = new DispatcherMembership(
     database.db,
     rpc,
@@ -294,6 +331,23 @@ async function startGateway(
     logger.warn('closed the calls a previous run of this gateway left active', { gateway: g.id, calls: orphans });
   await lease.start();
   await ua.start();
+  // Commands to live calls from any control-plane (hangup, transfer, hold, ...): each
+  // feature registers its handler; stopped after the drain, so calls still draining
+  // can be hung up.
+  const commands = new CommandRegistry();
+  registerHangup(commands, () => manager.list());
+  const channel = await startCommandChannel({
+    gateway: g.id,
+    db: database.db,
+    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+    registry: commands,
+    maxConcurrent: config.callControl.gatewayConcurrency,
+    takeUnowned: () => phase === 'ready' && !manager.refusing && manager.active < g.maxCalls,
+    pollMs: config.callControl.commandPollMs,
+    metrics: metrics.registry,
+    logger: logger.child({ component: 'call-commands' }),
+  });
+  scope.defer(() => channel.stop(COMMANDS_STOP_GRACE_MS));
   if (ops) await ops.listen(g.httpPort, g.httpHost);
   else reportMetricsToPrimary(metrics.registry);
   await membership.join();

@@ -23,6 +23,7 @@ export class GatewayMetrics implements CallMetrics {
   readonly wsEvents: Counter<'event'>;
   private readonly dtmfPresses: Counter<'source'>;
   private readonly sipRejected_: Counter<'reason'>;
+  private readonly outbound_: Counter<'outcome'>;
 
   constructor(live: LiveCalls) {
     const registers = [this.registry];
@@ -105,6 +106,12 @@ export class GatewayMetrics implements CallMetrics {
     // Present at 0 from the start, so an alert on a rate has a series to read.
     for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel'])
       this.sipRejected_.inc({ reason }, 0);
+    this.outbound_ = new Counter({
+      name: 'gateway_outbound_calls_total',
+      help: 'Calls this gateway placed (POST /api/calls/initiate), by outcome: answered, busy, no_answer, cancelled, failed, or bad_command (an originate command whose arguments were refused).',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   callStarted(): void {
@@ -138,5 +145,9 @@ export class GatewayMetrics implements CallMetrics {
 
   sipRejected(reason: string): void {
     this.sipRejected_.inc({ reason });
+  }
+
+  outbound(outcome: string): void {
+    this.outbound_.inc({ outcome });
   }
 }

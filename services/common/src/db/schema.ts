@@ -99,6 +99,8 @@ export interface TrunksTable {
 }
 
 export type NumberRouteType = 'sip_user' | 'ai' | 'queue' | 'ivr' | 'forward';
+/** What answers a forwarded call its target did not: nobody (the caller hears the failure) or the AI. */
+export type ForwardFallback = 'none' | 'ai';
 
 /** A DID owned by the system and where its calls go. */
 export interface NumbersTable {
@@ -109,6 +111,10 @@ export interface NumbersTable {
   ai_dialect: Dialect | null;
   ai_agent_url: string | null;
   ai_options: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** forward: how long the target rings (5..120 s); null for other routes (0049_forwarding.sql). */
+  forward_timeout_seconds: number | null;
+  /** forward: what answers when the target does not; null for other routes. */
+  forward_fallback: ForwardFallback | null;
   trunk_id: string | null;
   recording_enabled: boolean;
   enabled: boolean;
@@ -317,6 +323,23 @@ export interface GatewayLeasesTable {
   expires_at: Date;
 }
 
+/** A call webhook event and its delivery state (db/migrations/0048_webhooks.sql). */
+export interface WebhookOutboxTable {
+  id: Generated<number>;
+  call_id: string;
+  seq: number;
+  url: string;
+  event: string;
+  body: ColumnType<Record<string, unknown>, string, string>;
+  state: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | undefined, 'pending' | 'delivered' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  delivered_at: Date | null;
+}
+
 export interface Database {
   sms_messages: SmsMessagesTable;
   sms_events: SmsEventsTable;
@@ -338,4 +361,5 @@ export interface Database {
   sms_rate_buckets: SmsRateBucketsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  webhook_outbox: WebhookOutboxTable;
 }

@@ -1,6 +1,7 @@
 /**
- * The media gateway's SIP layer (RFC 3261 subset for a UAS behind Kamailio). The
- * gateway uses {@link UserAgent}; the layers below are exported for tools and tests.
+ * The media gateway's SIP layer (RFC 3261 subset for a UA behind Kamailio: it answers
+ * calls and places them). The gateway uses {@link UserAgent}; the layers below are
+ * exported for tools and tests.
  */
 export {
   UserAgent,
@@ -20,11 +21,20 @@ export {
 } from './proxy-proof';
 export { IncomingCall, type IncomingCallState } from './dialog/incoming-call';
 export {
+  OutgoingCall,
+  type OutgoingCallState,
+  type OutgoingCallResult,
+  type InviteOptions,
+  type CallFailure,
+} from './dialog/outgoing-call';
+export {
   Dialog,
   type DialogState,
   type TerminationReason,
   type ReinviteReply,
   type ReinviteReject,
+  type ReinviteResult,
+  type ReferResult,
 } from './dialog/dialog';
 export type { DtmfInfo } from './dialog/dtmf';
 export { SipError, SipParseError, SIP_ERRORS, type SipErrorCode } from './errors';

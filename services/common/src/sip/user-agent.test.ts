@@ -628,7 +628,7 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         });
       }
 
-      it('202 then NOTIFY 100 and NOTIFY 200 → resolves { status: 200 }; each NOTIFY answered 200', async () => {
+      it('202 then NOTIFY 100 and NOTIFY 200 → { status: 202 }, outcome 200; each NOTIFY answered 200', async () => {
         const h = await harness();
         const { dialog, tag } = await confirmed(h);
         const result = dialog.refer('sip:+15557654321@example.com');
@@ -638,10 +638,11 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         expect(refer.headers.get('Refer-To')).toBe('<sip:+15557654321@example.com>');
         expect(refer.headers.get('Contact')).toBe('<sip:gw@127.0.0.1:5090>');
         h.transport.receive(answer(refer, 202), KAMAILIO);
-        await flush();
+        const { status, outcome } = await result;
+        expect(status).toBe(202);
         h.transport.receive(notify(tag, 2, 'SIP/2.0 100 Trying\r\n'), KAMAILIO);
         h.transport.receive(notify(tag, 3, 'SIP/2.0 200 OK\r\n', 'terminated;reason=noresource'), KAMAILIO);
-        await expect(result).resolves.toEqual({ status: 200 });
+        await expect(outcome).resolves.toBe(200);
         expect(
           h
             .responses()
@@ -651,7 +652,18 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         await done(h);
       });
 
-      it('REFER refused with 603 → resolves { status: 603 }', async () => {
+      it('with replaces → the Replaces value escaped into the Refer-To URI (RFC 3891 §3)', async () => {
+        const h = await harness();
+        const { dialog } = await confirmed(h);
+        void dialog.refer('sip:bob@example.com', { replaces: 'abc@host;to-tag=t1;from-tag=f1' });
+        await flush();
+        expect((h.last() as SipRequest).headers.get('Refer-To')).toBe(
+          '<sip:bob@example.com?Replaces=abc%40host%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>',
+        );
+        await done(h);
+      });
+
+      it('REFER refused with 603 → { status: 603 } and no outcome', async () => {
         const h = await harness();
         const { dialog } = await confirmed(h);
         const result = dialog.refer('sip:bob@example.com');
@@ -667,22 +679,59 @@ describe('UserAgent (UAS core, RFC 3261 §8.2)', () => {
         const result = dialog.refer('sip:bob@example.com');
         await flush();
         h.transport.receive(answer(h.last() as SipRequest, 202), KAMAILIO);
-        await flush();
+        const { outcome } = await result;
         h.transport.receive(request('BYE', { toTag: tag, cseq: 2 }), KAMAILIO);
         h.transport.receive(notify(tag, 3, 'SIP/2.0 486 Busy Here\r\n', 'terminated'), KAMAILIO);
-        await expect(result).resolves.toEqual({ status: 486 });
+        await expect(outcome).resolves.toBe(486);
         expect((h.last() as SipResponse).status).toBe(200);
         await done(h);
       });
 
-      it('202 and no NOTIFY within the refer timeout → resolves with 202', async () => {
+      it("NOTIFY 200 before the REFER's 202 (reordered) → outcome 200", async () => {
+        const h = await harness();
+        const { dialog, tag } = await confirmed(h);
+        const result = dialog.refer('sip:bob@example.com');
+        await flush();
+        const refer = h.last() as SipRequest;
+        h.transport.receive(notify(tag, 2, 'SIP/2.0 200 OK\r\n', 'terminated'), KAMAILIO);
+        h.transport.receive(answer(refer, 202), KAMAILIO);
+        const { status, outcome } = await result;
+        expect(status).toBe(202);
+        await expect(outcome).resolves.toBe(200);
+        await done(h);
+      });
+
+      it('202 and no final NOTIFY within the refer timeout → outcome 408', async () => {
         const h = await harness({ referTimeoutMs: 5_000 });
-        const { dialog } = await confirmed(h);
+        const { dialog, tag } = await confirmed(h);
         const result = dialog.refer('sip:bob@example.com');
         await flush();
         h.transport.receive(answer(h.last() as SipRequest, 202), KAMAILIO);
+        const { outcome } = await result;
+        h.transport.receive(notify(tag, 2, 'SIP/2.0 180 Ringing\r\n'), KAMAILIO);
         await jest.advanceTimersByTimeAsync(5_000);
-        await expect(result).resolves.toEqual({ status: 202 });
+        await expect(outcome).resolves.toBe(408);
+        await done(h);
+      });
+
+      it('subscription terminated without a final status → outcome = the last status reported', async () => {
+        const h = await harness();
+        const { dialog, tag } = await confirmed(h);
+        const result = dialog.refer('sip:bob@example.com');
+        await flush();
+        h.transport.receive(answer(h.last() as SipRequest, 202), KAMAILIO);
+        const { outcome } = await result;
+        h.transport.receive(notify(tag, 2, 'SIP/2.0 100 Trying\r\n', 'terminated;reason=timeout'), KAMAILIO);
+        await expect(outcome).resolves.toBe(100);
+        await done(h);
+      });
+
+      it('REFER with no answer (Timer F) → { status: 408 }', async () => {
+        const h = await harness();
+        const { dialog } = await confirmed(h);
+        const result = dialog.refer('sip:bob@example.com');
+        await jest.advanceTimersByTimeAsync(64 * 500);
+        await expect(result).resolves.toEqual({ status: 408 });
         await done(h);
       });
     });

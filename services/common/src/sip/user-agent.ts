@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { ACCEPTED_TYPES, ALLOWED_METHODS, dialogKey, type DialogHandle, type UaContext } from './dialog/context';
 import type { Dialog } from './dialog/dialog';
 import { IncomingCall, newTag } from './dialog/incoming-call';
+import { OutgoingCall, type InviteOptions } from './dialog/outgoing-call';
 import { SipError } from './errors';
 import { SILENT_LOGGER, type SipLogger } from './logger';
 import { callIdOf, cseqOf, fromTagOf, toTagOf, type SipRequest } from './message/message';
@@ -92,6 +93,7 @@ export class UserAgent extends EventEmitter<Events> {
   private layer: TransactionLayer | undefined;
   private boundPort: number;
   private readonly calls = new Set<IncomingCall>();
+  private readonly outgoing = new Set<OutgoingCall>();
   private readonly dialogs = new Map<string, Dialog>();
   private readonly invites = new Map<ServerInviteTransaction, { tag: string; onCancel: () => void }>();
   /** §8.2.2.2: Call-ID, From tag and CSeq of INVITEs in progress, to spot merged requests. */
@@ -119,11 +121,28 @@ export class UserAgent extends EventEmitter<Events> {
     return this.boundPort;
   }
 
-  /** Calls ringing plus dialogs confirmed. */
+  /** Calls ringing (both ways) plus dialogs confirmed. */
   get activeCalls(): number {
     let confirmed = 0;
     for (const d of this.dialogs.values()) if (d.state === 'confirmed') confirmed++;
-    return this.calls.size + confirmed;
+    return this.calls.size + this.outgoing.size + confirmed;
+  }
+
+  /**
+   * Places a call (RFC 3261 §13.2): the INVITE with our offer goes out on the next
+   * tick; see {@link OutgoingCall} for what follows. Bad options are TypeErrors and a
+   * UA not started is an error (thrown); while closing, the call fails with 503.
+   */
+  invite(options: InviteOptions): OutgoingCall {
+    if (this.closing) {
+      const call = new OutgoingCall(this.context, options, { settled: () => undefined });
+      void Promise.resolve().then(() => call.abort());
+      return call;
+    }
+    const call = new OutgoingCall(this.context, options, { settled: (c) => this.outgoing.delete(c) });
+    this.outgoing.add(call);
+    void call.start();
+    return call;
   }
 
   /** Live transactions (for tests and metrics). */
@@ -177,14 +196,19 @@ export class UserAgent extends EventEmitter<Events> {
   private async doClose(): Promise<void> {
     await this.starting?.catch(() => undefined);
     for (const call of [...this.calls]) call.abort(503, 'Service Unavailable');
+    const placing = [...this.outgoing].map((call) => {
+      call.abort();
+      return call.result.then(() => undefined);
+    });
     const byes = [...this.dialogs.values()].map((d) => d.close().catch(() => undefined));
     let deadline: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(byes),
+      Promise.all([...byes, ...placing]),
       new Promise<void>((resolve) => (deadline = setTimeout(resolve, 64 * this.timers.t1))),
     ]);
     clearTimeout(deadline);
-    // Whatever did not finish in time (no ACK yet, no answer to BYE) is dropped without more signalling.
+    // Whatever did not finish in time (no ACK yet, no answer to BYE or CANCEL) is dropped without more signalling.
+    for (const call of [...this.outgoing]) call.shutdown();
     for (const d of [...this.dialogs.values()]) d.shutdown();
     this.layer?.close();
     await this.transport?.close();
@@ -399,6 +423,7 @@ export class UserAgent extends EventEmitter<Events> {
       timers: this.timers,
       logger: this.logger,
       resolver: this.opts.resolver ?? systemResolver,
+      host: this.contactHost,
       userAgent: this.userAgentName,
       referTimeoutMs: this.opts.referTimeoutMs ?? 64 * this.timers.t1,
       contact: (protocol) =>

@@ -75,6 +75,17 @@ export class CallManager {
   }
 
   /**
+   * Runs a call this gateway placed (outbound.ts) once answered: counted, listed and
+   * ended on shutdown with the others.
+   */
+  adopt(deps: CallDeps): Call {
+    const call = new Call(deps);
+    this.calls.set(call.id, call);
+    void call.ended.then(() => this.calls.delete(call.id));
+    return call;
+  }
+
+  /**
    * `ai|<digits>`: the number's own dialect and agent URL when it has them; queue and
    * IVR names, and calls dialled straight at the gateway, go to the default AI with
    * the route passed along so the agent can tell them apart.

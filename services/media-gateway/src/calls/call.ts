@@ -35,7 +35,7 @@ const EDGES: Record<CallState, readonly CallState[]> = {
   ended: [],
 };
 
-export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer';
+export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api';
 
 /** What transfers need beyond the call's own parts (transfer.ts); absent: the AI's transfers are refused. */
 export type CallTransferDeps = Omit<TransferDeps, 'openSocket' | 'rtpAddress' | 'mediaParts' | 'subscribeClock'>;

@@ -5,9 +5,10 @@ import { CodedError } from '../../../common/src/errors';
 import { e164Of } from '../../../common/src/sip-number';
 import type { SdpAnswerer } from '../sdp/negotiate';
 import { SdpOfferer } from '../sdp/offer';
-import type { AiTarget, Call, CallDeps, CallParties, CallStore, DialogLike, Negotiate, Negotiation } from './call';
+import type { AiTarget, Call, CallDeps, CallParties, DialogLike, Negotiate, Negotiation } from './call';
 import type { RtpSocket } from './media-leg';
 import type { OutboundFailure, OutboundRecords } from './outbound-store';
+import type { CallStore } from './store';
 
 /**
  * Calls the gateway places (POST /api/calls/initiate → the `originate` command).
@@ -76,6 +77,9 @@ const ARGS_SCHEMA: JSONSchemaType<OriginateArgs> = {
 };
 const validateArgs = new Ajv({ allErrors: false }).compile(ARGS_SCHEMA);
 
+/** Why calls still ringing when the gateway stops are cancelled. */
+const SHUTDOWN = 'gateway_shutdown';
+
 /** Default ring time when the command does not say. */
 export const DEFAULT_RING_TIMEOUT_SECONDS = 30;
 
@@ -116,7 +120,7 @@ export interface OutboundCallsOptions {
   readonly demoAgentUrl?: string;
   readonly callDeps: (parties: CallParties, target: AiTarget) => CallDeps;
   /** Builds the Call (the call manager counts it with the others and ends it on shutdown). */
-  readonly adopt: (deps: CallDeps) => Call;
+  readonly adopt: (deps: CallDeps) => Pick<Call, 'connect'>;
   /** Whether another call fits (capacity) and the gateway is not draining. */
   readonly canTake: () => boolean;
   readonly metrics?: { outbound(outcome: string): void };
@@ -171,8 +175,11 @@ export class OutboundCalls {
       throw new OriginateError('ERR_ORIGINATE_REFUSED', message.trim());
     }
     const args = cmd.args;
-    if (this.closed || !this.options.canTake())
-      throw new OriginateError('ERR_ORIGINATE_REFUSED', 'gateway draining or at capacity');
+    if (this.closed || !this.options.canTake()) {
+      // Claimed just as this gateway began to drain or filled up: back to the others.
+      await this.options.records.release(String(cmd.id));
+      throw new OriginateError('ERR_ORIGINATE_REFUSED', 'gateway draining or at capacity; left for another gateway');
+    }
     const sipCallId = randomUUID();
     const claimed = await this.options.records.claim(callId, this.options.gatewayId, sipCallId);
     if (!claimed) throw new OriginateError('ERR_CALL_NOT_ACTIVE', 'the call is no longer waiting to be placed');
@@ -183,7 +190,12 @@ export class OutboundCalls {
       target = await this.target(args);
       socket = await this.options.openSocket();
     } catch (err) {
-      this.fail(callId, { status: 503, reason: `not placed: ${(err as Error).message}`, disposition: 'failed' });
+      this.fail(callId, {
+        status: 503,
+        reason: `not placed: ${(err as Error).message}`,
+        disposition: 'failed',
+        endedBy: 'system',
+      });
       return { ok: false, sip_status: 503 };
     }
     const offerer = new SdpOfferer({ address: this.options.rtpAddress, port: socket.localPort });
@@ -213,7 +225,7 @@ export class OutboundCalls {
       .catch((err: Error) => {
         this.options.logger.warn('placed call failed unexpectedly', { call_id: callId, error: err.message });
         socket.close();
-        this.finishFailed(d, { status: 500, reason: err.message, disposition: 'failed' });
+        this.finishFailed(d, { status: 500, reason: err.message, disposition: 'failed', endedBy: 'system' });
       });
     return { ok: true, sip_call_id: sipCallId, gateway: this.options.gatewayId };
   }
@@ -236,7 +248,7 @@ export class OutboundCalls {
     const waits = [...this.dialing.values()].map(
       (d) =>
         new Promise<void>((resolve) => {
-          d.hungUp ??= 'gateway_shutdown';
+          d.hungUp ??= SHUTDOWN;
           d.leg.cancel();
           void d.leg.result.finally(() => setImmediate(resolve));
         }),
@@ -273,14 +285,14 @@ export class OutboundCalls {
     const { callId } = d;
     if (!r.ok) {
       ctx.socket.close();
-      this.finishFailed(d, { status: r.status, reason: r.reason, disposition: disposition(r.status, d) });
+      this.finishFailed(d, outcome(r.status, r.reason, d));
       return;
     }
     // A 2xx crossing our CANCEL (RFC 3261 §9.1: the INVITE completes normally): hang up at once.
     if (d.hungUp) {
       ctx.socket.close();
       await r.dialog.bye().catch(() => undefined);
-      this.finishFailed(d, { status: 487, reason: d.hungUp, disposition: 'cancelled' });
+      this.finishFailed(d, outcome(487, d.hungUp, d));
       return;
     }
     const taken = ctx.offerer.takeAnswer(r.answer);
@@ -288,7 +300,7 @@ export class OutboundCalls {
       this.options.logger.warn('answer unusable; hanging up', { call_id: callId, reason: taken.reason });
       ctx.socket.close();
       await r.dialog.bye().catch(() => undefined);
-      this.finishFailed(d, { status: 488, reason: taken.reason, disposition: 'failed' });
+      this.finishFailed(d, { status: 488, reason: taken.reason, disposition: 'failed', endedBy: 'system' });
       return;
     }
     d.transition('answered');
@@ -303,7 +315,12 @@ export class OutboundCalls {
       remote: { address: m.remote.address, port: m.remote.port },
       remoteDirection: m.hold ? 'sendonly' : 'sendrecv',
     };
-    const parties: CallParties = { sipCallId: ctx.sipCallId, fromUser: ctx.args.from, toUser: ctx.args.to, route: 'outbound' };
+    const parties: CallParties = {
+      sipCallId: ctx.sipCallId,
+      fromUser: ctx.args.from,
+      toUser: ctx.args.to,
+      route: 'outbound',
+    };
     const call = this.options.adopt({
       ...this.options.callDeps(parties, ctx.target),
       callId,
@@ -336,12 +353,19 @@ export class OutboundCalls {
 
 /**
  * What a final status means for the caller of the API: busy (486, 600), no answer
- * (480, 408, our ring timeout), cancelled (hung up before answer), or failed.
+ * (480, 408, or our ring timeout: CANCEL → 487), cancelled (hung up through the API,
+ * or the gateway stopped, before an answer), or failed (403, 404, 503 and the rest).
  */
-export function disposition(status: number, d: { timedOut: boolean; hungUp: string | null }): OutboundFailure['disposition'] {
-  if (status === 487 && d.hungUp) return 'cancelled';
-  if (status === 487 && d.timedOut) return 'no_answer';
-  if (status === 486 || status === 600) return 'busy';
-  if (status === 480 || status === 408) return 'no_answer';
-  return 'failed';
+export function outcome(
+  status: number,
+  reason: string,
+  d: { readonly timedOut: boolean; readonly hungUp: string | null },
+): OutboundFailure {
+  if (status === 487 && d.hungUp)
+    return { status, reason: d.hungUp, disposition: 'cancelled', endedBy: d.hungUp === SHUTDOWN ? 'system' : 'api' };
+  if (status === 487 && d.timedOut)
+    return { status, reason: 'ring timeout', disposition: 'no_answer', endedBy: 'system' };
+  if (status === 486 || status === 600) return { status, reason, disposition: 'busy', endedBy: 'callee' };
+  if (status === 480 || status === 408) return { status, reason, disposition: 'no_answer', endedBy: 'callee' };
+  return { status, reason, disposition: 'failed', endedBy: 'callee' };
 }

@@ -106,7 +106,7 @@ export class PgCallStore implements CallStore {
       .updateTable('calls')
       .set({ state: 'ended', ended_at: new Date(), end_reason: reason, ended_by: 'gateway' })
       .where('gateway', '=', gatewayId)
-      .where('state', '=', 'active')
+      .where('state', 'in', ['initiated', 'ringing', 'active'])
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
@@ -157,6 +157,11 @@ export class OrderedCallStore implements CallStore {
   ended(callId: string, r: CallRecordEnd): Promise<void> {
     this.enqueue(callId, 'ended', () => this.inner.ended(callId, r));
     return Promise.resolve();
+  }
+
+  /** Queues any other write of a call (a placed call's ringing or failure) behind its earlier ones. */
+  run(callId: string, what: string, write: () => Promise<void>): void {
+    this.enqueue(callId, what, write);
   }
 
   /** Calls with writes still queued. */

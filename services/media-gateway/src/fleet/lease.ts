@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { commandFailure, DONE_CHANNEL } from '../../../common/src/calls/commands';
 import type { Database } from '../../../common/src/db/schema';
 import { GATEWAY_SET } from '../../../common/src/kamailio/names';
 
 /** Why the calls of a gateway found gone were closed (calls.end_reason). */
 export const GATEWAY_LOST = 'gateway_lost';
 
-/** What one sweep found: the gateways whose lease expired, and how many calls of theirs it closed. */
+/** What one sweep found: the gateways whose lease expired, how many calls of theirs it closed and commands it failed. */
 export interface SweepResult {
   readonly gateways: string[];
   readonly calls: number;
+  readonly commands?: number;
 }
 
 /** Where the leases live: PostgreSQL in production, a fake in unit tests. */
@@ -18,7 +20,7 @@ export interface LeaseStore {
   renew(gateway: string, instance: string, ttlMs: number): Promise<void>;
   /** Drops the lease if this instance still holds it (a clean stop). */
   release(gateway: string, instance: string): Promise<void>;
-  /** Closes the active calls of every gateway whose lease expired, and forgets those gateways. */
+  /** Closes the live calls of every gateway whose lease expired, fails their open commands, and forgets those gateways. */
   sweep(): Promise<SweepResult>;
 }
 
@@ -58,9 +60,11 @@ export class PgLeaseStore implements LeaseStore {
   /**
    * One transaction: lock the expired leases no other sweeper holds (SKIP LOCKED, so
    * sweepers running at once split the work instead of waiting on each other), close
-   * their gateways' active calls, drop those gateways' rows from Kamailio's gateway
-   * set, and delete the leases. Idempotent: a second sweep finds nothing; a call
-   * already ended keeps its own end.
+   * their gateways' live calls (active, and outbound ones still being placed), fail
+   * the commands still waiting for those gateways (ERR_CALL_GATEWAY_LOST, waiters
+   * told by NOTIFY on commit), drop those gateways' rows from Kamailio's gateway set,
+   * and delete the leases. Idempotent: a second sweep finds nothing; a call already
+   * ended keeps its own end.
    */
   async sweep(): Promise<SweepResult> {
     return this.db.transaction().execute(async (tx) => {
@@ -76,12 +80,28 @@ export class PgLeaseStore implements LeaseStore {
       const closed = await tx
         .updateTable('calls')
         .set({ state: 'ended', ended_at: sql<Date>`now()`, end_reason: GATEWAY_LOST, ended_by: 'gateway' })
-        .where('state', '=', 'active')
+        .where('state', 'in', ['initiated', 'ringing', 'active'])
         .where('gateway', 'in', gateways)
         .executeTakeFirst();
+      const failed = await tx
+        .updateTable('call_commands')
+        .set({
+          state: 'failed',
+          result: JSON.stringify(commandFailure('ERR_CALL_GATEWAY_LOST')),
+          completed_at: sql<Date>`now()`,
+        })
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('state', '=', 'pending'), eb('gateway', 'in', gateways)]),
+            eb.and([eb('state', '=', 'claimed'), eb('claimed_by', 'in', gateways)]),
+          ]),
+        )
+        .returning('id')
+        .execute();
+      for (const { id } of failed) await sql`SELECT pg_notify(${DONE_CHANNEL}, ${String(id)})`.execute(tx);
       await tx.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', 'in', gateways).execute();
       await tx.deleteFrom('gateway_leases').where('gateway', 'in', gateways).execute();
-      return { gateways, calls: Number(closed.numUpdatedRows) };
+      return { gateways, calls: Number(closed.numUpdatedRows), commands: failed.length };
     });
   }
 }

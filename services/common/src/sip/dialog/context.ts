@@ -21,6 +21,8 @@ export interface UaContext {
   readonly timers: TimerValues;
   readonly logger: SipLogger;
   readonly resolver: HostResolver;
+  /** Our host as written in Contact and Via (and the default From host of our calls). */
+  readonly host: string;
   /** The Server / User-Agent header value. */
   readonly userAgent: string;
   /** How long a REFER waits for the NOTIFY with its final outcome. */

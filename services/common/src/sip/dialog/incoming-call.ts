@@ -7,7 +7,7 @@ import { createResponse } from '../message/response';
 import type { ServerInviteTransaction } from '../transaction/server-invite';
 import type { MessageSource } from '../transport/transport';
 import { ALLOWED_METHODS, type UaContext } from './context';
-import { Dialog } from './dialog';
+import { Dialog, uasDialogInit } from './dialog';
 
 /**
  * An INVITE waiting for the application's answer:
@@ -79,7 +79,7 @@ export class IncomingCall extends EventEmitter<Events> {
     this.offer = sdpOf(invite);
     this.source = txn.source;
     const localTag = newTag();
-    this.dialog = new Dialog(ctx, invite, localTag, txn.source, {
+    this.dialog = new Dialog(ctx, uasDialogInit(invite, localTag, txn.source), {
       onEarlyBye: () => {
         this.txn.respond(this.response(487));
         this.cancelled('BYE on the early dialog');

@@ -15,12 +15,14 @@ import { createResponse, reasonPhrase } from '../message/response';
 import { MAGIC_COOKIE, viaBranch } from '../message/via';
 import { responseTarget } from '../transport/routing';
 import type { MessageSource, SipTransport, TransportTarget } from '../transport/transport';
+import { ClientInviteTransaction } from './client-invite';
 import { ClientNonInviteTransaction } from './client-non-invite';
 import { ServerInviteTransaction } from './server-invite';
 import { ServerNonInviteTransaction } from './server-non-invite';
 import type { TimerValues } from './timers';
 
 export type ServerTransaction = ServerInviteTransaction | ServerNonInviteTransaction;
+export type ClientTransaction = ClientInviteTransaction | ClientNonInviteTransaction;
 
 /** The layer above transactions: the UA core (RFC 3261 §17: the "TU"). */
 export interface TransactionUser {
@@ -70,7 +72,7 @@ export interface TransactionLayerOptions {
  */
 export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
-  private readonly clients = new Map<string, ClientNonInviteTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
   private readonly onMessage = (msg: SipMessage, source: MessageSource): void => this.receive(msg, source);
   private closed = false;
 
@@ -90,15 +92,40 @@ export class TransactionLayer {
   request(req: SipRequest, target: TransportTarget): ClientNonInviteTransaction {
     if (req.method === 'INVITE' || req.method === 'ACK')
       throw new TypeError(`${req.method} does not use a client non-INVITE transaction`);
-    const key = clientKey(req);
+    return this.track(
+      new ClientNonInviteTransaction(clientKey(req), req, target, this.opts.transport, this.opts.timers),
+    );
+  }
+
+  /**
+   * Sends an INVITE through a new client INVITE transaction (§17.1.1). The TU sends
+   * the ACK for a 2xx itself ({@link send}); the transaction ACKs the others.
+   */
+  invite(req: SipRequest, target: TransportTarget): ClientInviteTransaction {
+    if (req.method !== 'INVITE') throw new TypeError(`${req.method} does not use a client INVITE transaction`);
+    return this.track(new ClientInviteTransaction(clientKey(req), req, target, this.opts.transport, this.opts.timers));
+  }
+
+  /** Sends a message outside any transaction: the ACK for a 2xx (§13.2.2.4, §17.1.1.3). */
+  send(msg: SipMessage, target: TransportTarget, onError?: (err: SipError) => void): void {
+    if (this.closed) {
+      onError?.(new SipError('ERR_SIP_UA_CLOSED'));
+      return;
+    }
+    this.opts.transport.send(msg, target, onError);
+  }
+
+  private track<T extends ClientTransaction>(txn: T): T {
+    const key = txn.id;
     if (this.clients.has(key)) throw new TypeError(`a client transaction ${key} already exists`);
-    const txn = new ClientNonInviteTransaction(key, req, target, this.opts.transport, this.opts.timers);
     if (this.closed) {
       void Promise.resolve().then(() => txn.emit('failed', new SipError('ERR_SIP_UA_CLOSED')));
       return txn;
     }
     this.clients.set(key, txn);
-    txn.once('terminated', () => this.clients.delete(key));
+    txn.once('terminated', () => {
+      if (this.clients.get(key) === txn) this.clients.delete(key);
+    });
     // Started on the next microtask (not a timer: fake timers would hold it) so the caller attaches listeners first.
     void Promise.resolve().then(() => txn.start());
     return txn;
@@ -129,11 +156,11 @@ export class TransactionLayer {
       this.reject(msg, source, err as SipError);
       return;
     }
-    if (msg.type === 'response') this.receiveResponse(msg);
+    if (msg.type === 'response') this.receiveResponse(msg, source);
     else this.receiveRequest(msg, source);
   }
 
-  private receiveResponse(res: SipResponse): void {
+  private receiveResponse(res: SipResponse, source: MessageSource): void {
     const txn = this.clients.get(clientKey(res));
     if (!txn) {
       this.opts.logger.debug('SIP response matches no transaction, dropped', {
@@ -142,7 +169,8 @@ export class TransactionLayer {
       });
       return;
     }
-    txn.receive(res);
+    if (txn.kind === 'client-invite') txn.receive(res, source);
+    else txn.receive(res);
   }
 
   private receiveRequest(req: SipRequest, source: MessageSource): void {
