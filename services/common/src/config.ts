@@ -727,6 +727,16 @@ export const ENV_SCHEMA = {
       default: 16,
       description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
     },
+
+    // Transfers (bridged and warm: the gateway dials the target).
+    TRANSFER_RING_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 300,
+      default: 30,
+      description:
+        'How long the target of a bridged or warm transfer may ring before the gateway gives up (CANCEL) and the caller goes back to the AI, which is told `transfer_failed` with reason `no_answer`.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -852,6 +862,10 @@ export interface Config {
     readonly commandTimeoutMs: number;
     readonly commandPollMs: number;
     readonly gatewayConcurrency: number;
+  };
+  /** Transfers of live calls (services/media-gateway/src/calls/transfer.ts). */
+  readonly transfers: {
+    readonly ringTimeoutSeconds: number;
   };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
@@ -1111,6 +1125,9 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       commandTimeoutMs: num('CALL_COMMAND_TIMEOUT_MS'),
       commandPollMs: num('CALL_COMMAND_POLL_MS'),
       gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
+    },
+    transfers: {
+      ringTimeoutSeconds: num('TRANSFER_RING_TIMEOUT_SECONDS'),
     },
   };
   return deepFreeze(config);

@@ -10,7 +10,8 @@ import { runProcess, type ProcessScope } from '../../common/src/process/run';
 import { UserAgent } from '../../common/src/sip';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
-import type { AiTarget, CallDeps, CallParties } from './calls/call';
+import type { AiTarget, CallDeps, CallParties, CallTransferDeps } from './calls/call';
+import { transferCommand } from './calls/transfer-command';
 import { CallManager } from './calls/call-manager';
 import { OutboundCalls } from './calls/outbound';
 import { PgOutboundStore } from './calls/outbound-store';
@@ -214,6 +215,17 @@ async function startGateway(
     port: config.api.port,
     jwtSecretKey: config.secrets.jwtSecretKey,
   });
+  // Transfers: bridged and warm ones dial the target through Kamailio, like placed calls.
+  const transfers: CallTransferDeps = {
+    domain: config.sip.domain,
+    dial: dialer(ua, {
+      proxy: { host: g.outboundProxyHost, port: config.sip.port },
+      domain: config.sip.domain,
+      proofSecret: config.secrets.proxySharedSecret,
+    }),
+    ringTimeoutMs: config.transfers.ringTimeoutSeconds * 1000,
+    metrics,
+  };
   const callDeps = (request: CallParties, target: AiTarget): CallDeps => ({
     request,
     target,
@@ -261,6 +273,7 @@ async function startGateway(
     store,
     sendSms,
     metrics,
+    transfers,
     recordingsDir: g.recordingsDir,
     keepRecording: recordingKeeper(g.recordingsStorage, database.db),
     lastWordsMs: g.lastWordsMs,
@@ -336,6 +349,10 @@ async function startGateway(
   // can be hung up.
   const commands = new CommandRegistry();
   registerHangup(commands, () => manager.list());
+  commands.registerCommand(
+    'transfer',
+    transferCommand((id) => manager.list().find((c) => c.id === id), logger.child({ component: 'transfer' })),
+  );
   const channel = await startCommandChannel({
     gateway: g.id,
     db: database.db,

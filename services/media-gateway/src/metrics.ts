@@ -24,6 +24,7 @@ export class GatewayMetrics implements CallMetrics {
   private readonly dtmfPresses: Counter<'source'>;
   private readonly sipRejected_: Counter<'reason'>;
   private readonly outbound_: Counter<'outcome'>;
+  private readonly transfers_: Counter<'mode' | 'outcome'>;
 
   constructor(live: LiveCalls) {
     const registers = [this.registry];
@@ -112,6 +113,12 @@ export class GatewayMetrics implements CallMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.transfers_ = new Counter({
+      name: 'gateway_transfers_total',
+      help: 'Transfers of live calls, by mode (blind, bridged, warm) and outcome: requested, succeeded, failed, cancelled, fallback (a refused REFER went on bridged), refused (a target outside our domain or unreadable).',
+      labelNames: ['mode', 'outcome'],
+      registers,
+    });
   }
 
   callStarted(): void {
@@ -149,5 +156,9 @@ export class GatewayMetrics implements CallMetrics {
 
   outbound(outcome: string): void {
     this.outbound_.inc({ outcome });
+  }
+
+  transfer(mode: string, outcome: string): void {
+    this.transfers_.inc({ mode, outcome });
   }
 }

@@ -60,11 +60,8 @@ function dialogPort(d: Dialog): DialogLike {
     onTerminated: (listener) =>
       void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
-    // The call waits for the transfer's outcome (the NOTIFY's final sipfrag status), not the REFER's 202.
-    refer: async (target) => {
-      const { status, outcome } = await d.refer(target);
-      return { status: outcome ? await outcome : status };
-    },
+    // The REFER's own status, and the transfer's outcome (the NOTIFYs' final sipfrag status) when accepted.
+    refer: (target) => d.refer(target),
   };
 }
 

@@ -8,7 +8,7 @@ import { SdpOfferer } from '../sdp/offer';
 import { MediaBridge, SwitchableSocket, type BridgeSide } from './bridge';
 import type { CallDeps, DialogLike, EndedBy } from './call';
 import { MediaLeg, type RtpSocket } from './media-leg';
-import { disposition, type Dial, type OutgoingLeg } from './outbound';
+import { outcome, type Dial, type OutgoingLeg } from './outbound';
 
 /**
  * Transfers of one call (issue 14): blind (RFC 3515 REFER, the caller places the new
@@ -260,14 +260,14 @@ export class CallTransfer {
     }
     this.host.record('transfer_accepted', { mode: 'blind', target: target.uri, refer_status: refer.status });
     // A peer that reports nothing is taken at its word: the REFER's 2xx.
-    const outcome = (refer.outcome ?? Promise.resolve(refer.status)).then((status) =>
+    const settled = (refer.outcome ?? Promise.resolve(refer.status)).then((status) =>
       this.blindOutcome(target.uri, status),
     );
     if (!req.waitForOutcome) {
-      void outcome;
+      void settled;
       return { ok: true, mode: 'blind', target: target.uri, state: this.current, refer_status: refer.status };
     }
-    const status = await outcome;
+    const status = await settled;
     if (status >= 300)
       throw new TransferError('ERR_CALL_TRANSFER_FAILED', `the transferred call failed with ${status}`, {
         sip_status: status,
@@ -341,7 +341,9 @@ export class CallTransfer {
         this.outgoing = null;
         if (!r.ok) {
           socket.close();
-          const why = this.cancelRequested ? 'cancelled' : disposition(r.status, { timedOut, hungUp: null });
+          const why = this.cancelRequested
+            ? 'cancelled'
+            : outcome(r.status, r.reason, { timedOut, hungUp: null }).disposition;
           this.dialFailed(p, r.status, why);
           return r.status;
         }
