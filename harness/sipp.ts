@@ -597,12 +597,17 @@ export function calleeScenario(c: Callee): string {
   </send>`;
   let body = `
   <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE" crlf="true" rrs="true">
+  <recv request="INVITE" crlf="true" rrs="true">${
+    // Only a callee that hangs up uses them; SIPp refuses a scenario with unused variables.
+    c.answer === 200 && c.hangupAfterMs !== undefined
+      ? `
     <action>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
     </action>
-  </recv>`;
+  `
+      : ''
+  }</recv>`;
   body += reply('180 Ringing');
   if (c.ringMs) body += `\n  <pause milliseconds="${c.ringMs}"/>`;
   if (c.answer !== 200) {

@@ -29,13 +29,14 @@ const missing = missingCommand('baresip');
 const PSTN = '127.0.0.2';
 const TRUNK_ID = 'transfer_pstn';
 
-/** A tone as 20 ms PCMA packets. */
-function tonePackets(hz: number, seconds: number, ssrc: number): RtpPacket[] {
+/** A tone as 20 ms G.711 packets (payload type 0 PCMU or 8 PCMA). */
+function tonePackets(hz: number, seconds: number, ssrc: number, payloadType: 0 | 8 = 8): RtpPacket[] {
+  const codec = payloadType === 8 ? PCMA : PCMU;
   const pcm = tone(hz, seconds).samples;
   const packets: RtpPacket[] = [];
   for (let i = 0; i * 160 < pcm.length; i++) {
-    const payload = Buffer.from(PCMA.encode(pcm.subarray(i * 160, i * 160 + 160)));
-    packets.push({ marker: i === 0, payloadType: 8, sequence: i, timestamp: i * 160, ssrc, payload });
+    const payload = Buffer.from(codec.encode(pcm.subarray(i * 160, i * 160 + 160)));
+    packets.push({ marker: i === 0, payloadType, sequence: i, timestamp: i * 160, ssrc, payload });
   }
   return packets;
 }
@@ -326,8 +327,13 @@ describe('transfers of AI calls (issue 14)', () => {
       ai.send({ type: 'transfer', data: { target: '+15550007001' } });
       const invite = await until('the INVITE at the target', () =>
         tracedMessages(trace(target)).find((m) => m.direction === 'received' && m.text.startsWith('INVITE ')),
-      );
+      ).catch(async (err: Error) => {
+        target.kill();
+        const run = await target.done;
+        throw new Error(`${err.message}\n${run.stderr}\n${run.errors}\n${run.messages}`);
+      });
       expect(invite.text).toMatch(/^INVITE sip:\+?15550007001@/m);
+      // The PSTN party sends the first codec of its answer (PCMU), as phones do.
       const targetRelay = await until('the 200 OK to the target INVITE', () => {
         try {
           return sdpAfter(trace(target).messages, /^INVITE /m);
@@ -339,7 +345,7 @@ describe('transfers of AI calls (issue 14)', () => {
         (await callView(callId)).events.find((e) => e.type === 'transfer_succeeded'),
       );
       const joinedMs = performance.now() - asked;
-      const targetSends = targetRtp.send(tonePackets(440, 4, 0x2222), targetRelay);
+      const targetSends = targetRtp.send(tonePackets(440, 4, 0x2222, 0), targetRelay);
       await ai.waitFor('the AI stream to close', (c) => c.closed);
       await Promise.all([targetSends, callerSends]);
 
@@ -414,7 +420,7 @@ describe('transfers of AI calls (issue 14)', () => {
         data: { target: expect.stringContaining('15550007002') },
       });
       const targetRelay = sdpAfter(trace(target).messages, /^INVITE /m);
-      const targetSends = targetRtp.send(tonePackets(440, 6, 0x4444), targetRelay);
+      const targetSends = targetRtp.send(tonePackets(440, 6, 0x4444, 0), targetRelay);
       // The AI talks to the target: 1.5 s of 700 Hz. The AI hears the target meanwhile.
       aiTone(ai, 700, 1.5);
       const framesBefore = ai.frames.length;
