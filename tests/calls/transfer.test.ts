@@ -77,7 +77,17 @@ function aiTone(ai: AiConnection, hz: number, seconds: number): void {
   }
 }
 
-async function trunkToPstn(port: number): Promise<void> {
+/** gateway_transfers_total{mode, outcome} from the gateway's /metrics. */
+async function transfersCounted(mode: string, outcome: string): Promise<number> {
+  const g = testStack().config.gateway;
+  const text = await (await fetch(`http://${g.httpHost}:${g.httpPort}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`gateway_transfers_total{mode="${mode}",outcome="${outcome}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function trunkToPstn(port: number, codecs: readonly string[] = ['PCMA', 'PCMU']): Promise<void> {
   await api('DELETE', `/api/trunks/${TRUNK_ID}`, { role: 'operator' });
   const res = await api('POST', '/api/trunks/', {
     role: 'operator',
@@ -92,7 +102,7 @@ async function trunkToPstn(port: number): Promise<void> {
       supports_outbound: true,
       supports_inbound: false,
       transport: 'UDP',
-      preferred_codecs: ['PCMA', 'PCMU'],
+      preferred_codecs: codecs,
       max_concurrent_calls: 20,
       calls_per_second_limit: 10,
       priority: 1,
@@ -186,6 +196,10 @@ async function registeredUas(user: CreatedUser): Promise<RunningSipp> {
     mediaPort: await freeMediaPort(),
     timeoutSeconds: 40,
   });
+}
+
+function requestsAt(sipp: RunningSipp): number {
+  return tracedMessages(trace(sipp)).filter((m) => m.direction === 'received' && m.text.startsWith('INVITE ')).length;
 }
 
 function trace(sipp: RunningSipp): SippRun {
@@ -391,7 +405,8 @@ describe('transfers of AI calls (issue 14)', () => {
 
   test('warm: the target hears the AI (700 Hz) before the caller is joined; after transfer_complete the caller and the target hear each other', async () => {
     const pstnPort = await freeUdpPort(PSTN);
-    await trunkToPstn(pstnPort);
+    // A-law only towards the trunk, like the caller's leg: the bridge relays RTP as it comes.
+    await trunkToPstn(pstnPort, ['PCMA']);
     const number = await aiNumber(peer);
     const callerRtp = await RtpPeer.open();
     const targetRtp = await RtpPeer.open();
@@ -414,13 +429,21 @@ describe('transfers of AI calls (issue 14)', () => {
       const callId = (ai.of('auth')[0] as { auth: { call_id: string } }).auth.call_id;
       const callerSends = callerRtp.send(tonePackets(1000, 9, 0x3333), relay);
 
+      // Hostile first: a target outside our domain is refused, logged and counted; the call goes on.
+      const refusedBefore = await transfersCounted('blind', 'refused');
+      ai.send({ type: 'transfer', data: { target: 'sip:+15550007002@attacker.example', mode: 'auto' } });
+      await ai.waitFor('transfer_failed', (c) => c.of('transfer_failed').length === 1);
+      expect(ai.of('transfer_failed')[0]).toMatchObject({ data: { reason: 'ERR_TRANSFER_TARGET_INVALID' } });
+      expect(await transfersCounted('blind', 'refused')).toBe(refusedBefore + 1);
+      expect(requestsAt(target)).toBe(0);
+
       ai.send({ type: 'transfer', data: { target: '+15550007002', mode: 'warm' } });
       await ai.waitFor('transfer_target_answered', (c) => c.of('transfer_target_answered').length === 1, 15_000);
       expect(ai.of('transfer_target_answered')[0]).toMatchObject({
         data: { target: expect.stringContaining('15550007002') },
       });
       const targetRelay = sdpAfter(trace(target).messages, /^INVITE /m);
-      const targetSends = targetRtp.send(tonePackets(440, 6, 0x4444, 0), targetRelay);
+      const targetSends = targetRtp.send(tonePackets(440, 6, 0x4444, 8), targetRelay);
       // The AI talks to the target: 1.5 s of 700 Hz. The AI hears the target meanwhile.
       aiTone(ai, 700, 1.5);
       const framesBefore = ai.frames.length;
@@ -454,6 +477,7 @@ describe('transfers of AI calls (issue 14)', () => {
 
       const events = (await callView(callId)).events.filter((e) => e.type.startsWith('transfer_'));
       expect(events.map((e) => e.type)).toEqual(['transfer_requested', 'transfer_answered', 'transfer_succeeded']);
+      expect(events[2]!.data).toMatchObject({ mode: 'warm', bridge: 'relay' });
       expectSippSuccess(await caller.done, 'the caller');
       expectSippSuccess(await target.done, 'the target got its BYE');
     } finally {

@@ -458,9 +458,13 @@ export class Call {
       void this.record(() => this.deps.store.event(this.id, 'transcript', { speaker: 'ai', text, final }));
     });
     ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
-    ai.on('transfer', (target, mode) => void this.aiTransfer(() => this.transfer({ target, mode, requestedBy: 'ai' })));
-    ai.on('transfer_complete', () => void this.aiTransfer(() => this.transferControl('complete')));
-    ai.on('transfer_cancel', () => void this.aiTransfer(() => this.transferControl('cancel')));
+    ai.on(
+      'transfer',
+      (target, mode) =>
+        void this.aiTransfer({ target, mode }, () => this.transfer({ target, mode, requestedBy: 'ai' })),
+    );
+    ai.on('transfer_complete', () => void this.aiTransfer(null, () => this.transferControl('complete')));
+    ai.on('transfer_cancel', () => void this.aiTransfer(null, () => this.transferControl('cancel')));
     let smsCount = 0;
     // Our number and the other party's: the one dialled and the caller, or, on a call we placed, the reverse.
     const { fromUser, toUser } = this.deps.request;
@@ -544,17 +548,23 @@ export class Call {
     return action === 'complete' ? ctl.complete() : ctl.cancel();
   }
 
-  /** What the AI asked for: a refusal is logged (and told to the AI by the transfer itself where it applies). */
-  private async aiTransfer(run: () => Promise<TransferResult>): Promise<void> {
+  /**
+   * What the AI asked for. A failed transfer tells the AI itself (transfer_failed with
+   * the SIP status); a refusal (bad target, one already running, nothing to complete)
+   * is logged and told to the AI here, with the error code as the reason.
+   */
+  private async aiTransfer(
+    asked: { target: string; mode: TransferRequest['mode'] } | null,
+    run: () => Promise<TransferResult>,
+  ): Promise<void> {
     try {
       await run();
     } catch (err) {
-      this.log.warn("the AI's transfer request failed", {
-        code: (err as TransferError).code,
-        error: (err as Error).message,
-      });
-      if (err instanceof TransferError && err.code !== 'ERR_CALL_TRANSFER_FAILED')
-        this.ai?.sendEvent({ type: 'transfer_failed', target: '', mode: 'blind', reason: err.code });
+      const code = err instanceof TransferError ? err.code : 'ERR_CALL_TRANSFER_FAILED';
+      this.log.warn("the AI's transfer request was refused or failed", { code, error: (err as Error).message });
+      if (code === 'ERR_CALL_TRANSFER_FAILED') return;
+      const mode = asked?.mode === 'bridged' || asked?.mode === 'warm' ? asked.mode : 'blind';
+      this.ai?.sendEvent({ type: 'transfer_failed', target: asked?.target ?? '', mode, reason: code });
     }
   }
 
