@@ -18,6 +18,8 @@ interface NumberBody {
   ai_dialect: string | null;
   ai_agent_url: string | null;
   ai_options: Record<string, unknown> | null;
+  forward_timeout_seconds: number | null;
+  forward_fallback: string | null;
   trunk_id: string | null;
   recording_enabled: boolean;
   enabled: boolean;
@@ -173,7 +175,7 @@ describe("numbers: routes of DIDs, in Kamailio's htable did", () => {
     });
   });
 
-  test('ivr and forward routes → ivr|<name>, forward|<E.164 digits>', async () => {
+  test('ivr and forward routes → ivr|<name>, forward|<E.164>|<seconds>|<fallback>', async () => {
     const ivr = await fresh(nextNumber());
     expect(
       (await op<NumberBody>('POST', '/api/numbers/', { number: ivr, route_type: 'ivr', target: 'main-menu' })).body
@@ -186,8 +188,52 @@ describe("numbers: routes of DIDs, in Kamailio's htable did", () => {
       target: '+1 (415) 555-0123',
     });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ target: '+14155550123', kamailio_route: 'forward|14155550123' });
-    expect(await htableValue('did', forward.slice(1))).toBe('forward|14155550123');
+    expect(res.body).toMatchObject({
+      target: '+14155550123',
+      forward_timeout_seconds: 30,
+      forward_fallback: 'none',
+      ai_dialect: null,
+      kamailio_route: 'forward|+14155550123|30|none',
+    });
+    expect(await htableValue('did', forward.slice(1))).toBe('forward|+14155550123|30|none');
+  });
+
+  test('forward to a SIP user with an AI fallback → its ring time and AI settings stored, forward|<user>|<s>|ai in Kamailio', async () => {
+    const bob = await createUser();
+    const number = await fresh(nextNumber());
+    const res = await op<NumberBody>('POST', '/api/numbers/', {
+      number,
+      route_type: 'forward',
+      target: bob.username,
+      forward_timeout_seconds: 12,
+      forward_fallback: 'ai',
+      ai_options: { greeting: 'Bob is busy' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      target: bob.username,
+      forward_timeout_seconds: 12,
+      forward_fallback: 'ai',
+      ai_dialect: 'olib',
+      ai_agent_url: null,
+      ai_options: { greeting: 'Bob is busy' },
+      kamailio_route: `forward|${bob.username}|12|ai`,
+    });
+    expect(await htableValue('did', number.slice(1))).toBe(`forward|${bob.username}|12|ai`);
+
+    // The fallback off: the AI settings stay for next time; the ring time is kept.
+    const off = await op<NumberBody>('PUT', `/api/numbers/${number.slice(1)}`, { forward_fallback: 'none' });
+    expect(off.status).toBe(200);
+    expect(off.body).toMatchObject({
+      forward_fallback: 'none',
+      forward_timeout_seconds: 12,
+      ai_options: { greeting: 'Bob is busy' },
+    });
+    expect(await htableValue('did', number.slice(1))).toBe(`forward|${bob.username}|12|none`);
+
+    // Another route type drops the forward fields.
+    const ai = await op<NumberBody>('PUT', `/api/numbers/${number.slice(1)}`, { route_type: 'ai' });
+    expect(ai.body).toMatchObject({ route_type: 'ai', forward_timeout_seconds: null, forward_fallback: null });
   });
 
   test('+0987654321 (not E.164: no country code starts with 0) → 400 naming the field "number"', async () => {
@@ -204,8 +250,29 @@ describe("numbers: routes of DIDs, in Kamailio's htable did", () => {
   test.each([
     [{ route_type: 'sip_user' }, 'target', /required for route_type sip_user/],
     [{ route_type: 'sip_user', target: 'nobody-by-this-name' }, 'target', /names no SIP user/],
-    [{ route_type: 'forward', target: '0987654321' }, 'target', /E\.164 form/],
-    [{ route_type: 'queue', target: 'support', ai_dialect: 'twilio' }, 'ai_dialect', /only allowed with route_type ai/],
+    [{ route_type: 'forward', target: '0987654321' }, 'target', /neither an E\.164 number .* nor a SIP user/],
+    [{ route_type: 'forward', target: '+0987654321' }, 'target', /country calling code/],
+    [
+      { route_type: 'forward', target: '+14155550123', forward_timeout_seconds: 4 },
+      'forward_timeout_seconds',
+      /must be >= 5/,
+    ],
+    [
+      { route_type: 'forward', target: '+14155550123', forward_timeout_seconds: 121 },
+      'forward_timeout_seconds',
+      /must be <= 120/,
+    ],
+    [
+      { route_type: 'forward', target: '+14155550123', forward_fallback: 'voicemail' },
+      'forward_fallback',
+      /allowed values/,
+    ],
+    [{ route_type: 'ai', forward_fallback: 'ai' }, 'forward_fallback', /only allowed with route_type forward/],
+    [
+      { route_type: 'queue', target: 'support', ai_dialect: 'twilio' },
+      'ai_dialect',
+      /only allowed with route_type ai or forward/,
+    ],
     [{ route_type: 'ai', ai_agent_url: 'http://agent.example.com/' }, 'ai_agent_url', /must match pattern/],
     [{ route_type: 'ai', trunk_id: 'no_such_trunk_here' }, 'trunk_id', /names no trunk/],
     [{ route_type: 'voicemail' }, 'route_type', /must be equal to one of the allowed values/],

@@ -459,6 +459,13 @@ export const ENV_SCHEMA = {
       description:
         "Each running gateway renews a lease in PostgreSQL every third of this; a gateway whose lease expired (killed, lost) is gone: another gateway closes its active calls (end reason gateway_lost) and removes it from Kamailio's gateway set.",
     },
+    // Calls the gateways place (POST /api/calls/initiate).
+    KAMAILIO_SIP_HOST: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the gateways send the calls they place (POST /api/calls/initiate), on SIP_PROXY_PORT over UDP: Kamailio's SIP address or DNS name (e.g. the Kamailio Service in Kubernetes). Default: SIP_LISTEN_ADDRESS.",
+    },
     AI_PLATFORM_WS_URL: {
       type: 'string',
       default: '',
@@ -740,6 +747,16 @@ export const ENV_SCHEMA = {
       default: 16,
       description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
     },
+
+    // Transfers (bridged and warm: the gateway dials the target).
+    TRANSFER_RING_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 300,
+      default: 30,
+      description:
+        'How long the target of a bridged or warm transfer may ring before the gateway gives up (CANCEL) and the caller goes back to the AI, which is told `transfer_failed` with reason `no_answer`.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -831,6 +848,8 @@ export interface Config {
     readonly replicaStopTimeoutMs: number;
     readonly drainGraceMs: number;
     readonly leaseMs: number;
+    /** Kamailio's SIP address for the calls the gateway places (KAMAILIO_SIP_HOST). */
+    readonly outboundProxyHost: string;
     readonly holdMusic: { readonly dir: string; readonly cacheDir: string; readonly cacheBytes: number };
   };
   readonly ai: {
@@ -864,6 +883,10 @@ export interface Config {
     readonly commandTimeoutMs: number;
     readonly commandPollMs: number;
     readonly gatewayConcurrency: number;
+  };
+  /** Transfers of live calls (services/media-gateway/src/calls/transfer.ts). */
+  readonly transfers: {
+    readonly ringTimeoutSeconds: number;
   };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
@@ -1072,6 +1095,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
       drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
       leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
+      outboundProxyHost: str('KAMAILIO_SIP_HOST') || str('SIP_LISTEN_ADDRESS'),
       holdMusic: {
         dir: str('HOLD_MUSIC_DIR') || `${stateDir}/hold-music`,
         cacheDir: str('HOLD_MUSIC_CACHE_DIR') || `${stateDir}/cache/hold-music`,
@@ -1127,6 +1151,9 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       commandTimeoutMs: num('CALL_COMMAND_TIMEOUT_MS'),
       commandPollMs: num('CALL_COMMAND_POLL_MS'),
       gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
+    },
+    transfers: {
+      ringTimeoutSeconds: num('TRANSFER_RING_TIMEOUT_SECONDS'),
     },
   };
   return deepFreeze(config);

@@ -144,6 +144,27 @@ export const ERRORS = {
     message: 'the transfer failed',
     when: 'the transfer target refused or did not answer; `sip_status` is its final SIP status',
   },
+  // Transfers (issue 14): refusals by the gateway that owns the call.
+  ERR_TRANSFER_TARGET_INVALID: {
+    status: 400,
+    message: 'the transfer target is not one we can transfer to',
+    when: 'the `target` of a transfer is neither an E.164 number nor a user name (nor a SIP URI of our `SIP_DOMAIN` naming one)',
+  },
+  ERR_TRANSFER_IN_PROGRESS: {
+    status: 409,
+    message: 'a transfer of this call is already under way',
+    when: 'a transfer was asked for while another one of the same call is still ringing, consulting or waiting for its outcome',
+  },
+  ERR_TRANSFER_NOT_PENDING: {
+    status: 409,
+    message: 'no transfer is waiting for this action',
+    when: '`action: complete` without a warm transfer whose target answered, or `action: cancel` without a transfer ringing or consulting',
+  },
+  ERR_TRANSFER_UNAVAILABLE: {
+    status: 409,
+    message: 'this transfer is not available on the gateway',
+    when: 'a bridged or warm transfer on a gateway that cannot place calls',
+  },
   ERR_CALLER_ID_NOT_ALLOWED: {
     status: 400,
     message: 'from_number may not be used as the caller ID',

@@ -99,6 +99,8 @@ export interface TrunksTable {
 }
 
 export type NumberRouteType = 'sip_user' | 'ai' | 'queue' | 'ivr' | 'forward';
+/** What answers a forwarded call its target did not: nobody (the caller hears the failure) or the AI. */
+export type ForwardFallback = 'none' | 'ai';
 
 /** A DID owned by the system and where its calls go. */
 export interface NumbersTable {
@@ -109,6 +111,10 @@ export interface NumbersTable {
   ai_dialect: Dialect | null;
   ai_agent_url: string | null;
   ai_options: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** forward: how long the target rings (5..120 s); null for other routes (0049_forwarding.sql). */
+  forward_timeout_seconds: number | null;
+  /** forward: what answers when the target does not; null for other routes. */
+  forward_fallback: ForwardFallback | null;
   trunk_id: string | null;
   recording_enabled: boolean;
   enabled: boolean;

@@ -4,13 +4,16 @@
  * field; E.164 numbers are normalised in ./e164.ts.
  */
 import { DIALECTS, type Dialect } from '../../../common/src/ai-protocol/dialect';
-import type { NumberRouteType } from '../../../common/src/db/schema';
+import type { ForwardFallback, NumberRouteType } from '../../../common/src/db/schema';
 import { USERNAME_PATTERN } from '../sip-users/schemas';
 import { pageSchema } from '../http/page';
 import { HOLD_MUSIC_NAME_PATTERN } from '../../../common/src/calls/hold-music';
 
 export const MAX_PER_PAGE = 200;
 export const ROUTE_TYPES = ['sip_user', 'ai', 'queue', 'ivr', 'forward'] as const;
+export const FORWARD_FALLBACKS = ['none', 'ai'] as const;
+/** How long a forward target rings when the number does not say. */
+export const DEFAULT_FORWARD_TIMEOUT_SECONDS = 30;
 /** Queue and IVR names. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 export { USERNAME_PATTERN };
@@ -27,7 +30,7 @@ const routeType = {
   enum: ROUTE_TYPES,
   description:
     'sip_user: ring a SIP user (target = username); ai: the AI gateway (ai_* fields); queue / ivr: a media-gateway queue or IVR (target = its name); ' +
-    'forward: out through the trunks to target (an E.164 number).',
+    'forward: to target, an E.164 number (out through the trunks) or a SIP username, ringing forward_timeout_seconds, then forward_fallback.',
 } as const;
 const target = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
 const aiDialect = {
@@ -44,6 +47,18 @@ const aiAgentUrl = {
 const aiOptions = {
   type: ['object', 'null'],
   description: 'Free-form options handed to the AI agent (greeting, voice, ...).',
+} as const;
+const forwardTimeout = {
+  type: ['integer', 'null'],
+  minimum: 5,
+  maximum: 120,
+  description: `forward only: how long the target rings before the call fails or falls back (5..120 s; default ${DEFAULT_FORWARD_TIMEOUT_SECONDS}).`,
+} as const;
+const forwardFallback = {
+  type: ['string', 'null'],
+  enum: [...FORWARD_FALLBACKS, null],
+  description:
+    "forward only: none (default): the caller hears the failure; ai: when the target does not answer in time, is busy, fails or is offline, the AI answers with this number's ai_* settings (defaults as for route_type ai).",
 } as const;
 const trunkId = {
   type: ['string', 'null'],
@@ -65,6 +80,8 @@ const routeProperties = {
   ai_dialect: aiDialect,
   ai_agent_url: aiAgentUrl,
   ai_options: aiOptions,
+  forward_timeout_seconds: forwardTimeout,
+  forward_fallback: forwardFallback,
   trunk_id: trunkId,
   recording_enabled: { type: 'boolean' },
   enabled: { type: 'boolean', description: 'false: Kamailio treats the number as unknown (404).' },
@@ -90,6 +107,8 @@ export interface RouteFields {
   readonly ai_dialect?: Dialect | null;
   readonly ai_agent_url?: string | null;
   readonly ai_options?: Record<string, unknown> | null;
+  readonly forward_timeout_seconds?: number | null;
+  readonly forward_fallback?: ForwardFallback | null;
 }
 
 export interface CreateNumberInput extends RouteFields {
@@ -200,6 +219,8 @@ export const NUMBER_SCHEMA = {
     ai_dialect: { type: ['string', 'null'] },
     ai_agent_url: { type: ['string', 'null'] },
     ai_options: { type: ['object', 'null'] },
+    forward_timeout_seconds: { type: ['integer', 'null'] },
+    forward_fallback: { type: ['string', 'null'] },
     trunk_id: { type: ['string', 'null'] },
     recording_enabled: { type: 'boolean' },
     enabled: { type: 'boolean' },
@@ -220,6 +241,8 @@ export const NUMBER_SCHEMA = {
     'ai_dialect',
     'ai_agent_url',
     'ai_options',
+    'forward_timeout_seconds',
+    'forward_fallback',
     'trunk_id',
     'recording_enabled',
     'enabled',

@@ -5,7 +5,7 @@ import type { KamailioControl } from '../kamailio/control';
 import { kamailioProblem } from '../kamailio/control';
 import { reloadWarning, type KamailioSync } from '../trunks/kamailio-sync';
 import { parseE164, parseE164Path } from './e164';
-import { checkRoute, kamailioRouteValue, type NumberRoute } from './route-target';
+import { checkRoute, forwardsToUser, kamailioRouteValue, type NumberRoute } from './route-target';
 import type {
   BlockNumberInput,
   CreateNumberInput,
@@ -29,6 +29,8 @@ export interface NumberView {
   readonly ai_dialect: string | null;
   readonly ai_agent_url: string | null;
   readonly ai_options: Record<string, unknown> | null;
+  readonly forward_timeout_seconds: number | null;
+  readonly forward_fallback: NumberRow['forward_fallback'];
   readonly trunk_id: string | null;
   readonly recording_enabled: boolean;
   readonly enabled: boolean;
@@ -118,6 +120,8 @@ export class NumberService {
       ai_dialect: row.ai_dialect,
       ai_agent_url: row.ai_agent_url,
       ai_options: row.ai_options,
+      forward_timeout_seconds: row.forward_timeout_seconds,
+      forward_fallback: row.forward_fallback,
       trunk_id: row.trunk_id,
       recording_enabled: row.recording_enabled,
       enabled: row.enabled,
@@ -135,6 +139,14 @@ export class NumberService {
     if (!checked.ok) throw invalid('body', checked.fields);
     if (checked.route.route_type === 'sip_user' && !(await this.store.sipUserExists(checked.route.target as string))) {
       throw invalid('body', [{ field: 'target', message: `names no SIP user (${checked.route.target})` }]);
+    }
+    if (forwardsToUser(checked.route) && !(await this.store.sipUserExists(checked.route.target as string))) {
+      throw invalid('body', [
+        {
+          field: 'target',
+          message: `is neither an E.164 number (they start with "+") nor a SIP user (${checked.route.target})`,
+        },
+      ]);
     }
     return checked.route;
   }
@@ -204,9 +216,18 @@ export class NumberService {
             ai_dialect: current.ai_dialect,
             ai_agent_url: current.ai_agent_url,
             ai_options: current.ai_options,
+            forward_timeout_seconds: current.forward_timeout_seconds,
+            forward_fallback: current.forward_fallback,
           }
         : {}),
-      ...pick(input, ['target', 'ai_dialect', 'ai_agent_url', 'ai_options']),
+      ...pick(input, [
+        'target',
+        'ai_dialect',
+        'ai_agent_url',
+        'ai_options',
+        'forward_timeout_seconds',
+        'forward_fallback',
+      ]),
     };
     const route = await this.route(routeFields, number);
     let row: NumberRow | undefined;

@@ -44,6 +44,8 @@ const COLUMNS = [
   'ai_dialect',
   'ai_agent_url',
   'ai_options',
+  'forward_timeout_seconds',
+  'forward_fallback',
   'trunk_id',
   'recording_enabled',
   'enabled',

@@ -76,7 +76,18 @@ export class CallManager {
     const call = new Call(this.options.callDeps(request, target));
     this.calls.set(call.id, call);
     void call.ended.then(() => this.calls.delete(call.id));
-    await call.answer();
+    await call.answer(request);
+  }
+
+  /**
+   * Runs a call this gateway placed (outbound.ts) once answered: counted, listed and
+   * ended on shutdown with the others.
+   */
+  adopt(deps: CallDeps): Call {
+    const call = new Call(deps);
+    this.calls.set(call.id, call);
+    void call.ended.then(() => this.calls.delete(call.id));
+    return call;
   }
 
   /**

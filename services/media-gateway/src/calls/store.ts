@@ -171,6 +171,11 @@ export class OrderedCallStore implements CallStore {
     return Promise.resolve();
   }
 
+  /** Queues any other write of a call (a placed call's ringing or failure) behind its earlier ones. */
+  run(callId: string, what: string, write: () => Promise<void>): void {
+    this.enqueue(callId, what, write);
+  }
+
   /** Calls with writes still queued. */
   get pendingCalls(): number {
     return this.tails.size;

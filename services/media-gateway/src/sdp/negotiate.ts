@@ -37,6 +37,8 @@ export interface AnswererOptions {
   readonly sessionName?: string;
   /** o= sess-id; random by default. */
   readonly sessionId?: string;
+  /** o= sess-version of the first answer; random by default (given when the session began with our offer). */
+  readonly initialVersion?: bigint;
 }
 
 export interface NegotiatedCodec {
@@ -100,7 +102,7 @@ const SUPPORTED_EVENTS = { from: 0, to: 15 };
  *   differs from the previous one and stays when it is identical (§8).
  */
 export class SdpAnswerer {
-  private readonly options: Required<Omit<AnswererOptions, 'sessionId'>>;
+  private readonly options: Required<Omit<AnswererOptions, 'sessionId' | 'initialVersion'>>;
   readonly sessionId: string;
   private version: bigint;
   private previousBody: string | undefined;
@@ -126,7 +128,7 @@ export class SdpAnswerer {
       sessionName: options.sessionName ?? '-',
     };
     this.sessionId = options.sessionId ?? String(randomInt(1, 2 ** 47));
-    this.version = BigInt(randomInt(1, 2 ** 31));
+    this.version = options.initialVersion ?? BigInt(randomInt(1, 2 ** 31));
   }
 
   /** What the last successful answer agreed, if any. */

@@ -139,7 +139,40 @@ export interface OlibAudioGap {
   readonly data: { readonly call_id: string; readonly dropped_frames: number; readonly dropped_ms: number };
 }
 
+/** How a transfer goes: `auto` tries REFER and falls back to bridged when the far end refuses it. */
+export type TransferMode = 'blind' | 'bridged' | 'warm' | 'auto';
+export const TRANSFER_MODES: readonly TransferMode[] = ['blind', 'bridged', 'warm', 'auto'];
+
+/**
+ * Warm transfer: the target answered and now hears the AI (the caller waits on hold);
+ * `announce` is what the operator asked the AI to tell the target, if anything.
+ */
+export interface OlibTransferTargetAnswered {
+  readonly type: 'transfer_target_answered';
+  readonly data: {
+    readonly call_id: string;
+    readonly target: string;
+    readonly announce?: string;
+    readonly timestamp: number;
+  };
+}
+
+/** A bridged or warm transfer did not happen: the caller is back with the AI (`reason`: busy, no_answer, failed, cancelled, refused). */
+export interface OlibTransferFailed {
+  readonly type: 'transfer_failed';
+  readonly data: {
+    readonly call_id: string;
+    readonly target: string;
+    readonly mode: Exclude<TransferMode, 'auto'>;
+    readonly reason: string;
+    readonly sip_status?: number;
+    readonly timestamp: number;
+  };
+}
+
 export type OlibGatewayFrame =
+  | OlibTransferTargetAnswered
+  | OlibTransferFailed
   | OlibAuth
   | OlibAudioData
   | OlibDtmf
@@ -189,7 +222,14 @@ export interface OlibHangup {
 
 export interface OlibTransfer {
   readonly type: 'transfer';
-  readonly data: { readonly target: string };
+  /** `mode` defaults to `auto`. */
+  readonly data: { readonly target: string; readonly mode?: TransferMode };
+}
+
+/** Warm transfer: join the caller to the target and leave (`transfer_complete`), or go back to the caller (`transfer_cancel`). */
+export interface OlibTransferControl {
+  readonly type: 'transfer_complete' | 'transfer_cancel';
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /** Put the caller on hold with music (`hold`) or take it off (`resume`); answered with the gateway's `hold`/`resume`, or an `error`. */
@@ -217,6 +257,7 @@ export type OlibAiFrame =
   | OlibHangup
   | OlibTransfer
   | OlibHoldRequest
+  | OlibTransferControl
   | OlibSendDtmf
   | OlibSmsOut
   | OlibPing
@@ -273,7 +314,9 @@ export const OLIB_AI_FRAME_SCHEMA = {
     message('clear', {}, [], true),
     message('mark', { name: nonEmpty }, ['name']),
     message('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
-    message('transfer', { target: nonEmpty }, ['target']),
+    message('transfer', { target: nonEmpty, mode: { enum: TRANSFER_MODES } }, ['target']),
+    message('transfer_complete', {}, [], true),
+    message('transfer_cancel', {}, [], true),
     message('hold', {}, [], true),
     message('resume', {}, [], true),
     message(
@@ -367,6 +410,22 @@ export const OLIB_GATEWAY_FRAME_SCHEMA = {
     pingSchema,
     pongSchema,
     message('call_end', { call_id: str, reason: str, timestamp: seconds }, ['call_id', 'reason']),
+    message('transfer_target_answered', { call_id: str, target: str, announce: str, timestamp: seconds }, [
+      'call_id',
+      'target',
+    ]),
+    message(
+      'transfer_failed',
+      {
+        call_id: str,
+        target: str,
+        mode: { enum: ['blind', 'bridged', 'warm'] },
+        reason: str,
+        sip_status: { type: 'integer', minimum: 100, maximum: 699 },
+        timestamp: seconds,
+      },
+      ['call_id', 'target', 'mode', 'reason'],
+    ),
     errorSchema,
     message('audio_gap', { call_id: str, dropped_frames: count, dropped_ms: count }, [
       'call_id',

@@ -109,6 +109,28 @@ export class OlibDialect implements GatewayDialect {
             timestamp: nowMs / 1000,
           },
         });
+      case 'transfer_target_answered':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            ...(event.announce === undefined ? {} : { announce: event.announce }),
+            timestamp: nowMs / 1000,
+          },
+        });
+      case 'transfer_failed':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            mode: event.mode,
+            reason: event.reason,
+            ...(event.sipStatus === undefined ? {} : { sip_status: event.sipStatus }),
+            timestamp: nowMs / 1000,
+          },
+        });
     }
   }
 
@@ -192,7 +214,10 @@ function toMessages(frame: OlibAiFrame): Decoded {
     case 'hangup':
       return one({ kind: 'hangup', reason: frame.data?.reason || 'ai_hangup' });
     case 'transfer':
-      return one({ kind: 'transfer', target: frame.data.target });
+      return one({ kind: 'transfer', target: frame.data.target, mode: frame.data.mode ?? 'auto' });
+    case 'transfer_complete':
+    case 'transfer_cancel':
+      return one({ kind: frame.type });
     case 'hold':
     case 'resume':
       return one({ kind: frame.type });

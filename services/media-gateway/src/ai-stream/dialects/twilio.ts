@@ -107,18 +107,42 @@ export class TwilioDialect implements GatewayDialect {
     });
   }
 
-  /** Hold and resume as extension events (an agent written for Twilio ignores them); Twilio has no SMS event. */
+  /** Transfer progress, hold and resume (extensions, see wire/twilio.ts; an agent written for Twilio ignores them); no SMS event. */
   event(event: CallEvent): WireFrame | null {
-    if (event.type === 'sms') return null;
-    const body = { callSid: this.call.callId, held_by: event.heldBy ?? 'caller' };
-    const base = { sequenceNumber: this.nextSequence(), streamSid: this.streamSid };
-    return this.frame(
-      event.type === 'hold' ? { event: 'hold', ...base, hold: body } : { event: 'resume', ...base, resume: body },
-    );
+    switch (event.type) {
+      case 'transfer_target_answered':
+        return this.frame({
+          event: event.type,
+          sequenceNumber: this.nextSequence(),
+          streamSid: this.streamSid,
+          transfer: { target: event.target, ...(event.announce === undefined ? {} : { announce: event.announce }) },
+        });
+      case 'transfer_failed':
+        return this.frame({
+          event: event.type,
+          sequenceNumber: this.nextSequence(),
+          streamSid: this.streamSid,
+          transfer: {
+            target: event.target,
+            mode: event.mode,
+            reason: event.reason,
+            ...(event.sipStatus === undefined ? {} : { sip_status: event.sipStatus }),
+          },
+        });
+      case 'hold':
+      case 'resume': {
+        const body = { callSid: this.call.callId, held_by: event.heldBy ?? 'caller' };
+        const base = { sequenceNumber: this.nextSequence(), streamSid: this.streamSid };
+        return this.frame(
+          event.type === 'hold' ? { event: 'hold', ...base, hold: body } : { event: 'resume', ...base, resume: body },
+        );
+      }
+      default:
+        return null;
+    }
   }
 
   // Twilio has none of these: an agent written for Twilio would not know them.
-
   flow(): null {
     return null;
   }
@@ -169,7 +193,10 @@ export class TwilioDialect implements GatewayDialect {
       case 'hangup':
         return one({ kind: 'hangup', reason: frame.hangup?.reason || 'ai_hangup' });
       case 'transfer':
-        return one({ kind: 'transfer', target: frame.transfer.target });
+        return one({ kind: 'transfer', target: frame.transfer.target, mode: frame.transfer.mode ?? 'auto' });
+      case 'transfer_complete':
+      case 'transfer_cancel':
+        return one({ kind: frame.event });
       case 'hold':
       case 'resume':
         return one({ kind: frame.event });
