@@ -216,6 +216,21 @@ export class SdpAnswerer {
   }
 
   /**
+   * The session began with our offer (a call we placed): `ours` is the description we
+   * sent and `media` what the answer agreed, so our next re-offer (hold) starts from
+   * them and every description after counts on from its version (RFC 3264 §8).
+   */
+  adopt(ours: string, media: NegotiatedMedia): void {
+    const sdp = parseSdp(ours);
+    this.version = BigInt(sdp.origin.sessionVersion);
+    const unversioned: SessionDescription = { ...sdp, origin: { ...sdp.origin, sessionVersion: '0' } };
+    this.previousAnswer = unversioned;
+    this.previousBody = serializeSdp(unversioned);
+    this.current = media;
+    this.mediaCount = sdp.media.length;
+  }
+
+  /**
    * Our own offer in this session (RFC 3264 §8: identical to our last description
    * but for the change, the version one up): `sendonly` puts the peer on hold
    * (§8.4; RFC 6337 §5.1: the holder offers sendonly, expects recvonly), `sendrecv`

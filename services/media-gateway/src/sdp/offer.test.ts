@@ -76,6 +76,21 @@ describe('SdpOfferer', () => {
     expect(r.media.hold).toBe(true);
   });
 
+  test("a call we placed can be put on hold: our offer again with a=sendonly, one version up; the far end's re-offer next is one more", () => {
+    const o = new SdpOfferer({ address: '127.0.0.1', port: 30000 });
+    const ours = parseSdp(o.offer);
+    expect(o.takeAnswer(answer(['m=audio 40002 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000'])).ok).toBe(true);
+    const answerer = o.answerer();
+    const hold = parseSdp(answerer.reoffer('sendonly') as string);
+    expect(hold.origin.sessionId).toBe(ours.origin.sessionId);
+    expect(BigInt(hold.origin.sessionVersion)).toBe(BigInt(ours.origin.sessionVersion) + 1n);
+    expect(hold.media[0]!.formats).toEqual(ours.media[0]!.formats);
+    expect(hold.media[0]!.attributes.at(-1)).toEqual({ name: 'sendonly' });
+    const refresh = answerer.answer(answer(['m=audio 40002 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000', 'a=sendrecv']));
+    expect(refresh.ok && refresh.media.direction).toBe('sendonly');
+    expect(refresh.ok && BigInt(refresh.answer.origin.sessionVersion)).toBe(BigInt(ours.origin.sessionVersion) + 2n);
+  });
+
   test('a telephone-event payload type outside 96..127 → TypeError (a programming mistake)', () => {
     expect(() => new SdpOfferer({ address: '127.0.0.1', port: 30000, telephoneEventPt: 13 })).toThrow(TypeError);
   });

@@ -49,6 +49,8 @@ export class SdpOfferer {
   private readonly version: bigint;
   private readonly options: Required<Omit<OffererOptions, 'sessionId'>>;
   private readonly body: string;
+  /** What the answer agreed, once taken. */
+  private agreed: NegotiatedMedia | null = null;
 
   constructor(options: OffererOptions) {
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
@@ -119,35 +121,37 @@ export class SdpOfferer {
     const ours: MediaDirection = (
       { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' } as const
     )[theirs];
-    return {
-      ok: true,
-      media: {
-        index: 0,
-        codec: {
-          name: codecMap.encoding.toUpperCase() as G711Codec,
-          payloadType: codecMap.payloadType,
-          clockRate: 8000,
-        },
-        ...(teMap ? { telephoneEvent: { payloadType: teMap.payloadType, events: '0-15' } } : {}),
-        remote: {
-          address: connection.address,
-          port: m.port,
-          rtcpAddress: connection.address,
-          // RFC 3550 §11: RTCP on the next port up.
-          rtcpPort: m.port + 1,
-          rtcpMux: false,
-        },
-        direction: ours,
-        send: (ours === 'sendrecv' || ours === 'sendonly') && !legacyHold,
-        receive: ours === 'sendrecv' || ours === 'recvonly',
-        hold: theirs === 'sendonly' || theirs === 'inactive' || legacyHold,
+    const media: NegotiatedMedia = {
+      index: 0,
+      codec: {
+        name: codecMap.encoding.toUpperCase() as G711Codec,
+        payloadType: codecMap.payloadType,
+        clockRate: 8000,
       },
+      ...(teMap ? { telephoneEvent: { payloadType: teMap.payloadType, events: '0-15' } } : {}),
+      remote: {
+        address: connection.address,
+        port: m.port,
+        rtcpAddress: connection.address,
+        // RFC 3550 §11: RTCP on the next port up.
+        rtcpPort: m.port + 1,
+        rtcpMux: false,
+      },
+      direction: ours,
+      send: (ours === 'sendrecv' || ours === 'sendonly') && !legacyHold,
+      receive: ours === 'sendrecv' || ours === 'recvonly',
+      hold: theirs === 'sendonly' || theirs === 'inactive' || legacyHold,
     };
+    this.agreed = media;
+    return { ok: true, media };
   }
 
-  /** Answers the far end's re-offers in this dialog, in the same SDP session. */
+  /**
+   * Answers the far end's re-offers in this dialog, in the same SDP session; once the
+   * answer was taken it also makes our own re-offers (hold) from our offer.
+   */
   answerer(): SdpAnswerer {
-    return new SdpAnswerer({
+    const answerer = new SdpAnswerer({
       address: this.options.address,
       port: this.options.port,
       codecs: this.options.codecs,
@@ -156,6 +160,8 @@ export class SdpOfferer {
       sessionId: this.sessionId,
       initialVersion: this.version + 1n,
     });
+    if (this.agreed) answerer.adopt(this.body, this.agreed);
+    return answerer;
   }
 
   private describe(): SessionDescription {
