@@ -564,6 +564,82 @@ export function uasScenario(b: UasBehaviour): string {
   return writeScenario('uas', body);
 }
 
+export interface Callee {
+  /** The final answer: 200 (with SDP), or a refusal such as 486. */
+  readonly answer: number;
+  /** How long it rings (180) before the final answer (default 0: 180 and the answer at once). */
+  readonly ringMs?: number;
+  /** With 200: the callee hangs up (BYE) after this long; absent: it waits for the caller's BYE. */
+  readonly hangupAfterMs?: number;
+}
+
+/**
+ * A PSTN party behind a trunk, in server mode, for calls placed towards it: answers
+ * Kamailio's OPTIONS probes, rings, then answers 200 with an SDP naming the test's
+ * own RTP socket (`c=IN IP4 [media_ip]`, `m=audio [rtp_port]`, key rtp_port; PCMU,
+ * PCMA, telephone-event) or refuses with `answer`; hangs up itself after
+ * hangupAfterMs, or waits for the caller's BYE. One scenario run serves many calls.
+ */
+export function calleeScenario(c: Callee): string {
+  const reply = (status: string, sdp = false, toTag = true): string => `
+  <send${sdp ? ' retrans="500"' : ''}>
+    <![CDATA[
+      SIP/2.0 ${status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]${toTag ? ';tag=[pid]SIPpTag01[call_number]' : ''}
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      ${sdp ? 'Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=pstn 1 1 IN IP4 [media_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [rtp_port] RTP/AVP 0 8 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n      a=ptime:20\n' : 'Content-Length: 0\n'}
+    ]]>
+  </send>`;
+  let body = `
+  <recv request="OPTIONS" optional="true" next="options"/>
+  <recv request="INVITE" crlf="true" rrs="true">${
+    // Only a callee that hangs up uses them; SIPp refuses a scenario with unused variables.
+    c.answer === 200 && c.hangupAfterMs !== undefined
+      ? `
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
+    </action>
+  `
+      : ''
+  }</recv>`;
+  body += reply('180 Ringing');
+  if (c.ringMs) body += `\n  <pause milliseconds="${c.ringMs}"/>`;
+  if (c.answer !== 200) {
+    body += reply(`${c.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
+  } else {
+    body += reply('200 OK', true) + `\n  <recv request="ACK" crlf="true"/>`;
+    if (c.hangupAfterMs === undefined) {
+      body += `\n  <recv request="BYE"/>` + reply('200 OK', false, false);
+    } else {
+      body += `
+  <pause milliseconds="${c.hangupAfterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: [$callee];tag=[pid]SIPpTag01[call_number]
+      To: [$caller]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>`;
+    }
+  }
+  body += `\n  <nop hide="true" next="end"/>` + OPTIONS_OK;
+  return writeScenario('callee', body);
+}
+
 /** A provider registrar: challenges with 401 and answers 200 only to the right digest. */
 export function registrarScenario(c: {
   readonly user: string;

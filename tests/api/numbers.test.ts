@@ -325,6 +325,34 @@ describe("numbers: routes of DIDs, in Kamailio's htable did", () => {
     expect((await op<NumberBody>('GET', `/api/numbers/${number.slice(1)}`)).body.kamailio_route).toBe('ivr|main');
   });
 
+  test('hold_music: a bare .wav name is kept, PUT changes or clears it; a path, a hidden file or another type → 400', async () => {
+    const number = await fresh(nextNumber());
+    const created = await op<NumberBody & { hold_music: string | null }>('POST', '/api/numbers/', {
+      number,
+      route_type: 'ai',
+      hold_music: 'Jazz_loop-1.wav',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.hold_music).toBe('Jazz_loop-1.wav');
+    const path = `/api/numbers/${number.slice(1)}`;
+    for (const hostile of [
+      '../../etc/passwd.wav',
+      '..%2Fx.wav',
+      'dir/x.wav',
+      '/abs.wav',
+      '.hidden.wav',
+      'x.mp3',
+      'x.wav\n',
+    ]) {
+      const res = await op<ErrorBody>('PUT', path, { hold_music: hostile });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('ERR_VALIDATION');
+      expect(res.body.error.fields?.[0]?.field).toBe('hold_music');
+    }
+    expect((await op<{ hold_music: string | null }>('GET', path)).body.hold_music).toBe('Jazz_loop-1.wav');
+    expect((await op<{ hold_music: string | null }>('PUT', path, { hold_music: null })).body.hold_music).toBeNull();
+  });
+
   test('DELETE → 200, then 404 ERR_NUMBER_NOT_FOUND; Kamailio no longer knows the DID', async () => {
     const number = await fresh(nextNumber());
     await op('POST', '/api/numbers/', { number, route_type: 'ivr', target: 'main' });

@@ -459,6 +459,13 @@ export const ENV_SCHEMA = {
       description:
         "Each running gateway renews a lease in PostgreSQL every third of this; a gateway whose lease expired (killed, lost) is gone: another gateway closes its active calls (end reason gateway_lost) and removes it from Kamailio's gateway set.",
     },
+    // Calls the gateways place (POST /api/calls/initiate).
+    KAMAILIO_SIP_HOST: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the gateways send the calls they place (POST /api/calls/initiate), on SIP_PROXY_PORT over UDP: Kamailio's SIP address or DNS name (e.g. the Kamailio Service in Kubernetes). Default: SIP_LISTEN_ADDRESS.",
+    },
     AI_PLATFORM_WS_URL: {
       type: 'string',
       default: '',
@@ -526,6 +533,26 @@ export const ENV_SCHEMA = {
       default: 'local',
       description:
         "Where a media gateway keeps a finished recording: `local` leaves the WAV in RECORDINGS_DIR (one machine; the control-plane must see the same directory); `postgres` moves it into the database when the call ends, so any control-plane replica serves what any gateway recorded (Kubernetes). The control-plane reads either, whichever the call's recording is in.",
+    },
+    HOLD_MUSIC_DIR: {
+      type: 'string',
+      default: '',
+      description:
+        "Where the media gateway finds numbers' music on hold (the numbers API's hold_music names a WAV file in it: 8 or 16 kHz, 16-bit PCM or G.711, mono or stereo). Default: STATE_DIR/hold-music.",
+    },
+    HOLD_MUSIC_CACHE_DIR: {
+      type: 'string',
+      default: '',
+      description:
+        'Where the media gateway writes the hold tune it generates at start (default.wav), for operators to listen to. Default: STATE_DIR/cache/hold-music.',
+    },
+    HOLD_MUSIC_CACHE_MB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4096,
+      default: 32,
+      description:
+        'Music on hold a media gateway keeps in memory, encoded for the call legs (each piece once per codec, 8 KB a second); beyond it the least recently played piece is dropped and encoded again when next needed.',
     },
     DEMO_AGENT_HOST: {
       type: 'string',
@@ -722,6 +749,16 @@ export const ENV_SCHEMA = {
       default: 16,
       description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
     },
+
+    // Transfers (bridged and warm: the gateway dials the target).
+    TRANSFER_RING_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 300,
+      default: 30,
+      description:
+        'How long the target of a bridged or warm transfer may ring before the gateway gives up (CANCEL) and the caller goes back to the AI, which is told `transfer_failed` with reason `no_answer`.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -813,6 +850,9 @@ export interface Config {
     readonly replicaStopTimeoutMs: number;
     readonly drainGraceMs: number;
     readonly leaseMs: number;
+    /** Kamailio's SIP address for the calls the gateway places (KAMAILIO_SIP_HOST). */
+    readonly outboundProxyHost: string;
+    readonly holdMusic: { readonly dir: string; readonly cacheDir: string; readonly cacheBytes: number };
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -845,6 +885,10 @@ export interface Config {
     readonly commandTimeoutMs: number;
     readonly commandPollMs: number;
     readonly gatewayConcurrency: number;
+  };
+  /** Transfers of live calls (services/media-gateway/src/calls/transfer.ts). */
+  readonly transfers: {
+    readonly ringTimeoutSeconds: number;
   };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
@@ -1053,6 +1097,12 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       replicaStopTimeoutMs: num('GATEWAY_REPLICA_STOP_TIMEOUT_MS'),
       drainGraceMs: num('GATEWAY_DRAIN_GRACE_SECONDS') * 1000,
       leaseMs: num('GATEWAY_LEASE_SECONDS') * 1000,
+      outboundProxyHost: str('KAMAILIO_SIP_HOST') || str('SIP_LISTEN_ADDRESS'),
+      holdMusic: {
+        dir: str('HOLD_MUSIC_DIR') || `${stateDir}/hold-music`,
+        cacheDir: str('HOLD_MUSIC_CACHE_DIR') || `${stateDir}/cache/hold-music`,
+        cacheBytes: num('HOLD_MUSIC_CACHE_MB') * 1024 * 1024,
+      },
     },
     ai: {
       defaultUrl: str('AI_PLATFORM_WS_URL') || `ws://${demoAgent.host}:${demoAgent.port}`,
@@ -1103,6 +1153,9 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       commandTimeoutMs: num('CALL_COMMAND_TIMEOUT_MS'),
       commandPollMs: num('CALL_COMMAND_POLL_MS'),
       gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
+    },
+    transfers: {
+      ringTimeoutSeconds: num('TRANSFER_RING_TIMEOUT_SECONDS'),
     },
   };
   return deepFreeze(config);

@@ -92,6 +92,22 @@ export const ERRORS = {
     when: 'unblocking a number that is not blocked',
   },
   ERR_CALL_NOT_FOUND: { status: 404, message: 'no such call', when: 'no call with that call_id' },
+  // Hold and resume (POST /api/calls/{call_id}/hold | /resume).
+  ERR_CALL_ON_HOLD: {
+    status: 409,
+    message: 'the call is on hold already',
+    when: 'hold of a call already on hold (by the gateway or by the caller), or while a resume is under way',
+  },
+  ERR_CALL_NOT_ON_HOLD: {
+    status: 409,
+    message: 'the call is not on hold by the gateway',
+    when: 'resume of a call the gateway does not hold (not on hold, held by the caller itself, or a hold under way)',
+  },
+  ERR_CALL_HOLD_FAILED: {
+    status: 409,
+    message: 'the caller refused the re-INVITE',
+    when: "the caller's side refused the hold or resume re-INVITE (`sip_status` says how); the call stays as it was",
+  },
   ERR_DIALOG_NOT_FOUND: {
     status: 404,
     message: 'no such dialog in Kamailio',
@@ -127,6 +143,27 @@ export const ERRORS = {
     status: 409,
     message: 'the transfer failed',
     when: 'the transfer target refused or did not answer; `sip_status` is its final SIP status',
+  },
+  // Transfers (issue 14): refusals by the gateway that owns the call.
+  ERR_TRANSFER_TARGET_INVALID: {
+    status: 400,
+    message: 'the transfer target is not one we can transfer to',
+    when: 'the `target` of a transfer is neither an E.164 number nor a user name (nor a SIP URI of our `SIP_DOMAIN` naming one)',
+  },
+  ERR_TRANSFER_IN_PROGRESS: {
+    status: 409,
+    message: 'a transfer of this call is already under way',
+    when: 'a transfer was asked for while another one of the same call is still ringing, consulting or waiting for its outcome',
+  },
+  ERR_TRANSFER_NOT_PENDING: {
+    status: 409,
+    message: 'no transfer is waiting for this action',
+    when: '`action: complete` without a warm transfer whose target answered, or `action: cancel` without a transfer ringing or consulting',
+  },
+  ERR_TRANSFER_UNAVAILABLE: {
+    status: 409,
+    message: 'this transfer is not available on the gateway',
+    when: 'a bridged or warm transfer on a gateway that cannot place calls',
   },
   ERR_CALLER_ID_NOT_ALLOWED: {
     status: 400,

@@ -10,13 +10,17 @@ import { runProcess, type ProcessScope } from '../../common/src/process/run';
 import { UserAgent } from '../../common/src/sip';
 import { kamailioRpcFromConfig } from '../../common/src/kamailio/rpc';
 import { AiStream } from './ai-stream';
-import type { AiTarget, CallDeps, CallRequest } from './calls/call';
+import type { AiTarget, CallDeps, CallParties, CallTransferDeps } from './calls/call';
+import { transferCommand } from './calls/transfer-command';
 import { CallManager } from './calls/call-manager';
-import { negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
+import { OutboundCalls } from './calls/outbound';
+import { PgOutboundStore } from './calls/outbound-store';
+import { dialer, negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
 import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { registerHangup } from './control/hangup';
+import { registerHoldCommands } from './control/hold';
 import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
@@ -25,6 +29,7 @@ import { TelephoneEventReceiver } from './dtmf/rfc4733';
 import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
+import { MusicLibrary, MusicLoop } from './moh/library';
 import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
@@ -212,7 +217,27 @@ async function startGateway(
     port: config.api.port,
     jwtSecretKey: config.secrets.jwtSecretKey,
   });
-  const callDeps = (request: CallRequest, target: AiTarget): CallDeps => ({
+  // Music on hold: the default tune generated now, each piece encoded once and shared by every call.
+  const music = new MusicLibrary({
+    musicDir: g.holdMusic.dir,
+    cacheDir: g.holdMusic.cacheDir,
+    maxBytes: g.holdMusic.cacheBytes,
+    logger: logger.child({ component: 'hold-music' }),
+    onRefused: (code) => metrics.holdMusicRefused(code),
+  });
+  await music.start();
+  // Transfers: bridged and warm ones dial the target through Kamailio, like placed calls.
+  const transfers: CallTransferDeps = {
+    domain: config.sip.domain,
+    dial: dialer(ua, {
+      proxy: { host: g.outboundProxyHost, port: config.sip.port },
+      domain: config.sip.domain,
+      proofSecret: config.secrets.proxySharedSecret,
+    }),
+    ringTimeoutMs: config.transfers.ringTimeoutSeconds * 1000,
+    metrics,
+  };
+  const callDeps = (request: CallParties, target: AiTarget): CallDeps => ({
     request,
     target,
     gatewayId: g.id,
@@ -228,7 +253,7 @@ async function startGateway(
           conversationId: info.callId,
           from: info.from,
           to: info.to,
-          direction: 'incoming',
+          direction: info.direction,
           codec: info.codec,
           customParameters: info.customParameters,
         },
@@ -259,6 +284,8 @@ async function startGateway(
     store,
     sendSms,
     metrics,
+    holdMusic: async (name, codec) => new MusicLoop(await music.music(name, codec)),
+    transfers,
     recordingsDir: g.recordingsDir,
     keepRecording: recordingKeeper(g.recordingsStorage, database.db),
     lastWordsMs: g.lastWordsMs,
@@ -277,6 +304,37 @@ async function startGateway(
   });
   scope.defer(() => manager.close());
   routeCalls(ua, { calls: manager, metrics, logger });
+
+  // Calls placed through Kamailio (POST /api/calls/initiate → the originate command).
+  const outboundRecords = new PgOutboundStore(database.db);
+  const outboundStore = new OrderedCallStore(outboundRecords, {
+    logger: logger.child({ component: 'call-records' }),
+    retryForMs: g.recordsRetryMs,
+  });
+  scope.defer(() => outboundStore.drain(g.recordsDrainMs));
+  const outbound = new OutboundCalls({
+    gatewayId: g.id,
+    dial: dialer(ua, {
+      proxy: { host: g.outboundProxyHost, port: config.sip.port },
+      domain: config.sip.domain,
+      proofSecret: config.secrets.proxySharedSecret,
+    }),
+    openSocket: () => ports.open(g.sipAddress),
+    rtpAddress: g.sipAddress,
+    negotiator,
+    records: outboundRecords,
+    callStore: outboundStore,
+    ordered: (callId, what, write) => outboundStore.run(callId, what, write),
+    resolveTarget: (route) => manager.resolveTarget(route),
+    demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
+    callDeps,
+    adopt: (deps) => manager.adopt(deps),
+    canTake: (): boolean => !manager.refusing && manager.active + outbound.pending < g.maxCalls,
+    metrics,
+    logger: logger.child({ component: 'outbound' }),
+  });
+  // After the drain (registered later, so run first): what still rings then is cancelled.
+  scope.defer(() => outbound.close());
 
   const membership = new DispatcherMembership(
     database.db,
@@ -303,6 +361,11 @@ async function startGateway(
   // can be hung up.
   const commands = new CommandRegistry();
   registerHangup(commands, () => manager.list());
+  registerHoldCommands(commands, manager);
+  commands.registerCommand(
+    'transfer',
+    transferCommand((id) => manager.list().find((c) => c.id === id), logger.child({ component: 'transfer' })),
+  );
   const channel = await startCommandChannel({
     gateway: g.id,
     db: database.db,

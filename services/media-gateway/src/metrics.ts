@@ -23,6 +23,10 @@ export class GatewayMetrics implements CallMetrics {
   readonly wsEvents: Counter<'event'>;
   private readonly dtmfPresses: Counter<'source'>;
   private readonly sipRejected_: Counter<'reason'>;
+  private readonly holds_: Counter<'action' | 'outcome'>;
+  private readonly holdMusicRefused_: Counter<'code'>;
+  private readonly outbound_: Counter<'outcome'>;
+  private readonly transfers_: Counter<'mode' | 'outcome'>;
 
   constructor(live: LiveCalls) {
     const registers = [this.registry];
@@ -105,6 +109,40 @@ export class GatewayMetrics implements CallMetrics {
     // Present at 0 from the start, so an alert on a rate has a series to read.
     for (const reason of ['no_proof', 'bad_proof', 'stale_proof', 'foreign_cancel'])
       this.sipRejected_.inc({ reason }, 0);
+    this.outbound_ = new Counter({
+      name: 'gateway_outbound_calls_total',
+      help: 'Calls this gateway placed (POST /api/calls/initiate), by outcome: answered, busy, no_answer, cancelled, failed, or bad_command (an originate command whose arguments were refused).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.transfers_ = new Counter({
+      name: 'gateway_transfers_total',
+      help: 'Transfers of live calls, by mode (blind, bridged, warm) and outcome: requested, succeeded, failed, cancelled, fallback (a refused REFER went on bridged), refused (a target outside our domain or unreadable).',
+      labelNames: ['mode', 'outcome'],
+      registers,
+    });
+    this.holds_ = new Counter({
+      name: 'gateway_holds_total',
+      help: 'Holds and resumes the gateway did (re-INVITE to the caller), asked by the API or the AI: outcome ok, or the error code (ERR_CALL_ON_HOLD, ERR_CALL_HOLD_FAILED, ...).',
+      labelNames: ['action', 'outcome'],
+      registers,
+    });
+    this.holdMusicRefused_ = new Counter({
+      name: 'gateway_hold_music_refused_total',
+      help: "Numbers' hold music files that could not be played, by error code (ERR_HOLD_MUSIC_NAME, _OUTSIDE: a path outside HOLD_MUSIC_DIR, _UNREADABLE, _FORMAT); the default tune played instead.",
+      labelNames: ['code'],
+      registers,
+    });
+  }
+
+  /** A gateway hold or resume (API or AI): `ok`, or the error code it failed with. */
+  hold(action: 'hold' | 'resume', outcome: string): void {
+    this.holds_.inc({ action, outcome });
+  }
+
+  /** A number's hold music that could not be played (the default played instead). */
+  holdMusicRefused(code: string): void {
+    this.holdMusicRefused_.inc({ code });
   }
 
   callStarted(): void {
@@ -138,5 +176,13 @@ export class GatewayMetrics implements CallMetrics {
 
   sipRejected(reason: string): void {
     this.sipRejected_.inc({ reason });
+  }
+
+  outbound(outcome: string): void {
+    this.outbound_.inc({ outcome });
+  }
+
+  transfer(mode: string, outcome: string): void {
+    this.transfers_.inc({ mode, outcome });
   }
 }

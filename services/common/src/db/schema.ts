@@ -125,6 +125,8 @@ export interface NumbersTable {
   recording_enabled: boolean;
   enabled: boolean;
   description: string | null;
+  /** Music on hold: a WAV file name under HOLD_MUSIC_DIR (db/migrations/0051_hold_music.sql); null: the default. */
+  hold_music: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }

@@ -51,6 +51,10 @@ const PASSED_THROUGH: readonly ErrorCode[] = [
   'ERR_CALL_COMMAND_TIMEOUT',
   'ERR_CALL_COMMAND_UNSUPPORTED',
   'ERR_CALL_TRANSFER_FAILED',
+  // hold / resume (media-gateway calls/hold.ts)
+  'ERR_CALL_ON_HOLD',
+  'ERR_CALL_NOT_ON_HOLD',
+  'ERR_CALL_HOLD_FAILED',
 ];
 
 /** A failed command result → the API error with the same code (details but the message kept). */

@@ -7,6 +7,7 @@ import { DIALECTS, type Dialect } from '../../../common/src/ai-protocol/dialect'
 import type { ForwardFallback, NumberRouteType } from '../../../common/src/db/schema';
 import { USERNAME_PATTERN } from '../sip-users/schemas';
 import { pageSchema } from '../http/page';
+import { HOLD_MUSIC_NAME_PATTERN } from '../../../common/src/calls/hold-music';
 
 export const MAX_PER_PAGE = 200;
 export const ROUTE_TYPES = ['sip_user', 'ai', 'queue', 'ivr', 'forward'] as const;
@@ -65,6 +66,13 @@ const trunkId = {
   description: 'The trunk this DID arrives on (informational; null: any).',
 } as const;
 const description = { type: ['string', 'null'], maxLength: 255 } as const;
+const holdMusic = {
+  type: ['string', 'null'],
+  maxLength: 127,
+  pattern: HOLD_MUSIC_NAME_PATTERN,
+  description:
+    "Music on hold for this number's calls: the name of a WAV file in the media gateways' HOLD_MUSIC_DIR (a bare file name, no path); null: the gateway's own tune.",
+} as const;
 
 const routeProperties = {
   route_type: routeType,
@@ -78,6 +86,7 @@ const routeProperties = {
   recording_enabled: { type: 'boolean' },
   enabled: { type: 'boolean', description: 'false: Kamailio treats the number as unknown (404).' },
   description,
+  hold_music: holdMusic,
 } as const;
 
 export const CREATE_NUMBER_SCHEMA = {
@@ -108,6 +117,7 @@ export interface CreateNumberInput extends RouteFields {
   readonly recording_enabled: boolean;
   readonly enabled: boolean;
   readonly description?: string | null;
+  readonly hold_music?: string | null;
 }
 
 export const UPDATE_NUMBER_SCHEMA = {
@@ -215,6 +225,7 @@ export const NUMBER_SCHEMA = {
     recording_enabled: { type: 'boolean' },
     enabled: { type: 'boolean' },
     description: { type: ['string', 'null'] },
+    hold_music: { type: ['string', 'null'] },
     kamailio_route: {
       type: ['string', 'null'],
       description: "The value Kamailio's htable `did` holds for it (null when disabled).",
@@ -236,6 +247,7 @@ export const NUMBER_SCHEMA = {
     'recording_enabled',
     'enabled',
     'description',
+    'hold_music',
     'kamailio_route',
     'created_at',
     'updated_at',

@@ -35,6 +35,7 @@ export interface NumberView {
   readonly recording_enabled: boolean;
   readonly enabled: boolean;
   readonly description: string | null;
+  readonly hold_music: string | null;
   readonly kamailio_route: string | null;
   readonly created_at: string;
   readonly updated_at: string;
@@ -125,6 +126,7 @@ export class NumberService {
       recording_enabled: row.recording_enabled,
       enabled: row.enabled,
       description: row.description,
+      hold_music: row.hold_music,
       kamailio_route: row.enabled ? kamailioRouteValue(row.number, row) : null,
       created_at: iso(row.created_at),
       updated_at: iso(row.updated_at),
@@ -165,6 +167,7 @@ export class NumberService {
         recording_enabled: input.recording_enabled,
         enabled: input.enabled,
         description: input.description ?? null,
+        hold_music: input.hold_music ?? null,
       });
     } catch (err) {
       if (err instanceof NumberExistsError) {
@@ -235,6 +238,7 @@ export class NumberService {
         if (input.recording_enabled !== undefined) patch.recording_enabled = input.recording_enabled;
         if (input.enabled !== undefined) patch.enabled = input.enabled;
         if (input.description !== undefined) patch.description = input.description;
+        if (input.hold_music !== undefined) patch.hold_music = input.hold_music;
         return patch;
       });
     } catch (err) {

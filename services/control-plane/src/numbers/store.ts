@@ -12,6 +12,7 @@ export interface NewNumber extends NumberRoute {
   readonly recording_enabled: boolean;
   readonly enabled: boolean;
   readonly description: string | null;
+  readonly hold_music?: string | null;
 }
 
 export type NumberPatch = { -readonly [K in keyof Omit<NewNumber, 'number'>]?: NewNumber[K] };
@@ -49,6 +50,7 @@ const COLUMNS = [
   'recording_enabled',
   'enabled',
   'description',
+  'hold_music',
   'created_at',
   'updated_at',
 ] as const;

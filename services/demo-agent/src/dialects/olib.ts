@@ -170,6 +170,8 @@ function toEvent(frame: OlibGatewayFrame): GatewayEvent | { invalid: string } {
     case 'error':
       return { kind: 'error', code: frame.data.code, message: frame.data.message };
     case 'audio_gap':
+    case 'transfer_target_answered':
+    case 'transfer_failed':
       return { kind: 'noop' };
   }
 }

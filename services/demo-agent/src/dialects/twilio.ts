@@ -109,6 +109,13 @@ export class TwilioAgentDialect implements AgentDialect {
         return { kind: 'mark', name: frame.mark.name, playedMs: frame.mark.played_ms, truncated: frame.mark.truncated };
       case 'stop':
         return { kind: 'end', reason: 'stop' };
+      case 'transfer_target_answered':
+      case 'transfer_failed':
+        return { kind: 'noop' };
+      case 'hold':
+        return { kind: 'hold' };
+      case 'resume':
+        return { kind: 'resume' };
     }
   }
 

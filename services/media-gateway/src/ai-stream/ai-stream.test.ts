@@ -102,6 +102,8 @@ function setup(overrides: Partial<AiStreamOptions> = {}) {
     'text',
     'hangup',
     'transfer',
+    'transfer_complete',
+    'transfer_cancel',
     'send_dtmf',
     'sms',
     'reconnecting',
@@ -239,6 +241,9 @@ describe('messages from the AI', () => {
     socket.receive({ type: 'mark', data: { name: 'm1' } });
     socket.receive({ type: 'clear' });
     socket.receive({ type: 'transfer', data: { target: 'sip:desk@example.com' } });
+    socket.receive({ type: 'transfer', data: { target: '+15550100', mode: 'warm' } });
+    socket.receive({ type: 'transfer_complete' });
+    socket.receive({ type: 'transfer_cancel' });
     socket.receive({ type: 'send_dtmf', data: { digits: '12#', duration_ms: 80 } });
     socket.receive({ type: 'sms', data: { text: 'bye', to_number: '+1', in_reply_to: 'm-1' } });
     socket.receive({ type: 'hangup', data: { reason: 'done' } });
@@ -246,7 +251,10 @@ describe('messages from the AI', () => {
       ['audio', pcm],
       ['mark', 'm1'],
       ['clear'],
-      ['transfer', 'sip:desk@example.com'],
+      ['transfer', 'sip:desk@example.com', 'auto'],
+      ['transfer', '+15550100', 'warm'],
+      ['transfer_complete'],
+      ['transfer_cancel'],
       ['send_dtmf', '12#', 80],
       ['sms', { text: 'bye', to: '+1', inReplyTo: 'm-1' }],
       ['hangup', 'done'],
@@ -573,9 +581,12 @@ describe('twilio dialect', () => {
     });
     expect(events).toEqual(['connected', 'start']);
     stream.sendAudio(FRAME);
-    stream.sendEvent({ type: 'hold' });
+    stream.sendEvent({ type: 'sms', messageId: 'm', from: '+1', to: '+2', text: 'no twilio equivalent' });
     const last = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
     expect(last.ok && last.frame.event).toBe('media');
+    stream.sendEvent({ type: 'hold', heldBy: 'gateway' });
+    const hold = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
+    expect(hold.ok && hold.frame.event).toBe('hold');
     const ended = stream.end('done');
     const stop = parseTwilioGatewayFrame(String(socket.sent.at(-1)));
     expect(stop.ok && stop.frame.event).toBe('stop');

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CLOSE_CODES } from '../../../common/src/ai-protocol/close-codes';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { TransferMode } from '../../../common/src/ai-protocol/wire/olib';
 import { createAuthMaterial, type AuthMaterial, type AuthSecrets } from '../../../common/src/ai-protocol/auth';
 import { nextReconnectDelay, type ReconnectPolicy } from './backoff';
 import {
@@ -73,7 +74,12 @@ export interface AiStreamEvents {
   mark: [name: string];
   text: [text: string, final: boolean];
   hangup: [reason: string];
-  transfer: [target: string];
+  transfer: [target: string, mode: TransferMode];
+  /** warm transfer: join the caller to the target (`complete`) or return to the caller (`cancel`) */
+  transfer_complete: [];
+  transfer_cancel: [];
+  /** the AI asks the gateway to put the caller on hold (music) or take it off */
+  hold_request: [action: 'hold' | 'resume'];
   send_dtmf: [digits: string, durationMs: number | undefined];
   sms: [request: AiSmsRequest];
   /** the socket was lost; attempt n is scheduled (play hold audio) */
@@ -242,6 +248,11 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
       return;
     }
     this.sendControl(frame);
+  }
+
+  /** Tells the AI a request of its own failed (olib/binary `error`; Twilio has no such message). */
+  reportError(code: string, message: string): void {
+    this.sendControl(this.dialect.error(code, message));
   }
 
   /**
@@ -445,7 +456,15 @@ export class AiStream extends EventEmitter<AiStreamEvents> {
         this.emit('hangup', message.reason);
         return;
       case 'transfer':
-        this.emit('transfer', message.target);
+        this.emit('transfer', message.target, message.mode);
+        return;
+      case 'transfer_complete':
+      case 'transfer_cancel':
+        this.emit(message.kind);
+        return;
+      case 'hold':
+      case 'resume':
+        this.emit('hold_request', message.kind);
         return;
       case 'send_dtmf':
         this.emit('send_dtmf', message.digits, message.durationMs);

@@ -46,6 +46,11 @@ export class CallManager {
     return [...this.calls.values()];
   }
 
+  /** A live call of this gateway by its call_id (calls.call_id). */
+  get(callId: string): Call | undefined {
+    return this.calls.get(callId);
+  }
+
   async handle(request: CallRequest): Promise<void> {
     if (this.closing) {
       // 503 (with Retry-After, see sip-adapter.ts): Kamailio's GATEWAY_FAILOVER tries the next gateway.
@@ -71,7 +76,18 @@ export class CallManager {
     const call = new Call(this.options.callDeps(request, target));
     this.calls.set(call.id, call);
     void call.ended.then(() => this.calls.delete(call.id));
-    await call.answer();
+    await call.answer(request);
+  }
+
+  /**
+   * Runs a call this gateway placed (outbound.ts) once answered: counted, listed and
+   * ended on shutdown with the others.
+   */
+  adopt(deps: CallDeps): Call {
+    const call = new Call(deps);
+    this.calls.set(call.id, call);
+    void call.ended.then(() => this.calls.delete(call.id));
+    return call;
   }
 
   /**
@@ -103,6 +119,7 @@ export class CallManager {
       dialect: settings.dialect ?? base.dialect,
       customParameters: custom,
       record: settings.recordingEnabled,
+      ...(settings.holdMusic ? { holdMusic: settings.holdMusic } : {}),
     });
   }
 

@@ -1,15 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
+import type { CallDirection } from '../../../common/src/ai-protocol/wire/olib';
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
+import type { CallEvent } from '../ai-stream/dialects/types';
 import { StereoWavRecorder } from '../recording/wav';
-import { MediaLeg, type MediaLegDeps, type RtpSocket } from './media-leg';
+import { CallHold, type HoldRequester } from './hold';
+import { MediaLeg, type MediaLegDeps, type MusicSource, type RtpSocket } from './media-leg';
 import type { CallStore } from './store';
+import { SwitchableSocket } from './bridge';
+import { CallTransfer, TransferError, type TransferDeps, type TransferRequest, type TransferResult } from './transfer';
 
 /**
- * One AI call: the SIP dialog (answered by the gateway's user agent), the media leg
- * (RTP ↔ PCM) and the WebSocket to the AI platform, with the call's record.
+ * One AI call: the SIP dialog (answered by the gateway's user agent, or placed by it:
+ * see outbound.ts), the media leg (RTP ↔ PCM) and the WebSocket to the AI platform,
+ * with the call's record. An incoming call starts with `answer()`, a call the
+ * gateway placed with `connect()` once the far end answered; from there both run
+ * the same media and AI machinery.
  *
  *   answering ──► active ◄──► held
  *       │           │          │
@@ -30,13 +38,20 @@ const EDGES: Record<CallState, readonly CallState[]> = {
 
 export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api';
 
-/** The SIP side of an incoming call, as the user agent presents it. */
-export interface CallRequest {
+/** What transfers need beyond the call's own parts (transfer.ts); absent: the AI's transfers are refused. */
+export type CallTransferDeps = Omit<TransferDeps, 'openSocket' | 'rtpAddress' | 'mediaParts' | 'subscribeClock'>;
+
+/** Who is on a call, whatever its direction. */
+export interface CallParties {
   readonly sipCallId: string;
   readonly fromUser: string;
   readonly toUser: string;
-  /** Kamailio's X-Route: `ai|<digits>`, `queue|<name>`, `ivr|<name>`, or '' when dialled directly. */
+  /** Kamailio's X-Route: `ai|<digits>`, `queue|<name>`, `ivr|<name>`, or '' when dialled directly; `outbound` for calls we place. */
   readonly route: string;
+}
+
+/** The SIP side of an incoming call, as the user agent presents it. */
+export interface CallRequest extends CallParties {
   readonly offer: string | null;
   progress(status: 180 | 183): void;
   accept(answerSdp: string): Promise<DialogLike>;
@@ -49,7 +64,10 @@ export interface DialogLike {
   onInfoDtmf(listener: (digit: string, durationMs: number) => void): void;
   onTerminated(listener: (reason: string) => void): void;
   bye(): Promise<void>;
-  refer(target: string): Promise<{ status: number }>;
+  /** RFC 3515: the REFER's status and, when accepted, the final sipfrag status of the NOTIFYs. */
+  refer(target: string): Promise<{ status: number; outcome?: Promise<number> }>;
+  /** Our re-INVITE in the dialog (hold, resume): the final status and the answer's SDP; absent: no hold by the gateway. */
+  reinvite?(sdp: string): Promise<{ status: number; answer: string | null }>;
 }
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -66,13 +84,18 @@ export type Negotiation =
   | { ok: false; status: number; reason: string };
 
 /** SDP offer/answer for the gateway as answerer (RFC 3264 §6). */
-export type Negotiate = (offer: string, local: { address: string; port: number }) => Negotiation;
+export type Negotiate = ((offer: string, local: { address: string; port: number }) => Negotiation) & {
+  /** Our own offer in the session with the stream's new direction (hold, resume); null before an answer. */
+  readonly reoffer?: (direction: 'sendonly' | 'sendrecv') => string | null;
+};
 
 export interface AiTarget {
   readonly url: string;
   readonly dialect: Dialect;
   readonly customParameters: Record<string, string>;
   readonly record: boolean;
+  /** The number's own music on hold (a file name under HOLD_MUSIC_DIR); absent: the default tune. */
+  readonly holdMusic?: string | null;
 }
 
 export interface CallMetrics {
@@ -83,11 +106,25 @@ export interface CallMetrics {
   frames(direction: 'in' | 'out' | 'lost' | 'concealed' | 'to_ai' | 'from_ai', count: number): void;
   wsEvent(event: 'connect' | 'failure' | 'reconnecting' | 'reconnect' | 'down'): void;
   dtmf(source: string): void;
+  /** A gateway hold or resume and how it went (`ok` or its error code). */
+  hold?(action: 'hold' | 'resume', outcome: string): void;
+}
+
+/** An outgoing call the far end answered: our socket, what the answer agreed, the dialog. */
+export interface AnsweredLeg {
+  readonly socket: RtpSocket;
+  readonly negotiation: Extract<Negotiation, { ok: true }>;
+  readonly dialog: DialogLike;
 }
 
 export interface CallDeps {
-  readonly request: CallRequest;
+  /** The parties; for an incoming call, its INVITE (the same object `answer()` takes). */
+  readonly request: CallParties;
   readonly target: AiTarget;
+  /** The call's id (calls.call_id); a calls row written before the call (an API-initiated call) names it. Default: a new UUID. */
+  readonly callId?: string;
+  /** Told to the AI in its start frame; `incoming` by default. */
+  readonly direction?: CallDirection;
   readonly gatewayId: string;
   readonly rtpAddress: string;
   readonly openSocket: () => Promise<RtpSocket>;
@@ -96,6 +133,7 @@ export interface CallDeps {
     callId: string;
     from: string;
     to: string;
+    direction: CallDirection;
     codec: 'PCMU' | 'PCMA';
     customParameters: Record<string, string>;
   }) => AiStream;
@@ -118,6 +156,9 @@ export interface CallDeps {
     key: string;
   }) => Promise<{ messageId: string }>;
   readonly metrics: CallMetrics;
+  readonly transfers?: CallTransferDeps;
+  /** Music on hold in the call's codec (moh/library.ts); absent: hold without music (silence). */
+  readonly holdMusic?: (name: string | null, codec: 'PCMU' | 'PCMA') => Promise<MusicSource>;
   readonly recordingsDir: string;
   /** Moves a finished recording to where the control-plane reads it (RECORDINGS_STORAGE); absent: it stays in recordingsDir. */
   readonly keepRecording?: (callId: string, path: string) => Promise<void>;
@@ -131,9 +172,16 @@ export interface CallDeps {
 }
 
 export class Call {
-  readonly id = randomUUID();
+  readonly id: string;
   private current: CallState = 'answering';
   private leg: MediaLeg | null = null;
+  /** The caller's socket, which a bridged transfer takes over; what was negotiated on it. */
+  private callerMedia: { socket: SwitchableSocket; codecPt: number; telephoneEventPt: number | null } | null = null;
+  private callerRemote: { address: string; port: number } = { address: '', port: 0 };
+  /** The leg the AI hears and speaks to: the caller's, a warm transfer's target, or none once it left. */
+  private aiLeg: MediaLeg | null = null;
+  private readonly aiWired = new WeakSet<MediaLeg>();
+  private transferCtl: CallTransfer | null = null;
   private ai: AiStream | null = null;
   private dialog: DialogLike | null = null;
   private recorder: StereoWavRecorder | null = null;
@@ -143,6 +191,8 @@ export class Call {
   private recordingPath: string | null = null;
   private cancelled = false;
   private callerGone = false;
+  private codec: 'PCMU' | 'PCMA' = 'PCMU';
+  private readonly holds: CallHold;
   /** Resolves when the call has ended by any path. */
   readonly ended: Promise<{ reason: string; by: EndedBy }>;
   private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
@@ -151,6 +201,7 @@ export class Call {
   private readonly log: CallDeps['logger'];
 
   constructor(private readonly deps: CallDeps) {
+    this.id = deps.callId ?? randomUUID();
     this.startedAt = deps.now();
     const ids = { call_id: this.id, sip_call_id: deps.request.sipCallId };
     this.log = {
@@ -158,6 +209,7 @@ export class Call {
       warn: (message, meta) => deps.logger.warn(message, { ...ids, ...meta }),
     };
     this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.holds = this.holdControl();
   }
 
   get state(): CallState {
@@ -176,62 +228,33 @@ export class Call {
   }
 
   /** Answers the INVITE once the AI has accepted the call; refuses it (488/503) otherwise. */
-  async answer(): Promise<void> {
-    const { request, target } = this.deps;
+  async answer(request: CallRequest): Promise<void> {
     request.onCancel(() => {
       this.cancelled = true;
       void this.end('cancelled', 'caller');
     });
     if (!request.offer) {
       // RFC 3261 §13.2.1 allows an offer in the ACK; this gateway wants it in the INVITE.
-      this.refuse(488, 'Offer Required');
+      this.refuse(request, 488, 'Offer Required');
       return;
     }
     let socket: RtpSocket;
     try {
       socket = await this.deps.openSocket();
     } catch {
-      this.refuse(503, 'No Media Port');
+      this.refuse(request, 503, 'No Media Port');
       return;
     }
     const n = this.deps.negotiate(request.offer, { address: this.deps.rtpAddress, port: socket.localPort });
     if (!n.ok) {
       socket.close();
-      this.refuse(n.status, n.reason);
+      this.refuse(request, n.status, n.reason);
       return;
     }
-    const codec = n.codec === 'PCMA' ? PCMA : PCMU;
     request.progress(180);
-
-    if (target.record) {
-      this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
-      this.recorder = new StereoWavRecorder(this.recordingPath);
-    }
-    this.leg = new MediaLeg({
-      ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt),
-      socket,
-      codec,
-      telephoneEventPt: n.telephoneEventPt,
-      remote: n.remote,
-      recorder: this.recorder,
-    });
-    this.ai = this.deps.createAiStream({
-      callId: this.id,
-      from: request.fromUser,
-      to: request.toUser,
-      codec: n.codec,
-      customParameters: target.customParameters,
-    });
-    this.wireAi(this.ai, this.leg);
-    try {
-      await this.ai.start();
-      this.deps.metrics.wsEvent('connect');
-    } catch (err) {
-      this.deps.metrics.wsEvent('failure');
-      this.log.warn('AI platform refused or unreachable; call refused', {
-        error: (err as Error).message,
-      });
-      this.refuse(503, 'AI Platform Unavailable');
+    this.prepare(socket, n);
+    if (!(await this.startAi())) {
+      this.refuse(request, 503, 'AI Platform Unavailable');
       return;
     }
     if (this.cancelled || this.current === 'ended') return;
@@ -242,11 +265,75 @@ export class Call {
       await this.end(`answer failed: ${(err as Error).message}`, 'gateway');
       return;
     }
+    await this.goLive(this.dialog, n);
+  }
+
+  /**
+   * Runs a call the gateway placed, once the far end answered: media flows at once
+   * (the caller hears silence while the AI connects), then the AI is connected; an
+   * AI that cannot be reached ends the call (BYE).
+   */
+  async connect(answered: AnsweredLeg): Promise<void> {
+    this.prepare(answered.socket, answered.negotiation);
+    this.dialog = answered.dialog;
+    await this.goLive(answered.dialog, answered.negotiation);
+    if (!(await this.startAi()) && this.current !== 'ended') await this.end('ai unavailable', 'gateway');
+  }
+
+  /** The recorder, the media leg and the AI stream of a negotiated call, wired together. */
+  private prepare(socket: RtpSocket, n: Extract<Negotiation, { ok: true }>): void {
+    const { request, target } = this.deps;
+    const codec = n.codec === 'PCMA' ? PCMA : PCMU;
+    this.codec = n.codec;
+    if (target.record) {
+      this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
+      this.recorder = new StereoWavRecorder(this.recordingPath);
+    }
+    // A bridged transfer relays RTP on this socket itself (bridge.ts).
+    const switchable = new SwitchableSocket(socket);
+    this.callerMedia = { socket: switchable, codecPt: codec.payloadType, telephoneEventPt: n.telephoneEventPt };
+    this.callerRemote = n.remote;
+    this.leg = new MediaLeg({
+      ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt),
+      socket: switchable,
+      codec,
+      telephoneEventPt: n.telephoneEventPt,
+      remote: n.remote,
+      recorder: this.recorder,
+    });
+    this.ai = this.deps.createAiStream({
+      callId: this.id,
+      from: request.fromUser,
+      to: request.toUser,
+      direction: this.deps.direction ?? 'incoming',
+      codec: n.codec,
+      customParameters: target.customParameters,
+    });
+    this.wireAi(this.ai, this.leg);
+  }
+
+  /** Opens the AI stream; false (logged, counted) when the AI platform refused or could not be reached. */
+  private async startAi(): Promise<boolean> {
+    if (!this.ai) return false;
+    try {
+      await this.ai.start();
+      this.deps.metrics.wsEvent('connect');
+      return true;
+    } catch (err) {
+      this.deps.metrics.wsEvent('failure');
+      this.log.warn('AI platform refused or unreachable', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  /** The dialog is up: the call is active, its clock ticks and its record is written. */
+  private async goLive(dialog: DialogLike, n: Extract<Negotiation, { ok: true }>): Promise<void> {
+    const { request, target } = this.deps;
     this.transition('active');
     this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route });
-    if (n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive') this.hold(true);
+    this.holds.callerOffer(n.remoteDirection);
     this.deps.metrics.callStarted();
-    this.wireDialog(this.dialog);
+    this.wireDialog(dialog);
     this.unsubscribe = this.deps.subscribeClock((_, now) => {
       if (!this.leg) return;
       this.leg.tick(now);
@@ -275,8 +362,8 @@ export class Call {
     return this.ending;
   }
 
-  private refuse(status: number, reason: string): void {
-    this.deps.request.reject(status, reason);
+  private refuse(request: CallRequest, status: number, reason: string): void {
+    request.reject(status, reason);
     void this.end(`refused: ${status} ${reason}`, 'gateway');
   }
 
@@ -298,6 +385,7 @@ export class Call {
       m.frames('to_ai', l.framesToAi);
       m.frames('from_ai', l.framesFromAi);
     }
+    await this.transferCtl?.close();
     this.leg?.close();
     const ai = this.ai;
     this.ai = null;
@@ -333,52 +421,124 @@ export class Call {
     if (!this.callerGone) await new Promise((r) => setTimeout(r, 40));
   }
 
-  private hold(onHold: boolean): void {
-    if (this.current === 'ended') return;
-    if (onHold && this.current === 'active') {
-      this.transition('held');
-      this.leg?.setHold(true);
-      this.ai?.sendEvent({ type: 'hold' });
-      void this.record(() => this.deps.store.event(this.id, 'hold', {}));
-    } else if (!onHold && this.current === 'held') {
-      this.transition('active');
-      this.leg?.setHold(false);
-      this.ai?.sendEvent({ type: 'resume' });
-      void this.record(() => this.deps.store.event(this.id, 'resume', {}));
-    }
+  /** Who holds the call now: the caller (its re-INVITE), the gateway (API or AI), or nobody. */
+  get heldBy(): 'caller' | 'gateway' | null {
+    return this.holds.heldBy;
   }
 
-  private wireAi(ai: AiStream, leg: MediaLeg): void {
+  /** The gateway puts the caller on hold with music (calls/hold.ts); throws a HoldError with a stable code. */
+  hold(requestedBy: HoldRequester): Promise<{ on_hold: true; held_by: 'gateway'; sip_status: number }> {
+    return this.counted('hold', this.holds.hold(requestedBy));
+  }
+
+  /** The gateway takes the caller off hold (calls/hold.ts); throws a HoldError with a stable code. */
+  resume(requestedBy: HoldRequester): Promise<{ on_hold: false; sip_status: number }> {
+    return this.counted('resume', this.holds.resume(requestedBy));
+  }
+
+  private counted<T>(action: 'hold' | 'resume', done: Promise<T>): Promise<T> {
+    return done.then(
+      (result) => {
+        this.deps.metrics.hold?.(action, 'ok');
+        return result;
+      },
+      (err: Error & { code?: string }) => {
+        this.deps.metrics.hold?.(action, err.code ?? 'error');
+        throw err;
+      },
+    );
+  }
+
+  private holdControl(): CallHold {
+    const noMusic: MusicSource = {
+      next: () => new Uint8Array(160).fill(this.codec === 'PCMA' ? PCMA.silence : PCMU.silence),
+    };
+    return new CallHold({
+      state: () => this.current,
+      transition: (to) => this.transition(to),
+      setSilent: (silent) => this.leg?.setHold(silent),
+      setMusic: (music) => this.leg?.setMusic(music),
+      setRemote: (remote) => this.leg?.setRemote(remote),
+      reoffer: (direction) => this.deps.negotiate.reoffer?.(direction) ?? null,
+      reinvite: (sdp) => {
+        if (!this.dialog?.reinvite) return Promise.reject(new Error('this dialog cannot re-INVITE'));
+        return this.dialog.reinvite(sdp);
+      },
+      music: () =>
+        this.deps.holdMusic
+          ? this.deps.holdMusic(this.deps.target.holdMusic ?? null, this.codec)
+          : Promise.resolve(noMusic),
+      tellAi: (type, heldBy) => this.ai?.sendEvent({ type, heldBy }),
+      record: (type, data) => void this.record(() => this.deps.store.event(this.id, type, data)),
+      log: this.log,
+    });
+  }
+
+  /**
+   * Points the AI at a leg: it hears that leg and speaks to it (the caller's; a warm
+   * transfer's target while the AI talks to it; none once the AI left a bridged call).
+   */
+  private connectAi(leg: MediaLeg | null): void {
+    if (this.aiLeg && this.aiLeg !== leg) this.aiLeg.clear();
+    this.aiLeg = leg;
+    if (!leg || this.aiWired.has(leg)) return;
+    this.aiWired.add(leg);
     leg.on('audio', (pcm, latency) => {
-      ai.sendAudio(pcm);
+      if (this.aiLeg !== leg) return;
+      // On the gateway's hold the caller waits with music: the AI hears nothing of it.
+      if (this.holds.pausesAi) return;
+      this.ai?.sendAudio(pcm);
       if (latency !== null) this.deps.metrics.rtpToWsLatency(latency);
     });
     leg.on('playoutLatency', (ms) => this.deps.metrics.wsToRtpLatency(ms));
     leg.on('dtmf', (press, source) => {
-      ai.sendDtmf(press.digit, press.durationMs);
+      if (this.aiLeg !== leg) return;
+      this.ai?.sendDtmf(press.digit, press.durationMs);
       this.deps.metrics.dtmf(source);
       void this.record(() =>
         this.deps.store.event(this.id, 'dtmf', { digit: press.digit, duration_ms: press.durationMs, source }),
       );
     });
-    leg.on('mark', (ack) => ai.markPlayed(ack.name, ack.playedMs, ack.truncated));
-    ai.on('audio', (pcm) => leg.playAi(pcm));
-    ai.on('clear', () => leg.clear());
-    ai.on('mark', (name) => leg.mark(name));
+    leg.on('mark', (ack) => this.ai?.markPlayed(ack.name, ack.playedMs, ack.truncated));
+  }
+
+  private wireAi(ai: AiStream, leg: MediaLeg): void {
+    this.connectAi(leg);
+    ai.on('audio', (pcm) => {
+      if (!this.holds.pausesAi) this.aiLeg?.playAi(pcm);
+    });
+    ai.on('clear', () => this.aiLeg?.clear());
+    ai.on('mark', (name) => this.aiLeg?.mark(name));
     ai.on('send_dtmf', (digits, durationMs) => {
-      leg.sendDtmf(digits, durationMs ?? 100);
+      this.aiLeg?.sendDtmf(digits, durationMs ?? 100);
     });
     ai.on('text', (text, final) => {
       void this.record(() => this.deps.store.event(this.id, 'transcript', { speaker: 'ai', text, final }));
     });
     ai.on('hangup', (reason) => void this.end(reason === 'ai_closed' ? 'ai_closed' : `ai hangup: ${reason}`, 'ai'));
-    ai.on('transfer', (target) => void this.transfer(target));
+    ai.on(
+      'transfer',
+      (target, mode) =>
+        void this.aiTransfer({ target, mode }, () => this.transfer({ target, mode, requestedBy: 'ai' })),
+    );
+    ai.on('transfer_complete', () => void this.aiTransfer(null, () => this.transferControl('complete')));
+    ai.on('transfer_cancel', () => void this.aiTransfer(null, () => this.transferControl('cancel')));
+    ai.on('hold_request', (action) => {
+      const done = action === 'resume' ? this.resume('ai') : this.hold('ai');
+      done.catch((err: Error & { code?: string }) => {
+        this.log.warn(`the AI's ${action} request failed`, { code: err.code, error: err.message });
+        ai.reportError(err.code ?? 'ERR_CALL_HOLD_FAILED', err.message);
+      });
+    });
     let smsCount = 0;
+    // Our number and the other party's: the one dialled and the caller, or, on a call we placed, the reverse.
+    const { fromUser, toUser } = this.deps.request;
+    const [ours, theirs] = this.deps.direction === 'outgoing' ? [fromUser, toUser] : [toUser, fromUser];
     ai.on('sms', (req) => {
-      // From the number the caller dialled, to the caller unless the AI names someone else.
+      // From our number, to the other party unless the AI names someone else.
       const sms = {
-        from: this.deps.request.toUser,
-        to: req.to ?? this.deps.request.fromUser,
+        from: ours,
+        to: req.to ?? theirs,
         text: req.text,
         key: `call:${this.id}:sms:${++smsCount}`,
         ...(req.inReplyTo ? { inReplyTo: req.inReplyTo } : {}),
@@ -436,25 +596,93 @@ export class Call {
         return;
       }
       this.leg.setRemote(n.remote);
-      this.hold(n.remoteDirection === 'sendonly' || n.remoteDirection === 'inactive');
+      this.callerRemote = n.remote;
+      this.holds.callerOffer(n.remoteDirection);
       reply(n.sdp);
     });
   }
 
-  /** Blind transfer (RFC 3515): REFER the caller to `target`, then leave the call. */
-  private async transfer(target: string): Promise<void> {
-    if (!this.dialog || this.current === 'ended') return;
-    await this.record(() => this.deps.store.event(this.id, 'transfer', { target }));
+  /** Transfers the caller (blind, bridged, warm: transfer.ts), for the AI or the API. */
+  async transfer(req: TransferRequest): Promise<TransferResult> {
+    return this.transferController().start(req);
+  }
+
+  /** Completes or cancels a warm transfer. */
+  async transferControl(action: 'complete' | 'cancel'): Promise<TransferResult> {
+    const ctl = this.transferController();
+    return action === 'complete' ? ctl.complete() : ctl.cancel();
+  }
+
+  /**
+   * What the AI asked for. A failed transfer tells the AI itself (transfer_failed with
+   * the SIP status); a refusal (bad target, one already running, nothing to complete)
+   * is logged and told to the AI here, with the error code as the reason.
+   */
+  private async aiTransfer(
+    asked: { target: string; mode: TransferRequest['mode'] } | null,
+    run: () => Promise<TransferResult>,
+  ): Promise<void> {
     try {
-      const { status } = await this.dialog.refer(target);
-      if (status >= 200 && status < 300) {
-        await this.end(`transferred to ${target}`, 'transfer');
-        return;
-      }
-      this.log.warn('transfer refused', { target, status });
+      await run();
     } catch (err) {
-      this.log.warn('transfer failed', { target, error: (err as Error).message });
+      const code = err instanceof TransferError ? err.code : 'ERR_CALL_TRANSFER_FAILED';
+      this.log.warn("the AI's transfer request was refused or failed", { code, error: (err as Error).message });
+      if (code === 'ERR_CALL_TRANSFER_FAILED') return;
+      const mode = asked?.mode === 'bridged' || asked?.mode === 'warm' ? asked.mode : 'blind';
+      this.ai?.sendEvent({ type: 'transfer_failed', target: asked?.target ?? '', mode, reason: code });
     }
+  }
+
+  private transferController(): CallTransfer {
+    const t = this.deps.transfers;
+    const dialog = this.dialog;
+    const media = this.callerMedia;
+    const leg = this.leg;
+    if ((this.current !== 'active' && this.current !== 'held') || !dialog || !media || !leg)
+      throw new TransferError('ERR_CALL_NOT_ACTIVE', 'the call is not answered, or already over');
+    if (!t) throw new TransferError('ERR_TRANSFER_UNAVAILABLE', 'transfers are not configured on this gateway');
+    if (this.transferCtl) return this.transferCtl;
+    const { fromUser, toUser } = this.deps.request;
+    const [ours, theirs] = this.deps.direction === 'outgoing' ? [fromUser, toUser] : [toUser, fromUser];
+    this.transferCtl = new CallTransfer(
+      {
+        callId: this.id,
+        ourNumber: ours,
+        theirNumber: theirs,
+        dialog,
+        caller: { leg, ...media, remote: () => this.callerRemote },
+        connectAi: (to) => this.connectAi(to),
+        holdCaller: (onHold) => {
+          leg.clear();
+          leg.setAiAway(onHold);
+        },
+        tellAi: (event: CallEvent) => this.ai?.sendEvent(event),
+        releaseAi: (reason) => this.releaseAi(reason),
+        record: (type, data) => void this.record(() => this.deps.store.event(this.id, type, data)),
+        end: (reason, by) => this.end(reason, by),
+        log: this.log,
+      },
+      {
+        ...t,
+        openSocket: this.deps.openSocket,
+        rtpAddress: this.deps.rtpAddress,
+        mediaParts: this.deps.mediaParts,
+        subscribeClock: this.deps.subscribeClock,
+      },
+    );
+    return this.transferCtl;
+  }
+
+  /** The AI leaves a call that goes on without it (a bridged transfer). */
+  private async releaseAi(reason: string): Promise<void> {
+    const ai = this.ai;
+    this.ai = null;
+    this.aiLeg = null;
+    if (!ai) return;
+    // Its socket closing is not the call ending any more.
+    ai.removeAllListeners();
+    ai.on('error', () => undefined);
+    await ai.end(reason).catch(() => undefined);
   }
 
   /** Storage trouble must not break a live call: log it and carry on. */

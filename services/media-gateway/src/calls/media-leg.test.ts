@@ -143,6 +143,33 @@ describe('MediaLeg', () => {
     expect(socket.sent[0]!.payload.some((b) => b !== 0xff && b !== 0x7f)).toBe(true);
   });
 
+  test('music on hold → its frames go out as they are, on the same stream; what the AI queued is dropped; off → silence again', () => {
+    const { m, socket, tick } = leg();
+    const acks: unknown[] = [];
+    m.on('mark', (a) => acks.push(a));
+    for (let i = 0; i < 10; i++) m.playAi(tone16k(12000));
+    m.mark('reply');
+    tick();
+    const frames = [0x11, 0x22, 0x33].map((b) => new Uint8Array(160).fill(b));
+    let next = 0;
+    m.setMusic({ next: () => frames[next++ % frames.length]! });
+    expect(acks).toEqual([{ name: 'reply', playedMs: 20, truncated: true }]);
+    for (let i = 0; i < 4; i++) tick();
+    const music = socket.sent.slice(1);
+    expect(music.map((p) => p.payload[0])).toEqual([0x11, 0x22, 0x33, 0x11]);
+    expect(music.every((p) => p.payloadType === 0 && p.payload.length === 160)).toBe(true);
+    for (let i = 1; i < socket.sent.length; i++)
+      expect(socket.sent[i]!.sequence).toBe((socket.sent[i - 1]!.sequence + 1) & 0xffff);
+    // The caller on hold itself (inactive): the music is not sent either.
+    m.setHold(true);
+    tick();
+    expect(socket.sent).toHaveLength(5);
+    m.setHold(false);
+    m.setMusic(null);
+    tick();
+    expect(socket.sent[5]!.payload.every((b) => b === 0xff || b === 0x7f)).toBe(true);
+  });
+
   test('close → socket closed, ticks do nothing', () => {
     const { m, socket, tick } = leg();
     m.close();

@@ -71,6 +71,11 @@ export interface MediaLegDeps {
   readonly now: () => number;
 }
 
+/** Music on hold, already in the leg's codec: 160 bytes of G.711 per 20 ms tick (moh/library.ts). */
+export interface MusicSource {
+  next(): Uint8Array;
+}
+
 export interface MediaLegStats {
   packetsIn: number;
   packetsOut: number;
@@ -102,7 +107,8 @@ const INBAND_DEDUP_MS = 600;
  * 20 ms clock (`tick`). In: RTP → jitter buffer → G.711 → loss concealment → DTMF
  * detection → 2× upsampling → the AI. Out: the AI's speech (playout queue) → 2×
  * downsampling → G.711 → RTP, or comfort silence, or hold audio while the AI is away,
- * or RFC 4733 events the AI asked for. Owns its socket; `close()` is idempotent.
+ * or music on hold (already G.711) while the gateway holds the caller, or RFC 4733
+ * events the AI asked for. Owns its socket; `close()` is idempotent.
  */
 export class MediaLeg extends EventEmitter<MediaLegEvents> {
   readonly stats: MediaLegStats = {
@@ -128,6 +134,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   private lastRfc4733: { digit: string; at: number } | null = null;
   private aiAway = false;
   private onHold = false;
+  private music: MusicSource | null = null;
+  private readonly musicPcm = new Int16Array(FRAME_SAMPLES_8K);
   private utteranceArrival: number | null = null;
   private closed = false;
   private readonly silence8k = new Int16Array(FRAME_SAMPLES_8K);
@@ -163,6 +171,16 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   /** The caller put us on hold (RFC 3264 §8.4): send nothing until resumed. */
   setHold(onHold: boolean): void {
     this.onHold = onHold;
+  }
+
+  /**
+   * We hold the caller (RFC 3264 §8.4, we send only): the caller hears `music`, sent
+   * as it is (encoded once for every call that plays it), in place of the AI; null
+   * ends it. What the AI had queued is dropped: it spoke to a caller no longer there.
+   */
+  setMusic(music: MusicSource | null): void {
+    if (music && !this.music) this.clear();
+    this.music = music;
   }
 
   /** While the AI's socket is down, the caller hears hold audio instead of silence. */
@@ -294,6 +312,10 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       this.deps.recorder?.write(this.lastInbound, this.silence8k);
       return;
     }
+    if (this.music) {
+      this.sendMusic(this.music);
+      return;
+    }
     let ai = this.playout.nextFrame(this.ai16k);
     if (ai && this.utteranceArrival !== null) {
       this.emit('playoutLatency', now - this.utteranceArrival);
@@ -318,6 +340,16 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     }
     const encoded = this.deps.codec.encode(pcm8, pcm8.length === FRAME_SAMPLES_8K ? this.encoded : undefined);
     this.transmit(this.sender.frame(Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)));
+  }
+
+  private sendMusic(music: MusicSource): void {
+    const payload = music.next();
+    if (this.deps.recorder) this.deps.recorder.write(this.lastInbound, this.deps.codec.decode(payload, this.musicPcm));
+    if (this.onHold) {
+      this.sender.silence();
+      return;
+    }
+    this.transmit(this.sender.frame(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)));
   }
 
   /** The reused 8 kHz buffer when a 20 ms frame comes out of the downsampler, else a fresh one. */

@@ -3,6 +3,7 @@ import {
   parseUri,
   PROXY_PROOF_HEADER,
   ProxyProofVerifier,
+  signProxyProof,
   type Dialog,
   type IncomingCall,
   type RequestAdmission,
@@ -11,6 +12,7 @@ import {
 import { HEADER_ROUTE } from '../../../common/src/kamailio/names';
 import { SdpAnswerer } from '../sdp/negotiate';
 import type { CallRequest, DialogLike, Negotiate } from './call';
+import type { Dial } from './outbound';
 
 /**
  * The SIP layer seen the way a call wants it: an incoming INVITE becomes a
@@ -58,11 +60,9 @@ function dialogPort(d: Dialog): DialogLike {
     onTerminated: (listener) =>
       void d.on('terminated', (reason) => listener(`${reason.by}${reason.reason ? `: ${reason.reason}` : ''}`)),
     bye: () => d.bye(),
-    // The call waits for the transfer's outcome (the NOTIFY's final sipfrag status), not the REFER's 202.
-    refer: async (target) => {
-      const { status, outcome } = await d.refer(target);
-      return { status: outcome ? await outcome : status };
-    },
+    // The REFER's own status, and the transfer's outcome (the NOTIFYs' final sipfrag status) when accepted.
+    refer: (target) => d.refer(target),
+    reinvite: (sdp) => d.reinvite(sdp),
   };
 }
 
@@ -79,10 +79,13 @@ export function proxyAdmission(options: { readonly secret: string; readonly maxA
   };
 }
 
-/** One SdpAnswerer per call: it keeps the session version across re-INVITEs (RFC 3264 §8). */
-export function negotiator(): Negotiate {
-  let answerer: SdpAnswerer | null = null;
-  return (offer, local) => {
+/**
+ * One SdpAnswerer per call: it keeps the session version across re-INVITEs (RFC 3264 §8).
+ * A call we placed passes the answerer of the session its offer began.
+ */
+export function negotiator(first?: SdpAnswerer): Negotiate {
+  let answerer: SdpAnswerer | null = first ?? null;
+  const negotiate = (offer: string, local: { address: string; port: number }): ReturnType<Negotiate> => {
     answerer ??= new SdpAnswerer({ address: local.address, port: local.port });
     const r = answerer.answer(offer);
     if (!r.ok) return { ok: false, status: r.status, reason: r.reason };
@@ -96,6 +99,9 @@ export function negotiator(): Negotiate {
       remoteDirection: m.hold ? 'sendonly' : 'sendrecv',
     };
   };
+  return Object.assign(negotiate, {
+    reoffer: (direction: 'sendonly' | 'sendrecv') => answerer?.reoffer(direction) ?? null,
+  });
 }
 
 /** What routeCalls needs of the call manager and the metrics. */
@@ -117,4 +123,41 @@ export function routeCalls(ua: Pick<UserAgent, 'on'>, { calls, metrics, logger }
       if (inc.pending) inc.reject(500, 'Gateway Error');
     });
   });
+}
+
+export interface DialerOptions {
+  /** Kamailio's SIP address and port: every call we place goes through it (contract §2). */
+  readonly proxy: { readonly host: string; readonly port: number };
+  /** Our SIP domain: the host of the Request-URI and of From. */
+  readonly domain: string;
+  /** PROXY_SHARED_SECRET: Kamailio takes a gateway's INVITE only with a fresh X-Bridge-Proof. */
+  readonly proofSecret: string;
+}
+
+/**
+ * Places calls through Kamailio: `sip:<to>@<domain>` to Kamailio's address over UDP,
+ * From the caller ID, signed with our X-Bridge-Proof over the Call-ID (the same proof
+ * Kamailio adds towards gateways), from our own SIP socket (Kamailio also checks the
+ * source is one of its gateways).
+ */
+export function dialer(ua: Pick<UserAgent, 'invite'>, o: DialerOptions): Dial {
+  return ({ sipCallId, from, to, sdp }) => {
+    const out = ua.invite({
+      requestUri: `sip:${to}@${o.domain}`,
+      nextHop: { host: o.proxy.host, port: o.proxy.port, transport: 'udp' },
+      from: { user: from, host: o.domain },
+      sdp,
+      headers: { [PROXY_PROOF_HEADER]: signProxyProof(o.proofSecret, sipCallId) },
+      callId: sipCallId,
+    });
+    return {
+      onProgress: (listener) => void out.on('progress', (status) => listener(status)),
+      result: out.result.then((r) =>
+        r.ok
+          ? { ok: true as const, dialog: dialogPort(r.dialog), answer: r.answer }
+          : { ok: false as const, status: r.status, reason: r.reason },
+      ),
+      cancel: () => out.cancel(),
+    };
+  };
 }

@@ -29,6 +29,8 @@ export interface AiNumberSettings {
   readonly agentUrl: string | null;
   readonly options: Record<string, unknown> | null;
   readonly recordingEnabled: boolean;
+  /** numbers.hold_music: the number's music on hold, a file under HOLD_MUSIC_DIR; null: the default tune. */
+  readonly holdMusic?: string | null;
 }
 
 /** The slice of storage a call needs; PostgreSQL in production, a fake in unit tests. */
@@ -45,7 +47,7 @@ export class PgCallStore implements CallStore {
   async numberSettings(digits: string): Promise<AiNumberSettings | null> {
     const row = await this.db
       .selectFrom('numbers')
-      .select(['ai_dialect', 'ai_agent_url', 'ai_options', 'recording_enabled'])
+      .select(['ai_dialect', 'ai_agent_url', 'ai_options', 'recording_enabled', 'hold_music'])
       .where('number', '=', `+${digits}`)
       .executeTakeFirst();
     if (!row) return null;
@@ -54,6 +56,7 @@ export class PgCallStore implements CallStore {
       agentUrl: row.ai_agent_url,
       options: row.ai_options,
       recordingEnabled: row.recording_enabled,
+      holdMusic: row.hold_music,
     };
   }
 
@@ -80,6 +83,13 @@ export class PgCallStore implements CallStore {
       .insertInto('call_events')
       .values({ call_id: callId, type, data: JSON.stringify(data) })
       .execute();
+    // The live hold state for GET /api/calls/active (calls.on_hold, db/migrations/0047).
+    if (type === 'hold' || type === 'resume')
+      await this.db
+        .updateTable('calls')
+        .set({ on_hold: type === 'hold' })
+        .where('call_id', '=', callId)
+        .execute();
   }
 
   async ended(callId: string, r: CallRecordEnd): Promise<void> {
@@ -92,6 +102,8 @@ export class PgCallStore implements CallStore {
         ended_by: r.by,
         recording_bytes: r.recordingBytes,
         stats: JSON.stringify(r.stats),
+        // An ended call is on hold no more, whoever held it.
+        on_hold: false,
       })
       .where('call_id', '=', callId)
       .execute();
@@ -157,6 +169,11 @@ export class OrderedCallStore implements CallStore {
   ended(callId: string, r: CallRecordEnd): Promise<void> {
     this.enqueue(callId, 'ended', () => this.inner.ended(callId, r));
     return Promise.resolve();
+  }
+
+  /** Queues any other write of a call (a placed call's ringing or failure) behind its earlier ones. */
+  run(callId: string, what: string, write: () => Promise<void>): void {
+    this.enqueue(callId, what, write);
   }
 
   /** Calls with writes still queued. */

@@ -310,3 +310,41 @@ describe('SdpAnswerer (RFC 3264 answerer)', () => {
     expect(() => new SdpAnswerer({ ...ours, codecs: [] })).toThrow(TypeError);
   });
 });
+
+describe('SdpAnswerer.reoffer (our hold and resume, RFC 3264 §8.4 / RFC 6337 §5.1)', () => {
+  const media =
+    'm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
+
+  it('is the last answer with the new direction and the version one up; nothing before an answer', () => {
+    const answerer = new SdpAnswerer(ours);
+    expect(answerer.reoffer('sendonly')).toBeNull();
+    const first = ok(answerer.answer(offer(media)));
+    const version = BigInt(first.answer.origin.sessionVersion);
+    const hold = parseSdp(answerer.reoffer('sendonly') as string);
+    expect(BigInt(hold.origin.sessionVersion)).toBe(version + 1n);
+    expect(hold.origin.sessionId).toBe('4242');
+    const m = hold.media[0]!;
+    expect(m.port).toBe(30000);
+    expect(m.formats).toEqual(['8', '101']);
+    expect(m.attributes.filter((a) => ['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.name))).toEqual([
+      { name: 'sendonly' },
+    ]);
+    const resume = parseSdp(answerer.reoffer('sendrecv') as string);
+    expect(BigInt(resume.origin.sessionVersion)).toBe(version + 2n);
+    expect(attributeValue(resume.media[0]!.attributes, 'sendrecv')).toBe('');
+  });
+
+  it('while we hold, our answer to a sendrecv re-offer stays sendonly; the next answer counts on from our offer', () => {
+    const answerer = new SdpAnswerer(ours);
+    ok(answerer.answer(offer(media)));
+    const held = BigInt(parseSdp(answerer.reoffer('sendonly') as string).origin.sessionVersion);
+    const refresh = ok(answerer.answer(offer(media)));
+    expect(refresh.media.direction).toBe('sendonly');
+    expect(BigInt(refresh.answer.origin.sessionVersion)).toBe(held);
+    const callerHolds = ok(answerer.answer(offer(media.replace('sendrecv', 'sendonly'))));
+    expect(callerHolds.media.direction).toBe('inactive');
+    expect(BigInt(callerHolds.answer.origin.sessionVersion)).toBe(held + 1n);
+    answerer.reoffer('sendrecv');
+    expect(ok(answerer.answer(offer(media))).media.direction).toBe('sendrecv');
+  });
+});

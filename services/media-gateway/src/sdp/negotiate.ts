@@ -37,6 +37,8 @@ export interface AnswererOptions {
   readonly sessionName?: string;
   /** o= sess-id; random by default. */
   readonly sessionId?: string;
+  /** o= sess-version of the first answer; random by default (given when the session began with our offer). */
+  readonly initialVersion?: bigint;
 }
 
 export interface NegotiatedCodec {
@@ -100,12 +102,15 @@ const SUPPORTED_EVENTS = { from: 0, to: 15 };
  *   differs from the previous one and stays when it is identical (§8).
  */
 export class SdpAnswerer {
-  private readonly options: Required<Omit<AnswererOptions, 'sessionId'>>;
+  private readonly options: Required<Omit<AnswererOptions, 'sessionId' | 'initialVersion'>>;
   readonly sessionId: string;
   private version: bigint;
   private previousBody: string | undefined;
   private current: NegotiatedMedia | undefined;
   private mediaCount = 0;
+  private previousAnswer: SessionDescription | undefined;
+  /** We hold the peer (our re-offer said sendonly): answers never let us receive (RFC 6337 §5.3). */
+  private holding = false;
 
   constructor(options: AnswererOptions) {
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
@@ -123,7 +128,7 @@ export class SdpAnswerer {
       sessionName: options.sessionName ?? '-',
     };
     this.sessionId = options.sessionId ?? String(randomInt(1, 2 ** 47));
-    this.version = BigInt(randomInt(1, 2 ** 31));
+    this.version = options.initialVersion ?? BigInt(randomInt(1, 2 ** 31));
   }
 
   /** What the last successful answer agreed, if any. */
@@ -205,8 +210,54 @@ export class SdpAnswerer {
       origin: { ...answer.origin, sessionVersion: this.version.toString() },
     };
     this.current = negotiated;
+    this.previousAnswer = answer;
     this.mediaCount = sdp.media.length;
     return { ok: true, answer: versioned, sdp: serializeSdp(versioned), media: negotiated };
+  }
+
+  /**
+   * The session began with our offer (a call we placed): `ours` is the description we
+   * sent and `media` what the answer agreed, so our next re-offer (hold) starts from
+   * them and every description after counts on from its version (RFC 3264 §8).
+   */
+  adopt(ours: string, media: NegotiatedMedia): void {
+    const sdp = parseSdp(ours);
+    this.version = BigInt(sdp.origin.sessionVersion);
+    const unversioned: SessionDescription = { ...sdp, origin: { ...sdp.origin, sessionVersion: '0' } };
+    this.previousAnswer = unversioned;
+    this.previousBody = serializeSdp(unversioned);
+    this.current = media;
+    this.mediaCount = sdp.media.length;
+  }
+
+  /**
+   * Our own offer in this session (RFC 3264 §8: identical to our last description
+   * but for the change, the version one up): `sendonly` puts the peer on hold
+   * (§8.4; RFC 6337 §5.1: the holder offers sendonly, expects recvonly), `sendrecv`
+   * takes it off. Null before any answer, or when the stream has no direction to change.
+   */
+  reoffer(direction: 'sendonly' | 'sendrecv'): string | null {
+    const previous = this.previousAnswer;
+    const current = this.current;
+    if (!previous || !current) return null;
+    const media = previous.media.map((m, index) =>
+      index !== current.index
+        ? m
+        : {
+            ...m,
+            attributes: [
+              ...m.attributes.filter((a) => !['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.name)),
+              { name: direction },
+            ],
+          },
+    );
+    const offer: SessionDescription = { ...previous, origin: { ...previous.origin, sessionVersion: '0' }, media };
+    const body = serializeSdp(offer);
+    if (body !== this.previousBody) this.version += 1n;
+    this.previousBody = body;
+    this.previousAnswer = offer;
+    this.holding = direction === 'sendonly';
+    return serializeSdp({ ...offer, origin: { ...offer.origin, sessionVersion: this.version.toString() } });
   }
 
   private chooseCodec(m: SdpMedia): NegotiatedCodec | undefined {
@@ -239,6 +290,9 @@ export class SdpAnswerer {
     )[offered];
     if (legacyHold)
       direction = direction === 'sendrecv' ? 'recvonly' : direction === 'sendonly' ? 'inactive' : direction;
+    // While we hold the peer, a re-offer (a session refresh, its own hold) does not undo our hold.
+    if (this.holding)
+      direction = direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
 
     const telephoneEvent = this.options.telephoneEvent ? chooseTelephoneEvent(m) : undefined;
     const rtcpMux = this.options.rtcpMux && attributeValue(m.attributes, 'rtcp-mux') !== undefined;

@@ -87,7 +87,12 @@ export interface OlibMarkPlayed {
 
 export interface OlibHold {
   readonly type: 'hold' | 'resume';
-  readonly data: { readonly call_id: string; readonly timestamp: number };
+  readonly data: {
+    readonly call_id: string;
+    readonly timestamp: number;
+    /** `caller`: the caller's re-INVITE put us on hold; `gateway`: the API or the AI put the caller on hold. */
+    readonly held_by?: 'caller' | 'gateway';
+  };
 }
 
 export interface OlibSmsIn {
@@ -134,7 +139,40 @@ export interface OlibAudioGap {
   readonly data: { readonly call_id: string; readonly dropped_frames: number; readonly dropped_ms: number };
 }
 
+/** How a transfer goes: `auto` tries REFER and falls back to bridged when the far end refuses it. */
+export type TransferMode = 'blind' | 'bridged' | 'warm' | 'auto';
+export const TRANSFER_MODES: readonly TransferMode[] = ['blind', 'bridged', 'warm', 'auto'];
+
+/**
+ * Warm transfer: the target answered and now hears the AI (the caller waits on hold);
+ * `announce` is what the operator asked the AI to tell the target, if anything.
+ */
+export interface OlibTransferTargetAnswered {
+  readonly type: 'transfer_target_answered';
+  readonly data: {
+    readonly call_id: string;
+    readonly target: string;
+    readonly announce?: string;
+    readonly timestamp: number;
+  };
+}
+
+/** A bridged or warm transfer did not happen: the caller is back with the AI (`reason`: busy, no_answer, failed, cancelled, refused). */
+export interface OlibTransferFailed {
+  readonly type: 'transfer_failed';
+  readonly data: {
+    readonly call_id: string;
+    readonly target: string;
+    readonly mode: Exclude<TransferMode, 'auto'>;
+    readonly reason: string;
+    readonly sip_status?: number;
+    readonly timestamp: number;
+  };
+}
+
 export type OlibGatewayFrame =
+  | OlibTransferTargetAnswered
+  | OlibTransferFailed
   | OlibAuth
   | OlibAudioData
   | OlibDtmf
@@ -184,7 +222,20 @@ export interface OlibHangup {
 
 export interface OlibTransfer {
   readonly type: 'transfer';
-  readonly data: { readonly target: string };
+  /** `mode` defaults to `auto`. */
+  readonly data: { readonly target: string; readonly mode?: TransferMode };
+}
+
+/** Warm transfer: join the caller to the target and leave (`transfer_complete`), or go back to the caller (`transfer_cancel`). */
+export interface OlibTransferControl {
+  readonly type: 'transfer_complete' | 'transfer_cancel';
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Put the caller on hold with music (`hold`) or take it off (`resume`); answered with the gateway's `hold`/`resume`, or an `error`. */
+export interface OlibHoldRequest {
+  readonly type: 'hold' | 'resume';
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 export interface OlibSendDtmf {
@@ -205,6 +256,8 @@ export type OlibAiFrame =
   | OlibMark
   | OlibHangup
   | OlibTransfer
+  | OlibHoldRequest
+  | OlibTransferControl
   | OlibSendDtmf
   | OlibSmsOut
   | OlibPing
@@ -221,6 +274,7 @@ const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const count = { type: 'integer', minimum: 0 } as const;
 const seconds = { type: 'number', minimum: 0 } as const;
+const heldBy = { enum: ['caller', 'gateway'] } as const;
 
 function message(
   type: string,
@@ -260,7 +314,11 @@ export const OLIB_AI_FRAME_SCHEMA = {
     message('clear', {}, [], true),
     message('mark', { name: nonEmpty }, ['name']),
     message('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
-    message('transfer', { target: nonEmpty }, ['target']),
+    message('transfer', { target: nonEmpty, mode: { enum: TRANSFER_MODES } }, ['target']),
+    message('transfer_complete', {}, [], true),
+    message('transfer_cancel', {}, [], true),
+    message('hold', {}, [], true),
+    message('resume', {}, [], true),
     message(
       'send_dtmf',
       {
@@ -337,8 +395,8 @@ export const OLIB_GATEWAY_FRAME_SCHEMA = {
       'played_ms',
       'truncated',
     ]),
-    message('hold', { call_id: str, timestamp: seconds }, ['call_id']),
-    message('resume', { call_id: str, timestamp: seconds }, ['call_id']),
+    message('hold', { call_id: str, timestamp: seconds, held_by: heldBy }, ['call_id']),
+    message('resume', { call_id: str, timestamp: seconds, held_by: heldBy }, ['call_id']),
     message(
       'sms',
       { call_id: str, message_id: nonEmpty, from_number: str, to_number: str, text: str, timestamp: seconds },
@@ -352,6 +410,22 @@ export const OLIB_GATEWAY_FRAME_SCHEMA = {
     pingSchema,
     pongSchema,
     message('call_end', { call_id: str, reason: str, timestamp: seconds }, ['call_id', 'reason']),
+    message('transfer_target_answered', { call_id: str, target: str, announce: str, timestamp: seconds }, [
+      'call_id',
+      'target',
+    ]),
+    message(
+      'transfer_failed',
+      {
+        call_id: str,
+        target: str,
+        mode: { enum: ['blind', 'bridged', 'warm'] },
+        reason: str,
+        sip_status: { type: 'integer', minimum: 100, maximum: 699 },
+        timestamp: seconds,
+      },
+      ['call_id', 'target', 'mode', 'reason'],
+    ),
     errorSchema,
     message('audio_gap', { call_id: str, dropped_frames: count, dropped_ms: count }, [
       'call_id',

@@ -1,5 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { DTMF_DIGITS_PATTERN } from './olib';
+import { DTMF_DIGITS_PATTERN, TRANSFER_MODES, type TransferMode } from './olib';
 import { parseJsonFrame, type Parsed } from './parse';
 
 /**
@@ -10,8 +10,11 @@ import { parseJsonFrame, type Parsed } from './parse';
  *
  * Deliberate deviations, all additive (an agent that ignores unknown fields sees
  * plain Twilio): `mark` acknowledgements carry `played_ms` and `truncated` beside
- * `name`; the agent may send `hangup`, `transfer` and `send_dtmf` (Twilio agents use
- * the REST API for these, which does not exist here); `callSid` is the gateway's call
+ * `name`; the agent may send `hangup`, `transfer` (with a `mode`), `transfer_complete`,
+ * `transfer_cancel`, `send_dtmf`, `hold` and `resume` (Twilio agents use the REST API
+ * for these, which does not exist here), and hears of a transfer's progress in
+ * `transfer_target_answered` and `transfer_failed` events and of hold in `hold` and
+ * `resume` events; `callSid` is the gateway's call
  * id rather than a `CA…` SID; `start.customParameters` also carries `from`, `to`,
  * `direction`, `conversation_id` and, after a reconnect, `reconnected: "true"`.
  */
@@ -89,8 +92,44 @@ export interface TwilioStop {
   readonly stop: { readonly accountSid: string; readonly callSid: string };
 }
 
+/** Extension: the call was put on hold (no media either way until `resume`) or taken off it. */
+export type TwilioHoldOut =
+  | {
+      readonly event: 'hold';
+      readonly sequenceNumber: string;
+      readonly streamSid: string;
+      readonly hold: { readonly callSid: string; readonly held_by: 'caller' | 'gateway' };
+    }
+  | {
+      readonly event: 'resume';
+      readonly sequenceNumber: string;
+      readonly streamSid: string;
+      readonly resume: { readonly callSid: string; readonly held_by: 'caller' | 'gateway' };
+    };
+
+/** Extension: a warm transfer's target answered, or a bridged/warm transfer failed (see olib's frames of the same names). */
+export interface TwilioTransferEvent {
+  readonly event: 'transfer_target_answered' | 'transfer_failed';
+  readonly sequenceNumber: string;
+  readonly streamSid: string;
+  readonly transfer: {
+    readonly target: string;
+    readonly mode?: Exclude<TransferMode, 'auto'>;
+    readonly announce?: string;
+    readonly reason?: string;
+    readonly sip_status?: number;
+  };
+}
+
 export type TwilioGatewayFrame =
-  TwilioConnected | TwilioStart | TwilioMediaOut | TwilioDtmfOut | TwilioMarkOut | TwilioStop;
+  | TwilioConnected
+  | TwilioStart
+  | TwilioMediaOut
+  | TwilioDtmfOut
+  | TwilioMarkOut
+  | TwilioStop
+  | TwilioTransferEvent
+  | TwilioHoldOut;
 
 // ─── agent → gateway ─────────────────────────────────────────────────────────────
 
@@ -120,7 +159,18 @@ export interface TwilioHangup {
 export interface TwilioTransfer {
   readonly event: 'transfer';
   readonly streamSid?: string;
-  readonly transfer: { readonly target: string };
+  readonly transfer: { readonly target: string; readonly mode?: TransferMode };
+}
+
+export interface TwilioTransferControl {
+  readonly event: 'transfer_complete' | 'transfer_cancel';
+  readonly streamSid?: string;
+}
+
+/** Extension: put the caller on hold with music, or take it off. */
+export interface TwilioHoldRequest {
+  readonly event: 'hold' | 'resume';
+  readonly streamSid?: string;
 }
 
 export interface TwilioSendDtmf {
@@ -137,7 +187,15 @@ export interface TwilioError {
 }
 
 export type TwilioAgentFrame =
-  TwilioMediaIn | TwilioMarkIn | TwilioClear | TwilioHangup | TwilioTransfer | TwilioSendDtmf | TwilioError;
+  | TwilioMediaIn
+  | TwilioMarkIn
+  | TwilioClear
+  | TwilioHangup
+  | TwilioTransfer
+  | TwilioHoldRequest
+  | TwilioTransferControl
+  | TwilioSendDtmf
+  | TwilioError;
 
 // ─── schemas ─────────────────────────────────────────────────────────────────────
 
@@ -165,7 +223,11 @@ export const TWILIO_AGENT_FRAME_SCHEMA = {
     event('mark', { name: nonEmpty }, ['name']),
     event('clear', undefined, []),
     event('hangup', { reason: { type: 'string', maxLength: 256 } }, [], true),
-    event('transfer', { target: nonEmpty }, ['target']),
+    event('transfer', { target: nonEmpty, mode: { enum: TRANSFER_MODES } }, ['target']),
+    event('transfer_complete', undefined, []),
+    event('transfer_cancel', undefined, []),
+    event('hold', undefined, []),
+    event('resume', undefined, []),
     event(
       'send_dtmf',
       {
@@ -238,6 +300,34 @@ export const TWILIO_GATEWAY_FRAME_SCHEMA = {
     {
       ...event('stop', { accountSid: str, callSid: str }, ['accountSid', 'callSid']),
       required: ['event', 'sequenceNumber', 'streamSid', 'stop'],
+    },
+    ...(['transfer_target_answered', 'transfer_failed'] as const).map((name) => ({
+      type: 'object',
+      properties: {
+        event: { const: name },
+        sequenceNumber: numeric,
+        streamSid: str,
+        transfer: {
+          type: 'object',
+          properties: {
+            target: str,
+            mode: { enum: ['blind', 'bridged', 'warm'] },
+            announce: str,
+            reason: str,
+            sip_status: { type: 'integer', minimum: 100, maximum: 699 },
+          },
+          required: ['target'],
+        },
+      },
+      required: ['event', 'sequenceNumber', 'streamSid', 'transfer'],
+    })),
+    {
+      ...event('hold', { callSid: str, held_by: { enum: ['caller', 'gateway'] } }, ['callSid', 'held_by']),
+      required: ['event', 'sequenceNumber', 'streamSid', 'hold'],
+    },
+    {
+      ...event('resume', { callSid: str, held_by: { enum: ['caller', 'gateway'] } }, ['callSid', 'held_by']),
+      required: ['event', 'sequenceNumber', 'streamSid', 'resume'],
     },
   ],
 } as const;

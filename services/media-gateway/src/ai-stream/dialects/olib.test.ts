@@ -31,6 +31,41 @@ function gatewayFrame(wire: string | Uint8Array): OlibGatewayFrame {
 describe('olib dialect, gateway side', () => {
   const dialect = (): OlibDialect => new OlibDialect(call, { binaryAudio: false });
 
+  test('transfer with a mode (auto when absent), transfer_complete and transfer_cancel → their messages', () => {
+    const decode = (v: unknown) => dialect().decode(Buffer.from(JSON.stringify(v)), false);
+    expect(decode({ type: 'transfer', data: { target: '+15550100', mode: 'bridged' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer', target: '+15550100', mode: 'bridged' }],
+    });
+    expect(decode({ type: 'transfer', data: { target: 'desk' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer', target: 'desk', mode: 'auto' }],
+    });
+    expect(decode({ type: 'transfer_complete' })).toEqual({ ok: true, messages: [{ kind: 'transfer_complete' }] });
+    expect(decode({ type: 'transfer_cancel', data: {} })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer_cancel' }],
+    });
+    expect(decode({ type: 'transfer', data: { target: 'desk', mode: 'sideways' } }).ok).toBe(false);
+  });
+
+  test('transfer progress → transfer_target_answered and transfer_failed frames with the call id', () => {
+    expect(
+      gatewayFrame(dialect().event({ type: 'transfer_target_answered', target: 'desk', announce: 'billing' }, 2000)),
+    ).toEqual({
+      type: 'transfer_target_answered',
+      data: { call_id: 'call-1', target: 'desk', announce: 'billing', timestamp: 2 },
+    });
+    expect(
+      gatewayFrame(
+        dialect().event({ type: 'transfer_failed', target: 'desk', mode: 'warm', reason: 'busy', sipStatus: 486 }, 0),
+      ),
+    ).toEqual({
+      type: 'transfer_failed',
+      data: { call_id: 'call-1', target: 'desk', mode: 'warm', reason: 'busy', sip_status: 486, timestamp: 0 },
+    });
+  });
+
   test("auth is the first frame, with the seed fields, reconnected and the call's custom parameters", () => {
     const [first, ...rest] = dialect().opening(auth);
     expect(rest).toEqual([]);
@@ -86,7 +121,7 @@ describe('olib dialect, gateway side', () => {
     const frames = [
       d.dtmf('5', 120.4),
       d.markPlayed('m1', 1234.6, true),
-      d.event({ type: 'hold' }, 1_700_000_000_000),
+      d.event({ type: 'hold', heldBy: 'gateway' }, 1_700_000_000_000),
       d.event({ type: 'resume' }, 1_700_000_000_000),
       d.event({ type: 'sms', messageId: 'sms-1', from: '+1', to: '+2', text: 'hello' }, 1_700_000_000_000),
       d.flow('paused', 4100),
@@ -161,6 +196,8 @@ describe('olib dialect, gateway side', () => {
     const decode = (f: object) => d.decode(Buffer.from(JSON.stringify(f)), false);
     expect(decode({ type: 'auth_ok' })).toEqual({ ok: true, messages: [{ kind: 'accepted' }] });
     expect(decode({ type: 'clear' })).toEqual({ ok: true, messages: [{ kind: 'clear' }] });
+    expect(decode({ type: 'hold' })).toEqual({ ok: true, messages: [{ kind: 'hold' }] });
+    expect(decode({ type: 'resume', data: {} })).toEqual({ ok: true, messages: [{ kind: 'resume' }] });
     expect(decode({ type: 'hangup' })).toEqual({ ok: true, messages: [{ kind: 'hangup', reason: 'ai_hangup' }] });
     expect(decode({ type: 'send_dtmf', data: { digits: '1#' } })).toEqual({
       ok: true,

@@ -93,7 +93,10 @@ export class OlibDialect implements GatewayDialect {
     switch (event.type) {
       case 'hold':
       case 'resume':
-        return this.frame({ type: event.type, data: { call_id, timestamp: nowMs / 1000 } });
+        return this.frame({
+          type: event.type,
+          data: { call_id, timestamp: nowMs / 1000, ...(event.heldBy ? { held_by: event.heldBy } : {}) },
+        });
       case 'sms':
         return this.frame({
           type: 'sms',
@@ -103,6 +106,28 @@ export class OlibDialect implements GatewayDialect {
             from_number: event.from,
             to_number: event.to,
             text: event.text,
+            timestamp: nowMs / 1000,
+          },
+        });
+      case 'transfer_target_answered':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            ...(event.announce === undefined ? {} : { announce: event.announce }),
+            timestamp: nowMs / 1000,
+          },
+        });
+      case 'transfer_failed':
+        return this.frame({
+          type: event.type,
+          data: {
+            call_id,
+            target: event.target,
+            mode: event.mode,
+            reason: event.reason,
+            ...(event.sipStatus === undefined ? {} : { sip_status: event.sipStatus }),
             timestamp: nowMs / 1000,
           },
         });
@@ -189,7 +214,13 @@ function toMessages(frame: OlibAiFrame): Decoded {
     case 'hangup':
       return one({ kind: 'hangup', reason: frame.data?.reason || 'ai_hangup' });
     case 'transfer':
-      return one({ kind: 'transfer', target: frame.data.target });
+      return one({ kind: 'transfer', target: frame.data.target, mode: frame.data.mode ?? 'auto' });
+    case 'transfer_complete':
+    case 'transfer_cancel':
+      return one({ kind: frame.type });
+    case 'hold':
+    case 'resume':
+      return one({ kind: frame.type });
     case 'send_dtmf':
       return one({ kind: 'send_dtmf', digits: frame.data.digits, durationMs: frame.data.duration_ms });
     case 'sms':

@@ -129,9 +129,73 @@ describe('twilio dialect, gateway side', () => {
     });
   });
 
-  test('no Twilio equivalent → no frame (hold, flow, ping, errors, gaps)', () => {
+  test('no Twilio equivalent → no frame (sms, flow, ping, errors, gaps)', () => {
     const d = new TwilioDialect(call, createUlawTranscoder());
-    expect([d.event(), d.flow(), d.ping(), d.pong(), d.error(), d.gap()]).toEqual([null, null, null, null, null, null]);
+    const sms = d.event({ type: 'sms', messageId: 'm', from: '+1', to: '+2', text: 'hi' });
+    expect([sms, d.flow(), d.ping(), d.pong(), d.error(), d.gap()]).toEqual([null, null, null, null, null, null]);
+  });
+
+  test('hold and resume are extension events saying who holds the call; the agent may ask for either', () => {
+    const d = new TwilioDialect(call, createUlawTranscoder());
+    d.opening(auth(false));
+    expect(twilioFrame(d.event({ type: 'hold', heldBy: 'gateway' })!)).toEqual({
+      event: 'hold',
+      sequenceNumber: '2',
+      streamSid: d.streamSid,
+      hold: { callSid: 'call-1', held_by: 'gateway' },
+    });
+    expect(twilioFrame(d.event({ type: 'resume', heldBy: 'caller' })!)).toMatchObject({
+      event: 'resume',
+      resume: { callSid: 'call-1', held_by: 'caller' },
+    });
+    for (const event of ['hold', 'resume'] as const)
+      expect(d.decode(Buffer.from(JSON.stringify({ event, streamSid: d.streamSid })), false)).toEqual({
+        ok: true,
+        messages: [{ kind: event }],
+      });
+  });
+
+  test('transfer progress → transfer_target_answered / transfer_failed events the gateway schema accepts', () => {
+    const d = new TwilioDialect(call, createUlawTranscoder());
+    const answered = JSON.parse(
+      d.event({ type: 'transfer_target_answered', target: '+15550100', announce: 'a caller about billing' }) as string,
+    ) as Record<string, unknown>;
+    expect(answered).toEqual({
+      event: 'transfer_target_answered',
+      sequenceNumber: '1',
+      streamSid: d.streamSid,
+      transfer: { target: '+15550100', announce: 'a caller about billing' },
+    });
+    const failed = d.event({
+      type: 'transfer_failed',
+      target: 'desk',
+      mode: 'bridged',
+      reason: 'busy',
+      sipStatus: 486,
+    });
+    expect(parseTwilioGatewayFrame(failed as string)).toMatchObject({
+      ok: true,
+      frame: {
+        event: 'transfer_failed',
+        transfer: { target: 'desk', mode: 'bridged', reason: 'busy', sip_status: 486 },
+      },
+    });
+  });
+
+  test('agent transfer with a mode, transfer_complete and transfer_cancel → their messages; a bad mode is refused', () => {
+    const d = new TwilioDialect(call, createUlawTranscoder());
+    const decode = (v: unknown) => d.decode(Buffer.from(JSON.stringify(v)), false);
+    expect(decode({ event: 'transfer', transfer: { target: '+15550100', mode: 'warm' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer', target: '+15550100', mode: 'warm' }],
+    });
+    expect(decode({ event: 'transfer', transfer: { target: 'desk' } })).toEqual({
+      ok: true,
+      messages: [{ kind: 'transfer', target: 'desk', mode: 'auto' }],
+    });
+    expect(decode({ event: 'transfer_complete' })).toEqual({ ok: true, messages: [{ kind: 'transfer_complete' }] });
+    expect(decode({ event: 'transfer_cancel' })).toEqual({ ok: true, messages: [{ kind: 'transfer_cancel' }] });
+    expect(decode({ event: 'transfer', transfer: { target: 'desk', mode: 'sideways' } }).ok).toBe(false);
   });
 
   test('agent media of any length → μ-law decoded and upsampled to twice as many 16 kHz samples', () => {
@@ -164,7 +228,7 @@ describe('twilio dialect, gateway side', () => {
     expect(decode({ event: 'hangup' })).toEqual({ ok: true, messages: [{ kind: 'hangup', reason: 'ai_hangup' }] });
     expect(decode({ event: 'transfer', transfer: { target: 'sip:a@b' } })).toEqual({
       ok: true,
-      messages: [{ kind: 'transfer', target: 'sip:a@b' }],
+      messages: [{ kind: 'transfer', target: 'sip:a@b', mode: 'auto' }],
     });
     expect(decode({ event: 'media', media: { payload: '***' } })).toEqual({
       ok: false,

@@ -10,7 +10,7 @@ import {
   type TwilioAgentFrame,
   type TwilioGatewayFrame,
 } from '../../../../common/src/ai-protocol/wire/twilio';
-import type { AiMessage, CallInfo, Decoded, GatewayDialect } from './types';
+import type { AiMessage, CallEvent, CallInfo, Decoded, GatewayDialect } from './types';
 
 /** 16 kHz PCM ⇄ 8 kHz μ-law, with filter memory across calls of one stream. */
 export interface UlawTranscoder {
@@ -107,10 +107,42 @@ export class TwilioDialect implements GatewayDialect {
     });
   }
 
-  // Twilio has none of these: an agent written for Twilio would not know them.
-  event(): null {
-    return null;
+  /** Transfer progress, hold and resume (extensions, see wire/twilio.ts; an agent written for Twilio ignores them); no SMS event. */
+  event(event: CallEvent): WireFrame | null {
+    switch (event.type) {
+      case 'transfer_target_answered':
+        return this.frame({
+          event: event.type,
+          sequenceNumber: this.nextSequence(),
+          streamSid: this.streamSid,
+          transfer: { target: event.target, ...(event.announce === undefined ? {} : { announce: event.announce }) },
+        });
+      case 'transfer_failed':
+        return this.frame({
+          event: event.type,
+          sequenceNumber: this.nextSequence(),
+          streamSid: this.streamSid,
+          transfer: {
+            target: event.target,
+            mode: event.mode,
+            reason: event.reason,
+            ...(event.sipStatus === undefined ? {} : { sip_status: event.sipStatus }),
+          },
+        });
+      case 'hold':
+      case 'resume': {
+        const body = { callSid: this.call.callId, held_by: event.heldBy ?? 'caller' };
+        const base = { sequenceNumber: this.nextSequence(), streamSid: this.streamSid };
+        return this.frame(
+          event.type === 'hold' ? { event: 'hold', ...base, hold: body } : { event: 'resume', ...base, resume: body },
+        );
+      }
+      default:
+        return null;
+    }
   }
+
+  // Twilio has none of these: an agent written for Twilio would not know them.
   flow(): null {
     return null;
   }
@@ -161,7 +193,13 @@ export class TwilioDialect implements GatewayDialect {
       case 'hangup':
         return one({ kind: 'hangup', reason: frame.hangup?.reason || 'ai_hangup' });
       case 'transfer':
-        return one({ kind: 'transfer', target: frame.transfer.target });
+        return one({ kind: 'transfer', target: frame.transfer.target, mode: frame.transfer.mode ?? 'auto' });
+      case 'transfer_complete':
+      case 'transfer_cancel':
+        return one({ kind: frame.event });
+      case 'hold':
+      case 'resume':
+        return one({ kind: frame.event });
       case 'send_dtmf':
         return one({ kind: 'send_dtmf', digits: frame.send_dtmf.digits, durationMs: frame.send_dtmf.duration_ms });
       case 'error':

@@ -1,7 +1,7 @@
 import type { AuthMaterial } from '../../../../common/src/ai-protocol/auth';
 import type { Dialect } from '../../../../common/src/ai-protocol/dialect';
 import type { WireFrame } from '../queue';
-import type { CallDirection, G711Codec } from '../../../../common/src/ai-protocol/wire/olib';
+import type { CallDirection, G711Codec, TransferMode } from '../../../../common/src/ai-protocol/wire/olib';
 
 /** What the gateway knows about the call when it opens the stream. */
 export interface CallInfo {
@@ -16,14 +16,23 @@ export interface CallInfo {
 
 /** Call events the gateway reports to the AI (besides audio, DTMF and marks). */
 export type CallEvent =
-  | { readonly type: 'hold' }
-  | { readonly type: 'resume' }
+  | { readonly type: 'hold' | 'resume'; readonly heldBy?: 'caller' | 'gateway' }
   | {
       readonly type: 'sms';
       readonly messageId: string;
       readonly from: string;
       readonly to: string;
       readonly text: string;
+    }
+  /** Warm transfer: the target answered and hears the AI now. */
+  | { readonly type: 'transfer_target_answered'; readonly target: string; readonly announce?: string }
+  /** A bridged or warm transfer did not happen; the caller is back with the AI. */
+  | {
+      readonly type: 'transfer_failed';
+      readonly target: string;
+      readonly mode: Exclude<TransferMode, 'auto'>;
+      readonly reason: string;
+      readonly sipStatus?: number;
     };
 
 /** Everything an AI platform can say, whatever the dialect, once validated. */
@@ -34,7 +43,11 @@ export type AiMessage =
   | { readonly kind: 'clear' }
   | { readonly kind: 'mark'; readonly name: string }
   | { readonly kind: 'hangup'; readonly reason: string }
-  | { readonly kind: 'transfer'; readonly target: string }
+  | { readonly kind: 'transfer'; readonly target: string; readonly mode: TransferMode }
+  | { readonly kind: 'transfer_complete' }
+  | { readonly kind: 'transfer_cancel' }
+  | { readonly kind: 'hold' }
+  | { readonly kind: 'resume' }
   | { readonly kind: 'send_dtmf'; readonly digits: string; readonly durationMs: number | undefined }
   | {
       readonly kind: 'sms';
