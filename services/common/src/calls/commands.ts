@@ -3,6 +3,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { Dialect } from '../ai-protocol/dialect';
 import type { CallCommandName, Database } from '../db/schema';
 import { isCodedError } from '../errors';
+import { enqueueCallWebhook } from '../webhooks/outbox';
 
 /**
  * Commands to live calls (db/migrations/0047_call_control.sql): any control-plane
@@ -448,8 +449,68 @@ export class PgCommandQueue implements CommandQueue {
   }
 
   async finish(id: string, state: 'done' | 'failed', result: CommandResult): Promise<void> {
-    await finishCommand(this.db, id, state, result, ['claimed']);
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await finishCommand(tx, id, state, result, ['claimed']))) return;
+      if (state === 'failed' && !result.ok) await failUnplacedCall(tx, id, result.code);
+    });
   }
+}
+
+/**
+ * An outbound call whose originate command failed or expired before any gateway
+ * placed it (calls.gateway still NULL) ends as failed, with its `failed` webhook
+ * event: it must not stay `initiated` for ever.
+ */
+export async function failUnplacedCall(tx: Transaction<Database>, commandId: string, code: string): Promise<boolean> {
+  const ended = await tx
+    .updateTable('calls')
+    .set({
+      state: 'ended',
+      ended_at: sql<Date>`now()`,
+      end_reason: `not placed: ${code}`.slice(0, 128),
+      ended_by: 'gateway',
+      disposition: 'failed',
+    })
+    .where('state', '=', 'initiated')
+    .where('gateway', 'is', null)
+    .where('call_id', '=', (eb) =>
+      eb.selectFrom('call_commands').select('call_id').where('id', '=', commandId).where('command', '=', 'originate'),
+    )
+    .returning(['call_id', 'from_number', 'to_number', 'webhook_url'])
+    .executeTakeFirst();
+  if (!ended) return false;
+  await enqueueCallWebhook(tx, {
+    callId: ended.call_id,
+    url: ended.webhook_url,
+    event: 'failed',
+    data: { from_number: ended.from_number, to_number: ended.to_number, direction: 'outbound', reason: code },
+  });
+  return true;
+}
+
+/**
+ * Expires the commands nobody claimed before their deadline (the waiter that would
+ * have, gave up or never existed: originate), and fails the outbound calls they
+ * were to place. Run by every gateway's lease tick; SKIP LOCKED lets them share it.
+ */
+export async function expireCommands(db: Kysely<Database>): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const stale = await tx
+      .selectFrom('call_commands')
+      .select('id')
+      .where('state', '=', 'pending')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .forUpdate()
+      .skipLocked()
+      .limit(1000)
+      .execute();
+    for (const { id } of stale) {
+      const key = String(id);
+      if (await finishCommand(tx, key, 'expired', commandFailure('ERR_CALL_COMMAND_TIMEOUT'), ['pending']))
+        await failUnplacedCall(tx, key, 'ERR_CALL_COMMAND_TIMEOUT');
+    }
+    return stale.length;
+  });
 }
 
 export interface CommandListenerMetrics {
