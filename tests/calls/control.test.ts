@@ -299,6 +299,11 @@ describe('call control: hangup of AI and proxied calls from any control-plane re
       [{ from_number: number, to_number: '+14155550123', webhook_url: 'file:///etc/passwd' }, 'ERR_VALIDATION'],
       [{ from_number: number, to_number: '+14155550123', ai: { url: 'http://not-a-websocket' } }, 'ERR_VALIDATION'],
     ];
+    // The webhook URL check (docs/security.md): no credentials in the URL.
+    refused.push([
+      { from_number: number, to_number: '+14155550123', webhook_url: 'https://user:secret@hooks.example.com/x' },
+      'ERR_WEBHOOK_URL_INVALID',
+    ]);
     for (const [body, code] of refused) {
       const res = await op<ErrorBody>('POST', '/api/calls/initiate', body);
       expect([body, res.status, res.body.error.code]).toEqual([body, 400, code]);
