@@ -3,6 +3,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { Dialect } from '../ai-protocol/dialect';
 import type { CallCommandName, Database } from '../db/schema';
 import { isCodedError } from '../errors';
+import { enqueueCallWebhook } from '../webhooks/outbox';
 
 /**
  * Commands to live calls (db/migrations/0047_call_control.sql): any control-plane
@@ -448,8 +449,51 @@ export class PgCommandQueue implements CommandQueue {
   }
 
   async finish(id: string, state: 'done' | 'failed', result: CommandResult): Promise<void> {
-    await finishCommand(this.db, id, state, result, ['claimed']);
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await finishCommand(tx, id, state, result, ['claimed']))) return;
+      if (state === 'failed' && !result.ok) await failUnplacedCall(tx, id, result.code);
+    });
   }
+}
+
+/**
+ * An outbound call whose originate command failed before any gateway placed it
+ * (calls.gateway still NULL, e.g. a gateway without an originate handler) ends as
+ * failed, with its `failed` webhook event: it must not stay `initiated` for ever.
+ * (Originate commands that expire unclaimed are ended by the lease sweep.)
+ */
+export async function failUnplacedCall(tx: Transaction<Database>, commandId: string, code: string): Promise<boolean> {
+  const ended = await tx
+    .updateTable('calls')
+    .set({
+      state: 'ended',
+      ended_at: sql<Date>`now()`,
+      end_reason: `not placed: ${code}`.slice(0, 128),
+      ended_by: 'system',
+      disposition: 'failed',
+    })
+    .where('state', '=', 'initiated')
+    .where('gateway', 'is', null)
+    .where('call_id', '=', (eb) =>
+      eb.selectFrom('call_commands').select('call_id').where('id', '=', commandId).where('command', '=', 'originate'),
+    )
+    .returning(['call_id', 'from_number', 'to_number', 'webhook_url'])
+    .executeTakeFirst();
+  if (!ended) return false;
+  await enqueueCallWebhook(tx, {
+    callId: ended.call_id,
+    url: ended.webhook_url,
+    event: 'failed',
+    data: {
+      from_number: ended.from_number,
+      to_number: ended.to_number,
+      direction: 'outbound',
+      reason: code,
+      ended_by: 'system',
+      disposition: 'failed',
+    },
+  });
+  return true;
 }
 
 export interface CommandListenerMetrics {
