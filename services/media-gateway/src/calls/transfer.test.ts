@@ -392,4 +392,19 @@ describe('MediaBridge relay', () => {
     a.leg.tick(40);
     expect(a.raw.sent).toHaveLength(1);
   });
+
+  test('relayed packets continue the stream the leg was sending: its SSRC, sequence + 1, timestamp + 160', () => {
+    const a = side(0, 101, 4000);
+    const b = side(0, 101, 5000);
+    b.leg.tick(20);
+    const own = b.raw.sent[0]!.datagram;
+    const bridge = new MediaBridge(a, b);
+    a.raw.receive(rtp(0));
+    const relayed = b.raw.sent[1]!.datagram;
+    expect(relayed.readUInt32BE(8)).toBe(own.readUInt32BE(8));
+    expect(relayed.readUInt16BE(2)).toBe((own.readUInt16BE(2) + 1) & 0xffff);
+    expect(relayed.readUInt32BE(4)).toBe((own.readUInt32BE(4) + 160) >>> 0);
+    expect(relayed.subarray(12).equals(rtp(0).subarray(12))).toBe(true);
+    bridge.close();
+  });
 });

@@ -210,7 +210,6 @@ export class CallTransfer {
     const wasDialing = this.current === 'dialing';
     this.current = 'done';
     if (wasDialing) this.outgoing?.cancel();
-    this.bridge?.close();
     const leg = this.target;
     this.target = null;
     if (leg) await this.hangUpTarget(leg);
@@ -486,6 +485,7 @@ export class CallTransfer {
   private closeLeg(leg: TargetLeg): void {
     leg.unsubscribe();
     if (this.bridge) {
+      this.host.log.info('transfer: bridge closed', { bridge: this.bridge.mode, ...this.bridge.stats });
       this.bridge.close();
       this.bridge = null;
     }
