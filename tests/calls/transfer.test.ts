@@ -337,7 +337,7 @@ describe('transfers of AI calls (issue 14)', () => {
     },
     60_000,
   );
-  test('bridged (auto): a μ-law caller answers REFER with 501, the gateway dials the A-law target behind a trunk and bridges through PCM; each side hears the other (RTP both ways, 1000 Hz one way, 440 Hz the other)', async () => {
+  test('bridged (auto): a μ-law caller answers REFER with 501, the gateway dials the A-law target behind a trunk (rtpengine transcodes it to the codec of the caller) and relays RTP; each side hears the other (RTP both ways, 1000 Hz one way, 440 Hz the other)', async () => {
     const number = await aiNumber(peer);
     const callerRtp = await RtpPeer.open();
     const targetRtp = await RtpPeer.open();
@@ -387,7 +387,7 @@ describe('transfers of AI calls (issue 14)', () => {
       ]);
       expect(events[1]!.data).toMatchObject({ mode: 'blind', stage: 'refer', sip_status: 501 });
       expect(events[2]!.data).toMatchObject({ mode: 'bridged' });
-      expect(events[4]!.data).toMatchObject({ mode: 'bridged', bridge: 'transcode' });
+      expect(events[4]!.data).toMatchObject({ mode: 'bridged', bridge: 'relay' });
       const heardByCaller = loud(callerRtp.received);
       const heardByTarget = loud(targetRtp.received);
       const callerHz = frequency(heardByCaller);

@@ -270,13 +270,25 @@ describe('bridged transfer', () => {
     expect(t.transfer.state).toBe('idle');
   });
 
-  test('bridged to a PCMA target from a PCMU caller → transcode; the target hanging up ends the call', async () => {
+  test('the target leg is offered the caller codec only; an answer in another codec → BYE, 488, the AI told', async () => {
+    const t = setup();
+    const started = t.transfer.start({ mode: 'bridged', target: 'desk', requestedBy: 'api', waitForOutcome: true });
+    await flush();
+    expect(t.dials[0]!.request.sdp).toMatch(/^m=audio \d+ RTP\/AVP 0 101\r?$/m);
+    const target = new FakeDialog();
+    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(8, 'PCMA') });
+    await expect(started).rejects.toMatchObject({ details: { sip_status: 488 } });
+    expect(target.byes).toBe(1);
+    expect(t.told.at(-1)).toMatchObject({ type: 'transfer_failed', sipStatus: 488 });
+  });
+
+  test('bridged: the target hanging up ends the call', async () => {
     const t = setup();
     const started = t.transfer.start({ mode: 'bridged', target: 'desk', requestedBy: 'api', waitForOutcome: true });
     await flush();
     const target = new FakeDialog();
-    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(8, 'PCMA') });
-    expect(await started).toMatchObject({ bridge: 'transcode' });
+    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(0, 'PCMU') });
+    expect(await started).toMatchObject({ bridge: 'relay' });
     target.hangUp();
     await flush();
     expect(t.ended).toEqual([{ reason: 'transfer target hung up (remote)', by: 'transfer' }]);
