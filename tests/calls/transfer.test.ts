@@ -388,6 +388,10 @@ describe('transfers of AI calls (issue 14)', () => {
       expect(events[1]!.data).toMatchObject({ mode: 'blind', stage: 'refer', sip_status: 501 });
       expect(events[2]!.data).toMatchObject({ mode: 'bridged' });
       expect(events[4]!.data).toMatchObject({ mode: 'bridged', bridge: 'relay' });
+      const afterJoin = callerRtp.received.filter((r) => r.atMs > asked + joinedMs);
+      console.log(
+        `caller after the join: ${afterJoin.length} packets, payload types ${[...new Set(afterJoin.map((r) => r.packet.payloadType))].join(',')}`,
+      );
       const heardByCaller = loud(callerRtp.received);
       const heardByTarget = loud(targetRtp.received);
       const callerHz = frequency(heardByCaller);

@@ -10,7 +10,7 @@ export class SwitchableSocket implements RtpSocket {
   private legListener: ((datagram: Buffer, address: string, port: number) => void) | null = null;
   private diverted: ((datagram: Buffer) => void) | null = null;
   /** The header of the last RTP packet sent, so a relayed stream can continue it. */
-  lastSent: { ssrc: number; sequence: number; timestamp: number } | null = null;
+  lastSent: { ssrc: number; sequence: number; timestamp: number; atMs: number } | null = null;
 
   constructor(private readonly inner: RtpSocket) {
     inner.onDatagram((datagram, address, port) => {
@@ -45,6 +45,7 @@ export class SwitchableSocket implements RtpSocket {
       sequence: datagram.readUInt16BE(2),
       timestamp: datagram.readUInt32BE(4),
       ssrc: datagram.readUInt32BE(8),
+      atMs: performance.now(),
     };
   }
 
@@ -139,13 +140,15 @@ export class MediaBridge {
     const ssrc = datagram.readUInt32BE(8);
     let r = this.restamp.get(to);
     if (!r || r.ssrc !== ssrc) {
-      // A new source: continue the leg's stream one packet (20 ms at 8 kHz) after its last.
+      // A new source: continue the leg's stream after its last packet, the media clock
+      // advanced by the time since (8 kHz, whole 20 ms frames; RFC 3550 §5.1).
       const last = to.socket.lastSent;
+      const frames = last ? Math.max(1, Math.round((performance.now() - last.atMs) / 20)) : 1;
       r = last
         ? {
             ssrc,
             seqOffset: (last.sequence + 1 - seq) & 0xffff,
-            tsOffset: (last.timestamp + 160 - ts) >>> 0,
+            tsOffset: (last.timestamp + 160 * frames - ts) >>> 0,
           }
         : { ssrc, seqOffset: 0, tsOffset: 0 };
       this.restamp.set(to, r);
