@@ -319,8 +319,8 @@ export const TRANSFER_BODY_SCHEMA = {
       description: 'warm: what the target is told before the caller joins.',
     },
   },
-  if: { properties: { action: { enum: ['complete', 'cancel'] } }, required: ['action'] },
-  else: { required: ['target'] },
+  // `target` is needed to start a transfer, not to complete or cancel one: the gateway
+  // refuses a start without it (400 ERR_TRANSFER_TARGET_INVALID).
   additionalProperties: false,
 } as const;
 
