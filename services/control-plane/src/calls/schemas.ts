@@ -282,7 +282,7 @@ export interface HangupBody {
   readonly reason?: string;
 }
 
-export const TRANSFER_MODES = ['blind', 'bridged', 'warm'] as const;
+export const TRANSFER_MODES = ['auto', 'blind', 'bridged', 'warm'] as const;
 
 export const TRANSFER_BODY_SCHEMA = {
   type: 'object',
@@ -290,9 +290,22 @@ export const TRANSFER_BODY_SCHEMA = {
     mode: {
       type: 'string',
       enum: TRANSFER_MODES,
-      default: 'blind',
+      default: 'auto',
       description:
-        'blind: REFER to the caller (falls back to bridged when the far end refuses REFER); bridged: the gateway dials the target and joins the two; warm: the AI speaks to the target first.',
+        'auto: REFER, and bridged when the far end refuses REFER; blind: REFER only; bridged: the gateway dials the target and joins the two; warm: the AI speaks to the target first (docs/ai-protocol.md#transfers).',
+    },
+    action: {
+      type: 'string',
+      enum: ['start', 'complete', 'cancel'],
+      default: 'start',
+      description:
+        'start a transfer (default); complete: join the caller to the target of a warm transfer and let the AI leave; cancel: give up a transfer still ringing or consulting (the caller goes back to the AI).',
+    },
+    wait_for_outcome: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Answer once the outcome is known (blind: the final NOTIFY status; bridged/warm: the target answering or failing) rather than when the transfer starts. Bounded by CALL_COMMAND_TIMEOUT_MS.',
     },
     target: {
       type: 'string',
@@ -306,14 +319,17 @@ export const TRANSFER_BODY_SCHEMA = {
       description: 'warm: what the target is told before the caller joins.',
     },
   },
-  required: ['target'],
+  // `target` is needed to start a transfer, not to complete or cancel one: the gateway
+  // refuses a start without it (400 ERR_TRANSFER_TARGET_INVALID).
   additionalProperties: false,
 } as const;
 
 export interface TransferBody {
   readonly mode: (typeof TRANSFER_MODES)[number];
-  readonly target: string;
+  readonly target?: string;
   readonly announce?: string;
+  readonly action?: 'start' | 'complete' | 'cancel';
+  readonly wait_for_outcome?: boolean;
 }
 
 export const INITIATE_BODY_SCHEMA = {

@@ -9,6 +9,8 @@ import type { MediaLeg, RtpSocket } from './media-leg';
 export class SwitchableSocket implements RtpSocket {
   private legListener: ((datagram: Buffer, address: string, port: number) => void) | null = null;
   private diverted: ((datagram: Buffer) => void) | null = null;
+  /** The header of the last RTP packet sent, so a relayed stream can continue it. */
+  lastSent: { ssrc: number; sequence: number; timestamp: number; atMs: number } | null = null;
 
   constructor(private readonly inner: RtpSocket) {
     inner.onDatagram((datagram, address, port) => {
@@ -22,7 +24,9 @@ export class SwitchableSocket implements RtpSocket {
   }
 
   send(datagram: Buffer, port: number, address: string): void {
-    if (!this.diverted) this.inner.send(datagram, port, address);
+    if (this.diverted) return;
+    this.note(datagram);
+    this.inner.send(datagram, port, address);
   }
 
   onDatagram(listener: (datagram: Buffer, address: string, port: number) => void): void {
@@ -31,7 +35,18 @@ export class SwitchableSocket implements RtpSocket {
 
   /** Sends a datagram whatever the diversion (the bridge's own path out). */
   sendRaw(datagram: Buffer, port: number, address: string): void {
+    this.note(datagram);
     this.inner.send(datagram, port, address);
+  }
+
+  private note(datagram: Buffer): void {
+    if (datagram.length < 12 || isRtcpPacket(datagram)) return;
+    this.lastSent = {
+      sequence: datagram.readUInt16BE(2),
+      timestamp: datagram.readUInt32BE(4),
+      ssrc: datagram.readUInt32BE(8),
+      atMs: performance.now(),
+    };
   }
 
   divert(listener: ((datagram: Buffer) => void) | null): void {
@@ -65,10 +80,14 @@ export interface BridgeStats {
 
 /**
  * Joins two call legs' media. When both sides agreed the same G.711 codec the
- * bridge relays RTP as it comes (an RTP translator, RFC 3550 §7.1: SSRC, sequence
- * numbers and timestamps pass through; only the telephone-event payload type is
- * mapped when the sides chose different ones), so no jitter buffer or codec adds
- * delay. Otherwise it goes through PCM: each leg's decoded 20 ms frames are played
+ * bridge relays RTP as it comes (an RTP translator, RFC 3550 §7.1), so no jitter
+ * buffer or codec adds delay: payloads pass untouched, the telephone-event payload
+ * type is mapped when the sides chose different ones, and each packet is re-stamped
+ * onto the stream the leg was already sending (its SSRC; sequence numbers and
+ * timestamps continuing from its last packet, shifted by the source's own steps).
+ * Deliberate deviation from a plain translator: the far end sees one continuous
+ * stream instead of a new source, since a relay that transcodes (rtpengine) drops
+ * packets of a stream whose sequence numbers restart mid-call. Otherwise it goes through PCM: each leg's decoded 20 ms frames are played
  * out on the other leg, which encodes them in its own codec, and key presses are
  * re-sent as RFC 4733 events. RTCP is not forwarded: each leg's reports describe
  * a hop the other side never sees.
@@ -77,6 +96,8 @@ export class MediaBridge {
   readonly mode: BridgeMode;
   readonly stats: BridgeStats = { relayedAtoB: 0, relayedBtoA: 0, dropped: 0 };
   private closed = false;
+  /** Per direction: the source stream being relayed and its offsets onto the leg's stream. */
+  private readonly restamp = new Map<BridgeSide, { ssrc: number; seqOffset: number; tsOffset: number }>();
 
   constructor(
     private readonly a: BridgeSide,
@@ -111,11 +132,31 @@ export class MediaBridge {
       this.stats.dropped++;
       return;
     }
-    if (mapped !== pt) {
-      // Copy: the datagram buffer is the socket's, not ours to change.
-      datagram = Buffer.from(datagram);
-      datagram[1] = ((datagram[1] as number) & 0x80) | mapped;
+    // Copy: the datagram buffer is the socket's, not ours to change.
+    datagram = Buffer.from(datagram);
+    datagram[1] = ((datagram[1] as number) & 0x80) | mapped;
+    const seq = datagram.readUInt16BE(2);
+    const ts = datagram.readUInt32BE(4);
+    const ssrc = datagram.readUInt32BE(8);
+    let r = this.restamp.get(to);
+    if (!r || r.ssrc !== ssrc) {
+      // A new source: continue the leg's stream after its last packet, the media clock
+      // advanced by the time since (8 kHz, whole 20 ms frames; RFC 3550 §5.1).
+      const last = to.socket.lastSent;
+      const frames = last ? Math.max(1, Math.round((performance.now() - last.atMs) / 20)) : 1;
+      r = last
+        ? {
+            ssrc,
+            seqOffset: (last.sequence + 1 - seq) & 0xffff,
+            tsOffset: (last.timestamp + 160 * frames - ts) >>> 0,
+          }
+        : { ssrc, seqOffset: 0, tsOffset: 0 };
+      this.restamp.set(to, r);
     }
+    const out = to.socket.lastSent?.ssrc ?? ssrc;
+    datagram.writeUInt16BE((seq + r.seqOffset) & 0xffff, 2);
+    datagram.writeUInt32BE((ts + r.tsOffset) >>> 0, 4);
+    datagram.writeUInt32BE(out >>> 0, 8);
     this.stats[counter]++;
     const remote = to.remote();
     to.socket.sendRaw(datagram, remote.port, remote.address);

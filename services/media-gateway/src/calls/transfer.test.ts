@@ -270,13 +270,25 @@ describe('bridged transfer', () => {
     expect(t.transfer.state).toBe('idle');
   });
 
-  test('bridged to a PCMA target from a PCMU caller → transcode; the target hanging up ends the call', async () => {
+  test('the target leg is offered the caller codec only; an answer in another codec → BYE, 488, the AI told', async () => {
+    const t = setup();
+    const started = t.transfer.start({ mode: 'bridged', target: 'desk', requestedBy: 'api', waitForOutcome: true });
+    await flush();
+    expect(t.dials[0]!.request.sdp).toMatch(/^m=audio \d+ RTP\/AVP 0 101\r?$/m);
+    const target = new FakeDialog();
+    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(8, 'PCMA') });
+    await expect(started).rejects.toMatchObject({ details: { sip_status: 488 } });
+    expect(target.byes).toBe(1);
+    expect(t.told.at(-1)).toMatchObject({ type: 'transfer_failed', sipStatus: 488 });
+  });
+
+  test('bridged: the target hanging up ends the call', async () => {
     const t = setup();
     const started = t.transfer.start({ mode: 'bridged', target: 'desk', requestedBy: 'api', waitForOutcome: true });
     await flush();
     const target = new FakeDialog();
-    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(8, 'PCMA') });
-    expect(await started).toMatchObject({ bridge: 'transcode' });
+    t.dials[0]!.settle({ ok: true, dialog: target, answer: ANSWER(0, 'PCMU') });
+    expect(await started).toMatchObject({ bridge: 'relay' });
     target.hangUp();
     await flush();
     expect(t.ended).toEqual([{ reason: 'transfer target hung up (remote)', by: 'transfer' }]);
@@ -391,5 +403,20 @@ describe('MediaBridge relay', () => {
     bridge.close();
     a.leg.tick(40);
     expect(a.raw.sent).toHaveLength(1);
+  });
+
+  test('relayed packets continue the stream the leg was sending: its SSRC, sequence + 1, timestamp + 160', () => {
+    const a = side(0, 101, 4000);
+    const b = side(0, 101, 5000);
+    b.leg.tick(20);
+    const own = b.raw.sent[0]!.datagram;
+    const bridge = new MediaBridge(a, b);
+    a.raw.receive(rtp(0));
+    const relayed = b.raw.sent[1]!.datagram;
+    expect(relayed.readUInt32BE(8)).toBe(own.readUInt32BE(8));
+    expect(relayed.readUInt16BE(2)).toBe((own.readUInt16BE(2) + 1) & 0xffff);
+    expect(relayed.readUInt32BE(4)).toBe((own.readUInt32BE(4) + 160) >>> 0);
+    expect(relayed.subarray(12).equals(rtp(0).subarray(12))).toBe(true);
+    bridge.close();
   });
 });

@@ -210,7 +210,6 @@ export class CallTransfer {
     const wasDialing = this.current === 'dialing';
     this.current = 'done';
     if (wasDialing) this.outgoing?.cancel();
-    this.bridge?.close();
     const leg = this.target;
     this.target = null;
     if (leg) await this.hangUpTarget(leg);
@@ -326,7 +325,11 @@ export class CallTransfer {
       throw new TransferError('ERR_CALL_TRANSFER_FAILED', 'no media port for the target leg', { sip_status: 503 });
     }
     const socket = new SwitchableSocket(raw);
-    const offerer = new SdpOfferer({ address: this.deps.rtpAddress, port: socket.localPort });
+    // Only the caller's codec: the relay transcodes the target's side to it, so the
+    // bridge can pass RTP through (a leg decodes one codec; a peer may send any codec
+    // listed in an answer, RFC 3264 §6.1).
+    const callerCodec = this.host.caller.codecPt === PCMA.payloadType ? 'PCMA' : 'PCMU';
+    const offerer = new SdpOfferer({ address: this.deps.rtpAddress, port: socket.localPort, codecs: [callerCodec] });
     const leg = dial({ sipCallId: randomUUID(), from: this.host.ourNumber, to: p.user, sdp: offerer.offer });
     this.outgoing = leg;
     let timedOut = false;
@@ -486,6 +489,7 @@ export class CallTransfer {
   private closeLeg(leg: TargetLeg): void {
     leg.unsubscribe();
     if (this.bridge) {
+      this.host.log.info('transfer: bridge closed', { bridge: this.bridge.mode, ...this.bridge.stats });
       this.bridge.close();
       this.bridge = null;
     }
