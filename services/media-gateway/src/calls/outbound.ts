@@ -242,6 +242,18 @@ export class OutboundCalls {
     return true;
   }
 
+  /** Calls still dialing or ringing, as the hangup command sees live calls. */
+  list(): Array<{ readonly id: string; readonly state: OutboundState; end(reason: string): Promise<void> }> {
+    return [...this.dialing.values()].map((d) => ({
+      id: d.callId,
+      state: d.state,
+      end: async (reason: string) => {
+        this.hangup(d.callId, reason);
+        await d.leg.result.catch(() => undefined);
+      },
+    }));
+  }
+
   /** Cancels every call still ringing and refuses new ones; resolves once they have settled. */
   async close(): Promise<void> {
     this.closed = true;
