@@ -213,7 +213,7 @@ function printStep(r: StepResult): void {
 async function sink(): Promise<Socket> {
   const s = createSocket('udp4');
   s.on('message', () => undefined);
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => s.bind(0, PSTN, resolve));
   return s;
 }
 
@@ -263,6 +263,8 @@ async function main(): Promise<void> {
       serverMode: true,
       localIp: PSTN,
       localPort: pstnPort,
+      // Media where it signals from: the relay sends only there (kamailio/media.cfg).
+      mediaIp: PSTN,
       keys: { rtp_port: rtp.address().port },
       calls: 1_000_000,
       limit: 5000,

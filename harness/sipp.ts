@@ -595,14 +595,19 @@ export function calleeScenario(c: Callee): string {
       ${sdp ? 'Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=pstn 1 1 IN IP4 [media_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [rtp_port] RTP/AVP 0 8 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n      a=ptime:20\n' : 'Content-Length: 0\n'}
     ]]>
   </send>`;
-  let body = `
-  <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE" crlf="true" rrs="true">
+  const hangsUp = c.answer === 200 && c.hangupAfterMs !== undefined;
+  // Its own BYE needs the INVITE's From and To (SIPp refuses variables it never uses).
+  const capture = hangsUp
+    ? `
     <action>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
     </action>
-  </recv>`;
+  `
+    : '';
+  let body = `
+  <recv request="OPTIONS" optional="true" next="options"/>
+  <recv request="INVITE" crlf="true" rrs="true">${capture}</recv>`;
   body += reply('180 Ringing');
   if (c.ringMs) body += `\n  <pause milliseconds="${c.ringMs}"/>`;
   if (c.answer !== 200) {

@@ -82,7 +82,8 @@ async function pstn(callee: Callee, port: number, rtp: RtpPeer): Promise<Running
     serverMode: true,
     localIp: PSTN,
     localPort: port,
-    mediaIp: '127.0.0.1',
+    // Its SDP names the address it signals from: the relay sends only there (kamailio/media.cfg, RTP bleed).
+    mediaIp: PSTN,
     keys: { rtp_port: rtp.port },
     calls: 100_000,
     limit: 100,
@@ -161,7 +162,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   test('answered → the far end hears the demo agent; webhooks initiated, ringing, answered, completed in order, signed; the API shows the same', async () => {
     const port = PORT_BASE + 1;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
+    const rtp = await RtpPeer.open(PSTN);
     const sipp = await pstn({ answer: 200, ringMs: 500, hangupAfterMs: 4000 }, port, rtp);
     try {
       const to = '+15550009001';
@@ -214,7 +215,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   test('a busy destination (486) → failed with sip_status 486, disposition busy', async () => {
     const port = PORT_BASE + 2;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
+    const rtp = await RtpPeer.open(PSTN);
     const sipp = await pstn({ answer: 486 }, port, rtp);
     try {
       const res = await initiate({ from_number: number, to_number: '+15550009002', webhook_url: receiver.url });
@@ -244,7 +245,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   test('a control-plane restart between two events loses none: every event arrives, once, in order', async () => {
     const port = PORT_BASE + 3;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
+    const rtp = await RtpPeer.open(PSTN);
     // It rings for 6 s: the control-plane is killed after `initiated` went out, and the
     // gateway writes `ringing` and `answered` while no control-plane runs.
     const sipp = await pstn({ answer: 200, ringMs: 6000, hangupAfterMs: 1500 }, port, rtp);
