@@ -10,6 +10,7 @@ import { TokenVerifier } from './auth/tokens';
 import { logDialogEvents } from './calls/dialog-log';
 import { RecordingFiles, RecordingLibrary } from './calls/recording';
 import { PgRecordings } from '../../common/src/recordings/postgres';
+import { CallControl } from './calls/control';
 import { CallService } from './calls/service';
 import { CallStore } from './calls/store';
 import type { RelayPing } from './health/probes';
@@ -37,6 +38,7 @@ import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
 import type { KamailioEventSource } from './kamailio/evapi';
 import type { KamailioRpc } from '../../common/src/kamailio/rpc';
+import type { DoneSignal } from '../../common/src/calls/commands';
 import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metrics';
 import { RelayDropCounter, type RelayCallReader } from './metrics/relay-drops';
 import { RelayStatisticsExporter, type RelayStatisticsReader } from './metrics/relay-stats';
@@ -63,6 +65,8 @@ export interface AppDeps {
   readonly relay: RelayPing & RelayCallReader & RelayStatisticsReader;
   /** The evapi stream, if this process listens to Kamailio's events. */
   readonly events?: KamailioEventSource;
+  /** Wakes call-command waiters when a gateway finishes a command (a LISTEN connection); without it they poll. */
+  readonly commandSignal?: DoneSignal;
   /** Start-up work that needs Kamailio (KamailioAttach): /health is 503 until it is done. */
   readonly startup?: () => KamailioAttachStatus;
 }
@@ -132,6 +136,16 @@ export function createApp(deps: AppDeps): App {
     callsLogger,
   );
 
+  const dialogs = new KamailioDialogs(deps.kamailio);
+  const control = new CallControl({
+    db: deps.db,
+    dialogs,
+    ...(deps.commandSignal ? { signal: deps.commandSignal } : {}),
+    commandTimeoutMs: config.callControl.commandTimeoutMs,
+    logger: callsLogger,
+    registry: metrics.registry,
+  });
+
   const sms = new SmsService(deps.db, new SmsStore(deps.db), logger.child({ component: 'sms' }));
 
   let openApiDocument: object | undefined;
@@ -148,8 +162,8 @@ export function createApp(deps: AppDeps): App {
     ...securityRoutes(new SecurityService(kamailio, logger.child({ component: 'security' }))),
     ...trunkRoutes(trunks),
     ...numberRoutes(numbers, blocklist),
-    ...callRoutes(calls),
-    ...dialogRoutes(new KamailioDialogs(deps.kamailio)),
+    ...callRoutes(calls, control),
+    ...dialogRoutes(dialogs),
     ...smsRoutes(sms),
     ...openApiRoutes(
       () =>

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../../common/src/config';
 import { Gauge } from 'prom-client';
+import { DONE_CHANNEL, PgNotifications } from '../../common/src/calls/commands';
 import { connectDatabase } from '../../common/src/db/connect';
 import { Leadership } from '../../common/src/db/leadership';
 import { createLogger } from '../../common/src/logger';
@@ -49,10 +50,19 @@ runProcess({
       attempt: () => sms.joinSmsSet(),
       logger: logger.child({ component: 'kamailio' }),
     });
+    // Wakes the API's call-command waiters when a gateway finishes a command.
+    const commandSignal = new PgNotifications({
+      connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+      channels: [DONE_CHANNEL],
+      logger: logger.child({ component: 'call-commands' }),
+    });
+    scope.defer(() => commandSignal.close());
+    await commandSignal.start();
     const app = createApp({
       config,
       logger,
       db: database.db,
+      commandSignal,
       kamailio,
       relay,
       events,

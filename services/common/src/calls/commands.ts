@@ -287,9 +287,14 @@ export class PgNotifications implements DoneSignal {
     this.delay = o.reconnectMinMs ?? 200;
   }
 
-  /** Connects once (throws if the database is unreachable); later losses reconnect on their own. */
+  /** Connects; when the database is unreachable it keeps trying in the background (callers poll meanwhile). */
   async start(): Promise<void> {
-    await this.connect();
+    try {
+      await this.connect();
+    } catch (err) {
+      this.o.logger.warn('notification connection failed; retrying', { error: (err as Error).message });
+      this.scheduleReconnect();
+    }
   }
 
   on(channel: string, listener: (payload: string) => void): () => void {

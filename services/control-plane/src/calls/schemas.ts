@@ -226,3 +226,252 @@ export const CALL_DETAIL_SCHEMA = {
 
 /** The WAV download (OpenAPI 3.1: a binary body is a string with its media type). */
 export const RECORDING_BODY_SCHEMA = { type: 'string', contentMediaType: 'audio/wav' } as const;
+
+// ----- call control (POST /api/calls/initiate, /{call_id}/hangup|transfer|hold|resume, GET /active) -----
+
+/** A SIP user name or E.164 number as a party (RFC 3261 §25.1 user part, no escapes). */
+const SIP_USER_PATTERN = "^\\+?[A-Za-z0-9_.!~*'()&=$,;?/-]{1,64}$";
+
+export const CALL_COMMAND_PARAMS_SCHEMA = {
+  type: 'object',
+  properties: {
+    call_id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._:-]{1,64}$',
+      description:
+        "An AI call's `call_id`, or `kd-<h_entry>-<h_id>` for a call Kamailio only proxies (as GET /api/calls/active lists it).",
+    },
+  },
+  required: ['call_id'],
+  additionalProperties: false,
+} as const;
+
+export const CALL_COMMAND_QUERY_SCHEMA = {
+  type: 'object',
+  properties: {
+    wait: {
+      type: 'boolean',
+      default: true,
+      description: 'false: answer 202 with the command id at once instead of waiting for the result.',
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+export interface CallCommandQuery {
+  readonly wait: boolean;
+}
+
+export const HANGUP_BODY_SCHEMA = {
+  type: 'object',
+  properties: {
+    reason: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 100,
+      pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+      description: 'Recorded as the end reason `api hangup: <reason>` (default `requested`).',
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+export interface HangupBody {
+  readonly reason?: string;
+}
+
+export const TRANSFER_MODES = ['blind', 'bridged', 'warm'] as const;
+
+export const TRANSFER_BODY_SCHEMA = {
+  type: 'object',
+  properties: {
+    mode: {
+      type: 'string',
+      enum: TRANSFER_MODES,
+      default: 'blind',
+      description:
+        'blind: REFER to the caller (falls back to bridged when the far end refuses REFER); bridged: the gateway dials the target and joins the two; warm: the AI speaks to the target first.',
+    },
+    target: {
+      type: 'string',
+      pattern: SIP_USER_PATTERN,
+      description: 'A SIP user name or an E.164 number.',
+    },
+    announce: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1000,
+      description: 'warm: what the target is told before the caller joins.',
+    },
+  },
+  required: ['target'],
+  additionalProperties: false,
+} as const;
+
+export interface TransferBody {
+  readonly mode: (typeof TRANSFER_MODES)[number];
+  readonly target: string;
+  readonly announce?: string;
+}
+
+export const INITIATE_BODY_SCHEMA = {
+  type: 'object',
+  properties: {
+    from_number: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description:
+        "The caller ID: one of this system's numbers (E.164), or, with from_user, that SIP user's own username.",
+    },
+    from_user: {
+      type: 'string',
+      pattern: SIP_USER_PATTERN,
+      description: 'Place the call as this SIP user (from_number must then be its username).',
+    },
+    to_number: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 32,
+      description: 'E.164: out through the trunks, or one of our numbers.',
+    },
+    to_user: { type: 'string', pattern: SIP_USER_PATTERN, description: 'A registered SIP user instead of a number.' },
+    webhook_url: {
+      type: 'string',
+      maxLength: 2048,
+      pattern: '^https?://[^\\s]+$',
+      description:
+        'Receives the signed status events (initiated, ringing, answered, completed, failed); see docs/webhooks.md.',
+    },
+    ai: {
+      type: 'object',
+      properties: {
+        url: { type: 'string', maxLength: 1024, pattern: '^wss?://[^\\s]+$', description: 'The AI WebSocket.' },
+        dialect: { type: 'string', enum: ['olib', 'twilio', 'binary'] },
+      },
+      required: ['url'],
+      additionalProperties: false,
+      description: "Default: the from_number's AI settings, else the platform's default AI.",
+    },
+    custom_parameters: {
+      type: 'object',
+      maxProperties: 32,
+      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      additionalProperties: { type: 'string', maxLength: 512 },
+      description: 'Passed to the AI with the call (olib `call.custom_parameters`, Twilio `customParameters`).',
+    },
+    record: { type: 'boolean', description: "Record the call (default: the from_number's setting)." },
+    ring_timeout_seconds: { type: 'integer', minimum: 5, maximum: 120, default: 30 },
+  },
+  required: ['from_number'],
+  oneOf: [{ required: ['to_number'] }, { required: ['to_user'] }],
+  additionalProperties: false,
+} as const;
+
+export interface InitiateCallBody {
+  readonly from_number: string;
+  readonly from_user?: string;
+  readonly to_number?: string;
+  readonly to_user?: string;
+  readonly webhook_url?: string;
+  readonly ai?: { readonly url: string; readonly dialect?: 'olib' | 'twilio' | 'binary' };
+  readonly custom_parameters?: Readonly<Record<string, string>>;
+  readonly record?: boolean;
+  readonly ring_timeout_seconds: number;
+}
+
+export const INITIATED_SCHEMA = {
+  type: 'object',
+  properties: {
+    call_id: { type: 'string' },
+    state: { type: 'string', enum: ['initiated'] },
+    direction: { type: 'string', enum: ['outbound'] },
+    from_number: { type: 'string' },
+    to_number: { type: 'string' },
+    webhook_url: nullableString,
+    ring_timeout_seconds: { type: 'integer' },
+    created_at: timestamp,
+    command_id: { type: 'string', description: 'The originate command a gateway takes.' },
+  },
+  required: ['call_id', 'state', 'direction', 'from_number', 'to_number', 'created_at', 'command_id'],
+} as const;
+
+export const COMMAND_RESULT_SCHEMA = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean', enum: [true] },
+    call_id: { type: 'string' },
+    command: { type: 'string', enum: ['hangup', 'transfer', 'hold', 'resume'] },
+    command_id: { type: 'string', description: 'Absent for calls Kamailio proxies (no gateway involved).' },
+  },
+  required: ['ok', 'call_id', 'command'],
+  description: 'What the gateway reported, e.g. `ended` for a hangup, `sip_status` for a transfer.',
+} as const;
+
+export const COMMAND_ACCEPTED_SCHEMA = {
+  type: 'object',
+  properties: { call_id: { type: 'string' }, command_id: { type: 'string' } },
+  required: ['call_id', 'command_id'],
+} as const;
+
+const ACTIVE_CALL_SCHEMA = {
+  type: 'object',
+  properties: {
+    call_id: {
+      type: 'string',
+      description: 'AI calls: their call_id. Calls Kamailio only proxies: `kd-<h_entry>-<h_id>` (hangup takes it).',
+    },
+    kind: { type: 'string', enum: ['ai', 'proxied'] },
+    sip_call_id: { type: 'string' },
+    direction: { type: 'string', enum: ['inbound', 'outbound', 'internal'] },
+    from_number: { type: 'string' },
+    to_number: { type: 'string' },
+    trunk_id: nullableString,
+    state: { type: 'string', enum: ['initiated', 'ringing', 'active'] },
+    on_hold: { type: ['boolean', 'null'], description: 'null: not known (calls Kamailio proxies).' },
+    codec: nullableString,
+    gateway: nullableString,
+    ai: {
+      type: ['object', 'null'],
+      properties: { dialect: nullableString, url: nullableString },
+      required: ['dialect', 'url'],
+      additionalProperties: false,
+    },
+    recorded: { type: 'boolean' },
+    started_at: nullableTimestamp,
+    answered_at: nullableTimestamp,
+    duration_seconds: { type: 'number', minimum: 0 },
+  },
+  required: [
+    'call_id',
+    'kind',
+    'sip_call_id',
+    'direction',
+    'from_number',
+    'to_number',
+    'trunk_id',
+    'state',
+    'on_hold',
+    'codec',
+    'gateway',
+    'ai',
+    'recorded',
+    'started_at',
+    'answered_at',
+    'duration_seconds',
+  ],
+  additionalProperties: false,
+} as const;
+
+export const ACTIVE_CALL_PAGE_SCHEMA = {
+  ...pageSchema(ACTIVE_CALL_SCHEMA, {
+    kamailio: {
+      type: 'string',
+      enum: ['ok', 'unavailable'],
+      description: 'unavailable: Kamailio did not answer; the calls it proxies are missing from this page.',
+    },
+  }),
+  required: ['items', 'total', 'page', 'per_page', 'kamailio'],
+} as const;

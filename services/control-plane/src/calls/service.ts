@@ -3,7 +3,7 @@ import { AppError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
 import { callFilter } from './filter';
 import type { RecordingSource } from './recording';
-import type { ActiveCallsQuery, ListCallsQuery, RecordingProblem } from './schemas';
+import type { ListCallsQuery, RecordingProblem } from './schemas';
 import type { CallStore } from './store';
 import { callDetail, callView, recordingFilename, rowRecordingProblem, type CallDetail, type CallView } from './view';
 
@@ -45,10 +45,6 @@ export class CallService {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
-
-  async active(query: ActiveCallsQuery): Promise<CallPage> {
-    return this.list({ ...query, state: 'active' });
-  }
 
   async list(query: ListCallsQuery): Promise<CallPage> {
     const { page, per_page: perPage, ...filters } = query;
