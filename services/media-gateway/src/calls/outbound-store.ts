@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { COMMANDS_CHANNEL } from '../../../common/src/calls/commands';
 import type { CallDisposition, Database } from '../../../common/src/db/schema';
-import { enqueueCallWebhook, type CallWebhookData } from '../../../common/src/webhooks/outbox';
+import { enqueueCallWebhook } from '../../../common/src/webhooks/outbox';
+import { outboundData as data } from './outbound-events';
 import type { CallRecordEnd, CallRecordStart, CallStore } from './store';
 import { PgCallStore } from './store';
 
@@ -190,8 +191,4 @@ export class PgOutboundStore implements OutboundRecords, CallStore {
       });
     });
   }
-}
-
-function data(row: { from_number: string; to_number: string }): CallWebhookData {
-  return { from_number: row.from_number, to_number: row.to_number, direction: 'outbound' };
 }
