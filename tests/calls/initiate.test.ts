@@ -291,7 +291,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
     const before = await db.query<{ n: string }>("SELECT count(*) AS n FROM call_commands WHERE command = 'originate'");
     const res = await initiate({ from_number: '+15550000000', to_number: '+15550009004', webhook_url: receiver.url });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: 'ERR_CALLER_ID_NOT_ALLOWED' });
+    expect(res.body).toMatchObject({ error: { code: 'ERR_CALLER_ID_NOT_ALLOWED' } });
     const after = await db.query<{ n: string }>("SELECT count(*) AS n FROM call_commands WHERE command = 'originate'");
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
   });
@@ -311,6 +311,6 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   ])('a body with %s → 400 ERR_VALIDATION', async (_what, body) => {
     const res = await initiate(body());
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: 'ERR_VALIDATION' });
+    expect(res.body).toMatchObject({ error: { code: 'ERR_VALIDATION' } });
   });
 });

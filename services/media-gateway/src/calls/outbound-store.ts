@@ -8,7 +8,8 @@ import { PgCallStore } from './store';
 
 /** How a placed call ended without being answered. */
 export interface OutboundFailure {
-  readonly status: number;
+  /** The final SIP status; null when no INVITE went out. */
+  readonly status: number | null;
   readonly reason: string;
   readonly disposition: Exclude<CallDisposition, 'answered'>;
   /** Who ended it: `callee` (a final response), `system` (ring timeout, shutdown, an unusable answer), `api` (hangup). */
@@ -109,7 +110,7 @@ export class PgOutboundStore implements OutboundRecords, CallStore {
         event: 'failed',
         data: {
           ...data(row),
-          sip_status: f.status,
+          ...(f.status !== null ? { sip_status: f.status } : {}),
           reason: f.reason,
           disposition: f.disposition,
           ended_by: f.endedBy,
