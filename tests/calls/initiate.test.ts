@@ -242,21 +242,26 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
     }
   }, 40_000);
 
-  test('a control-plane restart between two events loses none: every event arrives, once, in order', async () => {
+  test('a control-plane restart between two events loses none: what the gateway wrote while it was down arrives, once, in order', async () => {
     const port = PORT_BASE + 3;
     await trunkTo(port);
     const rtp = await RtpPeer.open(PSTN);
-    // It rings for 6 s: the control-plane is killed after `initiated` went out, and the
-    // gateway writes `ringing` and `answered` while no control-plane runs.
-    const sipp = await pstn({ answer: 200, ringMs: 6000, hangupAfterMs: 1500 }, port, rtp);
+    // The control-plane is killed once `ringing` went out; the far end answers 1.5 s after
+    // ringing and hangs up 1.5 s later, while the control-plane is still starting again.
+    const sipp = await pstn({ answer: 200, ringMs: 1500, hangupAfterMs: 1500 }, port, rtp);
     try {
       const res = await initiate({ from_number: number, to_number: '+15550009003', webhook_url: receiver.url });
       expect(res.status).toBe(201);
       const callId = res.body['call_id'] as string;
-      await waitFor('initiated delivered', async () => (receiver.of(callId).length > 0 ? true : undefined), 10_000);
+      await waitFor(
+        'ringing delivered',
+        async () => (receiver.of(callId).some((d) => d.body.event === 'ringing') ? true : undefined),
+        10_000,
+      );
       const pid = childPid('control-plane');
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
+      const killedAt = Date.now();
       // The supervisor starts it again (restartCrashed) after its backoff.
       await waitFor(
         'a new control-plane',
@@ -268,6 +273,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
         },
         30_000,
       );
+      const upAt = Date.now();
       const events = await waitFor(
         'the completed webhook',
         async () => {
@@ -281,6 +287,12 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
       expect(unique.map((b) => b.event)).toEqual(['initiated', 'ringing', 'answered', 'completed']);
       expect(unique.map((b) => b.sequence)).toEqual([1, 2, 3, 4]);
       expect(events.every((d) => d.valid)).toBe(true);
+      // The gateway wrote at least one of them while no control-plane ran.
+      const whileDown = unique.filter((b) => {
+        const at = Date.parse(b.occurred_at);
+        return at > killedAt && at < upAt;
+      });
+      expect(whileDown.map((b) => b.event)).toContain('answered');
     } finally {
       await finish(sipp);
       rtp.close();
