@@ -20,7 +20,11 @@
  *
  * The stack is its own instance (state directory, database, ports), like bench/media.
  *
- * Run: npm run bench:calls   (BENCH_RATES, BENCH_STEP_SECONDS, BENCH_HOLD_MS, BENCH_DEADLINE_MINUTES)
+ * Each step also says where the time went (from the database's timestamps): POST → a
+ * gateway claimed the originate command, and claim → the far end's 200 OK.
+ *
+ * Run: npm run bench:calls   (BENCH_RATES, BENCH_STEP_SECONDS, BENCH_HOLD_MS, BENCH_DEADLINE_MINUTES,
+ *      BENCH_LOG_LEVEL for the stack's logs, warn by default)
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
@@ -133,6 +137,9 @@ interface StepResult {
   readonly achieved: number;
   readonly failures: string[];
   readonly latencies: number[];
+  /** Where the time went (database clock): POST → a gateway claimed the command, claim → answer. */
+  readonly claimWait: number[];
+  readonly setup: number[];
   readonly held: boolean;
 }
 
@@ -205,9 +212,20 @@ async function runStep(stack: LocalStack, ai: FirstAudio, db: Client, rate: numb
     failures.push(`fell behind: p50 ${ms(early)} in the first quarter, ${ms(late)} in the last`);
   const achieved = offered / Math.max(postSeconds, STEP_SECONDS);
   if (achieved < rate * MIN_ACHIEVED_SHARE) failures.push(`POSTs kept ${achieved.toFixed(1)}/s of ${rate}/s`);
+  const phases = (
+    await db.query<{ wait_ms: number; setup_ms: number | null }>(
+      `SELECT EXTRACT(EPOCH FROM cc.claimed_at - cc.created_at) * 1000 AS wait_ms,
+              EXTRACT(EPOCH FROM c.answered_at - cc.claimed_at) * 1000 AS setup_ms
+       FROM calls c JOIN call_commands cc ON cc.call_id = c.call_id AND cc.command = 'originate'
+       WHERE c.call_id = ANY($1) AND cc.claimed_at IS NOT NULL`,
+      [ids],
+    )
+  ).rows;
   return {
     rate,
     offered,
+    claimWait: phases.map((p) => Number(p.wait_ms)),
+    setup: phases.filter((p) => p.setup_ms !== null).map((p) => Number(p.setup_ms)),
     accepted: ids.length,
     answered,
     completed,
@@ -225,6 +243,8 @@ function printStep(r: StepResult): void {
   console.log(
     `  ${String(r.rate).padStart(5)}/s  ${String(r.offered).padStart(6)}  ${String(r.accepted).padStart(8)}  ${String(r.answered).padStart(8)}  ` +
       `${String(r.withAudio).padStart(8)}  ${`${ms(percentile(r.latencies, 50))} / ${ms(percentile(r.latencies, 99))}`.padEnd(20)}  ` +
+      `${`${ms(percentile(r.claimWait, 50))} / ${ms(percentile(r.claimWait, 99))}`.padEnd(18)}  ` +
+      `${`${ms(percentile(r.setup, 50))} / ${ms(percentile(r.setup, 99))}`.padEnd(18)}  ` +
       `${r.held ? 'held' : `failed: ${r.failures.join('; ')}`}`,
   );
 }
@@ -320,7 +340,9 @@ async function main(): Promise<void> {
           .map((l) => l.toFixed(2))
           .join(' ')}`,
     );
-    console.log('     rate   calls  accepted  answered  AI audio  POST → AI audio p50/p99');
+    console.log(
+      '     rate   calls  accepted  answered  AI audio  POST → AI audio p50/p99  POST → claimed      claimed → 200 OK',
+    );
     const steps: StepResult[] = [];
     for (const rate of RATES) {
       const r = await runStep(stack, ai, db, rate);
