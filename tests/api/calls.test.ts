@@ -6,6 +6,7 @@ import { readWav } from '../../services/common/src/audio/wav';
 import { StereoWavRecorder } from '../../services/media-gateway/src/recording/wav';
 import { api, token, type ApiResponse } from '../support/api';
 import { testStack } from '../support/stack';
+import { startInProcessApp } from './in-process';
 
 /**
  * The call history API against the test stack's control-plane and PostgreSQL. The
@@ -281,10 +282,10 @@ describe('/api/calls', () => {
     test('only active calls, newest first, duration so far', async () => {
       const res = await op<PageBody>(`/api/calls/active?from_number=${CALLER}`);
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ total: 2, page: 1, per_page: 50 });
+      expect(res.body).toMatchObject({ total: 2, page: 1, per_page: 50, kamailio: 'ok' });
       expect(res.body.items.map((c) => c.call_id)).toEqual([IDS.active, IDS.activeRecording]);
       for (const call of res.body.items) {
-        expect(call).toMatchObject({ state: 'active', ended_at: null, end_reason: null, ended_by: null, stats: null });
+        expect(call).toMatchObject({ state: 'active', kind: 'ai', on_hold: false });
         // Started 54-55 minutes ago (BASE + 5 or 6 min); allow for a slow run.
         expect(call.duration_seconds).toBeGreaterThan(50 * 60);
         expect(call.duration_seconds).toBeLessThan(70 * 60);
@@ -304,6 +305,22 @@ describe('/api/calls', () => {
     test('to_number filter → the active call to that number', async () => {
       const res = await op<PageBody>(`/api/calls/active?from_number=${CALLER}&to_number=${OTHER_NUMBER}`);
       expect(res.body.items.map((c) => c.call_id)).toEqual([IDS.active]);
+    });
+
+    test('Kamailio not answering → the AI calls still listed, kamailio: unavailable (not a 500)', async () => {
+      const app = await startInProcessApp({ KAMAILIO_RPC_PORT: '9' });
+      try {
+        const res = await api<PageBody & { kamailio: string }>('GET', `/api/calls/active?from_number=${CALLER}`, {
+          role: 'operator',
+          stack: app.stack,
+        });
+        expect([res.status, res.body.kamailio, res.body.total]).toEqual([200, 'unavailable', 2]);
+        expect(app.logs()).toContain('active calls listed without Kamailio');
+        const metrics = await fetch(`${app.url}/metrics`).then((r) => r.text());
+        expect(metrics).toMatch(/call_control_events_total\{event="kamailio_unavailable"\} [1-9]/);
+      } finally {
+        await app.close();
+      }
     });
 
     test('state is not a filter here → 400 naming it', async () => {
@@ -383,7 +400,7 @@ describe('/api/calls', () => {
     });
 
     test.each([
-      ['state=ringing', 'state'],
+      ['state=dialing', 'state'],
       ['per_page=0', 'per_page'],
       ['per_page=201', 'per_page'],
       ['page=0', 'page'],
@@ -537,24 +554,31 @@ describe('/api/calls', () => {
   });
 
   describe('OpenAPI', () => {
-    test("the four call endpoints are documented; the seed's call-control endpoints are not mounted", async () => {
+    test("the call endpoints are documented, the seed's call-control endpoints among them", async () => {
       const res = await op<{
         paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
       }>('/api/openapi.json');
       const callPaths = Object.keys(res.body.paths)
         .filter((p) => p.startsWith('/api/calls'))
         .sort();
-      expect(callPaths).toEqual([
-        '/api/calls/',
-        '/api/calls/active',
-        '/api/calls/{call_id}',
-        '/api/calls/{call_id}/recording',
-      ]);
+      expect(callPaths).toEqual(
+        expect.arrayContaining([
+          '/api/calls/',
+          '/api/calls/active',
+          '/api/calls/initiate',
+          '/api/calls/{call_id}',
+          '/api/calls/{call_id}/hangup',
+          '/api/calls/{call_id}/hold',
+          '/api/calls/{call_id}/recording',
+          '/api/calls/{call_id}/resume',
+          '/api/calls/{call_id}/transfer',
+        ]),
+      );
       expect(
         Object.keys(res.body.paths['/api/calls/{call_id}/recording']?.['get']?.responses['200']?.content ?? {}),
       ).toEqual(['audio/wav']);
       const initiate = await api<ErrorBody>('POST', '/api/calls/initiate', { role: 'operator', body: {} });
-      expect([initiate.status, initiate.body.error.code]).toEqual([404, 'ERR_NOT_FOUND']);
+      expect([initiate.status, initiate.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
     });
   });
 });

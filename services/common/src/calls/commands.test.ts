@@ -23,12 +23,15 @@ class FakeQueue implements CommandQueue {
     this.pending.push({ id, callId: `call-${id}`, command, args, gateway });
   }
 
-  async claim(gateway: string, unowned: boolean): Promise<ClaimedCommand | null> {
+  async claim(gateway: string, unowned: boolean, limit: number): Promise<ClaimedCommand[]> {
     this.claims++;
-    const i = this.pending.findIndex((c) => c.gateway === gateway || (unowned && c.gateway === null));
-    if (i < 0) return null;
-    const [cmd] = this.pending.splice(i, 1);
-    return cmd!;
+    const out: ClaimedCommand[] = [];
+    while (out.length < limit) {
+      const i = this.pending.findIndex((c) => c.gateway === gateway || (unowned && c.gateway === null));
+      if (i < 0) break;
+      out.push(this.pending.splice(i, 1)[0]!);
+    }
+    return out;
   }
 
   async finish(id: string, state: 'done' | 'failed', result: CommandResult): Promise<void> {

@@ -3,6 +3,7 @@ import { Client, type ClientConfig } from 'pg';
 import type { Dialect } from '../ai-protocol/dialect';
 import type { CallCommandName, Database } from '../db/schema';
 import { isCodedError } from '../errors';
+import { enqueueCallWebhook } from '../webhooks/outbox';
 
 /**
  * Commands to live calls (db/migrations/0047_call_control.sql): any control-plane
@@ -169,9 +170,15 @@ interface PollRow {
   state: string;
   result: Record<string, unknown> | null;
   owner: string | null;
+}
+
+interface Liveness {
   lease_alive: boolean | null;
   listening: boolean;
 }
+
+/** How often a waiter looks at the owner's lease and connection (pg_stat_activity is not free). */
+const LIVENESS_EVERY_MS = 1000;
 
 /**
  * Waits for a command's result. Never throws for the command's own outcome: a timeout
@@ -180,29 +187,38 @@ interface PollRow {
  * ERR_CALL_GATEWAY_LOST as soon as it is seen.
  */
 export async function awaitCommand(db: Kysely<Database>, id: string, o: AwaitOptions): Promise<CommandResult> {
-  const pollMs = o.pollMs ?? 250;
+  const pollMs = o.pollMs ?? 500;
   const lostGraceMs = o.lostGraceMs ?? 2000;
   const deadline = Date.now() + o.timeoutMs;
   let wake: (() => void) | null = null;
+  // A notification that arrives while the row is being read must not be lost.
+  let notified = false;
   const unsubscribe = o.signal?.onDone((done) => {
-    if (done === id) wake?.();
+    if (done !== id) return;
+    notified = true;
+    wake?.();
   });
   let missingSince: number | null = null;
+  let checkedAt = -Infinity;
   try {
     for (;;) {
+      notified = false;
       const row = await pollCommand(db, id);
       if (!row) return commandFailure('ERR_CALL_COMMAND_FAILED', `no command ${id}`);
       if (row.state === 'done' || row.state === 'failed' || row.state === 'expired')
         return resultOf(row.state, row.result);
-      if (row.owner !== null) {
-        if (row.lease_alive !== true) return await ownerLost(db, id, row.owner);
-        if (!row.listening) {
+      if (row.owner !== null && Date.now() - checkedAt >= LIVENESS_EVERY_MS) {
+        checkedAt = Date.now();
+        const live = await liveness(db, row.owner);
+        if (live.lease_alive !== true) return await ownerLost(db, id, row.owner);
+        if (!live.listening) {
           missingSince ??= Date.now();
           if (Date.now() - missingSince >= lostGraceMs) return await ownerLost(db, id, row.owner);
         } else missingSince = null;
       }
       const left = deadline - Date.now();
       if (left <= 0) return await timedOut(db, id);
+      if (notified) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(pollMs, left));
         wake = () => {
@@ -219,12 +235,18 @@ export async function awaitCommand(db: Kysely<Database>, id: string, o: AwaitOpt
 
 async function pollCommand(db: Kysely<Database>, id: string): Promise<PollRow | undefined> {
   const { rows } = await sql<PollRow>`
-    SELECT c.state, c.result, COALESCE(c.claimed_by, c.gateway) AS owner,
-      (SELECT l.expires_at > now() FROM gateway_leases l WHERE l.gateway = COALESCE(c.claimed_by, c.gateway)) AS lease_alive,
-      EXISTS (SELECT 1 FROM pg_stat_activity a
-              WHERE a.application_name = left('call-commands:' || COALESCE(c.claimed_by, c.gateway), 63)) AS listening
-    FROM call_commands c WHERE c.id = ${id}`.execute(db);
+    SELECT state, result, COALESCE(claimed_by, gateway) AS owner FROM call_commands WHERE id = ${id}`.execute(db);
   return rows[0];
+}
+
+/** Whether `owner` still holds its lease and its command listener is connected. */
+async function liveness(db: Kysely<Database>, owner: string): Promise<Liveness> {
+  const { rows } = await sql<Liveness>`
+    SELECT (SELECT expires_at > now() FROM gateway_leases WHERE gateway = ${owner}) AS lease_alive,
+      EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = ${listenerSessionName(owner)}) AS listening`.execute(
+    db,
+  );
+  return rows[0] ?? { lease_alive: null, listening: false };
 }
 
 function resultOf(state: string, result: Record<string, unknown> | null): CommandResult {
@@ -397,15 +419,15 @@ export type CommandHandler = (cmd: {
 
 /** Where the listener claims and completes commands: PostgreSQL in production, a fake in unit tests. */
 export interface CommandQueue {
-  /** Claims the oldest pending, unexpired command for `gateway` (or an unowned one when `unowned`), if any. */
-  claim(gateway: string, unowned: boolean): Promise<ClaimedCommand | null>;
+  /** Claims up to `limit` of the oldest pending, unexpired commands for `gateway` (and unowned ones when `unowned`). */
+  claim(gateway: string, unowned: boolean, limit: number): Promise<ClaimedCommand[]>;
   finish(id: string, state: 'done' | 'failed', result: CommandResult): Promise<void>;
 }
 
 export class PgCommandQueue implements CommandQueue {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async claim(gateway: string, unowned: boolean): Promise<ClaimedCommand | null> {
+  async claim(gateway: string, unowned: boolean, limit: number): Promise<ClaimedCommand[]> {
     const { rows } = await sql<{
       id: string;
       call_id: string;
@@ -413,21 +435,82 @@ export class PgCommandQueue implements CommandQueue {
       args: Record<string, unknown>;
     }>`
       UPDATE call_commands SET state = 'claimed', claimed_by = ${gateway}, claimed_at = now()
-      WHERE id = (
+      WHERE id IN (
         SELECT id FROM call_commands
         WHERE state = 'pending' AND expires_at > now()
           AND (gateway = ${gateway} OR (${unowned}::boolean AND gateway IS NULL))
         ORDER BY id
         FOR UPDATE SKIP LOCKED
-        LIMIT 1)
+        LIMIT ${limit})
       RETURNING id, call_id, command, args`.execute(this.db);
-    const r = rows[0];
-    return r ? { id: String(r.id), callId: r.call_id, command: r.command, args: r.args } : null;
+    return rows
+      .map((r) => ({ id: String(r.id), callId: r.call_id, command: r.command, args: r.args }))
+      .sort((a, b) => Number(a.id) - Number(b.id));
   }
 
   async finish(id: string, state: 'done' | 'failed', result: CommandResult): Promise<void> {
-    await finishCommand(this.db, id, state, result, ['claimed']);
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await finishCommand(tx, id, state, result, ['claimed']))) return;
+      if (state === 'failed' && !result.ok) await failUnplacedCall(tx, id, result.code);
+    });
   }
+}
+
+/**
+ * An outbound call whose originate command failed or expired before any gateway
+ * placed it (calls.gateway still NULL) ends as failed, with its `failed` webhook
+ * event: it must not stay `initiated` for ever.
+ */
+export async function failUnplacedCall(tx: Transaction<Database>, commandId: string, code: string): Promise<boolean> {
+  const ended = await tx
+    .updateTable('calls')
+    .set({
+      state: 'ended',
+      ended_at: sql<Date>`now()`,
+      end_reason: `not placed: ${code}`.slice(0, 128),
+      ended_by: 'gateway',
+      disposition: 'failed',
+    })
+    .where('state', '=', 'initiated')
+    .where('gateway', 'is', null)
+    .where('call_id', '=', (eb) =>
+      eb.selectFrom('call_commands').select('call_id').where('id', '=', commandId).where('command', '=', 'originate'),
+    )
+    .returning(['call_id', 'from_number', 'to_number', 'webhook_url'])
+    .executeTakeFirst();
+  if (!ended) return false;
+  await enqueueCallWebhook(tx, {
+    callId: ended.call_id,
+    url: ended.webhook_url,
+    event: 'failed',
+    data: { from_number: ended.from_number, to_number: ended.to_number, direction: 'outbound', reason: code },
+  });
+  return true;
+}
+
+/**
+ * Expires the commands nobody claimed before their deadline (the waiter that would
+ * have, gave up or never existed: originate), and fails the outbound calls they
+ * were to place. Run by every gateway's lease tick; SKIP LOCKED lets them share it.
+ */
+export async function expireCommands(db: Kysely<Database>): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const stale = await tx
+      .selectFrom('call_commands')
+      .select('id')
+      .where('state', '=', 'pending')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .forUpdate()
+      .skipLocked()
+      .limit(1000)
+      .execute();
+    for (const { id } of stale) {
+      const key = String(id);
+      if (await finishCommand(tx, key, 'expired', commandFailure('ERR_CALL_COMMAND_TIMEOUT'), ['pending']))
+        await failUnplacedCall(tx, key, 'ERR_CALL_COMMAND_TIMEOUT');
+    }
+    return stale.length;
+  });
 }
 
 export interface CommandListenerMetrics {
@@ -505,21 +588,23 @@ export class CommandListener {
 
   private async pump(): Promise<void> {
     while (!this.stopped && this.running < this.o.maxConcurrent) {
-      let cmd: ClaimedCommand | null;
+      let claimed: ClaimedCommand[];
       try {
-        cmd = await this.o.queue.claim(this.o.gateway, this.o.takeUnowned());
+        claimed = await this.o.queue.claim(this.o.gateway, this.o.takeUnowned(), this.o.maxConcurrent - this.running);
       } catch (err) {
         this.o.logger.warn('could not claim call commands', { error: (err as Error).message });
         return;
       }
-      if (!cmd) return;
-      this.running++;
-      const run = this.run(cmd).finally(() => {
-        this.running--;
-        this.inFlight.delete(run);
-        this.wake();
-      });
-      this.inFlight.add(run);
+      if (claimed.length === 0) return;
+      for (const cmd of claimed) {
+        this.running++;
+        const run = this.run(cmd).finally(() => {
+          this.running--;
+          this.inFlight.delete(run);
+          this.wake();
+        });
+        this.inFlight.add(run);
+      }
     }
   }
 

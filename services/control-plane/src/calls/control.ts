@@ -300,6 +300,15 @@ export class CallControl {
 
   /** to_number in E.164 (a trunk or one of our numbers), or to_user, a SIP user. */
   private async destination(body: InitiateCallBody): Promise<string> {
+    if ((body.to_user === undefined) === (body.to_number === undefined)) {
+      const message = 'give either to_number or to_user';
+      throw new AppError('ERR_VALIDATION', message, {
+        fields: [
+          { field: 'to_number', message },
+          { field: 'to_user', message },
+        ],
+      });
+    }
     if (body.to_user !== undefined) {
       const user = await this.o.db
         .selectFrom('subscriber')

@@ -365,8 +365,9 @@ export const INITIATE_BODY_SCHEMA = {
     record: { type: 'boolean', description: "Record the call (default: the from_number's setting)." },
     ring_timeout_seconds: { type: 'integer', minimum: 5, maximum: 120, default: 30 },
   },
+  // Exactly one of to_number and to_user: checked by CallControl.initiate (ajv's strict
+  // mode refuses `required` inside oneOf without the properties repeated there).
   required: ['from_number'],
-  oneOf: [{ required: ['to_number'] }, { required: ['to_user'] }],
   additionalProperties: false,
 } as const;
 
