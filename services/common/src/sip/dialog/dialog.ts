@@ -151,22 +151,27 @@ export function uasDialogInit(invite: SipRequest, localTag: string, source: Mess
 /**
  * §12.1.2: the dialog a 2xx to our INVITE creates: route set from the response's
  * Record-Route in reverse order, remote target from its Contact, our CSeq the
- * INVITE's, the peer's empty. Throws a parse error for a 2xx without Contact (§13.3.1.4 requires one).
+ * INVITE's, the peer's empty. Throws a parse error for a 2xx without a SIP Contact (§13.3.1.4
+ * requires one) or with a Record-Route that is not a SIP URI.
  */
 export function uacDialogInit(invite: SipRequest, response: SipResponse, source: MessageSource): DialogInit {
   const contact = response.headers.get('Contact');
   if (contact === undefined) throw new SipError('ERR_SIP_PARSE', '2xx to INVITE without Contact', 400);
+  const remoteTarget = parseNameAddr(contact).uri;
+  const routeSet = response.headers
+    .getAll('Record-Route')
+    .map((rr) => parseNameAddr(rr).uri)
+    .reverse();
+  // Every request of the dialog goes to these: a URI we cannot route to makes the 2xx unusable now, not later.
+  for (const uri of [remoteTarget, ...routeSet]) parseUri(uri);
   return {
     role: 'uac',
     callId: (invite.headers.get('Call-ID') as string).trim(),
     localTag: fromTagOf(invite) ?? '',
     remoteTag: toTagOf(response) ?? '',
     flow: source,
-    routeSet: response.headers
-      .getAll('Record-Route')
-      .map((rr) => parseNameAddr(rr).uri)
-      .reverse(),
-    remoteTarget: parseNameAddr(contact).uri,
+    routeSet,
+    remoteTarget,
     localSeq: cseqOf(invite).seq,
     remoteSeq: null,
     localAddr: invite.headers.get('From') as string,

@@ -91,6 +91,13 @@ const RESERVED_HEADERS = new Set(
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 
 /**
+ * Forks (To tags) we keep track of per call: a proxy forks to a few phones, not more;
+ * a peer answering from endless tags would otherwise make us keep state and send an
+ * ACK and a BYE for each. Beyond it, early SDPs are not kept and 2xx are dropped (logged).
+ */
+export const MAX_FORKS = 16;
+
+/**
  * A call we place (RFC 3261 §13.2, UAC side). Built and sent by {@link UserAgent.invite}:
  * 'progress' for each provisional, then 'answered' with the confirmed {@link Dialog}
  * (ACKed, §13.2.2.4) or 'failed'; `result` resolves with the same outcome. Forks: the
@@ -109,6 +116,7 @@ export class OutgoingCall extends EventEmitter<Events> {
   /** Dialogs of other forks that answered too: ACKed and BYEd, kept to re-ACK their 2xx retransmissions. */
   private readonly losers = new Map<string, Dialog>();
   private provisional = false;
+  private forksDropped = false;
   private cancelRequested = false;
   private cancelSent = false;
   /** Early SDP per To tag (a 183), used when that fork's 2xx repeats no answer. */
@@ -182,7 +190,8 @@ export class OutgoingCall extends EventEmitter<Events> {
     this.txn = txn;
     txn.on('response', (res, source) => this.onResponse(res, source));
     txn.once('failed', (err) => {
-      if (err.code === 'ERR_SIP_TIMEOUT') this.fail(408, 'Request Timeout', err.message);
+      if (this.cancelRequested) this.fail(487, 'Request Terminated', `cancelled; then ${err.message}`);
+      else if (err.code === 'ERR_SIP_TIMEOUT') this.fail(408, 'Request Timeout', err.message);
       else this.fail(503, 'Service Unavailable', err.message);
     });
     this.ctx.logger.info('outgoing call', {
@@ -213,7 +222,8 @@ export class OutgoingCall extends EventEmitter<Events> {
       this.provisional = true;
       if (this.current === 'calling') this.transition('proceeding');
       const sdp = sdpOf(res);
-      if (sdp !== null && tag !== null) this.earlySdp.set(tag, sdp);
+      if (sdp !== null && tag !== null && (this.earlySdp.has(tag) || this.earlySdp.size < MAX_FORKS))
+        this.earlySdp.set(tag, sdp);
       if (this.cancelRequested && !this.cancelSent) this.sendCancel();
       if (res.status > 100) this.safeEmit('progress', res.status, res.reason, sdp);
       return;
@@ -236,12 +246,18 @@ export class OutgoingCall extends EventEmitter<Events> {
       loser.acknowledge(res);
       return;
     }
+    if (this.losers.size >= MAX_FORKS) {
+      if (!this.forksDropped)
+        this.ctx.logger.warn('2xx from too many forks, dropped', { sip_call_id: this.callId, limit: MAX_FORKS });
+      this.forksDropped = true;
+      return;
+    }
     const invite = this.invite as SipRequest;
     let dialog: Dialog;
     try {
       dialog = new Dialog(this.ctx, uacDialogInit(invite, res, source), { onEarlyBye: () => undefined });
     } catch (err) {
-      // A 2xx we cannot make a dialog of (no Contact): nowhere to send ACK or BYE.
+      // A 2xx we cannot make a dialog of (no usable Contact or Record-Route): nowhere to send ACK or BYE.
       this.ctx.logger.warn('unusable 2xx to our INVITE', { sip_call_id: this.callId, err: (err as Error).message });
       this.fail(502, 'Bad Gateway', (err as Error).message);
       return;
