@@ -64,6 +64,7 @@ export function kamailioValues(config: Config, outDir: string): Record<string, s
     RTPENGINE_NG_PORT: config.relay.rtpengineNgPort,
     RTPPROXY_CONTROL_PORT: config.relay.rtpproxyControlPort,
     PROXY_SHARED_SECRET: config.secrets.proxySharedSecret,
+    PROXY_PROOF_MAX_AGE_SECONDS: config.proxyProofMaxAgeSeconds,
   };
   for (const [key, value] of Object.entries(v)) {
     // SIP_DOMAIN_ALIAS is Kamailio syntax built here from checked values (alias="...").

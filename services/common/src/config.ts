@@ -61,7 +61,7 @@ export const ENV_SCHEMA = {
       maximum: 3600,
       default: 30,
       description:
-        "How far the timestamp of an X-Bridge-Proof may be from the receiver's clock (either way). Kamailio signs each request as it relays it: this covers transit and clock skew between nodes.",
+        "How far the timestamp of an X-Bridge-Proof may be from the receiver's clock (either way): the gateways and SMS endpoint for Kamailio's proofs, Kamailio for the proofs on the calls gateways place. Each request is signed as it is sent: this covers transit and clock skew between nodes.",
     },
 
     SIP_DOMAIN: {

@@ -45,6 +45,11 @@ export const KAMAILIO_GAUGES = [
     help: 'INVITEs without credentials from sources that are not trunks (challenged).',
   },
   { name: 'kamailio_blocked_calls', stat: 'script.blocked_calls', help: 'Calls refused because a number is blocked.' },
+  {
+    name: 'kamailio_gateway_proof_rejected',
+    stat: 'script.gateway_proof_rejected',
+    help: 'New INVITEs from a media gateway address refused (403) for a missing, forged or stale X-Bridge-Proof.',
+  },
   { name: 'kamailio_flood_blocked_ips', stat: 'pike.blocked_ips', help: 'Source addresses pike is blocking now.' },
 ] as const;
 
