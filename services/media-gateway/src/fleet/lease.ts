@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { commandFailure, DONE_CHANNEL, expireCommands } from '../../../common/src/calls/commands';
 import type { Database } from '../../../common/src/db/schema';
 import { GATEWAY_SET } from '../../../common/src/kamailio/names';
-import { endPlacedCalls, endUnplacedCalls } from '../calls/outbound-events';
+import { endPlacedCalls } from '../calls/outbound-events';
 
 /** Why the calls of a gateway found gone were closed (calls.end_reason). */
 export const GATEWAY_LOST = 'gateway_lost';
@@ -79,9 +79,7 @@ export class PgLeaseStore implements LeaseStore {
         .skipLocked()
         .execute();
       const gateways = lost.map((l) => l.gateway);
-      // Placed calls no gateway took before their command expired end here too.
-      const unplaced = await endUnplacedCalls(tx);
-      if (gateways.length === 0) return { gateways, calls: unplaced };
+      if (gateways.length === 0) return { gateways, calls: 0 };
       // Calls they were placing or had placed first: those owe their webhook's last event.
       const placed = await endPlacedCalls(tx, gateways, GATEWAY_LOST);
       const closed = await tx
@@ -108,7 +106,7 @@ export class PgLeaseStore implements LeaseStore {
       for (const { id } of failed) await sql`SELECT pg_notify(${DONE_CHANNEL}, ${String(id)})`.execute(tx);
       await tx.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', 'in', gateways).execute();
       await tx.deleteFrom('gateway_leases').where('gateway', 'in', gateways).execute();
-      return { gateways, calls: unplaced + placed + Number(closed.numUpdatedRows), commands: failed.length };
+      return { gateways, calls: placed + Number(closed.numUpdatedRows), commands: failed.length };
     });
   }
 }
