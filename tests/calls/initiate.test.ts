@@ -299,6 +299,42 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
     }
   }, 90_000);
 
+  test('hangup while it rings → CANCEL to the far end, failed with 487, disposition cancelled, ended by the API', async () => {
+    const port = PORT_BASE + 4;
+    await trunkTo(port);
+    const rtp = await RtpPeer.open(PSTN);
+    const sipp = await pstn({ answer: 200, ringMs: 15_000 }, port, rtp);
+    try {
+      const res = await initiate({ from_number: number, to_number: '+15550009006', webhook_url: receiver.url });
+      expect(res.status).toBe(201);
+      const callId = res.body['call_id'] as string;
+      await waitFor(
+        'ringing delivered',
+        async () => (receiver.of(callId).some((d) => d.body.event === 'ringing') ? true : undefined),
+        10_000,
+      );
+      const hangup = await api('POST', `/api/calls/${callId}/hangup`, { role: 'operator', body: {} });
+      expect(hangup.status).toBe(200);
+      // The gateway gives the INVITE up 64·T1 after its CANCEL if no final response comes.
+      const events = await waitFor(
+        'the failed webhook',
+        async () => {
+          const got = receiver.of(callId);
+          return got.some((d) => d.body.event === 'failed' || d.body.event === 'completed') ? got : undefined;
+        },
+        40_000,
+      );
+      expect(events.map((d) => d.body.event)).toEqual(['initiated', 'ringing', 'failed']);
+      expect(events[2]!.body.data).toMatchObject({ sip_status: 487, disposition: 'cancelled', ended_by: 'api' });
+      const row = await db.query('SELECT state, disposition, sip_status FROM calls WHERE call_id = $1', [callId]);
+      expect(row.rows[0]).toMatchObject({ state: 'ended', disposition: 'cancelled', sip_status: 487 });
+    } finally {
+      const run = await finish(sipp);
+      rtp.close();
+      expect(requestsReceived(run, 'CANCEL')).toBe(1);
+    }
+  }, 60_000);
+
   test('a caller ID that is not ours → 400, nothing placed', async () => {
     const before = await db.query<{ n: string }>("SELECT count(*) AS n FROM call_commands WHERE command = 'originate'");
     const res = await initiate({ from_number: '+15550000000', to_number: '+15550009004', webhook_url: receiver.url });

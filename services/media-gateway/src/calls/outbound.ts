@@ -246,14 +246,18 @@ export class OutboundCalls {
     return true;
   }
 
-  /** Calls still dialing or ringing, as the hangup command sees live calls. */
+  /**
+   * Calls still dialing or ringing, as the hangup command sees live calls. Ending one
+   * sends the CANCEL; the outcome (487, or a 200 that crossed it) follows as the call's
+   * state and webhook event.
+   */
   list(): Array<{ readonly id: string; readonly state: OutboundState; end(reason: string): Promise<void> }> {
     return [...this.dialing.values()].map((d) => ({
       id: d.callId,
       state: d.state,
-      end: async (reason: string) => {
+      end: (reason: string) => {
         this.hangup(d.callId, reason);
-        await d.leg.result.catch(() => undefined);
+        return Promise.resolve();
       },
     }));
   }
