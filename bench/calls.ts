@@ -11,14 +11,20 @@
  *
  * Steps: BENCH_RATES calls/s (default 2, 5, 10, 15, 20, 30, 40), each for
  * BENCH_STEP_SECONDS (default 10 s); a step holds when every call was answered, its AI
- * got audio and the call completed (disposition answered, the callee's BYE), and the
- * POSTs kept up with the rate (≥ 90 %). The ramp stops at the first step that does not
+ * got audio and the call completed (disposition answered, the callee's BYE), the POSTs
+ * kept up with the rate (≥ 90 %), and the stack kept up with them: the step's last
+ * quarter of calls did not wait more than twice as long as its first (a growing
+ * backlog is not a sustained rate). The ramp stops at the first step that does not
  * hold. Printed: each step's outcome and latency p50/p99, then the highest rate held
  * and the latency figures at it.
  *
  * The stack is its own instance (state directory, database, ports), like bench/media.
  *
- * Run: npm run bench:calls   (BENCH_RATES, BENCH_STEP_SECONDS, BENCH_HOLD_MS, BENCH_DEADLINE_MINUTES)
+ * Each step also says where the time went (from the database's timestamps): POST → a
+ * gateway claimed the originate command, and claim → the far end's 200 OK.
+ *
+ * Run: npm run bench:calls   (BENCH_RATES, BENCH_STEP_SECONDS, BENCH_HOLD_MS, BENCH_DEADLINE_MINUTES,
+ *      BENCH_LOG_LEVEL for the stack's logs, warn by default)
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
@@ -43,6 +49,11 @@ const HOLD_MS = env('BENCH_HOLD_MS', 2000);
 /** After the last POST of a step: the last calls ring, are held and end. */
 const DRAIN_SECONDS = 15;
 const MIN_ACHIEVED_SHARE = 0.9;
+/**
+ * A step whose last quarter of calls waited more than twice as long as its first (and
+ * over this) was queueing, not keeping up: it does not count as sustained.
+ */
+const BACKLOG_FLOOR_MS = 1000;
 const TOTAL_DEADLINE_MS = env('BENCH_DEADLINE_MINUTES', 20) * 60_000;
 const PSTN = '127.0.0.2';
 const NUMBER = '+18005550188';
@@ -63,13 +74,18 @@ const ISOLATION: Record<string, string> = {
   GATEWAY_HTTP_PORT: '35182',
   DEMO_AGENT_PORT: '35190',
   SMS_SIP_PORT: '35192',
-  RTP_PORT_MIN: '46000',
-  RTP_PORT_MAX: '47999',
-  GATEWAY_RTP_PORT_MIN: '48000',
-  GATEWAY_RTP_PORT_MAX: '49999',
+  // Outside every other stack's range (dev, test, test slots, the other benches): ~250 calls at once.
+  RTP_PORT_MIN: '34000',
+  RTP_PORT_MAX: '34999',
+  GATEWAY_RTP_PORT_MIN: '37000',
+  GATEWAY_RTP_PORT_MAX: '37499',
   // The bench is one client: its POSTs must not meet the per-token limit.
   API_RATE_LIMIT_PER_TOKEN: '100000',
   API_RATE_LIMIT_PER_IP: '100000',
+  LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
+  // No TLS trunk here: a one-certificate CA list instead of the system bundle, which
+  // every Kamailio process parses at start-up (over 30 s on a loaded 2-core machine).
+  SIP_TLS_CA_FILE: join(REPO_ROOT, 'tests', 'fixtures', 'tls', 'ca.pem'),
 };
 
 /** The AI platform: accepts every olib stream and notes each call's first audio frame. */
@@ -121,6 +137,9 @@ interface StepResult {
   readonly achieved: number;
   readonly failures: string[];
   readonly latencies: number[];
+  /** Where the time went (database clock): POST → a gateway claimed the command, claim → answer. */
+  readonly claimWait: number[];
+  readonly setup: number[];
   readonly held: boolean;
 }
 
@@ -177,6 +196,7 @@ async function runStep(stack: LocalStack, ai: FirstAudio, db: Client, rate: numb
     byOutcome.set(k, (byOutcome.get(k) ?? 0) + 1);
   }
   for (const [k, n] of byOutcome) failures.push(`${n}× ${k}`);
+  // In POST order (Map order), so the first and last quarters can be compared.
   const latencies: number[] = [];
   for (const id of ids) {
     const first = ai.firstAt.get(id);
@@ -184,11 +204,28 @@ async function runStep(stack: LocalStack, ai: FirstAudio, db: Client, rate: numb
   }
   const missingAudio = ids.length - latencies.length;
   if (missingAudio > 0) failures.push(`${missingAudio} calls without audio at the AI`);
+  // Kept up, or only queued: a backlog shows as latency that grows through the step.
+  const quarter = Math.max(1, Math.floor(latencies.length / 4));
+  const early = percentile(latencies.slice(0, quarter), 50);
+  const late = percentile(latencies.slice(-quarter), 50);
+  if (late > Math.max(BACKLOG_FLOOR_MS, 2 * early))
+    failures.push(`fell behind: p50 ${ms(early)} in the first quarter, ${ms(late)} in the last`);
   const achieved = offered / Math.max(postSeconds, STEP_SECONDS);
   if (achieved < rate * MIN_ACHIEVED_SHARE) failures.push(`POSTs kept ${achieved.toFixed(1)}/s of ${rate}/s`);
+  const phases = (
+    await db.query<{ wait_ms: number; setup_ms: number | null }>(
+      `SELECT EXTRACT(EPOCH FROM cc.claimed_at - cc.created_at) * 1000 AS wait_ms,
+              EXTRACT(EPOCH FROM c.answered_at - cc.claimed_at) * 1000 AS setup_ms
+       FROM calls c JOIN call_commands cc ON cc.call_id = c.call_id AND cc.command = 'originate'
+       WHERE c.call_id = ANY($1) AND cc.claimed_at IS NOT NULL`,
+      [ids],
+    )
+  ).rows;
   return {
     rate,
     offered,
+    claimWait: phases.map((p) => Number(p.wait_ms)),
+    setup: phases.filter((p) => p.setup_ms !== null).map((p) => Number(p.setup_ms)),
     accepted: ids.length,
     answered,
     completed,
@@ -206,6 +243,8 @@ function printStep(r: StepResult): void {
   console.log(
     `  ${String(r.rate).padStart(5)}/s  ${String(r.offered).padStart(6)}  ${String(r.accepted).padStart(8)}  ${String(r.answered).padStart(8)}  ` +
       `${String(r.withAudio).padStart(8)}  ${`${ms(percentile(r.latencies, 50))} / ${ms(percentile(r.latencies, 99))}`.padEnd(20)}  ` +
+      `${`${ms(percentile(r.claimWait, 50))} / ${ms(percentile(r.claimWait, 99))}`.padEnd(18)}  ` +
+      `${`${ms(percentile(r.setup, 50))} / ${ms(percentile(r.setup, 99))}`.padEnd(18)}  ` +
       `${r.held ? 'held' : `failed: ${r.failures.join('; ')}`}`,
   );
 }
@@ -213,7 +252,7 @@ function printStep(r: StepResult): void {
 async function sink(): Promise<Socket> {
   const s = createSocket('udp4');
   s.on('message', () => undefined);
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => s.bind(0, PSTN, resolve));
   return s;
 }
 
@@ -263,6 +302,8 @@ async function main(): Promise<void> {
       serverMode: true,
       localIp: PSTN,
       localPort: pstnPort,
+      // Media where it signals from: the relay sends only there (kamailio/media.cfg).
+      mediaIp: PSTN,
       keys: { rtp_port: rtp.address().port },
       calls: 1_000_000,
       limit: 5000,
@@ -299,7 +340,9 @@ async function main(): Promise<void> {
           .map((l) => l.toFixed(2))
           .join(' ')}`,
     );
-    console.log('     rate   calls  accepted  answered  AI audio  POST → AI audio p50/p99');
+    console.log(
+      '     rate   calls  accepted  answered  AI audio  POST → AI audio p50/p99  POST → claimed      claimed → 200 OK',
+    );
     const steps: StepResult[] = [];
     for (const rate of RATES) {
       const r = await runStep(stack, ai, db, rate);

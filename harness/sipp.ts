@@ -595,21 +595,30 @@ export function calleeScenario(c: Callee): string {
       ${sdp ? 'Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n      o=pstn 1 1 IN IP4 [media_ip]\n      s=-\n      c=IN IP4 [media_ip]\n      t=0 0\n      m=audio [rtp_port] RTP/AVP 0 8 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000\n      a=rtpmap:101 telephone-event/8000\n      a=fmtp:101 0-15\n      a=ptime:20\n' : 'Content-Length: 0\n'}
     ]]>
   </send>`;
+  const hangsUp = c.answer === 200 && c.hangupAfterMs !== undefined;
+  // While it rings a CANCEL may come: 200 to it, 487 to the INVITE (RFC 3261 §9.2).
+  const cancellable = (c.ringMs ?? 0) > 0;
+  // Its own BYE needs the INVITE's From and To, the 487 its CSeq (SIPp refuses variables it never uses).
+  const captures = [
+    ...(hangsUp
+      ? [
+          '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>',
+          '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>',
+        ]
+      : []),
+    ...(cancellable ? ['<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'] : []),
+  ];
+  const capture = captures.length > 0 ? `\n    <action>\n      ${captures.join('\n      ')}\n    </action>\n  ` : '';
   let body = `
   <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE" crlf="true" rrs="true">${
-    // Only a callee that hangs up uses them; SIPp refuses a scenario with unused variables.
-    c.answer === 200 && c.hangupAfterMs !== undefined
-      ? `
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
-    </action>
-  `
-      : ''
-  }</recv>`;
+  <recv request="INVITE" crlf="true" rrs="true">${capture}</recv>`;
   body += reply('180 Ringing');
-  if (c.ringMs) body += `\n  <pause milliseconds="${c.ringMs}"/>`;
+  if (cancellable)
+    body +=
+      `\n  <recv request="CANCEL" timeout="${c.ringMs}" ontimeout="answer"/>` +
+      reply('200 OK') +
+      reply('487 Request Terminated').replace('[last_CSeq:]', 'CSeq: [$invite_cseq] INVITE') +
+      `\n  <recv request="ACK" next="end"/>\n  <label id="answer"/>`;
   if (c.answer !== 200) {
     body += reply(`${c.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;
   } else {

@@ -82,7 +82,8 @@ async function pstn(callee: Callee, port: number, rtp: RtpPeer): Promise<Running
     serverMode: true,
     localIp: PSTN,
     localPort: port,
-    mediaIp: '127.0.0.1',
+    // Its SDP names the address it signals from: the relay sends only there (kamailio/media.cfg, RTP bleed).
+    mediaIp: PSTN,
     keys: { rtp_port: rtp.port },
     calls: 100_000,
     limit: 100,
@@ -161,7 +162,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   test('answered → the far end hears the demo agent; webhooks initiated, ringing, answered, completed in order, signed; the API shows the same', async () => {
     const port = PORT_BASE + 1;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
+    const rtp = await RtpPeer.open(PSTN);
     const sipp = await pstn({ answer: 200, ringMs: 500, hangupAfterMs: 4000 }, port, rtp);
     try {
       const to = '+15550009001';
@@ -214,7 +215,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   test('a busy destination (486) → failed with sip_status 486, disposition busy', async () => {
     const port = PORT_BASE + 2;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
+    const rtp = await RtpPeer.open(PSTN);
     const sipp = await pstn({ answer: 486 }, port, rtp);
     try {
       const res = await initiate({ from_number: number, to_number: '+15550009002', webhook_url: receiver.url });
@@ -241,21 +242,26 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
     }
   }, 40_000);
 
-  test('a control-plane restart between two events loses none: every event arrives, once, in order', async () => {
+  test('a control-plane restart between two events loses none: what the gateway wrote while it was down arrives, once, in order', async () => {
     const port = PORT_BASE + 3;
     await trunkTo(port);
-    const rtp = await RtpPeer.open();
-    // It rings for 6 s: the control-plane is killed after `initiated` went out, and the
-    // gateway writes `ringing` and `answered` while no control-plane runs.
-    const sipp = await pstn({ answer: 200, ringMs: 6000, hangupAfterMs: 1500 }, port, rtp);
+    const rtp = await RtpPeer.open(PSTN);
+    // The control-plane is killed once `ringing` went out; the far end answers 1.5 s after
+    // ringing and hangs up 1.5 s later, while the control-plane is still starting again.
+    const sipp = await pstn({ answer: 200, ringMs: 1500, hangupAfterMs: 1500 }, port, rtp);
     try {
       const res = await initiate({ from_number: number, to_number: '+15550009003', webhook_url: receiver.url });
       expect(res.status).toBe(201);
       const callId = res.body['call_id'] as string;
-      await waitFor('initiated delivered', async () => (receiver.of(callId).length > 0 ? true : undefined), 10_000);
+      await waitFor(
+        'ringing delivered',
+        async () => (receiver.of(callId).some((d) => d.body.event === 'ringing') ? true : undefined),
+        10_000,
+      );
       const pid = childPid('control-plane');
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
+      const killedAt = Date.now();
       // The supervisor starts it again (restartCrashed) after its backoff.
       await waitFor(
         'a new control-plane',
@@ -267,6 +273,7 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
         },
         30_000,
       );
+      const upAt = Date.now();
       const events = await waitFor(
         'the completed webhook',
         async () => {
@@ -280,17 +287,59 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
       expect(unique.map((b) => b.event)).toEqual(['initiated', 'ringing', 'answered', 'completed']);
       expect(unique.map((b) => b.sequence)).toEqual([1, 2, 3, 4]);
       expect(events.every((d) => d.valid)).toBe(true);
+      // The gateway wrote at least one of them while no control-plane ran.
+      const whileDown = unique.filter((b) => {
+        const at = Date.parse(b.occurred_at);
+        return at > killedAt && at < upAt;
+      });
+      expect(whileDown.map((b) => b.event)).toContain('answered');
     } finally {
       await finish(sipp);
       rtp.close();
     }
   }, 90_000);
 
+  test('hangup while it rings → CANCEL to the far end, failed with 487, disposition cancelled, ended by the API', async () => {
+    const port = PORT_BASE + 4;
+    await trunkTo(port);
+    const rtp = await RtpPeer.open(PSTN);
+    const sipp = await pstn({ answer: 200, ringMs: 15_000 }, port, rtp);
+    try {
+      const res = await initiate({ from_number: number, to_number: '+15550009006', webhook_url: receiver.url });
+      expect(res.status).toBe(201);
+      const callId = res.body['call_id'] as string;
+      await waitFor(
+        'ringing delivered',
+        async () => (receiver.of(callId).some((d) => d.body.event === 'ringing') ? true : undefined),
+        10_000,
+      );
+      const hangup = await api('POST', `/api/calls/${callId}/hangup`, { role: 'operator', body: {} });
+      expect(hangup.status).toBe(200);
+      // The gateway gives the INVITE up 64·T1 after its CANCEL if no final response comes.
+      const events = await waitFor(
+        'the failed webhook',
+        async () => {
+          const got = receiver.of(callId);
+          return got.some((d) => d.body.event === 'failed' || d.body.event === 'completed') ? got : undefined;
+        },
+        40_000,
+      );
+      expect(events.map((d) => d.body.event)).toEqual(['initiated', 'ringing', 'failed']);
+      expect(events[2]!.body.data).toMatchObject({ sip_status: 487, disposition: 'cancelled', ended_by: 'api' });
+      const row = await db.query('SELECT state, disposition, sip_status FROM calls WHERE call_id = $1', [callId]);
+      expect(row.rows[0]).toMatchObject({ state: 'ended', disposition: 'cancelled', sip_status: 487 });
+    } finally {
+      const run = await finish(sipp);
+      rtp.close();
+      expect(requestsReceived(run, 'CANCEL')).toBe(1);
+    }
+  }, 60_000);
+
   test('a caller ID that is not ours → 400, nothing placed', async () => {
     const before = await db.query<{ n: string }>("SELECT count(*) AS n FROM call_commands WHERE command = 'originate'");
     const res = await initiate({ from_number: '+15550000000', to_number: '+15550009004', webhook_url: receiver.url });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: 'ERR_CALLER_ID_NOT_ALLOWED' });
+    expect(res.body).toMatchObject({ error: { code: 'ERR_CALLER_ID_NOT_ALLOWED' } });
     const after = await db.query<{ n: string }>("SELECT count(*) AS n FROM call_commands WHERE command = 'originate'");
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
   });
@@ -310,6 +359,6 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
   ])('a body with %s → 400 ERR_VALIDATION', async (_what, body) => {
     const res = await initiate(body());
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ code: 'ERR_VALIDATION' });
+    expect(res.body).toMatchObject({ error: { code: 'ERR_VALIDATION' } });
   });
 });

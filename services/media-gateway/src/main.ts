@@ -360,7 +360,8 @@ async function startGateway(
   // feature registers its handler; stopped after the drain, so calls still draining
   // can be hung up.
   const commands = new CommandRegistry();
-  registerHangup(commands, () => manager.list());
+  registerHangup(commands, () => [...manager.list(), ...outbound.list()]);
+  commands.registerCommand('originate', (cmd) => outbound.originate(cmd));
   registerHoldCommands(commands, manager);
   commands.registerCommand(
     'transfer',
@@ -372,7 +373,7 @@ async function startGateway(
     connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
     registry: commands,
     maxConcurrent: config.callControl.gatewayConcurrency,
-    takeUnowned: () => phase === 'ready' && !manager.refusing && manager.active < g.maxCalls,
+    takeUnowned: () => phase === 'ready' && !manager.refusing && manager.active + outbound.pending < g.maxCalls,
     pollMs: config.callControl.commandPollMs,
     metrics: metrics.registry,
     logger: logger.child({ component: 'call-commands' }),

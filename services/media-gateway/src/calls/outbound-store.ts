@@ -1,13 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import { COMMANDS_CHANNEL } from '../../../common/src/calls/commands';
 import type { CallDisposition, Database } from '../../../common/src/db/schema';
-import { enqueueCallWebhook, type CallWebhookData } from '../../../common/src/webhooks/outbox';
+import { enqueueCallWebhook } from '../../../common/src/webhooks/outbox';
+import { outboundData as data } from './outbound-events';
 import type { CallRecordEnd, CallRecordStart, CallStore } from './store';
 import { PgCallStore } from './store';
 
 /** How a placed call ended without being answered. */
 export interface OutboundFailure {
-  readonly status: number;
+  /** The final SIP status; null when no INVITE went out. */
+  readonly status: number | null;
   readonly reason: string;
   readonly disposition: Exclude<CallDisposition, 'answered'>;
   /** Who ended it: `callee` (a final response), `system` (ring timeout, shutdown, an unusable answer), `api` (hangup). */
@@ -108,7 +110,7 @@ export class PgOutboundStore implements OutboundRecords, CallStore {
         event: 'failed',
         data: {
           ...data(row),
-          sip_status: f.status,
+          ...(f.status !== null ? { sip_status: f.status } : {}),
           reason: f.reason,
           disposition: f.disposition,
           ended_by: f.endedBy,
@@ -190,8 +192,4 @@ export class PgOutboundStore implements OutboundRecords, CallStore {
       });
     });
   }
-}
-
-function data(row: { from_number: string; to_number: string }): CallWebhookData {
-  return { from_number: row.from_number, to_number: row.to_number, direction: 'outbound' };
 }

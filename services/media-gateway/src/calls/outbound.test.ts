@@ -16,11 +16,12 @@ const ANSWER_PCMA = [
   '',
 ].join('\r\n');
 
+/** As the control-plane writes them (services/control-plane/src/calls/control.ts). */
 const ARGS = {
   from: '+15557770001',
   to: '+15550001111',
   webhook_url: 'https://hooks.example/calls',
-  ai: null,
+  ai: { url: null, dialect: null, custom_parameters: {} },
   record: false,
   ring_timeout_seconds: 30,
 };
@@ -321,11 +322,17 @@ describe('OutboundCalls', () => {
     ['a URI instead of a user part', { ...ARGS, to: 'sip:bob@evil.example' }],
     ['an AI URL that is not a WebSocket', { ...ARGS, ai: { url: 'http://agent.example' } }],
     ['a ring time out of range', { ...ARGS, ring_timeout_seconds: 100000 }],
-  ])('command arguments with %s → refused (ERR_ORIGINATE_REFUSED), nothing dialled', async (_what, args) => {
-    const h = harness();
-    await expect(h.calls.originate({ id: '1', callId: 'call-1', args })).rejects.toMatchObject({
-      code: 'ERR_ORIGINATE_REFUSED',
-    });
-    expect(h.leg.sent).toHaveLength(0);
-  });
+  ])(
+    'command arguments with %s → refused (ERR_ORIGINATE_REFUSED), nothing dialled, the call failed',
+    async (_what, args) => {
+      const h = harness();
+      await expect(h.calls.originate({ id: '1', callId: 'call-1', args })).rejects.toMatchObject({
+        code: 'ERR_ORIGINATE_REFUSED',
+      });
+      expect(h.leg.sent).toHaveLength(0);
+      expect(h.failures).toEqual([
+        { status: null, reason: 'refused by the gateway', disposition: 'failed', endedBy: 'system' },
+      ]);
+    },
+  );
 });

@@ -62,7 +62,8 @@ const ARGS_SCHEMA: JSONSchemaType<OriginateArgs> = {
       required: [],
       properties: {
         url: { type: 'string', nullable: true, pattern: '^wss?://' },
-        dialect: { type: 'string', nullable: true, enum: [...DIALECTS] },
+        // ajv: a nullable enum lists null too.
+        dialect: { type: 'string', nullable: true, enum: [...DIALECTS, null] as Dialect[] },
         custom_parameters: {
           type: 'object',
           nullable: true,
@@ -172,6 +173,9 @@ export class OutboundCalls {
       const message = `originate arguments rejected: ${validateArgs.errors?.[0]?.instancePath ?? ''} ${validateArgs.errors?.[0]?.message ?? ''}`;
       this.options.logger.warn(message, { call_id: callId });
       this.options.metrics?.outbound('bad_command');
+      // No other gateway would do better: the call fails here rather than wait forever.
+      if (await this.options.records.claim(callId, this.options.gatewayId, ''))
+        this.fail(callId, { status: null, reason: 'refused by the gateway', disposition: 'failed', endedBy: 'system' });
       throw new OriginateError('ERR_ORIGINATE_REFUSED', message.trim());
     }
     const args = cmd.args;
@@ -240,6 +244,22 @@ export class OutboundCalls {
     d.hungUp = reason;
     d.leg.cancel();
     return true;
+  }
+
+  /**
+   * Calls still dialing or ringing, as the hangup command sees live calls. Ending one
+   * sends the CANCEL; the outcome (487, or a 200 that crossed it) follows as the call's
+   * state and webhook event.
+   */
+  list(): Array<{ readonly id: string; readonly state: OutboundState; end(reason: string): Promise<void> }> {
+    return [...this.dialing.values()].map((d) => ({
+      id: d.callId,
+      state: d.state,
+      end: (reason: string) => {
+        this.hangup(d.callId, reason);
+        return Promise.resolve();
+      },
+    }));
   }
 
   /** Cancels every call still ringing and refuses new ones; resolves once they have settled. */

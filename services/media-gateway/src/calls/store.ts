@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import { isTransientDbError } from '../../../common/src/db/connect';
 import type { Database } from '../../../common/src/db/schema';
+import { endPlacedCalls } from './outbound-events';
 
 /** What a call remembers in PostgreSQL (tables calls and call_events, db/migrations/0010). */
 export interface CallRecordStart {
@@ -114,13 +115,17 @@ export class PgCallStore implements CallStore {
    * killed) with those calls up, so they are over. Returns how many.
    */
   async closeOrphans(gatewayId: string, reason: string): Promise<number> {
-    const res = await this.db
-      .updateTable('calls')
-      .set({ state: 'ended', ended_at: new Date(), end_reason: reason, ended_by: 'gateway' })
-      .where('gateway', '=', gatewayId)
-      .where('state', 'in', ['initiated', 'ringing', 'active'])
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows);
+    return this.db.transaction().execute(async (trx) => {
+      // Calls it placed first: those owe their webhook's last event.
+      const placed = await endPlacedCalls(trx, [gatewayId], reason);
+      const res = await trx
+        .updateTable('calls')
+        .set({ state: 'ended', ended_at: new Date(), end_reason: reason, ended_by: 'gateway' })
+        .where('gateway', '=', gatewayId)
+        .where('state', 'in', ['initiated', 'ringing', 'active'])
+        .executeTakeFirst();
+      return placed + Number(res.numUpdatedRows);
+    });
   }
 }
 

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { commandFailure, DONE_CHANNEL } from '../../../common/src/calls/commands';
 import type { Database } from '../../../common/src/db/schema';
 import { GATEWAY_SET } from '../../../common/src/kamailio/names';
+import { endPlacedCalls } from '../calls/outbound-events';
 
 /** Why the calls of a gateway found gone were closed (calls.end_reason). */
 export const GATEWAY_LOST = 'gateway_lost';
@@ -77,6 +78,8 @@ export class PgLeaseStore implements LeaseStore {
         .execute();
       const gateways = lost.map((l) => l.gateway);
       if (gateways.length === 0) return { gateways, calls: 0 };
+      // Calls they were placing or had placed first: those owe their webhook's last event.
+      const placed = await endPlacedCalls(tx, gateways, GATEWAY_LOST);
       const closed = await tx
         .updateTable('calls')
         .set({ state: 'ended', ended_at: sql<Date>`now()`, end_reason: GATEWAY_LOST, ended_by: 'gateway' })
@@ -101,7 +104,7 @@ export class PgLeaseStore implements LeaseStore {
       for (const { id } of failed) await sql`SELECT pg_notify(${DONE_CHANNEL}, ${String(id)})`.execute(tx);
       await tx.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', 'in', gateways).execute();
       await tx.deleteFrom('gateway_leases').where('gateway', 'in', gateways).execute();
-      return { gateways, calls: Number(closed.numUpdatedRows), commands: failed.length };
+      return { gateways, calls: placed + Number(closed.numUpdatedRows), commands: failed.length };
     });
   }
 }
