@@ -720,6 +720,14 @@ export const ENV_SCHEMA = {
       default: 16,
       description: 'Commands to live calls one gateway carries out at once; more wait in PostgreSQL.',
     },
+    LISTEN_FORK_IDLE_SECONDS: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 3600,
+      default: 30,
+      description:
+        'A listen-only fork (docs/listen-forks.md) that has received no audio from the media relay for this long ends itself: the call it copied is gone and its end was not reported.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -844,6 +852,8 @@ export interface Config {
     readonly commandPollMs: number;
     readonly gatewayConcurrency: number;
   };
+  /** Listen-only forks of calls between people (docs/listen-forks.md). */
+  readonly listenForks: { readonly idleMs: number };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
     /** '' when WEBHOOK_SIGNING_SECRET is not set: nothing is delivered. */
@@ -1102,6 +1112,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       commandPollMs: num('CALL_COMMAND_POLL_MS'),
       gatewayConcurrency: num('GATEWAY_COMMAND_CONCURRENCY'),
     },
+    listenForks: { idleMs: num('LISTEN_FORK_IDLE_SECONDS') * 1000 },
   };
   return deepFreeze(config);
 }

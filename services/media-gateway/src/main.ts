@@ -17,6 +17,8 @@ import { controlPlaneSms } from './calls/sms-client';
 import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { registerHangup } from './control/hangup';
+import { registerForks } from './forks/handler';
+import { createMediaRelay } from '../../common/src/media-relay';
 import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
@@ -303,6 +305,24 @@ async function startGateway(
   // can be hung up.
   const commands = new CommandRegistry();
   registerHangup(commands, () => manager.list());
+  const forkRelay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
+  scope.defer(() => forkRelay.close());
+  const forks = registerForks(commands, {
+    relay: forkRelay,
+    openSocket: () => ports.open(g.sipAddress),
+    rtpAddress: g.sipAddress,
+    secrets: { jwtSecretKey: config.secrets.jwtSecretKey, sipSharedSecret: config.secrets.sipSharedSecret },
+    reconnect: {
+      maxDownMs: config.ai.reconnectWindowMs,
+      initialDelayMs: config.ai.reconnectInitialDelayMs,
+      maxDelayMs: config.ai.reconnectMaxDelayMs,
+    },
+    connectTimeoutMs: config.ai.connectTimeoutMs,
+    idleMs: config.listenForks.idleMs,
+    metrics: metrics.registry,
+    logger: logger.child({ component: 'listen-forks' }),
+  });
+  scope.defer(() => forks.closeAll('gateway stopping'));
   const channel = await startCommandChannel({
     gateway: g.id,
     db: database.db,
