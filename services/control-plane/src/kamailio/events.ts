@@ -123,7 +123,9 @@ export function parseKamailioEvent(payload: Buffer | string): KamailioEvent {
 
 function pickDialog<E extends DialogEvent<string>>(e: E & Record<string, unknown>): E {
   const out: Record<string, unknown> = { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user };
-  for (const key of ['src_ip', 'from_tag', 'to_tag', 'trunk'] as const) if (e[key] !== undefined) out[key] = e[key];
+  // Kamailio writes an unset variable as "<null>": that is no value.
+  for (const key of ['src_ip', 'from_tag', 'to_tag', 'trunk'] as const)
+    if (e[key] !== undefined && e[key] !== '<null>' && e[key] !== '') out[key] = e[key];
   // Kamailio sends 1 (jansson has no boolean setter we rely on); inward it is a boolean.
   if ((e['media_gateway'] as unknown) === 1) out['media_gateway'] = true;
   return out as unknown as E;
