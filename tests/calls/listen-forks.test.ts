@@ -124,7 +124,7 @@ describe('listen-only forks of calls between people', () => {
 
   /** callee registered at a SIPp UAS whose media is `calleePeer`; caller's media is `callerPeer`; the caller hangs up after holdMs. */
   async function call(
-    caller: CreatedUser,
+    caller: CreatedUser | { trunkIp: string; number: string; did: string },
     callee: CreatedUser,
     holdMs: number,
   ): Promise<{
@@ -136,7 +136,8 @@ describe('listen-only forks of calls between people', () => {
     toCallerRelay: { address: string; port: number };
     toCalleeRelay: { address: string; port: number };
   }> {
-    const callerPeer = await RtpPeer.open();
+    const fromTrunk = 'trunkIp' in caller;
+    const callerPeer = await RtpPeer.open(fromTrunk ? caller.trunkIp : '127.0.0.1');
     const calleePeer = await RtpPeer.open();
     const uasPort = await freeUdpPort();
     expectSippSuccess(
@@ -158,16 +159,19 @@ describe('listen-only forks of calls between people', () => {
       timeoutSeconds: 40,
     });
     const sipCallId = `lf-${randomUUID()}`;
+    const domain = testStack().config.sip.domain;
     const uac = await startSipp({
-      scenario: uacMediaScenario({ codec: 'PCMA', holdMs, telephoneEvent: false }),
+      scenario: uacMediaScenario({ codec: 'PCMA', holdMs, telephoneEvent: false, authenticate: !fromTrunk }),
       remote: proxy(),
-      keys: {
-        user: caller.username,
-        callee: callee.username,
-        domain: testStack().config.sip.domain,
-        rtp_port: callerPeer.port,
-      },
-      auth: { user: caller.username, password: caller.password },
+      ...(fromTrunk
+        ? {
+            localIp: caller.trunkIp,
+            keys: { user: caller.number, callee: caller.did, domain, rtp_port: callerPeer.port },
+          }
+        : {
+            keys: { user: caller.username, callee: callee.username, domain, rtp_port: callerPeer.port },
+            auth: { user: caller.username, password: caller.password },
+          }),
       timeoutSeconds: 40,
       extraArgs: ['-cid_str', sipCallId],
     });
@@ -286,6 +290,72 @@ describe('listen-only forks of calls between people', () => {
       c.callerPeer.close();
       c.calleePeer.close();
       await api('DELETE', `/api/listen-forks/${id}`, { role: 'admin' });
+    }
+  });
+
+  test('a call from a PSTN party behind a trunk to a registered user, with a rule on the trunk: both parties reach the AI on their tracks, the call is unchanged', async () => {
+    const TRUNK_IP = '127.0.0.2';
+    const trunkId = `lf_${Date.now()}`;
+    const did = `+1555${String(Date.now()).slice(-7)}`;
+    const bob = await createUser();
+    const trunk = await api('POST', '/api/trunks/', {
+      role: 'operator',
+      body: {
+        trunk_id: trunkId,
+        name: 'Listen fork trunk',
+        provider: 'test',
+        proxy_address: TRUNK_IP,
+        proxy_port: 5060,
+        username: 'u',
+        password: 'p4ssw0rd-long',
+        supports_outbound: false,
+        supports_inbound: true,
+        transport: 'UDP',
+        allowed_ips: [TRUNK_IP],
+      },
+    });
+    expect(trunk.status).toBe(201);
+    const number = await api('POST', '/api/numbers/', {
+      role: 'operator',
+      body: { number: did, route_type: 'sip_user', target: bob.username },
+    });
+    expect(number.status).toBe(201);
+    const id = await rule({ scope: 'trunk', value: trunkId, ai_url: ai.url, ai_dialect: 'olib' });
+    const before = ai.connections.length;
+    const c = await call({ trunkIp: TRUNK_IP, number: '+15550001111', did }, bob, 8000);
+    try {
+      const conn = await ai.connection(before, 15_000);
+      const callerSent = tone(CALLER_HZ, 0x55555555);
+      const calleeSent = tone(CALLEE_HZ, 0x66666666);
+      await Promise.all([
+        c.callerPeer.send(callerSent, c.toCallerRelay),
+        c.calleePeer.send(calleeSent, c.toCalleeRelay),
+      ]);
+      const auth = conn.of('auth')[0] as { call: Record<string, unknown> };
+      expect(auth.call).toMatchObject({ listen_only: true, trunk: trunkId, from_number: '15550001111' });
+      await conn.waitFor(
+        'most of both tracks',
+        (x) => trackAudio(x, 'caller').length >= 160 * 200 && trackAudio(x, 'callee').length >= 160 * 200,
+      );
+      const callerTrack = trackAudio(conn, 'caller');
+      const calleeTrack = trackAudio(conn, 'callee');
+      expect(power(callerTrack, CALLER_HZ) / power(callerTrack, CALLEE_HZ)).toBeGreaterThan(100);
+      expect(power(calleeTrack, CALLEE_HZ) / power(calleeTrack, CALLER_HZ)).toBeGreaterThan(100);
+      await waitFor('both parties received everything', async () =>
+        c.callerPeer.received.length >= PACKETS && c.calleePeer.received.length >= PACKETS ? true : undefined,
+      );
+      const payloads = (r: RtpPeer): string[] => r.received.map((p) => p.packet.payload.toString('hex'));
+      expect(payloads(c.callerPeer)).toEqual(calleeSent.map((p) => p.payload.toString('hex')));
+      expect(payloads(c.calleePeer)).toEqual(callerSent.map((p) => p.payload.toString('hex')));
+      expectSippSuccess(await c.uac.done, 'the PSTN party hangs up normally');
+      expectSippSuccess(await c.uas.done, 'bob sees the BYE');
+      await conn.waitFor('the fork ends with the call', (x) => x.closed, 15_000);
+    } finally {
+      c.callerPeer.close();
+      c.calleePeer.close();
+      await api('DELETE', `/api/listen-forks/${id}`, { role: 'admin' });
+      await api('DELETE', `/api/numbers/${encodeURIComponent(did)}`, { role: 'operator' });
+      await api('DELETE', `/api/trunks/${trunkId}`, { role: 'operator' });
     }
   });
 

@@ -50,9 +50,9 @@ type Rule = Pick<ListenForksTable, 'scope' | 'value' | 'ai_url'> & {
 export function pickRule(rules: readonly Rule[], e: DialogEvent<string>): Rule | undefined {
   const order: Array<[Rule['scope'], string | undefined]> = [
     ['user', e.from_user],
-    ['number', e.from_user],
+    ...asNumbers(e.from_user).map((n): [Rule['scope'], string] => ['number', n]),
     ['user', e.to_user],
-    ['number', e.to_user],
+    ...asNumbers(e.to_user).map((n): [Rule['scope'], string] => ['number', n]),
     ['trunk', e.trunk],
   ];
   for (const [scope, value] of order) {
@@ -61,6 +61,11 @@ export function pickRule(rules: readonly Rule[], e: DialogEvent<string>): Rule |
     if (rule) return rule;
   }
   return undefined;
+}
+
+/** Kamailio reports numbers as bare digits (calls.cfg E164_DIGITS); rules hold them in E.164. */
+function asNumbers(user: string): string[] {
+  return /^[0-9]{7,15}$/.test(user) ? [user, `+${user}`] : [user];
 }
 
 export interface ListenForkTriggerOptions {
@@ -113,7 +118,10 @@ export function watchListenForks(o: ListenForkTriggerOptions): () => void {
       .where('enabled', '=', true)
       .where((w) =>
         w.or([
-          w.and([w('scope', 'in', ['user', 'number']), w('value', 'in', [e.from_user, e.to_user])]),
+          w.and([
+            w('scope', 'in', ['user', 'number']),
+            w('value', 'in', [...asNumbers(e.from_user), ...asNumbers(e.to_user)]),
+          ]),
           w.and([w('scope', '=', 'trunk'), w('value', '=', e.trunk ?? '')]),
         ]),
       )
