@@ -77,7 +77,7 @@ export function renderDeployDocs(): string {
     '(SIP and RTP ports bound on the node), the control-plane and the media gateways (with a HorizontalPodAutoscaler) as ' +
     'Deployments, the demo agent, and PostgreSQL (bundled, or external). `scripts/deploy-microk8s.sh` enables the MicroK8s ' +
     'addons it needs and installs or upgrades the chart; the README section "Deploy to Kubernetes (MicroK8s)" shows the commands.\n\n' +
-    "- **Secrets**: `JWT_SECRET_KEY`, `SIP_JWT_SECRET`, `SIP_SHARED_SECRET`, `PROXY_SHARED_SECRET` and the bundled database's password " +
+    "- **Secrets**: `JWT_SECRET_KEY`, `SIP_JWT_SECRET`, `SIP_SHARED_SECRET`, `PROXY_SHARED_SECRET`, `WEBHOOK_SIGNING_SECRET` and the bundled database's password " +
     'are generated on the first install and kept on upgrades (the chart reads the Secret it stored with `lookup`); give them in ' +
     '`secrets.*` or name your own Secret in `secrets.existingSecret`. They reach the pods by reference only.\n' +
     '- **Network policies**: `networkPolicy.profile=basic` for development, `strict` for production (`kamailio.hostNetwork=false` ' +

@@ -395,6 +395,7 @@ describe('secrets', () => {
     sipJwtSecret: 'given-sip-jwt-secret-0123456789abcdef',
     sipSharedSecret: 'given-sip-shared-secret-0123456789abcd',
     proxySharedSecret: 'given-proxy-shared-secret-0123456789ab',
+    webhookSigningSecret: 'given-webhook-signing-secret-0123456789',
   };
   const givenArgs = Object.entries(GIVEN).flatMap(([k, v]) => ['--set', `secrets.${k}=${v}`]);
 
@@ -413,13 +414,20 @@ describe('secrets', () => {
       SIP_JWT_SECRET: GIVEN.sipJwtSecret,
       SIP_SHARED_SECRET: GIVEN.sipSharedSecret,
       PROXY_SHARED_SECRET: GIVEN.proxySharedSecret,
+      WEBHOOK_SIGNING_SECRET: GIVEN.webhookSigningSecret,
     });
   });
 
   it('values not given are generated (48 random characters), different on every fresh render', () => {
     const a = secretData(render([]), 'secrets');
     const b = secretData(render([]), 'secrets');
-    for (const key of ['JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET']) {
+    for (const key of [
+      'JWT_SECRET_KEY',
+      'SIP_JWT_SECRET',
+      'SIP_SHARED_SECRET',
+      'PROXY_SHARED_SECRET',
+      'WEBHOOK_SIGNING_SECRET',
+    ]) {
       expect(a[key]).toMatch(/^[A-Za-z0-9]{48}$/);
       expect(a[key]).not.toBe(b[key]);
     }
@@ -435,7 +443,7 @@ describe('secrets', () => {
     // lookup's result to sab.secretValue; that helper is proven on a stored Secret below.
     const source = readFileSync(join(CHART_DIR, 'templates', 'secrets.yaml'), 'utf8');
     expect(source).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
-    expect(source.match(/include "sab\.secretValue" \(list [^)]*\$existing/g)).toHaveLength(5);
+    expect(source.match(/include "sab\.secretValue" \(list [^)]*\$existing/g)).toHaveLength(6);
     const probe = mkdtempSync(join(tmpdir(), 'sab-chart-'));
     try {
       mkdirSync(join(probe, 'templates'));

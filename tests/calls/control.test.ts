@@ -191,6 +191,22 @@ describe('call control: hangup of AI and proxied calls from any control-plane re
       // No hold handler on this gateway (yet): the command comes back unsupported, the call is untouched.
       const hold = await op<ErrorBody>('POST', `/api/calls/${aiItem.call_id}/hold`, undefined, second);
       expect([hold.status, hold.body.error.code]).toEqual([409, 'ERR_CALL_COMMAND_UNSUPPORTED']);
+      // ?wait=false: 202 with the command id at once; the outcome lands in the command's row.
+      const queued = await op<{ call_id: string; command_id: string }>(
+        'POST',
+        `/api/calls/${aiItem.call_id}/hold?wait=false`,
+        undefined,
+        second,
+      );
+      expect([queued.status, queued.body.call_id]).toEqual([202, aiItem.call_id]);
+      const outcome = await waitFor('the queued command to finish', async () => {
+        const r = await db.query<{ state: string; result: { code?: string } | null }>(
+          'SELECT state, result FROM call_commands WHERE id = $1',
+          [queued.body.command_id],
+        );
+        return r.rows[0]?.state === 'pending' || r.rows[0]?.state === 'claimed' ? undefined : r.rows[0];
+      });
+      expect([outcome.state, outcome.result?.code]).toEqual(['failed', 'ERR_CALL_COMMAND_UNSUPPORTED']);
       // Only hangup applies to a call Kamailio proxies.
       const proxiedHold = await op<ErrorBody>('POST', `/api/calls/${userItem.call_id}/hold`);
       expect([proxiedHold.status, proxiedHold.body.error.code]).toEqual([409, 'ERR_CALL_COMMAND_UNSUPPORTED']);
@@ -283,6 +299,11 @@ describe('call control: hangup of AI and proxied calls from any control-plane re
       [{ from_number: number, to_number: '+14155550123', webhook_url: 'file:///etc/passwd' }, 'ERR_VALIDATION'],
       [{ from_number: number, to_number: '+14155550123', ai: { url: 'http://not-a-websocket' } }, 'ERR_VALIDATION'],
     ];
+    // The webhook URL check (docs/security.md): no credentials in the URL.
+    refused.push([
+      { from_number: number, to_number: '+14155550123', webhook_url: 'https://user:secret@hooks.example.com/x' },
+      'ERR_WEBHOOK_URL_INVALID',
+    ]);
     for (const [body, code] of refused) {
       const res = await op<ErrorBody>('POST', '/api/calls/initiate', body);
       expect([body, res.status, res.body.error.code]).toEqual([body, 400, code]);

@@ -59,7 +59,7 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* The Secret holding the four HMAC secrets (JWT_SECRET_KEY, SIP_JWT_SECRET, SIP_SHARED_SECRET, PROXY_SHARED_SECRET). */}}
+{{/* The Secret holding the HMAC secrets (JWT_SECRET_KEY, SIP_JWT_SECRET, SIP_SHARED_SECRET, PROXY_SHARED_SECRET, WEBHOOK_SIGNING_SECRET). */}}
 {{- define "sab.secretName" -}}
 {{- default (include "sab.componentName" (dict "root" . "component" "secrets")) .Values.secrets.existingSecret -}}
 {{- end -}}
@@ -114,6 +114,13 @@ DATABASE_URL, then the user's extraEnv (last, so it overrides).
       name: {{ $secret }}
       key: {{ $name }}
 {{- end }}
+{{- /* Optional: a Secret made before call webhooks existed may lack it (then no webhook is sent, and the control-plane logs why). */}}
+- name: WEBHOOK_SIGNING_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: WEBHOOK_SIGNING_SECRET
+      optional: true
 {{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.existingSecret }}
 - name: DATABASE_PASSWORD
   valueFrom:

@@ -621,7 +621,9 @@ export const ENV_SCHEMA = {
     },
     WEBHOOK_SIGNING_SECRET: {
       type: 'string',
-      minLength: 32,
+      // Empty, or at least 32 characters.
+      pattern: '^(.{32,})?$',
+      default: '',
       description:
         'HMAC secret call webhooks are signed with (X-Bridge-Signature, docs/webhooks.md); give it to your webhook receivers. `npm start` generates one. Without it the control-plane delivers no webhook: events wait in the outbox until it is set.',
     },
@@ -1088,7 +1090,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       aiTimeoutMs: num('SMS_AI_TIMEOUT_MS'),
     },
     webhooks: {
-      signingSecret: (raw['WEBHOOK_SIGNING_SECRET'] as string | undefined) ?? '',
+      signingSecret: str('WEBHOOK_SIGNING_SECRET'),
       timeoutMs: num('WEBHOOK_TIMEOUT_MS'),
       maxAttempts: num('WEBHOOK_MAX_ATTEMPTS'),
       retryBaseMs: num('WEBHOOK_RETRY_BASE_MS'),

@@ -152,6 +152,11 @@ export const ERRORS = {
     when: "`from_number` is not one of this system's numbers",
   },
   ERR_NUMBER_BLOCKED: { status: 403, message: 'this number is blocked', when: 'an SMS to a blocked `to_number`' },
+  ERR_WEBHOOK_URL_INVALID: {
+    status: 400,
+    message: 'webhook_url cannot be used',
+    when: '`webhook_url` is not an absolute http(s) URL of at most 2048 characters without credentials, or names a loopback, private or link-local address literally (or `localhost`) while `WEBHOOK_ALLOW_PRIVATE_ADDRESSES` is false; `reason` says which',
+  },
   ERR_IDEMPOTENCY_KEY_REUSED: {
     status: 409,
     message: 'this idempotency key was used for a different request',

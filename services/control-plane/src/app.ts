@@ -153,6 +153,7 @@ export function createApp(deps: AppDeps): App {
     dialogs,
     ...(deps.commandSignal ? { signal: deps.commandSignal } : {}),
     commandTimeoutMs: config.callControl.commandTimeoutMs,
+    webhooksAllowPrivate: config.webhooks.allowPrivateAddresses,
     logger: callsLogger,
     registry: metrics.registry,
   });

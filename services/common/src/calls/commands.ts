@@ -457,9 +457,10 @@ export class PgCommandQueue implements CommandQueue {
 }
 
 /**
- * An outbound call whose originate command failed or expired before any gateway
- * placed it (calls.gateway still NULL) ends as failed, with its `failed` webhook
- * event: it must not stay `initiated` for ever.
+ * An outbound call whose originate command failed before any gateway placed it
+ * (calls.gateway still NULL, e.g. a gateway without an originate handler) ends as
+ * failed, with its `failed` webhook event: it must not stay `initiated` for ever.
+ * (Originate commands that expire unclaimed are ended by the lease sweep.)
  */
 export async function failUnplacedCall(tx: Transaction<Database>, commandId: string, code: string): Promise<boolean> {
   const ended = await tx
@@ -468,7 +469,7 @@ export async function failUnplacedCall(tx: Transaction<Database>, commandId: str
       state: 'ended',
       ended_at: sql<Date>`now()`,
       end_reason: `not placed: ${code}`.slice(0, 128),
-      ended_by: 'gateway',
+      ended_by: 'system',
       disposition: 'failed',
     })
     .where('state', '=', 'initiated')
@@ -483,34 +484,16 @@ export async function failUnplacedCall(tx: Transaction<Database>, commandId: str
     callId: ended.call_id,
     url: ended.webhook_url,
     event: 'failed',
-    data: { from_number: ended.from_number, to_number: ended.to_number, direction: 'outbound', reason: code },
+    data: {
+      from_number: ended.from_number,
+      to_number: ended.to_number,
+      direction: 'outbound',
+      reason: code,
+      ended_by: 'system',
+      disposition: 'failed',
+    },
   });
   return true;
-}
-
-/**
- * Expires the commands nobody claimed before their deadline (the waiter that would
- * have, gave up or never existed: originate), and fails the outbound calls they
- * were to place. Run by every gateway's lease tick; SKIP LOCKED lets them share it.
- */
-export async function expireCommands(db: Kysely<Database>): Promise<number> {
-  return db.transaction().execute(async (tx) => {
-    const stale = await tx
-      .selectFrom('call_commands')
-      .select('id')
-      .where('state', '=', 'pending')
-      .where('expires_at', '<', sql<Date>`now()`)
-      .forUpdate()
-      .skipLocked()
-      .limit(1000)
-      .execute();
-    for (const { id } of stale) {
-      const key = String(id);
-      if (await finishCommand(tx, key, 'expired', commandFailure('ERR_CALL_COMMAND_TIMEOUT'), ['pending']))
-        await failUnplacedCall(tx, key, 'ERR_CALL_COMMAND_TIMEOUT');
-    }
-    return stale.length;
-  });
 }
 
 export interface CommandListenerMetrics {

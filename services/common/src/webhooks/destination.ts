@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { AppError } from '../errors';
 
 /**
  * Where a webhook may go. A webhook URL comes from an API client, so without a check it
@@ -83,6 +84,16 @@ export function webhookUrlProblem(url: string, options: { readonly allowPrivate:
     if (host === 'localhost' || host.endsWith('.localhost')) return 'names localhost';
   }
   return null;
+}
+
+/**
+ * For routes that take a `webhook_url`: throws `400 ERR_WEBHOOK_URL_INVALID` (with
+ * `field` and `reason`) when {@link webhookUrlProblem} finds one, before anything is stored.
+ */
+export function assertWebhookUrl(url: string, options: { readonly allowPrivate: boolean }): void {
+  const problem = webhookUrlProblem(url, options);
+  if (problem !== null)
+    throw new AppError('ERR_WEBHOOK_URL_INVALID', `webhook_url ${problem}`, { field: 'webhook_url', reason: problem });
 }
 
 /** Scheme, host and port of a URL, for logs (paths and query strings may carry tokens). */

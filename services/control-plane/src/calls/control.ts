@@ -12,6 +12,7 @@ import {
 import type { CallCommandName, Database } from '../../../common/src/db/schema';
 import { AppError, ERRORS, type ErrorCode } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
+import { assertWebhookUrl } from '../../../common/src/webhooks/destination';
 import { enqueueCallWebhook } from '../../../common/src/webhooks/outbox';
 import { KamailioRpcError, KamailioUnavailableError } from '../../../common/src/kamailio/rpc';
 import type { DialogView } from '../kamailio/dialogs';
@@ -31,6 +32,8 @@ export interface CallControlOptions {
   readonly dialogs: ProxiedDialogs;
   /** Wakes waiters when a command finishes (a LISTEN connection); without it they poll. */
   readonly signal?: DoneSignal;
+  /** WEBHOOK_ALLOW_PRIVATE_ADDRESSES: webhook_url may name a private or loopback address. */
+  readonly webhooksAllowPrivate?: boolean;
   /** How long a command request waits for the gateway (CALL_COMMAND_TIMEOUT_MS). */
   readonly commandTimeoutMs: number;
   readonly logger: Logger;
@@ -201,6 +204,8 @@ export class CallControl {
    * event and the originate command that any gateway with room takes.
    */
   async initiate(body: InitiateCallBody): Promise<Record<string, unknown>> {
+    if (body.webhook_url !== undefined)
+      assertWebhookUrl(body.webhook_url, { allowPrivate: this.o.webhooksAllowPrivate ?? false });
     const from = await this.callerId(body);
     const to = await this.destination(body);
     const callId = randomUUID();

@@ -22,7 +22,14 @@ export interface HttpWebhookSenderOptions {
   readonly timeoutMs: number;
   /** WEBHOOK_ALLOW_PRIVATE_ADDRESSES */
   readonly allowPrivate: boolean;
+  /** Name resolution; default the system's (dns.lookup, all addresses). */
+  readonly resolve?: (hostname: string, family: number) => Promise<LookupAddress[]>;
 }
+
+const systemResolve = (hostname: string, family: number): Promise<LookupAddress[]> =>
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true, family }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
 
 /** A resolved address was refused: surfaces from the socket as the request's error. */
 class RefusedAddress extends Error {
@@ -50,19 +57,22 @@ export class HttpWebhookSender implements WebhookSender {
   private readonly lookup: LookupFunction;
 
   constructor(private readonly opts: HttpWebhookSenderOptions) {
+    const resolve = opts.resolve ?? systemResolve;
     this.lookup = (hostname, options, callback) => {
-      dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-        if (err) return callback(err, '', 4);
-        const list = addresses;
-        const refused = opts.allowPrivate ? undefined : list.find((a) => !isPublicAddress(a.address));
-        if (refused) return callback(new RefusedAddress(refused.address), '', 4);
-        const first = list[0];
-        if (!first)
-          return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
-        // net's autoSelectFamily asks for every address; the classic path for one.
-        if (options.all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-        else callback(null, first.address, first.family);
-      });
+      const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
+      resolve(hostname, family).then(
+        (list) => {
+          const refused = opts.allowPrivate ? undefined : list.find((a) => !isPublicAddress(a.address));
+          if (refused) return callback(new RefusedAddress(refused.address), '', 4);
+          const first = list[0];
+          if (!first)
+            return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 4);
+          // net's autoSelectFamily asks for every address; the classic path for one.
+          if (options.all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+          else callback(null, first.address, first.family);
+        },
+        (err: NodeJS.ErrnoException) => callback(err, '', 4),
+      );
     };
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { commandFailure, DONE_CHANNEL, expireCommands } from '../../../common/src/calls/commands';
+import { commandFailure, DONE_CHANNEL } from '../../../common/src/calls/commands';
 import type { Database } from '../../../common/src/db/schema';
 import { GATEWAY_SET } from '../../../common/src/kamailio/names';
 
@@ -67,8 +67,6 @@ export class PgLeaseStore implements LeaseStore {
    * ended keeps its own end.
    */
   async sweep(): Promise<SweepResult> {
-    // Commands nobody took in time, and the outbound calls they were to place.
-    await expireCommands(this.db);
     return this.db.transaction().execute(async (tx) => {
       const lost = await tx
         .selectFrom('gateway_leases')

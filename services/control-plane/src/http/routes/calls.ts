@@ -131,7 +131,8 @@ export function callRoutes(calls: CallService, control: CallControl): Route[] {
       responses: {
         201: { description: 'The call, waiting for a gateway to place it', schema: INITIATED_SCHEMA },
         400: {
-          description: 'Invalid body (ERR_VALIDATION), or a caller ID that is not ours (ERR_CALLER_ID_NOT_ALLOWED)',
+          description:
+            'Invalid body (ERR_VALIDATION), a caller ID that is not ours (ERR_CALLER_ID_NOT_ALLOWED), or a webhook_url that may not be called (ERR_WEBHOOK_URL_INVALID)',
           schema: ERROR,
         },
       },
