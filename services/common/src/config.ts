@@ -759,6 +759,14 @@ export const ENV_SCHEMA = {
       description:
         'How long the target of a bridged or warm transfer may ring before the gateway gives up (CANCEL) and the caller goes back to the AI, which is told `transfer_failed` with reason `no_answer`.',
     },
+    LISTEN_FORK_IDLE_SECONDS: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 3600,
+      default: 30,
+      description:
+        'A listen-only fork (docs/listen-forks.md) that has received no audio from the media relay for this long ends itself: the call it copied is gone and its end was not reported.',
+    },
   },
   required: ['DATABASE_URL', 'JWT_SECRET_KEY', 'SIP_JWT_SECRET', 'SIP_SHARED_SECRET', 'PROXY_SHARED_SECRET'],
 } as const;
@@ -890,6 +898,8 @@ export interface Config {
   readonly transfers: {
     readonly ringTimeoutSeconds: number;
   };
+  /** Listen-only forks of calls between people (docs/listen-forks.md). */
+  readonly listenForks: { readonly idleMs: number };
   /** Call webhooks (docs/webhooks.md). */
   readonly webhooks: {
     /** '' when WEBHOOK_SIGNING_SECRET is not set: nothing is delivered. */
@@ -1157,6 +1167,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
     transfers: {
       ringTimeoutSeconds: num('TRANSFER_RING_TIMEOUT_SECONDS'),
     },
+    listenForks: { idleMs: num('LISTEN_FORK_IDLE_SECONDS') * 1000 },
   };
   return deepFreeze(config);
 }

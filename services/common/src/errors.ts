@@ -129,6 +129,18 @@ export const ERRORS = {
     message: 'the gateway did not carry out the command in time',
     when: 'the owning gateway did not complete the command within `CALL_COMMAND_TIMEOUT_MS`',
   },
+  // Listen-only forks (docs/listen-forks.md).
+  ERR_LISTEN_FORK_NOT_FOUND: { status: 404, message: 'no such listen-only fork rule', when: 'no rule with that id' },
+  ERR_LISTEN_FORK_EXISTS: {
+    status: 409,
+    message: 'a listen-only fork rule for this scope and value already exists',
+    when: 'another rule has the same scope and value',
+  },
+  ERR_LISTEN_FORK_FAILED: {
+    status: 502,
+    message: 'the listen-only fork could not be set up',
+    when: 'the media relay refused the subscription (a fork command result; the call itself is untouched)',
+  },
   ERR_CALL_COMMAND_UNSUPPORTED: {
     status: 409,
     message: 'the gateway cannot carry out this command',

@@ -35,10 +35,12 @@ import { securityRoutes } from './http/routes/security';
 import { sipUserRoutes } from './http/routes/sip-users';
 import { smsRoutes } from './http/routes/sms';
 import { trunkRoutes } from './http/routes/trunks';
+import { listenForkRoutes } from './http/routes/listen-forks';
 import { SourceAllowlist } from './http/source-allowlist';
 import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
 import type { KamailioEventSource } from './kamailio/evapi';
+import { watchListenForks } from './calls/listen-forks';
 import type { KamailioRpc } from '../../common/src/kamailio/rpc';
 import type { DoneSignal } from '../../common/src/calls/commands';
 import { ControlPlaneMetrics, KAMAILIO_SCRAPE_TIMEOUT_MS } from './metrics/metrics';
@@ -115,6 +117,15 @@ export function createApp(deps: AppDeps): App {
   const stopDialogLog = deps.events
     ? logDialogEvents(deps.events, logger.child({ component: 'calls' }))
     : () => undefined;
+  const stopForks = deps.events
+    ? watchListenForks({
+        events: deps.events,
+        db: deps.db,
+        defaultAiUrl: config.ai.defaultUrl,
+        logger: logger.child({ component: 'listen-forks' }),
+        metrics: metrics.registry,
+      })
+    : () => undefined;
   const users = new SipUserService(
     new SipUserStore(deps.db),
     kamailio,
@@ -170,6 +181,7 @@ export function createApp(deps: AppDeps): App {
     ...callRoutes(calls, control),
     ...dialogRoutes(dialogs),
     ...smsRoutes(sms),
+    ...listenForkRoutes(deps.db),
     ...openApiRoutes(
       () =>
         (openApiDocument ??= buildOpenApiDocument(routes, {
@@ -239,6 +251,7 @@ export function createApp(deps: AppDeps): App {
       closing ??= (async () => {
         stopCounting();
         stopDialogLog();
+        stopForks();
         const s = server;
         if (!s || !s.listening) return;
         await new Promise<void>((resolve) => {

@@ -21,6 +21,8 @@ import { OrderedCallStore, PgCallStore } from './calls/store';
 import { FrameClock } from './clock/frame-clock';
 import { registerHangup } from './control/hangup';
 import { registerHoldCommands } from './control/hold';
+import { registerForks } from './forks/handler';
+import { createMediaRelay } from '../../common/src/media-relay';
 import { CommandRegistry, startCommandChannel } from './control/registry';
 import { GatewayLease, PgLeaseStore } from './fleet/lease';
 import { G711Plc } from './dsp/plc';
@@ -367,6 +369,24 @@ async function startGateway(
     'transfer',
     transferCommand((id) => manager.list().find((c) => c.id === id), logger.child({ component: 'transfer' })),
   );
+  const forkRelay = createMediaRelay(config.relay, logger.child({ component: 'media-relay' }));
+  scope.defer(() => forkRelay.close());
+  const forks = registerForks(commands, {
+    relay: forkRelay,
+    openSocket: () => ports.open(g.sipAddress),
+    rtpAddress: g.sipAddress,
+    secrets: { jwtSecretKey: config.secrets.jwtSecretKey, sipSharedSecret: config.secrets.sipSharedSecret },
+    reconnect: {
+      maxDownMs: config.ai.reconnectWindowMs,
+      initialDelayMs: config.ai.reconnectInitialDelayMs,
+      maxDelayMs: config.ai.reconnectMaxDelayMs,
+    },
+    connectTimeoutMs: config.ai.connectTimeoutMs,
+    idleMs: config.listenForks.idleMs,
+    metrics: metrics.registry,
+    logger: logger.child({ component: 'listen-forks' }),
+  });
+  scope.defer(() => forks.closeAll('gateway stopping'));
   const channel = await startCommandChannel({
     gateway: g.id,
     db: database.db,

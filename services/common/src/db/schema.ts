@@ -234,6 +234,21 @@ export interface CallCommandsTable {
   expires_at: ColumnType<Date, Date, Date>;
 }
 
+export type ListenForkScope = 'user' | 'number' | 'trunk';
+
+/** A rule copying matching calls between people to a listen-only AI (db/migrations/0052). */
+export interface ListenForksTable {
+  id: Generated<string>;
+  scope: ListenForkScope;
+  value: string;
+  ai_url: string | null;
+  ai_dialect: ColumnType<Dialect, Dialect | undefined, Dialect>;
+  custom_parameters: ColumnType<Record<string, string>, string | undefined, string>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface CallEventsTable {
   id: Generated<number>;
   call_id: string;
@@ -370,4 +385,5 @@ export interface Database {
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
   webhook_outbox: WebhookOutboxTable;
+  listen_forks: ListenForksTable;
 }

@@ -34,6 +34,16 @@ export interface MediaRelay {
   list(limit?: number): Promise<string[]>;
   /** Relay-wide counters. */
   statistics(): Promise<RelayStatistics>;
+  /**
+   * Listen-only copy of what one party of a call sends (rtpengine `subscribe request`):
+   * resolves with the relay's SDP offer for the subscriber, who answers with
+   * {@link subscribeAnswer}. The call itself is untouched.
+   */
+  subscribe(request: SubscribeRequest): Promise<SubscribeResult>;
+  /** The subscriber's answer (recvonly) to a {@link subscribe} offer: media starts to flow. */
+  subscribeAnswer(request: SubscribeAnswerRequest): Promise<void>;
+  /** Ends a subscription; resolves `deleted: false` when the relay no longer knew it. */
+  unsubscribe(request: SubscriptionRef): Promise<DeleteResult>;
   /** Idempotent; rejects every pending request with `RelayUnavailableError` (reason `closed`). */
   close(): Promise<void>;
 }
@@ -95,6 +105,26 @@ export interface OfferRequest extends CallRef, SdpOptions {
 
 export interface AnswerRequest extends OfferRequest {
   readonly toTag: string;
+}
+
+export interface SubscriptionRef {
+  readonly callId: string;
+  /** The subscriber's own tag, unique within the call. */
+  readonly subscriberTag: string;
+}
+
+export interface SubscribeRequest extends SubscriptionRef {
+  /** The SIP tag of the party whose media is copied (From tag of the caller, To tag of the callee). */
+  readonly partyTag: string;
+}
+
+export interface SubscribeResult {
+  /** The relay's offer: where the copy comes from, recvonly on our side once answered. */
+  readonly sdp: string;
+}
+
+export interface SubscribeAnswerRequest extends SubscriptionRef {
+  readonly sdp: string;
 }
 
 export interface SdpResult {

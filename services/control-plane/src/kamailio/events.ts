@@ -35,6 +35,13 @@ export interface DialogEvent<E extends string> {
   readonly to_user: string;
   /** Always sent by kamailio.cfg; optional in the contract for end and failed. */
   readonly src_ip?: string;
+  /** The parties' SIP tags (the relay's names for them); to_tag is empty before an answer. */
+  readonly from_tag?: string;
+  readonly to_tag?: string;
+  /** The trunk the call came in on or left through. */
+  readonly trunk?: string;
+  /** The call goes to or comes from a media gateway (an AI call), not between people. */
+  readonly media_gateway?: boolean;
 }
 
 export type KamailioEventName = KamailioEvent['event'];
@@ -50,7 +57,17 @@ function variant(name: KamailioEventName, properties: Record<string, object>, re
   };
 }
 
-const dialogFields = { callid: str, from_user: str, to_user: str, src_ip: ip };
+const tag = { type: 'string', maxLength: 128 } as const;
+const dialogFields = {
+  callid: str,
+  from_user: str,
+  to_user: str,
+  src_ip: ip,
+  from_tag: tag,
+  to_tag: tag,
+  trunk: { type: 'string', maxLength: 64 },
+  media_gateway: { type: 'integer', enum: [0, 1] },
+};
 
 export const KAMAILIO_EVENT_SCHEMA = {
   type: 'object',
@@ -104,6 +121,16 @@ export function parseKamailioEvent(payload: Buffer | string): KamailioEvent {
   return pick(value as KamailioEvent & Record<string, unknown>);
 }
 
+function pickDialog<E extends DialogEvent<string>>(e: E & Record<string, unknown>): E {
+  const out: Record<string, unknown> = { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user };
+  // Kamailio writes an unset variable as "<null>": that is no value.
+  for (const key of ['src_ip', 'from_tag', 'to_tag', 'trunk'] as const)
+    if (e[key] !== undefined && e[key] !== '<null>' && e[key] !== '') out[key] = e[key];
+  // Kamailio sends 1 (jansson has no boolean setter we rely on); inward it is a boolean.
+  if ((e['media_gateway'] as unknown) === 1) out['media_gateway'] = true;
+  return out as unknown as E;
+}
+
 // Copies only the contract's fields, so extra fields from a newer kamailio.cfg stay out.
 function pick(e: KamailioEvent & Record<string, unknown>): KamailioEvent {
   switch (e.event) {
@@ -118,9 +145,7 @@ function pick(e: KamailioEvent & Record<string, unknown>): KamailioEvent {
     case 'dialog_start':
     case 'dialog_end':
     case 'dialog_failed':
-      return e.src_ip === undefined
-        ? { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user }
-        : { event: e.event, callid: e.callid, from_user: e.from_user, to_user: e.to_user, src_ip: e.src_ip };
+      return pickDialog(e);
     case 'flood_ban':
       return { event: e.event, src_ip: e.src_ip };
   }

@@ -35,6 +35,33 @@ describe('RtpengineClient', () => {
     expect(peer.received[0]?.text).toBe('d7:command4:pinge');
   });
 
+  it('subscribe → `subscribe request` for one party under our tag; the answer and unsubscribe name the same tag', async () => {
+    peer.respond((request) => {
+      const command = decodeNgDict(request.body)['command'];
+      return command === 'subscribe request'
+        ? encodeNgDict({ result: 'ok', sdp: REWRITTEN, 'to-tag': 'fork-1-caller' })
+        : command === 'unsubscribe'
+          ? encodeNgDict({ result: 'error', 'error-reason': 'Unknown call-ID' })
+          : encodeNgDict({ result: 'ok' });
+    });
+    const offer = await client.subscribe({ callId: 'call-1', partyTag: 'alice', subscriberTag: 'fork-1-caller' });
+    expect(offer).toEqual({ sdp: REWRITTEN });
+    await client.subscribeAnswer({ callId: 'call-1', subscriberTag: 'fork-1-caller', sdp: OFFER });
+    // The call ended first: nothing left to unsubscribe, not an error.
+    expect(await client.unsubscribe({ callId: 'call-1', subscriberTag: 'fork-1-caller' })).toEqual({ deleted: false });
+    expect(requests()).toEqual([
+      {
+        command: 'subscribe request',
+        'call-id': 'call-1',
+        'from-tag': 'alice',
+        'to-tag': 'fork-1-caller',
+        replace: ['origin', 'session-connection'],
+      },
+      { command: 'subscribe answer', 'call-id': 'call-1', 'to-tag': 'fork-1-caller', sdp: OFFER },
+      { command: 'unsubscribe', 'call-id': 'call-1', 'to-tag': 'fork-1-caller' },
+    ]);
+  });
+
   it('ping rejects with RelayUnavailableError when rtpengine stays silent', async () => {
     await expect(client.ping()).rejects.toBeInstanceOf(RelayUnavailableError);
   });

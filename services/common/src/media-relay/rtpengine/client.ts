@@ -13,6 +13,10 @@ import type {
   RelayStatistics,
   SdpOptions,
   SdpResult,
+  SubscribeAnswerRequest,
+  SubscribeRequest,
+  SubscribeResult,
+  SubscriptionRef,
 } from '../relay';
 import { udpTransport, type DatagramTransportFactory } from '../transport';
 import { decodeNgDict, encodeNgDict, isDict, ngDict, ngList, ngNumber, ngString, type NgDict } from './ng';
@@ -97,6 +101,43 @@ export class RtpengineClient implements MediaRelay {
   async statistics(): Promise<RelayStatistics> {
     const reply = await this.command({ command: 'statistics' });
     return parseStatisticsReply(reply);
+  }
+
+  // rtpengine docs/ng_control_protocol.md (mr10.5), "subscribe request": one
+  // subscription per party (`from-tag`) so that each copy is one labelled m= line;
+  // `to-tag` names the subscriber's monologue.
+  async subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
+    const reply = await this.command({
+      command: 'subscribe request',
+      'call-id': request.callId,
+      'from-tag': request.partyTag,
+      'to-tag': request.subscriberTag,
+      replace: ['origin', 'session-connection'],
+    });
+    const sdp = ngString(reply, 'sdp');
+    if (sdp === undefined) throw new RelayProtocolError(this.kind, 'subscribe request', 'no sdp in an ok reply');
+    return { sdp };
+  }
+
+  async subscribeAnswer(request: SubscribeAnswerRequest): Promise<void> {
+    await this.command({
+      command: 'subscribe answer',
+      'call-id': request.callId,
+      'to-tag': request.subscriberTag,
+      sdp: request.sdp,
+    });
+  }
+
+  async unsubscribe(request: SubscriptionRef): Promise<DeleteResult> {
+    try {
+      await this.command({ command: 'unsubscribe', 'call-id': request.callId, 'to-tag': request.subscriberTag });
+      return { deleted: true };
+    } catch (err) {
+      // The call ended first: rtpengine dropped its subscriptions with it.
+      if (err instanceof RelayCommandError && /unknown (call|monologue|tag)/i.test(err.message))
+        return { deleted: false };
+      throw err;
+    }
   }
 
   close(): Promise<void> {

@@ -12,6 +12,7 @@ import type {
   RelayCapabilities,
   RelayStatistics,
   SdpResult,
+  SubscribeResult,
 } from '../relay';
 import { udpTransport, type DatagramTransportFactory } from '../transport';
 import {
@@ -136,6 +137,24 @@ export class RtpproxyClient implements MediaRelay {
         'the RTPProxy control protocol has no command listing sessions',
       ),
     );
+  }
+
+  // RTPProxy copies a session with `C` to a UDP address of its own choosing, without
+  // SDP; the subscribe/answer model of the interface is rtpengine's only for now.
+  subscribe(): Promise<SubscribeResult> {
+    return Promise.reject(this.noSubscribe('subscribe'));
+  }
+
+  subscribeAnswer(): Promise<void> {
+    return Promise.reject(this.noSubscribe('subscribe answer'));
+  }
+
+  unsubscribe(): Promise<DeleteResult> {
+    return Promise.reject(this.noSubscribe('unsubscribe'));
+  }
+
+  private noSubscribe(command: string): RelayOptionUnsupportedError {
+    return new RelayOptionUnsupportedError(this.kind, command, 'subscribe', 'listen-only forks need rtpengine');
   }
 
   async statistics(): Promise<RelayStatistics> {
