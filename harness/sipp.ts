@@ -606,7 +606,15 @@ export function calleeScenario(c: Callee): string {
           '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>',
         ]
       : []),
-    ...(cancellable ? ['<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>'] : []),
+    ...(cancellable
+      ? [
+          '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>',
+          // The 487 answers the INVITE, so it carries the INVITE's Vias (RFC 3261 §8.2.6.2), not
+          // the CANCEL's: a proxy forwards a CANCEL with its own Via only and could not relay it.
+          // (all of them: a header search would give the first only).
+          '<ereg regexp="Via: [^[:cntrl:]]*([[:cntrl:]]+Via: [^[:cntrl:]]*)*" search_in="msg" check_it="true" assign_to="invite_via"/>',
+        ]
+      : []),
   ];
   const capture = captures.length > 0 ? `\n    <action>\n      ${captures.join('\n      ')}\n    </action>\n  ` : '';
   let body = `
@@ -617,7 +625,9 @@ export function calleeScenario(c: Callee): string {
     body +=
       `\n  <recv request="CANCEL" timeout="${c.ringMs}" ontimeout="answer"/>` +
       reply('200 OK') +
-      reply('487 Request Terminated').replace('[last_CSeq:]', 'CSeq: [$invite_cseq] INVITE') +
+      reply('487 Request Terminated')
+        .replace('[last_CSeq:]', 'CSeq: [$invite_cseq] INVITE')
+        .replace('[last_Via:]', '[$invite_via]') +
       `\n  <recv request="ACK" next="end"/>\n  <label id="answer"/>`;
   if (c.answer !== 200) {
     body += reply(`${c.answer} Refused By Test`) + `\n  <recv request="ACK"/>`;

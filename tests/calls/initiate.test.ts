@@ -315,14 +315,19 @@ describe('POST /api/calls/initiate: an AI call placed through Kamailio and a tru
       );
       const hangup = await api('POST', `/api/calls/${callId}/hangup`, { role: 'operator', body: {} });
       expect(hangup.status).toBe(200);
-      // The gateway gives the INVITE up 64·T1 after its CANCEL if no final response comes.
+      // The far end's 487 comes back through Kamailio at once; the gateway's own give-up
+      // (64·T1 after its CANCEL) would take 32 s, so this wait cannot pass on it.
+      const hungUpAt = performance.now();
       const events = await waitFor(
         'the failed webhook',
         async () => {
           const got = receiver.of(callId);
           return got.some((d) => d.body.event === 'failed' || d.body.event === 'completed') ? got : undefined;
         },
-        40_000,
+        5_000,
+      );
+      console.log(
+        `[initiate] hangup while ringing → failed webhook in ${(performance.now() - hungUpAt).toFixed(0)} ms`,
       );
       expect(events.map((d) => d.body.event)).toEqual(['initiated', 'ringing', 'failed']);
       expect(events[2]!.body.data).toMatchObject({ sip_status: 487, disposition: 'cancelled', ended_by: 'api' });
