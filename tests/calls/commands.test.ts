@@ -209,12 +209,12 @@ describe('call commands through PostgreSQL: any control-plane replica → the ow
     for (const [i, id] of ids.entries()) {
       const row = rows.find((r) => String(r.id) === id)!;
       const ranHere = runs.filter((r) => r.id === id).length;
-      // Ours ran it once (done, by that gateway), or the stack's gateway took it (it has no fork handler: failed, unsupported).
+      // Ours ran it once (done, by that gateway), or the stack's gateway took it: its fork handler refuses a fork without a call to copy.
       if (mine.has(row.claimed_by ?? '')) {
         expect([ranHere, row.state, results[i]]).toEqual([1, 'done', { ok: true, by: row.claimed_by }]);
       } else {
         expect([ranHere, row.state, results[i]!.ok && 'ok']).toEqual([0, 'failed', false]);
-        expect(results[i]).toMatchObject({ code: 'ERR_CALL_COMMAND_UNSUPPORTED' });
+        expect(results[i]).toMatchObject({ code: 'ERR_LISTEN_FORK_FAILED' });
       }
     }
     const ours = rows.filter((r) => mine.has(r.claimed_by ?? '')).length;

@@ -178,7 +178,8 @@ describe('forwarding a number to a user, with a fallback to the AI', () => {
     );
     expect(requestsReceived(bobRun, 'INVITE')).toBe(1);
     expect(requestsReceived(bobRun, 'CANCEL')).toBe(1);
-    expect(heard.answerMs).toBeGreaterThanOrEqual(5000);
+    // Kamailio's timers tick every 62.5 ms (1/16 s): the ring time may end up to a tick early.
+    expect(heard.answerMs).toBeGreaterThanOrEqual(5000 - 63);
     expect(heard.answerMs).toBeLessThan(7000);
     expect(heard.relayAddress).toBe(stack.config.relay.address);
     expect(heard.loud).toBeGreaterThanOrEqual(Math.floor(heard.sent * 0.8));
@@ -293,7 +294,8 @@ describe('forwarding a number to an external number, with a fallback to the AI',
     });
     const heard = await callAndListen(caller, number);
     console.log(`forward to an external number that rings out (5 s): the AI answered after ${heard.answerMs} ms`);
-    expect(heard.answerMs).toBeGreaterThanOrEqual(5000);
+    // Kamailio's timers tick every 62.5 ms (1/16 s): the ring time may end up to a tick early.
+    expect(heard.answerMs).toBeGreaterThanOrEqual(5000 - 63);
     expect(heard.answerMs).toBeLessThan(7000);
     expect(heard.loud).toBeGreaterThanOrEqual(Math.floor(heard.sent * 0.8));
     // A callee who did not answer says nothing about the trunk: it is not marked down.
