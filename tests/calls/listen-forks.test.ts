@@ -229,10 +229,16 @@ describe('listen-only forks of calls between people', () => {
       expectSippSuccess(await c.uas.done, 'bob sees the BYE');
       await conn.waitFor('the fork ends with the call', (x) => x.closed, 15_000);
       expect(conn.of('call_end')).toHaveLength(1);
-      const { rows } = await db.query<{ command: string; state: string; result: Record<string, unknown> }>(
-        "SELECT command, state, result FROM call_commands WHERE args->>'sip_call_id' = $1 ORDER BY id",
-        [c.sipCallId],
-      );
+      // The gateway closes the AI stream before it marks the unfork done: wait for both rows to settle.
+      const rows = await waitFor('the fork and unfork commands to finish', async () => {
+        const r = await db.query<{ command: string; state: string; result: Record<string, unknown> }>(
+          "SELECT command, state, result FROM call_commands WHERE args->>'sip_call_id' = $1 ORDER BY id",
+          [c.sipCallId],
+        );
+        return r.rows.length === 2 && r.rows.every((x) => x.state !== 'pending' && x.state !== 'claimed')
+          ? r.rows
+          : undefined;
+      });
       expect(rows.map((r) => [r.command, r.state])).toEqual([
         ['fork', 'done'],
         ['unfork', 'done'],
