@@ -127,6 +127,12 @@ export interface NumbersTable {
   description: string | null;
   /** Music on hold: a WAV file name under HOLD_MUSIC_DIR (db/migrations/0051_hold_music.sql); null: the default. */
   hold_music: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Calls this number takes at once (0053_ivr_queues.sql); null: no limit. */
+  max_concurrent_calls: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Where callers over max_concurrent_calls wait; null: busy (486). */
+  queue: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The priority this number's callers get in a queue (0..100). */
+  queue_priority: ColumnType<number, number | undefined, number>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
@@ -247,6 +253,113 @@ export interface ListenForksTable {
   enabled: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: ColumnType<Date, Date | undefined, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** A named AI with an optional concurrency limit (db/migrations/0053_ivr_queues.sql). */
+export interface AiRoutesTable {
+  name: string;
+  agent_url: string | null;
+  dialect: ColumnType<Dialect, Dialect | undefined, Dialect>;
+  options: ColumnType<Record<string, unknown>, string | undefined, string>;
+  max_concurrent_calls: number | null;
+  queue: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface IvrMenusTable {
+  name: string;
+  description: string | null;
+  /** A MenuDefinition (common/src/ivr/menu.ts), checked by the API before it is stored. */
+  definition: ColumnType<unknown, string, string>;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface IvrPromptsTable {
+  name: string;
+  audio: Buffer;
+  sha256: string;
+  duration_ms: number;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export type QueueStrategy = 'ring_all' | 'round_robin' | 'least_recent';
+
+export interface QueuesTable {
+  name: string;
+  description: string | null;
+  strategy: ColumnType<QueueStrategy, QueueStrategy | undefined, QueueStrategy>;
+  ring_timeout_seconds: ColumnType<number, number | undefined, number>;
+  wrap_up_seconds: ColumnType<number, number | undefined, number>;
+  max_wait_seconds: number | null;
+  /** An overflow Action (common/src/ivr/menu.ts); null: busy. */
+  max_wait_action: ColumnType<unknown, string | null | undefined, string | null>;
+  max_length: number | null;
+  max_length_action: ColumnType<unknown, string | null | undefined, string | null>;
+  hold_music: string | null;
+  announce_position: ColumnType<boolean, boolean | undefined, boolean>;
+  announce_wait: ColumnType<boolean, boolean | undefined, boolean>;
+  announce_interval_seconds: ColumnType<number, number | undefined, number>;
+  leave_digit: string | null;
+  leave_action: ColumnType<unknown, string | null | undefined, string | null>;
+  service_level_seconds: ColumnType<number, number | undefined, number>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface QueueAgentsTable {
+  id: Generated<number>;
+  queue: string;
+  kind: 'sip_user' | 'ai';
+  username: string | null;
+  ai_route: string | null;
+  max_concurrent_calls: number | null;
+  position: ColumnType<number, number | undefined, number>;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  last_offered_at: Date | null;
+  last_ended_at: Date | null;
+  calls_answered: ColumnType<number, number | undefined, number>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface QueueVipsTable {
+  queue: string;
+  number: string;
+  priority: number;
+}
+
+export type QueueEntryState = 'waiting' | 'offered' | 'connected' | 'done';
+export type QueueEntryOutcome = 'answered' | 'abandoned' | 'overflow' | 'left' | 'moved' | 'lost';
+export type QueuePrioritySource = 'none' | 'number' | 'menu' | 'vip' | 'api';
+
+export interface QueueEntriesTable {
+  id: Generated<string>;
+  queue: string;
+  call_id: string;
+  gateway: string;
+  caller: string;
+  called: string;
+  priority: ColumnType<number, number | undefined, number>;
+  priority_source: ColumnType<QueuePrioritySource, QueuePrioritySource | undefined, QueuePrioritySource>;
+  enqueued_at: ColumnType<Date, Date | undefined, never>;
+  position_at: ColumnType<Date, Date | undefined, Date>;
+  state: ColumnType<QueueEntryState, QueueEntryState | undefined, QueueEntryState>;
+  agent_id: number | null;
+  agent: string | null;
+  offered_at: Date | null;
+  answered_at: Date | null;
+  ended_at: Date | null;
+  outcome: QueueEntryOutcome | null;
+}
+
+export interface CallSeatsTable {
+  scope: string;
+  call_id: string;
+  gateway: string;
+  acquired_at: ColumnType<Date, Date | undefined, never>;
 }
 
 export interface CallEventsTable {
@@ -386,4 +499,12 @@ export interface Database {
   recording_chunks: RecordingChunksTable;
   webhook_outbox: WebhookOutboxTable;
   listen_forks: ListenForksTable;
+  ai_routes: AiRoutesTable;
+  ivr_menus: IvrMenusTable;
+  ivr_prompts: IvrPromptsTable;
+  queues: QueuesTable;
+  queue_agents: QueueAgentsTable;
+  queue_vips: QueueVipsTable;
+  queue_entries: QueueEntriesTable;
+  call_seats: CallSeatsTable;
 }

@@ -51,6 +51,9 @@ const COLUMNS = [
   'enabled',
   'description',
   'hold_music',
+  'max_concurrent_calls',
+  'queue',
+  'queue_priority',
   'created_at',
   'updated_at',
 ] as const;
