@@ -349,7 +349,10 @@ export function uacMediaScenario(s: {
   return file;
 }
 
-/** Waits until SIPp's live trace shows a 200 OK with SDP; returns the media address it names. */
+/**
+ * Waits until SIPp's live trace shows a 200 OK with SDP; returns the media address it names.
+ * Without an answer in time it stops SIPp (so no process outlives the failed test) and throws.
+ */
 export async function waitForAnswer(run: RunningSipp, timeoutMs = 10_000): Promise<{ address: string; port: number }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -370,7 +373,8 @@ export async function waitForAnswer(run: RunningSipp, timeoutMs = 10_000): Promi
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('no 200 OK with SDP in time');
+  run.kill();
+  throw new Error(`no 200 OK with SDP within ${timeoutMs} ms`);
 }
 
 export interface UacInvite {

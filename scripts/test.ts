@@ -15,7 +15,9 @@ function main(): number {
   const jest = join(REPO_ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
   const run = spawnSync(
     process.execPath,
-    [jest, '--runInBand', '--json', '--outputFile', results, ...process.argv.slice(2)],
+    // --forceExit: once every suite has run and the stack is torn down, a handle a failed test
+    // left open (a socket, a timer) must not keep the run from ending.
+    [jest, '--runInBand', '--forceExit', '--json', '--outputFile', results, ...process.argv.slice(2)],
     {
       cwd: REPO_ROOT,
       stdio: 'inherit',

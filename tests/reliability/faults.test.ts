@@ -135,10 +135,17 @@ describe('faults: a crashed component, a database restart, calls that end as the
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: Math.ceil(holdMs / 1000) + 20,
     });
-    const relay = await waitForAnswer(sipp);
-    const ai = await peer.connection(index);
-    await ai.waitFor('auth', (c) => c.of('auth').length === 1);
-    return { number, sipp, rtp, relay, ai };
+    try {
+      // The first call of the suite may meet a gateway still busy with the previous suite's calls.
+      const relay = await waitForAnswer(sipp, 20_000);
+      const ai = await peer.connection(index);
+      await ai.waitFor('auth', (c) => c.of('auth').length === 1);
+      return { number, sipp, rtp, relay, ai };
+    } catch (err) {
+      sipp.kill();
+      rtp.close();
+      throw err;
+    }
   }
 
   test('the AI sends its last 5 s of speech and closes the socket (1000, no hangup): the caller hears all of it before the BYE; the call ends "ai_closed"', async () => {
