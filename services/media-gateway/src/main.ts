@@ -13,6 +13,7 @@ import { AiStream } from './ai-stream';
 import type { AiTarget, CallDeps, CallParties, CallTransferDeps } from './calls/call';
 import { transferCommand } from './calls/transfer-command';
 import { CallManager } from './calls/call-manager';
+import type { CallRoutes } from './calls/routes';
 import { OutboundCalls } from './calls/outbound';
 import { PgOutboundStore } from './calls/outbound-store';
 import { dialer, negotiator, proxyAdmission, routeCalls } from './calls/sip-adapter';
@@ -53,22 +54,24 @@ const DB_CHECK_TIMEOUT_MS = 1000;
  * SIGTERM / SIGINT close everything in reverse order of construction (runProcess);
  * for a gateway that is a drain first (see startGateway).
  */
-runProcess({
-  name: 'media-gateway',
-  configure: () => loadConfig(process.env),
-  configError: ConfigError,
-  logger: (config) => {
-    const base = createLogger('media-gateway', config.logLevel);
-    const role = gatewayRole(config.gateway.workers);
-    return role.kind === 'replica' ? base.child({ replica: role.index }) : base;
-  },
-  // The IPC channel to the primary (and prom-client's listener on it) would keep a replica alive.
-  exitWhenStopped: isReplica(),
-  start(config, logger, scope) {
-    const role = gatewayRole(config.gateway.workers);
-    return role.kind === 'primary' ? startPrimary(config, logger, scope) : startGateway(config, logger, scope, role);
-  },
-});
+// Run as the process's entry point; imported (an in-process gateway in tests), only startGateway is used.
+if (require.main === module)
+  runProcess({
+    name: 'media-gateway',
+    configure: () => loadConfig(process.env),
+    configError: ConfigError,
+    logger: (config) => {
+      const base = createLogger('media-gateway', config.logLevel);
+      const role = gatewayRole(config.gateway.workers);
+      return role.kind === 'replica' ? base.child({ replica: role.index }) : base;
+    },
+    // The IPC channel to the primary (and prom-client's listener on it) would keep a replica alive.
+    exitWhenStopped: isReplica(),
+    start(config, logger, scope) {
+      const role = gatewayRole(config.gateway.workers);
+      return role.kind === 'primary' ? startPrimary(config, logger, scope) : startGateway(config, logger, scope, role);
+    },
+  });
 
 /** GATEWAY_WORKERS > 1: fork the replicas and serve their health and metrics. */
 async function startPrimary(config: Config, logger: Logger, scope: ProcessScope): Promise<void> {
@@ -85,6 +88,12 @@ async function startPrimary(config: Config, logger: Logger, scope: ProcessScope)
   await primary.start();
 }
 
+/** What a gateway embedding this one may hand it (an in-process gateway in tests). */
+export interface GatewayPlugins {
+  /** Menus, queues and AI admission (calls/routes.ts). */
+  readonly routes?: CallRoutes;
+}
+
 /**
  * One gateway: the whole process, or one replica under a primary.
  *
@@ -98,11 +107,12 @@ async function startPrimary(config: Config, logger: Logger, scope: ProcessScope)
  * its lease and exits. A gateway killed without draining is found by its expired
  * lease (fleet/lease.ts).
  */
-async function startGateway(
+export async function startGateway(
   config: Config,
   logger: Logger,
   scope: ProcessScope,
   role: Exclude<GatewayRole, { kind: 'primary' }>,
+  plugins: GatewayPlugins = {},
 ): Promise<void> {
   const own = replicaPorts(
     {
@@ -160,8 +170,8 @@ async function startGateway(
       let jitterMs = 0;
       const calls = manager.list();
       for (const c of calls) {
-        playoutMs += c.live.playoutMs;
-        jitterMs += c.live.jitterMs;
+        playoutMs += c.figures.playoutMs;
+        jitterMs += c.figures.jitterMs;
       }
       return { playoutMs, jitterMs, calls: calls.length };
     },
@@ -248,8 +258,8 @@ async function startGateway(
     negotiate: negotiator(),
     createAiStream: (info) =>
       new AiStream({
-        url: target.url,
-        dialect: target.dialect,
+        url: info.url,
+        dialect: info.dialect,
         call: {
           callId: info.callId,
           conversationId: info.callId,
@@ -271,12 +281,13 @@ async function startGateway(
         closeTimeoutMs: config.ai.closeTimeoutMs,
         logger: logger.child({ component: 'ai-stream', call_id: info.callId, sip_call_id: request.sipCallId }),
       }),
-    mediaParts: (codecPt, telephoneEventPt) => {
+    mediaParts: (codecPt, telephoneEventPt, opts) => {
       const hold = new HoldAudio();
       return {
         jitter: new JitterBuffer({ payloadTypes: [codecPt], ...g.jitter }),
         concealer: new G711Plc(),
-        inband: wantsInbandDtmf(g.inbandDtmf, telephoneEventPt) ? new InbandDtmfDetector() : null,
+        // Calls answered for a menu or a queue always listen for tones (opts.inband).
+        inband: opts?.inband || wantsInbandDtmf(g.inbandDtmf, telephoneEventPt) ? new InbandDtmfDetector() : null,
         telephoneEvents: new TelephoneEventReceiver({ now }),
         holdAudio: () => hold.next(),
         now,
@@ -302,6 +313,9 @@ async function startGateway(
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
+    // Menus (ivr/), queues and AI route limits (queues/) hand their CallRoutes hooks here;
+    // without them ivr| and queue| numbers go to the default AI, and AI calls are not limited.
+    routes: plugins.routes,
     logger,
   });
   scope.defer(() => manager.close());
