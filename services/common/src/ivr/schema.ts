@@ -84,7 +84,7 @@ function actionSchema(types: readonly (keyof typeof ACTION_FIELDS)[], descriptio
         ...(t === 'ai'
           ? {
               // Exactly one of ai_route, number, url; a dialect goes with a url.
-              oneOf: [{ required: ['ai_route'] }, { required: ['number'] }, { required: ['url'] }],
+              oneOf: (['ai_route', 'number', 'url'] as const).map((k) => ({ properties: { [k]: true }, required: [k] })),
               dependencies: { dialect: ['url'] },
             }
           : {}),
@@ -157,10 +157,15 @@ export const MENU_DEFINITION_SCHEMA = {
 export type ActionTrigger = 'key' | 'timeout' | 'invalid' | 'retries_exhausted';
 
 export interface PlacedAction {
-  /** Where in the definition, e.g. `options.1`, `timeout_action`. */
+  /** Where in the definition, e.g. `options[1]`, `options.*`, `timeout_action`. */
   readonly field: string;
   readonly trigger: ActionTrigger;
   readonly action: Action;
+}
+
+/** `options[1]`, `options.*`: field names as the API's validation errors spell them (digits in brackets). */
+export function optionField(key: string, prefix = 'options'): string {
+  return /^[0-9]+$/.test(key) ? `${prefix}[${key}]` : `${prefix}.${key}`;
 }
 
 /** Every action of a menu with where it sits and what triggers it. */
@@ -168,7 +173,7 @@ export function menuActions(menu: MenuDefinition): PlacedAction[] {
   const out: PlacedAction[] = [];
   for (const key of MENU_KEYS) {
     const action = menu.options[key];
-    if (action) out.push({ field: `options.${key}`, trigger: 'key', action });
+    if (action) out.push({ field: optionField(key), trigger: 'key', action });
   }
   if (menu.timeout_action) out.push({ field: 'timeout_action', trigger: 'timeout', action: menu.timeout_action });
   if (menu.invalid_action) out.push({ field: 'invalid_action', trigger: 'invalid', action: menu.invalid_action });

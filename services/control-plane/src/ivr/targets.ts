@@ -6,6 +6,7 @@ import {
   actionTargets,
   findSilentLoop,
   menuTargets,
+  optionField,
   type TargetKind,
   type TargetRef,
 } from '../../../common/src/ivr/schema';
@@ -161,7 +162,7 @@ export class TargetCheck {
 
   /**
    * Who still names `kind` `name`: numbers, AI routes, menus, queue actions and queue
-   * agents, each as a short label (`menu 'main' (options.1)`). Empty when nothing does.
+   * agents, each as a short label (`menu 'main' (options[1].menu)`). Empty when nothing does.
    */
   async usedBy(kind: 'ai_route' | 'queue' | 'menu' | 'prompt', name: string): Promise<string[]> {
     const out: string[] = [];
@@ -213,7 +214,7 @@ export class TargetCheck {
 function menuPlaced(menu: MenuDefinition, prefix: string): Array<{ field: string; action: Action }> {
   const out: Array<{ field: string; action: Action }> = [];
   for (const [key, action] of Object.entries(menu.options))
-    if (action) out.push({ field: `${prefix}.options.${key}`, action });
+    if (action) out.push({ field: optionField(key, `${prefix}.options`), action });
   for (const f of ['timeout_action', 'invalid_action', 'retries_exhausted_action'] as const) {
     const action = menu[f];
     if (action) out.push({ field: `${prefix}.${f}`, action });
