@@ -199,8 +199,8 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
     let sent = 0;
     for (const o of ops.filter((x) => jsonBody(x)?.example)) {
       const { schema, example } = jsonBody(o) as { schema: Json; example: Json };
-      for (const path of stringFields(example as Json, schema)) {
-        const body = structuredClone(example) as Json;
+      for (const path of stringFields(example, schema)) {
+        const body = structuredClone(example);
         setAt(body, path, 'a\u0000b');
         // A bulk body reports problems per row: users[i] → {index: i, field}.
         const row = path[0] === 'users' && typeof path[1] === 'number' ? path[1] : undefined;

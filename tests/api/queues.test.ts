@@ -12,7 +12,14 @@ import { testStack } from '../support/stack';
  */
 
 interface ErrorBody {
-  error: { code: string; message: string; target?: string; used_by?: string[]; state?: string; fields?: Array<{ field: string }> };
+  error: {
+    code: string;
+    message: string;
+    target?: string;
+    used_by?: string[];
+    state?: string;
+    fields?: Array<{ field: string }>;
+  };
 }
 interface EntryBody {
   id: string;
@@ -65,7 +72,8 @@ async function entry(
     gateway?: string;
   } = {},
 ): Promise<string> {
-  const at = (s: number | undefined): string | null => (s === undefined ? null : new Date(Date.now() + s * 1000).toISOString());
+  const at = (s: number | undefined): string | null =>
+    s === undefined ? null : new Date(Date.now() + s * 1000).toISOString();
   const enqueued = at(fields.enqueued ?? 0);
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO queue_entries (queue, call_id, gateway, caller, called, priority, enqueued_at, position_at, state,
@@ -121,7 +129,10 @@ describe('queues: CRUD with the shared action checks', () => {
     expect(created.body).toMatchObject({ ...body, waiting: 0 });
     const updated = await op('PUT', `/api/queues/${name}`, { max_length: null, max_length_action: null });
     expect(updated.body).toMatchObject({ ...body, max_length: null, max_length_action: null });
-    expect((await op('GET', `/api/queues/${name}`)).body).toMatchObject({ strategy: 'least_recent', wrap_up_seconds: 5 });
+    expect((await op('GET', `/api/queues/${name}`)).body).toMatchObject({
+      strategy: 'least_recent',
+      wrap_up_seconds: 5,
+    });
     const defaults = await op('POST', '/api/queues/', { name: n('defaults') });
     expect(defaults.body).toMatchObject({
       strategy: 'ring_all',
@@ -135,7 +146,10 @@ describe('queues: CRUD with the shared action checks', () => {
     // The queue and the menu its actions name cannot go while it names them.
     const inUse = await op<ErrorBody>('DELETE', `/api/queues/${target}`);
     expect(inUse.status).toBe(409);
-    expect(inUse.body.error).toMatchObject({ code: 'ERR_QUEUE_IN_USE', used_by: [`queue '${name}' (max_wait_action.queue)`] });
+    expect(inUse.body.error).toMatchObject({
+      code: 'ERR_QUEUE_IN_USE',
+      used_by: [`queue '${name}' (max_wait_action.queue)`],
+    });
     expect((await op<ErrorBody>('DELETE', `/api/ivr/menus/${menu}`)).body.error.code).toBe('ERR_IVR_MENU_IN_USE');
     expect((await op('DELETE', `/api/queues/${name}`)).status).toBe(200);
     expect((await op('DELETE', `/api/queues/${target}`)).status).toBe(200);
@@ -155,13 +169,18 @@ describe('queues: CRUD with the shared action checks', () => {
     });
     expect(busyLeave.status).toBe(400);
     expect(busyLeave.body.error.code).toBe('ERR_VALIDATION');
-    const noDigit = await op<ErrorBody>('POST', '/api/queues/', { name: n('nodigit'), leave_action: { type: 'hangup' } });
+    const noDigit = await op<ErrorBody>('POST', '/api/queues/', {
+      name: n('nodigit'),
+      leave_action: { type: 'hangup' },
+    });
     expect(noDigit.body.error.fields?.[0]?.field).toBe('leave_action');
     const reserved = await op<ErrorBody>('POST', '/api/queues/', { name: 'stats' });
     expect(reserved.status).toBe(400);
     expect(reserved.body.error.fields?.[0]?.field).toBe('name');
     expect((await op<ErrorBody>('POST', '/api/queues/', { name: n('dangling') })).status).toBe(201);
-    expect((await op<ErrorBody>('POST', '/api/queues/', { name: n('dangling') })).body.error.code).toBe('ERR_QUEUE_EXISTS');
+    expect((await op<ErrorBody>('POST', '/api/queues/', { name: n('dangling') })).body.error.code).toBe(
+      'ERR_QUEUE_EXISTS',
+    );
   });
 });
 
@@ -172,23 +191,49 @@ describe('queue agents and VIP numbers', () => {
     const alice = await createUser();
     const route = n('agent-ai');
     await op('POST', '/api/ai-routes/', { name: route });
-    const a = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, { kind: 'sip_user', username: alice.username, position: 2 });
+    const a = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'sip_user',
+      username: alice.username,
+      position: 2,
+    });
     expect(a.status).toBe(201);
-    expect(a.body).toMatchObject({ kind: 'sip_user', username: alice.username, ai_route: null, position: 2, paused: false });
-    const b = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, { kind: 'ai', ai_route: route, max_concurrent_calls: 4 });
+    expect(a.body).toMatchObject({
+      kind: 'sip_user',
+      username: alice.username,
+      ai_route: null,
+      position: 2,
+      paused: false,
+    });
+    const b = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'ai',
+      ai_route: route,
+      max_concurrent_calls: 4,
+    });
     expect(b.body).toMatchObject({ kind: 'ai', ai_route: route, max_concurrent_calls: 4, position: 0 });
-    const dup = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, { kind: 'sip_user', username: alice.username });
+    const dup = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'sip_user',
+      username: alice.username,
+    });
     expect(dup.status).toBe(409);
     expect(dup.body.error.code).toBe('ERR_QUEUE_AGENT_EXISTS');
-    const ghost = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, { kind: 'sip_user', username: 'ghost-user' });
+    const ghost = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'sip_user',
+      username: 'ghost-user',
+    });
     expect(ghost.body.error).toMatchObject({ code: 'ERR_IVR_TARGET_NOT_FOUND', target: "SIP user 'ghost-user'" });
-    const mixed = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, { kind: 'sip_user', username: alice.username, ai_route: route });
+    const mixed = await op<ErrorBody>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'sip_user',
+      username: alice.username,
+      ai_route: route,
+    });
     expect(mixed.body.error.fields?.map((f) => f.field)).toContain('ai_route');
     const list = await op<{ items: Array<{ id: number }> }>('GET', `/api/queues/${queue}/agents`);
     expect(list.body.items.map((x) => x.id)).toEqual([b.body.id, a.body.id]);
     const paused = await op('PUT', `/api/queues/${queue}/agents/${a.body.id}`, { paused: true, position: 0 });
     expect(paused.body).toMatchObject({ paused: true, position: 0 });
-    const limitUser = await op<ErrorBody>('PUT', `/api/queues/${queue}/agents/${a.body.id}`, { max_concurrent_calls: 2 });
+    const limitUser = await op<ErrorBody>('PUT', `/api/queues/${queue}/agents/${a.body.id}`, {
+      max_concurrent_calls: 2,
+    });
     expect(limitUser.status).toBe(400);
     // The AI route an agent uses cannot be deleted under it.
     const inUse = await op<ErrorBody>('DELETE', `/api/ai-routes/${route}`);
@@ -236,12 +281,17 @@ describe('numbers: max_concurrent_calls, queue, queue_priority', () => {
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ number, max_concurrent_calls: 2, queue, queue_priority: 7 });
-    const missing = await op<ErrorBody>('PUT', `/api/numbers/${encodeURIComponent(number)}`, { queue: 'no-such-queue' });
+    const missing = await op<ErrorBody>('PUT', `/api/numbers/${encodeURIComponent(number)}`, {
+      queue: 'no-such-queue',
+    });
     expect(missing.status).toBe(400);
     expect(missing.body.error.fields).toEqual([{ field: 'queue', message: 'names no queue (no-such-queue)' }]);
     const inUse = await op<ErrorBody>('DELETE', `/api/queues/${queue}`);
     expect(inUse.body.error).toMatchObject({ code: 'ERR_QUEUE_IN_USE', used_by: [`number ${number}`] });
-    const cleared = await op('PUT', `/api/numbers/${encodeURIComponent(number)}`, { queue: null, max_concurrent_calls: null });
+    const cleared = await op('PUT', `/api/numbers/${encodeURIComponent(number)}`, {
+      queue: null,
+      max_concurrent_calls: null,
+    });
     expect(cleared.body).toMatchObject({ queue: null, max_concurrent_calls: null, queue_priority: 7 });
     expect((await op('DELETE', `/api/queues/${queue}`)).status).toBe(200);
     await op('DELETE', `/api/numbers/${encodeURIComponent(number)}`);
@@ -257,12 +307,33 @@ describe('queue statistics from queue_entries', () => {
     await entry(queue, { enqueued: -10 });
     await entry(queue, { state: 'offered', enqueued: -15, offered: -2 });
     // Last hour: answered after 5 s (within), answered after 60 s (not), abandoned after 40 s, one overflow.
-    await entry(queue, { state: 'done', outcome: 'answered', enqueued: -3600, offered: -3597, answered: -3595, ended: -3000 });
-    await entry(queue, { state: 'done', outcome: 'answered', enqueued: -1800, offered: -1745, answered: -1740, ended: -1500 });
+    await entry(queue, {
+      state: 'done',
+      outcome: 'answered',
+      enqueued: -3600,
+      offered: -3597,
+      answered: -3595,
+      ended: -3000,
+    });
+    await entry(queue, {
+      state: 'done',
+      outcome: 'answered',
+      enqueued: -1800,
+      offered: -1745,
+      answered: -1740,
+      ended: -1500,
+    });
     await entry(queue, { state: 'done', outcome: 'abandoned', enqueued: -900, ended: -860 });
     await entry(queue, { state: 'done', outcome: 'overflow', enqueued: -700, ended: -400 });
     // Three days ago: answered within the service level, outside the default window.
-    await entry(queue, { state: 'done', outcome: 'answered', enqueued: -259200, offered: -259199, answered: -259198, ended: -259000 });
+    await entry(queue, {
+      state: 'done',
+      outcome: 'answered',
+      enqueued: -259200,
+      offered: -259199,
+      answered: -259198,
+      ended: -259000,
+    });
   });
 
   test('GET /stats (default 24 h) → waiting 2, longest ≈ 30 s, answered 2 (1 within 20 s), abandoned 1, overflowed 1, service level 1/3, mean wait 35 s', async () => {
@@ -372,9 +443,19 @@ describe('operator moves: rows change and queue_events carries the notices', () 
   test('move → the caller is in the other queue with its enqueued_at; NOTIFY moved to its gateway and a kick of both queues', async () => {
     const [, , w1] = await order(queue);
     notices.length = 0;
-    const moved = await op<EntryBody>('POST', `/api/queues/${queue}/entries/${w1?.id}/move`, { queue: other, priority: 3 });
+    const moved = await op<EntryBody>('POST', `/api/queues/${queue}/entries/${w1?.id}/move`, {
+      queue: other,
+      priority: 3,
+    });
     expect(moved.status).toBe(200);
-    expect(moved.body).toMatchObject({ id: w1?.id, queue: other, priority: 3, priority_source: 'api', position: 1, enqueued_at: w1?.enqueued_at });
+    expect(moved.body).toMatchObject({
+      id: w1?.id,
+      queue: other,
+      priority: 3,
+      priority_source: 'api',
+      position: 1,
+      enqueued_at: w1?.enqueued_at,
+    });
     expect((await order(queue)).map((e) => e.id)).not.toContain(w1?.id);
     expect((await order(other)).map((e) => e.id)).toEqual([w1?.id]);
     const sent = await noticesFor(() => true, 3);
@@ -389,15 +470,29 @@ describe('operator moves: rows change and queue_events carries the notices', () 
 
   test('assign → offered to the agent (agent and offered_at set); NOTIFY offer to its gateway; a second move of it → 409; unknown ids → 404', async () => {
     const bob = await createUser();
-    const agent = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, { kind: 'sip_user', username: bob.username });
+    const agent = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, {
+      kind: 'sip_user',
+      username: bob.username,
+    });
     const [first] = await order(queue);
     notices.length = 0;
-    const res = await op<EntryBody>('POST', `/api/queues/${queue}/entries/${first?.id}/assign`, { agent_id: agent.body.id });
+    const res = await op<EntryBody>('POST', `/api/queues/${queue}/entries/${first?.id}/assign`, {
+      agent_id: agent.body.id,
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ state: 'offered', agent_id: agent.body.id, agent: `sip_user:${bob.username}`, position: null });
-    const { rows } = await db.query<{ offered_at: Date | null }>('SELECT offered_at FROM queue_entries WHERE id = $1', [first?.id]);
+    expect(res.body).toMatchObject({
+      state: 'offered',
+      agent_id: agent.body.id,
+      agent: `sip_user:${bob.username}`,
+      position: null,
+    });
+    const { rows } = await db.query<{ offered_at: Date | null }>('SELECT offered_at FROM queue_entries WHERE id = $1', [
+      first?.id,
+    ]);
     expect(rows[0]?.offered_at).toBeInstanceOf(Date);
-    expect(await noticesFor((x) => x.kind === 'offer', 1)).toEqual([{ kind: 'offer', entry: first?.id, gateway: 'gw-c' }]);
+    expect(await noticesFor((x) => x.kind === 'offer', 1)).toEqual([
+      { kind: 'offer', entry: first?.id, gateway: 'gw-c' },
+    ]);
     const again = await op<ErrorBody>('POST', `/api/queues/${queue}/entries/${first?.id}/front`);
     expect(again.status).toBe(409);
     expect(again.body.error).toMatchObject({ code: 'ERR_QUEUE_ENTRY_NOT_WAITING', state: 'offered' });
@@ -409,7 +504,9 @@ describe('operator moves: rows change and queue_events carries the notices', () 
     expect((await op<ErrorBody>('POST', `/api/queues/${queue}/entries/999999999/front`)).body.error.code).toBe(
       'ERR_QUEUE_ENTRY_NOT_FOUND',
     );
-    const noAgent = await op<ErrorBody>('POST', `/api/queues/${queue}/entries/${entries[0]?.id}/assign`, { agent_id: 999999 });
+    const noAgent = await op<ErrorBody>('POST', `/api/queues/${queue}/entries/${entries[0]?.id}/assign`, {
+      agent_id: 999999,
+    });
     expect(noAgent.status).toBe(404);
     expect(noAgent.body.error.code).toBe('ERR_QUEUE_AGENT_NOT_FOUND');
   });
