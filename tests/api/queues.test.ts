@@ -294,7 +294,24 @@ describe('numbers: max_concurrent_calls, queue, queue_priority', () => {
     });
     expect(cleared.body).toMatchObject({ queue: null, max_concurrent_calls: null, queue_priority: 7 });
     expect((await op('DELETE', `/api/queues/${queue}`)).status).toBe(200);
-    await op('DELETE', `/api/numbers/${encodeURIComponent(number)}`);
+    // A menu sending callers to this number's AI keeps it from being deleted.
+    const menu = n('to-number');
+    expect(
+      (
+        await op('POST', '/api/ivr/menus/', {
+          name: menu,
+          definition: { prompt: { text: 'x' }, options: { '7': { type: 'ai', number } } },
+        })
+      ).status,
+    ).toBe(201);
+    const named = await op<ErrorBody>('DELETE', `/api/numbers/${encodeURIComponent(number)}`);
+    expect(named.status).toBe(409);
+    expect(named.body.error).toMatchObject({
+      code: 'ERR_NUMBER_IN_USE',
+      used_by: [`menu '${menu}' (options[7].number)`],
+    });
+    await op('DELETE', `/api/ivr/menus/${menu}`);
+    expect((await op('DELETE', `/api/numbers/${encodeURIComponent(number)}`)).status).toBe(200);
   });
 });
 

@@ -86,6 +86,11 @@ export const ERRORS = {
   ERR_TRUNK_EXISTS: { status: 409, message: 'a trunk with this trunk_id already exists', when: 'trunk_id taken' },
   ERR_NUMBER_NOT_FOUND: { status: 404, message: 'no such number', when: 'no such number (DID)' },
   ERR_NUMBER_EXISTS: { status: 409, message: 'this number already exists', when: 'the number exists already' },
+  ERR_NUMBER_IN_USE: {
+    status: 409,
+    message: 'the number is still in use',
+    when: 'deleting a number an IVR menu or a queue action sends callers to (an `ai` action with `number`); `used_by` lists them',
+  },
   ERR_NUMBER_NOT_BLOCKED: {
     status: 404,
     message: 'this number is not blocked',

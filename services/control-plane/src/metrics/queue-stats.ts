@@ -1,5 +1,4 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../../../common/src/logger';
 import { deadline } from '../health/deadline';
 import { DEFAULT_STATS_WINDOW_MS, type QueueStats } from '../queues/service';
 
@@ -27,7 +26,7 @@ export class QueueStatsExporter {
   constructor(
     private readonly reader: QueueStatsReader,
     registry: Registry,
-    private readonly logger: Pick<Logger, 'warn'>,
+    private readonly logger: { warn(message: string, meta?: object): unknown },
     private readonly timeoutMs: number,
   ) {
     const registers = [registry];

@@ -272,6 +272,9 @@ export class NumberService {
 
   async remove(pathValue: string): Promise<{ number: string; deleted: true; warning?: string }> {
     const number = pathNumber(pathValue);
+    const usedBy = await this.store.namedBy(number);
+    if (usedBy.length > 0)
+      throw new AppError('ERR_NUMBER_IN_USE', `${number} is still named by ${usedBy.join(', ')}`, { used_by: usedBy });
     if (!(await this.store.delete(number))) throw notFound(number);
     this.logger.info('number deleted', { number });
     return { number, deleted: true, ...joinWarnings(await this.reload()) };

@@ -169,7 +169,11 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       tag: TAG,
       access: 'any-role',
       params: NUMBER_PARAMS_SCHEMA,
-      responses: { 200: { description: 'Deleted', schema: DELETED_NUMBER_SCHEMA }, 404: notFound },
+      responses: {
+        200: { description: 'Deleted', schema: DELETED_NUMBER_SCHEMA },
+        404: notFound,
+        409: { description: 'An IVR menu or a queue action sends callers to it (ERR_NUMBER_IN_USE)', schema: ERROR },
+      },
       async handle({ params }) {
         return { status: 200, body: await numbers.remove(params.number) };
       },
