@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { agentUrlProblem } from '../../../common/src/ai-protocol/agent-url';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
-import type { Database } from '../../../common/src/db/schema';
+import type { AiRoutesTable, Database } from '../../../common/src/db/schema';
 import { isUniqueViolation } from '../../../common/src/db/sqlstate';
 import { AppError } from '../../../common/src/errors';
 import type { Logger } from '../../../common/src/logger';
@@ -50,7 +50,7 @@ export class AiRouteService {
     private readonly logger: Logger,
   ) {}
 
-  private async check(input: AiRouteFields): Promise<void> {
+  private async check(input: AiRouteFields, targets: TargetCheck): Promise<void> {
     if (input.agent_url !== undefined && input.agent_url !== null) {
       const problem = agentUrlProblem(input.agent_url, { allowPrivate: this.options.allowPrivateAddresses });
       if (problem !== null) {
@@ -59,7 +59,7 @@ export class AiRouteService {
       }
     }
     if (input.queue !== undefined && input.queue !== null)
-      await this.targets.assertExist([{ kind: 'queue', name: input.queue, field: 'queue' }]);
+      await targets.assertExist([{ kind: 'queue', name: input.queue, field: 'queue' }]);
   }
 
   private async view(row: {
@@ -112,9 +112,17 @@ export class AiRouteService {
   }
 
   async create(input: CreateAiRouteInput): Promise<AiRouteView> {
-    await this.check(input);
+    const row = await this.targets.locked(async (trx, targets) => {
+      await this.check(input, targets);
+      return this.insert(trx, input);
+    });
+    this.logger.info('AI route created', { ai_route: input.name });
+    return this.view(row);
+  }
+
+  private async insert(trx: Transaction<Database>, input: CreateAiRouteInput): Promise<Selectable<AiRoutesTable>> {
     try {
-      const row = await this.db
+      return await trx
         .insertInto('ai_routes')
         .values({
           name: input.name,
@@ -126,8 +134,6 @@ export class AiRouteService {
         })
         .returning(COLUMNS)
         .executeTakeFirstOrThrow();
-      this.logger.info('AI route created', { ai_route: input.name });
-      return this.view(row);
     } catch (err) {
       if (isUniqueViolation(err))
         throw new AppError('ERR_AI_ROUTE_EXISTS', `AI route '${input.name}' already exists`, {
@@ -162,20 +168,22 @@ export class AiRouteService {
 
   async update(name: string, input: AiRouteFields): Promise<AiRouteView> {
     await this.get(name);
-    await this.check(input);
-    const row = await this.db
-      .updateTable('ai_routes')
-      .set({
-        ...(input.agent_url === undefined ? {} : { agent_url: input.agent_url }),
-        ...(input.dialect === undefined ? {} : { dialect: input.dialect }),
-        ...(input.options === undefined ? {} : { options: JSON.stringify(input.options) }),
-        ...(input.max_concurrent_calls === undefined ? {} : { max_concurrent_calls: input.max_concurrent_calls }),
-        ...(input.queue === undefined ? {} : { queue: input.queue }),
-        updated_at: sql<Date>`now()`,
-      })
-      .where('name', '=', name)
-      .returning(COLUMNS)
-      .executeTakeFirst();
+    const row = await this.targets.locked(async (trx, targets) => {
+      await this.check(input, targets);
+      return trx
+        .updateTable('ai_routes')
+        .set({
+          ...(input.agent_url === undefined ? {} : { agent_url: input.agent_url }),
+          ...(input.dialect === undefined ? {} : { dialect: input.dialect }),
+          ...(input.options === undefined ? {} : { options: JSON.stringify(input.options) }),
+          ...(input.max_concurrent_calls === undefined ? {} : { max_concurrent_calls: input.max_concurrent_calls }),
+          ...(input.queue === undefined ? {} : { queue: input.queue }),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('name', '=', name)
+        .returning(COLUMNS)
+        .executeTakeFirst();
+    });
     if (!row) throw notFound(name);
     this.logger.info('AI route updated', { ai_route: name, fields: Object.keys(input) });
     return this.view(row);
@@ -183,12 +191,14 @@ export class AiRouteService {
 
   async remove(name: string): Promise<{ name: string; deleted: true }> {
     await this.get(name);
-    const usedBy = await this.targets.usedBy('ai_route', name);
-    if (usedBy.length > 0)
-      throw new AppError('ERR_AI_ROUTE_IN_USE', `AI route '${name}' is still named by ${usedBy.join(', ')}`, {
-        used_by: usedBy,
-      });
-    const row = await this.db.deleteFrom('ai_routes').where('name', '=', name).returning('name').executeTakeFirst();
+    const row = await this.targets.locked(async (trx, check) => {
+      const usedBy = await check.usedBy('ai_route', name);
+      if (usedBy.length > 0)
+        throw new AppError('ERR_AI_ROUTE_IN_USE', `AI route '${name}' is still named by ${usedBy.join(', ')}`, {
+          used_by: usedBy,
+        });
+      return trx.deleteFrom('ai_routes').where('name', '=', name).returning('name').executeTakeFirst();
+    });
     if (!row) throw notFound(name);
     this.logger.info('AI route deleted', { ai_route: name });
     return { name, deleted: true };

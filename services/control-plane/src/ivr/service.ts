@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { readWav } from '../../../common/src/audio/wav';
 import type { Database } from '../../../common/src/db/schema';
 import { AppError } from '../../../common/src/errors';
@@ -76,9 +76,15 @@ export class MenuService {
   }
 
   async create(input: CreateMenuInput): Promise<MenuView> {
-    await this.targets.checkMenu(input.name, input.definition);
+    return this.targets.locked(async (trx, check) => {
+      await check.checkMenu(input.name, input.definition);
+      return this.insert(trx, input);
+    });
+  }
+
+  private async insert(trx: Transaction<Database>, input: CreateMenuInput): Promise<MenuView> {
     try {
-      const row = await this.db
+      const row = await trx
         .insertInto('ivr_menus')
         .values({
           name: input.name,
@@ -130,18 +136,20 @@ export class MenuService {
 
   async update(name: string, input: UpdateMenuInput): Promise<MenuView> {
     await this.get(name);
-    if (input.definition !== undefined) await this.targets.checkMenu(name, input.definition);
-    const row = await this.db
-      .updateTable('ivr_menus')
-      .set({
-        ...(input.description === undefined ? {} : { description: input.description }),
-        ...(input.definition === undefined ? {} : { definition: JSON.stringify(input.definition) }),
-        version: sql<number>`version + 1`,
-        updated_at: sql<Date>`now()`,
-      })
-      .where('name', '=', name)
-      .returning(MENU_COLUMNS)
-      .executeTakeFirst();
+    const row = await this.targets.locked(async (trx, check) => {
+      if (input.definition !== undefined) await check.checkMenu(name, input.definition);
+      return trx
+        .updateTable('ivr_menus')
+        .set({
+          ...(input.description === undefined ? {} : { description: input.description }),
+          ...(input.definition === undefined ? {} : { definition: JSON.stringify(input.definition) }),
+          version: sql<number>`version + 1`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('name', '=', name)
+        .returning(MENU_COLUMNS)
+        .executeTakeFirst();
+    });
     if (!row) throw menuNotFound(name);
     this.logger.info('IVR menu updated', { menu: name, version: row.version });
     return menuView(row);
@@ -149,12 +157,14 @@ export class MenuService {
 
   async remove(name: string): Promise<{ name: string; deleted: true }> {
     await this.get(name);
-    const usedBy = await this.targets.usedBy('menu', name);
-    if (usedBy.length > 0)
-      throw new AppError('ERR_IVR_MENU_IN_USE', `IVR menu '${name}' is still named by ${usedBy.join(', ')}`, {
-        used_by: usedBy,
-      });
-    const row = await this.db.deleteFrom('ivr_menus').where('name', '=', name).returning('name').executeTakeFirst();
+    const row = await this.targets.locked(async (trx, check) => {
+      const usedBy = await check.usedBy('menu', name);
+      if (usedBy.length > 0)
+        throw new AppError('ERR_IVR_MENU_IN_USE', `IVR menu '${name}' is still named by ${usedBy.join(', ')}`, {
+          used_by: usedBy,
+        });
+      return trx.deleteFrom('ivr_menus').where('name', '=', name).returning('name').executeTakeFirst();
+    });
     if (!row) throw menuNotFound(name);
     this.logger.info('IVR menu deleted', { menu: name });
     return { name, deleted: true };
@@ -284,12 +294,14 @@ export class PromptService {
 
   async remove(name: string): Promise<{ name: string; deleted: true }> {
     await this.get(name);
-    const usedBy = await this.targets.usedBy('prompt', name);
-    if (usedBy.length > 0)
-      throw new AppError('ERR_IVR_PROMPT_IN_USE', `IVR prompt '${name}' is still played by ${usedBy.join(', ')}`, {
-        used_by: usedBy,
-      });
-    const row = await this.db.deleteFrom('ivr_prompts').where('name', '=', name).returning('name').executeTakeFirst();
+    const row = await this.targets.locked(async (trx, check) => {
+      const usedBy = await check.usedBy('prompt', name);
+      if (usedBy.length > 0)
+        throw new AppError('ERR_IVR_PROMPT_IN_USE', `IVR prompt '${name}' is still played by ${usedBy.join(', ')}`, {
+          used_by: usedBy,
+        });
+      return trx.deleteFrom('ivr_prompts').where('name', '=', name).returning('name').executeTakeFirst();
+    });
     if (!row) throw promptNotFound(name);
     this.logger.info('IVR prompt deleted', { prompt: name });
     return { name, deleted: true };

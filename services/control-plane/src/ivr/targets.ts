@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../common/src/db/schema';
 import { AppError } from '../../../common/src/errors';
 import type { Action, MenuDefinition } from '../../../common/src/ivr/menu';
@@ -48,6 +48,19 @@ export function queueActions(row: Readonly<Record<(typeof QUEUE_ACTION_FIELDS)[n
  */
 export class TargetCheck {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Runs `work` in a transaction holding the one lock every save and delete of menus,
+   * queues, queue agents, AI routes and prompts takes, with a TargetCheck reading in
+   * that transaction: a check and the write it guards see the same rows, so two
+   * requests at once can neither leave a dangling target nor close a silent loop.
+   */
+  async locked<T>(work: (trx: Transaction<Database>, check: TargetCheck) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext('ivr_queue_config'))`.execute(trx);
+      return work(trx, new TargetCheck(trx));
+    });
+  }
 
   /**
    * Throws for the first ref that names nothing. `pending` are names being saved in

@@ -147,7 +147,7 @@ export class QueueService {
 
   // ----- queues -----
 
-  private async checkFields(input: QueueFields, current?: QueueRow): Promise<void> {
+  private async checkFields(targets: TargetCheck, input: QueueFields, current?: QueueRow): Promise<void> {
     const leaveDigit = input.leave_digit !== undefined ? input.leave_digit : (current?.leave_digit ?? null);
     const leaveAction = input.leave_action !== undefined ? input.leave_action : (current?.leave_action ?? null);
     if (leaveAction !== null && leaveDigit === null)
@@ -155,7 +155,7 @@ export class QueueService {
     const actions = (['max_wait_action', 'max_length_action', 'leave_action'] as const)
       .filter((f) => input[f] !== undefined && input[f] !== null)
       .map((f) => ({ field: f, action: input[f] as Action }));
-    await this.targets.checkActions(actions);
+    await targets.checkActions(actions);
   }
 
   private async waitingCounts(names: string[]): Promise<Map<string, number>> {
@@ -203,10 +203,16 @@ export class QueueService {
   async create(input: CreateQueueInput): Promise<QueueView> {
     if ((RESERVED_QUEUE_NAMES as readonly string[]).includes(input.name))
       throw invalid('name', `is reserved (GET /api/queues/${input.name})`);
-    await this.checkFields(input);
+    return this.targets.locked(async (trx, targets) => {
+      await this.checkFields(targets, input);
+      return this.insert(trx, input);
+    });
+  }
+
+  private async insert(trx: Transaction<Database>, input: CreateQueueInput): Promise<QueueView> {
     try {
       const { max_wait_action, max_length_action, leave_action, ...rest } = input;
-      const row = await this.db
+      const row = await trx
         .insertInto('queues')
         .values({
           ...rest,
@@ -256,21 +262,24 @@ export class QueueService {
   }
 
   async update(name: string, input: QueueFields): Promise<QueueView> {
-    const current = await this.findQueue(name);
-    await this.checkFields(input, current);
     const { max_wait_action, max_length_action, leave_action, ...rest } = input;
-    const row = await this.db
-      .updateTable('queues')
-      .set({
-        ...rest,
-        ...(max_wait_action === undefined ? {} : { max_wait_action: json(max_wait_action) ?? null }),
-        ...(max_length_action === undefined ? {} : { max_length_action: json(max_length_action) ?? null }),
-        ...(leave_action === undefined ? {} : { leave_action: json(leave_action) ?? null }),
-        updated_at: sql<Date>`now()`,
-      })
-      .where('name', '=', name)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.targets.locked(async (trx, targets) => {
+      const current = await trx.selectFrom('queues').selectAll().where('name', '=', name).executeTakeFirst();
+      if (!current) throw queueNotFound(name);
+      await this.checkFields(targets, input, current);
+      return trx
+        .updateTable('queues')
+        .set({
+          ...rest,
+          ...(max_wait_action === undefined ? {} : { max_wait_action: json(max_wait_action) ?? null }),
+          ...(max_length_action === undefined ? {} : { max_length_action: json(max_length_action) ?? null }),
+          ...(leave_action === undefined ? {} : { leave_action: json(leave_action) ?? null }),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+    });
     if (!row) throw queueNotFound(name);
     this.logger.info('queue updated', { queue: name, fields: Object.keys(input) });
     // New limits or a new strategy may let a waiting caller through now.
@@ -280,19 +289,21 @@ export class QueueService {
 
   async remove(name: string): Promise<{ name: string; deleted: true }> {
     await this.findQueue(name);
-    const usedBy = await this.targets.usedBy('queue', name);
-    const live = await this.db
-      .selectFrom('queue_entries')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('queue', '=', name)
-      .where('state', '<>', 'done')
-      .executeTakeFirstOrThrow();
-    if (Number(live.n) > 0) usedBy.push(`${Number(live.n)} caller(s) in the queue`);
-    if (usedBy.length > 0)
-      throw new AppError('ERR_QUEUE_IN_USE', `queue '${name}' is still in use: ${usedBy.join(', ')}`, {
-        used_by: usedBy,
-      });
-    const row = await this.db.deleteFrom('queues').where('name', '=', name).returning('name').executeTakeFirst();
+    const row = await this.targets.locked(async (trx, check) => {
+      const usedBy = await check.usedBy('queue', name);
+      const live = await trx
+        .selectFrom('queue_entries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('queue', '=', name)
+        .where('state', '<>', 'done')
+        .executeTakeFirstOrThrow();
+      if (Number(live.n) > 0) usedBy.push(`${Number(live.n)} caller(s) in the queue`);
+      if (usedBy.length > 0)
+        throw new AppError('ERR_QUEUE_IN_USE', `queue '${name}' is still in use: ${usedBy.join(', ')}`, {
+          used_by: usedBy,
+        });
+      return trx.deleteFrom('queues').where('name', '=', name).returning('name').executeTakeFirst();
+    });
     if (!row) throw queueNotFound(name);
     this.logger.info('queue deleted', { queue: name });
     return { name, deleted: true };
@@ -323,13 +334,22 @@ export class QueueService {
 
   async addAgent(queue: string, input: CreateAgentInput): Promise<AgentView> {
     await this.findQueue(queue);
-    await this.targets.assertExist([
-      input.kind === 'sip_user'
-        ? { kind: 'sip_user', name: input.username, field: 'username' }
-        : { kind: 'ai_route', name: input.ai_route, field: 'ai_route' },
-    ]);
+    const row = await this.targets.locked(async (trx, targets) => {
+      await targets.assertExist([
+        input.kind === 'sip_user'
+          ? { kind: 'sip_user', name: input.username, field: 'username' }
+          : { kind: 'ai_route', name: input.ai_route, field: 'ai_route' },
+      ]);
+      return this.insertAgent(trx, queue, input);
+    });
+    this.logger.info('queue agent added', { queue, agent: agentLabel(row) });
+    await this.kick(queue);
+    return this.agentView(row);
+  }
+
+  private async insertAgent(trx: Transaction<Database>, queue: string, input: CreateAgentInput): Promise<AgentRow> {
     try {
-      const row = await this.db
+      return await trx
         .insertInto('queue_agents')
         .values({
           queue,
@@ -342,9 +362,6 @@ export class QueueService {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      this.logger.info('queue agent added', { queue, agent: agentLabel(row) });
-      await this.kick(queue);
-      return this.agentView(row);
     } catch (err) {
       if (isUniqueViolation(err)) {
         const field = input.kind === 'sip_user' ? 'username' : 'ai_route';
