@@ -1,6 +1,8 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { BlockedNumbersTable, Database, NumberRouteType, NumbersTable } from '../../../common/src/db/schema';
 import { CodedError } from '../../../common/src/errors';
+import type { Action, MenuDefinition } from '../../../common/src/ivr/menu';
+import { actionTargets, menuTargets } from '../../../common/src/ivr/schema';
 import type { NumberRoute } from './route-target';
 
 export type NumberRow = Omit<Selectable<NumbersTable>, 'id'>;
@@ -13,6 +15,9 @@ export interface NewNumber extends NumberRoute {
   readonly enabled: boolean;
   readonly description: string | null;
   readonly hold_music?: string | null;
+  readonly max_concurrent_calls?: number | null;
+  readonly queue?: string | null;
+  readonly queue_priority?: number;
 }
 
 export type NumberPatch = { -readonly [K in keyof Omit<NewNumber, 'number'>]?: NewNumber[K] };
@@ -143,6 +148,32 @@ export class NumberStore {
 
   async delete(number: string): Promise<boolean> {
     const row = await this.db.deleteFrom('numbers').where('number', '=', number).returning('number').executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Menus and queue actions that send callers to this number's AI (`{type: 'ai', number}`), as labels. */
+  async namedBy(number: string): Promise<string[]> {
+    const out: string[] = [];
+    const menus = await this.db.selectFrom('ivr_menus').select(['name', 'definition']).orderBy('name').execute();
+    for (const m of menus)
+      for (const ref of menuTargets(m.definition as MenuDefinition))
+        if (ref.kind === 'number' && ref.name === number) out.push(`menu '${m.name}' (${ref.field})`);
+    const queues = await this.db
+      .selectFrom('queues')
+      .select(['name', 'max_wait_action', 'max_length_action', 'leave_action'])
+      .orderBy('name')
+      .execute();
+    for (const q of queues)
+      for (const field of ['max_wait_action', 'max_length_action', 'leave_action'] as const) {
+        const action = q[field] as Action | null;
+        for (const ref of action ? actionTargets(action, field) : [])
+          if (ref.kind === 'number' && ref.name === number) out.push(`queue '${q.name}' (${ref.field})`);
+      }
+    return out;
+  }
+
+  async queueExists(name: string): Promise<boolean> {
+    const row = await this.db.selectFrom('queues').select('name').where('name', '=', name).executeTakeFirst();
     return row !== undefined;
   }
 
