@@ -157,7 +157,7 @@ export function createApp(deps: AppDeps): App {
     callsLogger,
   );
 
-  const dialogs = new KamailioDialogs(deps.kamailio);
+  const dialogs = new KamailioDialogs(deps.kamailio, logger.child({ component: 'dialogs' }));
   const control = new CallControl({
     db: deps.db,
     dialogs,

@@ -1,5 +1,6 @@
 import type { KamailioRpc } from '../../../common/src/kamailio/rpc';
 import { KamailioRpcError } from '../../../common/src/kamailio/rpc';
+import { calleeBye } from './dialog-bye';
 
 /** A call Kamailio tracks (dialog module), as the API shows it. */
 export interface DialogView {
@@ -22,6 +23,9 @@ export interface DialogView {
 }
 
 // dialog module states (README.dialog §3).
+const DLG_STATE_CONFIRMED_NA = 3;
+const DLG_STATE_CONFIRMED = 4;
+const DLG_STATE_DELETED = 5;
 const STATES: Record<number, DialogView['state']> = {
   1: 'unconfirmed',
   2: 'early',
@@ -30,7 +34,17 @@ const STATES: Record<number, DialogView['state']> = {
   5: 'ended',
 };
 
-interface RawDialog {
+/** One party of a `dlg.list` entry: its tag, remote target, last CSeq it sent, route set and Kamailio's socket to it. */
+export interface RawDialogLeg {
+  tag?: unknown;
+  contact?: unknown;
+  cseq?: unknown;
+  route_set?: unknown;
+  socket?: unknown;
+}
+
+/** One entry of `dlg.list` (Kamailio 5.6, dialog.c `internal_rpc_print_dlg`), the fields we read. */
+export interface RawDialog {
   h_entry?: unknown;
   h_id?: unknown;
   'call-id'?: unknown;
@@ -39,6 +53,9 @@ interface RawDialog {
   state?: unknown;
   start_ts?: unknown;
   timeout?: unknown;
+  iflags?: unknown;
+  caller?: RawDialogLeg;
+  callee?: RawDialogLeg;
   variables?: unknown;
 }
 
@@ -78,21 +95,26 @@ export function dialogView(raw: RawDialog, nowSeconds: number): DialogView {
 
 const DIALOG_ID = /^(\d{1,10})\.(\d{1,10})$/;
 
+/** What KamailioDialogs logs through (a winston logger is one). */
+export interface DialogsLogger {
+  warn(message: string, meta: Record<string, unknown>): void;
+}
+
 /**
- * Kamailio's dialogs over JSON-RPC: `dlg.list` and `dlg.end_dlg` (which sends a BYE
- * to both parties and writes the CDR).
+ * Kamailio's dialogs over JSON-RPC: `dlg.list`, and `dlg.end_dlg` (which sends a BYE
+ * to both parties and writes the CDR) after the callee's BYE of our own
+ * ({@link calleeBye}: `dlg.end_dlg` alone may leave the callee without one).
  */
 export class KamailioDialogs {
   constructor(
     private readonly rpc: KamailioRpc,
+    private readonly logger: DialogsLogger,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
   async list(): Promise<DialogView[]> {
-    const reply = await this.rpc.call('dlg.list');
-    if (!Array.isArray(reply)) return [];
     const now = this.nowSeconds();
-    return reply.filter((d): d is RawDialog => !!d && typeof d === 'object').map((d) => dialogView(d, now));
+    return (await this.raw()).map((d) => dialogView(d, now));
   }
 
   /** Ends a dialog; false when Kamailio has no such dialog (any more). */
@@ -100,8 +122,25 @@ export class KamailioDialogs {
     const m = DIALOG_ID.exec(dialogId);
     if (!m) return false;
     const [, entry, id] = m as unknown as [string, string, string];
-    const known = (await this.list()).find((d) => d.dialog_id === dialogId);
-    if (!known) return false;
+    const known = (await this.raw()).find((d) => `${num(d.h_entry)}.${num(d.h_id)}` === dialogId);
+    if (!known || known.state === DLG_STATE_DELETED) return false;
+    const bye = calleeBye(known);
+    if (bye.ok) {
+      const { method, requestUri, nextHop, socket, headers } = bye.request;
+      // Sent (not answered) before the RPC returns, so it leaves before dlg.end_dlg's BYEs.
+      await this.rpc.call('bridge.t_uac_send', method, requestUri, nextHop, socket, headers).catch((err: Error) => {
+        if (!(err instanceof KamailioRpcError)) throw err;
+        this.logger.warn("callee's BYE not sent; dlg.end_dlg alone may leave the callee in the call", {
+          dialog_id: dialogId,
+          err: err.message,
+        });
+      });
+    } else if (known.state === DLG_STATE_CONFIRMED || known.state === DLG_STATE_CONFIRMED_NA) {
+      this.logger.warn("callee's BYE not built; dlg.end_dlg alone may leave the callee in the call", {
+        dialog_id: dialogId,
+        reason: bye.reason,
+      });
+    }
     try {
       await this.rpc.call('dlg.end_dlg', Number(entry), Number(id));
       return true;
@@ -109,5 +148,11 @@ export class KamailioDialogs {
       if (err instanceof KamailioRpcError && err.rpcCode === 404) return false;
       throw err;
     }
+  }
+
+  private async raw(): Promise<RawDialog[]> {
+    const reply = await this.rpc.call('dlg.list');
+    if (!Array.isArray(reply)) return [];
+    return reply.filter((d): d is RawDialog => !!d && typeof d === 'object');
   }
 }
