@@ -558,7 +558,7 @@ export const ENV_SCHEMA = {
       type: 'string',
       default: '',
       description:
-        "Where the media gateway keeps IVR prompts it spoke with espeak-ng (8 kHz WAV files named by the SHA-256 of voice and text), so a gateway renders each text once, across restarts. Default: STATE_DIR/cache/ivr-prompts.",
+        'Where the media gateway keeps IVR prompts it spoke with espeak-ng (8 kHz WAV files named by the SHA-256 of voice and text), so a gateway renders each text once, across restarts. Default: STATE_DIR/cache/ivr-prompts.',
     },
     IVR_PROMPT_CACHE_MB: {
       type: 'integer',

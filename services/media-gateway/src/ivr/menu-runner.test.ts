@@ -180,7 +180,11 @@ describe('menu runner', () => {
       'ivr_action',
     ]);
     expect(call.events[2]!.data).toEqual({ menu: 'main', digit: '7', retries: 1 });
-    expect(call.events.at(-1)!.data).toMatchObject({ trigger: 'retries_exhausted', action: 'ai', url: 'ws://fallback' });
+    expect(call.events.at(-1)!.data).toMatchObject({
+      trigger: 'retries_exhausted',
+      action: 'ai',
+      url: 'ws://fallback',
+    });
     expect(aiCalls[0]!.action).toEqual({ type: 'ai', url: 'ws://fallback', dialect: 'twilio' });
   });
 
@@ -213,7 +217,10 @@ describe('menu runner', () => {
 
   test('a bridge the target does not answer → back to the menu (prompt again) with ivr_action_failed; the next key works', async () => {
     const { call, runner, prompted } = setup({ main: MAIN });
-    call.bridgeAnswers = [{ ok: false, sipStatus: 486, reason: 'busy' }, { ok: true, target: '+15557770000' }];
+    call.bridgeAnswers = [
+      { ok: false, sipStatus: 486, reason: 'busy' },
+      { ok: true, target: '+15557770000' },
+    ];
     const done = runner.run(call, 'main');
     await flush();
     call.press('1');

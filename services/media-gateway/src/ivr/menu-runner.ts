@@ -171,7 +171,9 @@ export class MenuRunner {
         call.play(null);
         const seconds = def.timeout_seconds ?? DEFAULT_MENU_TIMEOUT_SECONDS;
         let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<Wake>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timeout' }), seconds * 1000)));
+        const timeout = new Promise<Wake>(
+          (resolve) => (timer = setTimeout(() => resolve({ kind: 'timeout' }), seconds * 1000)),
+        );
         wake = await s.next([timeout]);
         clearTimeout(timer);
         if (wake.kind === 'ended') return this.finish(s, 'caller_gone');
@@ -180,7 +182,8 @@ export class MenuRunner {
       const chosen = this.choose(s, menu, wake, bargeIn);
       const outcome = await this.act(s, menu, chosen.action, chosen.trigger);
       if (outcome.kind === 'handed_off') return this.finish(s, 'handed_off');
-      if (outcome.kind === 'ended') return this.finish(s, s.gone && outcome.reason === 'caller_gone' ? 'caller_gone' : 'ended');
+      if (outcome.kind === 'ended')
+        return this.finish(s, s.gone && outcome.reason === 'caller_gone' ? 'caller_gone' : 'ended');
       if (outcome.kind === 'menu') {
         const next = await this.enter(s, outcome.menu);
         if (!next) return this.finish(s, 'ended');
@@ -190,7 +193,10 @@ export class MenuRunner {
     }
   }
 
-  private finish(s: MenuSession, outcome: 'handed_off' | 'ended' | 'caller_gone'): 'handed_off' | 'ended' | 'caller_gone' {
+  private finish(
+    s: MenuSession,
+    outcome: 'handed_off' | 'ended' | 'caller_gone',
+  ): 'handed_off' | 'ended' | 'caller_gone' {
     if (s.state !== 'done') s.transition('done');
     s.call.play(null);
     return outcome;
@@ -287,7 +293,9 @@ export class MenuRunner {
       const say = call.sayThroughAi.bind(call);
       const target = await this.deps.aiTargets.resolve(call, prompt.ai_route ? { ai_route: prompt.ai_route } : {});
       if (target) {
-        const done = say(target, prompt.ai_tts).catch((err: Error) => this.promptFailed(call, menu, 'ERR_IVR_TTS_FAILED', err));
+        const done = say(target, prompt.ai_tts).catch((err: Error) =>
+          this.promptFailed(call, menu, 'ERR_IVR_TTS_FAILED', err),
+        );
         return { done, stop: () => undefined };
       }
     }

@@ -88,7 +88,8 @@ export class EspeakTts {
   /** The key `text` in `voice` (default: IVR_TTS_VOICE) is cached under; throws TtsError for what cannot be spoken. */
   key(text: string, voice?: string): { key: string; voice: string } {
     const v = voice ?? this.options.defaultVoice;
-    if (!VOICE_PATTERN.test(v)) throw new TtsError('ERR_IVR_TTS_INPUT', `voice '${v.slice(0, 50)}' is not a voice name`);
+    if (!VOICE_PATTERN.test(v))
+      throw new TtsError('ERR_IVR_TTS_INPUT', `voice '${v.slice(0, 50)}' is not a voice name`);
     if (text.trim() === '' || text.length > MAX_TEXT_CHARS)
       throw new TtsError('ERR_IVR_TTS_INPUT', `text must be 1..${MAX_TEXT_CHARS} characters`);
     return { key: ttsKey(v, text), voice: v };
