@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { TransferMode } from '../../../common/src/ai-protocol/wire/olib';
-import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import { transferTarget } from '../../../common/src/calls/transfer-target';
 import { CodedError } from '../../../common/src/errors';
 import type { CallEvent } from '../ai-stream/dialects/types';
-import { SdpOfferer } from '../sdp/offer';
-import { MediaBridge, SwitchableSocket, type BridgeSide } from './bridge';
+import { MediaBridge, type BridgeSide } from './bridge';
 import type { CallDeps, DialogLike, EndedBy } from './call';
-import { MediaLeg, type RtpSocket } from './media-leg';
+import type { MediaLeg, RtpSocket } from './media-leg';
 import { outcome, type Dial, type OutgoingLeg } from './outbound';
+import { TargetDial, type TargetLeg } from './target-leg';
 
 /**
  * Transfers of one call (issue 14): blind (RFC 3515 REFER, the caller places the new
@@ -116,13 +114,6 @@ export interface TransferDeps {
   /** How long the target may ring before the transfer gives up (no_answer). */
   readonly ringTimeoutMs: number;
   readonly metrics?: TransferMetrics;
-}
-
-/** The dialled target once it answered. */
-interface TargetLeg {
-  readonly side: BridgeSide;
-  readonly dialog: DialogLike;
-  readonly unsubscribe: () => void;
 }
 
 /** RFC 3515 §2.4.2 / RFC 3261: statuses of a REFER that mean "this peer will not transfer", so bridging is worth trying. */
@@ -317,20 +308,18 @@ export class CallTransfer {
     this.pending = p;
     this.cancelRequested = false;
     this.deps.metrics?.transfer(p.mode, 'requested');
-    let raw: RtpSocket;
+    let placed: TargetDial;
     try {
-      raw = await this.deps.openSocket();
+      placed = await TargetDial.place({ ...this.deps, dial }, {
+        from: this.host.ourNumber,
+        to: p.user,
+        codecPt: this.host.caller.codecPt,
+      });
     } catch {
       this.dialFailed(p, 503, 'no media port');
       throw new TransferError('ERR_CALL_TRANSFER_FAILED', 'no media port for the target leg', { sip_status: 503 });
     }
-    const socket = new SwitchableSocket(raw);
-    // Only the caller's codec: the relay transcodes the target's side to it, so the
-    // bridge can pass RTP through (a leg decodes one codec; a peer may send any codec
-    // listed in an answer, RFC 3264 §6.1).
-    const callerCodec = this.host.caller.codecPt === PCMA.payloadType ? 'PCMA' : 'PCMU';
-    const offerer = new SdpOfferer({ address: this.deps.rtpAddress, port: socket.localPort, codecs: [callerCodec] });
-    const leg = dial({ sipCallId: randomUUID(), from: this.host.ourNumber, to: p.user, sdp: offerer.offer });
+    const leg = placed.outgoing;
     this.outgoing = leg;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -343,7 +332,7 @@ export class CallTransfer {
         clearTimeout(timer);
         this.outgoing = null;
         if (!r.ok) {
-          socket.close();
+          placed.discard();
           const why = this.cancelRequested
             ? 'cancelled'
             : outcome(r.status, r.reason, { timedOut, hungUp: null }).disposition;
@@ -352,46 +341,15 @@ export class CallTransfer {
         }
         if (this.current !== 'dialing' || this.cancelRequested) {
           // Cancelled or the call ended while the 2xx crossed our CANCEL (RFC 3261 §9.1): hang up at once.
-          socket.close();
-          await r.dialog.bye().catch(() => undefined);
+          await placed.hangUp(r);
           this.dialFailed(p, 487, 'cancelled');
           return 487;
         }
-        const taken = offerer.takeAnswer(r.answer);
-        if (!taken.ok) {
-          this.host.log.warn('transfer: the target answer is unusable', { reason: taken.reason });
-          socket.close();
-          await r.dialog.bye().catch(() => undefined);
+        const target = await placed.answered(r, this.host.log);
+        if (!target) {
           this.dialFailed(p, 488, 'failed');
           return 488;
         }
-        const m = taken.media;
-        const codec = m.codec.name === 'PCMA' ? PCMA : PCMU;
-        const tePt = m.telephoneEvent?.payloadType ?? null;
-        let remote = { address: m.remote.address, port: m.remote.port };
-        const media = new MediaLeg({
-          ...this.deps.mediaParts(codec.payloadType, tePt),
-          socket,
-          codec,
-          telephoneEventPt: tePt,
-          remote,
-        });
-        const answerer = offerer.answerer();
-        r.dialog.onReinvite((offer, reply) => {
-          // The target's re-offers (hold, a new address): answered in our session (RFC 3264 §8).
-          const a = offer ? answerer.answer(offer) : null;
-          if (a && a.ok) {
-            remote = { address: a.media.remote.address, port: a.media.remote.port };
-            media.setRemote(remote);
-            reply(a.sdp);
-          } else reply('');
-        });
-        const unsubscribe = this.deps.subscribeClock((_, now) => media.tick(now));
-        const target: TargetLeg = {
-          side: { leg: media, socket, codecPt: codec.payloadType, telephoneEventPt: tePt, remote: () => remote },
-          dialog: r.dialog,
-          unsubscribe,
-        };
         this.target = target;
         r.dialog.onTerminated((reason) => void this.targetGone(target, reason));
         this.host.record('transfer_answered', { mode: p.mode, target: p.uri, sip_status: 200 });
@@ -402,7 +360,7 @@ export class CallTransfer {
       .catch((err: Error) => {
         clearTimeout(timer);
         this.host.log.warn('transfer: dial failed unexpectedly', { error: err.message });
-        socket.close();
+        placed.discard();
         this.dialFailed(p, 500, 'failed');
         return 500;
       });
