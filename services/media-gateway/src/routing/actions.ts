@@ -3,7 +3,7 @@ import type { Action, AiAction } from '../../../common/src/ivr/menu';
 import type { AiTarget } from '../calls/call';
 import type { CallHandle } from '../calls/handle';
 import { MusicLoop } from '../moh/library';
-import { PromptClip } from '../ivr/prompts';
+import { promptClip } from '../ivr/prompts';
 import type { AiRouteRow } from '../ivr/store';
 import { busyTone, ringingTone } from './tones';
 
@@ -177,7 +177,7 @@ export class Actions {
   }
 
   private async busy(call: CallHandle, reason: string, hooks: RunHooks): Promise<ActionOutcome> {
-    const clip = new PromptClip(busyTone(call.codec).payload, call.codec);
+    const clip = promptClip(busyTone(call.codec).payload, call.codec);
     call.play(clip);
     await Promise.race([clip.done, call.ended]);
     if (!call.live) return { kind: 'ended', reason: 'caller_gone' };
