@@ -4,7 +4,7 @@ import { FakeCall } from './fake-call.test-support';
 import { MenuRunner } from './menu-runner';
 import { G711Clip } from '../media/clip';
 import type { PlayablePrompt } from './prompts';
-import { MenuCache, type LoadedMenu } from './store';
+import { isMenuDefinition, MenuCache, type LoadedMenu } from './store';
 
 /** Each prompt lasts 10 frames (200 ms). */
 const PROMPT_FRAMES = 10;
@@ -368,4 +368,11 @@ describe('menu cache', () => {
     expect(reads).toEqual([1, 2]);
     expect(await cache.get('gone')).toBeNull();
   });
+});
+
+test('a stored definition is checked against the API schema before the runner plays it', () => {
+  expect(isMenuDefinition(MAIN)).toBe(true);
+  expect(isMenuDefinition({ prompt: {}, options: {} })).toBe(false);
+  expect(isMenuDefinition({ prompt: { text: 'x' }, options: { x: { type: 'repeat' } } })).toBe(false);
+  expect(isMenuDefinition({ prompt: { text: 'x' }, options: { '1': { type: 'teleport' } } })).toBe(false);
 });
