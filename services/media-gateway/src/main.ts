@@ -32,6 +32,12 @@ import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
 import { MusicLibrary, MusicLoop } from './moh/library';
+import { MenuRunner } from './ivr/menu-runner';
+import { IvrMetrics } from './ivr/metrics';
+import { PromptLibrary } from './ivr/prompts';
+import { MenuCache, PgIvrRows } from './ivr/store';
+import { EspeakTts } from './ivr/tts';
+import { Actions, AiTargets, DirectAiConnector } from './routing/actions';
 import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
@@ -297,15 +303,49 @@ async function startGateway(
   });
 
   const demoAgentUrl = `ws://${config.demoAgent.host}:${config.demoAgent.port}`;
+  // IVR menus (ivr/, routing/): prompts spoken by espeak-ng or uploaded, each encoded once and shared.
+  const ivrLog = logger.child({ component: 'ivr' });
+  const ivrRows = new PgIvrRows(database.db);
+  const prompts = new PromptLibrary({
+    tts: new EspeakTts({
+      command: g.ivr.ttsCommand,
+      defaultVoice: g.ivr.ttsVoice,
+      timeoutMs: g.ivr.ttsTimeoutMs,
+      cacheDir: g.ivr.promptCacheDir,
+      logger: ivrLog,
+    }),
+    rows: ivrRows,
+    maxBytes: g.ivr.promptCacheBytes,
+    logger: ivrLog,
+  });
+  const aiTargets = new AiTargets({
+    aiRoute: (name) => ivrRows.aiRoute(name),
+    numberTarget: (digits): Promise<AiTarget> => manager.resolveTarget(`ai|${digits}`),
+    defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
+    demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
+  });
+  const actions = new Actions({
+    ai: new DirectAiConnector(aiTargets, ivrLog),
+    runMenu: (call, menu): Promise<void> => menus.run(call, menu),
+    ringTimeoutMs: g.ivr.ringTimeoutMs,
+    logger: ivrLog,
+  });
+  const menus = new MenuRunner({
+    menus: new MenuCache(ivrRows),
+    prompts,
+    actions,
+    aiTargets,
+    logger: ivrLog,
+    metrics: new IvrMetrics(metrics.registry),
+  });
   const manager = new CallManager({
     maxCalls: g.maxCalls,
     defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
-    // Menus (ivr/), queues and AI route limits (queues/) hand their CallRoutes hooks here;
-    // until then ivr| and queue| numbers go to the default AI, and AI calls are not limited.
-    routes: undefined,
+    // Menus (ivr/); queues and AI route limits (queues/) add their CallRoutes hooks here.
+    routes: { ivr: (call, menu): Promise<void> => menus.run(call, menu) },
     logger,
   });
   scope.defer(() => manager.close());
