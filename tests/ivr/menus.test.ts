@@ -284,7 +284,12 @@ describe('IVR menus (issue 15)', () => {
         remoteHangup: o.remoteHangup,
       }),
       remote: proxy(),
-      keys: { user: caller.username, callee: number.slice(1), domain: testStack().config.sip.domain, rtp_port: rtp.port },
+      keys: {
+        user: caller.username,
+        callee: number.slice(1),
+        domain: testStack().config.sip.domain,
+        rtp_port: rtp.port,
+      },
       auth: { user: caller.username, password: caller.password },
       timeoutSeconds: Math.ceil(holdMs / 1000) + 20,
     });
@@ -451,6 +456,7 @@ describe('IVR menus (issue 15)', () => {
     const r = await c.sipp.done;
     const endedAt = performance.now();
     expectSippSuccess(r, 'caller hung up on by the gateway');
+    await eventOf(c.callId, 'ivr_hangup').catch(() => undefined);
     const path = await events(c.callId);
     expect(path.map((e) => e.type)).toEqual([
       'ivr_menu',
@@ -461,7 +467,11 @@ describe('IVR menus (issue 15)', () => {
       'ivr_hangup',
     ]);
     expect(path[2]!.data).toMatchObject({ trigger: 'timeout', action: 'repeat' });
-    expect(path[4]!.data).toMatchObject({ trigger: 'retries_exhausted', action: 'hangup', reason: 'ivr_retries_exhausted' });
+    expect(path[4]!.data).toMatchObject({
+      trigger: 'retries_exhausted',
+      action: 'hangup',
+      reason: 'ivr_retries_exhausted',
+    });
     expect(path[5]!.data).toEqual({ menu: QUIET, reason: 'ivr_retries_exhausted' });
     // The prompt twice: speech, 2 s of silence, speech again, 2 s of silence, BYE.
     const speech = loud(c.rtp.received, c.answeredAt);
