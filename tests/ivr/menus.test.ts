@@ -497,4 +497,31 @@ describe('IVR menus (issue 15)', () => {
     expect(view.ended_by).toBe('gateway');
     expect(view.events.filter((e) => e.type === 'ivr_timeout')).toHaveLength(2);
   });
+
+  test('a menu changed through the API applies to the next call: version 2, and key # there now hangs up with its reason', async () => {
+    const updated = await api<{ version: number }>('PUT', `/api/ivr/menus/${QUIET}`, {
+      role: 'operator',
+      body: {
+        definition: {
+          prompt: { text: 'Press pound to leave.' },
+          options: { '#': { type: 'hangup', reason: 'caller_left_menu' } },
+          timeout_seconds: 5,
+        },
+      },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body.version).toBe(2);
+    const c = await dial(QUIET, { holdMs: 20_000, remoteHangup: true });
+    await sleep(300);
+    await c.rtp.send(c.stream.rfc4733('#'), c.relay);
+    expectSippSuccess(await c.sipp.done, 'caller hung up on by the gateway');
+    await eventOf(c.callId, 'ivr_hangup');
+    const path = await events(c.callId);
+    expect(path[0]).toEqual({ type: 'ivr_menu', data: { menu: QUIET, version: 2 } });
+    expect(path.at(-1)).toEqual({ type: 'ivr_hangup', data: { menu: QUIET, reason: 'caller_left_menu' } });
+    const { rows } = await db.query<{ end_reason: string }>('SELECT end_reason FROM calls WHERE call_id = $1', [
+      c.callId,
+    ]);
+    expect(rows[0]?.end_reason).toBe('caller_left_menu');
+  });
 });
