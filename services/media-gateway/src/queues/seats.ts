@@ -3,9 +3,10 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../common/src/db/schema';
 import type { AiAction } from '../../../common/src/ivr/menu';
 import { aiRouteScope, numberScope } from '../../../common/src/queues/events';
-import type { AiTarget, CallParties } from '../calls/call';
+import type { CallParties } from '../calls/call';
 import type { CallHandle } from '../calls/handle';
 import type { AiAdmission } from '../calls/routes';
+import type { AiConnector, AiConnectResult, AiTargets, QueueEntry } from '../routing/actions';
 import { e164, notify } from './store';
 
 /**
@@ -110,31 +111,13 @@ async function servedQueues(db: Kysely<Database>, scopes: readonly string[]): Pr
   return [...out];
 }
 
-/** Hands a call to the AI an action names (the IVR's `ai` / `voicemail`): 'queued' when it went through a queue. */
-export type AiConnectResult = 'connected' | 'queued' | 'busy' | 'failed';
-
-/** Resolves where an AI action points (the IVR's AiTargets has this shape). */
-export interface AiTargetResolver {
-  resolve(
-    call: CallHandle,
-    action: Omit<AiAction, 'type'>,
-    extra?: Readonly<Record<string, string>>,
-  ): Promise<AiTarget | null>;
-}
-
-/** The part of the queues a full scope sends callers to. */
-export interface QueueDoor {
-  enter(
-    call: CallHandle,
-    queue: string,
-    options: { readonly priority: number; readonly source: 'menu' | 'number' | 'vip' | 'api' | 'none' },
-  ): Promise<void>;
-}
+/** Resolves where an AI action points (routing/actions.ts AiTargets). */
+export type AiTargetResolver = Pick<AiTargets, 'resolve'>;
 
 export interface SeatedAiOptions {
   readonly seats: PgSeats;
   readonly targets: AiTargetResolver;
-  readonly queues: QueueDoor;
+  readonly queues: QueueEntry;
   readonly metrics?: SeatMetrics;
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
 }
@@ -147,7 +130,7 @@ export interface SeatedAiOptions {
  * - `connect` (the IVR's AiConnector): an AI route or number with a limit takes a
  *   seat held by the call until it ends; full → the route's (number's) queue, or busy.
  */
-export class SeatedAi {
+export class SeatedAi implements AiConnector {
   constructor(private readonly o: SeatedAiOptions) {}
 
   async admitAi(digits: string, parties: CallParties): Promise<AiAdmission> {

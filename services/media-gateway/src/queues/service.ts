@@ -2,12 +2,12 @@ import type { QueuePrioritySource } from '../../../common/src/db/schema';
 import { QUEUE_CHANNEL, type QueueNotice } from '../../../common/src/queues/events';
 import type { CallHandle } from '../calls/handle';
 import type { MusicSource } from '../calls/media-leg';
-import type { QueueActions } from './actions';
 import type { Speak } from './announce';
 import type { QueueMetrics, WaitingNow } from './metrics';
-import type { AiTargetResolver, PgSeats, QueueDoor } from './seats';
+import type { QueueEntry } from '../routing/actions';
+import type { AiTargetResolver, PgSeats } from './seats';
 import { e164, type PgQueueStore } from './store';
-import { WaitingCaller } from './waiting';
+import { WaitingCaller, type QueueActions } from './waiting';
 
 /** Where queue notices arrive: PgNotifications (common/src/calls/commands.ts) on a dedicated connection. */
 export interface NoticeSource {
@@ -42,7 +42,7 @@ const DEFAULT_POLL_MS = 1000;
  * kick while it runs makes it run once more), and the advisory lock serialises
  * the gateways. `offer` notices for this gateway's entries connect them.
  */
-export class QueueService implements QueueDoor, WaitingNow {
+export class QueueService implements QueueEntry, WaitingNow {
   private readonly byEntry = new Map<string, WaitingCaller>();
   private readonly running = new Map<string, { again: boolean }>();
   private poll: NodeJS.Timeout | null = null;

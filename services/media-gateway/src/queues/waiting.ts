@@ -3,8 +3,7 @@ import type { QueueEntryOutcome } from '../../../common/src/db/schema';
 import type { BridgeOutcome, CallHandle } from '../calls/handle';
 import type { MusicSource } from '../calls/media-leg';
 import { G711Clip } from '../media/clip';
-import { announcement, type Speak } from './announce';
-import type { QueueActions } from './actions';
+import { announcement, expectedWait, type Speak } from './announce';
 import type { AiTargetResolver, PgSeats } from './seats';
 import { RING_ALL, type EntryRow, type PgQueueStore, type QueueConfig } from './store';
 
@@ -30,6 +29,15 @@ const EDGES: Record<WaitState, readonly WaitState[]> = {
   connected: ['gone'],
   gone: [],
 };
+
+/**
+ * What a queue does with a caller that leaves it other than to an agent (overflow
+ * on max wait or max length, the leave digit): an {@link Action}, run by the IVR's
+ * executor (routing/actions.ts).
+ */
+export interface QueueActions {
+  run(call: CallHandle, action: Action): Promise<void>;
+}
 
 /** Outcomes a queue visit can end with on this gateway, as metrics count them. */
 export type VisitOutcome = Extract<QueueEntryOutcome, 'answered' | 'abandoned' | 'overflow' | 'left' | 'lost'>;
@@ -313,7 +321,7 @@ export class WaitingCaller {
       let wait: number | null = null;
       if (this.queue.announceWait) {
         const mean = await this.d.store.meanWaitSeconds(this.queue.name);
-        if (mean !== null) wait = (mean * position) / waiting;
+        if (mean !== null) wait = expectedWait(mean, position, waiting);
       }
       const text = announcement(this.queue.announcePosition ? position : null, wait);
       if (text && this.state === 'waiting') {
