@@ -160,8 +160,8 @@ async function startGateway(
       let jitterMs = 0;
       const calls = manager.list();
       for (const c of calls) {
-        playoutMs += c.live.playoutMs;
-        jitterMs += c.live.jitterMs;
+        playoutMs += c.figures.playoutMs;
+        jitterMs += c.figures.jitterMs;
       }
       return { playoutMs, jitterMs, calls: calls.length };
     },
@@ -248,8 +248,8 @@ async function startGateway(
     negotiate: negotiator(),
     createAiStream: (info) =>
       new AiStream({
-        url: target.url,
-        dialect: target.dialect,
+        url: info.url,
+        dialect: info.dialect,
         call: {
           callId: info.callId,
           conversationId: info.callId,
@@ -271,12 +271,13 @@ async function startGateway(
         closeTimeoutMs: config.ai.closeTimeoutMs,
         logger: logger.child({ component: 'ai-stream', call_id: info.callId, sip_call_id: request.sipCallId }),
       }),
-    mediaParts: (codecPt, telephoneEventPt) => {
+    mediaParts: (codecPt, telephoneEventPt, opts) => {
       const hold = new HoldAudio();
       return {
         jitter: new JitterBuffer({ payloadTypes: [codecPt], ...g.jitter }),
         concealer: new G711Plc(),
-        inband: wantsInbandDtmf(g.inbandDtmf, telephoneEventPt) ? new InbandDtmfDetector() : null,
+        // Calls answered for a menu or a queue always listen for tones (opts.inband).
+        inband: opts?.inband || wantsInbandDtmf(g.inbandDtmf, telephoneEventPt) ? new InbandDtmfDetector() : null,
         telephoneEvents: new TelephoneEventReceiver({ now }),
         holdAudio: () => hold.next(),
         now,
@@ -302,6 +303,9 @@ async function startGateway(
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
+    // Menus (ivr/), queues and AI route limits (queues/) hand their CallRoutes hooks here;
+    // until then ivr| and queue| numbers go to the default AI, and AI calls are not limited.
+    routes: undefined,
     logger,
   });
   scope.defer(() => manager.close());

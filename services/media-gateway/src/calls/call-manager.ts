@@ -1,4 +1,5 @@
 import { Call, type AiTarget, type CallDeps, type CallRequest } from './call';
+import type { AiAdmission, CallRoutes } from './routes';
 import type { AiNumberSettings } from './store';
 
 export interface CallManagerOptions {
@@ -9,6 +10,11 @@ export interface CallManagerOptions {
   /** Builds a call's dependencies once its target is known. */
   readonly callDeps: (request: CallRequest, target: AiTarget) => CallDeps;
   readonly numberSettings: (digits: string) => Promise<AiNumberSettings | null>;
+  /**
+   * Menus, queues and AI admission (routes.ts). Without `ivr` / `queue`, `ivr|x` and
+   * `queue|x` go to the default AI; without `admitAi`, every AI call is taken.
+   */
+  readonly routes?: CallRoutes;
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
 }
 
@@ -26,6 +32,10 @@ export interface DrainResult {
  * The gateway's calls: admits INVITEs up to `maxCalls` (beyond that 503, so
  * Kamailio's dispatcher tries another gateway), resolves where each call's AI lives
  * from the number Kamailio routed (X-Route), and ends every call on shutdown.
+ * With `routes`: `ivr|<menu>` and `queue|<queue>` calls are answered without an AI
+ * and handed to the menu or the queue; an `ai|<digits>` call is first put to
+ * `admitAi` (a concurrency limit): taken, queued (answered without an AI, handed to
+ * the queue) or refused with 486 Busy Here.
  *
  *   taking calls ──drain()──► draining ──(all ended, or grace over: the rest ended)──► closed
  *
@@ -73,10 +83,87 @@ export class CallManager {
       request.reject(503, 'Number Settings Unavailable');
       return;
     }
+    const [kind = '', name = ''] = request.route.split('|');
+    const routes = this.options.routes;
+    if (kind === 'ivr' && routes?.ivr && name)
+      return this.withoutAi(request, target, (call) => routes.ivr?.(call, name));
+    if (kind === 'queue' && routes?.queue && name)
+      return this.withoutAi(request, target, (call) => routes.queue?.(call, name));
+    let admission: AiAdmission = { kind: 'ai' };
+    if (kind === 'ai' && routes?.admitAi) {
+      try {
+        const { sipCallId, fromUser, toUser, route } = request;
+        admission = await routes.admitAi(name, { sipCallId, fromUser, toUser, route });
+      } catch (err) {
+        this.options.logger.warn('AI admission failed; the call is refused', {
+          sip_call_id: request.sipCallId,
+          route: request.route,
+          error: (err as Error).message,
+        });
+        request.reject(503, 'Admission Unavailable');
+        return;
+      }
+    }
+    if (admission.kind === 'queue' && routes?.queue) {
+      const { queue: into, priority } = admission;
+      return this.withoutAi(request, target, (call) => routes.queue?.(call, into, { priority }));
+    }
+    if (admission.kind !== 'ai') {
+      // Full, and no queue to wait in.
+      this.options.logger.info('AI route full: busy', { sip_call_id: request.sipCallId, route: request.route });
+      request.reject(486, 'Busy Here');
+      return;
+    }
+    const call = this.admit(request, target);
+    const release = admission.release;
+    if (release)
+      void call.ended.then(() =>
+        release().catch((err: Error) =>
+          this.options.logger.warn('AI route seat not released', { call_id: call.id, error: err.message }),
+        ),
+      );
+    await call.answer(request);
+  }
+
+  private admit(request: CallRequest, target: AiTarget): Call {
     const call = new Call(this.options.callDeps(request, target));
     this.calls.set(call.id, call);
     void call.ended.then(() => this.calls.delete(call.id));
-    await call.answer(request);
+    return call;
+  }
+
+  /**
+   * Answers without an AI, then hands the call to a menu or a queue. When the hook
+   * fails, or lets go of a call nobody took (no AI, no bridge), the call is ended.
+   */
+  private async withoutAi(
+    request: CallRequest,
+    target: AiTarget,
+    hook: (call: Call) => Promise<void> | undefined,
+  ): Promise<void> {
+    const call = this.admit(request, target);
+    await call.answerWithoutAi(request);
+    if (!call.live) return;
+    void Promise.resolve()
+      .then(() => hook(call))
+      .then(
+        () => {
+          if (!call.live || call.attended) return;
+          this.options.logger.info('the route let go of a call nobody took: ending it', {
+            call_id: call.id,
+            route: request.route,
+          });
+          return call.end('route finished', 'gateway');
+        },
+        (err: Error) => {
+          this.options.logger.warn('the call route failed: ending the call', {
+            call_id: call.id,
+            route: request.route,
+            error: err.message,
+          });
+          return call.end('route failed', 'gateway');
+        },
+      );
   }
 
   /**

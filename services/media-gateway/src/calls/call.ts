@@ -5,19 +5,25 @@ import type { CallDirection } from '../../../common/src/ai-protocol/wire/olib';
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import type { AiStream } from '../ai-stream';
 import type { CallEvent } from '../ai-stream/dialects/types';
+import { isStoppable } from '../media/clip';
 import { StereoWavRecorder } from '../recording/wav';
 import { CallHold, type HoldRequester } from './hold';
 import { MediaLeg, type MediaLegDeps, type MusicSource, type RtpSocket } from './media-leg';
 import type { CallStore } from './store';
 import { SwitchableSocket } from './bridge';
+import type { BridgeOutcome, CallHandle } from './handle';
+import { RingAll } from './ring-all';
 import { CallTransfer, TransferError, type TransferDeps, type TransferRequest, type TransferResult } from './transfer';
 
 /**
- * One AI call: the SIP dialog (answered by the gateway's user agent, or placed by it:
+ * One call: the SIP dialog (answered by the gateway's user agent, or placed by it:
  * see outbound.ts), the media leg (RTP ↔ PCM) and the WebSocket to the AI platform,
  * with the call's record. An incoming call starts with `answer()`, a call the
  * gateway placed with `connect()` once the far end answered; from there both run
- * the same media and AI machinery.
+ * the same media and AI machinery. A call for a menu or a queue starts with
+ * `answerWithoutAi()`: media flows, the caller hears what `play` gives it, its key
+ * presses go to `onDigit` listeners, until `connectAi` hands it to an AI or
+ * `bridgeTo` joins it to a person (the CallHandle those drive, handle.ts).
  *
  *   answering ──► active ◄──► held
  *       │           │          │
@@ -36,7 +42,8 @@ const EDGES: Record<CallState, readonly CallState[]> = {
   ended: [],
 };
 
-export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api';
+/** Who ended a call; `callee`: the person a bridge joined the caller to (CallHandle.bridgeTo). */
+export type EndedBy = 'caller' | 'ai' | 'gateway' | 'transfer' | 'api' | 'callee';
 
 /** What transfers need beyond the call's own parts (transfer.ts); absent: the AI's transfers are refused. */
 export type CallTransferDeps = Omit<TransferDeps, 'openSocket' | 'rtpAddress' | 'mediaParts' | 'subscribeClock'>;
@@ -130,6 +137,8 @@ export interface CallDeps {
   readonly openSocket: () => Promise<RtpSocket>;
   readonly negotiate: Negotiate;
   readonly createAiStream: (info: {
+    url: string;
+    dialect: Dialect;
     callId: string;
     from: string;
     to: string;
@@ -141,6 +150,8 @@ export interface CallDeps {
   readonly mediaParts: (
     codecPt: number,
     telephoneEventPt: number | null,
+    /** `inband`: detect in-band DTMF whatever the gateway's policy (a menu listens for key presses). */
+    opts?: { readonly inband?: boolean },
   ) => Omit<MediaLegDeps, 'socket' | 'codec' | 'telephoneEventPt' | 'remote' | 'recorder'>;
   readonly subscribeClock: (listener: (tick: number, nowMs: number) => void) => () => void;
   readonly store: CallStore;
@@ -171,7 +182,7 @@ export interface CallDeps {
   readonly now: () => number;
 }
 
-export class Call {
+export class Call implements CallHandle {
   readonly id: string;
   private current: CallState = 'answering';
   private leg: MediaLeg | null = null;
@@ -191,8 +202,16 @@ export class Call {
   private recordingPath: string | null = null;
   private cancelled = false;
   private callerGone = false;
-  private codec: 'PCMU' | 'PCMA' = 'PCMU';
+  private negotiatedCodec: 'PCMU' | 'PCMA' = 'PCMU';
   private readonly holds: CallHold;
+  /** The AI the call is for, or goes to: the route's at first, connectAi's once it connects. */
+  private target: AiTarget;
+  /** An AI stream connectAi is opening (not yet the call's). */
+  private connectingAi: AiStream | null = null;
+  /** What `play` gave the caller. */
+  private playing: MusicSource | null = null;
+  private readonly digitListeners = new Set<(digit: string, source: 'rfc4733' | 'inband' | 'sip-info') => void>();
+  private ringAll: RingAll | null = null;
   /** Resolves when the call has ended by any path. */
   readonly ended: Promise<{ reason: string; by: EndedBy }>;
   private resolveEnded!: (v: { reason: string; by: EndedBy }) => void;
@@ -209,6 +228,7 @@ export class Call {
       warn: (message, meta) => deps.logger.warn(message, { ...ids, ...meta }),
     };
     this.ended = new Promise((r) => (this.resolveEnded = r));
+    this.target = deps.target;
     this.holds = this.holdControl();
   }
 
@@ -217,8 +237,28 @@ export class Call {
   }
 
   /** Live figures for metrics: AI speech waiting, jitter-buffer delay. */
-  get live(): { playoutMs: number; jitterMs: number } {
+  get figures(): { playoutMs: number; jitterMs: number } {
     return { playoutMs: this.leg?.playoutQueuedMs ?? 0, jitterMs: this.leg?.jitterDelayMs ?? 0 };
+  }
+
+  /** Whether the call is still up (answered or being answered, not ended). */
+  get live(): boolean {
+    return this.current !== 'ended';
+  }
+
+  /** The codec the caller's leg agreed (PCMU until answered). */
+  get codec(): 'PCMU' | 'PCMA' {
+    return this.negotiatedCodec;
+  }
+
+  /** Whether someone holds the call: an AI, or a person it is bridged to. */
+  get attended(): boolean {
+    return this.ai !== null || this.ringAll?.state === 'bridged' || this.transferCtl?.state === 'bridged';
+  }
+
+  get parties(): CallParties {
+    const { sipCallId, fromUser, toUser, route } = this.deps.request;
+    return { sipCallId, fromUser, toUser, route };
   }
 
   private transition(to: CallState): void {
@@ -229,6 +269,39 @@ export class Call {
 
   /** Answers the INVITE once the AI has accepted the call; refuses it (488/503) otherwise. */
   async answer(request: CallRequest): Promise<void> {
+    const offered = await this.takeOffer(request);
+    if (!offered) return;
+    const { socket, n } = offered;
+    request.progress(180);
+    const leg = this.prepare(socket, n, { inband: false });
+    this.ai = this.createAi(this.target);
+    this.wireAi(this.ai, leg);
+    if (!(await this.startAi())) {
+      this.refuse(request, 503, 'AI Platform Unavailable');
+      return;
+    }
+    if (this.cancelled || this.current === 'ended') return;
+    await this.accept(request, n, true);
+  }
+
+  /**
+   * Answers for a menu or a queue (CallHandle): 180, the media leg, 200 OK; the call
+   * goes active with no AI (connectAi brings one later), its record written with the
+   * route. Resolves once the call is up, or was refused or cancelled: see `live`.
+   */
+  async answerWithoutAi(request: CallRequest): Promise<void> {
+    const offered = await this.takeOffer(request);
+    if (!offered) return;
+    request.progress(180);
+    // A menu listens for key presses in the audio too, whatever the gateway's policy.
+    this.prepare(offered.socket, offered.n, { inband: true });
+    await this.accept(request, offered.n, false);
+  }
+
+  /** The INVITE's offer and a socket for it; null once the call was refused (488/503) or cancelled. */
+  private async takeOffer(
+    request: CallRequest,
+  ): Promise<{ socket: RtpSocket; n: Extract<Negotiation, { ok: true }> } | null> {
     request.onCancel(() => {
       this.cancelled = true;
       void this.end('cancelled', 'caller');
@@ -236,36 +309,38 @@ export class Call {
     if (!request.offer) {
       // RFC 3261 §13.2.1 allows an offer in the ACK; this gateway wants it in the INVITE.
       this.refuse(request, 488, 'Offer Required');
-      return;
+      return null;
     }
     let socket: RtpSocket;
     try {
       socket = await this.deps.openSocket();
     } catch {
       this.refuse(request, 503, 'No Media Port');
-      return;
+      return null;
+    }
+    if (this.current === 'ended') {
+      socket.close();
+      return null;
     }
     const n = this.deps.negotiate(request.offer, { address: this.deps.rtpAddress, port: socket.localPort });
     if (!n.ok) {
       socket.close();
       this.refuse(request, n.status, n.reason);
-      return;
+      return null;
     }
-    request.progress(180);
-    this.prepare(socket, n);
-    if (!(await this.startAi())) {
-      this.refuse(request, 503, 'AI Platform Unavailable');
-      return;
-    }
-    if (this.cancelled || this.current === 'ended') return;
+    return { socket, n };
+  }
 
+  /** 200 OK, then live. */
+  private async accept(request: CallRequest, n: Extract<Negotiation, { ok: true }>, withAi: boolean): Promise<void> {
+    if (this.cancelled || this.current === 'ended') return;
     try {
       this.dialog = await request.accept(n.sdp);
     } catch (err) {
       await this.end(`answer failed: ${(err as Error).message}`, 'gateway');
       return;
     }
-    await this.goLive(this.dialog, n);
+    await this.goLive(this.dialog, n, withAi);
   }
 
   /**
@@ -274,18 +349,19 @@ export class Call {
    * AI that cannot be reached ends the call (BYE).
    */
   async connect(answered: AnsweredLeg): Promise<void> {
-    this.prepare(answered.socket, answered.negotiation);
+    const leg = this.prepare(answered.socket, answered.negotiation, { inband: false });
+    this.ai = this.createAi(this.target);
+    this.wireAi(this.ai, leg);
     this.dialog = answered.dialog;
-    await this.goLive(answered.dialog, answered.negotiation);
+    await this.goLive(answered.dialog, answered.negotiation, true);
     if (!(await this.startAi()) && this.current !== 'ended') await this.end('ai unavailable', 'gateway');
   }
 
-  /** The recorder, the media leg and the AI stream of a negotiated call, wired together. */
-  private prepare(socket: RtpSocket, n: Extract<Negotiation, { ok: true }>): void {
-    const { request, target } = this.deps;
+  /** The recorder and the media leg of a negotiated call; the caller's key presses wired. */
+  private prepare(socket: RtpSocket, n: Extract<Negotiation, { ok: true }>, opts: { inband: boolean }): MediaLeg {
     const codec = n.codec === 'PCMA' ? PCMA : PCMU;
-    this.codec = n.codec;
-    if (target.record) {
+    this.negotiatedCodec = n.codec;
+    if (this.target.record) {
       this.recordingPath = join(this.deps.recordingsDir, `${this.id}.wav`);
       this.recorder = new StereoWavRecorder(this.recordingPath);
     }
@@ -293,23 +369,34 @@ export class Call {
     const switchable = new SwitchableSocket(socket);
     this.callerMedia = { socket: switchable, codecPt: codec.payloadType, telephoneEventPt: n.telephoneEventPt };
     this.callerRemote = n.remote;
-    this.leg = new MediaLeg({
-      ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt),
+    const leg = new MediaLeg({
+      ...this.deps.mediaParts(codec.payloadType, n.telephoneEventPt, opts.inband ? { inband: true } : undefined),
       socket: switchable,
       codec,
       telephoneEventPt: n.telephoneEventPt,
       remote: n.remote,
       recorder: this.recorder,
     });
-    this.ai = this.deps.createAiStream({
+    this.leg = leg;
+    // Until an AI holds the call its key presses are for onDigit listeners (a menu, a queue).
+    leg.on('dtmf', (press, source) => {
+      if (!this.ai) this.digit(press.digit, press.durationMs, source);
+    });
+    if (this.playing) leg.setMusic(this.playing);
+    return leg;
+  }
+
+  private createAi(target: AiTarget): AiStream {
+    return this.deps.createAiStream({
+      url: target.url,
+      dialect: target.dialect,
       callId: this.id,
-      from: request.fromUser,
-      to: request.toUser,
+      from: this.deps.request.fromUser,
+      to: this.deps.request.toUser,
       direction: this.deps.direction ?? 'incoming',
-      codec: n.codec,
+      codec: this.negotiatedCodec,
       customParameters: target.customParameters,
     });
-    this.wireAi(this.ai, this.leg);
   }
 
   /** Opens the AI stream; false (logged, counted) when the AI platform refused or could not be reached. */
@@ -327,10 +414,11 @@ export class Call {
   }
 
   /** The dialog is up: the call is active, its clock ticks and its record is written. */
-  private async goLive(dialog: DialogLike, n: Extract<Negotiation, { ok: true }>): Promise<void> {
-    const { request, target } = this.deps;
+  private async goLive(dialog: DialogLike, n: Extract<Negotiation, { ok: true }>, withAi: boolean): Promise<void> {
+    const { request } = this.deps;
+    const target = this.target;
     this.transition('active');
-    this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route });
+    this.log.info('call answered', { from: request.fromUser, to: request.toUser, route: request.route, ai: withAi });
     this.holds.callerOffer(n.remoteDirection);
     this.deps.metrics.callStarted();
     this.wireDialog(dialog);
@@ -347,13 +435,152 @@ export class Call {
         from: request.fromUser,
         to: request.toUser,
         route: request.route,
-        aiDialect: target.dialect,
-        aiUrl: target.url,
+        // A call answered for a menu or a queue has no AI yet (the ai_connected event sets these).
+        aiDialect: withAi ? target.dialect : null,
+        aiUrl: withAi ? target.url : null,
         codec: n.codec,
         gateway: this.deps.gatewayId,
         recordingPath: this.recordingPath,
       }),
     );
+  }
+
+  // ---- CallHandle: what menus and queues drive of a call no AI holds ----
+
+  /** Plays to the caller (a clip or looping music; null: silence), replacing what played; a replaced clip's `done` resolves. */
+  play(source: MusicSource | null): void {
+    const before = this.playing;
+    this.playing = source;
+    if (before && before !== source && isStoppable(before)) before.stop();
+    if (this.current === 'ended') {
+      if (source && isStoppable(source)) source.stop();
+      return;
+    }
+    this.leg?.setMusic(source);
+  }
+
+  /** The caller's key presses while no AI holds the call; returns the unsubscribe. */
+  onDigit(listener: (digit: string, source: 'rfc4733' | 'inband' | 'sip-info') => void): () => void {
+    this.digitListeners.add(listener);
+    return () => this.digitListeners.delete(listener);
+  }
+
+  private digit(digit: string, durationMs: number, source: 'rfc4733' | 'inband' | 'sip-info'): void {
+    this.deps.metrics.dtmf(source);
+    void this.record(() => this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source }));
+    for (const listener of [...this.digitListeners]) {
+      try {
+        listener(digit, source);
+      } catch (err) {
+        this.log.warn('a key press listener failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  /**
+   * Hands a call answered without an AI to one (CallHandle.connectAi): the stream
+   * opens now; once the AI accepted, music stops, the AI hears the caller and gets
+   * its key presses, and its hangup ends the call as on any AI call. False (the call
+   * still up, still ours) when the AI refused or could not be reached, or the call
+   * cannot take an AI (ended, bridged, an AI already on it).
+   */
+  async connectAi(target: AiTarget): Promise<boolean> {
+    const leg = this.leg;
+    const bridged = this.ringAll !== null && this.ringAll.state !== 'idle';
+    if (!leg || this.ai || this.connectingAi || bridged || (this.current !== 'active' && this.current !== 'held')) {
+      this.log.warn('connectAi refused: the call cannot take an AI now', { state: this.current, ai: !!this.ai });
+      return false;
+    }
+    const ai = this.createAi(target);
+    this.connectingAi = ai;
+    // Until it is the call's, the stream's troubles are only logged (wireAi takes over).
+    const quiet = (err: Error): void => void this.log.warn('AI stream error while connecting', { error: err.message });
+    ai.on('error', quiet);
+    let accepted = true;
+    try {
+      await ai.start();
+    } catch (err) {
+      accepted = false;
+      this.deps.metrics.wsEvent('failure');
+      this.log.warn('AI platform refused or unreachable; the call stays up without it', {
+        url: target.url,
+        error: (err as Error).message,
+      });
+    }
+    this.connectingAi = null;
+    if (!accepted || !this.live) {
+      ai.removeAllListeners();
+      ai.on('error', () => undefined);
+      await ai.end(accepted ? 'call ended' : 'refused').catch(() => undefined);
+      if (!accepted) this.event('ai_failed', { url: target.url, dialect: target.dialect });
+      return false;
+    }
+    this.deps.metrics.wsEvent('connect');
+    ai.off('error', quiet);
+    this.target = target;
+    this.ai = ai;
+    this.wireAi(ai, leg);
+    this.play(null);
+    this.log.info('AI connected', { url: target.url, dialect: target.dialect });
+    this.event('ai_connected', { url: target.url, dialect: target.dialect });
+    return true;
+  }
+
+  /**
+   * Dials the targets at once and joins the caller to the first who answers
+   * (CallHandle.bridgeTo, ring-all.ts); the caller hears what `play` gave it while
+   * they ring. Once joined, either side's BYE ends the call. An AI holding the call
+   * leaves it once the caller is joined.
+   */
+  async bridgeTo(targets: readonly string[], opts: { readonly ringTimeoutMs: number }): Promise<BridgeOutcome> {
+    const t = this.deps.transfers;
+    const media = this.callerMedia;
+    const leg = this.leg;
+    if ((this.current !== 'active' && this.current !== 'held') || !media || !leg)
+      return { ok: false, sipStatus: 481, reason: 'cancelled' };
+    if (!t?.dial) {
+      this.log.warn('bridgeTo: this gateway cannot place calls');
+      return { ok: false, sipStatus: 503, reason: 'failed' };
+    }
+    const busy =
+      (this.ringAll && this.ringAll.state !== 'idle') || (this.transferCtl && this.transferCtl.state !== 'idle');
+    if (busy) {
+      this.log.warn('bridgeTo refused: the call is already ringing someone or bridged');
+      return { ok: false, sipStatus: 491, reason: 'failed' };
+    }
+    const { fromUser, toUser } = this.deps.request;
+    const ours = this.deps.direction === 'outgoing' ? fromUser : toUser;
+    this.ringAll ??= new RingAll(
+      {
+        callId: this.id,
+        ourNumber: ours,
+        caller: { leg, ...media, remote: () => this.callerRemote },
+        joined: () => {
+          this.play(null);
+          this.pointAiAt(null);
+          leg.clear();
+        },
+        record: (type, data) => this.event(type, data),
+        end: (reason, by) => this.end(reason, by),
+        log: this.log,
+      },
+      {
+        domain: t.domain,
+        dial: t.dial,
+        openSocket: this.deps.openSocket,
+        rtpAddress: this.deps.rtpAddress,
+        mediaParts: this.deps.mediaParts,
+        subscribeClock: this.deps.subscribeClock,
+      },
+    );
+    const outcome = await this.ringAll.ring(targets, opts.ringTimeoutMs);
+    if (outcome.ok) await this.releaseAi('bridged');
+    return outcome;
+  }
+
+  /** A call event (call_events), for GET /api/calls/{id}. */
+  event(type: string, data: Record<string, unknown>): void {
+    void this.record(() => this.deps.store.event(this.id, type, data));
   }
 
   /** Ends the call by whatever path; idempotent. */
@@ -386,10 +613,15 @@ export class Call {
       m.frames('from_ai', l.framesFromAi);
     }
     await this.transferCtl?.close();
+    await this.ringAll?.close();
+    // Whoever waits on a clip that was playing learns it is over.
+    if (this.playing && isStoppable(this.playing)) this.playing.stop();
+    this.digitListeners.clear();
     this.leg?.close();
     const ai = this.ai;
     this.ai = null;
     if (ai) await ai.end(reason).catch(() => undefined);
+    await this.connectingAi?.end(reason).catch(() => undefined);
     if (wasAnswered && by !== 'caller' && this.dialog) await this.dialog.bye().catch(() => undefined);
     const recordingBytes = this.recorder ? await this.recorder.close().catch(() => null) : null;
     // Before the row says "ended": from then on the API offers the recording for download.
@@ -451,7 +683,7 @@ export class Call {
 
   private holdControl(): CallHold {
     const noMusic: MusicSource = {
-      next: () => new Uint8Array(160).fill(this.codec === 'PCMA' ? PCMA.silence : PCMU.silence),
+      next: () => new Uint8Array(160).fill(this.negotiatedCodec === 'PCMA' ? PCMA.silence : PCMU.silence),
     };
     return new CallHold({
       state: () => this.current,
@@ -466,7 +698,7 @@ export class Call {
       },
       music: () =>
         this.deps.holdMusic
-          ? this.deps.holdMusic(this.deps.target.holdMusic ?? null, this.codec)
+          ? this.deps.holdMusic(this.target.holdMusic ?? null, this.negotiatedCodec)
           : Promise.resolve(noMusic),
       tellAi: (type, heldBy) => this.ai?.sendEvent({ type, heldBy }),
       record: (type, data) => void this.record(() => this.deps.store.event(this.id, type, data)),
@@ -478,7 +710,7 @@ export class Call {
    * Points the AI at a leg: it hears that leg and speaks to it (the caller's; a warm
    * transfer's target while the AI talks to it; none once the AI left a bridged call).
    */
-  private connectAi(leg: MediaLeg | null): void {
+  private pointAiAt(leg: MediaLeg | null): void {
     if (this.aiLeg && this.aiLeg !== leg) this.aiLeg.clear();
     this.aiLeg = leg;
     if (!leg || this.aiWired.has(leg)) return;
@@ -503,7 +735,7 @@ export class Call {
   }
 
   private wireAi(ai: AiStream, leg: MediaLeg): void {
-    this.connectAi(leg);
+    this.pointAiAt(leg);
     ai.on('audio', (pcm) => {
       if (!this.holds.pausesAi) this.aiLeg?.playAi(pcm);
     });
@@ -578,7 +810,11 @@ export class Call {
       void this.end(reason, 'caller');
     });
     dialog.onInfoDtmf((digit, durationMs) => {
-      this.ai?.sendDtmf(digit, durationMs);
+      if (!this.ai) {
+        this.digit(digit, durationMs, 'sip-info');
+        return;
+      }
+      this.ai.sendDtmf(digit, durationMs);
       this.deps.metrics.dtmf('sip-info');
       void this.record(() =>
         this.deps.store.event(this.id, 'dtmf', { digit, duration_ms: durationMs, source: 'sip-info' }),
@@ -651,7 +887,7 @@ export class Call {
         theirNumber: theirs,
         dialog,
         caller: { leg, ...media, remote: () => this.callerRemote },
-        connectAi: (to) => this.connectAi(to),
+        connectAi: (to) => this.pointAiAt(to),
         holdCaller: (onHold) => {
           leg.clear();
           leg.setAiAway(onHold);

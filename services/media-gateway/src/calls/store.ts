@@ -11,8 +11,9 @@ export interface CallRecordStart {
   readonly from: string;
   readonly to: string;
   readonly route: string;
-  readonly aiDialect: string;
-  readonly aiUrl: string;
+  /** Null for a call answered without an AI (a menu, a queue): an `ai_connected` event fills them in. */
+  readonly aiDialect: string | null;
+  readonly aiUrl: string | null;
   readonly codec: string;
   readonly gateway: string;
   readonly recordingPath: string | null;
@@ -89,6 +90,13 @@ export class PgCallStore implements CallStore {
       await this.db
         .updateTable('calls')
         .set({ on_hold: type === 'hold' })
+        .where('call_id', '=', callId)
+        .execute();
+    // A call answered for a menu or a queue that an AI took later (CallHandle.connectAi).
+    if (type === 'ai_connected' && typeof data.url === 'string' && typeof data.dialect === 'string')
+      await this.db
+        .updateTable('calls')
+        .set({ ai_url: data.url, ai_dialect: data.dialect })
         .where('call_id', '=', callId)
         .execute();
   }

@@ -92,7 +92,13 @@ export class TargetDial {
     });
     const unsubscribe = this.deps.subscribeClock((_, now) => media.tick(now));
     return {
-      side: { leg: media, socket: this.socket, codecPt: codec.payloadType, telephoneEventPt: tePt, remote: () => remote },
+      side: {
+        leg: media,
+        socket: this.socket,
+        codecPt: codec.payloadType,
+        telephoneEventPt: tePt,
+        remote: () => remote,
+      },
       dialog: r.dialog,
       unsubscribe,
     };

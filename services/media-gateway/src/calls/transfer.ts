@@ -310,11 +310,14 @@ export class CallTransfer {
     this.deps.metrics?.transfer(p.mode, 'requested');
     let placed: TargetDial;
     try {
-      placed = await TargetDial.place({ ...this.deps, dial }, {
-        from: this.host.ourNumber,
-        to: p.user,
-        codecPt: this.host.caller.codecPt,
-      });
+      placed = await TargetDial.place(
+        { ...this.deps, dial },
+        {
+          from: this.host.ourNumber,
+          to: p.user,
+          codecPt: this.host.caller.codecPt,
+        },
+      );
     } catch {
       this.dialFailed(p, 503, 'no media port');
       throw new TransferError('ERR_CALL_TRANSFER_FAILED', 'no media port for the target leg', { sip_status: 503 });
