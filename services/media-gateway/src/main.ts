@@ -32,6 +32,10 @@ import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
 import { MusicLibrary, MusicLoop } from './moh/library';
+import { PgIvrRows } from './ivr/store';
+import { EspeakTts } from './ivr/tts';
+import { startQueues } from './queues';
+import { Actions, AiTargets } from './routing/actions';
 import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
@@ -297,15 +301,55 @@ async function startGateway(
   });
 
   const demoAgentUrl = `ws://${config.demoAgent.host}:${config.demoAgent.port}`;
+  // Queues and concurrency limits (queues/): callers routed queue|<name>, or over a number's
+  // or an AI route's limit, wait here with music; any gateway dispatches them (queue_events).
+  const ivrRows = new PgIvrRows(database.db);
+  const aiTargets = new AiTargets({
+    aiRoute: (name) => ivrRows.aiRoute(name),
+    numberTarget: (digits) => manager.resolveTarget(`ai|${digits}`),
+    defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
+    demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
+  });
+  const tts = new EspeakTts({
+    command: g.ivr.ttsCommand,
+    defaultVoice: g.ivr.ttsVoice,
+    timeoutMs: g.ivr.ttsTimeoutMs,
+    cacheDir: g.ivr.promptCacheDir,
+    logger: logger.child({ component: 'tts' }),
+  });
+  const queues = await startQueues({
+    gateway: g.id,
+    db: database.db,
+    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+    targets: aiTargets,
+    music: async (name, codec) => new MusicLoop(await music.music(name, codec)),
+    speak: (text, voice) => tts.speak(text, voice),
+    registry: metrics.registry,
+    logger: logger.child({ component: 'queues' }),
+  });
+  scope.defer(() => queues.stop());
+  const actions = new Actions({
+    ai: queues.ai,
+    queue: queues.service,
+    ringTimeoutMs: g.ivr.ringTimeoutMs,
+    logger: logger.child({ component: 'actions' }),
+  });
+  queues.setActions({
+    run: async (call, action) => {
+      const outcome = await actions.run(call, action);
+      // Outside a menu there is nothing to go back to: a target that could not take the call ends it.
+      if ((outcome.kind === 'replay' || outcome.kind === 'menu') && call.live)
+        await call.end(`queue_${outcome.kind}`, 'gateway');
+    },
+  });
   const manager = new CallManager({
     maxCalls: g.maxCalls,
     defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
-    // Menus (ivr/), queues and AI route limits (queues/) hand their CallRoutes hooks here;
-    // until then ivr| and queue| numbers go to the default AI, and AI calls are not limited.
-    routes: undefined,
+    // Menus (ivr/) hand their hook here too; without it ivr| numbers go to the default AI.
+    routes: { ...queues.routes },
     logger,
   });
   scope.defer(() => manager.close());
