@@ -29,7 +29,7 @@ import { testStack } from '../support/stack';
  * WAV in the sub-menu) and routes by the keys it detects, sent as RFC 4733 events
  * (SIPp's own captures) or as in-band Q.23 tones: to the AI (the demo agent answers
  * and speaks), to a SIP user (a SIPp UAS registered as that user gets the INVITE), to
- * a queue, or to an external number (a SIPp "PSTN" behind a trunk gets the INVITE).
+ * a queue (the caller waits there with music), or to an external number (a SIPp "PSTN" behind a trunk gets the INVITE).
  * Silence repeats the prompt; past the retry limit the gateway hangs up with a reason.
  * Each path is read back from call_events and GET /api/calls/{call_id}.
  */
@@ -397,13 +397,26 @@ describe('IVR menus (issue 15)', () => {
     expectSippSuccess(await c.sipp.done, 'caller');
   });
 
-  test('key 3 → the queue route is taken (ivr_action queue with the option priority)', async () => {
-    const c = await dial(MAIN, { holdMs: 5000 });
+  test('key 3 → the queue: the caller waits there with the option priority (source menu) and hears the hold music', async () => {
+    const c = await dial(MAIN, { holdMs: 6000 });
     await sleep(300);
     await c.rtp.send(c.stream.rfc4733('3'), c.relay);
     const [action] = await eventOf(c.callId, 'ivr_action');
     expect(action!.data).toMatchObject({ menu: MAIN, trigger: 'digit', action: 'queue', queue: QUEUE, priority: 7 });
-    await c.sipp.done;
+    const entry = await until('the queue entry', async () => {
+      const { rows } = await db.query<{ state: string; priority: number; priority_source: string }>(
+        'SELECT state, priority, priority_source FROM queue_entries WHERE call_id = $1',
+        [c.callId],
+      );
+      return rows[0];
+    });
+    expect(entry).toEqual({ state: 'waiting', priority: 7, priority_source: 'menu' });
+    const waiting = performance.now();
+    await sleep(2000);
+    const music = loud(c.rtp.received, waiting + 200);
+    console.log(`IVR → queue: ${music.length} loud packets of hold music in 1.8 s of waiting`);
+    expect(music.length).toBeGreaterThanOrEqual(40);
+    expectSippSuccess(await c.sipp.done, 'caller');
   });
 
   test('second level: key 9 → the sub-menu (its uploaded prompt plays), key 4 → the external number through the trunk', async () => {
