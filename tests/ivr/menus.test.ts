@@ -459,6 +459,7 @@ describe('IVR menus (issue 15)', () => {
       'ivr_digit',
       'ivr_action',
     ]);
+    expect(path[2]!.data).toMatchObject({ menu: MAIN, action: 'menu', next_menu: MORE });
     expect(path[3]!.data).toMatchObject({ menu: MORE });
     expect(path[5]!.data).toMatchObject({ menu: MORE, action: 'external', number: EXTERNAL });
     expectSippSuccess(await c.sipp.done, 'caller');

@@ -213,6 +213,10 @@ describe('menu runner', () => {
       'ivr_digit',
       'ivr_action',
     ]);
+    expect(call.events[5]).toEqual({
+      type: 'ivr_action',
+      data: { menu: 'main', trigger: 'digit', action: 'menu', next_menu: 'operators' },
+    });
     expect(call.events[6]).toEqual({ type: 'ivr_menu', data: { menu: 'operators', version: 1 } });
     expect(aiCalls).toEqual([{ action: { type: 'ai' }, custom: { mode: 'voicemail' } }]);
   });

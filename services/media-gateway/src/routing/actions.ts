@@ -72,8 +72,12 @@ export interface ActionDeps {
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
 }
 
-/** The `ivr_action` event's data: the action's type and its target, as stored in call_events. */
+/**
+ * The `ivr_action` event's data: the action's type and its fields, as stored in
+ * call_events. A `menu` action's target is `next_menu` (`menu` is the menu the caller is in).
+ */
 export function describeAction(action: Action): Record<string, unknown> {
+  if (action.type === 'menu') return { action: 'menu', next_menu: action.menu };
   const { type, ...rest } = action;
   return { action: type, ...rest };
 }
