@@ -47,7 +47,11 @@ function toneWav(seconds = 1, rate = 8000): Buffer {
   return writeWav(toInt16(tone(rate * seconds, rate, 440, 8000)), rate);
 }
 
-async function putPrompt(name: string, body: Buffer | string, contentType = 'audio/wav'): Promise<ApiResponse<PromptBody & ErrorBody>> {
+async function putPrompt(
+  name: string,
+  body: Buffer | string,
+  contentType = 'audio/wav',
+): Promise<ApiResponse<PromptBody & ErrorBody>> {
   const res = await fetch(`${testStack().apiUrl}/api/ivr/prompts/${name}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${await token('operator')}`, 'content-type': contentType },
@@ -101,9 +105,19 @@ describe('IVR menus: stored after every target checks out', () => {
 
   test.each([
     ['queue', { '1': { type: 'queue', queue: 'nope' } }, "queue 'nope'", 'definition.options[1].queue'],
-    ['SIP user', { '2': { type: 'sip_user', username: 'nobody-here' } }, "SIP user 'nobody-here'", 'definition.options[2].username'],
+    [
+      'SIP user',
+      { '2': { type: 'sip_user', username: 'nobody-here' } },
+      "SIP user 'nobody-here'",
+      'definition.options[2].username',
+    ],
     ['AI route', { '0': { type: 'ai', ai_route: 'nope' } }, "AI route 'nope'", 'definition.options[0].ai_route'],
-    ['AI number', { '0': { type: 'ai', number: '+442079469999' } }, "AI number '+442079469999'", 'definition.options[0].number'],
+    [
+      'AI number',
+      { '0': { type: 'ai', number: '+442079469999' } },
+      "AI number '+442079469999'",
+      'definition.options[0].number',
+    ],
     ['menu', { '5': { type: 'menu', menu: 'nope' } }, "menu 'nope'", 'definition.options[5].menu'],
   ])('a dangling %s → 400 ERR_IVR_TARGET_NOT_FOUND naming it', async (_what, options, target, field) => {
     const name = n('dangling');
@@ -306,7 +320,10 @@ describe('IVR prompts: WAV uploads', () => {
     await op('POST', '/api/ivr/menus/', { name: menu, definition: { prompt: { file: prompt }, options: {} } });
     const refused = await op<ErrorBody>('DELETE', `/api/ivr/prompts/${prompt}`);
     expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatchObject({ code: 'ERR_IVR_PROMPT_IN_USE', used_by: [`menu '${menu}' (prompt.file)`] });
+    expect(refused.body.error).toMatchObject({
+      code: 'ERR_IVR_PROMPT_IN_USE',
+      used_by: [`menu '${menu}' (prompt.file)`],
+    });
     await op('DELETE', `/api/ivr/menus/${menu}`);
     expect((await op('DELETE', `/api/ivr/prompts/${prompt}`)).status).toBe(200);
   });
@@ -345,7 +362,10 @@ describe('AI routes', () => {
     });
     const inUse = await op<ErrorBody>('DELETE', `/api/ai-routes/${name}`);
     expect(inUse.status).toBe(409);
-    expect(inUse.body.error.used_by).toEqual([`menu '${menu}' (prompt.ai_route)`, `menu '${menu}' (options[1].ai_route)`]);
+    expect(inUse.body.error.used_by).toEqual([
+      `menu '${menu}' (prompt.ai_route)`,
+      `menu '${menu}' (options[1].ai_route)`,
+    ]);
     await op('DELETE', `/api/ivr/menus/${menu}`);
     expect((await op('DELETE', `/api/ai-routes/${name}`)).status).toBe(200);
     expect((await op<ErrorBody>('GET', `/api/ai-routes/${name}`)).body.error.code).toBe('ERR_AI_ROUTE_NOT_FOUND');

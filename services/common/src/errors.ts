@@ -227,7 +227,7 @@ export const ERRORS = {
   ERR_IVR_TARGET_NOT_FOUND: {
     status: 400,
     message: 'an action names something that does not exist',
-    when: 'a menu, queue action, queue agent, AI route or number names an AI route, queue, menu, SIP user, prompt or AI number that does not exist; `target` names it (e.g. `queue \'sales\'`) and `field` says where',
+    when: "a menu, queue action, queue agent, AI route or number names an AI route, queue, menu, SIP user, prompt or AI number that does not exist; `target` names it (e.g. `queue 'sales'`) and `field` says where",
   },
   ERR_IVR_CYCLE: {
     status: 400,
@@ -252,13 +252,21 @@ export const ERRORS = {
     message: 'the queue is still in use',
     when: 'deleting a queue a number, an AI route, a menu or another queue names, or with callers in it; `used_by` lists them',
   },
-  ERR_QUEUE_AGENT_NOT_FOUND: { status: 404, message: 'no such queue agent', when: 'no agent with that id in the queue' },
+  ERR_QUEUE_AGENT_NOT_FOUND: {
+    status: 404,
+    message: 'no such queue agent',
+    when: 'no agent with that id in the queue',
+  },
   ERR_QUEUE_AGENT_EXISTS: {
     status: 409,
     message: 'this agent is in the queue already',
     when: 'the SIP user or AI route is an agent of the queue already',
   },
-  ERR_QUEUE_VIP_NOT_FOUND: { status: 404, message: 'no such VIP number in the queue', when: 'the number is not on the queue\'s VIP list' },
+  ERR_QUEUE_VIP_NOT_FOUND: {
+    status: 404,
+    message: 'no such VIP number in the queue',
+    when: "the number is not on the queue's VIP list",
+  },
   ERR_QUEUE_ENTRY_NOT_FOUND: {
     status: 404,
     message: 'no such caller in the queue',

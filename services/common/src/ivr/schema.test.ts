@@ -1,12 +1,6 @@
 import Ajv from 'ajv';
 import type { MenuDefinition } from './menu';
-import {
-  ACTION_SCHEMA,
-  MENU_DEFINITION_SCHEMA,
-  OVERFLOW_ACTION_SCHEMA,
-  findSilentLoop,
-  menuTargets,
-} from './schema';
+import { ACTION_SCHEMA, MENU_DEFINITION_SCHEMA, OVERFLOW_ACTION_SCHEMA, findSilentLoop, menuTargets } from './schema';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const menuValid = ajv.compile(MENU_DEFINITION_SCHEMA);

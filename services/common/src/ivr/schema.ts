@@ -84,7 +84,10 @@ function actionSchema(types: readonly (keyof typeof ACTION_FIELDS)[], descriptio
         ...(t === 'ai'
           ? {
               // Exactly one of ai_route, number, url; a dialect goes with a url.
-              oneOf: (['ai_route', 'number', 'url'] as const).map((k) => ({ properties: { [k]: true }, required: [k] })),
+              oneOf: (['ai_route', 'number', 'url'] as const).map((k) => ({
+                properties: { [k]: true },
+                required: [k],
+              })),
               dependencies: { dialect: ['url'] },
             }
           : {}),
@@ -178,7 +181,11 @@ export function menuActions(menu: MenuDefinition): PlacedAction[] {
   if (menu.timeout_action) out.push({ field: 'timeout_action', trigger: 'timeout', action: menu.timeout_action });
   if (menu.invalid_action) out.push({ field: 'invalid_action', trigger: 'invalid', action: menu.invalid_action });
   if (menu.retries_exhausted_action)
-    out.push({ field: 'retries_exhausted_action', trigger: 'retries_exhausted', action: menu.retries_exhausted_action });
+    out.push({
+      field: 'retries_exhausted_action',
+      trigger: 'retries_exhausted',
+      action: menu.retries_exhausted_action,
+    });
   return out;
 }
 
@@ -195,7 +202,8 @@ export interface TargetRef {
 export function actionTargets(action: Action, field: string): TargetRef[] {
   switch (action.type) {
     case 'ai':
-      if (action.ai_route !== undefined) return [{ kind: 'ai_route', name: action.ai_route, field: `${field}.ai_route` }];
+      if (action.ai_route !== undefined)
+        return [{ kind: 'ai_route', name: action.ai_route, field: `${field}.ai_route` }];
       if (action.number !== undefined) return [{ kind: 'number', name: action.number, field: `${field}.number` }];
       return [];
     case 'sip_user':
@@ -205,7 +213,9 @@ export function actionTargets(action: Action, field: string): TargetRef[] {
     case 'menu':
       return [{ kind: 'menu', name: action.menu, field: `${field}.menu` }];
     case 'voicemail':
-      return action.ai_route === undefined ? [] : [{ kind: 'ai_route', name: action.ai_route, field: `${field}.ai_route` }];
+      return action.ai_route === undefined
+        ? []
+        : [{ kind: 'ai_route', name: action.ai_route, field: `${field}.ai_route` }];
     default:
       return [];
   }

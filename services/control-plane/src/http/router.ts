@@ -83,9 +83,7 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
       });
       send(res, reply);
     };
-    const parseRaw = route.rawBody
-      ? express.raw({ limit: route.rawBody.maxBytes, type: () => true })
-      : undefined;
+    const parseRaw = route.rawBody ? express.raw({ limit: route.rawBody.maxBytes, type: () => true }) : undefined;
     const chain = checkBody ? [begin, parseJson, handle] : parseRaw ? [begin, parseRaw, handle] : [begin, handle];
     router[route.method](expressPath(route.path), ...chain);
   }

@@ -3,11 +3,7 @@
  * definition's own schema is shared with the gateways (common/src/ivr/schema.ts);
  * referential checks (targets exist, no silent loops) are in ./targets.ts.
  */
-import {
-  MENU_DEFINITION_SCHEMA,
-  PROMPT_NAME_PATTERN,
-  ROUTE_NAME_PATTERN,
-} from '../../../common/src/ivr/schema';
+import { MENU_DEFINITION_SCHEMA, PROMPT_NAME_PATTERN, ROUTE_NAME_PATTERN } from '../../../common/src/ivr/schema';
 import type { MenuDefinition } from '../../../common/src/ivr/menu';
 import { pageSchema } from '../http/page';
 

@@ -215,8 +215,7 @@ export function promptDurationMs(file: Buffer): number {
         : audio.pcm.length < audio.channels
           ? 'holds no audio'
           : undefined;
-  if (problem !== undefined)
-    throw new AppError('ERR_IVR_PROMPT_INVALID', `the prompt ${problem}`, { reason: problem });
+  if (problem !== undefined) throw new AppError('ERR_IVR_PROMPT_INVALID', `the prompt ${problem}`, { reason: problem });
   return Math.round((audio.pcm.length / audio.channels / audio.sampleRate) * 1000);
 }
 
@@ -268,7 +267,11 @@ export class PromptService {
   }
 
   async get(name: string): Promise<PromptView> {
-    const row = await this.db.selectFrom('ivr_prompts').select(PROMPT_COLUMNS).where('name', '=', name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('ivr_prompts')
+      .select(PROMPT_COLUMNS)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (!row) throw promptNotFound(name);
     return promptView(row);
   }

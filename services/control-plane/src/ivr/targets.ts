@@ -62,9 +62,7 @@ export class TargetCheck {
       wanted.set(ref.kind, set);
     }
     const found = new Map<TargetKind, Set<string>>();
-    await Promise.all(
-      [...wanted].map(async ([kind, names]) => found.set(kind, await this.existing(kind, [...names]))),
-    );
+    await Promise.all([...wanted].map(async ([kind, names]) => found.set(kind, await this.existing(kind, [...names]))));
     for (const ref of refs) {
       if (pending[ref.kind] === ref.name) continue;
       if (found.get(ref.kind)?.has(ref.name)) continue;
@@ -172,10 +170,7 @@ export class TargetCheck {
         .select('number')
         .where((w) =>
           kind === 'queue'
-            ? w.or([
-                w('queue', '=', name),
-                w.and([w('route_type', '=', 'queue'), w('target', '=', name)]),
-              ])
+            ? w.or([w('queue', '=', name), w.and([w('route_type', '=', 'queue'), w('target', '=', name)])])
             : w.and([w('route_type', '=', 'ivr'), w('target', '=', name)]),
         )
         .orderBy('number')

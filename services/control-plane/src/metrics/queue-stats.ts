@@ -33,7 +33,10 @@ export class QueueStatsExporter {
     const registers = [registry];
     const gauge = (name: string, help: string): Gauge<'queue'> =>
       new Gauge({ name, help, labelNames: ['queue'], registers });
-    this.waiting = gauge('queue_stats_waiting_callers', 'Callers waiting in the queue now (PostgreSQL, at scrape time).');
+    this.waiting = gauge(
+      'queue_stats_waiting_callers',
+      'Callers waiting in the queue now (PostgreSQL, at scrape time).',
+    );
     this.longestWait = gauge(
       'queue_stats_longest_wait_seconds',
       'How long the caller waiting longest in the queue has waited (0: nobody waits).',
@@ -42,7 +45,7 @@ export class QueueStatsExporter {
     this.abandoned = gauge('queue_stats_abandoned_24h', 'Callers who hung up while waiting, in the last 24 hours.');
     this.serviceLevel = gauge(
       'queue_stats_service_level_24h',
-      'Answered within the queue\'s service_level_seconds ÷ (answered + abandoned), last 24 hours; absent when both are 0.',
+      "Answered within the queue's service_level_seconds ÷ (answered + abandoned), last 24 hours; absent when both are 0.",
     );
     this.errors = new Counter({
       name: 'queue_stats_scrape_errors_total',

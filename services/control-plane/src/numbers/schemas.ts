@@ -79,7 +79,8 @@ const maxConcurrentCalls = {
   type: ['integer', 'null'],
   minimum: 1,
   maximum: 100000,
-  description: 'Calls this number takes at once; callers over it wait in `queue`, or get busy (486) without one. null: no limit.',
+  description:
+    'Calls this number takes at once; callers over it wait in `queue`, or get busy (486) without one. null: no limit.',
 } as const;
 const queue = {
   type: ['string', 'null'],

@@ -455,8 +455,7 @@ export const STATS_SCHEMA = {
       type: ['number', 'null'],
       minimum: 0,
       maximum: 1,
-      description:
-        'answered within service_level_seconds ÷ (answered + abandoned); null when both are 0.',
+      description: 'answered within service_level_seconds ÷ (answered + abandoned); null when both are 0.',
     },
     service_level_seconds: { type: 'integer' },
     avg_wait_seconds: {

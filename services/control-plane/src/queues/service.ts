@@ -348,9 +348,13 @@ export class QueueService {
     } catch (err) {
       if (isUniqueViolation(err)) {
         const field = input.kind === 'sip_user' ? 'username' : 'ai_route';
-        throw new AppError('ERR_QUEUE_AGENT_EXISTS', `${agentLabel({ ...input, username: input.kind === 'sip_user' ? input.username : null, ai_route: input.kind === 'ai' ? input.ai_route : null })} is an agent of queue '${queue}' already`, {
-          fields: [{ field, message: 'is an agent of this queue already' }],
-        });
+        throw new AppError(
+          'ERR_QUEUE_AGENT_EXISTS',
+          `${agentLabel({ ...input, username: input.kind === 'sip_user' ? input.username : null, ai_route: input.kind === 'ai' ? input.ai_route : null })} is an agent of queue '${queue}' already`,
+          {
+            fields: [{ field, message: 'is an agent of this queue already' }],
+          },
+        );
       }
       throw err;
     }
@@ -416,7 +420,10 @@ export class QueueService {
 
   // ----- VIP numbers -----
 
-  async putVip(queue: string, input: PutVipInput): Promise<{ status: 200 | 201; body: Selectable<Database['queue_vips']> }> {
+  async putVip(
+    queue: string,
+    input: PutVipInput,
+  ): Promise<{ status: 200 | 201; body: Selectable<Database['queue_vips']> }> {
     await this.findQueue(queue);
     const { e164 } = bodyNumber(input.number);
     const row = await this.db
@@ -690,9 +697,10 @@ function round(n: number, digits = 3): number {
 function sinceDate(since: string | undefined): Date {
   if (since === undefined) return new Date(Date.now() - DEFAULT_STATS_WINDOW_MS);
   const d = new Date(since);
-  if (Number.isNaN(d.getTime())) throw new AppError('ERR_VALIDATION', 'query string is invalid: since is not a date', {
-    fields: [{ field: 'since', message: 'is not a date' }],
-  });
+  if (Number.isNaN(d.getTime()))
+    throw new AppError('ERR_VALIDATION', 'query string is invalid: since is not a date', {
+      fields: [{ field: 'since', message: 'is not a date' }],
+    });
   return d;
 }
 
@@ -716,4 +724,3 @@ function entryView(r: EntryRow, position: number | null, waitSeconds: number): E
     answered_at: iso(r.answered_at),
   };
 }
-

@@ -7,7 +7,13 @@ import {
   type CreateAiRouteInput,
 } from '../../ai-routes/schemas';
 import type { AiRouteService } from '../../ai-routes/service';
-import { DELETED_SCHEMA, LIST_QUERY_SCHEMA, MENU_PARAMS_SCHEMA, type ListQuery, type NameParams } from '../../ivr/schemas';
+import {
+  DELETED_SCHEMA,
+  LIST_QUERY_SCHEMA,
+  MENU_PARAMS_SCHEMA,
+  type ListQuery,
+  type NameParams,
+} from '../../ivr/schemas';
 import { defineRoute, type Route } from '../route';
 
 const TAG = 'ai-routes';
@@ -96,7 +102,8 @@ export function aiRouteRoutes(routes: AiRouteService): Route[] {
       path: '/api/ai-routes/{name}',
       operationId: 'deleteAiRoute',
       summary: 'Delete an AI route',
-      description: 'Refused (409 ERR_AI_ROUTE_IN_USE, `used_by`) while a menu, a queue action or a queue agent names it.',
+      description:
+        'Refused (409 ERR_AI_ROUTE_IN_USE, `used_by`) while a menu, a queue action or a queue agent names it.',
       tag: TAG,
       access: 'any-role',
       params: MENU_PARAMS_SCHEMA,

@@ -60,7 +60,8 @@ export function ivrRoutes(menus: MenuService, prompts: PromptService): Route[] {
       path: '/api/ivr/menus/validate',
       operationId: 'validateIvrMenu',
       summary: 'Check a menu without saving it',
-      description: 'The checks of a create (schema, targets, loops), without storing anything. 200 `{valid: true}` or the 400 a create would answer.',
+      description:
+        'The checks of a create (schema, targets, loops), without storing anything. 200 `{valid: true}` or the 400 a create would answer.',
       tag: TAG,
       access: 'any-role',
       body: CREATE_MENU_SCHEMA,
@@ -75,7 +76,8 @@ export function ivrRoutes(menus: MenuService, prompts: PromptService): Route[] {
       path: '/api/ivr/menus/{name}/validate',
       operationId: 'recheckIvrMenu',
       summary: 'Check a stored menu against the targets as they are now',
-      description: 'A target deleted (or renamed) since the menu was saved shows up here as 400 ERR_IVR_TARGET_NOT_FOUND.',
+      description:
+        'A target deleted (or renamed) since the menu was saved shows up here as 400 ERR_IVR_TARGET_NOT_FOUND.',
       tag: TAG,
       access: 'any-role',
       params: MENU_PARAMS_SCHEMA,
@@ -90,7 +92,7 @@ export function ivrRoutes(menus: MenuService, prompts: PromptService): Route[] {
       operationId: 'createIvrMenu',
       summary: 'Add an IVR menu',
       description:
-        'A prompt (text spoken by espeak-ng, an uploaded prompt file, or text for the AI\'s TTS) and digit → action, with timeout, invalid-input and retries-exhausted actions. Every AI route, queue, menu, SIP user, prompt and AI number named must exist; menus may not loop without a key press.',
+        "A prompt (text spoken by espeak-ng, an uploaded prompt file, or text for the AI's TTS) and digit → action, with timeout, invalid-input and retries-exhausted actions. Every AI route, queue, menu, SIP user, prompt and AI number named must exist; menus may not loop without a key press.",
       tag: TAG,
       access: 'any-role',
       body: CREATE_MENU_SCHEMA,
@@ -136,12 +138,20 @@ export function ivrRoutes(menus: MenuService, prompts: PromptService): Route[] {
       path: '/api/ivr/menus/{name}',
       operationId: 'updateIvrMenu',
       summary: 'Update an IVR menu',
-      description: 'Checked like a create; bumps `version`. Calls already in the menu finish with the old one; the next call gets the new one.',
+      description:
+        'Checked like a create; bumps `version`. Calls already in the menu finish with the old one; the next call gets the new one.',
       tag: TAG,
       access: 'any-role',
       params: MENU_PARAMS_SCHEMA,
       body: UPDATE_MENU_SCHEMA,
-      bodyExample: { description: 'Main menu (holidays)', definition: { prompt: { text: 'We are closed today.' }, options: {}, timeout_action: { type: 'hangup', reason: 'closed' } } },
+      bodyExample: {
+        description: 'Main menu (holidays)',
+        definition: {
+          prompt: { text: 'We are closed today.' },
+          options: {},
+          timeout_action: { type: 'hangup', reason: 'closed' },
+        },
+      },
       responses: { 200: { description: 'The updated menu', schema: MENU_SCHEMA }, 400: refused, 404: menuNotFound },
       async handle({ params, body }) {
         return { status: 200, body: await menus.update(params.name, body) };
@@ -152,7 +162,8 @@ export function ivrRoutes(menus: MenuService, prompts: PromptService): Route[] {
       path: '/api/ivr/menus/{name}',
       operationId: 'deleteIvrMenu',
       summary: 'Delete an IVR menu',
-      description: 'Refused (409 ERR_IVR_MENU_IN_USE, `used_by`) while a number, a queue action or another menu names it.',
+      description:
+        'Refused (409 ERR_IVR_MENU_IN_USE, `used_by`) while a number, a queue action or another menu names it.',
       tag: TAG,
       access: 'any-role',
       params: MENU_PARAMS_SCHEMA,

@@ -42,14 +42,21 @@ import { defineRoute, type Route } from '../route';
 const TAG = 'queues';
 const ERROR = { $ref: '#/components/schemas/Error' };
 const queueNotFound = { description: 'No such queue (ERR_QUEUE_NOT_FOUND)', schema: ERROR };
-const agentNotFound = { description: 'No such queue or agent (ERR_QUEUE_NOT_FOUND, ERR_QUEUE_AGENT_NOT_FOUND)', schema: ERROR };
+const agentNotFound = {
+  description: 'No such queue or agent (ERR_QUEUE_NOT_FOUND, ERR_QUEUE_AGENT_NOT_FOUND)',
+  schema: ERROR,
+};
 const entryNotFound = {
   description: 'No such queue, or no such caller in it (ERR_QUEUE_NOT_FOUND, ERR_QUEUE_ENTRY_NOT_FOUND)',
   schema: ERROR,
 };
-const notWaiting = { description: 'The caller is offered or connected already (ERR_QUEUE_ENTRY_NOT_WAITING, `state`)', schema: ERROR };
+const notWaiting = {
+  description: 'The caller is offered or connected already (ERR_QUEUE_ENTRY_NOT_WAITING, `state`)',
+  schema: ERROR,
+};
 const refused = {
-  description: 'Invalid body (ERR_VALIDATION) or an action naming something that does not exist (ERR_IVR_TARGET_NOT_FOUND)',
+  description:
+    'Invalid body (ERR_VALIDATION) or an action naming something that does not exist (ERR_IVR_TARGET_NOT_FOUND)',
   schema: ERROR,
 };
 
@@ -173,7 +180,8 @@ export function queueRoutes(queues: QueueService): Route[] {
       path: '/api/queues/{name}/agents',
       operationId: 'addQueueAgent',
       summary: 'Add an agent to a queue',
-      description: 'A SIP user (kind sip_user, username) or an AI route (kind ai, ai_route, optional max_concurrent_calls).',
+      description:
+        'A SIP user (kind sip_user, username) or an AI route (kind ai, ai_route, optional max_concurrent_calls).',
       tag: TAG,
       access: 'any-role',
       params: QUEUE_PARAMS_SCHEMA,
@@ -238,7 +246,8 @@ export function queueRoutes(queues: QueueService): Route[] {
       path: '/api/queues/{name}/vips',
       operationId: 'putQueueVip',
       summary: "Give a caller's number a priority in a queue",
-      description: 'Callers from this number enter the queue with this priority (priority_source vip). Setting it again updates it (200).',
+      description:
+        'Callers from this number enter the queue with this priority (priority_source vip). Setting it again updates it (200).',
       tag: TAG,
       access: 'any-role',
       params: QUEUE_PARAMS_SCHEMA,
@@ -359,7 +368,7 @@ export function queueRoutes(queues: QueueService): Route[] {
       operationId: 'assignQueueEntry',
       summary: 'Offer a waiting caller to one agent',
       description:
-        "The caller is offered to this agent of the queue (even a paused one); the gateway holding the caller rings the agent, and puts the caller back in line, in the same place, if the agent does not answer.",
+        'The caller is offered to this agent of the queue (even a paused one); the gateway holding the caller rings the agent, and puts the caller back in line, in the same place, if the agent does not answer.',
       tag: TAG,
       access: 'any-role',
       params: ENTRY_PARAMS_SCHEMA,
