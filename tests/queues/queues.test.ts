@@ -37,9 +37,19 @@ import {
 const tag = (): string => `t${process.pid % 1000}${Date.now().toString(36).slice(-5)}`;
 
 /** The caller of an AI connection, from its olib auth frame. */
-function fromOf(c: AiConnection): string {
+async function fromOf(c: AiConnection): Promise<string> {
+  await c.waitFor('auth', (x) => x.of('auth').length === 1);
   const auth = c.of('auth')[0] as { call?: { from_number?: string } } | undefined;
   return auth?.call?.from_number ?? '';
+}
+
+/**
+ * Hangs up from the AI once its stream is up (the gateway sends caller audio): a
+ * hangup sent before the gateway read auth_ok would be dropped with the handshake.
+ */
+async function aiHangup(ai: AiConnection, reason: string): Promise<void> {
+  await ai.waitFor('caller audio', (x) => x.of('audio_data').length > 0);
+  ai.send({ type: 'hangup', data: { reason } });
 }
 
 /** The AI speaks a 1 kHz tone for `seconds` (olib audio frames, 16 kHz). */
@@ -56,7 +66,7 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
   let peer: AiPeer;
   const db = database();
   const live: Caller[] = [];
-  const servers: RunningSipp[] = [];
+  const servers: Array<{ kill(): void }> = [];
   beforeAll(async () => {
     peer = await AiPeer.start();
     await db.connect();
@@ -98,7 +108,7 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     const ai1 = await peer.connection(base);
     const c2 = await dial(plain);
     const ai2 = await peer.connection(base + 1);
-    expect([fromOf(ai1), fromOf(ai2)]).toEqual([c1.user.username, c2.user.username]);
+    expect([await fromOf(ai1), await fromOf(ai2)]).toEqual([c1.user.username, c2.user.username]);
 
     const c3 = await dial(plain);
     await until('caller 3 waiting', async () => ((await entryOf(queue, c3))?.state === 'waiting' ? true : undefined));
@@ -127,10 +137,9 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
 
     // A slot frees: the priority caller is next, though callers 3 and 4 came first.
     const freed = performance.now();
-    ai1.send({ type: 'hangup', data: { reason: 'slot frees' } });
+    await aiHangup(ai1, 'slot frees');
     const ai3 = await peer.connection(base + 2);
-    expect(fromOf(ai3)).toBe(c5.user.username);
-    await ai3.waitFor('auth', (c) => c.of('auth').length === 1);
+    expect(await fromOf(ai3)).toBe(c5.user.username);
     speak(ai3, 1);
     const firstLoud = await until('the priority caller hears the AI', () => {
       const p = c5.rtp.received.find(
@@ -143,13 +152,13 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     });
     console.log(`slot freed → priority caller hears the AI: ${(firstLoud - freed).toFixed(0)} ms`);
 
-    ai2.send({ type: 'hangup', data: { reason: 'slot frees' } });
+    await aiHangup(ai2, 'slot frees');
     const ai4 = await peer.connection(base + 3);
-    expect(fromOf(ai4)).toBe(c3.user.username);
-    ai3.send({ type: 'hangup', data: { reason: 'slot frees' } });
+    expect(await fromOf(ai4)).toBe(c3.user.username);
+    await aiHangup(ai3, 'slot frees');
     const ai5 = await peer.connection(base + 4);
-    expect(fromOf(ai5)).toBe(c4.user.username);
-    for (const ai of [ai4, ai5]) ai.send({ type: 'hangup', data: { reason: 'test over' } });
+    expect(await fromOf(ai5)).toBe(c4.user.username);
+    for (const ai of [ai4, ai5]) await aiHangup(ai, 'test over');
     for (const c of [c1, c2, c3, c4, c5]) expectSippSuccess(await c.sipp.done, 'queued caller');
 
     const rows = await until('every entry done', async () => {
@@ -188,13 +197,13 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     const waited = performance.now() - waitingSince;
     console.log(`overflow after ${waited.toFixed(0)} ms of waiting (max wait 3 s), to ${ai2.path}`);
     expect(ai2.path).toBe('/overflow');
-    expect(fromOf(ai2)).toBe(c2.user.username);
+    expect(await fromOf(ai2)).toBe(c2.user.username);
     expect(waited).toBeGreaterThan(2000);
     expect(await entryOf(queue, c2)).toMatchObject({ state: 'done', outcome: 'overflow' });
-    for (const ai of [ai1, ai2]) ai.send({ type: 'hangup', data: { reason: 'test over' } });
+    for (const ai of [ai1, ai2]) await aiHangup(ai, 'test over');
     for (const c of [c1, c2]) expectSippSuccess(await c.sipp.done, 'caller');
     const { rows } = await db.query<{ type: string }>(
-      `SELECT type FROM call_events WHERE call_id = (SELECT call_id FROM queue_entries WHERE queue = $1 AND caller = $2) ORDER BY id`,
+      `SELECT type FROM call_events WHERE call_id = (SELECT call_id::text FROM queue_entries WHERE queue = $1 AND caller = $2) ORDER BY id`,
       [queue, c2.user.username],
     );
     expect(rows.map((r) => r.type)).toEqual(expect.arrayContaining(['queue_enter', 'queue_overflow']));
@@ -221,7 +230,7 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
       limit: 10,
       timeoutSeconds: 90,
     });
-    servers.push(sipp);
+    servers.push({ kill: () => (sipp.kill(), rtp.close()) });
     return { user, sipp, rtp };
   }
 
@@ -262,7 +271,7 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     expect(agents).toEqual([name(a), name(b), name(a)]);
     const { rows } = await db.query<{ data: { agent: string; reason: string } }>(
       `SELECT data FROM call_events WHERE type = 'queue_no_answer'
-         AND call_id = (SELECT call_id FROM queue_entries WHERE queue = $1 AND caller = $2)`,
+         AND call_id = (SELECT call_id::text FROM queue_entries WHERE queue = $1 AND caller = $2)`,
       [queue, callers[2]!.user.username],
     );
     expect(rows.map((r) => r.data.agent)).toEqual([name(silent)]);
@@ -313,7 +322,7 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     expectSippSuccess(second, 'the caller over the limit gets 486');
     expect(await gatewayCounter('gateway_seat_refusals_total', { scope: 'number', outcome: 'busy' })).toBe(before + 1);
     expect(peer.connections.length).toBe(base + 1);
-    ai1.send({ type: 'hangup', data: { reason: 'test over' } });
+    await aiHangup(ai1, 'test over');
     expectSippSuccess(await c1.sipp.done, 'first caller');
     // The seat is back: the next call is taken.
     await until('the seat released', async () => {

@@ -111,8 +111,8 @@ export class WaitingCaller {
     const call = this.d.call;
     void call.ended.then(({ reason }) => this.callEnded(reason));
     await this.playMusic();
-    this.unsubscribeDigits = call.onDigit((digit) => void this.digit(digit));
-    this.arm();
+    // An offer may have come (and been answered) while the music loaded.
+    if (this.state === 'waiting' || this.state === 'offered') this.arm();
   }
 
   /** An offer for this entry (from this gateway's dispatch or a NOTIFY): connect the agent. */
