@@ -554,6 +554,48 @@ export const ENV_SCHEMA = {
       description:
         'Music on hold a media gateway keeps in memory, encoded for the call legs (each piece once per codec, 8 KB a second); beyond it the least recently played piece is dropped and encoded again when next needed.',
     },
+    IVR_PROMPT_CACHE_DIR: {
+      type: 'string',
+      default: '',
+      description:
+        'Where the media gateway keeps IVR prompts it spoke with espeak-ng (8 kHz WAV files named by the SHA-256 of voice and text), so a gateway renders each text once, across restarts. Default: STATE_DIR/cache/ivr-prompts.',
+    },
+    IVR_PROMPT_CACHE_MB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4096,
+      default: 32,
+      description:
+        'IVR prompts (spoken and uploaded) a media gateway keeps in memory, encoded for the call legs (8 KB a second per codec); beyond it the least recently played is dropped and read again from the disk cache or the database.',
+    },
+    IVR_TTS_COMMAND: {
+      type: 'string',
+      minLength: 1,
+      default: 'espeak-ng',
+      description: "The espeak-ng binary (a name on PATH or a path) that speaks menus' text prompts.",
+    },
+    IVR_TTS_VOICE: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_+-]{0,39}$',
+      default: 'en-us',
+      description: "espeak-ng's voice for text prompts that name none (`espeak-ng --voices` lists them).",
+    },
+    IVR_TTS_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 500,
+      maximum: 120000,
+      default: 10000,
+      description:
+        'How long espeak-ng may take to speak one prompt; past it the render is killed and the menu plays without its prompt (logged, counted).',
+    },
+    IVR_RING_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 300,
+      default: 30,
+      description:
+        "How long a SIP user or external number a menu sends the caller to may ring when the menu's action names no ring_timeout_seconds; then the caller is back in the menu.",
+    },
     DEMO_AGENT_HOST: {
       type: 'string',
       minLength: 1,
@@ -867,6 +909,15 @@ export interface Config {
     /** Kamailio's SIP address for the calls the gateway places (KAMAILIO_SIP_HOST). */
     readonly outboundProxyHost: string;
     readonly holdMusic: { readonly dir: string; readonly cacheDir: string; readonly cacheBytes: number };
+    /** IVR menus: prompt rendering and caches, and how long a menu's bridge rings. */
+    readonly ivr: {
+      readonly promptCacheDir: string;
+      readonly promptCacheBytes: number;
+      readonly ttsCommand: string;
+      readonly ttsVoice: string;
+      readonly ttsTimeoutMs: number;
+      readonly ringTimeoutMs: number;
+    };
   };
   readonly ai: {
     /** Where calls go unless their number names an agent URL: AI_PLATFORM_WS_URL or the demo agent. */
@@ -1120,6 +1171,14 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
         dir: str('HOLD_MUSIC_DIR') || `${stateDir}/hold-music`,
         cacheDir: str('HOLD_MUSIC_CACHE_DIR') || `${stateDir}/cache/hold-music`,
         cacheBytes: num('HOLD_MUSIC_CACHE_MB') * 1024 * 1024,
+      },
+      ivr: {
+        promptCacheDir: str('IVR_PROMPT_CACHE_DIR') || `${stateDir}/cache/ivr-prompts`,
+        promptCacheBytes: num('IVR_PROMPT_CACHE_MB') * 1024 * 1024,
+        ttsCommand: str('IVR_TTS_COMMAND'),
+        ttsVoice: str('IVR_TTS_VOICE'),
+        ttsTimeoutMs: num('IVR_TTS_TIMEOUT_MS'),
+        ringTimeoutMs: num('IVR_RING_TIMEOUT_SECONDS') * 1000,
       },
     },
     ai: {

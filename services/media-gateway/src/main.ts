@@ -33,6 +33,13 @@ import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
 import { MusicLibrary, MusicLoop } from './moh/library';
+import { MenuRunner } from './ivr/menu-runner';
+import { IvrMetrics } from './ivr/metrics';
+import { PromptLibrary } from './ivr/prompts';
+import { MenuCache, PgIvrRows } from './ivr/store';
+import { EspeakTts } from './ivr/tts';
+import { startQueues } from './queues';
+import { Actions, AiTargets } from './routing/actions';
 import { OpsHttpServer, type Readiness } from './ops/http-server';
 import { GatewayPrimary } from './replicas/primary';
 import { announceReady, gatewayRole, isReplica, reportMetricsToPrimary, type GatewayRole } from './replicas/role';
@@ -307,15 +314,67 @@ export async function startGateway(
   });
 
   const demoAgentUrl = `ws://${config.demoAgent.host}:${config.demoAgent.port}`;
+  // IVR menus (ivr/, routing/) and queues with concurrency limits (queues/): callers routed
+  // ivr|<menu> hear a prompt and choose; queue|<name>, or over a number's or an AI route's
+  // limit, wait with music; any gateway dispatches them (queue_events).
+  const ivrLog = logger.child({ component: 'ivr' });
+  const ivrRows = new PgIvrRows(database.db);
+  const aiTargets = new AiTargets({
+    aiRoute: (name) => ivrRows.aiRoute(name),
+    numberTarget: (digits): Promise<AiTarget> => manager.resolveTarget(`ai|${digits}`),
+    defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
+    demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
+  });
+  // espeak-ng: menu prompts and queue announcements, each text rendered once (disk cache).
+  const tts = new EspeakTts({
+    command: g.ivr.ttsCommand,
+    defaultVoice: g.ivr.ttsVoice,
+    timeoutMs: g.ivr.ttsTimeoutMs,
+    cacheDir: g.ivr.promptCacheDir,
+    logger: logger.child({ component: 'tts' }),
+  });
+  const queues = await startQueues({
+    gateway: g.id,
+    db: database.db,
+    connection: { connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseConnectTimeoutMs },
+    targets: aiTargets,
+    music: async (name, codec) => new MusicLoop(await music.music(name, codec)),
+    speak: (text, voice) => tts.speak(text, voice),
+    registry: metrics.registry,
+    logger: logger.child({ component: 'queues' }),
+  });
+  scope.defer(() => queues.stop());
+  const actions = new Actions({
+    ai: queues.ai,
+    queue: queues.service,
+    runMenu: (call, menu): Promise<void> => menus.run(call, menu),
+    ringTimeoutMs: g.ivr.ringTimeoutMs,
+    logger: logger.child({ component: 'actions' }),
+  });
+  const menus = new MenuRunner({
+    menus: new MenuCache(ivrRows),
+    prompts: new PromptLibrary({ tts, rows: ivrRows, maxBytes: g.ivr.promptCacheBytes, logger: ivrLog }),
+    actions,
+    aiTargets,
+    logger: ivrLog,
+    metrics: new IvrMetrics(metrics.registry),
+  });
+  queues.setActions({
+    run: async (call, action) => {
+      const outcome = await actions.run(call, action);
+      // Outside a menu there is nothing to go back to: a target that could not take the call ends it.
+      if ((outcome.kind === 'replay' || outcome.kind === 'menu') && call.live)
+        await call.end(`queue_${outcome.kind}`, 'gateway');
+    },
+  });
   const manager = new CallManager({
     maxCalls: g.maxCalls,
     defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
-    // Menus (ivr/), queues and AI route limits (queues/) hand their CallRoutes hooks here;
-    // without them ivr| and queue| numbers go to the default AI, and AI calls are not limited.
-    routes: plugins.routes,
+    // Menus (ivr/), queues and AI route limits (queues/); an embedding gateway may bring its own.
+    routes: plugins.routes ?? { ...queues.routes, ivr: (call, menu): Promise<void> => menus.run(call, menu) },
     logger,
   });
   scope.defer(() => manager.close());

@@ -2,7 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readWav, wavChannel } from '../../../common/src/audio/wav';
 import { chime, concat, keyBeeps, RATE, silence, tone } from './tones';
-import { resample } from './resample';
+import { resample } from '../../../common/src/audio/any-rate';
 
 const run = promisify(execFile);
 

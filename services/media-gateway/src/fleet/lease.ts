@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { commandFailure, DONE_CHANNEL } from '../../../common/src/calls/commands';
 import type { Database } from '../../../common/src/db/schema';
 import { GATEWAY_SET } from '../../../common/src/kamailio/names';
+import { QUEUE_CHANNEL } from '../../../common/src/queues/events';
 import { endPlacedCalls } from '../calls/outbound-events';
 
 /** Why the calls of a gateway found gone were closed (calls.end_reason). */
@@ -21,7 +22,7 @@ export interface LeaseStore {
   renew(gateway: string, instance: string, ttlMs: number): Promise<void>;
   /** Drops the lease if this instance still holds it (a clean stop). */
   release(gateway: string, instance: string): Promise<void>;
-  /** Closes the live calls of every gateway whose lease expired, fails their open commands, and forgets those gateways. */
+  /** Closes the live calls (and queue entries, seats) of every gateway whose lease expired, fails their open commands, and forgets those gateways. */
   sweep(): Promise<SweepResult>;
 }
 
@@ -63,7 +64,8 @@ export class PgLeaseStore implements LeaseStore {
    * sweepers running at once split the work instead of waiting on each other), close
    * their gateways' live calls (active, and outbound ones still being placed), fail
    * the commands still waiting for those gateways (ERR_CALL_GATEWAY_LOST, waiters
-   * told by NOTIFY on commit), drop those gateways' rows from Kamailio's gateway set,
+   * told by NOTIFY on commit), end their queue entries (outcome lost) and free their
+   * seats (the queues concerned kicked), drop those gateways' rows from Kamailio's gateway set,
    * and delete the leases. Idempotent: a second sweep finds nothing; a call already
    * ended keeps its own end.
    */
@@ -102,6 +104,18 @@ export class PgLeaseStore implements LeaseStore {
         .returning('id')
         .execute();
       for (const { id } of failed) await sql`SELECT pg_notify(${DONE_CHANNEL}, ${String(id)})`.execute(tx);
+      // Their waiting callers died with them (outcome lost), and the seats their calls held are free again:
+      // each queue concerned is kicked so another gateway's callers get those agents and seats.
+      const entries = await tx
+        .updateTable('queue_entries')
+        .set({ state: 'done', outcome: 'lost', ended_at: sql<Date>`now()` })
+        .where('gateway', 'in', gateways)
+        .where('state', '<>', 'done')
+        .returning('queue')
+        .execute();
+      await tx.deleteFrom('call_seats').where('gateway', 'in', gateways).execute();
+      for (const queue of new Set(entries.map((e) => e.queue)))
+        await sql`SELECT pg_notify(${QUEUE_CHANNEL}, ${JSON.stringify({ kind: 'kick', queue })})`.execute(tx);
       await tx.deleteFrom('dispatcher').where('setid', '=', GATEWAY_SET).where('description', 'in', gateways).execute();
       await tx.deleteFrom('gateway_leases').where('gateway', 'in', gateways).execute();
       return { gateways, calls: placed + Number(closed.numUpdatedRows), commands: failed.length };

@@ -1,4 +1,4 @@
-import { resample } from './resample';
+import { resample } from './any-rate';
 
 const sine = (hz: number, rate: number, n: number, amplitude = 10000): Int16Array =>
   new Int16Array(n).map((_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)));

@@ -1,6 +1,7 @@
 /**
- * Any-ratio sample-rate conversion for prompts rendered offline (espeak-ng speaks at
- * 22 050 Hz; the AI leg is 16 kHz). A windowed-sinc interpolator: for each output
+ * Any-ratio sample-rate conversion for prompts rendered offline: the demo agent's
+ * (espeak-ng speaks at 22 050 Hz; the AI leg is 16 kHz) and the media gateway's IVR
+ * prompts (spoken or uploaded at any rate; the telephone leg is 8 kHz). A windowed-sinc interpolator: for each output
  * instant t (in input samples) y = Σ x[k]·fc·sinc(fc·(t−k))·w(t−k), with the cutoff fc
  * (relative to the input's Nyquist) at 95 % of the lower rate's Nyquist so nothing
  * aliases, and a Hann window over ±16 zero crossings of the sinc.
