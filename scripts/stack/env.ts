@@ -33,6 +33,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     SMS_SIP_PORT: '5090',
     // Webhook receivers under development run on this machine.
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+    AI_ROUTE_ALLOW_PRIVATE_ADDRESSES: 'true',
     DB_NAME: 'sipai',
   },
   test: {
@@ -60,6 +61,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     AI_RECONNECT_WINDOW_MS: '3000',
     // Webhook receivers of the suites listen on 127.0.0.x; retries and claims kept short.
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+    AI_ROUTE_ALLOW_PRIVATE_ADDRESSES: 'true',
     WEBHOOK_RETRY_BASE_MS: '200',
     WEBHOOK_TIMEOUT_MS: '2000',
     DB_NAME: 'sipai_test',
@@ -99,6 +101,7 @@ const INSTANCE_DEFAULTS: Record<Instance, Record<string, string>> = {
     DEMO_AGENT_PORT: '38090',
     SMS_SIP_PORT: '35090',
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+    AI_ROUTE_ALLOW_PRIVATE_ADDRESSES: 'true',
     DB_NAME: 'sipai_bench',
     // Benchmarks drive thousands of requests per second from one address on purpose.
     // pike's ceiling (16 bits): 32,767 requests a second from one source.

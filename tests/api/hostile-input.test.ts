@@ -9,6 +9,7 @@
 import { connect } from 'node:net';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { writeWav } from '../../services/common/src/audio/wav';
 import { token } from '../support/api';
 import { testStack } from '../support/stack';
 import { startInProcessApp, type InProcessApp } from './in-process';
@@ -21,7 +22,8 @@ interface Parameter {
 }
 interface Operation {
   readonly parameters?: Parameter[];
-  readonly requestBody?: { content: { 'application/json': { schema: Json; example?: Json } } };
+  /** JSON bodies; an upload (a WAV prompt) names its own media types instead. */
+  readonly requestBody?: { content: Record<string, { schema: Json; example?: Json } | undefined> };
   readonly 'x-roles'?: string[];
 }
 interface Document {
@@ -72,13 +74,17 @@ function authFor(op: Operation): Record<string, string> {
 async function send(
   o: Op,
   path: string,
-  init: { body?: string; headers?: Record<string, string> } = {},
+  init: { body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
-  const example = o.op.requestBody?.content['application/json'].example;
-  const payload = init.body ?? (example ? JSON.stringify(example) : undefined);
+  const example = o.op.requestBody?.content['application/json']?.example;
+  // An upload route gets a valid upload: one second of silence as a WAV file.
+  const upload = init.body === undefined && !example ? uploadTypes(o)[0] : undefined;
+  const payload: string | Buffer | undefined =
+    init.body ?? (example ? JSON.stringify(example) : upload ? writeWav(new Int16Array(8000), 8000) : undefined);
   const headers = {
     ...authFor(o.op),
     ...(init.body === undefined && example ? { 'content-type': 'application/json' } : {}),
+    ...(upload ? { 'content-type': upload } : {}),
     ...init.headers,
   };
   const res = await fetch(`${testStack().apiUrl}${path}`, { method: o.method, headers, body: payload });
@@ -96,6 +102,11 @@ async function send(
 function fill(template: string, name?: string, hostile?: string): string {
   return template.replace(/\{([^}]+)\}/g, (_m, p: string) => (p === name && hostile !== undefined ? hostile : '1'));
 }
+
+/** Routes whose body is JSON (uploads are checked on their own below). */
+const jsonBody = (o: Op): { schema: Json; example?: Json } | undefined => o.op.requestBody?.content['application/json'];
+const uploadTypes = (o: Op): string[] =>
+  Object.keys(o.op.requestBody?.content ?? {}).filter((t) => t !== 'application/json');
 
 const params = (o: Op, where: 'path' | 'query'): Parameter[] => (o.op.parameters ?? []).filter((p) => p.in === where);
 const numeric = (p: Parameter): boolean => [p.schema.type].flat().some((t) => t === 'integer' || t === 'number');
@@ -175,10 +186,8 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
   test('every request body has a valid example in the document', () => {
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
     const failures: string[] = [];
-    for (const o of ops.filter((x) => x.op.requestBody)) {
-      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content[
-        'application/json'
-      ];
+    for (const o of ops.filter((x) => jsonBody(x))) {
+      const { schema, example } = jsonBody(o) as { schema: Json; example?: Json };
       if (example === undefined) failures.push(`${o.method} ${o.template}: no example`);
       else if (!ajv.validate(schema, example)) failures.push(`${o.method} ${o.template}: ${ajv.errorsText()}`);
     }
@@ -188,12 +197,10 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
   test('"\\u0000" in each string field of a valid body → 400 ERR_VALIDATION naming the field', async () => {
     const failures: string[] = [];
     let sent = 0;
-    for (const o of ops.filter((x) => x.op.requestBody?.content['application/json'].example)) {
-      const { schema, example } = (o.op.requestBody as NonNullable<Operation['requestBody']>).content[
-        'application/json'
-      ];
-      for (const path of stringFields(example as Json, schema)) {
-        const body = structuredClone(example) as Json;
+    for (const o of ops.filter((x) => jsonBody(x)?.example)) {
+      const { schema, example } = jsonBody(o) as { schema: Json; example: Json };
+      for (const path of stringFields(example, schema)) {
+        const body = structuredClone(example);
         setAt(body, path, 'a\u0000b');
         // A bulk body reports problems per row: users[i] → {index: i, field}.
         const row = path[0] === 'users' && typeof path[1] === 'number' ? path[1] : undefined;
@@ -213,7 +220,7 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
 
   test('a key with a NUL in a free-form object (ai_options) → 400 naming it', async () => {
     const o = ops.find((x) => x.method === 'POST' && x.template === '/api/numbers/') as Op;
-    const example = o.op.requestBody?.content['application/json'].example as Json;
+    const example = jsonBody(o)?.example as Json;
     const body = { ...example, ai_options: { 'voi\u0000ce': 'alloy' } };
     const a = await send(o, '/api/numbers/', {
       body: JSON.stringify(body),
@@ -224,7 +231,7 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
 
   test('100,000 nested arrays in a free-form object (ai_options) → 400 naming where it nests too deep', async () => {
     const o = ops.find((x) => x.method === 'POST' && x.template === '/api/numbers/') as Op;
-    const example = o.op.requestBody?.content['application/json'].example as Json;
+    const example = jsonBody(o)?.example as Json;
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const body = JSON.stringify({ ...example, ai_options: { a: '@' } }).replace('"@"', deep);
     const a = await send(o, '/api/numbers/', { body, headers: { 'content-type': 'application/json' } });
@@ -235,7 +242,7 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
   test('bodies: not JSON → 400 ERR_BAD_JSON, 1e999 → 400, over 2 MiB → 413, text/plain → 415, on every route with a body', async () => {
     const failures: string[] = [];
     const big = JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) });
-    for (const o of ops.filter((x) => x.op.requestBody)) {
+    for (const o of ops.filter((x) => jsonBody(x))) {
       const json = { 'content-type': 'application/json' };
       const cases: Array<[string, Promise<Answer>, number, string]> = [
         ['{', send(o, fill(o.template), { body: '{"a": ', headers: json }), 400, 'ERR_BAD_JSON'],
@@ -252,6 +259,54 @@ describe('hostile input on every route of /api/openapi.json → 4xx naming the f
         const a = await pending;
         if (a.status !== status || a.body.error?.code !== code)
           failures.push(`${o.method} ${o.template} ${what}: ${a.status} ${a.body.error?.code ?? ''}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('uploads (bodies that are not JSON) → 4xx with a stable code, never 5xx', () => {
+  test('the wrong media type → 415, JSON → 415, garbage of the right type → 400, 11 MiB → 413, no body → 4xx', async () => {
+    const uploads = ops.filter((o) => uploadTypes(o).length > 0);
+    expect(uploads.length).toBeGreaterThan(0);
+    const failures: string[] = [];
+    for (const o of uploads) {
+      const type = uploadTypes(o)[0] as string;
+      const cases: Array<[string, Promise<Answer>, number | undefined, string | undefined]> = [
+        [
+          'text/plain',
+          send(o, fill(o.template), { body: 'hello', headers: { 'content-type': 'text/plain' } }),
+          415,
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          'json',
+          send(o, fill(o.template), { body: '{"a":1}', headers: { 'content-type': 'application/json' } }),
+          415,
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+        ],
+        [
+          'garbage',
+          send(o, fill(o.template), { body: '\u0000RIFF????WAVEjunk', headers: { 'content-type': type } }),
+          400,
+          undefined,
+        ],
+        [
+          '11 MiB',
+          send(o, fill(o.template), { body: 'x'.repeat(11 * 1024 * 1024), headers: { 'content-type': type } }),
+          413,
+          'ERR_PAYLOAD_TOO_LARGE',
+        ],
+        ['empty', send(o, fill(o.template), { body: '', headers: { 'content-type': type } }), undefined, undefined],
+      ];
+      for (const [what, pending, status, code] of cases) {
+        const a = await pending;
+        const problem =
+          notJsonError(a) ??
+          (a.status < 400 ? `${a.status}` : null) ??
+          (status !== undefined && a.status !== status ? `${a.status} ${a.body.error?.code ?? ''}` : null) ??
+          (code !== undefined && a.body.error?.code !== code ? `${a.status} ${a.body.error?.code ?? ''}` : null);
+        if (problem) failures.push(`${o.method} ${o.template} ${what}: ${problem}`);
       }
     }
     expect(failures).toEqual([]);
@@ -399,8 +454,12 @@ function setAt(target: Json, path: readonly Segment[], value: unknown): void {
 }
 
 /** As the API names fields: `users[0].notes`, `ai_options.greeting`. */
+/** As the API spells a field: array indexes and digit keys (a menu's options["1"]) in brackets. */
 function fieldPath(path: readonly Segment[]): string {
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('') || '(root)';
+  return (
+    path.map((s, i) => (typeof s === 'number' || /^[0-9]+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('') ||
+    '(root)'
+  );
 }
 
 // 1,000 random paths and every route several times over: generous for a busy machine.

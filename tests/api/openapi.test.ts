@@ -115,8 +115,9 @@ describe('GET /api/openapi.json', () => {
           ajv.compile(fix(p.schema));
           compiled++;
         }
-        if (op.requestBody) {
-          ajv.compile(fix(op.requestBody.content['application/json'].schema));
+        // JSON bodies, and uploads (a WAV prompt) published by their own media type.
+        for (const media of Object.values(op.requestBody?.content ?? {})) {
+          ajv.compile(fix(media.schema));
           compiled++;
         }
         for (const r of Object.values(op.responses)) {

@@ -725,6 +725,12 @@ export const ENV_SCHEMA = {
       description:
         'Whether webhooks may go to loopback, private (RFC 1918, unique local), link-local and other non-public addresses. Off, such deliveries are refused (checked after DNS resolution), so a webhook URL cannot reach into your network. The local dev and test stacks turn it on.',
     },
+    AI_ROUTE_ALLOW_PRIVATE_ADDRESSES: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Whether an AI route (POST /api/ai-routes) may name a loopback, private, link-local or other non-public address, or localhost, in its agent_url. Off, such URLs are refused (400 ERR_AI_URL_INVALID), so an API client cannot point the gateways into your network; turn it on when your AI agents run inside it. The local dev and test stacks turn it on.',
+    },
     API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the REST API binds.' },
     API_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080, description: 'Port of the REST API.' },
     API_ALLOWED_CIDRS: {
@@ -960,6 +966,8 @@ export interface Config {
     readonly retryBaseMs: number;
     readonly allowPrivateAddresses: boolean;
   };
+  /** AI routes (docs/ivr-and-queues-api.md). */
+  readonly aiRoutes: { readonly allowPrivateAddresses: boolean };
   readonly api: {
     readonly host: string;
     readonly port: number;
@@ -1205,6 +1213,7 @@ export function loadConfig(env: Env, repoRoot: string = process.cwd()): Config {
       retryBaseMs: num('WEBHOOK_RETRY_BASE_MS'),
       allowPrivateAddresses: raw['WEBHOOK_ALLOW_PRIVATE_ADDRESSES'] as boolean,
     },
+    aiRoutes: { allowPrivateAddresses: raw['AI_ROUTE_ALLOW_PRIVATE_ADDRESSES'] as boolean },
     api: {
       host: str('API_HOST'),
       port: num('API_PORT'),

@@ -204,17 +204,94 @@ export const ERRORS = {
     message: 'this call has no recording to download',
     when: 'the call has no recording to download; `reason` says why (`not_recorded`, `in_progress`, `file_missing`)',
   },
+  // AI routes, IVR menus and prompts, queues (docs/ivr-and-queues-api.md).
+  ERR_AI_ROUTE_NOT_FOUND: { status: 404, message: 'no such AI route', when: 'no AI route with that name' },
+  ERR_AI_ROUTE_EXISTS: { status: 409, message: 'an AI route with this name already exists', when: 'name taken' },
+  ERR_AI_ROUTE_IN_USE: {
+    status: 409,
+    message: 'the AI route is still in use',
+    when: 'deleting an AI route a menu, a queue action or a queue agent still names; `used_by` lists them',
+  },
+  ERR_AI_URL_INVALID: {
+    status: 400,
+    message: 'agent_url cannot be used',
+    when: '`agent_url` is not a ws:// or wss:// URL of at most 1024 characters without credentials, or names a loopback, private or link-local address literally (or `localhost`) while `AI_ROUTE_ALLOW_PRIVATE_ADDRESSES` is false; `reason` says which',
+  },
+  ERR_IVR_MENU_NOT_FOUND: { status: 404, message: 'no such IVR menu', when: 'no menu with that name' },
+  ERR_IVR_MENU_EXISTS: { status: 409, message: 'an IVR menu with this name already exists', when: 'name taken' },
+  ERR_IVR_MENU_IN_USE: {
+    status: 409,
+    message: 'the IVR menu is still in use',
+    when: 'deleting a menu a number, a queue action or another menu still names; `used_by` lists them',
+  },
+  ERR_IVR_TARGET_NOT_FOUND: {
+    status: 400,
+    message: 'an action names something that does not exist',
+    when: "a menu, queue action, queue agent, AI route or number names an AI route, queue, menu, SIP user, prompt or AI number that does not exist; `target` names it (e.g. `queue 'sales'`) and `field` says where",
+  },
+  ERR_IVR_CYCLE: {
+    status: 400,
+    message: 'menus loop without a key press',
+    when: 'menus lead back to themselves through timeout, invalid-input or retries-exhausted actions only (a caller who presses nothing would loop for ever); `cycle` lists the menus',
+  },
+  ERR_IVR_PROMPT_NOT_FOUND: { status: 404, message: 'no such IVR prompt', when: 'no uploaded prompt with that name' },
+  ERR_IVR_PROMPT_INVALID: {
+    status: 400,
+    message: 'the prompt is not a usable WAV file',
+    when: 'the uploaded body is not a RIFF/WAVE file of 16-bit PCM, A-law or μ-law, or holds no audio; `reason` says why',
+  },
+  ERR_IVR_PROMPT_IN_USE: {
+    status: 409,
+    message: 'the prompt is still in use',
+    when: 'deleting a prompt a menu still plays; `used_by` lists the menus',
+  },
+  ERR_QUEUE_NOT_FOUND: { status: 404, message: 'no such queue', when: 'no queue with that name' },
+  ERR_QUEUE_EXISTS: { status: 409, message: 'a queue with this name already exists', when: 'name taken' },
+  ERR_QUEUE_IN_USE: {
+    status: 409,
+    message: 'the queue is still in use',
+    when: 'deleting a queue a number, an AI route, a menu or another queue names, or with callers in it; `used_by` lists them',
+  },
+  ERR_QUEUE_AGENT_NOT_FOUND: {
+    status: 404,
+    message: 'no such queue agent',
+    when: 'no agent with that id in the queue',
+  },
+  ERR_QUEUE_AGENT_EXISTS: {
+    status: 409,
+    message: 'this agent is in the queue already',
+    when: 'the SIP user or AI route is an agent of the queue already',
+  },
+  ERR_QUEUE_VIP_NOT_FOUND: {
+    status: 404,
+    message: 'no such VIP number in the queue',
+    when: "the number is not on the queue's VIP list",
+  },
+  ERR_QUEUE_ENTRY_NOT_FOUND: {
+    status: 404,
+    message: 'no such caller in the queue',
+    when: 'no live entry with that id in the queue (it never existed, or the caller has left)',
+  },
+  ERR_QUEUE_ENTRY_NOT_WAITING: {
+    status: 409,
+    message: 'the caller is not waiting',
+    when: 'an operator move of a caller already offered to an agent or connected; `state` says which',
+  },
   ERR_REQUEST_TIMEOUT: {
     status: 408,
     message: 'the request did not arrive in time',
     when: "the request did not arrive within the server's request timeout",
   },
-  ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is too large', when: 'body over 2 MiB' },
+  ERR_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: 'request body is too large',
+    when: 'body over 2 MiB (a prompt upload: over 10 MiB)',
+  },
   ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large', when: 'request headers over 16 KiB' },
   ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: 'request body must be application/json',
-    when: 'body is not `application/json`',
+    when: 'body is not `application/json` (`audio/wav` for a prompt upload)',
   },
   ERR_RATE_LIMITED: { status: 429, message: 'too many requests', when: 'over a rate limit; see `Retry-After`' },
   ERR_KAMAILIO_UNAVAILABLE: {

@@ -36,6 +36,14 @@ import { sipUserRoutes } from './http/routes/sip-users';
 import { smsRoutes } from './http/routes/sms';
 import { trunkRoutes } from './http/routes/trunks';
 import { listenForkRoutes } from './http/routes/listen-forks';
+import { aiRouteRoutes } from './http/routes/ai-routes';
+import { ivrRoutes } from './http/routes/ivr';
+import { queueRoutes } from './http/routes/queues';
+import { AiRouteService } from './ai-routes/service';
+import { MenuService, PromptService } from './ivr/service';
+import { TargetCheck } from './ivr/targets';
+import { QueueService } from './queues/service';
+import { QueueStatsExporter } from './metrics/queue-stats';
 import { SourceAllowlist } from './http/source-allowlist';
 import { SchemaValidator } from './http/validation';
 import { KamailioControl } from './kamailio/control';
@@ -162,6 +170,17 @@ export function createApp(deps: AppDeps): App {
 
   const sms = new SmsService(deps.db, new SmsStore(deps.db), logger.child({ component: 'sms' }));
 
+  const targets = new TargetCheck(deps.db);
+  const ivrLogger = logger.child({ component: 'ivr' });
+  const queues = new QueueService(deps.db, targets, logger.child({ component: 'queues' }));
+  const queueStats = new QueueStatsExporter(
+    queues,
+    metrics.registry,
+    logger.child({ component: 'metrics' }),
+    KAMAILIO_SCRAPE_TIMEOUT_MS,
+  );
+  metrics.addScrapeSource(() => queueStats.refresh());
+
   let openApiDocument: object | undefined;
   const routes: Route[] = [
     ...healthRoutes({
@@ -182,13 +201,23 @@ export function createApp(deps: AppDeps): App {
     ...dialogRoutes(dialogs),
     ...smsRoutes(sms),
     ...listenForkRoutes(deps.db),
+    ...aiRouteRoutes(
+      new AiRouteService(
+        deps.db,
+        targets,
+        { allowPrivateAddresses: config.aiRoutes.allowPrivateAddresses },
+        logger.child({ component: 'ai-routes' }),
+      ),
+    ),
+    ...ivrRoutes(new MenuService(deps.db, targets, ivrLogger), new PromptService(deps.db, targets, ivrLogger)),
+    ...queueRoutes(queues),
     ...openApiRoutes(
       () =>
         (openApiDocument ??= buildOpenApiDocument(routes, {
           title: 'SIP-to-AI bridge control-plane API',
           version: API_VERSION,
           description:
-            'Manage SIP users, trunks, numbers and the blocklist, read the AI calls with their transcripts and recordings, send and follow SMS, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
+            'Manage SIP users, trunks, numbers and the blocklist, AI routes, IVR menus and prompts, and call queues (with their statistics and operator moves), read the AI calls with their transcripts and recordings, send and follow SMS, and watch the SIP edge (Kamailio, media relay, PostgreSQL). See docs/api.md.',
         })),
     ),
   ];

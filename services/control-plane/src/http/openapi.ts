@@ -44,7 +44,7 @@ function operation(route: Route): JsonObject {
         : { description: spec.description };
   }
   // The failures every route shares, from the catalogue.
-  if (route.params || route.query || route.body)
+  if (route.params || route.query || route.body || route.rawBody)
     responses['400'] ??= errorResponse(
       'Invalid request (ERR_VALIDATION, ERR_BAD_JSON); `fields` names each bad field.',
     );
@@ -61,6 +61,12 @@ function operation(route: Route): JsonObject {
   if (route.body) {
     responses['413'] ??= errorResponse('Body too large (ERR_PAYLOAD_TOO_LARGE).');
     responses['415'] ??= errorResponse('Body is not application/json (ERR_UNSUPPORTED_MEDIA_TYPE).');
+  }
+  if (route.rawBody) {
+    responses['413'] ??= errorResponse(`Body over ${route.rawBody.maxBytes} bytes (ERR_PAYLOAD_TOO_LARGE).`);
+    responses['415'] ??= errorResponse(
+      `Body is not ${route.rawBody.contentTypes.join(' or ')} (ERR_UNSUPPORTED_MEDIA_TYPE).`,
+    );
   }
   responses['429'] ??= {
     ...errorResponse('Rate limited (ERR_RATE_LIMITED).'),
@@ -93,6 +99,17 @@ function operation(route: Route): JsonObject {
                 ...(route.bodyExample ? { example: route.bodyExample } : {}),
               },
             },
+          },
+        }
+      : {}),
+    ...(route.rawBody
+      ? {
+          requestBody: {
+            required: true,
+            description: route.rawBody.description,
+            content: Object.fromEntries(
+              route.rawBody.contentTypes.map((t) => [t, { schema: { type: 'string', format: 'binary' } }]),
+            ),
           },
         }
       : {}),

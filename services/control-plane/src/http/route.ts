@@ -32,6 +32,12 @@ export type RouteReply =
       readonly headers?: Record<string, string>;
     };
 
+export interface RawBodySpec {
+  readonly contentTypes: readonly string[];
+  readonly maxBytes: number;
+  readonly description: string;
+}
+
 export interface ResponseSpec {
   readonly description: string;
   /** JSON Schema of a JSON response. */
@@ -56,6 +62,11 @@ export interface Route<B = unknown, Q = unknown, P = unknown> {
   readonly params?: object;
   readonly query?: object;
   readonly body?: object;
+  /**
+   * A body that is not JSON (a WAV upload): accepted only with one of `contentTypes`,
+   * up to `maxBytes`, and handed to the handler as a Buffer (`body`). Excludes `body`.
+   */
+  readonly rawBody?: RawBodySpec;
   /**
    * A valid request body, published as the OpenAPI example. Give every string field
    * a value: the hostile-input test sends it with a NUL in each one.

@@ -52,6 +52,12 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
           'request body must be JSON with Content-Type: application/json',
         );
       }
+      if (route.rawBody && !req.is([...route.rawBody.contentTypes])) {
+        throw new AppError(
+          'ERR_UNSUPPORTED_MEDIA_TYPE',
+          `request body must be sent with Content-Type: ${route.rawBody.contentTypes.join(' or ')}`,
+        );
+      }
       next();
     };
     const handle: RequestHandler = async (req, res) => {
@@ -61,7 +67,11 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
       // Express 5's req.query is a getter that reparses on each read: validate a copy.
       const checked = collect(failures, () => checkQuery({ ...(req.query as Record<string, unknown>) }));
       const query = route.query ? checked : undefined;
-      const body = checkBody ? collect(failures, () => checkBody(req.body)) : undefined;
+      const body = checkBody
+        ? collect(failures, () => checkBody(req.body))
+        : route.rawBody
+          ? rawBuffer(req.body)
+          : undefined;
       if (failures.length > 0) throw mergeValidationErrors(failures);
       const reply = await route.handle({
         body,
@@ -73,7 +83,8 @@ export function buildRouter(routes: readonly Route[], deps: RouterDeps): Router 
       });
       send(res, reply);
     };
-    const chain = checkBody ? [begin, parseJson, handle] : [begin, handle];
+    const parseRaw = route.rawBody ? express.raw({ limit: route.rawBody.maxBytes, type: () => true }) : undefined;
+    const chain = checkBody ? [begin, parseJson, handle] : parseRaw ? [begin, parseRaw, handle] : [begin, handle];
     router[route.method](expressPath(route.path), ...chain);
   }
   return router;
@@ -87,6 +98,11 @@ function collect<T>(failures: AppError[], check: () => T): T | undefined {
     failures.push(err);
     return undefined;
   }
+}
+
+/** express.raw leaves `req.body` undefined when there was no body at all. */
+function rawBuffer(body: unknown): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
 }
 
 function send(res: Response, reply: RouteReply): void {

@@ -261,7 +261,9 @@ export function describeError(e: ErrorObject): { segments: string[]; message: st
 export function fieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   const seen = new Set<string>();
   const out: FieldError[] = [];
-  for (const e of errors) {
+  // An if/then failure also reports the `if` ("must match \"then\" schema"): the `then`'s own errors say more.
+  const specific = errors.some((e) => e.keyword !== 'if') ? errors.filter((e) => e.keyword !== 'if') : errors;
+  for (const e of specific) {
     const { segments, message } = describeError(e);
     const field = fieldPath(segments);
     const key = `${field}\u0000${message}`;

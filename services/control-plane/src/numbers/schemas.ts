@@ -8,6 +8,7 @@ import type { ForwardFallback, NumberRouteType } from '../../../common/src/db/sc
 import { USERNAME_PATTERN } from '../sip-users/schemas';
 import { pageSchema } from '../http/page';
 import { HOLD_MUSIC_NAME_PATTERN } from '../../../common/src/calls/hold-music';
+import { ROUTE_NAME_PATTERN } from '../../../common/src/ivr/schema';
 
 export const MAX_PER_PAGE = 200;
 export const ROUTE_TYPES = ['sip_user', 'ai', 'queue', 'ivr', 'forward'] as const;
@@ -74,6 +75,25 @@ const holdMusic = {
     "Music on hold for this number's calls: the name of a WAV file in the media gateways' HOLD_MUSIC_DIR (a bare file name, no path); null: the gateway's own tune.",
 } as const;
 
+const maxConcurrentCalls = {
+  type: ['integer', 'null'],
+  minimum: 1,
+  maximum: 100000,
+  description:
+    'Calls this number takes at once; callers over it wait in `queue`, or get busy (486) without one. null: no limit.',
+} as const;
+const queue = {
+  type: ['string', 'null'],
+  pattern: ROUTE_NAME_PATTERN,
+  description: 'A queue (it must exist) where callers over max_concurrent_calls wait; null: they get busy.',
+} as const;
+const queuePriority = {
+  type: 'integer',
+  minimum: 0,
+  maximum: 100,
+  description: "The priority this number's callers get in a queue (0..100, default 0).",
+} as const;
+
 const routeProperties = {
   route_type: routeType,
   target,
@@ -87,6 +107,9 @@ const routeProperties = {
   enabled: { type: 'boolean', description: 'false: Kamailio treats the number as unknown (404).' },
   description,
   hold_music: holdMusic,
+  max_concurrent_calls: maxConcurrentCalls,
+  queue,
+  queue_priority: queuePriority,
 } as const;
 
 export const CREATE_NUMBER_SCHEMA = {
@@ -118,6 +141,9 @@ export interface CreateNumberInput extends RouteFields {
   readonly enabled: boolean;
   readonly description?: string | null;
   readonly hold_music?: string | null;
+  readonly max_concurrent_calls?: number | null;
+  readonly queue?: string | null;
+  readonly queue_priority?: number;
 }
 
 export const UPDATE_NUMBER_SCHEMA = {
@@ -226,6 +252,9 @@ export const NUMBER_SCHEMA = {
     enabled: { type: 'boolean' },
     description: { type: ['string', 'null'] },
     hold_music: { type: ['string', 'null'] },
+    max_concurrent_calls: { type: ['integer', 'null'] },
+    queue: { type: ['string', 'null'] },
+    queue_priority: { type: 'integer' },
     kamailio_route: {
       type: ['string', 'null'],
       description: "The value Kamailio's htable `did` holds for it (null when disabled).",
@@ -248,6 +277,9 @@ export const NUMBER_SCHEMA = {
     'enabled',
     'description',
     'hold_music',
+    'max_concurrent_calls',
+    'queue',
+    'queue_priority',
     'kamailio_route',
     'created_at',
     'updated_at',

@@ -36,6 +36,9 @@ export interface NumberView {
   readonly enabled: boolean;
   readonly description: string | null;
   readonly hold_music: string | null;
+  readonly max_concurrent_calls: number | null;
+  readonly queue: string | null;
+  readonly queue_priority: number;
   readonly kamailio_route: string | null;
   readonly created_at: string;
   readonly updated_at: string;
@@ -127,6 +130,9 @@ export class NumberService {
       enabled: row.enabled,
       description: row.description,
       hold_music: row.hold_music,
+      max_concurrent_calls: row.max_concurrent_calls,
+      queue: row.queue,
+      queue_priority: row.queue_priority,
       kamailio_route: row.enabled ? kamailioRouteValue(row.number, row) : null,
       created_at: iso(row.created_at),
       updated_at: iso(row.updated_at),
@@ -155,9 +161,15 @@ export class NumberService {
     return reloadWarning(await this.sync.apply([{ kind: 'htable', table: HTABLE_DID }]));
   }
 
+  private async checkQueue(queue: string | null | undefined): Promise<void> {
+    if (queue !== undefined && queue !== null && !(await this.store.queueExists(queue)))
+      throw invalid('body', [{ field: 'queue', message: `names no queue (${queue})` }]);
+  }
+
   async create(input: CreateNumberInput): Promise<NumberView> {
     const { e164, valid } = bodyNumber(input.number);
     const route = await this.route(input, e164);
+    await this.checkQueue(input.queue);
     let row: NumberRow;
     try {
       row = await this.store.insert({
@@ -168,6 +180,9 @@ export class NumberService {
         enabled: input.enabled,
         description: input.description ?? null,
         hold_music: input.hold_music ?? null,
+        max_concurrent_calls: input.max_concurrent_calls ?? null,
+        queue: input.queue ?? null,
+        ...(input.queue_priority === undefined ? {} : { queue_priority: input.queue_priority }),
       });
     } catch (err) {
       if (err instanceof NumberExistsError) {
@@ -230,6 +245,7 @@ export class NumberService {
       ]),
     };
     const route = await this.route(routeFields, number);
+    await this.checkQueue(input.queue);
     let row: NumberRow | undefined;
     try {
       row = await this.store.update(number, () => {
@@ -239,6 +255,9 @@ export class NumberService {
         if (input.enabled !== undefined) patch.enabled = input.enabled;
         if (input.description !== undefined) patch.description = input.description;
         if (input.hold_music !== undefined) patch.hold_music = input.hold_music;
+        if (input.max_concurrent_calls !== undefined) patch.max_concurrent_calls = input.max_concurrent_calls;
+        if (input.queue !== undefined) patch.queue = input.queue;
+        if (input.queue_priority !== undefined) patch.queue_priority = input.queue_priority;
         return patch;
       });
     } catch (err) {

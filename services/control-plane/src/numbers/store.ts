@@ -13,6 +13,9 @@ export interface NewNumber extends NumberRoute {
   readonly enabled: boolean;
   readonly description: string | null;
   readonly hold_music?: string | null;
+  readonly max_concurrent_calls?: number | null;
+  readonly queue?: string | null;
+  readonly queue_priority?: number;
 }
 
 export type NumberPatch = { -readonly [K in keyof Omit<NewNumber, 'number'>]?: NewNumber[K] };
@@ -143,6 +146,11 @@ export class NumberStore {
 
   async delete(number: string): Promise<boolean> {
     const row = await this.db.deleteFrom('numbers').where('number', '=', number).returning('number').executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async queueExists(name: string): Promise<boolean> {
+    const row = await this.db.selectFrom('queues').select('name').where('name', '=', name).executeTakeFirst();
     return row !== undefined;
   }
 

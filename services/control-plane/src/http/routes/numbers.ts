@@ -90,7 +90,8 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
       summary: 'Add a number (DID) and its route',
       description:
         'route_type sip_user (target: a SIP user), ai (ai_dialect, ai_agent_url, ai_options), queue / ivr (target: a name) or forward ' +
-        '(target: an E.164 number, called out through the trunks). Kamailio routes the number from the next call on.',
+        '(target: an E.164 number, called out through the trunks). Kamailio routes the number from the next call on. ' +
+        'max_concurrent_calls limits its calls at once; callers over it wait in `queue` (which must exist) with queue_priority, or get busy.',
       tag: TAG,
       access: 'any-role',
       body: CREATE_NUMBER_SCHEMA,
@@ -104,6 +105,8 @@ export function numberRoutes(numbers: NumberService, blocklist: BlocklistService
         recording_enabled: false,
         enabled: true,
         description: 'Main line',
+        max_concurrent_calls: 10,
+        queue_priority: 0,
       },
       responses: {
         201: { description: 'Created', schema: NUMBER_SCHEMA },
