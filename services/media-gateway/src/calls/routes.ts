@@ -16,9 +16,17 @@ export type AiAdmission =
  * without `admitAi`, every AI call is taken.
  */
 export interface CallRoutes {
-  /** Runs the menu on a call answered without an AI; resolves when the menu let go of the call. */
+  /**
+   * Runs the menu on a call answered without an AI; resolves when the menu let go of
+   * the call. A call it lets go of that nobody holds (no AI connected, not bridged)
+   * is then ended by the manager; a rejection ends the call too (logged).
+   */
   ivr?(call: CallHandle, menu: string): Promise<void>;
-  /** Puts a call answered without an AI in the queue; resolves when the queue let go of the call. */
+  /**
+   * Puts a call answered without an AI in the queue (as `ivr`). `priority` is given
+   * when AI admission queued the call (AiAdmission.priority); absent: the queue's own
+   * rules (the number's priority, VIP list).
+   */
   queue?(call: CallHandle, queue: string, opts?: { readonly priority?: number }): Promise<void>;
   /** Asked before an `ai|<digits>` call is answered. */
   admitAi?(digits: string, parties: CallParties): Promise<AiAdmission>;
