@@ -32,7 +32,10 @@ import { HoldAudio } from './media/hold-audio';
 import { PortAllocator } from './media/rtp-socket';
 import { GatewayMetrics } from './metrics';
 import { MusicLibrary, MusicLoop } from './moh/library';
-import { PgIvrRows } from './ivr/store';
+import { MenuRunner } from './ivr/menu-runner';
+import { IvrMetrics } from './ivr/metrics';
+import { PromptLibrary } from './ivr/prompts';
+import { MenuCache, PgIvrRows } from './ivr/store';
 import { EspeakTts } from './ivr/tts';
 import { startQueues } from './queues';
 import { Actions, AiTargets } from './routing/actions';
@@ -301,15 +304,18 @@ async function startGateway(
   });
 
   const demoAgentUrl = `ws://${config.demoAgent.host}:${config.demoAgent.port}`;
-  // Queues and concurrency limits (queues/): callers routed queue|<name>, or over a number's
-  // or an AI route's limit, wait here with music; any gateway dispatches them (queue_events).
+  // IVR menus (ivr/, routing/) and queues with concurrency limits (queues/): callers routed
+  // ivr|<menu> hear a prompt and choose; queue|<name>, or over a number's or an AI route's
+  // limit, wait with music; any gateway dispatches them (queue_events).
+  const ivrLog = logger.child({ component: 'ivr' });
   const ivrRows = new PgIvrRows(database.db);
   const aiTargets = new AiTargets({
     aiRoute: (name) => ivrRows.aiRoute(name),
-    numberTarget: (digits) => manager.resolveTarget(`ai|${digits}`),
+    numberTarget: (digits): Promise<AiTarget> => manager.resolveTarget(`ai|${digits}`),
     defaultTarget: { url: config.ai.defaultUrl, dialect: config.ai.dialect },
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
   });
+  // espeak-ng: menu prompts and queue announcements, each text rendered once (disk cache).
   const tts = new EspeakTts({
     command: g.ivr.ttsCommand,
     defaultVoice: g.ivr.ttsVoice,
@@ -331,8 +337,17 @@ async function startGateway(
   const actions = new Actions({
     ai: queues.ai,
     queue: queues.service,
+    runMenu: (call, menu): Promise<void> => menus.run(call, menu),
     ringTimeoutMs: g.ivr.ringTimeoutMs,
     logger: logger.child({ component: 'actions' }),
+  });
+  const menus = new MenuRunner({
+    menus: new MenuCache(ivrRows),
+    prompts: new PromptLibrary({ tts, rows: ivrRows, maxBytes: g.ivr.promptCacheBytes, logger: ivrLog }),
+    actions,
+    aiTargets,
+    logger: ivrLog,
+    metrics: new IvrMetrics(metrics.registry),
   });
   queues.setActions({
     run: async (call, action) => {
@@ -348,8 +363,8 @@ async function startGateway(
     demoAgentUrl: config.ai.defaultUrl === demoAgentUrl ? demoAgentUrl : undefined,
     callDeps,
     numberSettings: (digits) => store.numberSettings(digits),
-    // Menus (ivr/) hand their hook here too; without it ivr| numbers go to the default AI.
-    routes: { ...queues.routes },
+    // Menus (ivr/), queues and AI route limits (queues/).
+    routes: { ...queues.routes, ivr: (call, menu): Promise<void> => menus.run(call, menu) },
     logger,
   });
   scope.defer(() => manager.close());

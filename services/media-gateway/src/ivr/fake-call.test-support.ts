@@ -65,25 +65,26 @@ export class FakeCall implements CallHandle {
     }
   }
 
-  async connectAi(target: AiTarget): Promise<boolean> {
+  connectAi(target: AiTarget): Promise<boolean> {
     this.connected.push(target);
-    return this.aiAnswers;
+    return Promise.resolve(this.aiAnswers);
   }
 
-  async bridgeTo(targets: readonly string[], opts: { readonly ringTimeoutMs: number }): Promise<BridgeOutcome> {
+  bridgeTo(targets: readonly string[], opts: { readonly ringTimeoutMs: number }): Promise<BridgeOutcome> {
     this.bridged.push({ targets, ringTimeoutMs: opts.ringTimeoutMs });
-    const answer = this.bridgeAnswers.length > 1 ? this.bridgeAnswers.shift()! : this.bridgeAnswers[0]!;
-    return answer;
+    return Promise.resolve(this.bridgeAnswers.length > 1 ? this.bridgeAnswers.shift()! : this.bridgeAnswers[0]!);
   }
 
   event(type: string, data: Record<string, unknown>): void {
     this.events.push({ type, data });
   }
 
-  async end(reason: string, by: EndedBy): Promise<void> {
-    if (this.endedWith) return;
-    this.endedWith = { reason, by };
-    this.resolveEnded({ reason, by });
+  end(reason: string, by: EndedBy): Promise<void> {
+    if (!this.endedWith) {
+      this.endedWith = { reason, by };
+      this.resolveEnded({ reason, by });
+    }
+    return Promise.resolve();
   }
 
   /** The caller hangs up. */

@@ -2,8 +2,9 @@ import type { Action, MenuDefinition } from '../../../common/src/ivr/menu';
 import { Actions, type AiConnector, type QueueEntry } from '../routing/actions';
 import { FakeCall } from './fake-call.test-support';
 import { MenuRunner } from './menu-runner';
-import { PromptClip, type PlayablePrompt } from './prompts';
-import { MenuCache, type LoadedMenu } from './store';
+import { G711Clip } from '../media/clip';
+import type { PlayablePrompt } from './prompts';
+import { isMenuDefinition, MenuCache, type LoadedMenu } from './store';
 
 /** Each prompt lasts 10 frames (200 ms). */
 const PROMPT_FRAMES = 10;
@@ -26,18 +27,18 @@ function setup(
     },
   };
   const logger = { info: jest.fn(), warn: jest.fn() };
-  let runner: MenuRunner;
+  const menuRunner: { current?: MenuRunner } = {};
   const actions = new Actions({
     ai,
     ...(o.queue ? { queue: o.queue } : {}),
-    runMenu: (c, m) => runner.run(c, m),
+    runMenu: (c, m) => menuRunner.current!.run(c, m),
     ringTimeoutMs: 30_000,
     logger,
   });
   const fallbacks = { n: 0 };
-  runner = new MenuRunner({
+  const runner = new MenuRunner({
     menus: {
-      get: async (name) => (menus[name] ? { name, version: 1, definition: menus[name] as MenuDefinition } : null),
+      get: async (name) => (menus[name] ? { name, version: 1, definition: menus[name] } : null),
     },
     prompts: {
       encoded: async (p) => {
@@ -55,6 +56,7 @@ function setup(
       ivrMenuEnded: () => undefined,
     },
   });
+  menuRunner.current = runner;
   return { call, runner, prompted, aiCalls, logger, fallbacks };
 }
 
@@ -83,7 +85,7 @@ describe('menu runner', () => {
     const { call, runner } = setup({ main: MAIN });
     const done = runner.run(call, 'main');
     await flush();
-    expect(call.playing).toBeInstanceOf(PromptClip);
+    expect(call.playing).toBeInstanceOf(G711Clip);
     call.tick(PROMPT_FRAMES);
     await flush();
     expect(call.playing).toBeNull();
@@ -107,7 +109,7 @@ describe('menu runner', () => {
     const { call, runner } = setup({ main: MAIN });
     const done = runner.run(call, 'main');
     await flush();
-    const clip = call.playing as PromptClip;
+    const clip = call.playing as G711Clip;
     call.tick(3);
     call.press('2', 'inband');
     await flush();
@@ -134,7 +136,7 @@ describe('menu runner', () => {
     await jest.advanceTimersByTimeAsync(200);
     expect(call.types()).toEqual(['ivr_menu', 'ivr_timeout', 'ivr_action']);
     expect(prompted).toHaveLength(2);
-    expect(call.playing).toBeInstanceOf(PromptClip);
+    expect(call.playing).toBeInstanceOf(G711Clip);
     call.tick(PROMPT_FRAMES);
     await jest.advanceTimersByTimeAsync(3_100);
     await done;
@@ -211,6 +213,10 @@ describe('menu runner', () => {
       'ivr_digit',
       'ivr_action',
     ]);
+    expect(call.events[5]).toEqual({
+      type: 'ivr_action',
+      data: { menu: 'main', trigger: 'digit', action: 'menu', next_menu: 'operators' },
+    });
     expect(call.events[6]).toEqual({ type: 'ivr_menu', data: { menu: 'operators', version: 1 } });
     expect(aiCalls).toEqual([{ action: { type: 'ai' }, custom: { mode: 'voicemail' } }]);
   });
@@ -265,8 +271,8 @@ describe('menu runner', () => {
     await flush();
     call.press('2');
     await flush();
-    const tone = call.playing as PromptClip;
-    expect(tone).toBeInstanceOf(PromptClip);
+    const tone = call.playing as G711Clip;
+    expect(tone).toBeInstanceOf(G711Clip);
     call.tick(149);
     await flush();
     expect(call.live).toBe(true);
@@ -366,4 +372,11 @@ describe('menu cache', () => {
     expect(reads).toEqual([1, 2]);
     expect(await cache.get('gone')).toBeNull();
   });
+});
+
+test('a stored definition is checked against the API schema before the runner plays it', () => {
+  expect(isMenuDefinition(MAIN)).toBe(true);
+  expect(isMenuDefinition({ prompt: {}, options: {} })).toBe(false);
+  expect(isMenuDefinition({ prompt: { text: 'x' }, options: { x: { type: 'repeat' } } })).toBe(false);
+  expect(isMenuDefinition({ prompt: { text: 'x' }, options: { '1': { type: 'teleport' } } })).toBe(false);
 });

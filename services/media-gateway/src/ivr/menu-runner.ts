@@ -9,7 +9,7 @@ import {
 } from '../../../common/src/ivr/menu';
 import type { CallHandle } from '../calls/handle';
 import { describeAction, type ActionOutcome, type Actions, type AiTargets } from '../routing/actions';
-import { PromptClip, promptErrorCode, type PlayablePrompt, type PromptErrorCode, type PromptLibrary } from './prompts';
+import { promptClip, promptErrorCode, type PlayablePrompt, type PromptErrorCode, type PromptLibrary } from './prompts';
 import type { LoadedMenu, MenuCache } from './store';
 
 /**
@@ -315,7 +315,7 @@ export class MenuRunner {
       this.promptFailed(call, menu, promptErrorCode(err), err as Error);
       return { done: Promise.resolve(), stop: () => undefined };
     }
-    const clip = new PromptClip(payload, call.codec);
+    const clip = promptClip(payload, call.codec);
     call.play(clip);
     return {
       done: clip.done,

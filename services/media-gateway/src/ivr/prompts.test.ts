@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { PCMU } from '../../../common/src/audio/g711';
 import { measureTone, tone, toInt16 } from '../../../common/src/audio/signals';
 import { writeWav } from '../../../common/src/audio/wav';
-import { encodePrompt, PromptClip, PromptLibrary, type PromptRows } from './prompts';
+import { encodePrompt, PromptLibrary, type PromptRows } from './prompts';
 import { EspeakTts, type RunFile } from './tts';
 
 const logger = { info: () => undefined, warn: () => undefined };
@@ -74,28 +74,5 @@ describe('prompt library', () => {
     const out = encodePrompt(new Int16Array(170).fill(5000), 'PCMA');
     expect(out.length).toBe(320);
     expect(out[200]).toBe(0xd5);
-  });
-});
-
-describe('prompt clip', () => {
-  test('frames in order, `done` with the last one, then silence; stop() ends it at once', async () => {
-    const payload = new Uint8Array(480).map((_, i) => Math.floor(i / 160) + 1);
-    const clip = new PromptClip(payload, 'PCMU');
-    let done = false;
-    void clip.done.then(() => (done = true));
-    expect(clip.next()[0]).toBe(1);
-    expect(clip.next()[0]).toBe(2);
-    await Promise.resolve();
-    expect(done).toBe(false);
-    expect(clip.next()[0]).toBe(3);
-    await Promise.resolve();
-    expect(done).toBe(true);
-    expect([...clip.next()].every((b) => b === 0xff)).toBe(true);
-
-    const cut = new PromptClip(payload, 'PCMA');
-    cut.next();
-    cut.stop();
-    await cut.done;
-    expect([...cut.next()].every((b) => b === 0xd5)).toBe(true);
   });
 });

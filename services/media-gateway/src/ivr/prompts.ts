@@ -1,6 +1,6 @@
 import { PCMA, PCMU } from '../../../common/src/audio/g711';
 import { CodedError } from '../../../common/src/errors';
-import type { Clip } from '../calls/handle';
+import { G711Clip } from '../media/clip';
 import { EspeakTts, telephonePcm, TELEPHONE_RATE, TtsError, type TtsErrorCode } from './tts';
 
 /**
@@ -14,8 +14,6 @@ import { EspeakTts, telephonePcm, TELEPHONE_RATE, TtsError, type TtsErrorCode } 
 /** Prompts are cut here: ten minutes is no menu. */
 const MAX_SAMPLES = TELEPHONE_RATE * 600;
 const FRAME = 160;
-/** G.711 silence: μ-law +0, A-law's even-bit-inverted 0. */
-const SILENCE = { PCMU: 0xff, PCMA: 0xd5 } as const;
 
 export const PROMPT_ERRORS = {
   ERR_IVR_PROMPT_NOT_FOUND: 'no uploaded prompt has this name',
@@ -117,43 +115,7 @@ export class PromptLibrary {
   }
 }
 
-/**
- * One playing of an encoded prompt: 20 ms of G.711 per tick from the start; after the
- * last frame `done` resolves and the clip gives silence. `stop()` (a digit barged in,
- * the call moved on) resolves `done` at once.
- */
-export class PromptClip implements Clip {
-  readonly done: Promise<void>;
-  private offset = 0;
-  private finished = false;
-  private resolve!: () => void;
-  private readonly silence: Uint8Array;
-
-  constructor(
-    private readonly payload: Uint8Array,
-    codec: 'PCMU' | 'PCMA',
-  ) {
-    this.done = new Promise((r) => (this.resolve = r));
-    this.silence = new Uint8Array(FRAME).fill(SILENCE[codec]);
-    if (payload.length < FRAME) this.stop();
-  }
-
-  /** Whether every frame was sent (or the clip was stopped). */
-  get ended(): boolean {
-    return this.finished;
-  }
-
-  next(): Uint8Array {
-    if (this.finished) return this.silence;
-    const frame = this.payload.subarray(this.offset, this.offset + FRAME);
-    this.offset += FRAME;
-    if (this.offset + FRAME > this.payload.length) this.stop();
-    return frame;
-  }
-
-  stop(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.resolve();
-  }
+/** One playing of an encoded prompt in the call's law. */
+export function promptClip(payload: Uint8Array, codec: 'PCMU' | 'PCMA'): G711Clip {
+  return new G711Clip(payload, codec === 'PCMA' ? PCMA : PCMU);
 }

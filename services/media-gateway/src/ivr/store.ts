@@ -1,7 +1,9 @@
+import Ajv from 'ajv';
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../../../common/src/ai-protocol/dialect';
 import type { Database } from '../../../common/src/db/schema';
 import type { MenuDefinition } from '../../../common/src/ivr/menu';
+import { MENU_DEFINITION_SCHEMA } from '../../../common/src/ivr/schema';
 import type { PromptRows } from './prompts';
 
 /** A menu as the runner plays it: its definition at one version. */
@@ -29,23 +31,13 @@ export interface IvrRows extends PromptRows {
 }
 
 /**
- * The shape the runner relies on. The API validated the definition against the full
- * schema when it was saved; this only guards the gateway against a row written past
- * the API (a bad row hangs the call up with a reason, it does not throw mid-menu).
+ * Checked again here with the schema the API saved it under (common/src/ivr/schema.ts):
+ * a row written past the API hangs the call up with a reason instead of failing mid-menu.
  */
+const validMenu = new Ajv({ allErrors: false }).compile<MenuDefinition>(MENU_DEFINITION_SCHEMA);
+
 export function isMenuDefinition(value: unknown): value is MenuDefinition {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  const prompt = v['prompt'];
-  if (typeof prompt !== 'object' || prompt === null) return false;
-  const p = prompt as Record<string, unknown>;
-  if (typeof p['text'] !== 'string' && typeof p['file'] !== 'string' && typeof p['ai_tts'] !== 'string') return false;
-  const options = v['options'];
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) return false;
-  for (const action of Object.values(options as Record<string, unknown>))
-    if (typeof action !== 'object' || action === null || typeof (action as { type?: unknown }).type !== 'string')
-      return false;
-  return true;
+  return validMenu(value);
 }
 
 export class PgIvrRows implements IvrRows {

@@ -35,9 +35,11 @@ export type RunFile = (command: string, args: readonly string[], options: { time
 
 export const runFile: RunFile = (command, args, { timeoutMs }) =>
   new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err) =>
-      err ? reject(err) : resolve(),
-    );
+    execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err) => {
+      // ExecFileException is no Error type (an Omit<> of one): rebuilt with what the caller reads.
+      if (err) reject(Object.assign(new Error(err.message), { killed: err.killed === true }));
+      else resolve();
+    });
   });
 
 export interface TtsOptions {

@@ -1,7 +1,7 @@
 import { PCMU } from '../../../common/src/audio/g711';
 import { measureTone } from '../../../common/src/audio/signals';
 import { FakeCall } from '../ivr/fake-call.test-support';
-import { PromptClip } from '../ivr/prompts';
+import { G711Clip } from '../media/clip';
 import { MusicLoop } from '../moh/library';
 import { Actions, AiTargets, DirectAiConnector } from './actions';
 import { busyTone, ringingTone } from './tones';
@@ -131,7 +131,7 @@ describe('actions', () => {
     const a = actions({ ai: { connect: async () => 'busy' } });
     const outcome = a.run(call, { type: 'ai', ai_route: 'sales-bot' });
     await new Promise((r) => setImmediate(r));
-    expect(call.playing).toBeInstanceOf(PromptClip);
+    expect(call.playing).toBeInstanceOf(G711Clip);
     for (let i = 0; i < 150; i++) call.playing!.next();
     expect(await outcome).toEqual({ kind: 'ended', reason: 'ai_busy' });
   });

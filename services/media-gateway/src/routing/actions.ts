@@ -3,7 +3,7 @@ import type { Action, AiAction } from '../../../common/src/ivr/menu';
 import type { AiTarget } from '../calls/call';
 import type { CallHandle } from '../calls/handle';
 import { MusicLoop } from '../moh/library';
-import { PromptClip } from '../ivr/prompts';
+import { promptClip } from '../ivr/prompts';
 import type { AiRouteRow } from '../ivr/store';
 import { busyTone, ringingTone } from './tones';
 
@@ -72,8 +72,12 @@ export interface ActionDeps {
   readonly logger: { info(m: string, meta?: object): unknown; warn(m: string, meta?: object): unknown };
 }
 
-/** The `ivr_action` event's data: the action's type and its target, as stored in call_events. */
+/**
+ * The `ivr_action` event's data: the action's type and its fields, as stored in
+ * call_events. A `menu` action's target is `next_menu` (`menu` is the menu the caller is in).
+ */
 export function describeAction(action: Action): Record<string, unknown> {
+  if (action.type === 'menu') return { action: 'menu', next_menu: action.menu };
   const { type, ...rest } = action;
   return { action: type, ...rest };
 }
@@ -177,7 +181,7 @@ export class Actions {
   }
 
   private async busy(call: CallHandle, reason: string, hooks: RunHooks): Promise<ActionOutcome> {
-    const clip = new PromptClip(busyTone(call.codec).payload, call.codec);
+    const clip = promptClip(busyTone(call.codec).payload, call.codec);
     call.play(clip);
     await Promise.race([clip.done, call.ended]);
     if (!call.live) return { kind: 'ended', reason: 'caller_gone' };
