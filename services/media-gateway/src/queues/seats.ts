@@ -36,10 +36,28 @@ export class PgSeats {
     private readonly gateway: string,
   ) {}
 
-  /** Takes a seat of `scope` for `holder` if fewer than `max` are taken. */
-  async acquire(scope: string, holder: string, max: number): Promise<boolean> {
+  /**
+   * Takes a seat of `scope` for `holder` if fewer than `max` are taken and nobody
+   * waits for one in `line` (the scope's queue; `called`: only that number's callers):
+   * a newcomer does not overtake the callers already waiting.
+   */
+  async acquire(
+    scope: string,
+    holder: string,
+    max: number,
+    line?: { readonly queue: string; readonly called?: string },
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       await sql`SELECT pg_advisory_xact_lock(hashtext(${scope}))`.execute(tx);
+      if (line) {
+        let waiting = tx
+          .selectFrom('queue_entries')
+          .select('id')
+          .where('queue', '=', line.queue)
+          .where('state', '=', 'waiting');
+        if (line.called) waiting = waiting.where('called', '=', line.called);
+        if (await waiting.executeTakeFirst()) return false;
+      }
       const { n } = await tx
         .selectFrom('call_seats')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -137,7 +155,8 @@ export class SeatedAi implements AiConnector {
     const limit = await this.o.seats.numberLimit(digits);
     if (!limit) return { kind: 'ai' };
     const holder = randomUUID();
-    if (await this.o.seats.acquire(limit.scope, holder, limit.max))
+    const line = limit.queue ? { queue: limit.queue, called: limit.scope.slice('number:'.length) } : undefined;
+    if (await this.o.seats.acquire(limit.scope, holder, limit.max, line))
       return { kind: 'ai', release: () => this.release(holder) };
     this.o.metrics?.seatRefused('number', limit.queue ? 'queued' : 'busy');
     this.o.logger.info('number at its concurrent call limit', {
@@ -160,7 +179,13 @@ export class SeatedAi implements AiConnector {
     if (action.ai_route) limit = await this.o.seats.routeLimit(action.ai_route);
     else if (action.number) limit = await this.o.seats.numberLimit(action.number);
     if (!limit) return (await call.connectAi(target)) ? 'connected' : 'failed';
-    if (await this.o.seats.acquire(limit.scope, call.id, limit.max)) {
+    const line = limit.queue
+      ? {
+          queue: limit.queue,
+          ...(limit.scope.startsWith('number:') ? { called: limit.scope.slice('number:'.length) } : {}),
+        }
+      : undefined;
+    if (await this.o.seats.acquire(limit.scope, call.id, limit.max, line)) {
       if (await call.connectAi(target)) {
         void call.ended.then(() => this.release(call.id));
         return 'connected';

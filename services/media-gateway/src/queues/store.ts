@@ -232,6 +232,15 @@ export class PgQueueStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /** The seat an offer to an AI holds (an operator's assign writes none): taken if missing. */
+  async holdSeat(scope: string, callId: string, gateway: string): Promise<void> {
+    await this.db
+      .insertInto('call_seats')
+      .values({ scope, call_id: callId, gateway })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
   /** Not answered, or the AI refused: back to waiting at the same place; the seat it held is released. */
   async requeue(id: string, callId: string): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {

@@ -5,7 +5,7 @@ import type { MusicSource } from '../calls/media-leg';
 import { G711Clip } from '../media/clip';
 import { announcement, expectedWait, type Speak } from './announce';
 import type { AiTargetResolver, PgSeats } from './seats';
-import { RING_ALL, type EntryRow, type PgQueueStore, type QueueConfig } from './store';
+import { RING_ALL, seatScope, type EntryRow, type PgQueueStore, type QueueConfig } from './store';
 
 /**
  * One caller in a queue, on the gateway that holds its media: music on hold (the
@@ -129,6 +129,8 @@ export class WaitingCaller {
     try {
       if (agent.startsWith('ai:') || agent.startsWith('number:')) {
         const action = agent.startsWith('ai:') ? { ai_route: agent.slice(3) } : { number: agent.slice(7) };
+        const scope = seatScope(agent);
+        if (scope) await this.d.store.holdSeat(scope, call.id, this.entry.gateway);
         const target = await this.d.targets.resolve(call, action, { queue: this.queue.name });
         if (target && call.live && (await call.connectAi(target))) answered = { id: row.agentId, label: agent };
         else failure = target ? 'ai_unavailable' : 'ai_route_not_found';
