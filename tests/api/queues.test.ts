@@ -487,9 +487,13 @@ describe('operator moves: rows change and queue_events carries the notices', () 
 
   test('assign → offered to the agent (agent and offered_at set); NOTIFY offer to its gateway; a second move of it → 409; unknown ids → 404', async () => {
     const bob = await createUser();
+    // Paused: the stack's gateways dispatch this queue too (the entries' gateways are made up), and
+    // would offer the caller to an active agent before the operator does; an operator's assign
+    // reaches a paused agent.
     const agent = await op<{ id: number }>('POST', `/api/queues/${queue}/agents`, {
       kind: 'sip_user',
       username: bob.username,
+      paused: true,
     });
     const [first] = await order(queue);
     notices.length = 0;
