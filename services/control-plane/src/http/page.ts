@@ -19,3 +19,21 @@ export function pageSchema<Item extends object, Extra extends Record<string, obj
     additionalProperties: false,
   } as const;
 }
+
+/** The most items one page of a list returns. */
+export const MAX_PER_PAGE = 200;
+
+/** The query of a plain paginated list: `?page=&per_page=`. */
+export const LIST_QUERY_SCHEMA = {
+  type: 'object',
+  properties: {
+    page: { type: 'integer', minimum: 1, default: 1 },
+    per_page: { type: 'integer', minimum: 1, maximum: MAX_PER_PAGE, default: 50 },
+  },
+  additionalProperties: false,
+} as const;
+
+export interface ListQuery {
+  readonly page: number;
+  readonly per_page: number;
+}

@@ -6,8 +6,8 @@
 import { MENU_DEFINITION_SCHEMA, PROMPT_NAME_PATTERN, ROUTE_NAME_PATTERN } from '../../../common/src/ivr/schema';
 import type { MenuDefinition } from '../../../common/src/ivr/menu';
 import { pageSchema } from '../http/page';
+export type { ListQuery } from '../http/page';
 
-export const MAX_PER_PAGE = 200;
 /** Largest prompt upload: a minute of 48 kHz stereo PCM is 11 MB; telephony needs far less. */
 export const MAX_PROMPT_BYTES = 10 * 1024 * 1024;
 export const PROMPT_CONTENT_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'] as const;
@@ -62,20 +62,6 @@ export const PROMPT_PARAMS_SCHEMA = {
 
 export interface NameParams {
   readonly name: string;
-}
-
-export const LIST_QUERY_SCHEMA = {
-  type: 'object',
-  properties: {
-    page: { type: 'integer', minimum: 1, default: 1 },
-    per_page: { type: 'integer', minimum: 1, maximum: MAX_PER_PAGE, default: 50 },
-  },
-  additionalProperties: false,
-} as const;
-
-export interface ListQuery {
-  readonly page: number;
-  readonly per_page: number;
 }
 
 export const MENU_SCHEMA = {

@@ -13,8 +13,8 @@ import {
   SIP_USERNAME_PATTERN,
 } from '../../../common/src/ivr/schema';
 import { pageSchema } from '../http/page';
+export type { ListQuery } from '../http/page';
 
-export const MAX_PER_PAGE = 200;
 export const STRATEGIES = ['ring_all', 'round_robin', 'least_recent'] as const;
 /** `GET /api/queues/stats` is all queues' statistics, so no queue may be called that. */
 export const RESERVED_QUEUE_NAMES = ['stats'] as const;
@@ -147,20 +147,6 @@ export interface IdParams {
 export interface VipParams {
   readonly name: string;
   readonly number: string;
-}
-
-export const LIST_QUERY_SCHEMA = {
-  type: 'object',
-  properties: {
-    page: { type: 'integer', minimum: 1, default: 1 },
-    per_page: { type: 'integer', minimum: 1, maximum: MAX_PER_PAGE, default: 50 },
-  },
-  additionalProperties: false,
-} as const;
-
-export interface ListQuery {
-  readonly page: number;
-  readonly per_page: number;
 }
 
 export const STATS_QUERY_SCHEMA = {

@@ -7,13 +7,8 @@ import {
   type CreateAiRouteInput,
 } from '../../ai-routes/schemas';
 import type { AiRouteService } from '../../ai-routes/service';
-import {
-  DELETED_SCHEMA,
-  LIST_QUERY_SCHEMA,
-  MENU_PARAMS_SCHEMA,
-  type ListQuery,
-  type NameParams,
-} from '../../ivr/schemas';
+import { DELETED_SCHEMA, MENU_PARAMS_SCHEMA, type NameParams } from '../../ivr/schemas';
+import { LIST_QUERY_SCHEMA, type ListQuery } from '../page';
 import { defineRoute, type Route } from '../route';
 
 const TAG = 'ai-routes';

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import {
   CREATE_MENU_SCHEMA,
   DELETED_SCHEMA,
-  LIST_QUERY_SCHEMA,
   MAX_PROMPT_BYTES,
   MENU_LIST_SCHEMA,
   MENU_PARAMS_SCHEMA,
@@ -14,11 +13,11 @@ import {
   UPDATE_MENU_SCHEMA,
   VALID_SCHEMA,
   type CreateMenuInput,
-  type ListQuery,
   type NameParams,
   type UpdateMenuInput,
 } from '../../ivr/schemas';
 import type { MenuService, PromptService } from '../../ivr/service';
+import { LIST_QUERY_SCHEMA, type ListQuery } from '../page';
 import { defineRoute, type Route } from '../route';
 
 const TAG = 'ivr';

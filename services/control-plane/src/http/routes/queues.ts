@@ -10,7 +10,6 @@ import {
   ENTRY_LIST_SCHEMA,
   ENTRY_PARAMS_SCHEMA,
   ENTRY_SCHEMA,
-  LIST_QUERY_SCHEMA,
   MOVE_SCHEMA,
   PUT_VIP_SCHEMA,
   QUEUE_LIST_SCHEMA,
@@ -27,7 +26,6 @@ import {
   type CreateAgentInput,
   type CreateQueueInput,
   type IdParams,
-  type ListQuery,
   type MoveInput,
   type PutVipInput,
   type QueueFields,
@@ -37,6 +35,7 @@ import {
   type VipParams,
 } from '../../queues/schemas';
 import type { QueueService } from '../../queues/service';
+import { LIST_QUERY_SCHEMA, type ListQuery } from '../page';
 import { defineRoute, type Route } from '../route';
 
 const TAG = 'queues';
