@@ -1,4 +1,4 @@
--- IVR menus, call queues, AI routes and concurrency limits (docs/ivr.md, docs/queues.md, docs/ivr-and-queues-api.md).
+-- IVR menus, call queues, AI routes and concurrency limits (docs/ivr-and-queues.md).
 
 -- A named AI: where it lives, how it speaks, how many calls it takes at once.
 CREATE TABLE ai_routes (
