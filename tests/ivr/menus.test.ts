@@ -43,6 +43,7 @@ const MORE = `more-${run}`;
 const QUIET = `quiet-${run}`;
 const ROUTE = `assistant-${run}`;
 const QUEUE = `support-${run}`;
+const LEAVE_QUEUE = `leave-${run}`;
 const PROMPT = `more-${run}.wav`;
 
 interface CallView {
@@ -223,6 +224,7 @@ describe('IVR menus (issue 15)', () => {
             '1': { type: 'ai', ai_route: ROUTE },
             '2': { type: 'sip_user', username: sipUser.username, ring_timeout_seconds: 10 },
             '3': { type: 'queue', queue: QUEUE, priority: 7 },
+            '5': { type: 'queue', queue: LEAVE_QUEUE },
             '9': { type: 'menu', menu: MORE },
           },
           timeout_seconds: 5,
@@ -241,6 +243,14 @@ describe('IVR menus (issue 15)', () => {
     for (const [name, definition] of menus) {
       const res = await api('POST', '/api/ivr/menus/', { role: 'operator', body: { name, definition } });
       expect(res.status).toBe(201);
+      // A queue without agents whose leave key 0 sends the caller to the sub-menu (which must exist first).
+      if (name === MORE) {
+        const queue = await api('POST', '/api/queues/', {
+          role: 'operator',
+          body: { name: LEAVE_QUEUE, leave_digit: '0', leave_action: { type: 'menu', menu: MORE } },
+        });
+        expect(queue.status).toBe(201);
+      }
     }
   });
 
@@ -417,6 +427,49 @@ describe('IVR menus (issue 15)', () => {
     console.log(`IVR → queue: ${music.length} loud packets of hold music in 1.8 s of waiting`);
     expect(music.length).toBeGreaterThanOrEqual(40);
     expectSippSuccess(await c.sipp.done, 'caller');
+  });
+
+  test('key 5 → a queue; the leave key 0 there takes the caller out to the sub-menu (its prompt plays), where # hangs up', async () => {
+    const c = await dial(MAIN, { holdMs: 20_000, remoteHangup: true });
+    await sleep(300);
+    await c.rtp.send(c.stream.rfc4733('5'), c.relay);
+    await until('waiting in the queue', async () => {
+      const { rows } = await db.query<{ state: string }>('SELECT state FROM queue_entries WHERE call_id = $1', [
+        c.callId,
+      ]);
+      return rows[0]?.state === 'waiting' ? rows[0] : undefined;
+    });
+    await sleep(1000);
+    await c.rtp.send(c.stream.rfc4733('0'), c.relay);
+    const left = await until('the entry left', async () => {
+      const { rows } = await db.query<{ state: string; outcome: string }>(
+        'SELECT state, outcome FROM queue_entries WHERE call_id = $1',
+        [c.callId],
+      );
+      return rows[0]?.state === 'done' ? rows[0] : undefined;
+    });
+    expect(left).toEqual({ state: 'done', outcome: 'left' });
+    await eventOf(c.callId, 'ivr_menu', 2);
+    // The sub-menu's uploaded prompt (500 Hz, 1.2 s) after the hold music stopped.
+    const subAt = performance.now();
+    await sleep(1000);
+    const prompt = loud(c.rtp.received, subAt);
+    expect(prompt.length).toBeGreaterThanOrEqual(20);
+    await c.rtp.send(c.stream.rfc4733('#'), c.relay);
+    expectSippSuccess(await c.sipp.done, 'caller hung up on by the sub-menu');
+    const view = await until('the call to end', async () => {
+      const v = await callView(c.callId);
+      return v.state === 'ended' ? v : undefined;
+    });
+    const types = view.events.map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['queue_enter', 'queue_left', 'ivr_hangup']));
+    expect(view.events.find((e) => e.type === 'queue_left')?.data).toMatchObject({
+      queue: LEAVE_QUEUE,
+      reason: 'leave_digit',
+      action: 'menu',
+    });
+    expect(types.indexOf('queue_left')).toBeLessThan(types.lastIndexOf('ivr_menu'));
+    console.log(`queue leave key: ${prompt.length} loud packets of the sub-menu prompt in the first second`);
   });
 
   test('second level: key 9 → the sub-menu (its uploaded prompt plays), key 4 → the external number through the trunk', async () => {
