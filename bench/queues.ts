@@ -9,7 +9,7 @@
  *    N wait and a settling time passed, a window (BENCH_WINDOW_SECONDS, 20 s) counts
  *    per caller the RTP packets received against the sequence numbers the gateway
  *    sent (RFC 3550 §A.1 extended highest sequence), and the inter-arrival jitter
- *    |Δt − 20 ms|. N ramps through BENCH_STEPS (25,50,100,150); a step holds when every
+ *    |Δt − 20 ms|. N ramps through BENCH_STEPS (50,100,200,300; at most 500); a step holds when every
  *    call waits and the frames lost stay < 0.1 %.
  * 2. Seat freed → AI heard. A queue whose only agent is an AI route limited to one
  *    call (the AI played here: olib, speaking a 1 kHz tone as soon as it is
@@ -21,7 +21,7 @@
  * Traffic stays on 127.0.0.0/8. The stack is the test stack of TEST_STACK_SLOT when
  * set (its ports, database and RTP ranges), else a `bench` instance of its own ports.
  *
- * Run: npm run bench:queues   (BENCH_STEPS 25,50,100,150; BENCH_WINDOW_SECONDS 20; BENCH_SAMPLES 20; BENCH_RATE 20 calls/s)
+ * Run: npm run bench:queues   (BENCH_STEPS 50,100,200,300; BENCH_WINDOW_SECONDS 20; BENCH_SAMPLES 20; BENCH_RATE 20 calls/s)
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,10 +42,10 @@ import { startSipp, uacMediaScenario, type RunningSipp } from '../harness/sipp';
 import { benchApi, percentile, sleep } from './support/load';
 import { SippTraceFollower } from './support/media-trace';
 
-const STEPS = (process.env['BENCH_STEPS'] ?? '25,50,100,150')
+const STEPS = (process.env['BENCH_STEPS'] ?? '50,100,200,300')
   .split(',')
   .map(Number)
-  .filter((n) => n > 0 && n <= 300);
+  .filter((n) => n > 0 && n <= 500);
 const WINDOW_SECONDS = Number(process.env['BENCH_WINDOW_SECONDS'] ?? 20);
 const SAMPLES = Math.min(100, Number(process.env['BENCH_SAMPLES'] ?? 20));
 const RATE = Number(process.env['BENCH_RATE'] ?? 20);
@@ -72,14 +72,15 @@ const ISOLATION: Record<string, string> = {
   GATEWAY_HTTP_PORT: '38182',
   DEMO_AGENT_PORT: '38190',
   SMS_SIP_PORT: '38192',
-  RTP_PORT_MIN: '39000',
-  RTP_PORT_MAX: '39999',
-  GATEWAY_RTP_PORT_MIN: '40000',
-  GATEWAY_RTP_PORT_MAX: '40499',
+  // The relay takes 4 ports a call (two legs, RTP and RTCP), the gateway 2: room for 500 callers.
+  RTP_PORT_MIN: '48000',
+  RTP_PORT_MAX: '49999',
+  GATEWAY_RTP_PORT_MIN: '50000',
+  GATEWAY_RTP_PORT_MAX: '50999',
   SIP_TLS_CA_FILE: join(REPO_ROOT, 'tests', 'fixtures', 'tls', 'ca.pem'),
 };
 const COMMON: Record<string, string> = {
-  GATEWAY_MAX_CALLS: '400',
+  GATEWAY_MAX_CALLS: '600',
   API_RATE_LIMIT_PER_TOKEN: '100000',
   API_RATE_LIMIT_PER_IP: '100000',
   LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
