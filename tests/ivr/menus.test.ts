@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { PCMA, PCMU } from '../../services/common/src/audio/g711';
 import { tone, toInt16 } from '../../services/common/src/audio/signals';
 import { writeWav } from '../../services/common/src/audio/wav';
+import { kamailioRpcFromConfig } from '../../services/common/src/kamailio/rpc';
 import type { RtpPacket } from '../../services/media-gateway/src/rtp/packet';
 import { pcapRtp, RtpPeer, type ReceivedPacket } from '../../harness/rtp-peer';
 import {
@@ -21,6 +22,7 @@ import { api, createUser, token, type CreatedUser } from '../support/api';
 import { expectSippSuccess, proxy, register } from '../support/sip';
 import { SCENARIOS } from '../support/sipp-scenarios';
 import { testStack } from '../support/stack';
+import { expectGatewayIdle } from '../queues/support';
 
 /**
  * IVR menus end to end: a SIPp caller (its media is this test's RTP socket) dials a
@@ -264,6 +266,7 @@ describe('IVR menus (issue 15)', () => {
   afterAll(async () => {
     await api('DELETE', `/api/trunks/${TRUNK_ID}`, { role: 'operator' });
     await db.end();
+    await expectGatewayIdle();
   });
 
   async function menuNumber(menu: string): Promise<string> {
@@ -487,6 +490,17 @@ describe('IVR menus (issue 15)', () => {
       timeoutSeconds: 60,
     });
     live.push({ sipp: pstn, rtp: pstnRtp });
+    // Kamailio probes the trunk with OPTIONS: probed while nothing listened there, it is down
+    // until a probe is answered.
+    await until(
+      'the trunk active in the dispatcher',
+      async () => {
+        const sets = JSON.stringify(await kamailioRpcFromConfig(testStack().config).call<unknown>('dispatcher.list'));
+        const dest = new RegExp(`"URI":"sip:${PSTN.replace(/\./g, '\\.')}:${pstnPort}[^}]*`).exec(sets);
+        return dest && /"FLAGS":"A/.test(dest[0]) ? true : undefined;
+      },
+      15_000,
+    );
     const c = await dial(MAIN, { holdMs: 12_000 });
     await sleep(300);
     await c.rtp.send(c.stream.rfc4733('9'), c.relay);

@@ -20,6 +20,7 @@ import {
   createQueue,
   database,
   entries,
+  expectGatewayIdle,
   gatewayCounter,
   heard,
   sleep,
@@ -81,10 +82,11 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
   afterAll(async () => {
     await peer.close();
     await db.end();
+    await expectGatewayIdle();
   });
 
-  async function dial(number: string, holdMs = 60_000, remoteHangup = true): Promise<Caller> {
-    const c = await call(number, { holdMs, remoteHangup });
+  async function dial(number: string, holdMs = 60_000, remoteHangup = true, user?: CreatedUser): Promise<Caller> {
+    const c = await call(number, { holdMs, remoteHangup, user });
     live.push(c);
     return c;
   }
@@ -288,7 +290,8 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
       [queue, desk.user.username],
     );
     const number = await createNumber(db, { route_type: 'queue', target: queue });
-    const first = await dial(number, 30_000, true);
+    // Caller 1 hangs up by itself after 15 s of waiting (nobody takes it: the only agent is paused).
+    const first = await dial(number, 15_000, false);
     await until('caller 1 waiting', async () =>
       (await entryOf(queue, first))?.state === 'waiting' ? true : undefined,
     );
@@ -326,6 +329,81 @@ describe('queues: AI routes with a concurrency limit, SIP-user agents, limits pe
     // The desk hangs up after 1.5 s: caller 2 gets the BYE; caller 1 never left the queue.
     expectSippSuccess(await second.sipp.done, 'caller 2');
     expect(await entryOf(queue, first)).toMatchObject({ state: 'waiting' });
+    expectSippSuccess(await first.sipp.done, 'caller 1 gives up');
+    const gaveUp = await until('caller 1 out of the queue', async () => {
+      const e = await entryOf(queue, first);
+      return e?.state === 'done' ? e : undefined;
+    });
+    expect(gaveUp.outcome).toBe('abandoned');
+  });
+
+  test('a VIP caller (by the caller number, through the API) is served before an earlier caller; the agent rests its wrap-up time before the next offer', async () => {
+    const t = tag();
+    const queue = `vip-${t}`;
+    const desk = await agent({ answers: true });
+    await createQueue(db, { name: queue, strategy: 'round_robin', ring_timeout_seconds: 10, wrap_up_seconds: 3 });
+    const { rows } = await db.query<{ id: number }>(
+      `INSERT INTO queue_agents (queue, kind, username, paused) VALUES ($1, 'sip_user', $2, true) RETURNING id`,
+      [queue, desk.user.username],
+    );
+    const deskId = rows[0]!.id;
+    // A caller whose SIP user name is a phone number: the caller number the VIP list matches.
+    const vipNumber = `1555${String(Date.now() % 10_000_000).padStart(7, '0')}`;
+    const vipUser = await createUser({ username: vipNumber });
+    const put = await api('PUT', `/api/queues/${queue}/vips`, {
+      role: 'operator',
+      body: { number: `+${vipNumber}`, priority: 10 },
+    });
+    expect(put.status).toBe(201);
+    const number = await createNumber(db, { route_type: 'queue', target: queue });
+
+    const early = await dial(number, 30_000, true);
+    await until('the early caller waiting', async () =>
+      (await entryOf(queue, early))?.state === 'waiting' ? true : undefined,
+    );
+    const vip = await dial(number, 30_000, true, vipUser);
+    const vipEntry = await until('the VIP waiting', async () => {
+      const e = await entryOf(queue, vip);
+      return e?.state === 'waiting' ? e : undefined;
+    });
+    expect(vipEntry).toMatchObject({ priority: 10, priority_source: 'vip' });
+
+    const resumed = await api('PUT', `/api/queues/${queue}/agents/${deskId}`, {
+      role: 'operator',
+      body: { paused: false },
+    });
+    expect(resumed.status).toBe(200);
+    const first = await until(
+      'the VIP answered',
+      async () => {
+        const e = await entryOf(queue, vip);
+        return e && (e.state === 'connected' || e.outcome === 'answered') ? e : undefined;
+      },
+      15_000,
+    );
+    expect(first.agent).toBe(`sip_user:${desk.user.username}`);
+    expect((await entryOf(queue, early))?.state).toBe('waiting');
+    // The desk hangs up after 1.5 s; then it rests 3 s before the early caller is offered.
+    expectSippSuccess(await vip.sipp.done, 'VIP caller');
+    await until(
+      'the early caller answered',
+      async () => {
+        const e = await entryOf(queue, early);
+        return e && (e.state === 'connected' || e.outcome === 'answered') ? e : undefined;
+      },
+      20_000,
+    );
+    const times = await db.query<{ rest_ms: number }>(
+      `SELECT (EXTRACT(EPOCH FROM e.offered_at - v.ended_at) * 1000)::int AS rest_ms
+         FROM queue_entries e, queue_entries v
+        WHERE e.queue = $1 AND e.caller = $2 AND v.queue = $1 AND v.caller = $3`,
+      [queue, early.user.username, vipNumber],
+    );
+    const rest = times.rows[0]?.rest_ms ?? -1;
+    console.log(`VIP first; the desk's rest between its calls: ${rest} ms (wrap-up 3 s)`);
+    expect(rest).toBeGreaterThanOrEqual(2900);
+    expect(rest).toBeLessThan(8000);
+    expectSippSuccess(await early.sipp.done, 'early caller');
   });
 
   test('an abandoned caller (hangs up while waiting) is counted: entry outcome abandoned, the gateway counter, the stats', async () => {

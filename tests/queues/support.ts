@@ -112,8 +112,11 @@ export interface Caller {
  * socket: it waits up to holdMs for the far end's BYE (remoteHangup) or hangs up
  * itself after holdMs.
  */
-export async function call(number: string, o: { holdMs: number; remoteHangup?: boolean }): Promise<Caller> {
-  const user = await createUser();
+export async function call(
+  number: string,
+  o: { holdMs: number; remoteHangup?: boolean; user?: CreatedUser },
+): Promise<Caller> {
+  const user = o.user ?? (await createUser());
   const rtp = await RtpPeer.open();
   const sipp = await startSipp({
     scenario: uacMediaScenario({ codec: 'PCMA', holdMs: o.holdMs, remoteHangup: o.remoteHangup ?? false }),
@@ -186,4 +189,26 @@ export async function entries(db: Client, queue: string): Promise<EntryView[]> {
     [queue],
   );
   return rows;
+}
+
+/**
+ * Waits until the stack's gateway holds no call: a suite that leaves a caller waiting
+ * (a SIPp killed without its BYE) would otherwise surface in a later suite's figures.
+ */
+export async function expectGatewayIdle(ms = 15_000): Promise<void> {
+  const g = testStack().config.gateway;
+  let active = -1;
+  await until(
+    'the gateway to hold no call',
+    async () => {
+      const health = (await (await fetch(`http://${g.httpHost}:${g.httpPort}/health`)).json()) as {
+        active_calls: number;
+      };
+      active = health.active_calls;
+      return active === 0 ? true : undefined;
+    },
+    ms,
+  ).catch(() => {
+    throw new Error(`the gateway still holds ${active} call(s) after the suite`);
+  });
 }
