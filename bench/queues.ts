@@ -340,7 +340,9 @@ async function seatSamples(stack: LocalStack, db: Client, ai: SpeakingAi): Promi
         2,
       );
       latencies.push(next!.aiAt! - freed);
-      await sleep(300);
+      // The new call's AI speaks 2 s at once; a hangup sent while that still plays waits for it
+      // (the caller hears the AI's last words first), which would be timed as a slow hand-over.
+      await sleep(2300);
     }
   } finally {
     placed.stop();
@@ -426,6 +428,7 @@ async function main(): Promise<void> {
       `seat freed → next caller hears the AI (${lat.length} hand-overs): p50 ${percentile(lat, 50).toFixed(0)} ms, ` +
         `p99 ${percentile(lat, 99).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms`,
     );
+    console.log(`  each, in order (ms): ${lat.map((l) => l.toFixed(0)).join(' ')}`);
     if (!best) process.exitCode = 1;
   } finally {
     await stop();
