@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import { isPublicAddress } from '../webhooks/destination';
+import { urlProblem } from '../webhooks/destination';
 
 /** ai_routes.agent_url is VARCHAR(1024). */
 export const MAX_AGENT_URL_LENGTH = 1024;
@@ -13,20 +12,5 @@ export const MAX_AGENT_URL_LENGTH = 1024;
  * webhook_url's (../webhooks/destination.ts), since a gateway opens this URL.
  */
 export function agentUrlProblem(url: string, options: { readonly allowPrivate: boolean }): string | null {
-  if (url.length > MAX_AGENT_URL_LENGTH) return `longer than ${MAX_AGENT_URL_LENGTH} characters`;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'not an absolute URL';
-  }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') return 'not ws:// or wss://';
-  if (parsed.username !== '' || parsed.password !== '') return 'contains a user name or password';
-  if (parsed.hostname === '') return 'has no host';
-  if (!options.allowPrivate) {
-    const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !isPublicAddress(host)) return `names a non-public address (${host})`;
-    if (host === 'localhost' || host.endsWith('.localhost')) return 'names localhost';
-  }
-  return null;
+  return urlProblem(url, { ...options, maxLength: MAX_AGENT_URL_LENGTH, schemes: ['ws', 'wss'] });
 }

@@ -68,14 +68,28 @@ export function isPublicAddress(address: string): boolean {
  * For request validation (a 400 before anything is stored) and for the deliverer.
  */
 export function webhookUrlProblem(url: string, options: { readonly allowPrivate: boolean }): string | null {
-  if (url.length > MAX_WEBHOOK_URL_LENGTH) return `longer than ${MAX_WEBHOOK_URL_LENGTH} characters`;
+  return urlProblem(url, { ...options, maxLength: MAX_WEBHOOK_URL_LENGTH, schemes: ['http', 'https'] });
+}
+
+/**
+ * Why a URL the product will open itself (a webhook, an AI agent's WebSocket) cannot be
+ * used, or null: absolute, of one of `schemes`, at most `maxLength` characters, without
+ * user name or password, and, unless private addresses are allowed, not naming a
+ * non-public IP address literally nor `localhost` (server-side request forgery).
+ */
+export function urlProblem(
+  url: string,
+  options: { readonly allowPrivate: boolean; readonly maxLength: number; readonly schemes: readonly string[] },
+): string | null {
+  if (url.length > options.maxLength) return `longer than ${options.maxLength} characters`;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     return 'not an absolute URL';
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'not http:// or https://';
+  if (!options.schemes.includes(parsed.protocol.slice(0, -1)))
+    return `not ${options.schemes.map((x) => `${x}://`).join(' or ')}`;
   if (parsed.username !== '' || parsed.password !== '') return 'contains a user name or password';
   if (parsed.hostname === '') return 'has no host';
   if (!options.allowPrivate) {
